@@ -1,0 +1,340 @@
+// Package cometledger implements the ledger interface with CometBFT v0.38
+// embedded in the process: the node runs consensus, p2p and the block
+// store; the application runs behind a per-connection local ABCI client.
+package cometledger
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+	cmtcfg "github.com/cometbft/cometbft/config"
+	"github.com/cometbft/cometbft/mempool"
+	nm "github.com/cometbft/cometbft/node"
+	"github.com/cometbft/cometbft/p2p"
+	"github.com/cometbft/cometbft/privval"
+	"github.com/cometbft/cometbft/proxy"
+	"github.com/cometbft/cometbft/rpc/client/local"
+
+	"github.com/bias-iot/bias/internal/ledger"
+)
+
+// Config is the engine's part of a node's configuration.
+type Config struct {
+	// Home holds config/ (genesis, keys) and data/ (blocks).
+	Home string
+	// P2PListen is the p2p listen address, e.g. tcp://127.0.0.1:26656.
+	P2PListen string
+	// PersistentPeers is a comma-separated list of id@host:port.
+	PersistentPeers string
+	// ExternalAddress is the address peers should dial (host:port).
+	ExternalAddress string
+	// Moniker names the node to its peers.
+	Moniker string
+	// TimeoutCommit is the pause after a block (the latency floor); 0
+	// commits as soon as the votes are in.
+	TimeoutCommit time.Duration
+	// CreateEmptyBlocks makes blocks even with no transactions.
+	CreateEmptyBlocks bool
+	// AllowDuplicateIP lets several peers share an IP (one-host testnets).
+	AllowDuplicateIP bool
+}
+
+// Ledger is a running embedded CometBFT node.
+type Ledger struct {
+	node   *nm.Node
+	client *local.Local
+	log    *slog.Logger
+
+	mu      sync.Mutex
+	waiters map[[32]byte][]chan *ledger.Result
+	height  int64
+	tick    chan struct{} // closed and replaced at each commit
+	closed  bool
+}
+
+var _ ledger.Ledger = (*Ledger)(nil)
+
+// cometConfig builds CometBFT's configuration from ours.
+func cometConfig(c Config) *cmtcfg.Config {
+	cfg := cmtcfg.DefaultConfig()
+	cfg.SetRoot(c.Home)
+	cfg.Moniker = c.Moniker
+	cfg.RPC.ListenAddress = "" // the bias HTTP API is the only listener besides p2p
+	cfg.P2P.ListenAddress = c.P2PListen
+	cfg.P2P.PersistentPeers = c.PersistentPeers
+	cfg.P2P.ExternalAddress = c.ExternalAddress
+	cfg.P2P.AllowDuplicateIP = c.AllowDuplicateIP
+	cfg.P2P.AddrBookStrict = !c.AllowDuplicateIP
+	cfg.P2P.PexReactor = c.PersistentPeers == ""
+	cfg.Consensus.TimeoutCommit = c.TimeoutCommit
+	cfg.Consensus.SkipTimeoutCommit = c.TimeoutCommit == 0
+	cfg.Consensus.CreateEmptyBlocks = c.CreateEmptyBlocks
+	cfg.Mempool.Size = 20000
+	cfg.Mempool.CacheSize = 100000
+	cfg.Storage.DiscardABCIResponses = false // Watch replays results from the store
+	cfg.TxIndex.Indexer = "null"
+	return cfg
+}
+
+// Start starts a node for app from the home in c, which Init must have
+// prepared. The node replays the blocks the app missed (CometBFT's
+// handshake) before Start returns.
+func Start(c Config, app abci.Application, log *slog.Logger) (*Ledger, error) {
+	cfg := cometConfig(c)
+	if err := cfg.ValidateBasic(); err != nil {
+		return nil, fmt.Errorf("consensus config: %w", err)
+	}
+	info, err := app.Info(context.Background(), &abci.RequestInfo{})
+	if err != nil {
+		return nil, err
+	}
+	l := &Ledger{log: log, waiters: map[[32]byte][]chan *ledger.Result{}, height: info.LastBlockHeight, tick: make(chan struct{})}
+	nodeKey, err := p2p.LoadNodeKey(cfg.NodeKeyFile())
+	if err != nil {
+		return nil, fmt.Errorf("load node key: %w", err)
+	}
+	pv := privval.LoadFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile())
+	n, err := nm.NewNode(cfg, pv, nodeKey,
+		proxy.NewConnSyncLocalClientCreator(&shim{Application: app, l: l}),
+		nm.DefaultGenesisDocProviderFunc(cfg), cmtcfg.DefaultDBProvider,
+		nm.DefaultMetricsProvider(cfg.Instrumentation), slogAdapter{log.With("module", "cometbft")})
+	if err != nil {
+		return nil, fmt.Errorf("create node: %w", err)
+	}
+	if err := n.Start(); err != nil {
+		return nil, fmt.Errorf("start node: %w", err)
+	}
+	l.node = n
+	l.client = local.New(n)
+	return l, nil
+}
+
+// NodeID is the p2p node id.
+func (l *Ledger) NodeID() string { return string(l.node.NodeInfo().ID()) }
+
+// Close stops the node.
+func (l *Ledger) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	close(l.tick)
+	l.mu.Unlock()
+	if err := l.node.Stop(); err != nil {
+		return err
+	}
+	l.node.Wait()
+	return nil
+}
+
+// Submit implements ledger.Submitter.
+func (l *Ledger) Submit(ctx context.Context, tx []byte) (*ledger.Result, error) {
+	h := sha256.Sum256(tx)
+	done := make(chan *ledger.Result, 1)
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil, ledger.ErrClosed
+	}
+	l.waiters[h] = append(l.waiters[h], done)
+	l.mu.Unlock()
+	defer l.unwait(h, done)
+
+	checked := make(chan *abci.ResponseCheckTx, 1)
+	err := l.node.Mempool().CheckTx(tx, func(r *abci.ResponseCheckTx) { checked <- r }, mempool.TxInfo{})
+	switch {
+	case errors.Is(err, mempool.ErrTxInCache):
+		return nil, ledger.ErrDuplicate
+	case errors.As(err, &mempool.ErrMempoolIsFull{}):
+		return nil, ledger.ErrFull
+	case err != nil:
+		return nil, fmt.Errorf("mempool: %w", err)
+	}
+	select {
+	case r := <-checked:
+		if r.Code != 0 {
+			return &ledger.Result{Hash: h[:], Code: r.Code, Codespace: r.Codespace, Reason: r.Info, Log: r.Log}, nil
+		}
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case r := <-done:
+		if r == nil {
+			return nil, ledger.ErrClosed
+		}
+		return r, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (l *Ledger) unwait(h [32]byte, ch chan *ledger.Result) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	list := l.waiters[h]
+	for i, c := range list {
+		if c == ch {
+			list = append(list[:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(l.waiters, h)
+	} else {
+		l.waiters[h] = list
+	}
+}
+
+// notify hands a result to the submitters waiting for tx hash h.
+func (l *Ledger) notify(h [32]byte, r *ledger.Result) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, c := range l.waiters[h] {
+		select {
+		case c <- r:
+		default:
+		}
+	}
+	delete(l.waiters, h)
+}
+
+func (l *Ledger) committed(height int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.height = height
+	if !l.closed {
+		close(l.tick)
+		l.tick = make(chan struct{})
+	}
+}
+
+// Height is the last committed height.
+func (l *Ledger) Height() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.height
+}
+
+// Query implements ledger.Reader.
+func (l *Ledger) Query(ctx context.Context, q ledger.Query) (*ledger.QueryResult, error) {
+	resp, err := l.node.ProxyApp().Query().Query(ctx, &abci.RequestQuery{Path: q.Path, Data: q.Data, Height: q.Height, Prove: q.Prove})
+	if err != nil {
+		return nil, err
+	}
+	out := &ledger.QueryResult{Code: resp.Code, Reason: resp.Info, Log: resp.Log, Height: resp.Height, Key: resp.Key, Value: resp.Value}
+	if resp.ProofOps != nil && len(resp.ProofOps.Ops) > 0 {
+		out.Proof = resp.ProofOps.Ops[0].Data
+	}
+	return out, nil
+}
+
+// Header implements ledger.Reader.
+func (l *Ledger) Header(_ context.Context, height int64) (*ledger.Header, error) {
+	meta := l.node.BlockStore().LoadBlockMeta(height)
+	if meta == nil {
+		return nil, fmt.Errorf("%w: block %d", ledger.ErrNotFound, height)
+	}
+	return &ledger.Header{Network: meta.Header.ChainID, Height: meta.Header.Height, Time: meta.Header.Time, AppHash: meta.Header.AppHash}, nil
+}
+
+// Status implements ledger.Reader.
+func (l *Ledger) Status(ctx context.Context) (*ledger.Status, error) {
+	st, err := l.client.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := &ledger.Status{
+		Network: st.NodeInfo.Network, NodeID: string(st.NodeInfo.DefaultNodeID),
+		Height: st.SyncInfo.LatestBlockHeight, AppHash: st.SyncInfo.LatestAppHash,
+		Time: st.SyncInfo.LatestBlockTime, CatchingUp: st.SyncInfo.CatchingUp,
+	}
+	perPage := 100
+	vals, err := l.client.Validators(ctx, nil, nil, &perPage)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range vals.Validators {
+		out.Validators = append(out.Validators, ledger.Validator{Address: hex.EncodeToString(v.Address), PubKey: v.PubKey.Bytes(), Power: v.VotingPower})
+	}
+	return out, nil
+}
+
+// Watch implements ledger.Watcher.
+func (l *Ledger) Watch(ctx context.Context, from int64) (<-chan ledger.Block, error) {
+	if from < 1 {
+		from = 1
+	}
+	if base := l.node.BlockStore().Base(); base > 1 && from < base {
+		return nil, fmt.Errorf("%w: blocks below %d are pruned", ledger.ErrNotFound, base)
+	}
+	out := make(chan ledger.Block, 16)
+	go func() {
+		defer close(out)
+		for h := from; ; h++ {
+			if !l.waitHeight(ctx, h) {
+				return
+			}
+			b, err := l.block(ctx, h)
+			if err != nil {
+				l.log.Error("watch: load block", "height", h, "err", err)
+				return
+			}
+			select {
+			case out <- *b:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+// waitHeight blocks until height h is committed; false if ctx ended or
+// the ledger closed first.
+func (l *Ledger) waitHeight(ctx context.Context, h int64) bool {
+	for {
+		l.mu.Lock()
+		height, tick, closed := l.height, l.tick, l.closed
+		l.mu.Unlock()
+		if closed {
+			return false
+		}
+		if height >= h {
+			return true
+		}
+		select {
+		case <-tick:
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+func (l *Ledger) block(ctx context.Context, h int64) (*ledger.Block, error) {
+	blk := l.node.BlockStore().LoadBlock(h)
+	if blk == nil {
+		return nil, fmt.Errorf("%w: block %d", ledger.ErrNotFound, h)
+	}
+	res, err := l.client.BlockResults(ctx, &h)
+	if err != nil {
+		return nil, err
+	}
+	if len(res.TxsResults) != len(blk.Txs) {
+		return nil, fmt.Errorf("block %d has %d txs and %d results", h, len(blk.Txs), len(res.TxsResults))
+	}
+	out := &ledger.Block{Height: h, Time: blk.Time}
+	for i, tx := range blk.Txs {
+		out.Results = append(out.Results, toResult(tx, h, i, res.TxsResults[i]))
+	}
+	return out, nil
+}

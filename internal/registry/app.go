@@ -1,0 +1,271 @@
+// Package registry is bias's ledger application: the deterministic state
+// machine behind the ABCI boundary that checks and applies signed
+// operations (register, update, deactivate, validate, reject, revoke, bulk
+// enroll) over the Merkle state.
+//
+// It reads no clock, no randomness and no map order: block time comes from
+// the header, and every input is an operation in a block. A rejected
+// operation is a result code with a stable reason (op.Reason); a Go error
+// is a broken invariant.
+//
+//	st, _ := state.Open(dir)
+//	app := registry.New("local", st, logger)
+//	// hand app to the ledger engine (cometledger) as its ABCI application
+package registry
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+	cmtcrypto "github.com/cometbft/cometbft/proto/tendermint/crypto"
+
+	"github.com/bias-iot/bias/internal/state"
+	"github.com/bias-iot/bias/op"
+)
+
+// Codespace marks bias's result codes.
+const Codespace = "bias"
+
+// Query paths.
+const (
+	QueryKey    = "/key"    // Data: a state key; proof on request
+	QueryPrefix = "/prefix" // Data: a key prefix; up to MaxPrefixResults records, no proof
+)
+
+// MaxPrefixResults bounds a prefix query.
+const MaxPrefixResults = 1000
+
+// ProofOpType names bias's proof operations in query responses.
+const ProofOpType = "ics23:iavl"
+
+// App is the ABCI application.
+type App struct {
+	abci.BaseApplication
+	network string
+	st      *state.Store
+	sigs    *sigCache
+	log     *slog.Logger
+
+	// block under construction (consensus connection only)
+	block blockInfo
+}
+
+var _ abci.Application = (*App)(nil)
+
+// New creates the application for network over st.
+func New(network string, st *state.Store, log *slog.Logger) *App {
+	return &App{network: network, st: st, sigs: newSigCache(1 << 16), log: log}
+}
+
+// Network returns the network id.
+func (a *App) Network() string { return a.network }
+
+// Info tells CometBFT what the application has committed.
+func (a *App) Info(context.Context, *abci.RequestInfo) (*abci.ResponseInfo, error) {
+	return &abci.ResponseInfo{
+		Data:             "bias registry",
+		Version:          "1",
+		AppVersion:       1,
+		LastBlockHeight:  a.st.Version(),
+		LastBlockAppHash: a.st.Hash(),
+	}, nil
+}
+
+// InitChain writes the genesis providers.
+func (a *App) InitChain(_ context.Context, req *abci.RequestInitChain) (*abci.ResponseInitChain, error) {
+	if req.ChainId != a.network {
+		return nil, fmt.Errorf("genesis chain id %q differs from the network %q", req.ChainId, a.network)
+	}
+	if req.InitialHeight > 1 {
+		return nil, errors.New("initial height above 1 is not supported")
+	}
+	g, err := ParseGenesis(req.AppStateBytes)
+	if err != nil {
+		return nil, err
+	}
+	if g.Network != a.network {
+		return nil, fmt.Errorf("genesis app_state network %q differs from the chain id %q", g.Network, a.network)
+	}
+	for _, gp := range g.Providers {
+		id, err := ProviderDID(g.Network, gp)
+		if err != nil {
+			return nil, err
+		}
+		b, err := op.Marshal(Provider{DID: id.String(), Name: gp.Name, Keys: gp.Keys, Created: req.Time.UnixNano()})
+		if err != nil {
+			return nil, err
+		}
+		if err := a.st.Set(ProviderKey(id.String()), b); err != nil {
+			return nil, err
+		}
+	}
+	return &abci.ResponseInitChain{AppHash: a.st.WorkingHash()}, nil
+}
+
+// CheckTx admits to the mempool only operations that would apply to the
+// last committed state.
+func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.ResponseCheckTx, error) {
+	h := sha256.Sum256(req.Tx)
+	s, err := op.Decode(req.Tx)
+	if err == nil {
+		snap := a.st.Latest()
+		// The next block's height; its time is unknown, so the last
+		// block's state is the best estimate (a ticket expiring in between
+		// is caught in FinalizeBlock).
+		_, err = a.execute(snap, h, s, blockInfo{Height: snap.Version() + 1, Time: a.lastTime()})
+	}
+	if err != nil {
+		r, msg, ierr := classify(err)
+		if ierr != nil {
+			a.log.Error("check tx failed", "err", ierr)
+		}
+		return &abci.ResponseCheckTx{Code: r.Code(), Codespace: Codespace, Log: msg, Info: string(r)}, nil
+	}
+	return &abci.ResponseCheckTx{Code: 0}, nil
+}
+
+func (a *App) lastTime() int64 { return a.block.Time }
+
+// FinalizeBlock applies a decided block's operations in order. The same
+// checks as CheckTx run again: a proposer can include anything.
+func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (*abci.ResponseFinalizeBlock, error) {
+	a.block = blockInfo{Height: req.Height, Time: req.Time.UnixNano()}
+	res := make([]*abci.ExecTxResult, len(req.Txs))
+	for i, tx := range req.Txs {
+		r, err := a.deliver(tx)
+		if err != nil {
+			return nil, fmt.Errorf("block %d tx %d: %w", req.Height, i, err)
+		}
+		res[i] = r
+	}
+	return &abci.ResponseFinalizeBlock{TxResults: res, AppHash: a.st.WorkingHash()}, nil
+}
+
+func (a *App) deliver(tx []byte) (*abci.ExecTxResult, error) {
+	h := sha256.Sum256(tx)
+	s, err := op.Decode(tx)
+	var out *outcome
+	if err == nil {
+		out, err = a.execute(a.st, h, s, a.block)
+	}
+	if err != nil {
+		r, msg, ierr := classify(err)
+		if ierr != nil {
+			return nil, ierr
+		}
+		return &abci.ExecTxResult{Code: r.Code(), Codespace: Codespace, Log: msg, Info: string(r)}, nil
+	}
+	for _, w := range out.writes {
+		if err := a.st.Set(w.key, w.value); err != nil {
+			return nil, err
+		}
+	}
+	data, err := op.Marshal(out.result)
+	if err != nil {
+		return nil, err
+	}
+	return &abci.ExecTxResult{Code: 0, Data: data, Info: string(op.ReasonOK), Events: out.events}, nil
+}
+
+// classify splits a rejection (reason, safe message) from a broken
+// invariant (a Go error).
+func classify(err error) (op.Reason, string, error) {
+	var oe *op.Error
+	if errors.As(err, &oe) {
+		return oe.Reason, oe.Msg, nil
+	}
+	return op.ReasonInternal, "internal error", err
+}
+
+// Commit saves the block's state as a new version.
+func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit, error) {
+	if _, _, err := a.st.Commit(); err != nil {
+		return nil, err
+	}
+	return &abci.ResponseCommit{}, nil
+}
+
+// Query reads committed state, at a height (0: the latest), with an ICS23
+// proof on request. A proof for height H verifies against the app hash in
+// the header of block H+1.
+func (a *App) Query(_ context.Context, req *abci.RequestQuery) (*abci.ResponseQuery, error) {
+	snap := a.st.Latest()
+	if req.Height != 0 && req.Height != snap.Version() {
+		var err error
+		if snap, err = a.st.At(req.Height); err != nil {
+			return queryError(op.ReasonInvalidField, err.Error()), nil
+		}
+	}
+	switch req.Path {
+	case QueryKey:
+		resp := &abci.ResponseQuery{Key: req.Data, Height: snap.Version()}
+		if !req.Prove {
+			v, err := snap.Get(req.Data)
+			if err != nil {
+				return nil, err
+			}
+			resp.Value = v
+			return resp, nil
+		}
+		v, p, err := snap.Prove(req.Data)
+		if err != nil {
+			return nil, err
+		}
+		pb, err := p.Marshal()
+		if err != nil {
+			return nil, err
+		}
+		resp.Value = v
+		resp.ProofOps = &cmtcrypto.ProofOps{Ops: []cmtcrypto.ProofOp{{Type: ProofOpType, Key: req.Data, Data: pb}}}
+		return resp, nil
+	case QueryPrefix:
+		if len(req.Data) == 0 {
+			return queryError(op.ReasonInvalidField, "empty prefix"), nil
+		}
+		var list PrefixList
+		end := prefixEnd(req.Data)
+		err := snap.Iterate(req.Data, end, func(k, v []byte) bool {
+			list.Items = append(list.Items, KV{Key: append([]byte(nil), k...), Value: append([]byte(nil), v...)})
+			return len(list.Items) < MaxPrefixResults
+		})
+		if err != nil {
+			return nil, err
+		}
+		b, err := op.Marshal(list)
+		if err != nil {
+			return nil, err
+		}
+		return &abci.ResponseQuery{Value: b, Height: snap.Version()}, nil
+	}
+	return queryError(op.ReasonInvalidField, "unknown query path"), nil
+}
+
+// PrefixList is the value of a prefix query.
+type PrefixList struct {
+	Items []KV `cbor:"1,keyasint,omitempty"`
+}
+
+// KV is one record of a prefix query.
+type KV struct {
+	Key   []byte `cbor:"1,keyasint"`
+	Value []byte `cbor:"2,keyasint"`
+}
+
+func prefixEnd(p []byte) []byte {
+	end := append([]byte(nil), p...)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+func queryError(r op.Reason, msg string) *abci.ResponseQuery {
+	return &abci.ResponseQuery{Code: r.Code(), Codespace: Codespace, Log: msg, Info: string(r)}
+}

@@ -1,0 +1,398 @@
+package registry
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+
+	"github.com/bias-iot/bias/cose"
+	"github.com/bias-iot/bias/did"
+	"github.com/bias-iot/bias/internal/state"
+	"github.com/bias-iot/bias/op"
+)
+
+// blockInfo is what an operation may know of its block: from the header,
+// never from the clock.
+type blockInfo struct {
+	Height int64
+	Time   int64 // Unix nanoseconds
+}
+
+// write is one state change that an operation makes.
+type write struct {
+	key, value []byte
+}
+
+// outcome is the effect of an accepted operation.
+type outcome struct {
+	writes []write
+	result Result
+	events []abci.Event
+}
+
+// execute checks a decoded operation against the state st and returns
+// the writes it makes. A rejection is an *op.Error; any other error is a
+// broken invariant (a failed read of the store).
+func (a *App) execute(st state.Reader, txHash [32]byte, s *op.Signed, b blockInfo) (*outcome, error) {
+	p := &s.Payload
+	if p.Network != a.network {
+		return nil, op.Reject(op.ReasonWrongNetwork, fmt.Sprintf("operation is for network %.32q, this is %q", p.Network, a.network))
+	}
+	x := &executor{a: a, st: st, txHash: txHash, s: s, b: b}
+	switch p.Type {
+	case op.TypeRegister:
+		return x.register()
+	case op.TypeUpdate:
+		return x.update()
+	case op.TypeDeactivate, op.TypeValidate, op.TypeReject, op.TypeRevoke:
+		return x.status()
+	case op.TypeEnroll:
+		return x.enroll()
+	}
+	return nil, op.Reject(op.ReasonMalformed, "unknown operation type")
+}
+
+type executor struct {
+	a      *App
+	st     state.Reader
+	txHash [32]byte
+	s      *op.Signed
+	b      blockInfo
+}
+
+func (x *executor) verify(k op.Key) error {
+	pk, err := k.Public()
+	if err != nil {
+		return op.Reject(op.ReasonInternal, "stored key does not parse")
+	}
+	if x.a.sigs.has(x.txHash, pk.Bytes()) {
+		return nil
+	}
+	if err := x.s.Msg.Verify(pk, nil); err != nil {
+		return op.Reject(op.ReasonBadSignature, "signature does not verify with "+x.s.Kid.String())
+	}
+	x.a.sigs.add(x.txHash, pk.Bytes())
+	return nil
+}
+
+func (x *executor) register() (*outcome, error) {
+	r := x.s.Payload.Register
+	id := did.New(x.s.Payload.Network, x.s.Msg.Payload)
+	if x.s.Kid.Base() != id {
+		return nil, op.Reject(op.ReasonUnauthorized, "a registration must be signed by one of the new entity's keys (kid "+id.String()+"#<key>)")
+	}
+	k, ok := findKey(r.Doc.Keys, x.s.Kid.Fragment)
+	if !ok {
+		return nil, op.Reject(op.ReasonUnknownSigner, "kid names no key of the registration")
+	}
+	if err := x.verify(k); err != nil {
+		return nil, err
+	}
+	prov, err := getProvider(x.st, r.Provider)
+	if err != nil {
+		return nil, err
+	}
+	if prov == nil {
+		return nil, op.Reject(op.ReasonUnknownProvider, "provider "+r.Provider+" is not registered")
+	}
+	exists, err := x.st.Get(EntityKey(id.String()))
+	if err != nil {
+		return nil, err
+	}
+	if exists != nil {
+		return nil, op.Reject(op.ReasonReplayed, "this registration was already applied: "+id.String())
+	}
+	e := &Entity{
+		DID: id.String(), Kind: r.Kind, Provider: r.Provider, Doc: r.Doc, Status: op.StatusPending,
+		Version: 1, Created: x.b.Time, Updated: x.b.Time, CreatedHeight: x.b.Height, UpdatedHeight: x.b.Height,
+	}
+	if r.Ticket != nil {
+		claims, err := x.checkTicket(r, prov)
+		if err != nil {
+			return nil, err
+		}
+		e.Ticket = claims
+	}
+	return x.commitEntity(e, op.TypeRegister)
+}
+
+// checkTicket verifies an enrollment ticket: signed by an admin key of the
+// provider, for this network and provider, for one of the registered keys,
+// unexpired at the block time.
+func (x *executor) checkTicket(r *op.Register, prov *Provider) ([]op.Attr, error) {
+	bad := func(msg string) error { return op.Reject(op.ReasonBadTicket, msg) }
+	m, err := cose.Decode(r.Ticket)
+	if err != nil {
+		return nil, bad("ticket is not a COSE_Sign1")
+	}
+	kid, err := did.Parse(string(m.Kid))
+	if err != nil || kid.Base().String() != prov.DID {
+		return nil, bad("ticket must be signed by an admin key of the provider")
+	}
+	k, ok := prov.Key(kid.Fragment)
+	if !ok {
+		return nil, bad("ticket names no admin key of the provider")
+	}
+	pk, err := k.Public()
+	if err != nil {
+		return nil, op.Reject(op.ReasonInternal, "stored key does not parse")
+	}
+	if err := m.Verify(pk, nil); err != nil {
+		return nil, bad("ticket signature does not verify")
+	}
+	var t op.Ticket
+	if err := op.Unmarshal(m.Payload, &t); err != nil {
+		return nil, bad("ticket payload: " + err.Error())
+	}
+	if t.Network != x.a.network || t.Provider != prov.DID {
+		return nil, bad("ticket is for another network or provider")
+	}
+	if t.Expires*1e9 <= x.b.Time {
+		return nil, bad("ticket expired")
+	}
+	if len(t.Claims) > op.MaxAttrs {
+		return nil, bad("ticket has too many claims")
+	}
+	for _, k := range r.Doc.Keys {
+		if bytes.Equal(k.Pub, t.Key) {
+			return t.Claims, nil
+		}
+	}
+	return nil, bad("ticket is for another key")
+}
+
+// target loads the entity an operation acts on and resolves its signer:
+// a key of the entity itself (self) or an admin key of its provider.
+func (x *executor) target() (e *Entity, self bool, err error) {
+	id := x.s.Payload.Target()
+	e, err = getEntity(x.st, id)
+	if err != nil {
+		return nil, false, err
+	}
+	if e == nil {
+		return nil, false, op.Reject(op.ReasonUnknownEntity, id+" is not registered")
+	}
+	var k op.Key
+	var ok bool
+	switch x.s.Kid.Base().String() {
+	case e.DID:
+		self = true
+		k, ok = e.Key(x.s.Kid.Fragment)
+	case e.Provider:
+		var prov *Provider
+		if prov, err = getProvider(x.st, e.Provider); err != nil {
+			return nil, false, err
+		}
+		if prov != nil {
+			k, ok = prov.Key(x.s.Kid.Fragment)
+		}
+	default:
+		return nil, false, op.Reject(op.ReasonUnauthorized, "signer is neither the entity nor its provider")
+	}
+	if !ok {
+		return nil, false, op.Reject(op.ReasonUnknownSigner, x.s.Kid.String()+" is not a current key")
+	}
+	if err := x.verify(k); err != nil {
+		return nil, false, err
+	}
+	if err := x.checkVersion(e); err != nil {
+		return nil, false, err
+	}
+	return e, self, nil
+}
+
+// checkVersion is the replay guard of operations on an entity: they name
+// the version they act on. An older version whose successor was made by
+// this very payload is a replay; any other mismatch is stale.
+func (x *executor) checkVersion(e *Entity) error {
+	v := x.s.Payload.TargetVersion()
+	if v == e.Version {
+		return nil
+	}
+	if v < e.Version && v > 0 {
+		h, err := getHistory(x.st, e.DID, v+1)
+		if err != nil {
+			return err
+		}
+		if h != nil && bytes.Equal(h.LastOp, x.s.PayloadHash[:]) {
+			return op.Reject(op.ReasonReplayed, "this operation was already applied at version "+strconv.FormatUint(v+1, 10))
+		}
+	}
+	return op.Reject(op.ReasonStaleVersion, fmt.Sprintf("names version %d; current is %d", v, e.Version))
+}
+
+func (x *executor) update() (*outcome, error) {
+	e, _, err := x.target()
+	if err != nil {
+		return nil, err
+	}
+	if !e.Live() {
+		return nil, op.Reject(op.ReasonInvalidTransition, "cannot update a "+e.Status+" entity")
+	}
+	next := *e
+	next.Doc = x.s.Payload.Update.Doc
+	return x.commitEntity(x.bump(&next), op.TypeUpdate)
+}
+
+// transitions lists, per status operation, the statuses it may act on.
+var transitions = map[string][]string{
+	op.TypeValidate:   {op.StatusPending, op.StatusRejected},
+	op.TypeReject:     {op.StatusPending},
+	op.TypeRevoke:     {op.StatusPending, op.StatusValidated},
+	op.TypeDeactivate: {op.StatusPending, op.StatusValidated, op.StatusRejected, op.StatusRevoked},
+}
+
+var statusAfter = map[string]string{
+	op.TypeValidate:   op.StatusValidated,
+	op.TypeReject:     op.StatusRejected,
+	op.TypeRevoke:     op.StatusRevoked,
+	op.TypeDeactivate: op.StatusDeactivated,
+}
+
+func (x *executor) status() (*outcome, error) {
+	typ := x.s.Payload.Type
+	e, self, err := x.target()
+	if err != nil {
+		return nil, err
+	}
+	if self && typ != op.TypeDeactivate {
+		return nil, op.Reject(op.ReasonUnauthorized, "only the entity's provider may "+typ[len("entity."):]+" it")
+	}
+	allowed := false
+	for _, s := range transitions[typ] {
+		allowed = allowed || s == e.Status
+	}
+	if !allowed {
+		return nil, op.Reject(op.ReasonInvalidTransition, fmt.Sprintf("%s is not allowed on a %s entity", typ, e.Status))
+	}
+	next := *e
+	next.Status = statusAfter[typ]
+	next.StatusReason = x.s.Payload.Status.Reason
+	return x.commitEntity(x.bump(&next), typ)
+}
+
+func (x *executor) bump(e *Entity) *Entity {
+	e.Version++
+	e.Updated = x.b.Time
+	e.UpdatedHeight = x.b.Height
+	return e
+}
+
+func (x *executor) enroll() (*outcome, error) {
+	en := x.s.Payload.Enroll
+	if x.s.Kid.Base().String() != en.Provider {
+		return nil, op.Reject(op.ReasonUnauthorized, "a bulk enrollment must be signed by an admin key of its provider")
+	}
+	prov, err := getProvider(x.st, en.Provider)
+	if err != nil {
+		return nil, err
+	}
+	if prov == nil {
+		return nil, op.Reject(op.ReasonUnknownProvider, "provider "+en.Provider+" is not registered")
+	}
+	k, ok := prov.Key(x.s.Kid.Fragment)
+	if !ok {
+		return nil, op.Reject(op.ReasonUnknownSigner, x.s.Kid.String()+" is not a current key")
+	}
+	if err := x.verify(k); err != nil {
+		return nil, err
+	}
+	out := &outcome{result: Result{Count: len(en.Items), Status: op.StatusValidated}}
+	seen := make(map[string]bool, len(en.Items))
+	for i, item := range en.Items {
+		id, err := op.EnrollDID(x.a.network, en.Provider, item)
+		if err != nil {
+			return nil, err
+		}
+		ids := id.String()
+		if seen[ids] {
+			return nil, op.Reject(op.ReasonInvalidField, fmt.Sprintf("enroll.items[%d] repeats an earlier item", i))
+		}
+		seen[ids] = true
+		exists, err := x.st.Get(EntityKey(ids))
+		if err != nil {
+			return nil, err
+		}
+		if exists != nil {
+			return nil, op.Reject(op.ReasonReplayed, fmt.Sprintf("enroll.items[%d] is already registered as %s", i, ids))
+		}
+		e := &Entity{
+			DID: ids, Kind: op.KindDevice, Provider: en.Provider, Doc: item.Doc, Status: op.StatusValidated,
+			Version: 1, Created: x.b.Time, Updated: x.b.Time, CreatedHeight: x.b.Height, UpdatedHeight: x.b.Height,
+		}
+		o, err := x.commitEntity(e, op.TypeEnroll)
+		if err != nil {
+			return nil, err
+		}
+		out.writes = append(out.writes, o.writes...)
+		out.events = append(out.events, o.events...)
+	}
+	return out, nil
+}
+
+// commitEntity returns the writes of a new entity version: the current
+// record and its history entry.
+func (x *executor) commitEntity(e *Entity, typ string) (*outcome, error) {
+	e.LastOp = append([]byte(nil), x.s.PayloadHash[:]...)
+	e.LastOpType = typ
+	b, err := op.Marshal(e)
+	if err != nil {
+		return nil, err
+	}
+	return &outcome{
+		writes: []write{{EntityKey(e.DID), b}, {HistoryKey(e.DID, e.Version), b}},
+		result: Result{DID: e.DID, Version: e.Version, Status: e.Status},
+		events: []abci.Event{entityEvent(typ, e)},
+	}, nil
+}
+
+// EventEntity is the type of the event emitted for each entity change.
+const EventEntity = "bias.entity"
+
+func entityEvent(typ string, e *Entity) abci.Event {
+	return abci.Event{Type: EventEntity, Attributes: []abci.EventAttribute{
+		{Key: "op", Value: typ, Index: true},
+		{Key: "did", Value: e.DID, Index: true},
+		{Key: "provider", Value: e.Provider, Index: true},
+		{Key: "status", Value: e.Status, Index: true},
+		{Key: "version", Value: strconv.FormatUint(e.Version, 10)},
+	}}
+}
+
+func getEntity(st state.Reader, id string) (*Entity, error) {
+	b, err := st.Get(EntityKey(id))
+	if err != nil || b == nil {
+		return nil, err
+	}
+	var e Entity
+	if err := op.Unmarshal(b, &e); err != nil {
+		return nil, fmt.Errorf("decode entity %s: %w", id, err)
+	}
+	return &e, nil
+}
+
+func getHistory(st state.Reader, id string, v uint64) (*Entity, error) {
+	b, err := st.Get(HistoryKey(id, v))
+	if err != nil || b == nil {
+		return nil, err
+	}
+	var e Entity
+	if err := op.Unmarshal(b, &e); err != nil {
+		return nil, fmt.Errorf("decode history %s@%d: %w", id, v, err)
+	}
+	return &e, nil
+}
+
+func getProvider(st state.Reader, id string) (*Provider, error) {
+	b, err := st.Get(ProviderKey(id))
+	if err != nil || b == nil {
+		return nil, err
+	}
+	var p Provider
+	if err := op.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("decode provider %s: %w", id, err)
+	}
+	return &p, nil
+}

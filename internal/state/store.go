@@ -1,0 +1,163 @@
+// Package state is the registry's Merkle state: an IAVL tree on disk whose
+// root hash is the ledger's app hash. One version is saved per block; a
+// block that changes nothing saves a version with the same root hash, so
+// empty blocks leave the app hash unchanged.
+//
+// The working tree is written only by the consensus connection (one
+// goroutine); committed versions are read concurrently through Snapshot.
+package state
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+
+	ics23 "github.com/cosmos/ics23/go"
+	"github.com/cosmos/iavl"
+	idb "github.com/cosmos/iavl/db"
+)
+
+// Reader reads keys. Both the working tree and snapshots are Readers.
+type Reader interface {
+	Get(key []byte) ([]byte, error)
+}
+
+// ErrNoVersion is returned for a height the store does not hold.
+var ErrNoVersion = errors.New("no such version")
+
+// Store is the Merkle state.
+type Store struct {
+	db   *idb.GoLevelDB
+	tree *iavl.MutableTree
+
+	mu     sync.RWMutex
+	latest *iavl.ImmutableTree // last committed version
+}
+
+// Open opens (or creates) the store in dir.
+func Open(dir string) (*Store, error) {
+	db, err := idb.NewGoLevelDB("state", filepath.Clean(dir))
+	if err != nil {
+		return nil, fmt.Errorf("open state db: %w", err)
+	}
+	tree := iavl.NewMutableTree(db, 100_000, false, iavl.NewNopLogger(), iavl.SyncOption(true))
+	if _, err := tree.Load(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("load state: %w", err)
+	}
+	s := &Store{db: db, tree: tree}
+	if err := s.refresh(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) refresh() error {
+	v := s.tree.Version()
+	im, err := s.tree.GetImmutable(v)
+	if err != nil {
+		return fmt.Errorf("load version %d: %w", v, err)
+	}
+	s.mu.Lock()
+	s.latest = im
+	s.mu.Unlock()
+	return nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Get reads the working tree (uncommitted writes included).
+func (s *Store) Get(key []byte) ([]byte, error) { return s.tree.Get(key) }
+
+// Set writes to the working tree.
+func (s *Store) Set(key, value []byte) error {
+	_, err := s.tree.Set(key, value)
+	return err
+}
+
+// WorkingHash is the root hash of the working tree: the app hash that a
+// commit will save.
+func (s *Store) WorkingHash() []byte { return s.tree.WorkingHash() }
+
+// Commit saves the working tree as the next version.
+func (s *Store) Commit() (hash []byte, version int64, err error) {
+	hash, version, err = s.tree.SaveVersion()
+	if err != nil {
+		return nil, 0, fmt.Errorf("save version: %w", err)
+	}
+	return hash, version, s.refresh()
+}
+
+// Rollback drops uncommitted writes.
+func (s *Store) Rollback() { s.tree.Rollback() }
+
+// Version is the last committed version (0 before the first).
+func (s *Store) Version() int64 { return s.tree.Version() }
+
+// Hash is the root hash of the last committed version.
+func (s *Store) Hash() []byte { return s.tree.Hash() }
+
+// Latest returns the last committed version as a read-only snapshot, safe
+// for concurrent use.
+func (s *Store) Latest() *Snapshot {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return &Snapshot{t: s.latest}
+}
+
+// At returns committed version v as a read-only snapshot.
+func (s *Store) At(v int64) (*Snapshot, error) {
+	if v <= 0 || !s.tree.VersionExists(v) {
+		return nil, fmt.Errorf("%w: %d", ErrNoVersion, v)
+	}
+	im, err := s.tree.GetImmutable(v)
+	if err != nil {
+		return nil, err
+	}
+	return &Snapshot{t: im}, nil
+}
+
+// Snapshot is a committed version of the state.
+type Snapshot struct{ t *iavl.ImmutableTree }
+
+// Version is the snapshot's version (block height).
+func (s *Snapshot) Version() int64 { return s.t.Version() }
+
+// Hash is the snapshot's root hash.
+func (s *Snapshot) Hash() []byte { return s.t.Hash() }
+
+// Get reads a key; nil if absent.
+func (s *Snapshot) Get(key []byte) ([]byte, error) { return s.t.Get(key) }
+
+// Prove returns the value at key (nil if absent) and an ICS23 proof of its
+// membership (or absence) under the snapshot's root hash.
+func (s *Snapshot) Prove(key []byte) ([]byte, *ics23.CommitmentProof, error) {
+	v, err := s.t.Get(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := s.t.GetProof(key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("prove: %w", err)
+	}
+	return v, p, nil
+}
+
+// Iterate calls fn for each key in [start, end) in ascending order until fn
+// returns false.
+func (s *Snapshot) Iterate(start, end []byte, fn func(k, v []byte) bool) error {
+	it, err := s.t.Iterator(start, end, true)
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for ; it.Valid(); it.Next() {
+		if !fn(it.Key(), it.Value()) {
+			break
+		}
+	}
+	return it.Error()
+}

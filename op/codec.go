@@ -1,0 +1,339 @@
+package op
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/fxamacker/cbor/v2"
+
+	"github.com/bias-iot/bias/cose"
+	"github.com/bias-iot/bias/did"
+)
+
+var (
+	encMode cbor.EncMode
+	decMode cbor.DecMode
+)
+
+func init() {
+	var err error
+	encMode, err = cbor.CoreDetEncOptions().EncMode()
+	if err != nil {
+		panic(err)
+	}
+	decMode, err = cbor.DecOptions{
+		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
+		IndefLength:       cbor.IndefLengthForbidden,
+		MaxNestedLevels:   12,
+		MaxArrayElements:  MaxEnrollItems,
+		MaxMapPairs:       16,
+		UTF8:              cbor.UTF8RejectInvalid,
+		ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
+		TagsMd:            cbor.TagsForbidden,
+	}.DecMode()
+	if err != nil {
+		panic(err)
+	}
+}
+
+// Marshal encodes v in RFC 8949 core deterministic CBOR.
+func Marshal(v any) ([]byte, error) { return encMode.Marshal(v) }
+
+// Unmarshal decodes strictly and requires b to be the deterministic
+// encoding of what it decodes to: one encoding per value, so that the hash
+// of the bytes names the value.
+func Unmarshal(b []byte, v any) error {
+	if err := decMode.Unmarshal(b, v); err != nil {
+		return err
+	}
+	again, err := encMode.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(again, b) {
+		return errors.New("not in deterministic CBOR encoding (sorted keys, shortest forms, empty fields omitted)")
+	}
+	return nil
+}
+
+// Signed is a decoded operation whose form has been checked; its signature
+// has not: that needs the key that Kid names, from the ledger.
+type Signed struct {
+	Msg     *cose.Message
+	Kid     did.DID
+	Payload Payload
+	// PayloadHash is SHA-256 of the signed payload: the operation's identity
+	// for replay detection (a re-encoded signature does not change it).
+	PayloadHash [32]byte
+}
+
+// Decode parses a signed operation and checks its shape and limits. The
+// error is an *Error with a stable reason.
+func Decode(tx []byte) (*Signed, error) {
+	if len(tx) > MaxEnrollBytes {
+		return nil, Reject(ReasonOversized, fmt.Sprintf("operation is %d bytes, limit %d", len(tx), MaxEnrollBytes))
+	}
+	m, err := cose.Decode(tx)
+	if err != nil {
+		return nil, Reject(ReasonMalformed, err.Error())
+	}
+	if m.Alg != cose.AlgEdDSA && m.Alg != cose.AlgES256 {
+		return nil, Reject(ReasonUnsupportedAlg, fmt.Sprintf("algorithm %v; use EdDSA or ES256", m.Alg))
+	}
+	if !m.KidProtected {
+		return nil, Reject(ReasonMalformed, "kid must be in the protected header")
+	}
+	kid, err := did.Parse(string(m.Kid))
+	if err != nil || kid.Fragment == "" {
+		return nil, Reject(ReasonMalformed, "kid must be the DID URL of a key (did:bias:<network>:<suffix>#<key>)")
+	}
+	s := &Signed{Msg: m, Kid: kid, PayloadHash: sha256.Sum256(m.Payload)}
+	if err := Unmarshal(m.Payload, &s.Payload); err != nil {
+		return nil, Reject(ReasonMalformed, "payload: "+err.Error())
+	}
+	limit := MaxOpBytes
+	if s.Payload.Type == TypeEnroll {
+		limit = MaxEnrollBytes
+	}
+	if len(tx) > limit {
+		return nil, Reject(ReasonOversized, fmt.Sprintf("%s is %d bytes, limit %d", s.Payload.Type, len(tx), limit))
+	}
+	if err := s.Payload.Validate(); err != nil {
+		return nil, err
+	}
+	if kid.Network != s.Payload.Network {
+		return nil, Reject(ReasonWrongNetwork, "kid and payload name different networks")
+	}
+	return s, nil
+}
+
+// Validate checks the payload's shape and limits, statelessly.
+func (p *Payload) Validate() error {
+	if err := did.ValidateNetwork(p.Network); err != nil {
+		return Reject(ReasonInvalidField, "network: "+err.Error())
+	}
+	bodies := 0
+	for _, set := range []bool{p.Register != nil, p.Update != nil, p.Status != nil, p.Enroll != nil} {
+		if set {
+			bodies++
+		}
+	}
+	var want bool
+	switch p.Type {
+	case TypeRegister:
+		want = p.Register != nil
+	case TypeUpdate:
+		want = p.Update != nil
+	case TypeDeactivate, TypeValidate, TypeReject, TypeRevoke:
+		want = p.Status != nil
+	case TypeEnroll:
+		want = p.Enroll != nil
+	default:
+		return Reject(ReasonMalformed, fmt.Sprintf("unknown operation type %.64q", p.Type))
+	}
+	if !want || bodies != 1 {
+		return Reject(ReasonMalformed, "the body must match the operation type")
+	}
+	switch {
+	case p.Register != nil:
+		return p.Register.validate(p.Network)
+	case p.Update != nil:
+		if err := checkDID("update.did", p.Update.DID, p.Network); err != nil {
+			return err
+		}
+		return p.Update.Doc.validate("update.doc")
+	case p.Status != nil:
+		if err := checkDID("status.did", p.Status.DID, p.Network); err != nil {
+			return err
+		}
+		return checkText("status.reason", p.Status.Reason, MaxReasonLen, true)
+	default:
+		return p.Enroll.validate(p.Network)
+	}
+}
+
+func (r *Register) validate(network string) error {
+	if r.Kind != KindDevice && r.Kind != KindService {
+		return Reject(ReasonInvalidField, "register.kind must be device or service")
+	}
+	if err := checkDID("register.provider", r.Provider, network); err != nil {
+		return err
+	}
+	if len(r.Nonce) > MaxNonceLen {
+		return Reject(ReasonInvalidField, fmt.Sprintf("register.nonce longer than %d bytes", MaxNonceLen))
+	}
+	if len(r.Ticket) > 2048 {
+		return Reject(ReasonInvalidField, "register.ticket longer than 2048 bytes")
+	}
+	return r.Doc.validate("register.doc")
+}
+
+func (e *Enroll) validate(network string) error {
+	if err := checkDID("enroll.provider", e.Provider, network); err != nil {
+		return err
+	}
+	if len(e.Items) == 0 || len(e.Items) > MaxEnrollItems {
+		return Reject(ReasonInvalidField, fmt.Sprintf("enroll.items must hold 1 to %d devices", MaxEnrollItems))
+	}
+	for i := range e.Items {
+		if len(e.Items[i].Nonce) > MaxNonceLen {
+			return Reject(ReasonInvalidField, fmt.Sprintf("enroll.items[%d].nonce longer than %d bytes", i, MaxNonceLen))
+		}
+		if err := e.Items[i].Doc.validate(fmt.Sprintf("enroll.items[%d].doc", i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *Document) validate(field string) error {
+	if len(d.Keys) == 0 || len(d.Keys) > MaxKeys {
+		return Reject(ReasonInvalidField, fmt.Sprintf("%s.keys must hold 1 to %d keys", field, MaxKeys))
+	}
+	ids := map[string]bool{}
+	for i, k := range d.Keys {
+		f := fmt.Sprintf("%s.keys[%d]", field, i)
+		if err := did.ValidateFragment(k.ID); err != nil {
+			return Reject(ReasonInvalidField, f+".id: "+err.Error())
+		}
+		if ids[k.ID] {
+			return Reject(ReasonInvalidField, f+".id is not unique")
+		}
+		ids[k.ID] = true
+		if _, err := k.Public(); err != nil {
+			if errors.Is(err, cose.ErrUnsupportedAlg) {
+				return Reject(ReasonUnsupportedAlg, f+": "+err.Error())
+			}
+			return Reject(ReasonInvalidField, f+": "+err.Error())
+		}
+	}
+	if len(d.Endpoints) > MaxEndpoints {
+		return Reject(ReasonInvalidField, fmt.Sprintf("%s.endpoints: at most %d", field, MaxEndpoints))
+	}
+	for i, e := range d.Endpoints {
+		f := fmt.Sprintf("%s.endpoints[%d]", field, i)
+		if err := did.ValidateFragment(e.ID); err != nil {
+			return Reject(ReasonInvalidField, f+".id: "+err.Error())
+		}
+		if ids[e.ID] {
+			return Reject(ReasonInvalidField, f+".id is not unique")
+		}
+		ids[e.ID] = true
+		if err := checkText(f+".type", e.Type, MaxTypeLen, false); err != nil {
+			return err
+		}
+		u, err := url.Parse(e.URI)
+		if len(e.URI) > MaxURILen || err != nil || u.Scheme == "" || strings.ContainsAny(e.URI, " \t\r\n") {
+			return Reject(ReasonInvalidField, fmt.Sprintf("%s.uri must be an absolute URI of at most %d characters", f, MaxURILen))
+		}
+	}
+	if len(d.Aliases) > MaxAliases {
+		return Reject(ReasonInvalidField, fmt.Sprintf("%s.aliases: at most %d", field, MaxAliases))
+	}
+	seen := map[string]bool{}
+	for i, a := range d.Aliases {
+		f := fmt.Sprintf("%s.aliases[%d]", field, i)
+		if err := checkAlias(a); err != nil {
+			return Reject(ReasonInvalidField, f+": "+err.Error())
+		}
+		if seen[a] {
+			return Reject(ReasonInvalidField, f+" is repeated")
+		}
+		seen[a] = true
+	}
+	return checkAttrs(field+".attrs", d.Attrs, MaxAttrs)
+}
+
+// Public parses the key.
+func (k Key) Public() (cose.PublicKey, error) {
+	pk, err := cose.ParsePublicKey(cose.Alg(k.Alg), k.Pub)
+	if err != nil {
+		return cose.PublicKey{}, err
+	}
+	if !bytes.Equal(pk.Bytes(), k.Pub) {
+		return cose.PublicKey{}, fmt.Errorf("%w: P-256 keys must be SEC1 compressed (33 bytes)", cose.ErrBadKey)
+	}
+	return pk, nil
+}
+
+// KeyFrom makes a Key from a public key and an id.
+func KeyFrom(id string, pk cose.PublicKey) Key {
+	return Key{ID: id, Alg: int64(pk.Alg()), Pub: append([]byte(nil), pk.Bytes()...)}
+}
+
+func checkAttrs(field string, attrs []Attr, max int) error {
+	if len(attrs) > max {
+		return Reject(ReasonInvalidField, fmt.Sprintf("%s: at most %d", field, max))
+	}
+	for i, a := range attrs {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		if err := checkText(f+".k", a.K, MaxAttrKeyLen, false); err != nil {
+			return err
+		}
+		if err := checkText(f+".v", a.V, MaxAttrValueLen, true); err != nil {
+			return err
+		}
+		if i > 0 && attrs[i-1].K >= a.K {
+			return Reject(ReasonInvalidField, field+" must be sorted by key, keys unique")
+		}
+	}
+	return nil
+}
+
+func checkDID(field, s, network string) error {
+	d, err := did.ParseNoFragment(s)
+	if err != nil {
+		return Reject(ReasonInvalidField, field+": "+err.Error())
+	}
+	if d.Network != network {
+		return Reject(ReasonWrongNetwork, field+" is a DID of another network")
+	}
+	return nil
+}
+
+// checkText bounds a string and keeps it to printable UTF-8.
+func checkText(field, s string, max int, emptyOK bool) error {
+	if (!emptyOK && s == "") || len(s) > max {
+		return Reject(ReasonInvalidField, fmt.Sprintf("%s must be 1 to %d bytes", field, max))
+	}
+	if !utf8.ValidString(s) {
+		return Reject(ReasonInvalidField, field+" is not UTF-8")
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return Reject(ReasonInvalidField, field+" holds a control character")
+		}
+	}
+	return nil
+}
+
+// aliasSchemes are the accepted legacy identifier forms.
+var aliasSchemes = []string{"urn:imei:", "tel:+", "urn:epc:id:", "urn:oid:", "urn:dev:", "ip:"}
+
+func checkAlias(a string) error {
+	if a == "" || len(a) > MaxAliasLen {
+		return fmt.Errorf("must be 1 to %d characters", MaxAliasLen)
+	}
+	for i := 0; i < len(a); i++ {
+		if a[i] <= 0x20 || a[i] >= 0x7f {
+			return errors.New("must be printable ASCII without spaces")
+		}
+	}
+	for _, p := range aliasSchemes {
+		if strings.HasPrefix(a, p) && len(a) > len(p) {
+			if p == "ip:" {
+				if _, err := netip.ParseAddr(a[3:]); err != nil {
+					return errors.New("ip: must be followed by an IPv4 or IPv6 address")
+				}
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("must start with one of %s", strings.Join(aliasSchemes, ", "))
+}

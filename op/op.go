@@ -1,0 +1,207 @@
+// Package op defines bias's signed operations: the payloads of interfaces I1
+// (register, update, deactivate) and I2 (a provider validates, rejects,
+// revokes, enrolls in bulk), their deterministic CBOR encoding (RFC 8949
+// core deterministic) and their COSE_Sign1 envelope (RFC 9052), whose kid
+// is the DID URL of the signing key.
+//
+// An operation is built, signed and encoded by the client:
+//
+//	tx, id, err := op.SignRegister(signer, "k1", op.Payload{
+//		Network:  "local",
+//		Register: &op.Register{Kind: op.KindDevice, Provider: providerDID, Keys: keys},
+//	})
+//
+// and decoded and checked statelessly (shape, limits, canonical form) by
+// Decode. Whether the signer may make the operation is the registry's
+// decision, with the ledger's state. The package is pure and public: it does
+// not import the node.
+package op
+
+import (
+	"github.com/bias-iot/bias/did"
+)
+
+// Operation types.
+const (
+	TypeRegister   = "entity.register"
+	TypeUpdate     = "entity.update"
+	TypeDeactivate = "entity.deactivate"
+	TypeValidate   = "entity.validate"
+	TypeReject     = "entity.reject"
+	TypeRevoke     = "entity.revoke"
+	TypeEnroll     = "provider.enroll"
+)
+
+// Entity kinds.
+const (
+	KindDevice  = "device"
+	KindService = "service"
+)
+
+// Entity statuses.
+const (
+	StatusPending     = "pending"
+	StatusValidated   = "validated"
+	StatusRejected    = "rejected"
+	StatusRevoked     = "revoked"
+	StatusDeactivated = "deactivated"
+)
+
+// Limits. Every input is bounded so that an operation's cost is bounded.
+const (
+	MaxOpBytes      = 16 << 10  // a single-entity operation
+	MaxEnrollBytes  = 900 << 10 // a bulk enrollment (below CometBFT's 1 MiB tx limit)
+	MaxEnrollItems  = 2000
+	MaxKeys         = 8
+	MaxEndpoints    = 8
+	MaxAliases      = 8
+	MaxAliasLen     = 128
+	MaxAttrs        = 16
+	MaxAttrKeyLen   = 64
+	MaxAttrValueLen = 256
+	MaxURILen       = 512
+	MaxTypeLen      = 64
+	MaxReasonLen    = 256
+	MaxNonceLen     = 32
+	MaxNameLen      = 64
+)
+
+// Payload is the signed content of every operation: its type, the network
+// it is made for, and exactly one body matching the type.
+type Payload struct {
+	Type     string    `cbor:"1,keyasint" json:"type"`
+	Network  string    `cbor:"2,keyasint" json:"network"`
+	Register *Register `cbor:"3,keyasint,omitempty" json:"register,omitempty"`
+	Update   *Update   `cbor:"4,keyasint,omitempty" json:"update,omitempty"`
+	Status   *Status   `cbor:"5,keyasint,omitempty" json:"status,omitempty"`
+	Enroll   *Enroll   `cbor:"6,keyasint,omitempty" json:"enroll,omitempty"`
+}
+
+// Key is a public key of an entity or provider. ID is the DID URL fragment
+// that names it; Alg is the COSE algorithm (-8 EdDSA, -7 ES256); Pub is the
+// raw key (Ed25519: 32 bytes; P-256: SEC1 compressed 33 bytes).
+type Key struct {
+	ID  string `cbor:"1,keyasint" json:"id"`
+	Alg int64  `cbor:"2,keyasint" json:"alg"`
+	Pub []byte `cbor:"3,keyasint" json:"pub"`
+}
+
+// Endpoint is a service endpoint.
+type Endpoint struct {
+	ID   string `cbor:"1,keyasint" json:"id"`
+	Type string `cbor:"2,keyasint" json:"type"`
+	URI  string `cbor:"3,keyasint" json:"uri"`
+}
+
+// Attr is a public attribute. Attribute lists are sorted by key, keys unique.
+type Attr struct {
+	_ struct{} `cbor:",toarray"`
+	K string   `json:"k"`
+	V string   `json:"v"`
+}
+
+// Document is the registrable content of an entity: what a registration
+// sets and an update replaces.
+type Document struct {
+	Keys      []Key      `cbor:"1,keyasint" json:"keys"`
+	Endpoints []Endpoint `cbor:"2,keyasint,omitempty" json:"endpoints,omitempty"`
+	// Aliases are legacy identifiers (urn:imei:, tel:+, urn:epc:id:,
+	// urn:oid:, urn:dev:..., ip:).
+	Aliases []string `cbor:"3,keyasint,omitempty" json:"aliases,omitempty"`
+	Attrs   []Attr   `cbor:"4,keyasint,omitempty" json:"attrs,omitempty"`
+}
+
+// Register is an entity's inception, signed by one of its own new keys
+// (proof of possession). The entity's DID is derived from the hash of the
+// payload that carries it.
+type Register struct {
+	Kind     string   `cbor:"1,keyasint" json:"kind"`
+	Provider string   `cbor:"2,keyasint" json:"provider"`
+	Doc      Document `cbor:"3,keyasint" json:"doc"`
+	// Ticket is an optional enrollment ticket: a COSE_Sign1 by the provider's
+	// admin key over a Ticket.
+	Ticket []byte `cbor:"4,keyasint,omitempty" json:"ticket,omitempty"`
+	// Nonce distinguishes two registrations of otherwise equal content.
+	Nonce []byte `cbor:"5,keyasint,omitempty" json:"nonce,omitempty"`
+}
+
+// Update replaces an entity's document (re-registration, key rotation). It
+// names the version it replaces and is signed by a current key of the
+// entity or an admin key of its provider.
+type Update struct {
+	DID     string   `cbor:"1,keyasint" json:"did"`
+	Version uint64   `cbor:"2,keyasint" json:"version"`
+	Doc     Document `cbor:"3,keyasint" json:"doc"`
+}
+
+// Status is the body of a status change (validate, reject, revoke,
+// deactivate), naming the version it acts on.
+type Status struct {
+	DID     string `cbor:"1,keyasint" json:"did"`
+	Version uint64 `cbor:"2,keyasint" json:"version"`
+	Reason  string `cbor:"3,keyasint,omitempty" json:"reason,omitempty"`
+}
+
+// Enroll registers a batch of devices at once, signed by an admin key of
+// the provider that vouches for them; they are validated on commit. Each
+// device's DID derives from the network, the provider and its entry.
+type Enroll struct {
+	Provider string        `cbor:"1,keyasint" json:"provider"`
+	Items    []EnrollEntry `cbor:"2,keyasint" json:"items"`
+}
+
+// EnrollEntry is one device of a bulk enrollment.
+type EnrollEntry struct {
+	Doc   Document `cbor:"1,keyasint" json:"doc"`
+	Nonce []byte   `cbor:"2,keyasint,omitempty" json:"nonce,omitempty"`
+}
+
+// Ticket is the content of an enrollment ticket that a provider signs
+// off-ledger for a device: it binds one key of the device to claims.
+type Ticket struct {
+	Network  string `cbor:"1,keyasint" json:"network"`
+	Provider string `cbor:"2,keyasint" json:"provider"`
+	// Key is the device key the ticket is for (its canonical bytes).
+	Key []byte `cbor:"3,keyasint" json:"key"`
+	// Expires is the end of validity, in Unix seconds, checked against the
+	// block time.
+	Expires int64  `cbor:"4,keyasint" json:"expires"`
+	Claims  []Attr `cbor:"5,keyasint,omitempty" json:"claims,omitempty"`
+}
+
+// EnrollDID derives the DID of an entry of a bulk enrollment.
+func EnrollDID(network, provider string, entry EnrollEntry) (did.DID, error) {
+	b, err := Marshal(struct {
+		_        struct{} `cbor:",toarray"`
+		Tag      string
+		Network  string
+		Provider string
+		Entry    EnrollEntry
+	}{Tag: "bias-enroll", Network: network, Provider: provider, Entry: entry})
+	if err != nil {
+		return did.DID{}, err
+	}
+	return did.New(network, b), nil
+}
+
+// Target returns the DID an operation acts on ("" for register and enroll).
+func (p *Payload) Target() string {
+	switch {
+	case p.Update != nil:
+		return p.Update.DID
+	case p.Status != nil:
+		return p.Status.DID
+	}
+	return ""
+}
+
+// TargetVersion returns the version an operation names (0 if none).
+func (p *Payload) TargetVersion() uint64 {
+	switch {
+	case p.Update != nil:
+		return p.Update.Version
+	case p.Status != nil:
+		return p.Status.Version
+	}
+	return 0
+}
