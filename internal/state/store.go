@@ -56,6 +56,9 @@ func Open(dir string) (*Store, error) {
 
 func (s *Store) refresh() error {
 	v := s.tree.Version()
+	if v == 0 {
+		return nil // nothing committed: Latest is the empty snapshot
+	}
 	im, err := s.tree.GetImmutable(v)
 	if err != nil {
 		return fmt.Errorf("load version %d: %w", v, err)
@@ -120,21 +123,40 @@ func (s *Store) At(v int64) (*Snapshot, error) {
 	return &Snapshot{t: im}, nil
 }
 
-// Snapshot is a committed version of the state.
+// Snapshot is a committed version of the state. The snapshot of version 0
+// (before the first block) is empty.
 type Snapshot struct{ t *iavl.ImmutableTree }
 
 // Version is the snapshot's version (block height).
-func (s *Snapshot) Version() int64 { return s.t.Version() }
+func (s *Snapshot) Version() int64 {
+	if s.t == nil {
+		return 0
+	}
+	return s.t.Version()
+}
 
 // Hash is the snapshot's root hash.
-func (s *Snapshot) Hash() []byte { return s.t.Hash() }
+func (s *Snapshot) Hash() []byte {
+	if s.t == nil {
+		return nil
+	}
+	return s.t.Hash()
+}
 
 // Get reads a key; nil if absent.
-func (s *Snapshot) Get(key []byte) ([]byte, error) { return s.t.Get(key) }
+func (s *Snapshot) Get(key []byte) ([]byte, error) {
+	if s.t == nil {
+		return nil, nil
+	}
+	return s.t.Get(key)
+}
 
 // Prove returns the value at key (nil if absent) and an ICS23 proof of its
 // membership (or absence) under the snapshot's root hash.
 func (s *Snapshot) Prove(key []byte) ([]byte, *ics23.CommitmentProof, error) {
+	if s.t == nil {
+		return nil, nil, fmt.Errorf("%w: 0", ErrNoVersion)
+	}
 	v, err := s.t.Get(key)
 	if err != nil {
 		return nil, nil, err
@@ -149,6 +171,9 @@ func (s *Snapshot) Prove(key []byte) ([]byte, *ics23.CommitmentProof, error) {
 // Iterate calls fn for each key in [start, end) in ascending order until fn
 // returns false.
 func (s *Snapshot) Iterate(start, end []byte, fn func(k, v []byte) bool) error {
+	if s.t == nil {
+		return nil
+	}
 	it, err := s.t.Iterator(start, end, true)
 	if err != nil {
 		return err

@@ -338,3 +338,14 @@ func (l *Ledger) block(ctx context.Context, h int64) (*ledger.Block, error) {
 	}
 	return out, nil
 }
+
+// WaitHeight blocks until block h is committed or ctx ends.
+func (l *Ledger) WaitHeight(ctx context.Context, h int64) error {
+	if l.waitHeight(ctx, h) {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return ledger.ErrClosed
+}

@@ -1,0 +1,367 @@
+// Package api is the node's HTTP API: one route table, handlers that
+// return errors, one renderer that maps them to a status code, a stable
+// reason code and a safe message. Operations come in as application/cose
+// bytes; records go out as JSON views (package sdk).
+package api
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"time"
+
+	_ "embed"
+
+	"github.com/bias-iot/bias/cose"
+	"github.com/bias-iot/bias/did"
+	"github.com/bias-iot/bias/internal/ledger"
+	"github.com/bias-iot/bias/internal/registry"
+	"github.com/bias-iot/bias/op"
+	"github.com/bias-iot/bias/sdk"
+)
+
+//go:embed openapi.yaml
+var openAPI []byte
+
+// Server serves the API over a ledger.
+type Server struct {
+	l             ledger.Ledger
+	network       string
+	log           *slog.Logger
+	submitTimeout time.Duration
+}
+
+// New returns the API of network over l.
+func New(l ledger.Ledger, network string, log *slog.Logger) *Server {
+	return &Server{l: l, network: network, log: log, submitTimeout: 30 * time.Second}
+}
+
+// Handler returns the route table.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	route := func(pattern string, h func(http.ResponseWriter, *http.Request) error) {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			if err := h(w, r); err != nil {
+				s.renderError(w, r, err)
+			}
+		})
+	}
+	route("POST /v1/operations", s.submit)
+	route("GET /v1/entities/{did}", s.entity)
+	route("GET /v1/entities/{did}/versions/{version}", s.entityVersion)
+	route("GET /v1/providers", s.providers)
+	route("GET /v1/providers/{did}", s.provider)
+	route("GET /v1/status", s.status)
+	route("GET /v1/openapi.yaml", func(w http.ResponseWriter, _ *http.Request) error {
+		w.Header().Set("Content-Type", "application/yaml")
+		_, err := w.Write(openAPI)
+		return err
+	})
+	route("GET /healthz", s.healthz)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.renderError(w, r, &Error{Status: http.StatusNotFound, Reason: "not-found", Msg: "no such route"})
+	})
+	return mux
+}
+
+// Error is what a client sees of a failure.
+type Error struct {
+	Status int
+	Reason string
+	Msg    string
+	Hash   string
+	Err    error // the cause, for the log only
+}
+
+func (e *Error) Error() string { return e.Reason + ": " + e.Msg }
+func (e *Error) Unwrap() error { return e.Err }
+
+// statusOf maps an operation's rejection reason to an HTTP status.
+func statusOf(r op.Reason) int {
+	switch r {
+	case op.ReasonMalformed, op.ReasonInvalidField, op.ReasonUnsupportedAlg, op.ReasonWrongNetwork:
+		return http.StatusBadRequest
+	case op.ReasonOversized:
+		return http.StatusRequestEntityTooLarge
+	case op.ReasonBadSignature, op.ReasonUnknownSigner:
+		return http.StatusUnauthorized
+	case op.ReasonUnauthorized:
+		return http.StatusForbidden
+	case op.ReasonUnknownEntity, op.ReasonUnknownProvider:
+		return http.StatusNotFound
+	case op.ReasonReplayed, op.ReasonStaleVersion, op.ReasonInvalidTransition:
+		return http.StatusConflict
+	case op.ReasonBadTicket:
+		return http.StatusUnprocessableEntity
+	case op.ReasonMempoolFull:
+		return http.StatusServiceUnavailable
+	case op.ReasonTimeout:
+		return http.StatusGatewayTimeout
+	}
+	return http.StatusInternalServerError
+}
+
+func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		e = &Error{Status: http.StatusInternalServerError, Reason: string(op.ReasonInternal), Msg: "internal error", Err: err}
+	}
+	if e.Status >= 500 {
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "reason", e.Reason, "err", e.Err)
+	}
+	if e.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeJSON(w, e.Status, sdk.ErrorBody{Reason: e.Reason, Message: e.Msg, Hash: e.Hash})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func rejection(r op.Reason, msg, hash string) *Error {
+	return &Error{Status: statusOf(r), Reason: string(r), Msg: msg, Hash: hash}
+}
+
+func (s *Server) submit(w http.ResponseWriter, r *http.Request) error {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != sdk.MediaTypeCOSE {
+		return &Error{Status: http.StatusUnsupportedMediaType, Reason: string(op.ReasonMalformed), Msg: "send the operation as " + sdk.MediaTypeCOSE}
+	}
+	tx, err := io.ReadAll(io.LimitReader(r.Body, op.MaxEnrollBytes+1))
+	if err != nil {
+		return &Error{Status: http.StatusBadRequest, Reason: string(op.ReasonMalformed), Msg: "could not read the body"}
+	}
+	// Reject what is malformed before it reaches the ledger; the
+	// application checks everything again.
+	if _, err := op.Decode(tx); err != nil {
+		var oe *op.Error
+		errors.As(err, &oe)
+		return rejection(oe.Reason, oe.Msg, "")
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.submitTimeout)
+	defer cancel()
+	res, err := s.l.Submit(ctx, tx)
+	switch {
+	case errors.Is(err, ledger.ErrDuplicate):
+		return rejection(op.ReasonReplayed, "this operation was already submitted", "")
+	case errors.Is(err, ledger.ErrFull):
+		return rejection(op.ReasonMempoolFull, "the node is overloaded; retry later", "")
+	case errors.Is(err, context.DeadlineExceeded):
+		return rejection(op.ReasonTimeout, "not committed within "+s.submitTimeout.String()+"; it may still commit", "")
+	case err != nil:
+		return &Error{Status: http.StatusInternalServerError, Reason: string(op.ReasonInternal), Msg: "the ledger failed", Err: err}
+	}
+	hash := hex.EncodeToString(res.Hash)
+	if res.Code != 0 {
+		return rejection(op.ReasonFromCode(res.Code), res.Log, hash)
+	}
+	out := sdk.SubmitResult{Status: "committed", Reason: string(op.ReasonOK), Hash: hash, Height: res.Height}
+	var rr registry.Result
+	if err := op.Unmarshal(res.Data, &rr); err == nil {
+		out.DID, out.Version, out.EntityStatus, out.Count = rr.DID, rr.Version, rr.Status, rr.Count
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) parseDID(r *http.Request) (string, error) {
+	d, err := did.ParseNoFragment(r.PathValue("did"))
+	if err != nil {
+		return "", &Error{Status: http.StatusBadRequest, Reason: "invalid-did", Msg: err.Error()}
+	}
+	if d.Network != s.network {
+		return "", &Error{Status: http.StatusNotFound, Reason: string(op.ReasonWrongNetwork), Msg: "this node serves network " + s.network}
+	}
+	return d.String(), nil
+}
+
+func (s *Server) query(ctx context.Context, key []byte, height int64, prove bool) (*ledger.QueryResult, error) {
+	q, err := s.l.Query(ctx, ledger.Query{Path: registry.QueryKey, Data: key, Height: height, Prove: prove})
+	if err != nil {
+		return nil, err
+	}
+	if q.Code != 0 {
+		return nil, &Error{Status: http.StatusBadRequest, Reason: q.Reason, Msg: q.Log}
+	}
+	return q, nil
+}
+
+func (s *Server) entity(w http.ResponseWriter, r *http.Request) error {
+	id, err := s.parseDID(r)
+	if err != nil {
+		return err
+	}
+	var height int64
+	if h := r.URL.Query().Get("height"); h != "" {
+		if height, err = strconv.ParseInt(h, 10, 64); err != nil || height < 1 {
+			return &Error{Status: http.StatusBadRequest, Reason: string(op.ReasonInvalidField), Msg: "height must be a positive integer"}
+		}
+	}
+	prove := r.URL.Query().Get("proof") == "true"
+	q, err := s.query(r.Context(), registry.EntityKey(id), height, prove)
+	if err != nil {
+		return err
+	}
+	if q.Value == nil {
+		return &Error{Status: http.StatusNotFound, Reason: string(op.ReasonUnknownEntity), Msg: id + " is not registered"}
+	}
+	view, err := entityView(q.Value, q.Height)
+	if err != nil {
+		return err
+	}
+	if prove {
+		view.Proof = &sdk.ProofView{Height: q.Height, Key: q.Key, Value: q.Value, Proof: q.Proof, AppHashHeight: q.Height + 1}
+		// The header of the next block commits to this state; it exists
+		// once that block is made (at once on a busy network).
+		if h, err := s.l.Header(r.Context(), q.Height+1); err == nil {
+			view.Proof.AppHash = hex.EncodeToString(h.AppHash)
+		}
+	}
+	writeJSON(w, http.StatusOK, view)
+	return nil
+}
+
+func (s *Server) entityVersion(w http.ResponseWriter, r *http.Request) error {
+	id, err := s.parseDID(r)
+	if err != nil {
+		return err
+	}
+	v, err := strconv.ParseUint(r.PathValue("version"), 10, 64)
+	if err != nil || v < 1 {
+		return &Error{Status: http.StatusBadRequest, Reason: string(op.ReasonInvalidField), Msg: "version must be a positive integer"}
+	}
+	q, err := s.query(r.Context(), registry.HistoryKey(id, v), 0, false)
+	if err != nil {
+		return err
+	}
+	if q.Value == nil {
+		return &Error{Status: http.StatusNotFound, Reason: string(op.ReasonUnknownEntity), Msg: fmt.Sprintf("%s has no version %d", id, v)}
+	}
+	view, err := entityView(q.Value, q.Height)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, view)
+	return nil
+}
+
+func (s *Server) provider(w http.ResponseWriter, r *http.Request) error {
+	id, err := s.parseDID(r)
+	if err != nil {
+		return err
+	}
+	q, err := s.query(r.Context(), registry.ProviderKey(id), 0, false)
+	if err != nil {
+		return err
+	}
+	if q.Value == nil {
+		return &Error{Status: http.StatusNotFound, Reason: string(op.ReasonUnknownProvider), Msg: id + " is not a provider"}
+	}
+	view, err := providerView(q.Value)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, view)
+	return nil
+}
+
+func (s *Server) providers(w http.ResponseWriter, r *http.Request) error {
+	q, err := s.l.Query(r.Context(), ledger.Query{Path: registry.QueryPrefix, Data: registry.ProviderPrefix()})
+	if err != nil {
+		return err
+	}
+	var list registry.PrefixList
+	if err := op.Unmarshal(q.Value, &list); err != nil {
+		return err
+	}
+	out := []sdk.ProviderView{}
+	for _, kv := range list.Items {
+		v, err := providerView(kv.Value)
+		if err != nil {
+			return err
+		}
+		out = append(out, *v)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
+	st, err := s.l.Status(r.Context())
+	if err != nil {
+		return err
+	}
+	out := sdk.StatusView{
+		Network: st.Network, NodeID: st.NodeID, Height: st.Height, AppHash: hex.EncodeToString(st.AppHash),
+		Time: st.Time, CatchingUp: st.CatchingUp, Validators: []sdk.ValidatorView{},
+	}
+	for _, v := range st.Validators {
+		out.Validators = append(out.Validators, sdk.ValidatorView{Address: v.Address, PubKey: v.PubKey, Power: v.Power})
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
+	st, err := s.l.Status(r.Context())
+	if err != nil {
+		return &Error{Status: http.StatusServiceUnavailable, Reason: "unhealthy", Msg: "the ledger does not answer", Err: err}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "height": st.Height, "catchingUp": st.CatchingUp})
+	return nil
+}
+
+func keyViews(keys []op.Key) []sdk.KeyView {
+	out := make([]sdk.KeyView, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, sdk.KeyView{ID: k.ID, Alg: cose.Alg(k.Alg).String(), PublicKey: base64.RawURLEncoding.EncodeToString(k.Pub)})
+	}
+	return out
+}
+
+func attrMap(attrs []op.Attr) map[string]string {
+	if len(attrs) == 0 {
+		return nil
+	}
+	m := make(map[string]string, len(attrs))
+	for _, a := range attrs {
+		m[a.K] = a.V
+	}
+	return m
+}
+
+func entityView(b []byte, height int64) (*sdk.EntityView, error) {
+	var e registry.Entity
+	if err := op.Unmarshal(b, &e); err != nil {
+		return nil, fmt.Errorf("decode entity: %w", err)
+	}
+	return &sdk.EntityView{
+		DID: e.DID, Kind: e.Kind, Provider: e.Provider, Status: e.Status, StatusReason: e.StatusReason,
+		Version: e.Version, Keys: keyViews(e.Doc.Keys), Endpoints: e.Doc.Endpoints, Aliases: e.Doc.Aliases,
+		Attributes: attrMap(e.Doc.Attrs), Ticket: attrMap(e.Ticket),
+		Created: time.Unix(0, e.Created).UTC(), Updated: time.Unix(0, e.Updated).UTC(),
+		CreatedHeight: e.CreatedHeight, UpdatedHeight: e.UpdatedHeight,
+		LastOp: hex.EncodeToString(e.LastOp), LastOpType: e.LastOpType, Height: height,
+	}, nil
+}
+
+func providerView(b []byte) (*sdk.ProviderView, error) {
+	var p registry.Provider
+	if err := op.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("decode provider: %w", err)
+	}
+	return &sdk.ProviderView{DID: p.DID, Name: p.Name, Keys: keyViews(p.Keys), Created: time.Unix(0, p.Created).UTC()}, nil
+}

@@ -1,0 +1,115 @@
+package node
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/bias-iot/bias/did"
+)
+
+// Config is a node's configuration, stored as config/bias.json in its
+// home. Zero values are replaced by Default's.
+type Config struct {
+	// Home is the node's directory (not stored).
+	Home string `json:"-"`
+	// Network is the chain id and the network segment of every DID.
+	Network string `json:"network"`
+	// HTTP is the API listen address.
+	HTTP string `json:"http"`
+	// P2P is the consensus p2p listen address.
+	P2P string `json:"p2p"`
+	// PersistentPeers lists id@host:port of the peers to keep connected.
+	PersistentPeers string `json:"persistentPeers,omitempty"`
+	// ExternalAddress is the host:port peers should dial.
+	ExternalAddress string `json:"externalAddress,omitempty"`
+	// Moniker names the node to its peers.
+	Moniker string `json:"moniker"`
+	// TimeoutCommit is the pause after each block: 0 commits as soon as
+	// the votes are in (about 10 ms on one node); a multi-host network
+	// wants about 1s to gather more operations per block.
+	TimeoutCommit Duration `json:"timeoutCommit"`
+	// CreateEmptyBlocks makes blocks while idle.
+	CreateEmptyBlocks bool `json:"createEmptyBlocks"`
+	// AllowDuplicateIP lets peers share an IP (several nodes on one host).
+	AllowDuplicateIP bool `json:"allowDuplicateIP"`
+}
+
+// Default is the single-node configuration.
+func Default() Config {
+	return Config{Network: "local", HTTP: "127.0.0.1:8080", P2P: "tcp://127.0.0.1:26656", Moniker: "node0"}
+}
+
+// Test is a configuration for tests: ephemeral ports.
+func Test(home string) Config {
+	c := Default()
+	c.Home, c.HTTP, c.P2P = home, "127.0.0.1:0", "tcp://127.0.0.1:0"
+	return c
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Home == "" {
+		errs = append(errs, errors.New("home is empty"))
+	}
+	if err := did.ValidateNetwork(c.Network); err != nil {
+		errs = append(errs, fmt.Errorf("network: %w", err))
+	}
+	if _, _, err := net.SplitHostPort(c.HTTP); err != nil {
+		errs = append(errs, fmt.Errorf("http: %w", err))
+	}
+	if c.TimeoutCommit < 0 {
+		errs = append(errs, errors.New("timeoutCommit is negative"))
+	}
+	return errors.Join(errs...)
+}
+
+func configPath(home string) string { return filepath.Join(home, "config", "bias.json") }
+
+// LoadConfig reads home's configuration.
+func LoadConfig(home string) (Config, error) {
+	b, err := os.ReadFile(configPath(home))
+	if err != nil {
+		return Config{}, err
+	}
+	c := Default()
+	if err := json.Unmarshal(b, &c); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", configPath(home), err)
+	}
+	c.Home = home
+	return c, c.Validate()
+}
+
+// Save writes the configuration into its home.
+func (c Config) Save() error {
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(configPath(c.Home)), 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(configPath(c.Home), append(b, '\n'), 0o600)
+}
+
+// Duration is a time.Duration written as a string ("1s").
+type Duration time.Duration
+
+// MarshalJSON implements json.Marshaler.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	v, err := time.ParseDuration(s)
+	*d = Duration(v)
+	return err
+}

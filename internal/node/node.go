@@ -1,0 +1,194 @@
+// Package node assembles a bias node: the Merkle state, the registry
+// application, the embedded CometBFT ledger and the HTTP API.
+//
+//	info, _ := node.Init(cfg)          // first run: keys, genesis, provider
+//	n, _ := node.Start(cfg, logger)    // later runs reuse the home
+//	defer n.Close()
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/bias-iot/bias/cose"
+	"github.com/bias-iot/bias/internal/api"
+	"github.com/bias-iot/bias/internal/ledger"
+	"github.com/bias-iot/bias/internal/ledger/cometledger"
+	"github.com/bias-iot/bias/internal/registry"
+	"github.com/bias-iot/bias/internal/state"
+	"github.com/bias-iot/bias/keyfile"
+	"github.com/bias-iot/bias/op"
+)
+
+// DefaultProviderName is the provider that a single-node home starts with.
+const DefaultProviderName = "default"
+
+// AdminKeyID is the fragment of a genesis provider's first admin key.
+const AdminKeyID = "admin-1"
+
+// InitInfo describes a home that Init prepared.
+type InitInfo struct {
+	Created     bool   // false when the home existed already
+	ProviderDID string // the default provider (single-node homes)
+	AdminKey    string // path of its admin key file
+}
+
+// AdminKeyPath is where a home keeps its provider's admin key.
+func AdminKeyPath(home string) string { return filepath.Join(home, "provider", "admin.key") }
+
+// Init prepares a single-validator home with one default provider, unless
+// the home already has a genesis. It is idempotent.
+func Init(cfg Config) (*InitInfo, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cometledger.HasGenesis(cfg.Home) {
+		info := &InitInfo{AdminKey: AdminKeyPath(cfg.Home)}
+		info.ProviderDID, _ = readProviderDID(cfg.Home)
+		return info, nil
+	}
+	if err := cfg.Save(); err != nil {
+		return nil, err
+	}
+	id, err := cometledger.InitKeys(cfg.Home)
+	if err != nil {
+		return nil, err
+	}
+	gp, err := NewProviderKey(cfg.Home, DefaultProviderName)
+	if err != nil {
+		return nil, err
+	}
+	g := registry.Genesis{Network: cfg.Network, Providers: []registry.GenesisProvider{*gp}}
+	app, err := json.Marshal(g)
+	if err != nil {
+		return nil, err
+	}
+	vals := []cometledger.GenesisValidator{{Name: cfg.Moniker, PubKey: id.ValidatorPubKey, Power: 10}}
+	if err := cometledger.WriteGenesis(cfg.Home, cfg.Network, time.Now().UTC(), vals, app); err != nil {
+		return nil, err
+	}
+	pid, err := registry.ProviderDID(cfg.Network, *gp)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(cfg.Home, "provider", "did"), []byte(pid.String()+"\n"), 0o644); err != nil {
+		return nil, err
+	}
+	return &InitInfo{Created: true, ProviderDID: pid.String(), AdminKey: AdminKeyPath(cfg.Home)}, nil
+}
+
+// NewProviderKey creates a provider admin key in home/provider and returns
+// the provider's genesis entry.
+func NewProviderKey(home, name string) (*registry.GenesisProvider, error) {
+	if err := os.MkdirAll(filepath.Join(home, "provider"), 0o700); err != nil {
+		return nil, err
+	}
+	s, err := keyfile.Generate(AdminKeyPath(home), cose.AlgEdDSA)
+	if err != nil {
+		return nil, err
+	}
+	return &registry.GenesisProvider{Name: name, Keys: []op.Key{op.KeyFrom(AdminKeyID, s.Public())}}, nil
+}
+
+func readProviderDID(home string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(home, "provider", "did"))
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// Node is a running node.
+type Node struct {
+	cfg    Config
+	st     *state.Store
+	app    *registry.App
+	led    *cometledger.Ledger
+	ln     net.Listener
+	srv    *http.Server
+	served chan error
+}
+
+// Start opens the home's state, starts the ledger (replaying what the
+// state missed) and serves the API.
+func Start(cfg Config, log *slog.Logger) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if !cometledger.HasGenesis(cfg.Home) {
+		return nil, fmt.Errorf("%s has no genesis: initialise it first", cfg.Home)
+	}
+	st, err := state.Open(filepath.Join(cfg.Home, "data", "bias-state.db"))
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg, st: st, served: make(chan error, 1)}
+	n.app = registry.New(cfg.Network, st, log.With("module", "registry"))
+	n.led, err = cometledger.Start(cometledger.Config{
+		Home: cfg.Home, P2PListen: cfg.P2P, PersistentPeers: cfg.PersistentPeers, ExternalAddress: cfg.ExternalAddress,
+		Moniker: cfg.Moniker, TimeoutCommit: time.Duration(cfg.TimeoutCommit), CreateEmptyBlocks: cfg.CreateEmptyBlocks,
+		AllowDuplicateIP: cfg.AllowDuplicateIP,
+	}, n.app, log)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	n.ln, err = net.Listen("tcp", cfg.HTTP)
+	if err != nil {
+		n.led.Close()
+		st.Close()
+		return nil, fmt.Errorf("http listen: %w", err)
+	}
+	n.srv = &http.Server{
+		Handler:           api.New(n.led, cfg.Network, log.With("module", "api")).Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+	}
+	go func() { n.served <- n.srv.Serve(n.ln) }()
+	return n, nil
+}
+
+// HTTPAddr is the API's listen address (host:port).
+func (n *Node) HTTPAddr() string { return n.ln.Addr().String() }
+
+// URL is the API's base URL.
+func (n *Node) URL() string { return "http://" + n.HTTPAddr() }
+
+// Ledger is the node's ledger.
+func (n *Node) Ledger() ledger.Ledger { return n.led }
+
+// Network is the node's network.
+func (n *Node) Network() string { return n.cfg.Network }
+
+// AppHash is the app hash of the last committed state.
+func (n *Node) AppHash() []byte { return n.st.Hash() }
+
+// Height is the last committed height.
+func (n *Node) Height() int64 { return n.st.Version() }
+
+// Served reports the API server's exit.
+func (n *Node) Served() <-chan error { return n.served }
+
+// Close stops the API, the ledger and the state, in that order.
+func (n *Node) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	errs := []error{n.srv.Shutdown(ctx)}
+	errs = append(errs, n.led.Close(), n.st.Close())
+	return errors.Join(errs...)
+}
+
+// WaitHeight blocks until block h is committed (the genesis providers are
+// readable from block 1 on) or ctx ends.
+func (n *Node) WaitHeight(ctx context.Context, h int64) error { return n.led.WaitHeight(ctx, h) }

@@ -1,0 +1,132 @@
+// Package sdk is the Go client of a bias node's HTTP API, for devices,
+// services and providers. It does not depend on the node or the consensus
+// engine.
+//
+//	c := sdk.NewClient("http://127.0.0.1:8080")
+//	tx, id, _ := op.SignRegister(signer, "k1", payload)
+//	res, err := c.Submit(ctx, tx) // waits for the block
+//	e, err := c.Entity(ctx, id.String())
+package sdk
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// MediaTypeCOSE is the content type of a submitted operation.
+const MediaTypeCOSE = "application/cose"
+
+// Client calls a node's API.
+type Client struct {
+	URL  string
+	HTTP *http.Client
+}
+
+// NewClient returns a client of the node at baseURL.
+func NewClient(baseURL string) *Client {
+	return &Client{URL: strings.TrimRight(baseURL, "/"), HTTP: &http.Client{Timeout: 60 * time.Second}}
+}
+
+// APIError is an error response: an HTTP status, a stable reason code and
+// a safe message.
+type APIError struct {
+	Status  int
+	Reason  string
+	Message string
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("%s (HTTP %d): %s", e.Reason, e.Status, e.Message)
+}
+
+// Submit sends a signed operation and waits for its result. A rejection
+// is an *APIError with the reason.
+func (c *Client) Submit(ctx context.Context, tx []byte) (*SubmitResult, error) {
+	var out SubmitResult
+	err := c.do(ctx, http.MethodPost, "/v1/operations", MediaTypeCOSE, tx, &out)
+	return &out, err
+}
+
+// Entity reads an entity's current record.
+func (c *Client) Entity(ctx context.Context, did string) (*EntityView, error) {
+	var out EntityView
+	return &out, c.do(ctx, http.MethodGet, "/v1/entities/"+url.PathEscape(did), "", nil, &out)
+}
+
+// EntityProof reads an entity's record with its Merkle proof at height (0: latest).
+func (c *Client) EntityProof(ctx context.Context, did string, height int64) (*EntityView, error) {
+	var out EntityView
+	p := "/v1/entities/" + url.PathEscape(did) + "?proof=true"
+	if height > 0 {
+		p += "&height=" + strconv.FormatInt(height, 10)
+	}
+	return &out, c.do(ctx, http.MethodGet, p, "", nil, &out)
+}
+
+// EntityVersion reads an entity as it was at version v.
+func (c *Client) EntityVersion(ctx context.Context, did string, v uint64) (*EntityView, error) {
+	var out EntityView
+	p := "/v1/entities/" + url.PathEscape(did) + "/versions/" + strconv.FormatUint(v, 10)
+	return &out, c.do(ctx, http.MethodGet, p, "", nil, &out)
+}
+
+// Provider reads a provider.
+func (c *Client) Provider(ctx context.Context, did string) (*ProviderView, error) {
+	var out ProviderView
+	return &out, c.do(ctx, http.MethodGet, "/v1/providers/"+url.PathEscape(did), "", nil, &out)
+}
+
+// Providers lists the providers.
+func (c *Client) Providers(ctx context.Context) ([]ProviderView, error) {
+	var out []ProviderView
+	return out, c.do(ctx, http.MethodGet, "/v1/providers", "", nil, &out)
+}
+
+// Status reads the node's status.
+func (c *Client) Status(ctx context.Context) (*StatusView, error) {
+	var out StatusView
+	return &out, c.do(ctx, http.MethodGet, "/v1/status", "", nil, &out)
+}
+
+func (c *Client) do(ctx context.Context, method, path, ctype string, body []byte, out any) error {
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.URL+path, r)
+	if err != nil {
+		return err
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode/100 != 2 {
+		var eb ErrorBody
+		if json.Unmarshal(b, &eb) != nil || eb.Reason == "" {
+			return &APIError{Status: resp.StatusCode, Reason: "http", Message: strings.TrimSpace(string(b))}
+		}
+		return &APIError{Status: resp.StatusCode, Reason: eb.Reason, Message: eb.Message}
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("decode %s response: %w", path, err)
+	}
+	return nil
+}
