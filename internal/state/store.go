@@ -13,9 +13,9 @@ import (
 	"path/filepath"
 	"sync"
 
-	ics23 "github.com/cosmos/ics23/go"
 	"github.com/cosmos/iavl"
 	idb "github.com/cosmos/iavl/db"
+	ics23 "github.com/cosmos/ics23/go"
 )
 
 // Reader reads keys. Both the working tree and snapshots are Readers.

@@ -13,7 +13,9 @@ type slogAdapter struct{ l *slog.Logger }
 
 var _ cmtlog.Logger = slogAdapter{}
 
-func (a slogAdapter) Debug(msg string, kv ...any) { a.l.Log(context.Background(), slog.LevelDebug-4, msg, kv...) }
+func (a slogAdapter) Debug(msg string, kv ...any) {
+	a.l.Log(context.Background(), slog.LevelDebug-4, msg, kv...)
+}
 func (a slogAdapter) Info(msg string, kv ...any)  { a.l.Debug(msg, kv...) }
 func (a slogAdapter) Error(msg string, kv ...any) { a.l.Error(msg, kv...) }
 func (a slogAdapter) With(kv ...any) cmtlog.Logger {
