@@ -46,8 +46,10 @@ type InitInfo struct {
 func AdminKeyPath(home string) string { return filepath.Join(home, "provider", "admin.key") }
 
 // Init prepares a single-validator home with one default provider, unless
-// the home already has a genesis. It is idempotent.
-func Init(cfg Config) (*InitInfo, error) {
+// the home already has a genesis. It is idempotent. Extra names add more
+// genesis providers, whose admin keys are stored in
+// HOME/provider/NAME.key.
+func Init(cfg Config, extra ...string) (*InitInfo, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -68,6 +70,13 @@ func Init(cfg Config) (*InitInfo, error) {
 		return nil, err
 	}
 	g := registry.Genesis{Network: cfg.Network, Providers: []registry.GenesisProvider{*gp}}
+	for _, name := range extra {
+		s, err := keyfile.Generate(filepath.Join(cfg.Home, "provider", name+".key"), cose.AlgEdDSA)
+		if err != nil {
+			return nil, err
+		}
+		g.Providers = append(g.Providers, registry.GenesisProvider{Name: name, Keys: []op.Key{op.KeyFrom(AdminKeyID, s.Public())}})
+	}
 	app, err := json.Marshal(g)
 	if err != nil {
 		return nil, err
