@@ -170,3 +170,12 @@ func ValidateFragment(f string) error {
 	}
 	return nil
 }
+
+// MustParse is Parse for constants and tests: it panics on an invalid DID.
+func MustParse(s string) DID {
+	d, err := Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}

@@ -1,0 +1,463 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"reflect"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/bias-iot/bias/internal/ledger"
+	"github.com/bias-iot/bias/op"
+	"github.com/bias-iot/bias/sdk"
+)
+
+// The OpenAPI document must describe what server.go serves: these tests
+// fail when a route, a reason code or a view field is added, renamed or
+// removed without updating openapi.yaml.
+
+func loadOpenAPI(t *testing.T) map[string]any {
+	t.Helper()
+	var doc map[string]any
+	if err := yaml.Unmarshal(openAPI, &doc); err != nil {
+		t.Fatalf("openapi.yaml: %v", err)
+	}
+	if v, _ := doc["openapi"].(string); !strings.HasPrefix(v, "3.1.") {
+		t.Fatalf("openapi version %q, want 3.1.x", v)
+	}
+	return doc
+}
+
+// dig walks maps by key; nil if a step is missing.
+func dig(v any, keys ...string) any {
+	for _, k := range keys {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}
+
+// resolve follows a local $ref ("#/a/b/c") if v is one.
+func resolve(t *testing.T, doc map[string]any, v any) any {
+	t.Helper()
+	for range 8 {
+		ref, ok := dig(v, "$ref").(string)
+		if !ok {
+			return v
+		}
+		target, ok := strings.CutPrefix(ref, "#/")
+		if !ok {
+			t.Fatalf("non-local $ref %q", ref)
+		}
+		v = dig(doc, strings.Split(target, "/")...)
+		if v == nil {
+			t.Fatalf("$ref %q does not resolve", ref)
+		}
+	}
+	return v
+}
+
+func serverSource(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("server.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+type routeSpec struct{ method, path string }
+
+// routes extracts the route table of Handler() from the source.
+func routes(t *testing.T) []routeSpec {
+	t.Helper()
+	re := regexp.MustCompile(`route\("([A-Z]+) (/[^"]*)"`)
+	var out []routeSpec
+	for _, m := range re.FindAllStringSubmatch(serverSource(t), -1) {
+		out = append(out, routeSpec{m[1], m[2]})
+	}
+	if len(out) < 5 {
+		t.Fatalf("found only %d routes in server.go; did the route() helper change?", len(out))
+	}
+	return out
+}
+
+var httpMethods = []string{"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
+	doc := loadOpenAPI(t)
+	paths, _ := doc["paths"].(map[string]any)
+	if paths == nil {
+		t.Fatal("no paths")
+	}
+	served := map[routeSpec]bool{}
+	paramRe := regexp.MustCompile(`\{([^}]+)\}`)
+	for _, r := range routes(t) {
+		served[r] = true
+		item := resolve(t, doc, paths[r.path])
+		oper, _ := resolve(t, doc, dig(item, strings.ToLower(r.method))).(map[string]any)
+		if oper == nil {
+			t.Errorf("%s %s is not documented", r.method, r.path)
+			continue
+		}
+		// Path parameters, declared on the operation or the path item.
+		declared := map[string]bool{}
+		for _, list := range []any{dig(item, "parameters"), oper["parameters"]} {
+			ps, _ := list.([]any)
+			for _, p := range ps {
+				p := resolve(t, doc, p)
+				if dig(p, "in") == "path" {
+					name, _ := dig(p, "name").(string)
+					if dig(p, "required") != true {
+						t.Errorf("%s %s: path parameter %q is not required", r.method, r.path, name)
+					}
+					declared[name] = true
+				}
+			}
+		}
+		for _, m := range paramRe.FindAllStringSubmatch(r.path, -1) {
+			if !declared[m[1]] {
+				t.Errorf("%s %s: path parameter {%s} is not declared", r.method, r.path, m[1])
+			}
+			delete(declared, m[1])
+		}
+		for name := range declared {
+			t.Errorf("%s %s: declares path parameter %q that the path lacks", r.method, r.path, name)
+		}
+		checkResponses(t, doc, r, oper)
+	}
+	// Nothing documented that is not served.
+	for path, item := range paths {
+		for _, m := range httpMethods {
+			if dig(item, m) != nil && !served[routeSpec{strings.ToUpper(m), path}] {
+				t.Errorf("%s %s is documented but not served", strings.ToUpper(m), path)
+			}
+		}
+	}
+}
+
+// checkResponses requires a 200 and an ErrorBody for every error status.
+func checkResponses(t *testing.T, doc map[string]any, r routeSpec, oper map[string]any) {
+	t.Helper()
+	resps, _ := oper["responses"].(map[string]any)
+	if resps["200"] == nil {
+		t.Errorf("%s %s: no 200 response", r.method, r.path)
+	}
+	for code, resp := range resps {
+		n, err := strconv.Atoi(code)
+		if err != nil || n < 100 || n > 599 {
+			t.Errorf("%s %s: response %q is not a status code", r.method, r.path, code)
+			continue
+		}
+		if n < 400 {
+			continue
+		}
+		ref, _ := dig(resolve(t, doc, resp), "content", "application/json", "schema", "$ref").(string)
+		if ref != "#/components/schemas/ErrorBody" {
+			t.Errorf("%s %s: response %s is not an ErrorBody", r.method, r.path, code)
+		}
+	}
+}
+
+func TestOpenAPIRefsResolve(t *testing.T) {
+	doc := loadOpenAPI(t)
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			if _, ok := v["$ref"]; ok {
+				resolve(t, doc, v)
+			}
+			for _, x := range v {
+				walk(x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	walk(doc)
+}
+
+// statusByConst maps net/http constant names (StatusNotFound) to codes.
+func statusByConst() map[string]int {
+	m := map[string]int{}
+	for c := 100; c < 600; c++ {
+		if txt := http.StatusText(c); txt != "" {
+			m["Status"+strings.NewReplacer(" ", "", "-", "", "'", "").Replace(txt)] = c
+		}
+	}
+	return m
+}
+
+func TestOpenAPIDocumentsEveryReason(t *testing.T) {
+	doc := loadOpenAPI(t)
+	schema := dig(doc, "components", "schemas", "Reason")
+	raw, _ := dig(schema, "enum").([]any)
+	enum := map[string]bool{}
+	for _, v := range raw {
+		s, _ := v.(string)
+		enum[s] = true
+	}
+	statuses, _ := dig(schema, "x-reason-status").(map[string]any)
+	status := func(r string) (int, bool) {
+		n, ok := statuses[r].(int)
+		return n, ok
+	}
+	known := map[string]bool{}
+
+	// Every operation reason, with statusOf's status.
+	for _, r := range op.Reasons() {
+		known[string(r)] = true
+		if !enum[string(r)] {
+			t.Errorf("reason %q is not in the Reason enum", r)
+		}
+		want := statusOf(r)
+		if r == op.ReasonOK {
+			want = http.StatusOK
+		}
+		if got, ok := status(string(r)); !ok || got != want {
+			t.Errorf("x-reason-status[%q] = %v, want %d", r, statuses[string(r)], want)
+		}
+	}
+
+	// Every reason that server.go spells out itself, with its status.
+	codes := statusByConst()
+	re := regexp.MustCompile(`Status:\s*http\.(Status\w+),\s*Reason:\s*"([^"]+)"`)
+	ms := re.FindAllStringSubmatch(serverSource(t), -1)
+	if len(ms) == 0 {
+		t.Fatal("found no API-only reasons in server.go; did Error literals change?")
+	}
+	for _, m := range ms {
+		r := m[2]
+		want, ok := codes[m[1]]
+		if !ok {
+			t.Errorf("unknown status constant http.%s", m[1])
+			continue
+		}
+		if got, ok := status(r); !ok || got != want {
+			t.Errorf("x-reason-status[%q] = %v, want %d", r, statuses[r], want)
+		}
+	}
+	// Every reason literal in server.go is in the enum.
+	for _, m := range regexp.MustCompile(`Reason:\s*"([^"]+)"`).FindAllStringSubmatch(serverSource(t), -1) {
+		known[m[1]] = true
+		if !enum[m[1]] {
+			t.Errorf("API reason %q is not in the Reason enum", m[1])
+		}
+	}
+
+	// "http" is the SDK's reason for a non-ErrorBody error response.
+	client, err := os.ReadFile("../../sdk/client.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(client), `Reason: "http"`) {
+		known["http"] = true
+	}
+
+	// Nothing documented that nobody produces.
+	for r := range enum {
+		if !known[r] {
+			t.Errorf("Reason enum holds %q, which nothing produces", r)
+		}
+	}
+	for r := range statuses {
+		if !enum[r] {
+			t.Errorf("x-reason-status holds %q, which is not in the enum", r)
+		}
+	}
+}
+
+// jsonFields returns the JSON names of a struct's fields and which are
+// always present (no omitempty).
+func jsonFields(typ reflect.Type) (names, required []string) {
+	for f := range typ.Fields() {
+		tag := f.Tag.Get("json")
+		name, opts, _ := strings.Cut(tag, ",")
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		names = append(names, name)
+		if !slices.Contains(strings.Split(opts, ","), "omitempty") {
+			required = append(required, name)
+		}
+	}
+	sort.Strings(names)
+	sort.Strings(required)
+	return names, required
+}
+
+func schemaFields(t *testing.T, doc map[string]any, name string) (props, required []string) {
+	t.Helper()
+	s := dig(doc, "components", "schemas", name)
+	if s == nil {
+		t.Fatalf("no schema %s", name)
+	}
+	pm, _ := dig(s, "properties").(map[string]any)
+	for k := range pm {
+		props = append(props, k)
+	}
+	req, _ := dig(s, "required").([]any)
+	for _, r := range req {
+		required = append(required, r.(string))
+	}
+	sort.Strings(props)
+	sort.Strings(required)
+	return props, required
+}
+
+func TestOpenAPIViewSchemas(t *testing.T) {
+	doc := loadOpenAPI(t)
+	for name, v := range map[string]any{
+		"ErrorBody":     sdk.ErrorBody{},
+		"SubmitResult":  sdk.SubmitResult{},
+		"KeyView":       sdk.KeyView{},
+		"EntityView":    sdk.EntityView{},
+		"ProofView":     sdk.ProofView{},
+		"ProviderView":  sdk.ProviderView{},
+		"StatusView":    sdk.StatusView{},
+		"ValidatorView": sdk.ValidatorView{},
+		"Endpoint":      op.Endpoint{},
+	} {
+		names, required := jsonFields(reflect.TypeOf(v))
+		props, req := schemaFields(t, doc, name)
+		if !slices.Equal(names, props) {
+			t.Errorf("schema %s has properties %v; the Go view has %v", name, props, names)
+		}
+		if !slices.Equal(required, req) {
+			t.Errorf("schema %s requires %v; the Go view always sends %v", name, req, required)
+		}
+	}
+}
+
+// cborFields returns the integer keys of a keyasint struct, with each
+// field's JSON name.
+func cborFields(typ reflect.Type) map[string]string {
+	out := map[string]string{}
+	for f := range typ.Fields() {
+		key, _, _ := strings.Cut(f.Tag.Get("cbor"), ",")
+		if key == "" || !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		out[key] = name
+	}
+	return out
+}
+
+func TestOpenAPIPayloadSchemas(t *testing.T) {
+	doc := loadOpenAPI(t)
+	for name, v := range map[string]any{
+		"OpPayload":     op.Payload{},
+		"OpKey":         op.Key{},
+		"OpEndpoint":    op.Endpoint{},
+		"OpDocument":    op.Document{},
+		"OpRegister":    op.Register{},
+		"OpUpdate":      op.Update{},
+		"OpStatus":      op.Status{},
+		"OpEnroll":      op.Enroll{},
+		"OpEnrollEntry": op.EnrollEntry{},
+		"OpTicket":      op.Ticket{},
+	} {
+		want := cborFields(reflect.TypeOf(v))
+		props, _ := dig(doc, "components", "schemas", name, "properties").(map[string]any)
+		if props == nil {
+			t.Errorf("no schema %s", name)
+			continue
+		}
+		got := map[string]string{}
+		for k, p := range props {
+			title, _ := dig(p, "title").(string)
+			got[k] = title
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("schema %s has keys %v; op has %v", name, got, want)
+		}
+	}
+	types, _ := dig(doc, "components", "schemas", "OperationType", "enum").([]any)
+	var docTypes []string
+	for _, v := range types {
+		docTypes = append(docTypes, v.(string))
+	}
+	for _, typ := range []string{op.TypeRegister, op.TypeUpdate, op.TypeDeactivate, op.TypeValidate, op.TypeReject, op.TypeRevoke, op.TypeEnroll} {
+		if !slices.Contains(docTypes, typ) {
+			t.Errorf("operation type %q is not in the OperationType enum", typ)
+		}
+	}
+	limits := dig(doc, "paths", "/v1/operations", "post", "requestBody", "content", "application/cose", "x-limits")
+	if dig(limits, "maxOpBytes") != op.MaxOpBytes || dig(limits, "maxEnrollBytes") != op.MaxEnrollBytes || dig(limits, "maxEnrollItems") != op.MaxEnrollItems {
+		t.Errorf("x-limits %v differ from op's limits", limits)
+	}
+}
+
+// statusLedger answers Status and nothing else.
+type statusLedger struct{ ledger.Ledger }
+
+func (statusLedger) Status(context.Context) (*ledger.Status, error) {
+	return &ledger.Status{Network: "local", NodeID: "n0", Height: 7, AppHash: []byte{1}, Time: time.Unix(1, 0)}, nil
+}
+
+func TestOpenAPIServed(t *testing.T) {
+	doc := loadOpenAPI(t)
+	srv := httptest.NewServer(New(statusLedger{}, "local", slog.New(slog.DiscardHandler)).Handler())
+	defer srv.Close()
+	get := func(path string) (*http.Response, []byte) {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, b
+	}
+
+	resp, b := get("/v1/openapi.yaml")
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/yaml" || string(b) != string(openAPI) {
+		t.Errorf("GET /v1/openapi.yaml: %d %s, %d bytes", resp.StatusCode, resp.Header.Get("Content-Type"), len(b))
+	}
+
+	// The JSON of /healthz (a map in server.go) matches its schema.
+	resp, b = get("/healthz")
+	var health map[string]any
+	if err := json.Unmarshal(b, &health); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /healthz: %d %s", resp.StatusCode, b)
+	}
+	var keys []string
+	for k := range health {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	if props, _ := schemaFields(t, doc, "Health"); !slices.Equal(keys, props) {
+		t.Errorf("/healthz sends %v; the Health schema has %v", keys, props)
+	}
+
+	// An unknown route is an ErrorBody with reason not-found.
+	resp, b = get("/v1/nothing")
+	var eb sdk.ErrorBody
+	if err := json.Unmarshal(b, &eb); err != nil || resp.StatusCode != http.StatusNotFound || eb.Reason != "not-found" {
+		t.Errorf("GET /v1/nothing: %d %s", resp.StatusCode, b)
+	}
+}
