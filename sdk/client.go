@@ -90,6 +90,12 @@ func (c *Client) Providers(ctx context.Context) ([]ProviderView, error) {
 	return out, c.do(ctx, http.MethodGet, "/v1/providers", "", nil, &out)
 }
 
+// Header reads the header of block height.
+func (c *Client) Header(ctx context.Context, height int64) (*HeaderView, error) {
+	var out HeaderView
+	return &out, c.do(ctx, http.MethodGet, "/v1/blocks/"+strconv.FormatInt(height, 10), "", nil, &out)
+}
+
 // Status reads the node's status.
 func (c *Client) Status(ctx context.Context) (*StatusView, error) {
 	var out StatusView

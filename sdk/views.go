@@ -99,3 +99,12 @@ type ValidatorView struct {
 	PubKey  []byte `json:"pubKey"`
 	Power   int64  `json:"power"`
 }
+
+// HeaderView is what a proof needs of a block header: AppHash commits to
+// the state after block Height-1.
+type HeaderView struct {
+	Network string    `json:"network"`
+	Height  int64     `json:"height"`
+	Time    time.Time `json:"time"`
+	AppHash string    `json:"appHash"`
+}

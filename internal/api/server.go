@@ -60,6 +60,7 @@ func (s *Server) Handler() http.Handler {
 	route("GET /v1/providers", s.providers)
 	route("GET /v1/providers/{did}", s.provider)
 	route("GET /v1/status", s.status)
+	route("GET /v1/blocks/{height}", s.header)
 	route("GET /v1/openapi.yaml", func(w http.ResponseWriter, _ *http.Request) error {
 		w.Header().Set("Content-Type", "application/yaml")
 		_, err := w.Write(openAPI)
@@ -312,6 +313,22 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
 		out.Validators = append(out.Validators, sdk.ValidatorView{Address: v.Address, PubKey: v.PubKey, Power: v.Power})
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) header(w http.ResponseWriter, r *http.Request) error {
+	height, err := strconv.ParseInt(r.PathValue("height"), 10, 64)
+	if err != nil || height < 1 {
+		return &Error{Status: http.StatusBadRequest, Reason: string(op.ReasonInvalidField), Msg: "height must be a positive integer"}
+	}
+	h, err := s.l.Header(r.Context(), height)
+	if errors.Is(err, ledger.ErrNotFound) {
+		return &Error{Status: http.StatusNotFound, Reason: "not-found", Msg: fmt.Sprintf("no block %d yet", height)}
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, sdk.HeaderView{Network: h.Network, Height: h.Height, Time: h.Time, AppHash: hex.EncodeToString(h.AppHash)})
 	return nil
 }
 
