@@ -337,6 +337,7 @@ func TestOpenAPIViewSchemas(t *testing.T) {
 		"ProviderView":  sdk.ProviderView{},
 		"StatusView":    sdk.StatusView{},
 		"ValidatorView": sdk.ValidatorView{},
+		"HeaderView":    sdk.HeaderView{},
 		"Endpoint":      op.Endpoint{},
 	} {
 		names, required := jsonFields(reflect.TypeOf(v))

@@ -25,6 +25,7 @@ import (
 	"github.com/bias-iot/bias/internal/ledger"
 	"github.com/bias-iot/bias/internal/registry"
 	"github.com/bias-iot/bias/op"
+	"github.com/bias-iot/bias/proof"
 	"github.com/bias-iot/bias/sdk"
 )
 
@@ -225,14 +226,37 @@ func (s *Server) entity(w http.ResponseWriter, r *http.Request) error {
 	}
 	if prove {
 		view.Proof = &sdk.ProofView{Height: q.Height, Key: q.Key, Value: q.Value, Proof: q.Proof, AppHashHeight: q.Height + 1}
-		// The header of the next block commits to this state; it exists
-		// once that block is made (at once on a busy network).
-		if h, err := s.l.Header(r.Context(), q.Height+1); err == nil {
-			view.Proof.AppHash = hex.EncodeToString(h.AppHash)
+		if hdr := s.provingHeader(r.Context(), q); hdr != nil {
+			view.Proof.AppHash, view.Proof.AppHashHeight = hex.EncodeToString(hdr.AppHash), hdr.Height
 		}
 	}
 	writeJSON(w, http.StatusOK, view)
 	return nil
+}
+
+// provingHeader finds a header whose app hash the proof of q verifies
+// against. The header of block H+1 commits to the state after block H; if
+// that block is not made yet, the header of H itself does when block H
+// changed nothing (an empty block), and otherwise block H+1 follows within
+// moments (a block that changes the state is always followed by one).
+func (s *Server) provingHeader(ctx context.Context, q *ledger.QueryResult) *ledger.Header {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if h, err := s.l.Header(ctx, q.Height); err == nil && proof.Verify(h.AppHash, q.Key, q.Value, q.Proof) == nil {
+		return h
+	}
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if h, err := s.l.Header(ctx, q.Height+1); err == nil {
+			return h
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
 }
 
 func (s *Server) entityVersion(w http.ResponseWriter, r *http.Request) error {

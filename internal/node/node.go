@@ -201,3 +201,12 @@ func (n *Node) Close() error {
 // WaitHeight blocks until block h is committed (the genesis providers are
 // readable from block 1 on) or ctx ends.
 func (n *Node) WaitHeight(ctx context.Context, h int64) error { return n.led.WaitHeight(ctx, h) }
+
+// StateHash is the root hash of the committed state at height.
+func (n *Node) StateHash(height int64) ([]byte, error) {
+	s, err := n.st.At(height)
+	if err != nil {
+		return nil, err
+	}
+	return s.Hash(), nil
+}

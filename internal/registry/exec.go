@@ -163,8 +163,10 @@ func (x *executor) checkTicket(r *op.Register, prov *Provider) ([]op.Attr, error
 	return nil, bad("ticket is for another key")
 }
 
-// target loads the entity an operation acts on and resolves its signer:
-// a key of the entity itself (self) or an admin key of its provider.
+// target loads the entity an operation acts on, resolves its signer (a key
+// of the entity itself, self, or an admin key of its provider) and checks
+// the signature. The caller checks the version once it has checked that
+// the signer may make the operation.
 func (x *executor) target() (e *Entity, self bool, err error) {
 	id := x.s.Payload.Target()
 	e, err = getEntity(x.st, id)
@@ -197,9 +199,6 @@ func (x *executor) target() (e *Entity, self bool, err error) {
 	if err := x.verify(k); err != nil {
 		return nil, false, err
 	}
-	if err := x.checkVersion(e); err != nil {
-		return nil, false, err
-	}
 	return e, self, nil
 }
 
@@ -226,6 +225,9 @@ func (x *executor) checkVersion(e *Entity) error {
 func (x *executor) update() (*outcome, error) {
 	e, _, err := x.target()
 	if err != nil {
+		return nil, err
+	}
+	if err := x.checkVersion(e); err != nil {
 		return nil, err
 	}
 	if !e.Live() {
@@ -259,6 +261,9 @@ func (x *executor) status() (*outcome, error) {
 	}
 	if self && typ != op.TypeDeactivate {
 		return nil, op.Reject(op.ReasonUnauthorized, "only the entity's provider may "+typ[len("entity."):]+" it")
+	}
+	if err := x.checkVersion(e); err != nil {
+		return nil, err
 	}
 	allowed := false
 	for _, s := range transitions[typ] {

@@ -1,0 +1,242 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"log/slog"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+
+	"github.com/bias-iot/bias/cose"
+	"github.com/bias-iot/bias/did"
+	"github.com/bias-iot/bias/internal/state"
+	"github.com/bias-iot/bias/op"
+)
+
+const network = "local"
+
+// chain drives an App directly through ABCI, as CometBFT would.
+type chain struct {
+	t      *testing.T
+	app    *App
+	st     *state.Store
+	height int64
+	time   time.Time
+}
+
+type provider struct {
+	signer cose.Signer
+	kid    did.DID
+}
+
+func genesis(t *testing.T, n int) ([]byte, []provider) {
+	t.Helper()
+	g := Genesis{Network: network}
+	var ps []provider
+	for i := 0; i < n; i++ {
+		s, _, err := cose.GenerateKey(cose.AlgEdDSA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gp := GenesisProvider{Name: string(rune('a' + i)), Keys: []op.Key{op.KeyFrom("admin-1", s.Public())}}
+		id, err := ProviderDID(network, gp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.Providers = append(g.Providers, gp)
+		ps = append(ps, provider{signer: s, kid: id.WithFragment("admin-1")})
+	}
+	b, err := json.Marshal(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, ps
+}
+
+func newChain(t *testing.T, appState []byte) *chain {
+	t.Helper()
+	st, err := state.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	c := &chain{t: t, app: New(network, st, slog.New(slog.DiscardHandler)), st: st, time: time.Unix(1_700_000_000, 0)}
+	if _, err := c.app.InitChain(context.Background(), &abci.RequestInitChain{ChainId: network, InitialHeight: 1, AppStateBytes: appState, Time: c.time}); err != nil {
+		t.Fatal(err)
+	}
+	c.block()
+	return c
+}
+
+// block finalizes and commits a block of txs and returns the results and
+// the app hash.
+func (c *chain) block(txs ...[]byte) ([]*abci.ExecTxResult, []byte) {
+	c.t.Helper()
+	c.height++
+	c.time = c.time.Add(time.Second)
+	resp, err := c.app.FinalizeBlock(context.Background(), &abci.RequestFinalizeBlock{Txs: txs, Height: c.height, Time: c.time})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if _, err := c.app.Commit(context.Background(), &abci.RequestCommit{}); err != nil {
+		c.t.Fatal(err)
+	}
+	if !bytes.Equal(resp.AppHash, c.st.Hash()) {
+		c.t.Fatalf("FinalizeBlock app hash %x differs from committed %x", resp.AppHash, c.st.Hash())
+	}
+	return resp.TxResults, resp.AppHash
+}
+
+func (c *chain) checkTx(tx []byte) *abci.ResponseCheckTx {
+	r, err := c.app.CheckTx(context.Background(), &abci.RequestCheckTx{Tx: tx})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return r
+}
+
+func register(t *testing.T, prov did.DID, alg cose.Alg) ([]byte, did.DID, cose.Signer) {
+	t.Helper()
+	s, _, err := cose.GenerateKey(alg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, id, err := op.SignRegister(s, "k1", op.Payload{Network: network, Register: &op.Register{
+		Kind: op.KindDevice, Provider: prov.String(), Doc: op.Document{Keys: []op.Key{op.KeyFrom("k1", s.Public())}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tx, id, s
+}
+
+func sign(t *testing.T, s cose.Signer, kid did.DID, p op.Payload) []byte {
+	t.Helper()
+	p.Network = network
+	tx, err := op.Sign(s, kid, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tx
+}
+
+func reason(r *abci.ExecTxResult) op.Reason { return op.ReasonFromCode(r.Code) }
+
+func TestEmptyBlocksKeepAppHash(t *testing.T) {
+	app, ps := genesis(t, 1)
+	c := newChain(t, app)
+	_, h0 := c.block()
+	_, h1 := c.block()
+	if !bytes.Equal(h0, h1) {
+		t.Fatalf("empty block changed the app hash: %x -> %x", h0, h1)
+	}
+	tx, _, _ := register(t, ps[0].kid.Base(), cose.AlgEdDSA)
+	res, h2 := c.block(tx)
+	if res[0].Code != 0 {
+		t.Fatalf("register: %s %s", reason(res[0]), res[0].Log)
+	}
+	if bytes.Equal(h1, h2) {
+		t.Fatal("a registration did not change the app hash")
+	}
+	_, h3 := c.block()
+	if !bytes.Equal(h2, h3) {
+		t.Fatalf("empty block after a registration changed the app hash")
+	}
+	// A block of only rejected operations changes nothing either.
+	res, h4 := c.block([]byte("junk"), tx)
+	if res[0].Code == 0 || res[1].Code == 0 || !bytes.Equal(h3, h4) {
+		t.Fatalf("rejected operations changed the state: %v %v", res, h4)
+	}
+}
+
+// TestFinalizeBlockChecksEverything: a byzantine proposer can put in a
+// block what CheckTx would refuse; FinalizeBlock refuses it too.
+func TestFinalizeBlockChecksEverything(t *testing.T) {
+	app, ps := genesis(t, 2)
+	c := newChain(t, app)
+	tx, dev, s := register(t, ps[0].kid.Base(), cose.AlgEdDSA)
+	c.block(tx)
+	badSig := append([]byte(nil), tx...)
+	badSig[len(badSig)-1] ^= 1
+	upd := func(v uint64, attr string) []byte {
+		return sign(t, s, dev.WithFragment("k1"), op.Payload{Type: op.TypeUpdate, Update: &op.Update{DID: dev.String(), Version: v,
+			Doc: op.Document{Keys: []op.Key{op.KeyFrom("k1", s.Public())}, Attrs: []op.Attr{{K: "a", V: attr}}}}})
+	}
+	first, second := upd(1, "x"), upd(1, "y")
+	foreign := sign(t, ps[1].signer, ps[1].kid, op.Payload{Type: op.TypeRevoke, Status: &op.Status{DID: dev.String(), Version: 1}})
+	selfValidate := sign(t, s, dev.WithFragment("k1"), op.Payload{Type: op.TypeValidate, Status: &op.Status{DID: dev.String(), Version: 1}})
+	res, _ := c.block([]byte{0xa0}, badSig, tx, foreign, selfValidate, first, second, first)
+	want := []op.Reason{op.ReasonMalformed, op.ReasonBadSignature, op.ReasonReplayed, op.ReasonUnauthorized, op.ReasonUnauthorized, op.ReasonOK, op.ReasonStaleVersion, op.ReasonReplayed}
+	for i, w := range want {
+		if got := reason(res[i]); got != w {
+			t.Errorf("tx %d: %s (%s), want %s", i, got, res[i].Log, w)
+		}
+		// CheckTx agrees with FinalizeBlock on the committed state, except
+		// for the one update that did apply (it is now a replay).
+		if i != 5 {
+			if ck := op.ReasonFromCode(c.checkTx([][]byte{{0xa0}, badSig, tx, foreign, selfValidate, first, second, first}[i]).Code); ck != w && !(i == 6 && ck == op.ReasonStaleVersion) {
+				t.Errorf("tx %d: CheckTx says %s, FinalizeBlock %s", i, ck, w)
+			}
+		}
+	}
+	e, err := getEntity(c.st.Latest(), dev.String())
+	if err != nil || e.Version != 2 || e.Doc.Attrs[0].V != "x" || e.Status != op.StatusPending {
+		t.Fatalf("entity after the block: %+v %v", e, err)
+	}
+}
+
+// TestDeterminism applies the same blocks to two applications, one of
+// which saw every operation in CheckTx first (warm signature cache): the
+// results and app hashes are identical.
+func TestDeterminism(t *testing.T) {
+	app, ps := genesis(t, 2)
+	a, b := newChain(t, app), newChain(t, app)
+	rng := rand.New(rand.NewPCG(1, 2))
+	type ent struct {
+		id did.DID
+		s  cose.Signer
+		v  uint64
+	}
+	var ents []ent
+	for blk := 0; blk < 20; blk++ {
+		var txs [][]byte
+		for i := 0; i < 10; i++ {
+			switch {
+			case len(ents) == 0 || rng.IntN(3) == 0:
+				alg := cose.AlgEdDSA
+				if rng.IntN(2) == 0 {
+					alg = cose.AlgES256
+				}
+				tx, id, s := register(t, ps[rng.IntN(2)].kid.Base(), alg)
+				txs = append(txs, tx)
+				ents = append(ents, ent{id, s, 1})
+			default:
+				e := &ents[rng.IntN(len(ents))]
+				p := ps[rng.IntN(2)]
+				typ := []string{op.TypeValidate, op.TypeReject, op.TypeRevoke}[rng.IntN(3)]
+				txs = append(txs, sign(t, p.signer, p.kid, op.Payload{Type: typ, Status: &op.Status{DID: e.id.String(), Version: e.v}}))
+				e.v++ // right or wrong: the results decide
+			}
+		}
+		for _, tx := range txs {
+			a.checkTx(tx)
+		}
+		ra, ha := a.block(txs...)
+		rb, hb := b.block(txs...)
+		if !bytes.Equal(ha, hb) {
+			t.Fatalf("block %d: app hashes differ: %x vs %x", blk, ha, hb)
+		}
+		for i := range ra {
+			if ra[i].Code != rb[i].Code || !bytes.Equal(ra[i].Data, rb[i].Data) {
+				t.Fatalf("block %d tx %d: results differ", blk, i)
+			}
+		}
+	}
+	ha := sha256.Sum256(a.st.Hash())
+	t.Logf("20 blocks, %d entities, final app hash %x", len(ents), ha[:8])
+}
