@@ -6,12 +6,12 @@ import (
 	"github.com/bias-iot/bias/op"
 )
 
-// SubmitResult is the answer to a submitted operation.
+// SubmitResult is the answer to a committed operation (a rejection is an
+// error response: ErrorBody, with the reason).
 type SubmitResult struct {
-	// Status is "committed" or "rejected".
+	// Status is "committed".
 	Status  string `json:"status"`
 	Reason  string `json:"reason"`
-	Message string `json:"message,omitempty"`
 	Hash    string `json:"hash"`
 	Height  int64  `json:"height,omitempty"`
 	DID     string `json:"did,omitempty"`
@@ -64,7 +64,10 @@ type EntityView struct {
 }
 
 // ProofView proves a record: an ICS23 membership proof of Key → Value
-// under the app hash in the header of block AppHashHeight (= Height+1).
+// under AppHash, the app hash in the header of block AppHashHeight:
+// normally Height+1 (the header after a block commits to its state), or
+// Height itself when block Height changed nothing. AppHash is empty when
+// that header is not made yet; fetch /v1/blocks/{appHashHeight} later.
 type ProofView struct {
 	Height        int64  `json:"height"`
 	Key           []byte `json:"key"`   // base64

@@ -6,6 +6,7 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -116,7 +117,7 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) 
 	if !errors.As(err, &e) {
 		e = &Error{Status: http.StatusInternalServerError, Reason: string(op.ReasonInternal), Msg: "internal error", Err: err}
 	}
-	if e.Status >= 500 {
+	if e.Status >= 500 && e.Status != http.StatusServiceUnavailable && e.Status != http.StatusGatewayTimeout {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "reason", e.Reason, "err", e.Err)
 	}
 	if e.Status == http.StatusServiceUnavailable {
@@ -148,25 +149,30 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) error {
 	}
 	// Reject what is malformed before it reaches the ledger; the
 	// application checks everything again.
+	sum := sha256.Sum256(tx)
+	hash := hex.EncodeToString(sum[:])
 	if _, err := op.Decode(tx); err != nil {
 		var oe *op.Error
-		errors.As(err, &oe)
-		return rejection(oe.Reason, oe.Msg, "")
+		if !errors.As(err, &oe) {
+			return err
+		}
+		return rejection(oe.Reason, oe.Msg, hash)
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.submitTimeout)
 	defer cancel()
 	res, err := s.l.Submit(ctx, tx)
 	switch {
 	case errors.Is(err, ledger.ErrDuplicate):
-		return rejection(op.ReasonReplayed, "this operation was already submitted", "")
+		return rejection(op.ReasonReplayed, "this operation was already submitted (it may still be pending)", hash)
 	case errors.Is(err, ledger.ErrFull):
-		return rejection(op.ReasonMempoolFull, "the node is overloaded; retry later", "")
+		return rejection(op.ReasonMempoolFull, "the node is overloaded; retry later", hash)
 	case errors.Is(err, context.DeadlineExceeded):
-		return rejection(op.ReasonTimeout, "not committed within "+s.submitTimeout.String()+"; it may still commit", "")
+		return rejection(op.ReasonTimeout, "not committed within "+s.submitTimeout.String()+"; it may still commit", hash)
+	case errors.Is(err, context.Canceled):
+		return &Error{Status: 499, Reason: "canceled", Msg: "the client went away", Hash: hash}
 	case err != nil:
 		return &Error{Status: http.StatusInternalServerError, Reason: string(op.ReasonInternal), Msg: "the ledger failed", Err: err}
 	}
-	hash := hex.EncodeToString(res.Hash)
 	if res.Code != 0 {
 		return rejection(op.ReasonFromCode(res.Code), res.Log, hash)
 	}

@@ -72,7 +72,9 @@ func cometConfig(c Config) *cmtcfg.Config {
 	cfg.P2P.ExternalAddress = c.ExternalAddress
 	cfg.P2P.AllowDuplicateIP = c.AllowDuplicateIP
 	cfg.P2P.AddrBookStrict = !c.AllowDuplicateIP
-	cfg.P2P.PexReactor = c.PersistentPeers == ""
+	// Peers are configured (persistent peers); address exchange stays off,
+	// which also keeps a standalone node from writing an address book.
+	cfg.P2P.PexReactor = false
 	cfg.Consensus.TimeoutCommit = c.TimeoutCommit
 	cfg.Consensus.SkipTimeoutCommit = c.TimeoutCommit == 0
 	cfg.Consensus.CreateEmptyBlocks = c.CreateEmptyBlocks

@@ -1,0 +1,32 @@
+package cometledger_test
+
+import (
+	"testing"
+
+	"github.com/bias-iot/bias/cose"
+	"github.com/bias-iot/bias/internal/ledger"
+	"github.com/bias-iot/bias/internal/ledger/ledgertest"
+	"github.com/bias-iot/bias/internal/node/nodetest"
+	"github.com/bias-iot/bias/internal/registry"
+	"github.com/bias-iot/bias/op"
+)
+
+// TestConformance runs the ledger conformance suite against embedded
+// CometBFT with the registry application.
+func TestConformance(t *testing.T) {
+	var h *nodetest.Harness
+	ledgertest.Run(t, ledgertest.Fixture{
+		New: func(t *testing.T) ledger.Ledger {
+			h = nodetest.Start(t)
+			return h.Node.Ledger()
+		},
+		Network: "local",
+		Path:    registry.QueryKey,
+		Valid: func(t *testing.T) ([]byte, []byte) {
+			s := nodetest.NewKey(t, cose.AlgEdDSA)
+			tx, id := h.SignRegister(s, h.RegisterPayload(op.KindDevice, h.Provider.DID, s))
+			return tx, registry.EntityKey(id.String())
+		},
+		Invalid: func(t *testing.T) []byte { return []byte("not an operation") },
+	})
+}
