@@ -32,7 +32,9 @@ type Client struct {
 
 // NewClient returns a client of the node at baseURL.
 func NewClient(baseURL string) *Client {
-	return &Client{URL: strings.TrimRight(baseURL, "/"), HTTP: &http.Client{Timeout: 60 * time.Second}}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 256 // keep connections of concurrent callers alive
+	return &Client{URL: strings.TrimRight(baseURL, "/"), HTTP: &http.Client{Timeout: 60 * time.Second, Transport: tr}}
 }
 
 // APIError is an error response: an HTTP status, a stable reason code and

@@ -420,7 +420,7 @@ func (statusLedger) Status(context.Context) (*ledger.Status, error) {
 
 func TestOpenAPIServed(t *testing.T) {
 	doc := loadOpenAPI(t)
-	srv := httptest.NewServer(New(statusLedger{}, "local", slog.New(slog.DiscardHandler)).Handler())
+	srv := httptest.NewServer(New(statusLedger{}, nil, "local", slog.New(slog.DiscardHandler)).Handler())
 	defer srv.Close()
 	get := func(path string) (*http.Response, []byte) {
 		resp, err := http.Get(srv.URL + path)

@@ -33,17 +33,26 @@ import (
 //go:embed openapi.yaml
 var openAPI []byte
 
+// Prechecker checks an operation against the committed state before it is
+// submitted, concurrently: a rejection is an *op.Error.
+type Prechecker interface {
+	Precheck(tx []byte) error
+}
+
 // Server serves the API over a ledger.
 type Server struct {
 	l             ledger.Ledger
+	pre           Prechecker
 	network       string
 	log           *slog.Logger
 	submitTimeout time.Duration
 }
 
-// New returns the API of network over l.
-func New(l ledger.Ledger, network string, log *slog.Logger) *Server {
-	return &Server{l: l, network: network, log: log, submitTimeout: 30 * time.Second}
+// New returns the API of network over l. Each submission goes through
+// pre first (on the request's goroutine, so that signature checks run in
+// parallel); with a nil pre, only its form is checked.
+func New(l ledger.Ledger, pre Prechecker, network string, log *slog.Logger) *Server {
+	return &Server{l: l, pre: pre, network: network, log: log, submitTimeout: 30 * time.Second}
 }
 
 // Handler returns the route table.
@@ -147,11 +156,15 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return &Error{Status: http.StatusBadRequest, Reason: string(op.ReasonMalformed), Msg: "could not read the body"}
 	}
-	// Reject what is malformed before it reaches the ledger; the
+	// Reject what would fail before it reaches the ledger; the
 	// application checks everything again.
 	sum := sha256.Sum256(tx)
 	hash := hex.EncodeToString(sum[:])
-	if _, err := op.Decode(tx); err != nil {
+	check := func(tx []byte) error { _, err := op.Decode(tx); return err }
+	if s.pre != nil {
+		check = s.pre.Precheck
+	}
+	if err := check(tx); err != nil {
 		var oe *op.Error
 		if !errors.As(err, &oe) {
 			return err
@@ -277,6 +290,16 @@ func (s *Server) entityVersion(w http.ResponseWriter, r *http.Request) error {
 	q, err := s.query(r.Context(), registry.HistoryKey(id, v), 0, false)
 	if err != nil {
 		return err
+	}
+	if q.Value == nil {
+		// Not replaced yet: the current record, if it is version v.
+		if q, err = s.query(r.Context(), registry.EntityKey(id), q.Height, false); err != nil {
+			return err
+		}
+		var e registry.Entity
+		if q.Value != nil && (op.Unmarshal(q.Value, &e) != nil || e.Version != v) {
+			q.Value = nil
+		}
 	}
 	if q.Value == nil {
 		return &Error{Status: http.StatusNotFound, Reason: string(op.ReasonUnknownEntity), Msg: fmt.Sprintf("%s has no version %d", id, v)}

@@ -158,7 +158,7 @@ func Start(cfg Config, log *slog.Logger) (*Node, error) {
 		return nil, fmt.Errorf("http listen: %w", err)
 	}
 	n.srv = &http.Server{
-		Handler:           api.New(n.led, cfg.Network, log.With("module", "api")).Handler(),
+		Handler:           api.New(n.led, n.app, cfg.Network, log.With("module", "api")).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       120 * time.Second,
@@ -210,3 +210,7 @@ func (n *Node) StateHash(height int64) ([]byte, error) {
 	}
 	return s.Hash(), nil
 }
+
+// Precheck checks an operation against the committed state, as the API
+// does before submitting it (safe for concurrent use).
+func (n *Node) Precheck(tx []byte) error { return n.app.Precheck(tx) }

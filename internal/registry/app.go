@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	cmtcrypto "github.com/cometbft/cometbft/proto/tendermint/crypto"
@@ -47,18 +48,20 @@ type App struct {
 	abci.BaseApplication
 	network string
 	st      *state.Store
-	sigs    *sigCache
+	ops     *opCache
 	log     *slog.Logger
 
 	// block under construction (consensus connection only)
 	block blockInfo
+	// time of the last finalized block, for CheckTx (any goroutine)
+	lastBlockTime atomic.Int64
 }
 
 var _ abci.Application = (*App)(nil)
 
 // New creates the application for network over st.
 func New(network string, st *state.Store, log *slog.Logger) *App {
-	return &App{network: network, st: st, sigs: newSigCache(1 << 16), log: log}
+	return &App{network: network, st: st, ops: newOpCache(1 << 16), log: log}
 }
 
 // Network returns the network id.
@@ -106,18 +109,42 @@ func (a *App) InitChain(_ context.Context, req *abci.RequestInitChain) (*abci.Re
 	return &abci.ResponseInitChain{AppHash: a.st.WorkingHash()}, nil
 }
 
+// decode decodes an operation, or takes it from the cache.
+func (a *App) decode(tx []byte, h [32]byte) (*op.Signed, error) {
+	if c := a.ops.get(h); c != nil {
+		return c.s, nil
+	}
+	s, err := op.Decode(tx)
+	if err != nil {
+		return nil, err
+	}
+	a.ops.put(h, s)
+	return s, nil
+}
+
+// Precheck checks an operation against the last committed state, as
+// CheckTx does, and may run on many goroutines at once: a node calls it
+// on each submission before handing the operation to the ledger, which
+// spreads signature verification over all cores (CheckTx then finds the
+// result in the cache). A rejection is an *op.Error.
+func (a *App) Precheck(tx []byte) error {
+	h := sha256.Sum256(tx)
+	s, err := a.decode(tx, h)
+	if err != nil {
+		return err
+	}
+	snap := a.st.Latest()
+	// The next block's height; its time is unknown, so the last block's
+	// is the best estimate (a ticket expiring in between is caught in
+	// FinalizeBlock).
+	_, err = a.execute(snap, h, s, blockInfo{Height: snap.Version() + 1, Time: a.lastTime()})
+	return err
+}
+
 // CheckTx admits to the mempool only operations that would apply to the
 // last committed state.
 func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.ResponseCheckTx, error) {
-	h := sha256.Sum256(req.Tx)
-	s, err := op.Decode(req.Tx)
-	if err == nil {
-		snap := a.st.Latest()
-		// The next block's height; its time is unknown, so the last
-		// block's state is the best estimate (a ticket expiring in between
-		// is caught in FinalizeBlock).
-		_, err = a.execute(snap, h, s, blockInfo{Height: snap.Version() + 1, Time: a.lastTime()})
-	}
+	err := a.Precheck(req.Tx)
 	if err != nil {
 		r, msg, ierr := classify(err)
 		if ierr != nil {
@@ -128,12 +155,13 @@ func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.Respon
 	return &abci.ResponseCheckTx{Code: 0}, nil
 }
 
-func (a *App) lastTime() int64 { return a.block.Time }
+func (a *App) lastTime() int64 { return a.lastBlockTime.Load() }
 
 // FinalizeBlock applies a decided block's operations in order. The same
 // checks as CheckTx run again: a proposer can include anything.
 func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (*abci.ResponseFinalizeBlock, error) {
 	a.block = blockInfo{Height: req.Height, Time: req.Time.UnixNano()}
+	a.lastBlockTime.Store(a.block.Time)
 	res := make([]*abci.ExecTxResult, len(req.Txs))
 	for i, tx := range req.Txs {
 		r, err := a.deliver(tx)
@@ -147,7 +175,7 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 
 func (a *App) deliver(tx []byte) (*abci.ExecTxResult, error) {
 	h := sha256.Sum256(tx)
-	s, err := op.Decode(tx)
+	s, err := a.decode(tx, h)
 	var out *outcome
 	if err == nil {
 		out, err = a.execute(a.st, h, s, a.block)

@@ -67,13 +67,13 @@ func (x *executor) verify(k op.Key) error {
 	if err != nil {
 		return op.Reject(op.ReasonInternal, "stored key does not parse")
 	}
-	if x.a.sigs.has(x.txHash, pk.Bytes()) {
+	if x.a.ops.verified(x.txHash, pk.Bytes()) {
 		return nil
 	}
 	if err := x.s.Msg.Verify(pk, nil); err != nil {
 		return op.Reject(op.ReasonBadSignature, "signature does not verify with "+x.s.Kid.String())
 	}
-	x.a.sigs.add(x.txHash, pk.Bytes())
+	x.a.ops.setVerified(x.txHash, pk.Bytes())
 	return nil
 }
 
@@ -115,7 +115,7 @@ func (x *executor) register() (*outcome, error) {
 		}
 		e.Ticket = claims
 	}
-	return x.commitEntity(e, op.TypeRegister)
+	return x.commitEntity(nil, e, op.TypeRegister)
 }
 
 // checkTicket verifies an enrollment ticket: signed by an admin key of the
@@ -211,9 +211,12 @@ func (x *executor) checkVersion(e *Entity) error {
 		return nil
 	}
 	if v < e.Version && v > 0 {
-		h, err := getHistory(x.st, e.DID, v+1)
-		if err != nil {
-			return err
+		h := e
+		if v+1 < e.Version {
+			var err error
+			if h, err = getHistory(x.st, e.DID, v+1); err != nil {
+				return err
+			}
 		}
 		if h != nil && bytes.Equal(h.LastOp, x.s.PayloadHash[:]) {
 			return op.Reject(op.ReasonReplayed, "this operation was already applied at version "+strconv.FormatUint(v+1, 10))
@@ -235,7 +238,7 @@ func (x *executor) update() (*outcome, error) {
 	}
 	next := *e
 	next.Doc = x.s.Payload.Update.Doc
-	return x.commitEntity(x.bump(&next), op.TypeUpdate)
+	return x.commitEntity(e, x.bump(&next), op.TypeUpdate)
 }
 
 // transitions lists, per status operation, the statuses it may act on.
@@ -275,7 +278,7 @@ func (x *executor) status() (*outcome, error) {
 	next := *e
 	next.Status = statusAfter[typ]
 	next.StatusReason = x.s.Payload.Status.Reason
-	return x.commitEntity(x.bump(&next), typ)
+	return x.commitEntity(e, x.bump(&next), typ)
 }
 
 func (x *executor) bump(e *Entity) *Entity {
@@ -327,7 +330,7 @@ func (x *executor) enroll() (*outcome, error) {
 			DID: ids, Kind: op.KindDevice, Provider: en.Provider, Doc: item.Doc, Status: op.StatusValidated,
 			Version: 1, Created: x.b.Time, Updated: x.b.Time, CreatedHeight: x.b.Height, UpdatedHeight: x.b.Height,
 		}
-		o, err := x.commitEntity(e, op.TypeEnroll)
+		o, err := x.commitEntity(nil, e, op.TypeEnroll)
 		if err != nil {
 			return nil, err
 		}
@@ -338,19 +341,28 @@ func (x *executor) enroll() (*outcome, error) {
 }
 
 // commitEntity returns the writes of a new entity version: the current
-// record and its history entry.
-func (x *executor) commitEntity(e *Entity, typ string) (*outcome, error) {
+// record, and the record it replaces (prev, nil for a new entity) filed
+// into the history. A registration thus costs one write.
+func (x *executor) commitEntity(prev, e *Entity, typ string) (*outcome, error) {
 	e.LastOp = append([]byte(nil), x.s.PayloadHash[:]...)
 	e.LastOpType = typ
 	b, err := op.Marshal(e)
 	if err != nil {
 		return nil, err
 	}
-	return &outcome{
-		writes: []write{{EntityKey(e.DID), b}, {HistoryKey(e.DID, e.Version), b}},
+	out := &outcome{
+		writes: []write{{EntityKey(e.DID), b}},
 		result: Result{DID: e.DID, Version: e.Version, Status: e.Status},
 		events: []abci.Event{entityEvent(typ, e)},
-	}, nil
+	}
+	if prev != nil {
+		pb, err := op.Marshal(prev)
+		if err != nil {
+			return nil, err
+		}
+		out.writes = append(out.writes, write{HistoryKey(prev.DID, prev.Version), pb})
+	}
+	return out, nil
 }
 
 // EventEntity is the type of the event emitted for each entity change.

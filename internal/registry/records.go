@@ -19,7 +19,8 @@ func ProviderKey(id string) []byte { return []byte(prefixProvider + id) }
 // EntityKey is the state key of an entity's current record.
 func EntityKey(id string) []byte { return []byte(prefixEntity + id) }
 
-// HistoryKey is the state key of an entity's record at version v.
+// HistoryKey is the state key of an entity's record at version v, once a
+// later version has replaced it (the current version lives at EntityKey).
 func HistoryKey(id string, v uint64) []byte {
 	k := make([]byte, 0, len(prefixHistory)+len(id)+9)
 	k = append(k, prefixHistory...)

@@ -1,0 +1,114 @@
+package node_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bias-iot/bias/cose"
+	"github.com/bias-iot/bias/internal/node/nodetest"
+	"github.com/bias-iot/bias/op"
+)
+
+// rawVerifyRate measures Ed25519 verifications per second on all cores:
+// the same-run baseline that committed throughput is read against.
+func rawVerifyRate(b *testing.B) float64 {
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	msg := make([]byte, 200)
+	sig := ed25519.Sign(priv, msg)
+	const per = 4000
+	workers := runtime.GOMAXPROCS(0)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < per; i++ {
+				if !ed25519.Verify(pub, msg, sig) {
+					b.Error("verify")
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(per*workers) / time.Since(start).Seconds()
+}
+
+// benchRegistrations commits b.N registrations through submit with
+// clients concurrent submitters and reports registrations per second, against the
+// raw verification rate of the same run.
+func benchRegistrations(b *testing.B, clients int, submit func(h *nodetest.Harness, tx []byte) error) {
+	h := nodetest.Start(b)
+	txs := make([][]byte, b.N)
+	for i := range txs {
+		s := nodetest.NewKey(b, cose.AlgEdDSA)
+		txs[i], _ = h.SignRegister(s, h.RegisterPayload(op.KindDevice, h.Provider.DID, s))
+	}
+	base := rawVerifyRate(b)
+	startHeight := h.Node.Height()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for w := 0; w < clients; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(len(txs)) {
+					return
+				}
+				if err := submit(h, txs[i]); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	rate := float64(b.N) / b.Elapsed().Seconds()
+	b.ReportMetric(rate, "regs/s")
+	b.ReportMetric(base, "raw-verify/s")
+	b.ReportMetric(rate/base, "ratio-to-raw")
+	if blocks := h.Node.Height() - startHeight; blocks > 0 {
+		b.ReportMetric(float64(b.N)/float64(blocks), "regs/block")
+	}
+}
+
+// BenchmarkCommittedRegistrations submits in process, through the ledger
+// interface, and waits for each commit.
+func BenchmarkCommittedRegistrations(b *testing.B) {
+	benchRegistrations(b, 1000, func(h *nodetest.Harness, tx []byte) error {
+		if err := h.Node.Precheck(tx); err != nil {
+			return err
+		}
+		for {
+			r, err := h.Node.Ledger().Submit(context.Background(), tx)
+			if err != nil {
+				if err.Error() == "ledger is full" {
+					time.Sleep(time.Millisecond)
+					continue
+				}
+				return err
+			}
+			if r.Code != 0 {
+				b.Fatalf("rejected: %s %s", r.Reason, r.Log)
+			}
+			return nil
+		}
+	})
+}
+
+// BenchmarkCommittedRegistrationsHTTP submits over the HTTP API.
+func BenchmarkCommittedRegistrationsHTTP(b *testing.B) {
+	benchRegistrations(b, 1000, func(h *nodetest.Harness, tx []byte) error {
+		_, err := h.Submit(tx)
+		return err
+	})
+}
