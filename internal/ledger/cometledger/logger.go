@@ -16,8 +16,27 @@ var _ cmtlog.Logger = slogAdapter{}
 func (a slogAdapter) Debug(msg string, kv ...any) {
 	a.l.Log(context.Background(), slog.LevelDebug-4, msg, kv...)
 }
-func (a slogAdapter) Info(msg string, kv ...any)  { a.l.Debug(msg, kv...) }
-func (a slogAdapter) Error(msg string, kv ...any) { a.l.Error(msg, kv...) }
+func (a slogAdapter) Info(msg string, kv ...any) { a.l.Debug(msg, kv...) }
+func (a slogAdapter) Error(msg string, kv ...any) {
+	if routine[msg] {
+		a.l.Debug(msg, kv...)
+		return
+	}
+	a.l.Error(msg, kv...)
+}
+
+// routine lists CometBFT errors that are a normal part of peers coming
+// and going or of a shutdown: logged at Debug, not Error.
+var routine = map[string]bool{
+	"Stopped accept routine, as transport is closed": true,
+	"Error stopping pool":                            true,
+	"error while stopping peer":                      true,
+	"Stopping peer for error":                        true,
+	"dialing failed":                                 true,
+	"Error dialing peer":                             true,
+	"Error reconnecting to peer. Trying again":       true,
+}
+
 func (a slogAdapter) With(kv ...any) cmtlog.Logger {
 	return slogAdapter{a.l.With(kv...)}
 }

@@ -1,0 +1,158 @@
+package node_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/bias-iot/bias/cose"
+	"github.com/bias-iot/bias/did"
+	"github.com/bias-iot/bias/internal/node"
+	"github.com/bias-iot/bias/internal/node/nodetest"
+	"github.com/bias-iot/bias/keyfile"
+	"github.com/bias-iot/bias/op"
+	"github.com/bias-iot/bias/sdk"
+)
+
+// TestTestnet generates a four-validator network (one provider each) and
+// runs it in process on loopback: a device of operator A registered at
+// A's node is validated by A, and every node serves the same record.
+func TestTestnet(t *testing.T) {
+	dir := t.TempDir()
+	nodes, err := node.InitTestnet(node.TestnetConfig{
+		Dir: dir, Network: "testnet", Validators: 4, Host: "127.0.0.1",
+		HTTPBase: freePortRange(t, 4), P2PBase: freePortRange(t, 4), TimeoutCommit: 100 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(nodes) != 4 || nodes[0].ProviderDID == nodes[1].ProviderDID {
+		t.Fatalf("testnet: %+v", nodes)
+	}
+	var clients []*sdk.Client
+	for _, n := range nodes {
+		run, err := node.Start(n.Config, nodetest.Logger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { run.Close() })
+		clients = append(clients, sdk.NewClient(run.URL()))
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	for _, c := range clients {
+		for {
+			st, err := c.Status(ctx)
+			if err == nil && st.Height >= 1 {
+				if len(st.Validators) != 4 {
+					t.Fatalf("validators: %+v", st.Validators)
+				}
+				break
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("network did not start: %v", err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	provs, err := clients[2].Providers(ctx)
+	if err != nil || len(provs) != 4 {
+		t.Fatalf("providers: %+v %v", provs, err)
+	}
+
+	// Operator A's device registers at A's node and A validates it.
+	admin, err := keyfile.Load(nodes[0].AdminKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	provider := did.MustParse(nodes[0].ProviderDID)
+	s := nodetest.NewKey(t, cose.AlgEdDSA)
+	tx, id, err := op.SignRegister(s, "k1", op.Payload{Network: "testnet", Register: &op.Register{
+		Kind: op.KindDevice, Provider: provider.String(), Doc: op.Document{Keys: []op.Key{op.KeyFrom("k1", s.Public())}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := clients[0].Submit(ctx, tx); err != nil {
+		t.Fatal(err)
+	}
+	// The validation goes in through operator D's node, once it has the
+	// registration's block (nodes commit the same blocks, each in its time).
+	for {
+		if _, err := clients[3].Entity(ctx, id.String()); err == nil {
+			break
+		} else if ctx.Err() != nil {
+			t.Fatalf("node 3 never saw %s: %v", id, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	vtx, err := op.Sign(admin, provider.WithFragment(node.AdminKeyID), op.Payload{Type: op.TypeValidate, Network: "testnet", Status: &op.Status{DID: id.String(), Version: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := clients[3].Submit(ctx, vtx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range clients {
+		for {
+			e, err := c.Entity(ctx, id.String())
+			if err == nil && e.Height >= res.Height {
+				if e.Status != op.StatusValidated {
+					t.Fatalf("node %d: %+v", i, e)
+				}
+				break
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("node %d never saw height %d: %v", i, res.Height, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	// All nodes agree on the app hash of a common height.
+	var want string
+	for i, c := range clients {
+		h, err := c.Header(ctx, res.Height)
+		if err != nil {
+			t.Fatalf("node %d header: %v", i, err)
+		}
+		if i == 0 {
+			want = h.AppHash
+		} else if h.AppHash != want {
+			t.Fatalf("node %d app hash %s, node 0 %s", i, h.AppHash, want)
+		}
+	}
+}
+
+// freePortRange finds n consecutive free ports on loopback.
+func freePortRange(t *testing.T, n int) int {
+	t.Helper()
+	for try := 0; try < 50; try++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		base := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		ok := true
+		var ls []net.Listener
+		for i := 0; i < n && ok; i++ {
+			li, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", base+i))
+			if err != nil {
+				ok = false
+				break
+			}
+			ls = append(ls, li)
+		}
+		for _, li := range ls {
+			li.Close()
+		}
+		if ok {
+			return base
+		}
+	}
+	t.Fatal("no free port range")
+	return 0
+}
