@@ -5,6 +5,10 @@
 //
 // The working tree is written only by the consensus connection (one
 // goroutine); committed versions are read concurrently through Snapshot.
+// IAVL shares in-memory nodes between the working tree and committed
+// versions and detaches children of shared nodes when it copies them on
+// write, so writes to the working tree and snapshot reads exclude each
+// other (a read-write lock; each write is one short tree update).
 package state
 
 import (
@@ -31,7 +35,8 @@ type Store struct {
 	db   *idb.GoLevelDB
 	tree *iavl.MutableTree
 
-	mu     sync.RWMutex
+	mu     sync.RWMutex        // guards latest
+	tmu    sync.RWMutex        // working-tree writes (W) vs snapshot reads (R)
 	latest *iavl.ImmutableTree // last committed version
 }
 
@@ -77,17 +82,25 @@ func (s *Store) Get(key []byte) ([]byte, error) { return s.tree.Get(key) }
 
 // Set writes to the working tree.
 func (s *Store) Set(key, value []byte) error {
+	s.tmu.Lock()
+	defer s.tmu.Unlock()
 	_, err := s.tree.Set(key, value)
 	return err
 }
 
 // WorkingHash is the root hash of the working tree: the app hash that a
 // commit will save.
-func (s *Store) WorkingHash() []byte { return s.tree.WorkingHash() }
+func (s *Store) WorkingHash() []byte {
+	s.tmu.Lock()
+	defer s.tmu.Unlock()
+	return s.tree.WorkingHash()
+}
 
 // Commit saves the working tree as the next version.
 func (s *Store) Commit() (hash []byte, version int64, err error) {
+	s.tmu.Lock()
 	hash, version, err = s.tree.SaveVersion()
+	s.tmu.Unlock()
 	if err != nil {
 		return nil, 0, fmt.Errorf("save version: %w", err)
 	}
@@ -95,20 +108,26 @@ func (s *Store) Commit() (hash []byte, version int64, err error) {
 }
 
 // Rollback drops uncommitted writes.
-func (s *Store) Rollback() { s.tree.Rollback() }
+func (s *Store) Rollback() {
+	s.tmu.Lock()
+	defer s.tmu.Unlock()
+	s.tree.Rollback()
+}
 
-// Version is the last committed version (0 before the first).
-func (s *Store) Version() int64 { return s.tree.Version() }
+// Version is the last committed version (0 before the first); safe for
+// concurrent use.
+func (s *Store) Version() int64 { return s.Latest().Version() }
 
-// Hash is the root hash of the last committed version.
-func (s *Store) Hash() []byte { return s.tree.Hash() }
+// Hash is the root hash of the last committed version; safe for
+// concurrent use.
+func (s *Store) Hash() []byte { return s.Latest().Hash() }
 
 // Latest returns the last committed version as a read-only snapshot, safe
 // for concurrent use.
 func (s *Store) Latest() *Snapshot {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return &Snapshot{t: s.latest}
+	return &Snapshot{t: s.latest, mu: &s.tmu}
 }
 
 // At returns committed version v as a read-only snapshot.
@@ -116,16 +135,21 @@ func (s *Store) At(v int64) (*Snapshot, error) {
 	if v <= 0 || !s.tree.VersionExists(v) {
 		return nil, fmt.Errorf("%w: %d", ErrNoVersion, v)
 	}
+	s.tmu.RLock()
 	im, err := s.tree.GetImmutable(v)
+	s.tmu.RUnlock()
 	if err != nil {
 		return nil, err
 	}
-	return &Snapshot{t: im}, nil
+	return &Snapshot{t: im, mu: &s.tmu}, nil
 }
 
 // Snapshot is a committed version of the state. The snapshot of version 0
 // (before the first block) is empty.
-type Snapshot struct{ t *iavl.ImmutableTree }
+type Snapshot struct {
+	t  *iavl.ImmutableTree
+	mu *sync.RWMutex
+}
 
 // Version is the snapshot's version (block height).
 func (s *Snapshot) Version() int64 {
@@ -148,6 +172,8 @@ func (s *Snapshot) Get(key []byte) ([]byte, error) {
 	if s.t == nil {
 		return nil, nil
 	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	return s.t.Get(key)
 }
 
@@ -157,6 +183,8 @@ func (s *Snapshot) Prove(key []byte) ([]byte, *ics23.CommitmentProof, error) {
 	if s.t == nil {
 		return nil, nil, fmt.Errorf("%w: 0", ErrNoVersion)
 	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	v, err := s.t.Get(key)
 	if err != nil {
 		return nil, nil, err
@@ -174,6 +202,8 @@ func (s *Snapshot) Iterate(start, end []byte, fn func(k, v []byte) bool) error {
 	if s.t == nil {
 		return nil
 	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	it, err := s.t.Iterator(start, end, true)
 	if err != nil {
 		return err

@@ -52,6 +52,10 @@ type Ledger struct {
 	client *local.Local
 	log    *slog.Logger
 
+	// life keeps Close from stopping the node (and closing its stores)
+	// while a call reads them: calls hold it shared, Close exclusively.
+	life sync.RWMutex
+
 	mu      sync.Mutex
 	waiters map[[32]byte][]chan *ledger.Result
 	height  int64
@@ -121,8 +125,24 @@ func Start(c Config, app abci.Application, log *slog.Logger) (*Ledger, error) {
 // NodeID is the p2p node id.
 func (l *Ledger) NodeID() string { return string(l.node.NodeInfo().ID()) }
 
+// enter begins a call that reads the node's stores; false once closed.
+func (l *Ledger) enter() bool {
+	l.life.RLock()
+	l.mu.Lock()
+	closed := l.closed
+	l.mu.Unlock()
+	if closed {
+		l.life.RUnlock()
+	}
+	return !closed
+}
+
+func (l *Ledger) exit() { l.life.RUnlock() }
+
 // Close stops the node.
 func (l *Ledger) Close() error {
+	l.life.Lock()
+	defer l.life.Unlock()
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
@@ -152,7 +172,11 @@ func (l *Ledger) Submit(ctx context.Context, tx []byte) (*ledger.Result, error) 
 	defer l.unwait(h, done)
 
 	checked := make(chan *abci.ResponseCheckTx, 1)
+	if !l.enter() {
+		return nil, ledger.ErrClosed
+	}
 	err := l.node.Mempool().CheckTx(tx, func(r *abci.ResponseCheckTx) { checked <- r }, mempool.TxInfo{})
+	l.exit()
 	switch {
 	case errors.Is(err, mempool.ErrTxInCache):
 		return nil, ledger.ErrDuplicate
@@ -229,6 +253,10 @@ func (l *Ledger) Height() int64 {
 
 // Query implements ledger.Reader.
 func (l *Ledger) Query(ctx context.Context, q ledger.Query) (*ledger.QueryResult, error) {
+	if !l.enter() {
+		return nil, ledger.ErrClosed
+	}
+	defer l.exit()
 	resp, err := l.node.ProxyApp().Query().Query(ctx, &abci.RequestQuery{Path: q.Path, Data: q.Data, Height: q.Height, Prove: q.Prove})
 	if err != nil {
 		return nil, err
@@ -242,6 +270,10 @@ func (l *Ledger) Query(ctx context.Context, q ledger.Query) (*ledger.QueryResult
 
 // Header implements ledger.Reader.
 func (l *Ledger) Header(_ context.Context, height int64) (*ledger.Header, error) {
+	if !l.enter() {
+		return nil, ledger.ErrClosed
+	}
+	defer l.exit()
 	meta := l.node.BlockStore().LoadBlockMeta(height)
 	if meta == nil {
 		return nil, fmt.Errorf("%w: block %d", ledger.ErrNotFound, height)
@@ -251,6 +283,10 @@ func (l *Ledger) Header(_ context.Context, height int64) (*ledger.Header, error)
 
 // Status implements ledger.Reader.
 func (l *Ledger) Status(ctx context.Context) (*ledger.Status, error) {
+	if !l.enter() {
+		return nil, ledger.ErrClosed
+	}
+	defer l.exit()
 	st, err := l.client.Status(ctx)
 	if err != nil {
 		return nil, err
@@ -276,7 +312,12 @@ func (l *Ledger) Watch(ctx context.Context, from int64) (<-chan ledger.Block, er
 	if from < 1 {
 		from = 1
 	}
-	if base := l.node.BlockStore().Base(); base > 1 && from < base {
+	if !l.enter() {
+		return nil, ledger.ErrClosed
+	}
+	base := l.node.BlockStore().Base()
+	l.exit()
+	if base > 1 && from < base {
 		return nil, fmt.Errorf("%w: blocks below %d are pruned", ledger.ErrNotFound, base)
 	}
 	out := make(chan ledger.Block, 16)
@@ -287,6 +328,9 @@ func (l *Ledger) Watch(ctx context.Context, from int64) (<-chan ledger.Block, er
 				return
 			}
 			b, err := l.block(ctx, h)
+			if errors.Is(err, ledger.ErrClosed) {
+				return
+			}
 			if err != nil {
 				l.log.Error("watch: load block", "height", h, "err", err)
 				return
@@ -323,6 +367,10 @@ func (l *Ledger) waitHeight(ctx context.Context, h int64) bool {
 }
 
 func (l *Ledger) block(ctx context.Context, h int64) (*ledger.Block, error) {
+	if !l.enter() {
+		return nil, ledger.ErrClosed
+	}
+	defer l.exit()
 	blk := l.node.BlockStore().LoadBlock(h)
 	if blk == nil {
 		return nil, fmt.Errorf("%w: block %d", ledger.ErrNotFound, h)
