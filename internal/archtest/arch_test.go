@@ -1,5 +1,4 @@
 package archtest
-package archtest
 
 import (
 	"encoding/json"
