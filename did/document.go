@@ -1,0 +1,200 @@
+package did
+
+import (
+	"crypto/ecdsa"
+	"encoding/base64"
+	"fmt"
+
+	"github.com/bias-iot/bias/cose"
+)
+
+// Media types of DID documents and resolution results.
+const (
+	MediaTypeJSON       = "application/did+json"
+	MediaTypeLDJSON     = "application/did+ld+json"
+	MediaTypeResolution = "application/did-resolution"
+	// MediaTypeResolutionLD is the JSON-LD profile form of a resolution result.
+	MediaTypeResolutionLD = `application/ld+json;profile="https://w3id.org/did-resolution"`
+)
+
+// Contexts of the JSON-LD representation.
+var (
+	ContextDIDv1      = "https://www.w3.org/ns/did/v1"
+	ContextMultikey   = "https://w3id.org/security/multikey/v1"
+	ContextJWS2020    = "https://w3id.org/security/suites/jws-2020/v1"
+	ContextResolution = "https://w3id.org/did-resolution/v1"
+)
+
+// Verification method types.
+const (
+	TypeMultikey       = "Multikey"
+	TypeJSONWebKey2020 = "JsonWebKey2020"
+	// JWKSuffix is appended to a key's id for its JsonWebKey2020 method.
+	JWKSuffix = "-jwk"
+)
+
+// Document is a DID document (W3C DID Core 1.0). Context is set only in
+// the JSON-LD representation.
+type Document struct {
+	Context            []string             `json:"@context,omitempty"`
+	ID                 string               `json:"id"`
+	Controller         string               `json:"controller,omitempty"`
+	AlsoKnownAs        []string             `json:"alsoKnownAs,omitempty"`
+	VerificationMethod []VerificationMethod `json:"verificationMethod,omitempty"`
+	Authentication     []string             `json:"authentication,omitempty"`
+	AssertionMethod    []string             `json:"assertionMethod,omitempty"`
+	Service            []Service            `json:"service,omitempty"`
+}
+
+// VerificationMethod is a public key. Each carries exactly one key
+// material: publicKeyMultibase (Multikey) or publicKeyJwk (JsonWebKey2020).
+type VerificationMethod struct {
+	ID                 string `json:"id"`
+	Type               string `json:"type"`
+	Controller         string `json:"controller"`
+	PublicKeyMultibase string `json:"publicKeyMultibase,omitempty"`
+	PublicKeyJwk       *JWK   `json:"publicKeyJwk,omitempty"`
+}
+
+// JWK is a public JSON Web Key (RFC 7517; OKP for Ed25519 per RFC 8037).
+// It has no private members by construction.
+type JWK struct {
+	Kty string `json:"kty"`
+	Crv string `json:"crv"`
+	X   string `json:"x"`
+	Y   string `json:"y,omitempty"`
+	Alg string `json:"alg,omitempty"`
+}
+
+// Service is a service endpoint.
+type Service struct {
+	ID              string `json:"id"`
+	Type            string `json:"type"`
+	ServiceEndpoint string `json:"serviceEndpoint"`
+}
+
+// Key is a named public key of a subject.
+type Key struct {
+	ID  string // fragment
+	Pub cose.PublicKey
+}
+
+// Subject is what a document is built from.
+type Subject struct {
+	DID         DID
+	Controller  DID // the provider
+	Keys        []Key
+	Services    []Service // IDs are fragments
+	AlsoKnownAs []string
+}
+
+// NewDocument builds the DID document of a subject: each key appears as a
+// Multikey method (#id) and as a JsonWebKey2020 method (#id-jwk), both
+// referenced from authentication and assertionMethod.
+func NewDocument(s Subject) (*Document, error) {
+	id := s.DID.Base().String()
+	d := &Document{ID: id, AlsoKnownAs: s.AlsoKnownAs}
+	if !s.Controller.IsZero() {
+		d.Controller = s.Controller.Base().String()
+	}
+	for _, k := range s.Keys {
+		mb, err := Multikey(k.Pub)
+		if err != nil {
+			return nil, err
+		}
+		jwk, err := PublicJWK(k.Pub)
+		if err != nil {
+			return nil, err
+		}
+		mk := id + "#" + k.ID
+		jk := id + "#" + k.ID + JWKSuffix
+		d.VerificationMethod = append(d.VerificationMethod,
+			VerificationMethod{ID: mk, Type: TypeMultikey, Controller: id, PublicKeyMultibase: mb},
+			VerificationMethod{ID: jk, Type: TypeJSONWebKey2020, Controller: id, PublicKeyJwk: jwk})
+		d.Authentication = append(d.Authentication, mk, jk)
+		d.AssertionMethod = append(d.AssertionMethod, mk, jk)
+	}
+	for _, sv := range s.Services {
+		d.Service = append(d.Service, Service{ID: id + "#" + sv.ID, Type: sv.Type, ServiceEndpoint: sv.ServiceEndpoint})
+	}
+	return d, nil
+}
+
+// LD returns a copy of d in the JSON-LD representation (with @context).
+func (d *Document) LD() *Document {
+	c := *d
+	c.Context = []string{ContextDIDv1, ContextMultikey, ContextJWS2020}
+	return &c
+}
+
+// Multicodec prefixes (unsigned varints) of the public keys.
+var (
+	codecEd25519 = []byte{0xed, 0x01}
+	codecP256    = []byte{0x80, 0x24} // 0x1200
+)
+
+// Multikey encodes a public key as publicKeyMultibase: base58btc ('z') of
+// the multicodec prefix and the key (Ed25519: 32 bytes; P-256: compressed
+// point).
+func Multikey(k cose.PublicKey) (string, error) {
+	var prefix []byte
+	switch k.Alg() {
+	case cose.AlgEdDSA:
+		prefix = codecEd25519
+	case cose.AlgES256:
+		prefix = codecP256
+	default:
+		return "", fmt.Errorf("%w: %v", cose.ErrUnsupportedAlg, k.Alg())
+	}
+	return "z" + base58(append(append([]byte(nil), prefix...), k.Bytes()...)), nil
+}
+
+// PublicJWK returns a public key as a JWK.
+func PublicJWK(k cose.PublicKey) (*JWK, error) {
+	b64 := base64.RawURLEncoding.EncodeToString
+	switch k.Alg() {
+	case cose.AlgEdDSA:
+		return &JWK{Kty: "OKP", Crv: "Ed25519", X: b64(k.Bytes()), Alg: "EdDSA"}, nil
+	case cose.AlgES256:
+		ec := k.Crypto().(*ecdsa.PublicKey)
+		x, y := make([]byte, 32), make([]byte, 32)
+		ec.X.FillBytes(x)
+		ec.Y.FillBytes(y)
+		return &JWK{Kty: "EC", Crv: "P-256", X: b64(x), Y: b64(y), Alg: "ES256"}, nil
+	}
+	return nil, fmt.Errorf("%w: %v", cose.ErrUnsupportedAlg, k.Alg())
+}
+
+const b58alphabet = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+// base58 encodes b in the Bitcoin alphabet.
+func base58(b []byte) string {
+	zeros := 0
+	for zeros < len(b) && b[zeros] == 0 {
+		zeros++
+	}
+	// Repeated division of the big-endian number by 58.
+	num := append([]byte(nil), b[zeros:]...)
+	var out []byte
+	for len(num) > 0 {
+		var rem int
+		q := num[:0]
+		for _, c := range num {
+			acc := rem*256 + int(c)
+			d := acc / 58
+			rem = acc % 58
+			if len(q) > 0 || d > 0 {
+				q = append(q, byte(d))
+			}
+		}
+		out = append(out, b58alphabet[rem])
+		num = q
+	}
+	for i := 0; i < zeros; i++ {
+		out = append(out, '1')
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return string(out)
+}
