@@ -69,6 +69,11 @@ func parseAttrs(list []string) ([]op.Attr, error) {
 		out = append(out, op.Attr{K: k, V: v})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].K < out[j].K })
+	for i := 1; i < len(out); i++ {
+		if out[i].K == out[i-1].K {
+			return nil, fmt.Errorf("attribute %q given twice", out[i].K)
+		}
+	}
 	return out, nil
 }
 
@@ -174,6 +179,7 @@ func (a *app) showCmd() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&proof, "proof", false, "include the Merkle proof of the record")
 	cmd.Flags().Uint64Var(&version, "version", 0, "show the record as it was at this version")
+	cmd.MarkFlagsMutuallyExclusive("proof", "version")
 	return cmd
 }
 

@@ -289,14 +289,15 @@ to stdout as "line,did".`,
 				if _, err := a.client().Submit(ctx, tx); err != nil {
 					bar.done()
 					var ae *sdk.APIError
-					if errors.As(err, &ae) {
-						return fmt.Errorf("devices %d to %d: %w (the earlier batches are committed)", start+1, end, err)
+					if errors.As(err, &ae) && ae.Status < 500 {
+						return fmt.Errorf("devices %d to %d refused: %w (devices 1 to %d are committed)", start+1, end, err, start)
 					}
-					return err
+					return fmt.Errorf("devices %d to %d: %w (devices 1 to %d are committed; this batch may be: check with bias show)", start+1, end, err, start)
 				}
 				for i := start; i < end; i++ {
 					id, err := op.EnrollDID(kid.Network, provider, entries[i])
 					if err != nil {
+						bar.done()
 						return err
 					}
 					a.out("%d,%s\n", i+1, id)

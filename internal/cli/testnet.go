@@ -96,27 +96,42 @@ func (a *app) runProcesses(ctx context.Context, homes []string) error {
 			mu.Unlock()
 		}
 	}
+	stopAll := func() {
+		for _, c := range cmds {
+			c.Process.Signal(syscall.SIGTERM)
+		}
+		for _, c := range cmds {
+			c.Wait()
+		}
+		wg.Wait()
+	}
+	exited := make(chan string, len(homes))
 	for _, h := range homes {
 		c := exec.Command(exe, "node", "--home", h)
 		out, err := c.StdoutPipe()
-		if err != nil {
-			return err
+		if err == nil {
+			c.Stderr = c.Stdout
+			err = c.Start()
 		}
-		c.Stderr = c.Stdout
-		if err := c.Start(); err != nil {
-			return err
+		if err != nil {
+			stopAll()
+			return fmt.Errorf("start %s: %w", h, err)
 		}
 		cmds = append(cmds, c)
 		wg.Add(1)
-		go relay(filepath.Base(h), out)
+		go func() {
+			relay(filepath.Base(h), out)
+			exited <- filepath.Base(h)
+		}()
 	}
-	<-ctx.Done()
-	for _, c := range cmds {
-		c.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-ctx.Done():
+		stopAll()
+		return nil
+	case name := <-exited:
+		// A node that stops on its own (a port taken, a bad home) stops
+		// the network: say which.
+		stopAll()
+		return fmt.Errorf("%s exited; stopped the others", name)
 	}
-	for _, c := range cmds {
-		c.Wait()
-	}
-	wg.Wait()
-	return nil
 }
