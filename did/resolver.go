@@ -55,7 +55,7 @@ func (r *Resolver) Resolve(ctx context.Context, id string, o Options) (*Result, 
 		q.Set("versionId", strconv.FormatUint(o.VersionID, 10))
 	}
 	if !o.VersionTime.IsZero() {
-		q.Set("versionTime", o.VersionTime.UTC().Format(time.RFC3339))
+		q.Set("versionTime", o.VersionTime.UTC().Format(time.RFC3339Nano))
 	}
 	p := "/1.0/identifiers/" + url.PathEscape(id)
 	if len(q) > 0 {

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"net/netip"
 	"net/url"
 	"strings"
 	"unicode/utf8"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/bias-iot/bias/cose"
 	"github.com/bias-iot/bias/did"
+	"github.com/bias-iot/bias/legacyid"
 )
 
 var (
@@ -239,13 +239,14 @@ func (d *Document) validate(field string) error {
 	seen := map[string]bool{}
 	for i, a := range d.Aliases {
 		f := fmt.Sprintf("%s.aliases[%d]", field, i)
-		if err := checkAlias(a); err != nil {
+		canon, _, err := legacyid.Normalize(a)
+		if err != nil {
 			return Reject(ReasonInvalidField, f+": "+err.Error())
 		}
-		if seen[a] {
-			return Reject(ReasonInvalidField, f+" is repeated")
+		if seen[canon] {
+			return Reject(ReasonInvalidField, f+" repeats an earlier identifier ("+canon+")")
 		}
-		seen[a] = true
+		seen[canon] = true
 	}
 	return checkAttrs(field+".attrs", d.Attrs, MaxAttrs)
 }
@@ -313,27 +314,3 @@ func checkText(field, s string, max int, emptyOK bool) error {
 	return nil
 }
 
-// aliasSchemes are the accepted legacy identifier forms.
-var aliasSchemes = []string{"urn:imei:", "tel:+", "urn:epc:id:", "urn:oid:", "urn:dev:", "ip:"}
-
-func checkAlias(a string) error {
-	if a == "" || len(a) > MaxAliasLen {
-		return fmt.Errorf("must be 1 to %d characters", MaxAliasLen)
-	}
-	for i := 0; i < len(a); i++ {
-		if a[i] <= 0x20 || a[i] >= 0x7f {
-			return errors.New("must be printable ASCII without spaces")
-		}
-	}
-	for _, p := range aliasSchemes {
-		if strings.HasPrefix(a, p) && len(a) > len(p) {
-			if p == "ip:" {
-				if _, err := netip.ParseAddr(a[3:]); err != nil {
-					return errors.New("ip: must be followed by an IPv4 or IPv6 address")
-				}
-			}
-			return nil
-		}
-	}
-	return fmt.Errorf("must start with one of %s", strings.Join(aliasSchemes, ", "))
-}

@@ -106,7 +106,8 @@ type Document struct {
 	Keys      []Key      `cbor:"1,keyasint" json:"keys"`
 	Endpoints []Endpoint `cbor:"2,keyasint,omitempty" json:"endpoints,omitempty"`
 	// Aliases are legacy identifiers (urn:imei:, tel:+, urn:epc:id:,
-	// urn:oid:, urn:dev:..., ip:).
+	// urn:oid:, urn:dev:..., ip:; see package legacyid), stored in
+	// canonical form.
 	Aliases []string `cbor:"3,keyasint,omitempty" json:"aliases,omitempty"`
 	Attrs   []Attr   `cbor:"4,keyasint,omitempty" json:"attrs,omitempty"`
 }

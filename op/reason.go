@@ -26,6 +26,7 @@ const (
 	ReasonInternal          Reason = "internal"           // the node failed; the operation may be retried
 	ReasonMempoolFull       Reason = "mempool-full"       // the node is overloaded; retry later
 	ReasonTimeout           Reason = "timeout"            // not committed in time; it may still commit
+	ReasonAliasTaken        Reason = "alias-taken"        // a legacy identifier is held by another live entity
 )
 
 var reasons = []Reason{
@@ -33,6 +34,7 @@ var reasons = []Reason{
 	ReasonWrongNetwork, ReasonBadSignature, ReasonUnknownSigner, ReasonUnauthorized,
 	ReasonUnknownEntity, ReasonUnknownProvider, ReasonReplayed, ReasonStaleVersion,
 	ReasonInvalidTransition, ReasonBadTicket, ReasonInternal, ReasonMempoolFull, ReasonTimeout,
+	ReasonAliasTaken,
 }
 
 // Reasons returns every reason code in code order.

@@ -78,6 +78,8 @@ func (s *Server) Handler() http.Handler {
 		return err
 	})
 	route("GET /healthz", s.healthz)
+	route("GET /1.0/identifiers/{did}", s.resolveHTTP)
+	route("GET /1.0/identify", s.identify)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, &Error{Status: http.StatusNotFound, Reason: "not-found", Msg: "no such route"})
 	})
@@ -109,7 +111,7 @@ func statusOf(r op.Reason) int {
 		return http.StatusForbidden
 	case op.ReasonUnknownEntity, op.ReasonUnknownProvider:
 		return http.StatusNotFound
-	case op.ReasonReplayed, op.ReasonStaleVersion, op.ReasonInvalidTransition:
+	case op.ReasonReplayed, op.ReasonStaleVersion, op.ReasonInvalidTransition, op.ReasonAliasTaken:
 		return http.StatusConflict
 	case op.ReasonBadTicket:
 		return http.StatusUnprocessableEntity

@@ -101,6 +101,7 @@ func TestDeviceLifecycle(t *testing.T) {
 	}
 
 	const imei = "urn:imei:490154203237518"
+	const imeiCanonical = "urn:imei:49015420-323751-8"
 	out := f.must("register", "--key", key, "--provider", f.provider, "--alias", imei, "--attr", "model=cam-1")
 	id := field(t, out, "did")
 	if !strings.HasPrefix(id, "did:bias:"+f.h.Network+":") {
@@ -116,7 +117,8 @@ func TestDeviceLifecycle(t *testing.T) {
 	if len(v.Keys) != 1 || v.Keys[0].ID != "k1" || v.Keys[0].PublicKey != pub {
 		t.Fatalf("after register, keys %+v, want k1 %s", v.Keys, pub)
 	}
-	if !slices.Equal(v.Aliases, []string{imei}) || v.Attributes["model"] != "cam-1" {
+	// The IMEI is stored in its canonical (RFC 7254) spelling.
+	if !slices.Equal(v.Aliases, []string{imeiCanonical}) || v.Attributes["model"] != "cam-1" {
 		t.Fatalf("after register: aliases %q attributes %v", v.Aliases, v.Attributes)
 	}
 
@@ -131,7 +133,7 @@ func TestDeviceLifecycle(t *testing.T) {
 	if v.Version != 3 || v.Status != op.StatusValidated {
 		t.Fatalf("after update: %+v", v)
 	}
-	if !slices.Equal(v.Aliases, []string{imei}) {
+	if !slices.Equal(v.Aliases, []string{imeiCanonical}) {
 		t.Fatalf("update --attr dropped the aliases: %q", v.Aliases)
 	}
 	if v.Attributes["fw"] != "2" {
@@ -148,7 +150,7 @@ func TestDeviceLifecycle(t *testing.T) {
 	if v.Version != 4 || len(v.Keys) != 1 || v.Keys[0].ID != "k2" || v.Keys[0].PublicKey != pub2 {
 		t.Fatalf("after rotate: version %d keys %+v, want k2 %s", v.Version, v.Keys, pub2)
 	}
-	if !slices.Equal(v.Aliases, []string{imei}) || v.Attributes["fw"] != "2" {
+	if !slices.Equal(v.Aliases, []string{imeiCanonical}) || v.Attributes["fw"] != "2" {
 		t.Fatalf("rotate changed the document: aliases %q attributes %v", v.Aliases, v.Attributes)
 	}
 	// The old key no longer signs for the device.
@@ -272,7 +274,7 @@ func genDevices(t *testing.T, n, first int) []device {
 		}
 		d := device{alg: name, pub: base64.RawURLEncoding.EncodeToString(s.Public().Bytes())}
 		if i%2 == 0 {
-			d.aliases = []string{fmt.Sprintf("urn:dev:sn:%d", first+i), fmt.Sprintf("urn:imei:%015d", first+i)}
+			d.aliases = []string{fmt.Sprintf("urn:dev:mac:%012x", first+i), fmt.Sprintf("tel:+4930%08d", first+i)}
 		}
 		if i%4 != 1 {
 			d.attrs = map[string]string{"model": "cam-1", "n": strconv.Itoa(first + i)}

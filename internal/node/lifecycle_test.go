@@ -205,6 +205,23 @@ func TestRejections(t *testing.T) {
 		{"fail/invalid-transition", func() []byte {
 			return h.Sign(h.Provider.Signer, h.Provider.Kid, status(op.TypeReject, svc.DID, 3))
 		}, op.ReasonInvalidTransition, 409},
+		{"fail/alias-taken", func() []byte {
+			// A validated holder of an identifier; a second entity that
+			// claims it (in another spelling) cannot be validated.
+			for i, spelling := range []string{"tel:+1-555-123-0000", "tel:+15551230000"} {
+				s := nodetest.NewKey(t, cose.AlgEdDSA)
+				p := h.RegisterPayload(op.KindDevice, h.Provider.DID, s)
+				p.Register.Doc.Aliases = []string{spelling}
+				tx, id := h.SignRegister(s, p)
+				h.MustSubmit(tx)
+				validate := h.Sign(h.Provider.Signer, h.Provider.Kid, status(op.TypeValidate, id, 1))
+				if i == 1 {
+					return validate
+				}
+				h.MustSubmit(validate)
+			}
+			return nil
+		}, op.ReasonAliasTaken, 409},
 		{"fail/bad-ticket-expired", func() []byte {
 			return registerWithTicket(t, h, fresh, op.Ticket{Key: fresh.Public().Bytes(), Expires: time.Now().Add(-time.Hour).Unix()}, h.Provider)
 		}, op.ReasonBadTicket, 422},

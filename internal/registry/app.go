@@ -188,7 +188,13 @@ func (a *App) deliver(tx []byte) (*abci.ExecTxResult, error) {
 		return &abci.ExecTxResult{Code: r.Code(), Codespace: Codespace, Log: msg, Info: string(r)}, nil
 	}
 	for _, w := range out.writes {
-		if err := a.st.Set(w.key, w.value); err != nil {
+		var err error
+		if w.value == nil {
+			err = a.st.Delete(w.key)
+		} else {
+			err = a.st.Set(w.key, w.value)
+		}
+		if err != nil {
 			return nil, err
 		}
 	}

@@ -240,3 +240,58 @@ func TestDeterminism(t *testing.T) {
 	ha := sha256.Sum256(a.st.Hash())
 	t.Logf("20 blocks, %d entities, final app hash %x", len(ents), ha[:8])
 }
+
+// TestAliasIndex: enrolled (validated) devices hold their identifiers;
+// one identifier twice in a batch refuses the batch; an update moves a
+// claim; a revocation releases it.
+func TestAliasIndex(t *testing.T) {
+	app, ps := genesis(t, 1)
+	c := newChain(t, app)
+	p := ps[0]
+	key := func() op.Key {
+		s, _, _ := cose.GenerateKey(cose.AlgEdDSA)
+		return op.KeyFrom("k1", s.Public())
+	}
+	enroll := func(items ...op.EnrollEntry) *abci.ExecTxResult {
+		tx := sign(t, p.signer, p.kid, op.Payload{Type: op.TypeEnroll, Enroll: &op.Enroll{Provider: p.kid.Base().String(), Items: items}})
+		res, _ := c.block(tx)
+		return res[0]
+	}
+	entry := func(aliases ...string) op.EnrollEntry {
+		return op.EnrollEntry{Doc: op.Document{Keys: []op.Key{key()}, Aliases: aliases}}
+	}
+	holder := func(alias string) string {
+		b, err := c.st.Latest().Get(AliasKey(alias))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	if r := enroll(entry("tel:+15550001"), entry("tel:+1-555-0001")); reason(r) != op.ReasonAliasTaken {
+		t.Fatalf("one identifier twice in a batch: %s %s", reason(r), r.Log)
+	}
+	a := entry("tel:+1-555-0001", "urn:dev:mac:00:24:be:ff:fe:80")
+	if r := enroll(a); r.Code != 0 {
+		t.Fatalf("enroll: %s", r.Log)
+	}
+	aid, _ := op.EnrollDID(network, p.kid.Base().String(), a)
+	if holder("tel:+15550001") != aid.String() || holder("urn:dev:mac:0024befffe80") != aid.String() {
+		t.Fatalf("index after enroll: %q %q", holder("tel:+15550001"), holder("urn:dev:mac:0024befffe80"))
+	}
+	// The provider updates the device: drops the MAC, keeps the number.
+	upd := sign(t, p.signer, p.kid, op.Payload{Type: op.TypeUpdate, Update: &op.Update{DID: aid.String(), Version: 1,
+		Doc: op.Document{Keys: a.Doc.Keys, Aliases: []string{"tel:+15550001"}}}})
+	if res, _ := c.block(upd); res[0].Code != 0 {
+		t.Fatalf("update: %s", res[0].Log)
+	}
+	if holder("urn:dev:mac:0024befffe80") != "" || holder("tel:+15550001") != aid.String() {
+		t.Fatal("update did not move the claims")
+	}
+	if r := enroll(entry("urn:dev:mac:0024BEFFFE80")); r.Code != 0 {
+		t.Fatalf("released identifier not claimable: %s", r.Log)
+	}
+	rev := sign(t, p.signer, p.kid, op.Payload{Type: op.TypeRevoke, Status: &op.Status{DID: aid.String(), Version: 2}})
+	if res, _ := c.block(rev); res[0].Code != 0 || holder("tel:+15550001") != "" {
+		t.Fatalf("revoke did not release: %v %q", res[0].Log, holder("tel:+15550001"))
+	}
+}

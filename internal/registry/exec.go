@@ -3,6 +3,7 @@ package registry
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strconv"
 
 	abci "github.com/cometbft/cometbft/abci/types"
@@ -10,6 +11,7 @@ import (
 	"github.com/bias-iot/bias/cose"
 	"github.com/bias-iot/bias/did"
 	"github.com/bias-iot/bias/internal/state"
+	"github.com/bias-iot/bias/legacyid"
 	"github.com/bias-iot/bias/op"
 )
 
@@ -60,6 +62,9 @@ type executor struct {
 	txHash [32]byte
 	s      *op.Signed
 	b      blockInfo
+	// claims holds the aliases claimed so far by this operation (a bulk
+	// enrollment claims many before any is written).
+	claims map[string]string
 }
 
 func (x *executor) verify(k op.Key) error {
@@ -104,8 +109,12 @@ func (x *executor) register() (*outcome, error) {
 	if exists != nil {
 		return nil, op.Reject(op.ReasonReplayed, "this registration was already applied: "+id.String())
 	}
+	doc, err := canonicalDoc(r.Doc)
+	if err != nil {
+		return nil, err
+	}
 	e := &Entity{
-		DID: id.String(), Kind: r.Kind, Provider: r.Provider, Doc: r.Doc, Status: op.StatusPending,
+		DID: id.String(), Kind: r.Kind, Provider: r.Provider, Doc: doc, Status: op.StatusPending,
 		Version: 1, Created: x.b.Time, Updated: x.b.Time, CreatedHeight: x.b.Height, UpdatedHeight: x.b.Height,
 	}
 	if r.Ticket != nil {
@@ -237,7 +246,9 @@ func (x *executor) update() (*outcome, error) {
 		return nil, op.Reject(op.ReasonInvalidTransition, "cannot update a "+e.Status+" entity")
 	}
 	next := *e
-	next.Doc = x.s.Payload.Update.Doc
+	if next.Doc, err = canonicalDoc(x.s.Payload.Update.Doc); err != nil {
+		return nil, err
+	}
 	return x.commitEntity(e, x.bump(&next), op.TypeUpdate)
 }
 
@@ -309,6 +320,7 @@ func (x *executor) enroll() (*outcome, error) {
 	}
 	out := &outcome{result: Result{Count: len(en.Items), Status: op.StatusValidated}}
 	seen := make(map[string]bool, len(en.Items))
+	x.claims = map[string]string{}
 	for i, item := range en.Items {
 		id, err := op.EnrollDID(x.a.network, en.Provider, item)
 		if err != nil {
@@ -326,8 +338,12 @@ func (x *executor) enroll() (*outcome, error) {
 		if exists != nil {
 			return nil, op.Reject(op.ReasonReplayed, fmt.Sprintf("enroll.items[%d] is already registered as %s", i, ids))
 		}
+		doc, err := canonicalDoc(item.Doc)
+		if err != nil {
+			return nil, err
+		}
 		e := &Entity{
-			DID: ids, Kind: op.KindDevice, Provider: en.Provider, Doc: item.Doc, Status: op.StatusValidated,
+			DID: ids, Kind: op.KindDevice, Provider: en.Provider, Doc: doc, Status: op.StatusValidated,
 			Version: 1, Created: x.b.Time, Updated: x.b.Time, CreatedHeight: x.b.Height, UpdatedHeight: x.b.Height,
 		}
 		o, err := x.commitEntity(nil, e, op.TypeEnroll)
@@ -341,9 +357,14 @@ func (x *executor) enroll() (*outcome, error) {
 }
 
 // commitEntity returns the writes of a new entity version: the current
-// record, and the record it replaces (prev, nil for a new entity) filed
-// into the history. A registration thus costs one write.
+// record, the record it replaces (prev, nil for a new entity) filed into
+// the history, and the changes to the legacy-identifier index. A
+// registration thus costs one write.
 func (x *executor) commitEntity(prev, e *Entity, typ string) (*outcome, error) {
+	index, err := x.reindex(prev, e)
+	if err != nil {
+		return nil, err
+	}
 	e.LastOp = append([]byte(nil), x.s.PayloadHash[:]...)
 	e.LastOpType = typ
 	b, err := op.Marshal(e)
@@ -351,7 +372,7 @@ func (x *executor) commitEntity(prev, e *Entity, typ string) (*outcome, error) {
 		return nil, err
 	}
 	out := &outcome{
-		writes: []write{{EntityKey(e.DID), b}},
+		writes: append([]write{{EntityKey(e.DID), b}}, index...),
 		result: Result{DID: e.DID, Version: e.Version, Status: e.Status},
 		events: []abci.Event{entityEvent(typ, e)},
 	}
@@ -363,6 +384,63 @@ func (x *executor) commitEntity(prev, e *Entity, typ string) (*outcome, error) {
 		out.writes = append(out.writes, write{HistoryKey(prev.DID, prev.Version), pb})
 	}
 	return out, nil
+}
+
+// reindex keeps the legacy-identifier index: an entity holds its aliases
+// while it is validated (not before: no squatting by a pending
+// registration; not after a revocation or deactivation). An alias that
+// another entity holds is refused.
+func (x *executor) reindex(prev, next *Entity) ([]write, error) {
+	held := func(e *Entity) []string {
+		if e != nil && e.Status == op.StatusValidated {
+			return e.Doc.Aliases
+		}
+		return nil
+	}
+	old, neu := held(prev), held(next)
+	var ws []write
+	for _, a := range neu {
+		if slices.Contains(old, a) {
+			continue
+		}
+		if owner, ok := x.claims[a]; ok && owner != next.DID {
+			return nil, op.Reject(op.ReasonAliasTaken, a+" is claimed twice in this operation")
+		}
+		b, err := x.st.Get(AliasKey(a))
+		if err != nil {
+			return nil, err
+		}
+		if b != nil && string(b) != next.DID {
+			return nil, op.Reject(op.ReasonAliasTaken, a+" is held by "+string(b))
+		}
+		ws = append(ws, write{AliasKey(a), []byte(next.DID)})
+		if x.claims != nil {
+			x.claims[a] = next.DID
+		}
+	}
+	for _, a := range old {
+		if !slices.Contains(neu, a) {
+			ws = append(ws, write{AliasKey(a), nil})
+		}
+	}
+	return ws, nil
+}
+
+// canonicalDoc returns doc with its legacy identifiers in canonical form.
+func canonicalDoc(doc op.Document) (op.Document, error) {
+	if len(doc.Aliases) == 0 {
+		return doc, nil
+	}
+	out := make([]string, len(doc.Aliases))
+	for i, a := range doc.Aliases {
+		c, _, err := legacyid.Normalize(a)
+		if err != nil {
+			return doc, op.Reject(op.ReasonInvalidField, err.Error())
+		}
+		out[i] = c
+	}
+	doc.Aliases = out
+	return doc, nil
 }
 
 // EventEntity is the type of the event emitted for each entity change.

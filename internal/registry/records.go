@@ -11,7 +11,12 @@ const (
 	prefixProvider = "p/"
 	prefixEntity   = "e/"
 	prefixHistory  = "h/"
+	prefixAlias    = "i/"
 )
+
+// AliasKey is the state key of the legacy-identifier index: the canonical
+// identifier maps to the DID of the validated, live entity that holds it.
+func AliasKey(canonical string) []byte { return []byte(prefixAlias + canonical) }
 
 // ProviderKey is the state key of a provider record.
 func ProviderKey(id string) []byte { return []byte(prefixProvider + id) }

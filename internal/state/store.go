@@ -88,6 +88,14 @@ func (s *Store) Set(key, value []byte) error {
 	return err
 }
 
+// Delete removes a key from the working tree.
+func (s *Store) Delete(key []byte) error {
+	s.tmu.Lock()
+	defer s.tmu.Unlock()
+	_, _, err := s.tree.Remove(key)
+	return err
+}
+
 // WorkingHash is the root hash of the working tree: the app hash that a
 // commit will save.
 func (s *Store) WorkingHash() []byte {

@@ -1,0 +1,296 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bias-iot/bias/cose"
+	"github.com/bias-iot/bias/did"
+	"github.com/bias-iot/bias/internal/ledger"
+	"github.com/bias-iot/bias/internal/registry"
+	"github.com/bias-iot/bias/legacyid"
+	"github.com/bias-iot/bias/op"
+)
+
+// representation is what a resolution request asked for.
+type representation int
+
+const (
+	reprResult representation = iota // the resolution result
+	reprJSON                         // the document, application/did+json
+	reprLD                           // the document, application/did+ld+json
+)
+
+// negotiate picks a representation from the Accept header; false if none
+// of the offered types is supported.
+func negotiate(accept string) (representation, string, bool) {
+	if strings.TrimSpace(accept) == "" {
+		return reprResult, did.MediaTypeResolution, true
+	}
+	best, bestQ, found := reprResult, -1.0, false
+	var bestType string
+	for _, part := range strings.Split(accept, ",") {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		q := 1.0
+		if v, ok := params["q"]; ok {
+			if f, err := strconv.ParseFloat(v, 64); err == nil {
+				q = f
+			}
+		}
+		var r representation
+		switch {
+		case mt == did.MediaTypeResolution, mt == "*/*", mt == "application/*", mt == "application/json":
+			r, mt = reprResult, did.MediaTypeResolution
+		case mt == "application/ld+json" && params["profile"] == "https://w3id.org/did-resolution":
+			r, mt = reprResult, did.MediaTypeResolutionLD
+		case mt == did.MediaTypeLDJSON:
+			r = reprLD
+		case mt == did.MediaTypeJSON:
+			r = reprJSON
+		default:
+			continue
+		}
+		if q > bestQ && q > 0 {
+			best, bestQ, bestType, found = r, q, mt, true
+		}
+	}
+	return best, bestType, found
+}
+
+// writeResolution writes a resolution result.
+func writeResolution(w http.ResponseWriter, status int, ctype string, res *did.Result) {
+	w.Header().Set("Content-Type", ctype)
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(res)
+}
+
+// resolutionFailure writes a failed resolution, with the error in both
+// forms (the DID Core keyword and the DID Resolution error object).
+func resolutionFailure(w http.ResponseWriter, status int, keyword, detail string) {
+	writeResolution(w, status, did.MediaTypeResolution, &did.Result{
+		Context: did.ContextResolution, ResolutionMetadata: did.NewProblem(keyword, detail),
+		DocumentMetadata: &did.DocumentMetadata{},
+	})
+}
+
+func (s *Server) resolveHTTP(w http.ResponseWriter, r *http.Request) error {
+	repr, ctype, ok := negotiate(r.Header.Get("Accept"))
+	if !ok {
+		resolutionFailure(w, http.StatusNotAcceptable, did.ErrRepresentationUnsupported,
+			"supported: "+did.MediaTypeResolution+", "+did.MediaTypeLDJSON+", "+did.MediaTypeJSON)
+		return nil
+	}
+	d, err := did.ParseNoFragment(r.PathValue("did"))
+	if err != nil {
+		resolutionFailure(w, http.StatusBadRequest, did.ErrInvalidDID, err.Error())
+		return nil
+	}
+	var o did.Options
+	if v := r.URL.Query().Get("versionId"); v != "" {
+		if o.VersionID, err = strconv.ParseUint(v, 10, 64); err != nil || o.VersionID == 0 {
+			resolutionFailure(w, http.StatusBadRequest, did.ErrInvalidOptions, "versionId must be a positive integer")
+			return nil
+		}
+	}
+	if v := r.URL.Query().Get("versionTime"); v != "" {
+		if o.VersionTime, err = time.Parse(time.RFC3339, v); err != nil {
+			resolutionFailure(w, http.StatusBadRequest, did.ErrInvalidOptions, "versionTime must be an RFC 3339 time")
+			return nil
+		}
+	}
+	if o.VersionID > 0 && !o.VersionTime.IsZero() {
+		resolutionFailure(w, http.StatusBadRequest, did.ErrInvalidOptions, "give versionId or versionTime, not both")
+		return nil
+	}
+	return s.respondResolution(w, r.Context(), d, o, repr, ctype, nil)
+}
+
+// respondResolution resolves d and writes the representation asked for.
+func (s *Server) respondResolution(w http.ResponseWriter, ctx context.Context, d did.DID, o did.Options, repr representation, ctype string, ident *did.IdentifierMetadata) error {
+	if d.Network != s.network {
+		resolutionFailure(w, http.StatusNotFound, did.ErrNotFound, "this node serves network "+s.network)
+		return nil
+	}
+	res, err := s.resolve(ctx, d.String(), o)
+	if err != nil {
+		return err
+	}
+	if res == nil {
+		resolutionFailure(w, http.StatusNotFound, did.ErrNotFound, d.String()+" is not registered"+map[bool]string{true: " at that version or time", false: ""}[o.VersionID > 0 || !o.VersionTime.IsZero()])
+		return nil
+	}
+	res.Identifier = ident
+	status := http.StatusOK
+	if res.DocumentMetadata.Deactivated {
+		status = http.StatusGone
+	}
+	if repr == reprLD {
+		res.Document = res.Document.LD()
+	}
+	res.ResolutionMetadata.ContentType = ctype
+	if repr != reprResult && status == http.StatusOK {
+		return writeDocument(w, ctype, res.Document)
+	}
+	res.Context = did.ContextResolution
+	writeResolution(w, status, did.MediaTypeResolution, res)
+	return nil
+}
+
+func writeDocument(w http.ResponseWriter, ctype string, d *did.Document) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(d); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", ctype)
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// resolve reads an entity (at a version or time) and builds its result;
+// nil if there is no such entity or version.
+func (s *Server) resolve(ctx context.Context, id string, o did.Options) (*did.Result, error) {
+	cur, height, err := s.readEntity(ctx, registry.EntityKey(id), 0)
+	if err != nil || cur == nil {
+		return nil, err
+	}
+	e := cur
+	switch {
+	case o.VersionID > 0 && o.VersionID < cur.Version:
+		if e, _, err = s.readEntity(ctx, registry.HistoryKey(id, o.VersionID), height); err != nil || e == nil {
+			return nil, err
+		}
+	case o.VersionID > cur.Version:
+		return nil, nil
+	case !o.VersionTime.IsZero():
+		if e, err = s.versionAt(ctx, cur, height, o.VersionTime.UnixNano()); err != nil || e == nil {
+			return nil, err
+		}
+	}
+	doc, err := documentOf(e)
+	if err != nil {
+		return nil, err
+	}
+	md := &did.DocumentMetadata{
+		Created: rfc3339(e.Created), VersionID: strconv.FormatUint(e.Version, 10),
+		Deactivated: e.Status == op.StatusDeactivated, Provider: e.Provider, Status: e.Status,
+		StatusReason: e.StatusReason, Kind: e.Kind, Height: height,
+	}
+	if e.Version > 1 {
+		md.Updated = rfc3339(e.Updated)
+	}
+	if e.Version < cur.Version {
+		md.NextVersionID = strconv.FormatUint(e.Version+1, 10)
+	}
+	return &did.Result{Document: doc, DocumentMetadata: md}, nil
+}
+
+// versionAt finds the version in effect at time t (Unix ns): the last one
+// made at or before t.
+func (s *Server) versionAt(ctx context.Context, cur *registry.Entity, height, t int64) (*registry.Entity, error) {
+	if cur.Updated <= t {
+		return cur, nil
+	}
+	// Versions are few; they are listed from the history in order.
+	prefix := registry.HistoryKey(cur.DID, 0)
+	prefix = prefix[:len(prefix)-8]
+	q, err := s.l.Query(ctx, ledger.Query{Path: registry.QueryPrefix, Data: prefix, Height: height})
+	if err != nil {
+		return nil, err
+	}
+	var list registry.PrefixList
+	if err := op.Unmarshal(q.Value, &list); err != nil {
+		return nil, err
+	}
+	var found *registry.Entity
+	for _, kv := range list.Items {
+		var e registry.Entity
+		if err := op.Unmarshal(kv.Value, &e); err != nil {
+			return nil, err
+		}
+		if e.Updated <= t {
+			found = &e
+		}
+	}
+	return found, nil
+}
+
+func (s *Server) readEntity(ctx context.Context, key []byte, height int64) (*registry.Entity, int64, error) {
+	q, err := s.query(ctx, key, height, false)
+	if err != nil || q.Value == nil {
+		return nil, 0, err
+	}
+	var e registry.Entity
+	if err := op.Unmarshal(q.Value, &e); err != nil {
+		return nil, 0, fmt.Errorf("decode entity: %w", err)
+	}
+	return &e, q.Height, nil
+}
+
+func rfc3339(ns int64) string { return time.Unix(0, ns).UTC().Format(time.RFC3339) }
+
+// documentOf builds the DID document of an entity record.
+func documentOf(e *registry.Entity) (*did.Document, error) {
+	id, err := did.Parse(e.DID)
+	if err != nil {
+		return nil, err
+	}
+	prov, err := did.Parse(e.Provider)
+	if err != nil {
+		return nil, err
+	}
+	sub := did.Subject{DID: id, Controller: prov, AlsoKnownAs: e.Doc.Aliases}
+	for _, k := range e.Doc.Keys {
+		pk, err := cose.ParsePublicKey(cose.Alg(k.Alg), k.Pub)
+		if err != nil {
+			return nil, err
+		}
+		sub.Keys = append(sub.Keys, did.Key{ID: k.ID, Pub: pk})
+	}
+	for _, ep := range e.Doc.Endpoints {
+		sub.Services = append(sub.Services, did.Service{ID: ep.ID, Type: ep.Type, ServiceEndpoint: ep.URI})
+	}
+	return did.NewDocument(sub)
+}
+
+// identify resolves the entity that holds a legacy identifier.
+func (s *Server) identify(w http.ResponseWriter, r *http.Request) error {
+	repr, ctype, ok := negotiate(r.Header.Get("Accept"))
+	if !ok {
+		resolutionFailure(w, http.StatusNotAcceptable, did.ErrRepresentationUnsupported, "supported: "+did.MediaTypeResolution)
+		return nil
+	}
+	raw := r.URL.Query().Get("id")
+	canon, kind, err := legacyid.Normalize(raw)
+	if err != nil {
+		resolutionFailure(w, http.StatusBadRequest, did.ErrInvalidDID, err.Error())
+		return nil
+	}
+	q, err := s.query(r.Context(), registry.AliasKey(canon), 0, false)
+	if err != nil {
+		return err
+	}
+	if q.Value == nil {
+		resolutionFailure(w, http.StatusNotFound, did.ErrNotFound, "no validated entity holds "+canon)
+		return nil
+	}
+	d, err := did.ParseNoFragment(string(q.Value))
+	if err != nil {
+		return err
+	}
+	return s.respondResolution(w, r.Context(), d, did.Options{}, repr, ctype,
+		&did.IdentifierMetadata{Identifier: raw, Canonical: canon, Kind: string(kind)})
+}

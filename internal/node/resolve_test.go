@@ -1,0 +1,248 @@
+package node_test
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bias-iot/bias/cose"
+	"github.com/bias-iot/bias/did"
+	"github.com/bias-iot/bias/internal/node/nodetest"
+	"github.com/bias-iot/bias/op"
+	"github.com/bias-iot/bias/sdk"
+)
+
+// registerWith registers a device with aliases under the default provider.
+func registerWith(t *testing.T, h *nodetest.Harness, aliases ...string) nodetest.Entity {
+	t.Helper()
+	s := nodetest.NewKey(t, cose.AlgEdDSA)
+	p := h.RegisterPayload(op.KindDevice, h.Provider.DID, s)
+	p.Register.Doc.Aliases = aliases
+	p.Register.Doc.Endpoints = []op.Endpoint{{ID: "telemetry", Type: "TelemetryService", URI: "coaps://dev.example/t"}}
+	tx, id := h.SignRegister(s, p)
+	h.MustSubmit(tx)
+	return nodetest.Entity{Signer: s, KeyID: "k1", DID: id}
+}
+
+func decide(t *testing.T, h *nodetest.Harness, typ string, id did.DID, v uint64) error {
+	t.Helper()
+	_, err := h.Submit(h.Sign(h.Provider.Signer, h.Provider.Kid, op.Payload{Type: typ, Status: &op.Status{DID: id.String(), Version: v}}))
+	return err
+}
+
+// get fetches a resolution URL with an Accept header.
+func get(t *testing.T, h *nodetest.Harness, path, accept string) (int, string, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, h.Node.URL()+path, nil)
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("Content-Type"), b
+}
+
+func TestResolution(t *testing.T) {
+	h := nodetest.Start(t)
+	r := did.NewResolver(h.Node.URL())
+	dev := registerWith(t, h, "urn:imei:490154203237518")
+
+	// Pending: resolves, with its status; not identifiable yet.
+	res, err := r.Resolve(t.Context(), dev.DID.String(), did.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := res.DocumentMetadata
+	if md.Status != op.StatusPending || md.VersionID != "1" || md.Provider != h.Provider.DID.String() || md.Created == "" || md.Updated != "" {
+		t.Fatalf("pending metadata: %+v", md)
+	}
+	doc := res.Document
+	if doc.ID != dev.DID.String() || doc.Controller != h.Provider.DID.String() || len(doc.VerificationMethod) != 2 ||
+		doc.Service[0].ServiceEndpoint != "coaps://dev.example/t" || doc.AlsoKnownAs[0] != "urn:imei:49015420-323751-8" {
+		t.Fatalf("document: %+v", doc)
+	}
+	if _, err := r.Identify(t.Context(), "urn:imei:49015420-323751-8"); !isKeyword(err, 404, did.ErrNotFound) {
+		t.Fatalf("pending entity identified: %v", err)
+	}
+
+	if err := decide(t, h, op.TypeValidate, dev.DID, 1); err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.Identify(t.Context(), "URN:IMEI:49015420-323751-8")
+	if err != nil || got.Document.ID != dev.DID.String() || got.Identifier.Canonical != "urn:imei:49015420-323751-8" || got.Identifier.Kind != "imei" || got.DocumentMetadata.Status != op.StatusValidated {
+		t.Fatalf("identify by IMEI: %+v %v", got, err)
+	}
+
+	// Another device claims the same IMEI in another spelling: it may
+	// register (pending), but its validation is refused.
+	squatter := registerWith(t, h, "urn:imei:49015420-323751-8")
+	if err := decide(t, h, op.TypeValidate, squatter.DID, 1); !isReason(err, op.ReasonAliasTaken) {
+		t.Fatalf("duplicate claim: %v", err)
+	}
+
+	// Rotate the device's key: version 2; version 1 still resolves.
+	k2 := nodetest.NewKey(t, cose.AlgES256)
+	before := h.Entity(dev.DID)
+	upd := op.Payload{Type: op.TypeUpdate, Update: &op.Update{DID: dev.DID.String(), Version: 2, Doc: op.Document{
+		Keys: []op.Key{op.KeyFrom("k2", k2.Public())}, Aliases: []string{"urn:imei:490154203237518"},
+	}}}
+	h.MustSubmit(h.Sign(dev.Signer, dev.DID.WithFragment("k1"), upd))
+	after := h.Entity(dev.DID)
+	v1, err := r.Resolve(t.Context(), dev.DID.String(), did.Options{VersionID: 1})
+	if err != nil || v1.DocumentMetadata.VersionID != "1" || v1.DocumentMetadata.NextVersionID != "2" || v1.DocumentMetadata.Status != op.StatusPending ||
+		!strings.HasSuffix(v1.Document.VerificationMethod[0].ID, "#k1") {
+		t.Fatalf("versionId=1: %+v %v", v1, err)
+	}
+	mid := before.Updated.Add(after.Updated.Sub(before.Updated) / 2)
+	vt, err := r.Resolve(t.Context(), dev.DID.String(), did.Options{VersionTime: mid})
+	if err != nil || vt.DocumentMetadata.VersionID != "2" {
+		t.Fatalf("versionTime between versions 2 and 3: %+v %v", vt.DocumentMetadata, err)
+	}
+	cur, err := r.Resolve(t.Context(), dev.DID.String(), did.Options{VersionTime: after.Updated})
+	if err != nil || cur.DocumentMetadata.VersionID != "3" || !strings.HasSuffix(cur.Document.VerificationMethod[0].ID, "#k2") {
+		t.Fatalf("versionTime at the update: %+v %v", cur.DocumentMetadata, err)
+	}
+	if _, err := r.Resolve(t.Context(), dev.DID.String(), did.Options{VersionTime: before.Created.Add(-time.Hour)}); !isKeyword(err, 404, did.ErrNotFound) {
+		t.Fatalf("versionTime before creation: %v", err)
+	}
+	if _, err := r.Resolve(t.Context(), dev.DID.String(), did.Options{VersionID: 99}); !isKeyword(err, 404, did.ErrNotFound) {
+		t.Fatalf("versionId beyond the current: %v", err)
+	}
+
+	// Revoked: resolves as revoked and releases its identifier, which the
+	// other device can now hold.
+	if err := decide(t, h, op.TypeRevoke, dev.DID, 3); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := r.Resolve(t.Context(), dev.DID.String(), did.Options{}); err != nil || res.DocumentMetadata.Status != op.StatusRevoked {
+		t.Fatalf("revoked: %+v %v", res, err)
+	}
+	if _, err := r.Identify(t.Context(), "urn:imei:490154203237518"); !isKeyword(err, 404, did.ErrNotFound) {
+		t.Fatalf("revoked entity still identified: %v", err)
+	}
+	if err := decide(t, h, op.TypeValidate, squatter.DID, 1); err != nil {
+		t.Fatalf("claim after release: %v", err)
+	}
+	if got, err := r.Identify(t.Context(), "urn:imei:490154203237518"); err != nil || got.Document.ID != squatter.DID.String() {
+		t.Fatalf("identify after release: %+v %v", got, err)
+	}
+
+	// Deactivated: 410, with the document metadata.
+	if _, err := h.Submit(h.Sign(k2, dev.DID.WithFragment("k2"), op.Payload{Type: op.TypeDeactivate, Status: &op.Status{DID: dev.DID.String(), Version: 4}})); err != nil {
+		t.Fatal(err)
+	}
+	res, err = r.Resolve(t.Context(), dev.DID.String(), did.Options{})
+	var re *did.ResolutionError
+	if !errors.As(err, &re) || re.Status != http.StatusGone || res == nil || !res.DocumentMetadata.Deactivated || res.DocumentMetadata.VersionID != "5" {
+		t.Fatalf("deactivated: %+v %v", res, err)
+	}
+}
+
+// TestResolutionRepresentationsAndErrors checks each representation and
+// each error status, in both error forms.
+func TestResolutionRepresentationsAndErrors(t *testing.T) {
+	h := nodetest.Start(t)
+	dev := registerWith(t, h)
+	path := "/1.0/identifiers/" + dev.DID.String()
+
+	code, ctype, body := get(t, h, path, did.MediaTypeJSON)
+	var doc map[string]any
+	json.Unmarshal(body, &doc)
+	if code != 200 || ctype != did.MediaTypeJSON || doc["id"] != dev.DID.String() || doc["@context"] != nil {
+		t.Fatalf("did+json: %d %s %s", code, ctype, body)
+	}
+	code, ctype, body = get(t, h, path, did.MediaTypeLDJSON)
+	doc = nil
+	json.Unmarshal(body, &doc)
+	if code != 200 || ctype != did.MediaTypeLDJSON || doc["@context"] == nil {
+		t.Fatalf("did+ld+json: %d %s %s", code, ctype, body)
+	}
+	for _, accept := range []string{"", did.MediaTypeResolution, "*/*", `application/ld+json;profile="https://w3id.org/did-resolution"`, "text/html, application/did+json;q=0.5, application/did-resolution;q=0.9"} {
+		code, ctype, body = get(t, h, path, accept)
+		var res did.Result
+		json.Unmarshal(body, &res)
+		if code != 200 || ctype != did.MediaTypeResolution || res.Document == nil || res.DocumentMetadata == nil {
+			t.Fatalf("Accept %q: %d %s %s", accept, code, ctype, body)
+		}
+	}
+
+	cases := []struct {
+		name, path, accept string
+		status             int
+		keyword, typeURI   string
+	}{
+		{"fail/invalid-did", "/1.0/identifiers/did:bias:local:NOT-BASE32", "", 400, did.ErrInvalidDID, "https://www.w3.org/ns/did#INVALID_DID"},
+		{"fail/other-method", "/1.0/identifiers/did:web:example.com", "", 400, did.ErrInvalidDID, "https://www.w3.org/ns/did#INVALID_DID"},
+		{"fail/not-found", "/1.0/identifiers/" + did.New(h.Network, []byte("nobody")).String(), "", 404, did.ErrNotFound, "https://www.w3.org/ns/did#NOT_FOUND"},
+		{"fail/other-network", "/1.0/identifiers/" + did.New("elsewhere", []byte("x")).String(), "", 404, did.ErrNotFound, "https://www.w3.org/ns/did#NOT_FOUND"},
+		{"fail/representation", path, "text/html", 406, did.ErrRepresentationUnsupported, "https://www.w3.org/ns/did#REPRESENTATION_NOT_SUPPORTED"},
+		{"fail/bad-version-id", path + "?versionId=abc", "", 400, did.ErrInvalidOptions, "https://www.w3.org/ns/did#INVALID_OPTIONS"},
+		{"fail/bad-version-time", path + "?versionTime=yesterday", "", 400, did.ErrInvalidOptions, "https://www.w3.org/ns/did#INVALID_OPTIONS"},
+		{"fail/both-options", path + "?versionId=1&versionTime=2026-01-01T00:00:00Z", "", 400, did.ErrInvalidOptions, "https://www.w3.org/ns/did#INVALID_OPTIONS"},
+		{"fail/identify-invalid", "/1.0/identify?id=urn:imei:490154203237519", "", 400, did.ErrInvalidDID, "https://www.w3.org/ns/did#INVALID_DID"},
+		{"fail/identify-unknown", "/1.0/identify?id=" + url.QueryEscape("tel:+15550001111"), "", 404, did.ErrNotFound, "https://www.w3.org/ns/did#NOT_FOUND"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, ctype, body := get(t, h, c.path, c.accept)
+			var res did.Result
+			if err := json.Unmarshal(body, &res); err != nil {
+				t.Fatalf("body: %s", body)
+			}
+			p := res.ResolutionMetadata.Problem
+			if code != c.status || ctype != did.MediaTypeResolution || res.ResolutionMetadata.Error != c.keyword || p == nil || p.Type != c.typeURI || res.Document != nil {
+				t.Fatalf("got %d %s %s", code, ctype, body)
+			}
+		})
+	}
+}
+
+// TestIdentifyEachType identifies a device by each kind of legacy
+// identifier, spelled otherwise than it was registered.
+func TestIdentifyEachType(t *testing.T) {
+	h := nodetest.Start(t)
+	dev := registerWith(t, h,
+		"urn:imei:35209900-176148-1",
+		"tel:+1-202-555-0143",
+		"urn:epc:id:sgtin:0614141.112345.400",
+		"urn:oid:1.3.6.1.4.1.343",
+		"urn:dev:mac:00-24-BE-FF-FE-80-4F-F1",
+		"ip:2001:DB8::1",
+	)
+	if err := decide(t, h, op.TypeValidate, dev.DID, 1); err != nil {
+		t.Fatal(err)
+	}
+	r := did.NewResolver(h.Node.URL())
+	for _, c := range []struct{ id, kind string }{
+		{"urn:imei:352099001761481", "imei"},
+		{"tel:+12025550143", "e164"},
+		{"URN:EPC:ID:SGTIN:0614141.112345.400", "epc"},
+		{"urn:oid:1.3.6.1.4.1.343", "oid"},
+		{"urn:dev:mac:0024befffe804ff1", "dev"},
+		{"2001:db8::1", "ip"},
+	} {
+		res, err := r.Identify(t.Context(), c.id)
+		if err != nil || res.Document.ID != dev.DID.String() || res.Identifier.Kind != c.kind {
+			t.Errorf("identify %s: %+v %v", c.id, res, err)
+		}
+	}
+}
+
+func isKeyword(err error, status int, keyword string) bool {
+	var re *did.ResolutionError
+	return errors.As(err, &re) && re.Status == status && re.Keyword == keyword
+}
+
+func isReason(err error, r op.Reason) bool {
+	var ae *sdk.APIError
+	return errors.As(err, &ae) && ae.Reason == string(r)
+}
