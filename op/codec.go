@@ -313,4 +313,3 @@ func checkText(field, s string, max int, emptyOK bool) error {
 	}
 	return nil
 }
-
