@@ -24,7 +24,9 @@ type Resolver struct {
 
 // NewResolver returns a resolver of the node at baseURL.
 func NewResolver(baseURL string) *Resolver {
-	return &Resolver{URL: strings.TrimRight(baseURL, "/"), HTTP: &http.Client{Timeout: 30 * time.Second}}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 64 // keep connections of concurrent callers alive
+	return &Resolver{URL: strings.TrimRight(baseURL, "/"), HTTP: &http.Client{Timeout: 30 * time.Second, Transport: tr}}
 }
 
 // Options select a version of the document.

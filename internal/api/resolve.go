@@ -160,6 +160,12 @@ func writeDocument(w http.ResponseWriter, ctype string, d *did.Document) error {
 	return err
 }
 
+// Resolve resolves a DID in process, as GET /1.0/identifiers/{did} does:
+// nil if there is no such entity or version.
+func (s *Server) Resolve(ctx context.Context, id string, o did.Options) (*did.Result, error) {
+	return s.resolve(ctx, id, o)
+}
+
 // resolve reads an entity (at a version or time) and builds its result;
 // nil if there is no such entity or version.
 func (s *Server) resolve(ctx context.Context, id string, o did.Options) (*did.Result, error) {

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/bias-iot/bias/cose"
+	"github.com/bias-iot/bias/did"
 	"github.com/bias-iot/bias/internal/api"
 	"github.com/bias-iot/bias/internal/ledger"
 	"github.com/bias-iot/bias/internal/ledger/cometledger"
@@ -122,6 +123,7 @@ type Node struct {
 	st     *state.Store
 	app    *registry.App
 	led    *cometledger.Ledger
+	api    *api.Server
 	ln     net.Listener
 	srv    *http.Server
 	served chan error
@@ -157,8 +159,9 @@ func Start(cfg Config, log *slog.Logger) (*Node, error) {
 		st.Close()
 		return nil, fmt.Errorf("http listen: %w", err)
 	}
+	n.api = api.New(n.led, n.app, cfg.Network, log.With("module", "api"))
 	n.srv = &http.Server{
-		Handler:           api.New(n.led, n.app, cfg.Network, log.With("module", "api")).Handler(),
+		Handler:           n.api.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       120 * time.Second,
@@ -214,3 +217,9 @@ func (n *Node) StateHash(height int64) ([]byte, error) {
 // Precheck checks an operation against the committed state, as the API
 // does before submitting it (safe for concurrent use).
 func (n *Node) Precheck(tx []byte) error { return n.app.Precheck(tx) }
+
+// Resolve resolves a DID in process (what GET /1.0/identifiers/{did}
+// answers, without HTTP); nil if not found.
+func (n *Node) Resolve(ctx context.Context, id string, o did.Options) (*did.Result, error) {
+	return n.api.Resolve(ctx, id, o)
+}
