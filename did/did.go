@@ -179,3 +179,23 @@ func MustParse(s string) DID {
 	}
 	return d
 }
+
+// SuffixBytes returns the hash bytes that the suffix encodes.
+func (d DID) SuffixBytes() []byte {
+	b, err := b32.DecodeString(d.Suffix)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// FromSuffixBytes rebuilds a DID from its network and suffix bytes.
+func FromSuffixBytes(network string, b []byte) (DID, error) {
+	if len(b) != SuffixBytes {
+		return DID{}, fmt.Errorf("%w: suffix must be %d bytes", ErrSyntax, SuffixBytes)
+	}
+	if err := ValidateNetwork(network); err != nil {
+		return DID{}, err
+	}
+	return DID{Network: network, Suffix: b32.EncodeToString(b)}, nil
+}

@@ -1,0 +1,209 @@
+package authn
+
+import (
+	"context"
+	"crypto/rand"
+	"testing"
+
+	"github.com/bias-iot/bias/cose"
+	"github.com/bias-iot/bias/did"
+	"github.com/bias-iot/bias/op"
+)
+
+// fakeView is an in-memory ledger view for the unit tests of this pure
+// package (the end-to-end tests use a real node).
+type fakeView map[did.DID]*Entity
+
+func (f fakeView) Entity(_ context.Context, id did.DID) (*Entity, error) { return f[id.Base()], nil }
+
+type party struct {
+	id  did.DID
+	kid did.DID
+	s   cose.Signer
+}
+
+func newParty(t *testing.T, v fakeView, name, kind string, alg cose.Alg) party {
+	s, _, err := cose.GenerateKey(alg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := did.New("local", []byte(name))
+	v[id] = &Entity{DID: id.String(), Kind: kind, Status: op.StatusValidated, Keys: []op.Key{op.KeyFrom("k1", s.Public())}}
+	return party{id: id, kid: id.WithFragment("k1"), s: s}
+}
+
+func nonce() []byte {
+	b := make([]byte, NonceLen)
+	rand.Read(b)
+	return b
+}
+
+const now = int64(1_800_000_000)
+
+func TestMutualAuthentication(t *testing.T) {
+	for _, enc := range []Encoding{COSE, JWS} {
+		for _, alg := range []cose.Alg{cose.AlgEdDSA, cose.AlgES256} {
+			t.Run(string(enc)+"/"+alg.String(), func(t *testing.T) {
+				v := fakeView{}
+				svc := newParty(t, v, "printer", op.KindService, alg)
+				dev := newParty(t, v, "camera", op.KindDevice, alg)
+				store := NewChallengeStore(100)
+
+				// 1. The service issues a challenge.
+				c := NewChallenge(svc.kid, nonce(), now, 60)
+				store.Add(c, now)
+				cb, err := SignChallenge(svc.s, c, enc)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// 2. The device checks it and answers.
+				got, d := VerifyChallenge(context.Background(), v, cb, now+1)
+				if !d.OK || got.Service != svc.id {
+					t.Fatalf("device rejects the challenge: %+v", d)
+				}
+				pb, err := SignProof(dev.s, &Proof{Device: dev.id, Kid: dev.kid, Service: got.Service, ServiceNonce: got.Nonce, DeviceNonce: nonce(), IssuedAt: now + 1}, enc)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if enc == COSE && len(pb) >= 200 {
+					t.Fatalf("COSE proof is %d bytes, want < 200", len(pb))
+				}
+				t.Logf("%s %s: challenge %d bytes, proof %d bytes", enc, alg, len(cb), len(pb))
+				// 3. The service decides.
+				d = VerifyProof(context.Background(), v, store, svc.id, pb, now+2)
+				if !d.OK || d.Device != dev.id.String() || d.Encoding != enc {
+					t.Fatalf("service rejects the proof: %+v", d)
+				}
+			})
+		}
+	}
+}
+
+func TestRejections(t *testing.T) {
+	for _, enc := range []Encoding{COSE, JWS} {
+		t.Run(string(enc), func(t *testing.T) { rejections(t, enc) })
+	}
+}
+
+func rejections(t *testing.T, enc Encoding) {
+	ctx := context.Background()
+	type setup struct {
+		v     fakeView
+		svc   party
+		dev   party
+		store *ChallengeStore
+		c     *Challenge
+	}
+	fresh := func() *setup {
+		v := fakeView{}
+		s := &setup{v: v, svc: newParty(t, v, "svc", op.KindService, cose.AlgEdDSA), dev: newParty(t, v, "dev", op.KindDevice, cose.AlgES256), store: NewChallengeStore(10)}
+		s.c = NewChallenge(s.svc.kid, nonce(), now, 60)
+		s.store.Add(s.c, now)
+		return s
+	}
+	proof := func(s *setup, signer cose.Signer, kid did.DID, service did.DID, sn []byte) []byte {
+		b, err := SignProof(signer, &Proof{Device: kid.Base(), Kid: kid, Service: service, ServiceNonce: sn, DeviceNonce: nonce(), IssuedAt: now}, enc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	good := func(s *setup) []byte { return proof(s, s.dev.s, s.dev.kid, s.svc.id, s.c.Nonce) }
+	cases := []struct {
+		name string
+		run  func(s *setup) Decision
+		want Reason
+	}{
+		{"fail/malformed", func(s *setup) Decision { return VerifyProof(ctx, s.v, s.store, s.svc.id, []byte("junk"), now) }, FailMalformed},
+		{"fail/unknown-did", func(s *setup) Decision {
+			delete(s.v, s.dev.id)
+			return VerifyProof(ctx, s.v, s.store, s.svc.id, good(s), now)
+		}, FailUnknownDID},
+		{"fail/unknown-key-rotated-away", func(s *setup) Decision {
+			k2, _, _ := cose.GenerateKey(cose.AlgEdDSA)
+			s.v[s.dev.id].Keys = []op.Key{op.KeyFrom("k2", k2.Public())}
+			return VerifyProof(ctx, s.v, s.store, s.svc.id, good(s), now)
+		}, FailUnknownKey},
+		{"fail/bad-signature-wrong-key", func(s *setup) Decision {
+			other, _, _ := cose.GenerateKey(cose.AlgES256)
+			return VerifyProof(ctx, s.v, s.store, s.svc.id, proof(s, other, s.dev.kid, s.svc.id, s.c.Nonce), now)
+		}, FailBadSignature},
+		{"fail/bad-signature-tampered", func(s *setup) Decision {
+			b := good(s)
+			b[len(b)-5] ^= 0x01
+			return VerifyProof(ctx, s.v, s.store, s.svc.id, b, now)
+		}, FailBadSignature},
+		{"fail/revoked", func(s *setup) Decision {
+			s.v[s.dev.id].Status = op.StatusRevoked
+			return VerifyProof(ctx, s.v, s.store, s.svc.id, good(s), now)
+		}, FailRevoked},
+		{"fail/not-validated", func(s *setup) Decision {
+			s.v[s.dev.id].Status = op.StatusPending
+			return VerifyProof(ctx, s.v, s.store, s.svc.id, good(s), now)
+		}, FailNotValidated},
+		{"fail/wrong-service", func(s *setup) Decision {
+			other := did.New("local", []byte("another service"))
+			return VerifyProof(ctx, s.v, s.store, s.svc.id, proof(s, s.dev.s, s.dev.kid, other, s.c.Nonce), now)
+		}, FailWrongService},
+		{"fail/expired-challenge", func(s *setup) Decision {
+			return VerifyProof(ctx, s.v, s.store, s.svc.id, good(s), s.c.Expires)
+		}, FailExpiredChallenge},
+		{"fail/replayed-nonce", func(s *setup) Decision {
+			b := good(s)
+			if d := VerifyProof(ctx, s.v, s.store, s.svc.id, b, now); !d.OK {
+				t.Fatalf("first use: %+v", d)
+			}
+			return VerifyProof(ctx, s.v, s.store, s.svc.id, b, now)
+		}, FailReplayedNonce},
+		{"fail/unknown-challenge", func(s *setup) Decision {
+			return VerifyProof(ctx, s.v, s.store, s.svc.id, proof(s, s.dev.s, s.dev.kid, s.svc.id, nonce()), now)
+		}, FailUnknownChallenge},
+		{"fail/wrong-kind", func(s *setup) Decision {
+			// The service's own key cannot stand in for a device.
+			return VerifyProof(ctx, s.v, s.store, s.svc.id, proof(s, s.svc.s, s.svc.kid, s.svc.id, s.c.Nonce), now)
+		}, FailWrongKind},
+		{"fail/challenge-revoked-service", func(s *setup) Decision {
+			s.v[s.svc.id].Status = op.StatusRevoked
+			cb, _ := SignChallenge(s.svc.s, s.c, enc)
+			_, d := VerifyChallenge(ctx, s.v, cb, now)
+			return d
+		}, FailRevoked},
+		{"fail/challenge-expired", func(s *setup) Decision {
+			cb, _ := SignChallenge(s.svc.s, s.c, enc)
+			_, d := VerifyChallenge(ctx, s.v, cb, s.c.Expires+1)
+			return d
+		}, FailExpiredChallenge},
+		{"fail/challenge-as-proof", func(s *setup) Decision {
+			// A challenge's signature does not verify as a proof.
+			cb, _ := SignChallenge(s.svc.s, s.c, enc)
+			return VerifyProof(ctx, s.v, s.store, s.svc.id, cb, now)
+		}, FailMalformed},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := c.run(fresh())
+			if d.OK || d.Reason != c.want {
+				t.Fatalf("got %+v, want %s", d, c.want)
+			}
+		})
+	}
+}
+
+func FuzzDecodeProof(f *testing.F) {
+	v := fakeView{}
+	dev := newParty(&testing.T{}, v, "dev", op.KindDevice, cose.AlgEdDSA)
+	for _, enc := range []Encoding{COSE, JWS} {
+		b, _ := SignProof(dev.s, &Proof{Device: dev.id, Kid: dev.kid, Service: did.New("local", nil), ServiceNonce: make([]byte, 16), DeviceNonce: make([]byte, 16), IssuedAt: now}, enc)
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, s, err := DecodeProof(b)
+		if err != nil {
+			return
+		}
+		if p.Kid.Base() != p.Device || s.Kid != p.Kid || len(p.ServiceNonce) != NonceLen {
+			t.Fatalf("decoded an inconsistent proof: %+v", p)
+		}
+		s.Verify(dev.s.Public()) // must not panic
+	})
+}

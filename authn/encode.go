@@ -1,0 +1,281 @@
+package authn
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/bias-iot/bias/cose"
+	"github.com/bias-iot/bias/did"
+	"github.com/bias-iot/bias/op"
+)
+
+// CBOR payloads: the signer's DID is the kid's; the network is the kid's.
+type challengeCBOR struct {
+	Nonce    []byte `cbor:"1,keyasint"`
+	IssuedAt int64  `cbor:"2,keyasint"`
+	Expires  int64  `cbor:"3,keyasint"`
+}
+
+type proofCBOR struct {
+	Service      []byte `cbor:"1,keyasint"` // the service DID's 20 suffix bytes
+	ServiceNonce []byte `cbor:"2,keyasint"`
+	DeviceNonce  []byte `cbor:"3,keyasint"`
+	IssuedAt     int64  `cbor:"4,keyasint"`
+}
+
+// JWT claims.
+type challengeJWT struct {
+	Iss   string `json:"iss"`
+	Net   string `json:"net"`
+	Nonce string `json:"nonce"`
+	Iat   int64  `json:"iat"`
+	Exp   int64  `json:"exp"`
+}
+
+type proofJWT struct {
+	Iss   string `json:"iss"`
+	Aud   string `json:"aud"`
+	Nonce string `json:"nonce"`
+	DN    string `json:"dn"`
+	Iat   int64  `json:"iat"`
+}
+
+type jwsHeader struct {
+	Alg string `json:"alg"`
+	Kid string `json:"kid"`
+	Typ string `json:"typ"`
+}
+
+var b64 = base64.RawURLEncoding
+
+// SignChallenge encodes and signs a challenge with the service's key.
+func SignChallenge(s cose.Signer, c *Challenge, enc Encoding) ([]byte, error) {
+	if err := c.check(); err != nil {
+		return nil, err
+	}
+	switch enc {
+	case COSE:
+		payload, err := op.Marshal(challengeCBOR{Nonce: c.Nonce, IssuedAt: c.IssuedAt, Expires: c.Expires})
+		if err != nil {
+			return nil, err
+		}
+		return cose.Sign1(s, []byte(c.Kid.String()), payload, aadChallenge)
+	case JWS:
+		return signJWS(s, c.Kid, TypChallenge, challengeJWT{
+			Iss: c.Service.String(), Net: c.Network, Nonce: b64.EncodeToString(c.Nonce), Iat: c.IssuedAt, Exp: c.Expires,
+		})
+	}
+	return nil, fmt.Errorf("unknown encoding %q", enc)
+}
+
+// SignProof encodes and signs a proof with the device's key.
+func SignProof(s cose.Signer, p *Proof, enc Encoding) ([]byte, error) {
+	if err := p.check(); err != nil {
+		return nil, err
+	}
+	switch enc {
+	case COSE:
+		payload, err := op.Marshal(proofCBOR{Service: p.Service.SuffixBytes(), ServiceNonce: p.ServiceNonce, DeviceNonce: p.DeviceNonce, IssuedAt: p.IssuedAt})
+		if err != nil {
+			return nil, err
+		}
+		return cose.Sign1(s, []byte(p.Kid.String()), payload, aadProof)
+	case JWS:
+		return signJWS(s, p.Kid, TypProof, proofJWT{
+			Iss: p.Device.String(), Aud: p.Service.String(), Nonce: b64.EncodeToString(p.ServiceNonce),
+			DN: b64.EncodeToString(p.DeviceNonce), Iat: p.IssuedAt,
+		})
+	}
+	return nil, fmt.Errorf("unknown encoding %q", enc)
+}
+
+// Signed is a decoded message whose signature is still to be checked
+// with the key its Kid names.
+type Signed struct {
+	Encoding Encoding
+	Kid      did.DID
+	Alg      cose.Alg
+	verify   func(cose.PublicKey) bool
+}
+
+// Verify checks the signature with k.
+func (s *Signed) Verify(k cose.PublicKey) bool { return k.Alg() == s.Alg && s.verify(k) }
+
+// DetectEncoding tells the two wire forms apart: a JWS is ASCII with two dots.
+func DetectEncoding(b []byte) Encoding {
+	if len(b) > 0 && b[0] == 'e' && bytes.Count(b, []byte{'.'}) == 2 {
+		return JWS
+	}
+	return COSE
+}
+
+// DecodeChallenge decodes a challenge in either encoding (not verified).
+func DecodeChallenge(b []byte) (*Challenge, *Signed, error) {
+	if len(b) > MaxMessage {
+		return nil, nil, fmt.Errorf("%w: larger than %d bytes", ErrMalformed, MaxMessage)
+	}
+	var c Challenge
+	var s *Signed
+	if DetectEncoding(b) == JWS {
+		var claims challengeJWT
+		var err error
+		if s, err = decodeJWS(b, TypChallenge, &claims); err != nil {
+			return nil, nil, err
+		}
+		svc, err := did.ParseNoFragment(claims.Iss)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: iss: %v", ErrMalformed, err)
+		}
+		nonce, err := b64.DecodeString(claims.Nonce)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: nonce", ErrMalformed)
+		}
+		c = Challenge{Service: svc, Kid: s.Kid, Network: claims.Net, Nonce: nonce, IssuedAt: claims.Iat, Expires: claims.Exp}
+	} else {
+		m, kid, err := decodeCOSE(b)
+		if err != nil {
+			return nil, nil, err
+		}
+		var pl challengeCBOR
+		if err := op.Unmarshal(m.Payload, &pl); err != nil {
+			return nil, nil, fmt.Errorf("%w: payload: %v", ErrMalformed, err)
+		}
+		c = Challenge{Service: kid.Base(), Kid: kid, Network: kid.Network, Nonce: pl.Nonce, IssuedAt: pl.IssuedAt, Expires: pl.Expires}
+		s = &Signed{Encoding: COSE, Kid: kid, Alg: m.Alg, verify: func(k cose.PublicKey) bool { return m.Verify(k, aadChallenge) == nil }}
+	}
+	if err := c.check(); err != nil {
+		return nil, nil, err
+	}
+	return &c, s, nil
+}
+
+// DecodeProof decodes a proof in either encoding (not verified).
+func DecodeProof(b []byte) (*Proof, *Signed, error) {
+	if len(b) > MaxMessage {
+		return nil, nil, fmt.Errorf("%w: larger than %d bytes", ErrMalformed, MaxMessage)
+	}
+	var p Proof
+	var s *Signed
+	if DetectEncoding(b) == JWS {
+		var claims proofJWT
+		var err error
+		if s, err = decodeJWS(b, TypProof, &claims); err != nil {
+			return nil, nil, err
+		}
+		dev, err1 := did.ParseNoFragment(claims.Iss)
+		svc, err2 := did.ParseNoFragment(claims.Aud)
+		sn, err3 := b64.DecodeString(claims.Nonce)
+		dn, err4 := b64.DecodeString(claims.DN)
+		if err1 != nil || err2 != nil || err3 != nil || err4 != nil {
+			return nil, nil, fmt.Errorf("%w: iss, aud, nonce or dn", ErrMalformed)
+		}
+		p = Proof{Device: dev, Kid: s.Kid, Service: svc, ServiceNonce: sn, DeviceNonce: dn, IssuedAt: claims.Iat}
+	} else {
+		m, kid, err := decodeCOSE(b)
+		if err != nil {
+			return nil, nil, err
+		}
+		var pl proofCBOR
+		if err := op.Unmarshal(m.Payload, &pl); err != nil {
+			return nil, nil, fmt.Errorf("%w: payload: %v", ErrMalformed, err)
+		}
+		svc, err := did.FromSuffixBytes(kid.Network, pl.Service)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: service: %v", ErrMalformed, err)
+		}
+		p = Proof{Device: kid.Base(), Kid: kid, Service: svc, ServiceNonce: pl.ServiceNonce, DeviceNonce: pl.DeviceNonce, IssuedAt: pl.IssuedAt}
+		s = &Signed{Encoding: COSE, Kid: kid, Alg: m.Alg, verify: func(k cose.PublicKey) bool { return m.Verify(k, aadProof) == nil }}
+	}
+	if err := p.check(); err != nil {
+		return nil, nil, err
+	}
+	return &p, s, nil
+}
+
+func decodeCOSE(b []byte) (*cose.Message, did.DID, error) {
+	m, err := cose.Decode(b)
+	if err != nil {
+		return nil, did.DID{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if m.Alg != cose.AlgEdDSA && m.Alg != cose.AlgES256 {
+		return nil, did.DID{}, fmt.Errorf("%w: algorithm %v", ErrMalformed, m.Alg)
+	}
+	if !m.KidProtected {
+		return nil, did.DID{}, fmt.Errorf("%w: kid must be protected", ErrMalformed)
+	}
+	kid, err := did.Parse(string(m.Kid))
+	if err != nil || kid.Fragment == "" {
+		return nil, did.DID{}, fmt.Errorf("%w: kid must be the DID URL of a key", ErrMalformed)
+	}
+	return m, kid, nil
+}
+
+func signJWS(s cose.Signer, kid did.DID, typ string, claims any) ([]byte, error) {
+	h, err := json.Marshal(jwsHeader{Alg: s.Public().Alg().String(), Kid: kid.String(), Typ: typ})
+	if err != nil {
+		return nil, err
+	}
+	c, err := json.Marshal(claims)
+	if err != nil {
+		return nil, err
+	}
+	input := b64.EncodeToString(h) + "." + b64.EncodeToString(c)
+	sig, err := s.SignMessage([]byte(input))
+	if err != nil {
+		return nil, err
+	}
+	return []byte(input + "." + b64.EncodeToString(sig)), nil
+}
+
+func decodeJWS(b []byte, typ string, claims any) (*Signed, error) {
+	parts := strings.Split(string(b), ".")
+	if len(parts) != 3 {
+		return nil, fmt.Errorf("%w: a compact JWS has three parts", ErrMalformed)
+	}
+	hb, err1 := b64.DecodeString(parts[0])
+	cb, err2 := b64.DecodeString(parts[1])
+	sig, err3 := b64.DecodeString(parts[2])
+	if err1 != nil || err2 != nil || err3 != nil {
+		return nil, fmt.Errorf("%w: JWS parts must be base64url without padding", ErrMalformed)
+	}
+	var h jwsHeader
+	if err := strictJSON(hb, &h); err != nil {
+		return nil, fmt.Errorf("%w: JWS header: %v", ErrMalformed, err)
+	}
+	if h.Typ != typ {
+		return nil, fmt.Errorf("%w: typ %.40q, want %s", ErrMalformed, h.Typ, typ)
+	}
+	var alg cose.Alg
+	switch h.Alg {
+	case "EdDSA":
+		alg = cose.AlgEdDSA
+	case "ES256":
+		alg = cose.AlgES256
+	default:
+		return nil, fmt.Errorf("%w: alg %.16q; use EdDSA or ES256", ErrMalformed, h.Alg)
+	}
+	kid, err := did.Parse(h.Kid)
+	if err != nil || kid.Fragment == "" {
+		return nil, fmt.Errorf("%w: kid must be the DID URL of a key", ErrMalformed)
+	}
+	if err := strictJSON(cb, claims); err != nil {
+		return nil, fmt.Errorf("%w: JWS claims: %v", ErrMalformed, err)
+	}
+	input := []byte(parts[0] + "." + parts[1])
+	return &Signed{Encoding: JWS, Kid: kid, Alg: alg, verify: func(k cose.PublicKey) bool { return k.Verify(input, sig) }}, nil
+}
+
+func strictJSON(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return fmt.Errorf("trailing data")
+	}
+	return nil
+}

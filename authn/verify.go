@@ -1,0 +1,242 @@
+package authn
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/bias-iot/bias/did"
+	"github.com/bias-iot/bias/op"
+)
+
+// Reason is the stable code of an authentication decision.
+type Reason string
+
+// The reasons (an append-only list).
+const (
+	OK                   Reason = "ok"
+	FailMalformed        Reason = "fail/malformed"         // not a message of this protocol
+	FailUnknownDID       Reason = "fail/unknown-did"       // the signer is not registered
+	FailUnknownKey       Reason = "fail/unknown-key"       // the kid is not a current key (e.g. rotated away)
+	FailBadSignature     Reason = "fail/bad-signature"     // tampered bytes, or another key signed
+	FailRevoked          Reason = "fail/revoked"           // the signer is revoked or deactivated
+	FailNotValidated     Reason = "fail/not-validated"     // the signer is pending or rejected
+	FailWrongService     Reason = "fail/wrong-service"     // the proof is for another service
+	FailExpiredChallenge Reason = "fail/expired-challenge" // the challenge is past its validity
+	FailReplayedNonce    Reason = "fail/replayed-nonce"    // the challenge was already answered
+	FailUnknownChallenge Reason = "fail/unknown-challenge" // this service did not issue that nonce
+	FailWrongKind        Reason = "fail/wrong-kind"        // a device where a service is due, or the reverse
+	FailContractDenied   Reason = "fail/contract-denied"   // an access contract said no
+	FailUnavailable      Reason = "fail/unavailable"       // the ledger view could not be read
+)
+
+// Entity is what a decision needs to know of an entity, from the ledger.
+type Entity struct {
+	DID      string
+	Kind     string // device or service
+	Provider string
+	Status   string
+	Keys     []op.Key
+}
+
+// View reads entities from the ledger: a node's committed state, or a
+// client of a node. Entity returns nil, nil for an unknown DID.
+type View interface {
+	Entity(ctx context.Context, id did.DID) (*Entity, error)
+}
+
+// Decision is the outcome of a verification.
+type Decision struct {
+	OK       bool     `json:"ok"`
+	Reason   Reason   `json:"reason"`
+	Detail   string   `json:"detail,omitempty"`
+	Device   string   `json:"device,omitempty"`
+	Service  string   `json:"service,omitempty"`
+	Kid      string   `json:"kid,omitempty"`
+	Encoding Encoding `json:"encoding,omitempty"`
+	At       int64    `json:"at"` // Unix seconds of the decision
+}
+
+func deny(r Reason, format string, args ...any) Decision {
+	return Decision{Reason: r, Detail: fmt.Sprintf(format, args...)}
+}
+
+// signer checks that a message's kid is a current key of a live,
+// validated entity of the wanted kind, and that it signed.
+func signer(ctx context.Context, v View, s *Signed, kind string) (*Entity, Decision) {
+	e, err := v.Entity(ctx, s.Kid.Base())
+	if err != nil {
+		return nil, deny(FailUnavailable, "the ledger view failed")
+	}
+	if e == nil {
+		return nil, deny(FailUnknownDID, "%s is not registered", s.Kid.Base())
+	}
+	switch e.Status {
+	case op.StatusValidated:
+	case op.StatusRevoked, op.StatusDeactivated:
+		return nil, deny(FailRevoked, "%s is %s", e.DID, e.Status)
+	default:
+		return nil, deny(FailNotValidated, "%s is %s", e.DID, e.Status)
+	}
+	if e.Kind != kind {
+		return nil, deny(FailWrongKind, "%s is a %s, not a %s", e.DID, e.Kind, kind)
+	}
+	var key *op.Key
+	for i := range e.Keys {
+		if e.Keys[i].ID == s.Kid.Fragment {
+			key = &e.Keys[i]
+		}
+	}
+	if key == nil {
+		return nil, deny(FailUnknownKey, "%s is not a current key", s.Kid)
+	}
+	pk, err := key.Public()
+	if err != nil || !s.Verify(pk) {
+		return nil, deny(FailBadSignature, "the signature does not verify with %s", s.Kid)
+	}
+	return e, Decision{OK: true, Reason: OK}
+}
+
+// VerifyChallenge is the device's side: the challenge is signed by a
+// current key of a validated service and has not expired at now (Unix
+// seconds).
+func VerifyChallenge(ctx context.Context, v View, msg []byte, now int64) (*Challenge, Decision) {
+	c, s, err := DecodeChallenge(msg)
+	if err != nil {
+		return nil, deny(FailMalformed, "%v", err)
+	}
+	if now >= c.Expires || now < c.IssuedAt-clockSkew {
+		return nil, deny(FailExpiredChallenge, "challenge valid from %d to %d; now %d", c.IssuedAt, c.Expires, now)
+	}
+	if _, d := signer(ctx, v, s, op.KindService); !d.OK {
+		return nil, d
+	}
+	d := Decision{OK: true, Reason: OK, Service: c.Service.String(), Kid: c.Kid.String(), Encoding: s.Encoding, At: now}
+	return c, d
+}
+
+// clockSkew is how far ahead of the verifier's clock a message may be dated.
+const clockSkew = 30
+
+// Issued finds the challenge a service issued with a nonce and spends it:
+// it answers each nonce once.
+type Issued interface {
+	Spend(nonce []byte, now int64) (c *Challenge, spentBefore bool)
+}
+
+// VerifyProof is the service's side: the proof is signed by a current key
+// of a validated device, answers a challenge that this service issued,
+// unexpired and not answered before.
+func VerifyProof(ctx context.Context, v View, issued Issued, service did.DID, msg []byte, now int64) Decision {
+	p, s, err := DecodeProof(msg)
+	if err != nil {
+		return deny(FailMalformed, "%v", err)
+	}
+	d := decideProof(ctx, v, p, s, service, now, func() (*Challenge, Decision) {
+		c, spent := issued.Spend(p.ServiceNonce, now)
+		if spent {
+			return nil, deny(FailReplayedNonce, "the challenge was already answered")
+		}
+		if c == nil {
+			return nil, deny(FailUnknownChallenge, "no challenge with this nonce was issued here")
+		}
+		return c, Decision{OK: true}
+	})
+	return d
+}
+
+func decideProof(ctx context.Context, v View, p *Proof, s *Signed, service did.DID, now int64, challenge func() (*Challenge, Decision)) Decision {
+	base := Decision{Device: p.Device.String(), Service: p.Service.String(), Kid: p.Kid.String(), Encoding: s.Encoding, At: now}
+	fail := func(d Decision) Decision {
+		d.Device, d.Service, d.Kid, d.Encoding, d.At = base.Device, base.Service, base.Kid, base.Encoding, now
+		return d
+	}
+	if p.Service.Base() != service.Base() {
+		return fail(deny(FailWrongService, "the proof is for %s", p.Service))
+	}
+	if _, d := signer(ctx, v, s, op.KindDevice); !d.OK {
+		return fail(d)
+	}
+	c, d := challenge()
+	if !d.OK {
+		return fail(d)
+	}
+	if c.Service.Base() != service.Base() {
+		return fail(deny(FailWrongService, "the challenge was issued by %s", c.Service))
+	}
+	if now >= c.Expires {
+		return fail(deny(FailExpiredChallenge, "the challenge expired at %d; now %d", c.Expires, now))
+	}
+	if !bytes.Equal(c.Nonce, p.ServiceNonce) {
+		return fail(deny(FailUnknownChallenge, "the proof answers another challenge"))
+	}
+	base.OK, base.Reason = true, OK
+	return base
+}
+
+// ChallengeStore keeps the challenges a service issued until they expire
+// and spends each once. It is bounded: beyond max live challenges, Add
+// refuses. Safe for concurrent use.
+type ChallengeStore struct {
+	mu    sync.Mutex
+	max   int
+	live  map[string]*Challenge
+	spent map[string]int64 // nonce -> expiry, kept until expiry to name replays
+}
+
+// NewChallengeStore returns a store of at most max live challenges.
+func NewChallengeStore(max int) *ChallengeStore {
+	return &ChallengeStore{max: max, live: map[string]*Challenge{}, spent: map[string]int64{}}
+}
+
+// Add records an issued challenge; false if the store is full.
+func (s *ChallengeStore) Add(c *Challenge, now int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.live)+len(s.spent) >= s.max {
+		s.expire(now)
+		if len(s.live)+len(s.spent) >= s.max {
+			return false
+		}
+	}
+	s.live[string(c.Nonce)] = c
+	return true
+}
+
+// Spend implements Issued.
+func (s *ChallengeStore) Spend(nonce []byte, now int64) (*Challenge, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.spent[string(nonce)]; ok {
+		return nil, true
+	}
+	c, ok := s.live[string(nonce)]
+	if !ok {
+		return nil, false
+	}
+	delete(s.live, string(nonce))
+	s.spent[string(nonce)] = c.Expires
+	return c, false
+}
+
+// expire forgets what has expired (the order of deletion does not matter).
+func (s *ChallengeStore) expire(now int64) {
+	for k, c := range s.live {
+		if c.Expires <= now {
+			delete(s.live, k)
+		}
+	}
+	for k, exp := range s.spent {
+		if exp <= now {
+			delete(s.spent, k)
+		}
+	}
+}
+
+// NewChallenge makes a challenge for service key kid with a fresh nonce
+// (from the caller's randomness) valid for ttl seconds from now.
+func NewChallenge(kid did.DID, nonce []byte, now, ttl int64) *Challenge {
+	return &Challenge{Service: kid.Base(), Kid: kid, Network: kid.Network, Nonce: nonce, IssuedAt: now, Expires: now + ttl}
+}
+
