@@ -239,4 +239,3 @@ func (s *ChallengeStore) expire(now int64) {
 func NewChallenge(kid did.DID, nonce []byte, now, ttl int64) *Challenge {
 	return &Challenge{Service: kid.Base(), Kid: kid, Network: kid.Network, Nonce: nonce, IssuedAt: now, Expires: now + ttl}
 }
-

@@ -46,7 +46,7 @@ func Open(dir string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open state db: %w", err)
 	}
-	tree := iavl.NewMutableTree(db, 500_000, true, iavl.NewNopLogger(), iavl.SyncOption(true))
+	tree := iavl.NewMutableTree(db, 500_000, false, iavl.NewNopLogger(), iavl.SyncOption(true))
 	if _, err := tree.Load(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("load state: %w", err)
