@@ -239,3 +239,68 @@ func (s *ChallengeStore) expire(now int64) {
 func NewChallenge(kid did.DID, nonce []byte, now, ttl int64) *Challenge {
 	return &Challenge{Service: kid.Base(), Kid: kid, Network: kid.Network, Nonce: nonce, IssuedAt: now, Expires: now + ttl}
 }
+
+// SpentSet remembers the challenges answered, per service, until they
+// expire: a verifier that sees both messages (a node) needs no store of
+// issued challenges, only this.
+type SpentSet interface {
+	// Spend records the pair and reports whether it was new.
+	Spend(service did.DID, nonce []byte, expires, now int64) bool
+}
+
+// VerifyPair decides on a proof together with the challenge it answers,
+// as a node does for a service that forwards both: the challenge must be
+// signed by a current key of a validated service and unexpired, the proof
+// by a current key of a validated device and bound to that challenge, and
+// the pair not seen before.
+func VerifyPair(ctx context.Context, v View, spent SpentSet, challenge, proof []byte, now int64) Decision {
+	c, d := VerifyChallenge(ctx, v, challenge, now)
+	if !d.OK {
+		return d
+	}
+	p, s, err := DecodeProof(proof)
+	if err != nil {
+		return deny(FailMalformed, "%v", err)
+	}
+	return decideProof(ctx, v, p, s, c.Service, now, func() (*Challenge, Decision) {
+		if !spent.Spend(c.Service, c.Nonce, c.Expires, now) {
+			return nil, deny(FailReplayedNonce, "the challenge was already answered")
+		}
+		return c, Decision{OK: true}
+	})
+}
+
+// MemorySpentSet is a bounded in-memory SpentSet, safe for concurrent use.
+type MemorySpentSet struct {
+	mu  sync.Mutex
+	max int
+	m   map[string]int64
+}
+
+// NewMemorySpentSet holds at most max unexpired pairs; when full, new
+// pairs are refused as if spent (fail closed).
+func NewMemorySpentSet(max int) *MemorySpentSet {
+	return &MemorySpentSet{max: max, m: map[string]int64{}}
+}
+
+// Spend implements SpentSet.
+func (s *MemorySpentSet) Spend(service did.DID, nonce []byte, expires, now int64) bool {
+	k := service.Base().String() + "\x00" + string(nonce)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if exp, ok := s.m[k]; ok && exp > now {
+		return false
+	}
+	if len(s.m) >= s.max {
+		for key, exp := range s.m {
+			if exp <= now {
+				delete(s.m, key)
+			}
+		}
+		if len(s.m) >= s.max {
+			return false
+		}
+	}
+	s.m[k] = expires
+	return true
+}

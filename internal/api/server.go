@@ -21,6 +21,7 @@ import (
 
 	_ "embed"
 
+	"github.com/bias-iot/bias/authn"
 	"github.com/bias-iot/bias/cose"
 	"github.com/bias-iot/bias/did"
 	"github.com/bias-iot/bias/internal/ledger"
@@ -46,13 +47,14 @@ type Server struct {
 	network       string
 	log           *slog.Logger
 	submitTimeout time.Duration
+	spent         *authn.MemorySpentSet
 }
 
 // New returns the API of network over l. Each submission goes through
 // pre first (on the request's goroutine, so that signature checks run in
 // parallel); with a nil pre, only its form is checked.
 func New(l ledger.Ledger, pre Prechecker, network string, log *slog.Logger) *Server {
-	return &Server{l: l, pre: pre, network: network, log: log, submitTimeout: 30 * time.Second}
+	return &Server{l: l, pre: pre, network: network, log: log, submitTimeout: 30 * time.Second, spent: authn.NewMemorySpentSet(1 << 20)}
 }
 
 // Handler returns the route table.
@@ -80,6 +82,7 @@ func (s *Server) Handler() http.Handler {
 	route("GET /healthz", s.healthz)
 	route("GET /1.0/identifiers/{did}", s.resolveHTTP)
 	route("GET /1.0/identify", s.identify)
+	route("POST /v1/authn/verify", s.verify)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, &Error{Status: http.StatusNotFound, Reason: "not-found", Msg: "no such route"})
 	})
