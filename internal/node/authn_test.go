@@ -85,8 +85,12 @@ func TestAuthenticationThroughNode(t *testing.T) {
 			ghost := did.New(h.Network, []byte("ghost"))
 			return exchange(authn.COSE, stranger, ghost.WithFragment("k1"), svc.DID, time.Now())
 		}, authn.FailUnknownDID},
-		{"fail/expired-challenge", func() pair { return exchange(authn.JWS, dev.Signer, dev.DID.WithFragment("k1"), svc.DID, time.Now().Add(-time.Minute)) }, authn.FailExpiredChallenge},
-		{"fail/proof-for-another-service", func() pair { return exchange(authn.COSE, dev.Signer, dev.DID.WithFragment("k1"), other.DID, time.Now()) }, authn.FailWrongService},
+		{"fail/expired-challenge", func() pair {
+			return exchange(authn.JWS, dev.Signer, dev.DID.WithFragment("k1"), svc.DID, time.Now().Add(-time.Minute))
+		}, authn.FailExpiredChallenge},
+		{"fail/proof-for-another-service", func() pair {
+			return exchange(authn.COSE, dev.Signer, dev.DID.WithFragment("k1"), other.DID, time.Now())
+		}, authn.FailWrongService},
 		{"fail/tampered-bytes", func() pair {
 			p := exchange(authn.COSE, dev.Signer, dev.DID.WithFragment("k1"), svc.DID, time.Now())
 			p.pr[len(p.pr)-3] ^= 1
