@@ -202,6 +202,9 @@ func (d *Document) validate(field string) error {
 		if err := did.ValidateFragment(k.ID); err != nil {
 			return Reject(ReasonInvalidField, f+".id: "+err.Error())
 		}
+		if strings.HasSuffix(k.ID, did.JWKSuffix) {
+			return Reject(ReasonInvalidField, f+".id must not end in "+did.JWKSuffix+" (reserved for the key's JWK method)")
+		}
 		if ids[k.ID] {
 			return Reject(ReasonInvalidField, f+".id is not unique")
 		}
@@ -220,6 +223,9 @@ func (d *Document) validate(field string) error {
 		f := fmt.Sprintf("%s.endpoints[%d]", field, i)
 		if err := did.ValidateFragment(e.ID); err != nil {
 			return Reject(ReasonInvalidField, f+".id: "+err.Error())
+		}
+		if strings.HasSuffix(e.ID, did.JWKSuffix) {
+			return Reject(ReasonInvalidField, f+".id must not end in "+did.JWKSuffix)
 		}
 		if ids[e.ID] {
 			return Reject(ReasonInvalidField, f+".id is not unique")
@@ -267,6 +273,10 @@ func (k Key) Public() (cose.PublicKey, error) {
 func KeyFrom(id string, pk cose.PublicKey) Key {
 	return Key{ID: id, Alg: int64(pk.Alg()), Pub: append([]byte(nil), pk.Bytes()...)}
 }
+
+// ValidateAttrs checks a list of attributes or claims: at most MaxAttrs,
+// sorted by key, keys unique, printable text within bounds.
+func ValidateAttrs(field string, attrs []Attr) error { return checkAttrs(field, attrs, MaxAttrs) }
 
 func checkAttrs(field string, attrs []Attr, max int) error {
 	if len(attrs) > max {

@@ -100,6 +100,7 @@ func TestValidateRejects(t *testing.T) {
 			p.Register.Doc.Keys[0] = Key{ID: "k1", Alg: -7, Pub: uncompressed(es)}
 		}, ReasonInvalidField},
 		"fail/key-id-syntax":     {func(p *Payload) { p.Register.Doc.Keys[0].ID = "k 1" }, ReasonInvalidField},
+		"fail/key-id-jwk-suffix": {func(p *Payload) { p.Register.Doc.Keys[0].ID = "k1-jwk" }, ReasonInvalidField},
 		"fail/endpoint-uri":      {func(p *Payload) { p.Register.Doc.Endpoints = []Endpoint{{ID: "e", Type: "T", URI: "not a uri"}} }, ReasonInvalidField},
 		"fail/endpoint-id-clash": {func(p *Payload) { p.Register.Doc.Endpoints = []Endpoint{{ID: "k1", Type: "T", URI: "https://x"}} }, ReasonInvalidField},
 		"fail/alias-scheme":      {func(p *Payload) { p.Register.Doc.Aliases = []string{"imei:1"} }, ReasonInvalidField},

@@ -13,7 +13,6 @@ import (
 
 	"github.com/bias-iot/bias/cose"
 	"github.com/bias-iot/bias/did"
-	"github.com/bias-iot/bias/internal/ledger"
 	"github.com/bias-iot/bias/internal/registry"
 	"github.com/bias-iot/bias/legacyid"
 	"github.com/bias-iot/bias/op"
@@ -205,30 +204,27 @@ func (s *Server) resolve(ctx context.Context, id string, o did.Options) (*did.Re
 }
 
 // versionAt finds the version in effect at time t (Unix ns): the last one
-// made at or before t.
+// made at or before t. Versions are made in time order, so a binary search
+// over the history reads O(log versions) records.
 func (s *Server) versionAt(ctx context.Context, cur *registry.Entity, height, t int64) (*registry.Entity, error) {
 	if cur.Updated <= t {
 		return cur, nil
 	}
-	// Versions are few; they are listed from the history in order.
-	prefix := registry.HistoryKey(cur.DID, 0)
-	prefix = prefix[:len(prefix)-8]
-	q, err := s.l.Query(ctx, ledger.Query{Path: registry.QueryPrefix, Data: prefix, Height: height})
-	if err != nil {
-		return nil, err
-	}
-	var list registry.PrefixList
-	if err := op.Unmarshal(q.Value, &list); err != nil {
-		return nil, err
-	}
 	var found *registry.Entity
-	for _, kv := range list.Items {
-		var e registry.Entity
-		if err := op.Unmarshal(kv.Value, &e); err != nil {
+	lo, hi := uint64(1), cur.Version-1
+	for lo <= hi && hi >= 1 {
+		mid := lo + (hi-lo)/2
+		e, _, err := s.readEntity(ctx, registry.HistoryKey(cur.DID, mid), height)
+		if err != nil {
 			return nil, err
 		}
+		if e == nil {
+			return nil, fmt.Errorf("history of %s lacks version %d", cur.DID, mid)
+		}
 		if e.Updated <= t {
-			found = &e
+			found, lo = e, mid+1
+		} else {
+			hi = mid - 1
 		}
 	}
 	return found, nil

@@ -173,7 +173,12 @@ func TestDeviceLifecycle(t *testing.T) {
 		t.Fatalf("validate after revoke: %s", msg)
 	}
 
-	f.must("deactivate", id, "--key", key2, "--reason", "decommissioned")
+	// The revocation stands against the entity's own (perhaps stolen) key;
+	// the provider deactivates it.
+	if msg := f.fail("deactivate", id, "--key", key2); !strings.Contains(msg, string(op.ReasonInvalidTransition)) {
+		t.Fatalf("self-deactivate after revoke: %s", msg)
+	}
+	f.must("deactivate", id, "--key", f.admin, "--reason", "decommissioned")
 	if v := f.show(id); v.Status != op.StatusDeactivated || v.Version != 6 {
 		t.Fatalf("after deactivate: %+v", v)
 	}

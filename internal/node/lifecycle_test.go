@@ -41,7 +41,7 @@ func TestLifecycle(t *testing.T) {
 
 	// Rotate the device's key: k1 signs the update that replaces it by k2.
 	k2 := nodetest.NewKey(t, cose.AlgES256)
-	doc := op.Document{Keys: []op.Key{op.KeyFrom("k2", k2.Public())}, Aliases: []string{"urn:imei:490154203237518"}}
+	doc := op.Document{Keys: []op.Key{op.KeyFrom("k2", k2.Public())}}
 	r := h.MustSubmit(h.Sign(dev.Signer, dev.DID.WithFragment("k1"), op.Payload{Type: op.TypeUpdate, Update: &op.Update{DID: dev.DID.String(), Version: 2, Doc: doc}}))
 	got := h.Entity(dev.DID)
 	if r.Version != 3 || got.Status != op.StatusValidated || len(got.Keys) != 1 || got.Keys[0].ID != "k2" || got.Keys[0].Alg != "ES256" {
@@ -51,19 +51,29 @@ func TestLifecycle(t *testing.T) {
 	_, err := h.Submit(h.Sign(dev.Signer, dev.DID.WithFragment("k1"), op.Payload{Type: op.TypeDeactivate, Status: &op.Status{DID: dev.DID.String(), Version: 3}}))
 	expectReason(t, err, op.ReasonUnknownSigner)
 
-	// Revoke, then deactivate with the new key.
-	h.MustSubmit(h.Sign(h.Provider.Signer, h.Provider.Kid, op.Payload{Type: op.TypeRevoke, Status: &op.Status{DID: dev.DID.String(), Version: 3, Reason: "compromised"}}))
-	if got := h.Entity(dev.DID); got.Status != op.StatusRevoked || got.StatusReason != "compromised" || got.Version != 4 {
+	// The device may not add a legacy identifier with its own key; its
+	// provider may.
+	withAlias := op.Document{Keys: doc.Keys, Aliases: []string{"urn:imei:490154203237518"}}
+	_, err = h.Submit(h.Sign(k2, dev.DID.WithFragment("k2"), op.Payload{Type: op.TypeUpdate, Update: &op.Update{DID: dev.DID.String(), Version: 3, Doc: withAlias}}))
+	expectReason(t, err, op.ReasonUnauthorized)
+	h.MustSubmit(h.Sign(h.Provider.Signer, h.Provider.Kid, op.Payload{Type: op.TypeUpdate, Update: &op.Update{DID: dev.DID.String(), Version: 3, Doc: withAlias}}))
+
+	// Revoke; the device's own key can no longer deactivate it; the
+	// provider can.
+	h.MustSubmit(h.Sign(h.Provider.Signer, h.Provider.Kid, op.Payload{Type: op.TypeRevoke, Status: &op.Status{DID: dev.DID.String(), Version: 4, Reason: "compromised"}}))
+	if got := h.Entity(dev.DID); got.Status != op.StatusRevoked || got.StatusReason != "compromised" || got.Version != 5 {
 		t.Fatalf("after revoke: %+v", got)
 	}
-	_, err = h.Submit(h.Sign(h.Provider.Signer, h.Provider.Kid, op.Payload{Type: op.TypeValidate, Status: &op.Status{DID: dev.DID.String(), Version: 4}}))
+	_, err = h.Submit(h.Sign(h.Provider.Signer, h.Provider.Kid, op.Payload{Type: op.TypeValidate, Status: &op.Status{DID: dev.DID.String(), Version: 5}}))
 	expectReason(t, err, op.ReasonInvalidTransition)
-	h.MustSubmit(h.Sign(k2, dev.DID.WithFragment("k2"), op.Payload{Type: op.TypeDeactivate, Status: &op.Status{DID: dev.DID.String(), Version: 4}}))
-	if got := h.Entity(dev.DID); got.Status != op.StatusDeactivated || got.Version != 5 {
+	_, err = h.Submit(h.Sign(k2, dev.DID.WithFragment("k2"), op.Payload{Type: op.TypeDeactivate, Status: &op.Status{DID: dev.DID.String(), Version: 5}}))
+	expectReason(t, err, op.ReasonInvalidTransition)
+	h.MustSubmit(h.Sign(h.Provider.Signer, h.Provider.Kid, op.Payload{Type: op.TypeDeactivate, Status: &op.Status{DID: dev.DID.String(), Version: 5}}))
+	if got := h.Entity(dev.DID); got.Status != op.StatusDeactivated || got.Version != 6 {
 		t.Fatalf("after deactivate: %+v", got)
 	}
 	// Every version stays readable.
-	for v, want := range map[uint64]string{1: op.StatusPending, 2: op.StatusValidated, 3: op.StatusValidated, 4: op.StatusRevoked, 5: op.StatusDeactivated} {
+	for v, want := range map[uint64]string{1: op.StatusPending, 2: op.StatusValidated, 3: op.StatusValidated, 4: op.StatusValidated, 5: op.StatusRevoked, 6: op.StatusDeactivated} {
 		e, err := h.Client.EntityVersion(t.Context(), dev.DID.String(), v)
 		if err != nil || e.Status != want || e.Version != v {
 			t.Fatalf("version %d: %+v, %v", v, e, err)

@@ -153,6 +153,10 @@ func Start(cfg Config, log *slog.Logger) (*Node, error) {
 		st.Close()
 		return nil, err
 	}
+	// CheckTx estimates time from the last block until the next one comes.
+	if h, err := n.led.Header(context.Background(), n.led.Height()); err == nil {
+		n.app.SetLastBlockTime(h.Time.UnixNano())
+	}
 	n.ln, err = net.Listen("tcp", cfg.HTTP)
 	if err != nil {
 		n.led.Close()

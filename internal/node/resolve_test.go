@@ -137,7 +137,7 @@ func TestResolution(t *testing.T) {
 	}
 
 	// Deactivated: 410, with the document metadata.
-	if _, err := h.Submit(h.Sign(k2, dev.DID.WithFragment("k2"), op.Payload{Type: op.TypeDeactivate, Status: &op.Status{DID: dev.DID.String(), Version: 4}})); err != nil {
+	if _, err := h.Submit(h.Sign(h.Provider.Signer, h.Provider.Kid, op.Payload{Type: op.TypeDeactivate, Status: &op.Status{DID: dev.DID.String(), Version: 4}})); err != nil {
 		t.Fatal(err)
 	}
 	res, err = r.Resolve(t.Context(), dev.DID.String(), did.Options{})

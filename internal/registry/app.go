@@ -61,7 +61,7 @@ var _ abci.Application = (*App)(nil)
 
 // New creates the application for network over st.
 func New(network string, st *state.Store, log *slog.Logger) *App {
-	return &App{network: network, st: st, ops: newOpCache(1 << 16), log: log}
+	return &App{network: network, st: st, ops: newOpCache(1<<16, 256<<20), log: log}
 }
 
 // Network returns the network id.
@@ -114,12 +114,7 @@ func (a *App) decode(tx []byte, h [32]byte) (*op.Signed, error) {
 	if c := a.ops.get(h); c != nil {
 		return c.s, nil
 	}
-	s, err := op.Decode(tx)
-	if err != nil {
-		return nil, err
-	}
-	a.ops.put(h, s)
-	return s, nil
+	return op.Decode(tx)
 }
 
 // Precheck checks an operation against the last committed state, as
@@ -137,8 +132,20 @@ func (a *App) Precheck(tx []byte) error {
 	// The next block's height; its time is unknown, so the last block's
 	// is the best estimate (a ticket expiring in between is caught in
 	// FinalizeBlock).
-	_, err = a.execute(snap, h, s, blockInfo{Height: snap.Version() + 1, Time: a.lastTime()})
+	_, key, err := a.execute(snap, h, s, blockInfo{Height: snap.Version() + 1, Time: a.lastTime()})
+	if err == nil {
+		a.ops.put(h, s, key, len(tx))
+	}
 	return err
+}
+
+// SetLastBlockTime tells the application the time of the last committed
+// block (Unix ns), for CheckTx's estimate before the next block; a node
+// calls it on start.
+func (a *App) SetLastBlockTime(ns int64) {
+	if a.lastBlockTime.Load() == 0 {
+		a.lastBlockTime.Store(ns)
+	}
 }
 
 // CheckTx admits to the mempool only operations that would apply to the
@@ -178,8 +185,9 @@ func (a *App) deliver(tx []byte) (*abci.ExecTxResult, error) {
 	s, err := a.decode(tx, h)
 	var out *outcome
 	if err == nil {
-		out, err = a.execute(a.st, h, s, a.block)
+		out, _, err = a.execute(a.st, h, s, a.block)
 	}
+	a.ops.remove(h)
 	if err != nil {
 		r, msg, ierr := classify(err)
 		if ierr != nil {

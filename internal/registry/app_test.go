@@ -295,3 +295,37 @@ func TestAliasIndex(t *testing.T) {
 		t.Fatalf("revoke did not release: %v %q", res[0].Log, holder("tel:+15550001"))
 	}
 }
+
+// TestRejectedOperationsAreNotCached: only operations that pass a check
+// enter the operation cache, so a flood of refused ones costs no memory.
+func TestRejectedOperationsAreNotCached(t *testing.T) {
+	app, ps := genesis(t, 1)
+	c := newChain(t, app)
+	bad, _, _ := register(t, did.New(network, []byte("no such provider")), cose.AlgEdDSA)
+	if r := c.checkTx(bad); r.Code == 0 {
+		t.Fatal("registration under an unknown provider accepted")
+	}
+	if c.app.ops.get(sha256.Sum256(bad)) != nil {
+		t.Fatal("a rejected operation was cached")
+	}
+	good, _, _ := register(t, ps[0].kid.Base(), cose.AlgEdDSA)
+	if r := c.checkTx(good); r.Code != 0 {
+		t.Fatalf("check: %s", r.Log)
+	}
+	h := sha256.Sum256(good)
+	if c.app.ops.get(h) == nil {
+		t.Fatal("an accepted operation was not cached")
+	}
+	c.block(good)
+	if c.app.ops.get(h) != nil {
+		t.Fatal("a committed operation stayed cached")
+	}
+	// The cache is bounded in bytes too.
+	small := newOpCache(100, 1000)
+	for i := 0; i < 10; i++ {
+		small.put([32]byte{byte(i)}, nil, nil, 400)
+	}
+	if small.bytes > 1000 || len(small.m) != 2 {
+		t.Fatalf("cache holds %d entries, %d bytes", len(small.m), small.bytes)
+	}
+}

@@ -37,23 +37,27 @@ type outcome struct {
 // execute checks a decoded operation against the state st and returns
 // the writes it makes. A rejection is an *op.Error; any other error is a
 // broken invariant (a failed read of the store).
-func (a *App) execute(st state.Reader, txHash [32]byte, s *op.Signed, b blockInfo) (*outcome, error) {
+func (a *App) execute(st state.Reader, txHash [32]byte, s *op.Signed, b blockInfo) (*outcome, []byte, error) {
 	p := &s.Payload
 	if p.Network != a.network {
-		return nil, op.Reject(op.ReasonWrongNetwork, fmt.Sprintf("operation is for network %.32q, this is %q", p.Network, a.network))
+		return nil, nil, op.Reject(op.ReasonWrongNetwork, fmt.Sprintf("operation is for network %.32q, this is %q", p.Network, a.network))
 	}
 	x := &executor{a: a, st: st, txHash: txHash, s: s, b: b}
+	var out *outcome
+	var err error
 	switch p.Type {
 	case op.TypeRegister:
-		return x.register()
+		out, err = x.register()
 	case op.TypeUpdate:
-		return x.update()
+		out, err = x.update()
 	case op.TypeDeactivate, op.TypeValidate, op.TypeReject, op.TypeRevoke:
-		return x.status()
+		out, err = x.status()
 	case op.TypeEnroll:
-		return x.enroll()
+		out, err = x.enroll()
+	default:
+		err = op.Reject(op.ReasonMalformed, "unknown operation type")
 	}
-	return nil, op.Reject(op.ReasonMalformed, "unknown operation type")
+	return out, x.verifiedKey, err
 }
 
 type executor struct {
@@ -65,6 +69,8 @@ type executor struct {
 	// claims holds the aliases claimed so far by this operation (a bulk
 	// enrollment claims many before any is written).
 	claims map[string]string
+	// verifiedKey is the key the signature verified with.
+	verifiedKey []byte
 }
 
 func (x *executor) verify(k op.Key) error {
@@ -72,13 +78,13 @@ func (x *executor) verify(k op.Key) error {
 	if err != nil {
 		return op.Reject(op.ReasonInternal, "stored key does not parse")
 	}
+	x.verifiedKey = pk.Bytes()
 	if x.a.ops.verified(x.txHash, pk.Bytes()) {
 		return nil
 	}
 	if err := x.s.Msg.Verify(pk, nil); err != nil {
 		return op.Reject(op.ReasonBadSignature, "signature does not verify with "+x.s.Kid.String())
 	}
-	x.a.ops.setVerified(x.txHash, pk.Bytes())
 	return nil
 }
 
@@ -158,11 +164,11 @@ func (x *executor) checkTicket(r *op.Register, prov *Provider) ([]op.Attr, error
 	if t.Network != x.a.network || t.Provider != prov.DID {
 		return nil, bad("ticket is for another network or provider")
 	}
-	if t.Expires*1e9 <= x.b.Time {
+	if t.Expires <= x.b.Time/1_000_000_000 {
 		return nil, bad("ticket expired")
 	}
-	if len(t.Claims) > op.MaxAttrs {
-		return nil, bad("ticket has too many claims")
+	if err := op.ValidateAttrs("ticket.claims", t.Claims); err != nil {
+		return nil, bad(err.Error())
 	}
 	for _, k := range r.Doc.Keys {
 		if bytes.Equal(k.Pub, t.Key) {
@@ -235,7 +241,7 @@ func (x *executor) checkVersion(e *Entity) error {
 }
 
 func (x *executor) update() (*outcome, error) {
-	e, _, err := x.target()
+	e, self, err := x.target()
 	if err != nil {
 		return nil, err
 	}
@@ -248,6 +254,15 @@ func (x *executor) update() (*outcome, error) {
 	next := *e
 	if next.Doc, err = canonicalDoc(x.s.Payload.Update.Doc); err != nil {
 		return nil, err
+	}
+	// A legacy identifier is vouched for by the provider: an entity may
+	// drop its own, not add new ones (no squatting with its own key).
+	if self {
+		for _, a := range next.Doc.Aliases {
+			if !slices.Contains(e.Doc.Aliases, a) {
+				return nil, op.Reject(op.ReasonUnauthorized, "a new legacy identifier ("+a+") needs the provider's signature")
+			}
+		}
 	}
 	return x.commitEntity(e, x.bump(&next), op.TypeUpdate)
 }
@@ -275,6 +290,11 @@ func (x *executor) status() (*outcome, error) {
 	}
 	if self && typ != op.TypeDeactivate {
 		return nil, op.Reject(op.ReasonUnauthorized, "only the entity's provider may "+typ[len("entity."):]+" it")
+	}
+	// A revocation stands against the entity's own keys (they may be the
+	// stolen ones): only the provider may deactivate a revoked entity.
+	if self && e.Status == op.StatusRevoked {
+		return nil, op.Reject(op.ReasonInvalidTransition, "a revoked entity cannot deactivate itself; its provider can")
 	}
 	if err := x.checkVersion(e); err != nil {
 		return nil, err

@@ -6,26 +6,30 @@ import (
 	"github.com/bias-iot/bias/op"
 )
 
-// opCache remembers decoded operations and the key each one's signature
-// verified with, by transaction hash, so that an operation checked once
-// (in Precheck or CheckTx) is neither decoded nor verified again in
-// Recheck or FinalizeBlock. It is only an accelerator: a miss decodes and
-// verifies again, so results never depend on its contents.
+// opCache remembers operations that passed a check (Precheck, CheckTx):
+// the decoded operation and the key its signature verified with, by
+// transaction hash, so that recheck and FinalizeBlock neither decode nor
+// verify them again. Only accepted operations enter (a flood of rejected
+// ones costs no memory), and it is bounded in entries and in bytes. It is
+// only an accelerator: a miss decodes and verifies again, so results never
+// depend on its contents.
 type opCache struct {
-	mu    sync.Mutex
-	max   int
-	m     map[[32]byte]*cached
-	order [][32]byte
-	next  int
+	mu       sync.Mutex
+	max      int
+	maxBytes int
+	bytes    int
+	m        map[[32]byte]*cached
+	order    [][32]byte // FIFO of insertions; entries removed early leave holes
 }
 
 type cached struct {
 	s        *op.Signed
 	verified string // canonical key bytes the signature verified with
+	size     int
 }
 
-func newOpCache(max int) *opCache {
-	return &opCache{max: max, m: make(map[[32]byte]*cached, max), order: make([][32]byte, 0, max)}
+func newOpCache(max, maxBytes int) *opCache {
+	return &opCache{max: max, maxBytes: maxBytes, m: make(map[[32]byte]*cached, max)}
 }
 
 func (c *opCache) get(h [32]byte) *cached {
@@ -34,21 +38,43 @@ func (c *opCache) get(h [32]byte) *cached {
 	return c.m[h]
 }
 
-// put stores a decoded operation (keeping one already stored).
-func (c *opCache) put(h [32]byte, s *op.Signed) {
+// put stores an accepted operation.
+func (c *opCache) put(h [32]byte, s *op.Signed, verified []byte, size int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.m[h]; ok {
 		return
 	}
-	if len(c.order) < c.max {
-		c.order = append(c.order, h)
-	} else {
-		delete(c.m, c.order[c.next])
-		c.order[c.next] = h
-		c.next = (c.next + 1) % c.max
+	for len(c.order) > 0 && (len(c.m) >= c.max || c.bytes+size > c.maxBytes) {
+		old := c.order[0]
+		c.order = c.order[1:]
+		if e, ok := c.m[old]; ok {
+			c.bytes -= e.size
+			delete(c.m, old)
+		}
 	}
-	c.m[h] = &cached{s: s}
+	c.m[h] = &cached{s: s, verified: string(verified), size: size}
+	c.order = append(c.order, h)
+	c.bytes += size
+	if len(c.order) > 4*c.max { // compact the holes left by remove
+		live := c.order[:0]
+		for _, k := range c.order {
+			if _, ok := c.m[k]; ok {
+				live = append(live, k)
+			}
+		}
+		c.order = live
+	}
+}
+
+// remove forgets an operation (once it is in a block).
+func (c *opCache) remove(h [32]byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[h]; ok {
+		c.bytes -= e.size
+		delete(c.m, h)
+	}
 }
 
 func (c *opCache) verified(h [32]byte, key []byte) bool {
@@ -56,12 +82,4 @@ func (c *opCache) verified(h [32]byte, key []byte) bool {
 	defer c.mu.Unlock()
 	e, ok := c.m[h]
 	return ok && e.verified == string(key)
-}
-
-func (c *opCache) setVerified(h [32]byte, key []byte) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.m[h]; ok {
-		e.verified = string(key)
-	}
 }

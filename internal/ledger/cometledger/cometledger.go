@@ -150,6 +150,16 @@ func (l *Ledger) Close() error {
 	}
 	l.closed = true
 	close(l.tick)
+	// Submitters waiting for a block that will not come learn it now.
+	for h, list := range l.waiters {
+		for _, c := range list {
+			select {
+			case c <- nil:
+			default:
+			}
+		}
+		delete(l.waiters, h)
+	}
 	l.mu.Unlock()
 	if err := l.node.Stop(); err != nil {
 		return err
