@@ -71,3 +71,12 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, d)
 	return nil
 }
+
+// View returns the authentication view of the node's committed state.
+func (s *Server) View() authn.View { return ledgerView{s} }
+
+// VerifyPair decides a challenge and proof in process, as POST
+// /v1/authn/verify does.
+func (s *Server) VerifyPair(ctx context.Context, challenge, proof []byte, now int64) authn.Decision {
+	return authn.VerifyPair(ctx, ledgerView{s}, s.spent, challenge, proof, now)
+}

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bias-iot/bias/authn"
 	"github.com/bias-iot/bias/cose"
 	"github.com/bias-iot/bias/did"
 	"github.com/bias-iot/bias/internal/api"
@@ -226,4 +227,13 @@ func (n *Node) Precheck(tx []byte) error { return n.app.Precheck(tx) }
 // answers, without HTTP); nil if not found.
 func (n *Node) Resolve(ctx context.Context, id string, o did.Options) (*did.Result, error) {
 	return n.api.Resolve(ctx, id, o)
+}
+
+// AuthnView reads entities for authentication from the committed state.
+func (n *Node) AuthnView() authn.View { return n.api.View() }
+
+// VerifyPair decides an authentication in process (what POST
+// /v1/authn/verify answers, without HTTP).
+func (n *Node) VerifyPair(ctx context.Context, challenge, proof []byte, now int64) authn.Decision {
+	return n.api.VerifyPair(ctx, challenge, proof, now)
 }
