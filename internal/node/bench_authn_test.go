@@ -107,4 +107,3 @@ func BenchmarkVerifyPair(b *testing.B) {
 		})
 	})
 }
-
