@@ -19,8 +19,8 @@ import (
 
 	"github.com/cosmos/iavl"
 	idb "github.com/cosmos/iavl/db"
-	"github.com/syndtr/goleveldb/leveldb/opt"
 	ics23 "github.com/cosmos/ics23/go"
+	"github.com/syndtr/goleveldb/leveldb/opt"
 )
 
 // Reader reads keys. Both the working tree and snapshots are Readers.
