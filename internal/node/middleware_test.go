@@ -1,0 +1,80 @@
+package node_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/bias-iot/bias/authn"
+	"github.com/bias-iot/bias/cose"
+	"github.com/bias-iot/bias/internal/node/nodetest"
+	"github.com/bias-iot/bias/op"
+	"github.com/bias-iot/bias/sdk"
+)
+
+// TestMiddleware protects a real HTTP service with the SDK's middleware:
+// a device with the SDK's transport gets in after one challenge, in either
+// encoding; a plain client and a revoked device do not.
+func TestMiddleware(t *testing.T) {
+	h := nodetest.Start(t)
+	view := sdk.View{C: h.Client}
+	svcE := h.Register(op.KindService, h.Provider.DID, cose.AlgES256)
+	devE := h.Register(op.KindDevice, h.Provider.DID, cose.AlgEdDSA)
+	for _, e := range []nodetest.Entity{svcE, devE} {
+		if err := decide(t, h, op.TypeValidate, e.DID, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, enc := range []authn.Encoding{authn.JWS, authn.COSE} {
+		t.Run(string(enc), func(t *testing.T) {
+			svc := &sdk.Service{Signer: svcE.Signer, Kid: svcE.DID.WithFragment("k1"), View: view, Encoding: enc}
+			srv := httptest.NewServer(svc.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				d, _ := sdk.DecisionFrom(r.Context())
+				fmt.Fprintf(w, "hello %s", d.Device)
+			})))
+			defer srv.Close()
+
+			// Without the SDK: 401 with a challenge.
+			resp, err := http.Get(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") == "" {
+				t.Fatalf("plain client: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+			}
+			// With it: in, as the device.
+			dev := &sdk.Device{Signer: devE.Signer, Kid: devE.DID.WithFragment("k1"), View: view}
+			c := &http.Client{Transport: &sdk.Transport{Device: dev}}
+			resp, err = c.Get(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || string(body) != "hello "+devE.DID.String() {
+				t.Fatalf("device: %d %s", resp.StatusCode, body)
+			}
+		})
+	}
+	// A revoked device is refused from the next block on.
+	if err := decide(t, h, op.TypeRevoke, devE.DID, 2); err != nil {
+		t.Fatal(err)
+	}
+	svc := &sdk.Service{Signer: svcE.Signer, Kid: svcE.DID.WithFragment("k1"), View: view}
+	srv := httptest.NewServer(svc.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})))
+	defer srv.Close()
+	dev := &sdk.Device{Signer: devE.Signer, Kid: devE.DID.WithFragment("k1"), View: view}
+	resp, err := (&http.Client{Transport: &sdk.Transport{Device: dev}}).Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 || !strings.Contains(resp.Header.Get("WWW-Authenticate"), string(authn.FailRevoked)) {
+		t.Fatalf("revoked device: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+}
+

@@ -1,0 +1,160 @@
+package sdk
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/bias-iot/bias/authn"
+	"github.com/bias-iot/bias/cose"
+	"github.com/bias-iot/bias/did"
+)
+
+// Service is the service side of bias authentication: it issues
+// challenges signed with its registered key and decides the proofs that
+// answer them, against its node's view of the ledger.
+//
+//	svc := &sdk.Service{Signer: key, Kid: id.WithFragment("k1"), View: sdk.View{C: client}}
+//	http.Handle("/print", svc.Middleware(printHandler))
+type Service struct {
+	Signer   cose.Signer
+	Kid      did.DID // the service's key
+	View     authn.View
+	Encoding authn.Encoding // of the challenges it issues; default JWS
+	TTL      time.Duration  // challenge validity; default 60 s
+	Now      func() time.Time
+
+	store *authn.ChallengeStore
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Service) init() {
+	if s.store == nil {
+		s.store = authn.NewChallengeStore(1 << 16)
+	}
+}
+
+// Challenge issues a new signed challenge.
+func (s *Service) Challenge() ([]byte, error) {
+	s.init()
+	nonce := make([]byte, authn.NonceLen)
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	ttl := s.TTL
+	if ttl == 0 {
+		ttl = time.Minute
+	}
+	now := s.now().Unix()
+	c := authn.NewChallenge(s.Kid, nonce, now, int64(ttl/time.Second))
+	if !s.store.Add(c, now) {
+		return nil, fmt.Errorf("too many open challenges")
+	}
+	enc := s.Encoding
+	if enc == "" {
+		enc = authn.JWS
+	}
+	return authn.SignChallenge(s.Signer, c, enc)
+}
+
+// Verify decides a proof that answers one of this service's challenges.
+func (s *Service) Verify(ctx context.Context, proof []byte) authn.Decision {
+	s.init()
+	return authn.VerifyProof(ctx, s.View, s.store, s.Kid.Base(), proof, s.now().Unix())
+}
+
+type decisionKey struct{}
+
+// DecisionFrom returns the authentication decision that Middleware put in
+// the request's context.
+func DecisionFrom(ctx context.Context) (authn.Decision, bool) {
+	d, ok := ctx.Value(decisionKey{}).(authn.Decision)
+	return d, ok
+}
+
+// AuthScheme is the HTTP authentication scheme of bias.
+const AuthScheme = "Bias"
+
+// Middleware protects next: a request without a proof gets 401 with a
+// challenge (WWW-Authenticate: Bias challenge="..."); a request with
+// Authorization: Bias proof="..." reaches next when the proof is accepted,
+// with the decision in its context, and gets 401 with the reason otherwise.
+func (s *Service) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		proof, ok := proofFrom(r.Header.Get("Authorization"))
+		if !ok {
+			s.challenge(w, "")
+			return
+		}
+		d := s.Verify(r.Context(), proof)
+		if !d.OK {
+			s.challenge(w, string(d.Reason))
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), decisionKey{}, d)))
+	})
+}
+
+func (s *Service) challenge(w http.ResponseWriter, reason string) {
+	c, err := s.Challenge()
+	if err != nil {
+		http.Error(w, "cannot issue a challenge", http.StatusServiceUnavailable)
+		return
+	}
+	v := AuthScheme + ` challenge="` + encodeMessage(c) + `"`
+	if reason != "" {
+		v += `, error="` + reason + `"`
+	}
+	w.Header().Set("WWW-Authenticate", v)
+	http.Error(w, "bias authentication required"+map[bool]string{true: ": " + reason, false: ""}[reason != ""], http.StatusUnauthorized)
+}
+
+// encodeMessage renders a message for an HTTP header: a JWS as it is, a
+// COSE message in base64url.
+func encodeMessage(b []byte) string {
+	if authn.DetectEncoding(b) == authn.JWS {
+		return string(b)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeMessage(s string) ([]byte, bool) {
+	if strings.HasPrefix(s, "ey") && strings.Count(s, ".") == 2 {
+		return []byte(s), true
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	return b, err == nil
+}
+
+// param extracts name="value" from an auth header of scheme Bias.
+func param(h, name string) (string, bool) {
+	rest, ok := strings.CutPrefix(h, AuthScheme+" ")
+	if !ok {
+		return "", false
+	}
+	for _, part := range strings.Split(rest, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if ok && k == name {
+			return strings.Trim(v, `"`), true
+		}
+	}
+	return "", false
+}
+
+func proofFrom(h string) ([]byte, bool) {
+	v, ok := param(h, "proof")
+	if !ok {
+		return nil, false
+	}
+	return decodeMessage(v)
+}
