@@ -77,4 +77,3 @@ func TestMiddleware(t *testing.T) {
 		t.Fatalf("revoked device: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 	}
 }
-
