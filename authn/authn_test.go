@@ -207,3 +207,68 @@ func FuzzDecodeProof(f *testing.F) {
 		s.Verify(dev.s.Public()) // must not panic
 	})
 }
+
+func TestSessionTokens(t *testing.T) {
+	ctx := context.Background()
+	v := fakeView{}
+	svc := newParty(t, v, "printer", op.KindService, cose.AlgES256)
+	peer := newParty(t, v, "sharing", op.KindService, cose.AlgEdDSA)
+	dev := newParty(t, v, "camera", op.KindDevice, cose.AlgEdDSA)
+	ok := Decision{OK: true, Reason: OK, Device: dev.id.String(), Kid: dev.kid.String()}
+	issue := func(signer cose.Signer, kid did.DID, ttl int64) []byte {
+		b, err := IssueToken(signer, kid, ok, []did.DID{svc.id, peer.id}, now, ttl, nonce())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	tok := issue(svc.s, svc.kid, 300)
+	if c, d := VerifyToken(ctx, v, tok, peer.id, now+10); !d.OK || c.Sub != dev.id.String() || c.Cnf.Kid != dev.kid.String() {
+		t.Fatalf("token at a service of its audience: %+v %+v", c, d)
+	}
+	if _, err := IssueToken(svc.s, svc.kid, Decision{Reason: FailRevoked}, nil, now, 60, nonce()); err == nil {
+		t.Fatal("a token for a refused decision")
+	}
+	cases := []struct {
+		name string
+		run  func() Decision
+		want Reason
+	}{
+		{"fail/expired-token", func() Decision { _, d := VerifyToken(ctx, v, tok, peer.id, now+300); return d }, FailExpiredToken},
+		{"fail/wrong-service", func() Decision {
+			_, d := VerifyToken(ctx, v, tok, did.New("local", []byte("elsewhere")), now)
+			return d
+		}, FailWrongService},
+		{"fail/bad-signature", func() Decision {
+			bad := append([]byte(nil), tok...)
+			bad[len(bad)-2] ^= 1
+			_, d := VerifyToken(ctx, v, bad, peer.id, now)
+			return d
+		}, FailBadSignature},
+		{"fail/wrong-kind-issuer", func() Decision {
+			// A device cannot issue tokens.
+			_, d := VerifyToken(ctx, v, issue(dev.s, dev.kid, 60), peer.id, now)
+			return d
+		}, FailWrongKind},
+		{"fail/malformed", func() Decision { _, d := VerifyToken(ctx, v, []byte("ey.x.y"), peer.id, now); return d }, FailMalformed},
+		{"fail/revoked-device", func() Decision {
+			v[dev.id].Status = op.StatusRevoked
+			defer func() { v[dev.id].Status = op.StatusValidated }()
+			_, d := VerifyToken(ctx, v, tok, peer.id, now)
+			return d
+		}, FailRevoked},
+		{"fail/revoked-issuer", func() Decision {
+			v[svc.id].Status = op.StatusRevoked
+			defer func() { v[svc.id].Status = op.StatusValidated }()
+			_, d := VerifyToken(ctx, v, tok, peer.id, now)
+			return d
+		}, FailRevoked},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if d := c.run(); d.OK || d.Reason != c.want {
+				t.Fatalf("got %+v, want %s", d, c.want)
+			}
+		})
+	}
+}

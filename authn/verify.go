@@ -29,6 +29,7 @@ const (
 	FailWrongKind        Reason = "fail/wrong-kind"        // a device where a service is due, or the reverse
 	FailContractDenied   Reason = "fail/contract-denied"   // an access contract said no
 	FailUnavailable      Reason = "fail/unavailable"       // the ledger view could not be read
+	FailExpiredToken     Reason = "fail/expired-token"     // a session token past its exp
 )
 
 // Entity is what a decision needs to know of an entity, from the ledger.

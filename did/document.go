@@ -64,6 +64,8 @@ type JWK struct {
 	X   string `json:"x"`
 	Y   string `json:"y,omitempty"`
 	Alg string `json:"alg,omitempty"`
+	Kid string `json:"kid,omitempty"` // set in a JWK Set, not in a DID document
+	Use string `json:"use,omitempty"`
 }
 
 // Service is a service endpoint.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/bias-iot/bias/authn"
@@ -55,9 +56,33 @@ func (d *Device) Answer(ctx context.Context, challenge []byte) ([]byte, error) {
 // with WWW-Authenticate: Bias challenge=...) and retries the request once
 // with the proof. Requests with a body must be replayable (GetBody set, as
 // http.NewRequest does for in-memory bodies).
+//
+// A session token that a service returns (header Bias-Token) is kept and
+// sent as a bearer token to later requests, to any host: the services of
+// its audience accept it without a new challenge; the others answer with
+// a challenge, which the transport answers.
 type Transport struct {
 	Device *Device
 	Base   http.RoundTripper
+
+	mu    sync.Mutex
+	token string
+}
+
+// Token returns the session token held, if any.
+func (t *Transport) Token() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.token
+}
+
+func (t *Transport) keep(resp *http.Response) *http.Response {
+	if tok := resp.Header.Get(TokenHeader); tok != "" {
+		t.mu.Lock()
+		t.token = tok
+		t.mu.Unlock()
+	}
+	return resp
 }
 
 // RoundTrip implements http.RoundTripper.
@@ -66,8 +91,23 @@ func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	resp, err := base.RoundTrip(r)
+	first := r
+	if tok := t.Token(); tok != "" && r.Header.Get("Authorization") == "" {
+		first = r.Clone(r.Context())
+		first.Header.Set("Authorization", "Bearer "+tok)
+		if r.Body != nil && r.GetBody != nil {
+			b, err := r.GetBody()
+			if err != nil {
+				return nil, err
+			}
+			first.Body = b
+		}
+	}
+	resp, err := base.RoundTrip(first)
 	if err != nil || resp.StatusCode != http.StatusUnauthorized {
+		if err == nil {
+			t.keep(resp)
+		}
 		return resp, err
 	}
 	v, ok := param(resp.Header.Get("WWW-Authenticate"), "challenge")
@@ -93,5 +133,9 @@ func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 		retry.Body = io.NopCloser(bytes.NewReader(nil))
 	}
 	retry.Header.Set("Authorization", AuthScheme+` proof="`+encodeMessage(proof)+`"`)
-	return base.RoundTrip(retry)
+	resp, err = base.RoundTrip(retry)
+	if err == nil {
+		t.keep(resp)
+	}
+	return resp, err
 }

@@ -27,6 +27,11 @@ type Service struct {
 	Encoding authn.Encoding // of the challenges it issues; default JWS
 	TTL      time.Duration  // challenge validity; default 60 s
 	Now      func() time.Time
+	// TokenTTL, when set, makes Middleware issue a session token (a JWT,
+	// header Bias-Token) after each accepted proof, for Audience (the
+	// services that accept this service's decision; default itself).
+	TokenTTL time.Duration
+	Audience []did.DID
 
 	store *authn.ChallengeStore
 }
@@ -89,9 +94,23 @@ const AuthScheme = "Bias"
 // challenge (WWW-Authenticate: Bias challenge="..."); a request with
 // Authorization: Bias proof="..." reaches next when the proof is accepted,
 // with the decision in its context, and gets 401 with the reason otherwise.
+//
+// A request with Authorization: Bearer <session token> is accepted without
+// a challenge when the token is for this service and its device is still
+// validated (one registration, many services).
 func (s *Service) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		proof, ok := proofFrom(r.Header.Get("Authorization"))
+		auth := r.Header.Get("Authorization")
+		if tok, ok := strings.CutPrefix(auth, "Bearer "); ok {
+			_, d := authn.VerifyToken(r.Context(), s.View, []byte(tok), s.Kid.Base(), s.now().Unix())
+			if !d.OK {
+				s.challenge(w, string(d.Reason))
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), decisionKey{}, d)))
+			return
+		}
+		proof, ok := proofFrom(auth)
 		if !ok {
 			s.challenge(w, "")
 			return
@@ -101,9 +120,19 @@ func (s *Service) Middleware(next http.Handler) http.Handler {
 			s.challenge(w, string(d.Reason))
 			return
 		}
+		if s.TokenTTL > 0 {
+			jti := make([]byte, 16)
+			rand.Read(jti)
+			if tok, err := authn.IssueToken(s.Signer, s.Kid, d, s.Audience, s.now().Unix(), int64(s.TokenTTL/time.Second), jti); err == nil {
+				w.Header().Set(TokenHeader, string(tok))
+			}
+		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), decisionKey{}, d)))
 	})
 }
+
+// TokenHeader carries a session token in a response.
+const TokenHeader = "Bias-Token"
 
 func (s *Service) challenge(w http.ResponseWriter, reason string) {
 	c, err := s.Challenge()

@@ -80,3 +80,39 @@ func (s *Server) View() authn.View { return ledgerView{s} }
 func (s *Server) VerifyPair(ctx context.Context, challenge, proof []byte, now int64) authn.Decision {
 	return authn.VerifyPair(ctx, ledgerView{s}, s.spent, challenge, proof, now)
 }
+
+// jwks publishes an entity's keys as a JWK Set (RFC 7517), kid = the DID
+// URL of each key, so that any JWT library can verify the session tokens
+// a service issues.
+func (s *Server) jwks(w http.ResponseWriter, r *http.Request) error {
+	id, err := s.parseDID(r)
+	if err != nil {
+		return err
+	}
+	e, _, err := s.readEntity(r.Context(), registry.EntityKey(id), 0)
+	if err != nil {
+		return err
+	}
+	if e == nil {
+		return &Error{Status: http.StatusNotFound, Reason: string(op.ReasonUnknownEntity), Msg: id + " is not registered"}
+	}
+	set := struct {
+		Keys []*did.JWK `json:"keys"`
+	}{Keys: []*did.JWK{}}
+	if e.Status == op.StatusValidated {
+		for _, k := range e.Doc.Keys {
+			pk, err := k.Public()
+			if err != nil {
+				return err
+			}
+			j, err := did.PublicJWK(pk)
+			if err != nil {
+				return err
+			}
+			j.Kid, j.Use = id+"#"+k.ID, "sig"
+			set.Keys = append(set.Keys, j)
+		}
+	}
+	w.Header().Set("Content-Type", "application/jwk-set+json")
+	return json.NewEncoder(w).Encode(set)
+}

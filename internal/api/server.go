@@ -84,6 +84,7 @@ func (s *Server) Handler() http.Handler {
 	route("GET /1.0/identify", s.identify)
 	route("POST /v1/authn/verify", s.verify)
 	route("GET /v1/events", s.events)
+	route("GET /v1/entities/{did}/jwks", s.jwks)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, &Error{Status: http.StatusNotFound, Reason: "not-found", Msg: "no such route"})
 	})

@@ -1,0 +1,102 @@
+package authn
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"slices"
+
+	"github.com/bias-iot/bias/cose"
+	"github.com/bias-iot/bias/did"
+	"github.com/bias-iot/bias/op"
+)
+
+// TypToken is the JWS typ of a session token: a plain JWT, so that any
+// JWT library verifies it with the JWK Set a node publishes for the
+// issuer (GET /v1/entities/{did}/jwks).
+const TypToken = "JWT"
+
+// MaxTokenSeconds bounds a session token's life.
+const MaxTokenSeconds = 3600
+
+// TokenClaims are a session token's claims (RFC 7519, RFC 7800 cnf).
+type TokenClaims struct {
+	Iss string   `json:"iss"` // the service that authenticated the device
+	Sub string   `json:"sub"` // the device
+	Aud []string `json:"aud"` // the services that accept the decision
+	Iat int64    `json:"iat"`
+	Exp int64    `json:"exp"`
+	Jti string   `json:"jti"`
+	Cnf *Cnf     `json:"cnf,omitempty"`
+}
+
+// Cnf names the key the device proved possession of.
+type Cnf struct {
+	Kid string `json:"kid"`
+}
+
+// IssueToken issues a session token after an accepted decision: signed by
+// the issuing service's registered key kid, for the audience, valid ttl
+// seconds from now; jti comes from the caller's randomness.
+func IssueToken(s cose.Signer, kid did.DID, d Decision, aud []did.DID, now, ttl int64, jti []byte) ([]byte, error) {
+	if !d.OK || d.Device == "" {
+		return nil, fmt.Errorf("a token follows an accepted decision")
+	}
+	if ttl < 1 || ttl > MaxTokenSeconds {
+		return nil, fmt.Errorf("token life must be 1 to %d seconds", MaxTokenSeconds)
+	}
+	c := TokenClaims{Iss: kid.Base().String(), Sub: d.Device, Iat: now, Exp: now + ttl, Jti: base64.RawURLEncoding.EncodeToString(jti)}
+	if d.Kid != "" {
+		c.Cnf = &Cnf{Kid: d.Kid}
+	}
+	for _, a := range aud {
+		c.Aud = append(c.Aud, a.Base().String())
+	}
+	if len(c.Aud) == 0 {
+		c.Aud = []string{c.Iss}
+	}
+	return signJWS(s, kid, TypToken, c)
+}
+
+// VerifyToken accepts a session token at service audience: signed by a
+// current key of a validated issuing service, naming audience, unexpired,
+// and its device still validated now (a token dies with a revocation).
+func VerifyToken(ctx context.Context, v View, token []byte, audience did.DID, now int64) (*TokenClaims, Decision) {
+	if len(token) > 2*MaxMessage {
+		return nil, deny(FailMalformed, "token larger than %d bytes", 2*MaxMessage)
+	}
+	var c TokenClaims
+	s, err := decodeJWS(token, TypToken, &c)
+	if err != nil {
+		return nil, deny(FailMalformed, "%v", err)
+	}
+	if s.Kid.Base().String() != c.Iss {
+		return nil, deny(FailMalformed, "the token's kid is not a key of its issuer")
+	}
+	if _, d := signer(ctx, v, s, op.KindService); !d.OK {
+		return nil, d
+	}
+	if !slices.Contains(c.Aud, audience.Base().String()) {
+		return nil, deny(FailWrongService, "the token is not for %s", audience)
+	}
+	if now >= c.Exp || c.Iat > now+clockSkew {
+		return nil, deny(FailExpiredToken, "the token is valid from %d to %d; now %d", c.Iat, c.Exp, now)
+	}
+	dev, err := did.ParseNoFragment(c.Sub)
+	if err != nil {
+		return nil, deny(FailMalformed, "sub: %v", err)
+	}
+	e, err := v.Entity(ctx, dev)
+	if err != nil {
+		return nil, deny(FailUnavailable, "the ledger view failed")
+	}
+	switch {
+	case e == nil:
+		return nil, deny(FailUnknownDID, "%s is not registered", dev)
+	case e.Status == op.StatusRevoked || e.Status == op.StatusDeactivated:
+		return nil, deny(FailRevoked, "%s is %s", dev, e.Status)
+	case e.Status != op.StatusValidated:
+		return nil, deny(FailNotValidated, "%s is %s", dev, e.Status)
+	}
+	return &c, Decision{OK: true, Reason: OK, Device: c.Sub, Service: audience.Base().String(), Encoding: JWS, At: now}
+}

@@ -1,0 +1,133 @@
+package node_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/bias-iot/bias/authn"
+	"github.com/bias-iot/bias/cose"
+	"github.com/bias-iot/bias/did"
+	"github.com/bias-iot/bias/internal/node/nodetest"
+	"github.com/bias-iot/bias/op"
+	"github.com/bias-iot/bias/sdk"
+)
+
+// TestSingleSignOn: a camera authenticates once to a printing service,
+// whose session token a sharing service accepts without a challenge; an
+// independent JWT library verifies the token with the JWK Set the node
+// publishes; a revocation kills the token.
+func TestSingleSignOn(t *testing.T) {
+	h := nodetest.Start(t)
+	view := sdk.View{C: h.Client}
+	reg := func(kind string, alg cose.Alg) nodetest.Entity {
+		e := h.Register(kind, h.Provider.DID, alg)
+		if err := decide(t, h, op.TypeValidate, e.DID, 1); err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	printing, sharing := reg(op.KindService, cose.AlgES256), reg(op.KindService, cose.AlgEdDSA)
+	camera := reg(op.KindDevice, cose.AlgEdDSA)
+
+	var challenges atomic.Int64
+	serve := func(e nodetest.Entity, ttl time.Duration) *httptest.Server {
+		svc := &sdk.Service{Signer: e.Signer, Kid: e.DID.WithFragment("k1"), View: view, TokenTTL: ttl, Audience: []did.DID{printing.DID, sharing.DID}}
+		protected := svc.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			d, _ := sdk.DecisionFrom(r.Context())
+			io.WriteString(w, d.Device)
+		}))
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Authorization") == "" {
+				challenges.Add(1)
+			}
+			protected.ServeHTTP(w, r)
+		}))
+		t.Cleanup(srv.Close)
+		return srv
+	}
+	s1, s2 := serve(printing, 5*time.Minute), serve(sharing, 0)
+	tr := &sdk.Transport{Device: &sdk.Device{Signer: camera.Signer, Kid: camera.DID.WithFragment("k1"), View: view}}
+	c := &http.Client{Transport: tr}
+	get := func(url string) (int, string) {
+		resp, err := c.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get(s1.URL); code != 200 || body != camera.DID.String() {
+		t.Fatalf("printing: %d %s", code, body)
+	}
+	token := tr.Token()
+	if token == "" || challenges.Load() != 1 {
+		t.Fatalf("no session token, or %d challenges", challenges.Load())
+	}
+	if code, body := get(s2.URL); code != 200 || body != camera.DID.String() {
+		t.Fatalf("sharing with the token: %d %s", code, body)
+	}
+	if challenges.Load() != 1 {
+		t.Fatalf("the sharing service challenged the camera (%d challenges)", challenges.Load())
+	}
+
+	// An independent library verifies the token with the node's JWK Set.
+	resp, err := http.Get(h.Node.URL() + "/v1/entities/" + printing.DID.String() + "/jwks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var set jose.JSONWebKeySet
+	if err := json.NewDecoder(resp.Body).Decode(&set); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	tok, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := set.Key(tok.Headers[0].KeyID)
+	if len(keys) != 1 {
+		t.Fatalf("JWK Set has no key %q", tok.Headers[0].KeyID)
+	}
+	var claims jwt.Claims
+	var extra struct {
+		Cnf struct {
+			Kid string `json:"kid"`
+		} `json:"cnf"`
+	}
+	if err := tok.Claims(keys[0].Key, &claims, &extra); err != nil {
+		t.Fatalf("go-jose rejects the token: %v", err)
+	}
+	if err := claims.Validate(jwt.Expected{Issuer: printing.DID.String(), Subject: camera.DID.String(), AnyAudience: jwt.Audience{sharing.DID.String()}, Time: time.Now()}); err != nil {
+		t.Fatalf("claims: %v", err)
+	}
+	if extra.Cnf.Kid != camera.DID.WithFragment("k1").String() || claims.ID == "" {
+		t.Fatalf("cnf %q jti %q", extra.Cnf.Kid, claims.ID)
+	}
+
+	// The token dies with the camera's revocation.
+	if err := decide(t, h, op.TypeRevoke, camera.DID, 2); err != nil {
+		t.Fatal(err)
+	}
+	_, d := authn.VerifyToken(t.Context(), view, []byte(token), sharing.DID, time.Now().Unix())
+	if d.Reason != authn.FailRevoked {
+		t.Fatalf("token of a revoked device: %+v", d)
+	}
+	if code, _ := get(s2.URL); code != 401 {
+		t.Fatalf("sharing after revocation: %d", code)
+	}
+	// Not for an audience it does not name.
+	other := reg(op.KindService, cose.AlgEdDSA)
+	if _, d := authn.VerifyToken(t.Context(), view, []byte(token), other.DID, time.Now().Unix()); d.OK || !strings.HasPrefix(string(d.Reason), "fail/") {
+		t.Fatalf("token at another service: %+v", d)
+	}
+}
