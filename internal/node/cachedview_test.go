@@ -1,0 +1,81 @@
+package node_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/bias-iot/bias/authn"
+	"github.com/bias-iot/bias/cose"
+	"github.com/bias-iot/bias/internal/node/nodetest"
+	"github.com/bias-iot/bias/op"
+	"github.com/bias-iot/bias/sdk"
+)
+
+// TestCachedViewDropsOnEvent: a service that caches what it read of the
+// ledger serves repeated authentications from its cache, and refuses a
+// revoked device as soon as the revocation's event arrives (there is no
+// timer in the cache).
+func TestCachedViewDropsOnEvent(t *testing.T) {
+	h := nodetest.Start(t)
+	svcE := h.Register(op.KindService, h.Provider.DID, cose.AlgES256)
+	devE := h.Register(op.KindDevice, h.Provider.DID, cose.AlgEdDSA)
+	for _, e := range []nodetest.Entity{svcE, devE} {
+		if err := decide(t, h, op.TypeValidate, e.DID, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cv := sdk.NewCachedView(h.Client)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go cv.Run(ctx)
+	svc := &sdk.Service{Signer: svcE.Signer, Kid: svcE.DID.WithFragment("k1"), View: cv}
+	dev := &sdk.Device{Signer: devE.Signer, Kid: devE.DID.WithFragment("k1"), View: sdk.View{C: h.Client}}
+	auth := func() authn.Decision {
+		ch, _ := svc.Challenge()
+		p, err := dev.Answer(t.Context(), ch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return svc.Verify(t.Context(), p)
+	}
+	// Wait until the view follows the stream (entities get cached).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if d := auth(); !d.OK {
+			t.Fatalf("%+v", d)
+		}
+		if hits, _, _ := cv.Stats(); hits > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the view never cached")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	_, missesBefore, _ := cv.Stats()
+	for i := 0; i < 5; i++ {
+		if d := auth(); !d.OK {
+			t.Fatalf("%+v", d)
+		}
+	}
+	if _, misses, _ := cv.Stats(); misses != missesBefore {
+		t.Fatalf("repeated authentications missed the cache (%d → %d)", missesBefore, misses)
+	}
+	if err := decide(t, h, op.TypeRevoke, devE.DID, 2); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		d := auth()
+		if d.Reason == authn.FailRevoked {
+			break
+		}
+		if !d.OK || time.Now().After(deadline.Add(10*time.Second)) {
+			t.Fatalf("revoked device still accepted from the cache: %+v", d)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, _, events := cv.Stats(); events == 0 {
+		t.Fatal("the revocation was not seen as an event")
+	}
+}

@@ -1,0 +1,163 @@
+package sdk
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bias-iot/bias/authn"
+	"github.com/bias-iot/bias/did"
+)
+
+// Event is a committed change of an entity (GET /v1/events).
+type Event struct {
+	ID       string    `json:"-"` // height.tx.event: resume after it
+	Height   int64     `json:"height"`
+	Time     time.Time `json:"time"`
+	Op       string    `json:"op"`
+	DID      string    `json:"did"`
+	Provider string    `json:"provider"`
+	Status   string    `json:"status"`
+	Version  uint64    `json:"version"`
+}
+
+// Events streams committed entity events from height from (0: from the
+// next block), optionally only those of did or provider, until ctx ends.
+func (c *Client) Events(ctx context.Context, from int64, didFilter, provider string) (<-chan Event, error) {
+	if from <= 0 {
+		st, err := c.Status(ctx)
+		if err != nil {
+			return nil, err
+		}
+		from = st.Height + 1
+	}
+	q := url.Values{"from": {strconv.FormatInt(from, 10)}}
+	if didFilter != "" {
+		q.Set("did", didFilter)
+	}
+	if provider != "" {
+		q.Set("provider", provider)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.URL+"/v1/events?"+q.Encode(), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	// A stream has no deadline: use a client without the API timeout.
+	resp, err := (&http.Client{Transport: c.HTTP.Transport}).Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, fmt.Errorf("events: HTTP %d", resp.StatusCode)
+	}
+	out := make(chan Event, 64)
+	go func() {
+		defer resp.Body.Close()
+		defer close(out)
+		sc := bufio.NewScanner(resp.Body)
+		var ev Event
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case strings.HasPrefix(line, "id: "):
+				ev.ID = line[4:]
+			case strings.HasPrefix(line, "data: "):
+				json.Unmarshal([]byte(line[6:]), &ev)
+			case line == "" && ev.ID != "":
+				select {
+				case out <- ev:
+				case <-ctx.Done():
+					return
+				}
+				ev = Event{}
+			}
+		}
+	}()
+	return out, nil
+}
+
+// CachedView is an authn.View that keeps the entities it has read and
+// drops one when the ledger's event stream says it changed (revoked,
+// rotated, deactivated...): no timer, no stale grace period. Until Run's
+// stream is open it does not cache.
+type CachedView struct {
+	C *Client
+
+	mu      sync.Mutex
+	m       map[string]*authn.Entity
+	gen     map[string]uint64 // bumped by each event of a DID
+	live    bool
+	hits    int64
+	misses  int64
+	applied int64
+}
+
+// NewCachedView returns a cached view over c; call Run to follow events.
+func NewCachedView(c *Client) *CachedView {
+	return &CachedView{C: c, m: map[string]*authn.Entity{}, gen: map[string]uint64{}}
+}
+
+// Run follows the event stream from the next block until ctx ends,
+// dropping the entities that change; it returns when the stream ends.
+func (v *CachedView) Run(ctx context.Context) error {
+	events, err := v.C.Events(ctx, 0, "", "")
+	if err != nil {
+		return err
+	}
+	v.mu.Lock()
+	v.live = true
+	v.mu.Unlock()
+	defer func() {
+		v.mu.Lock()
+		v.live, v.m = false, map[string]*authn.Entity{}
+		v.mu.Unlock()
+	}()
+	for ev := range events {
+		v.mu.Lock()
+		delete(v.m, ev.DID)
+		v.gen[ev.DID]++
+		v.applied++
+		v.mu.Unlock()
+	}
+	return ctx.Err()
+}
+
+// Entity implements authn.View.
+func (v *CachedView) Entity(ctx context.Context, id did.DID) (*authn.Entity, error) {
+	key := id.Base().String()
+	v.mu.Lock()
+	if e, ok := v.m[key]; ok && v.live {
+		v.hits++
+		v.mu.Unlock()
+		return e, nil
+	}
+	v.misses++
+	gen, live := v.gen[key], v.live
+	v.mu.Unlock()
+	e, err := View{C: v.C}.Entity(ctx, id)
+	if err != nil || e == nil || !live {
+		return e, err
+	}
+	v.mu.Lock()
+	if v.gen[key] == gen && v.live { // no event came while we read
+		v.m[key] = e
+	}
+	v.mu.Unlock()
+	return e, nil
+}
+
+// Stats reports cache hits, misses and events applied.
+func (v *CachedView) Stats() (hits, misses, events int64) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.hits, v.misses, v.applied
+}
