@@ -1,0 +1,206 @@
+package cli
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bias-iot/bias/authn"
+	"github.com/bias-iot/bias/did"
+	"github.com/bias-iot/bias/keyfile"
+	"github.com/bias-iot/bias/sdk"
+)
+
+func (a *app) authCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "auth",
+		Short: "Play a device and a service authenticating each other through a node",
+		Long: `Mutual authentication (docs/authentication.md): a service issues a signed
+challenge, a device checks the service on the ledger and answers with a signed
+proof, and the service (or any node) decides. Messages are printed as compact
+JWS or base64 COSE_Sign1.`,
+	}
+	cmd.AddCommand(a.authChallengeCmd(), a.authAnswerCmd(), a.authVerifyCmd(), a.authDemoCmd())
+	return cmd
+}
+
+// entitySigner loads a key file and finds which key of entity id it is.
+func (a *app) entitySigner(ctx context.Context, id, keyPath string) (*sdk.Device, error) {
+	s, err := keyfile.Load(keyPath)
+	if err != nil {
+		return nil, err
+	}
+	e, err := a.client().Entity(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	kid := findKeyID(e.Keys, base64.RawURLEncoding.EncodeToString(s.Public().Bytes()))
+	if kid == "" {
+		return nil, fmt.Errorf("%s is not a current key of %s", keyPath, id)
+	}
+	d, err := did.Parse(e.DID)
+	if err != nil {
+		return nil, err
+	}
+	return &sdk.Device{Signer: s, Kid: d.WithFragment(kid), View: sdk.View{C: a.client()}}, nil
+}
+
+func encodeMsg(b []byte) string {
+	if authn.DetectEncoding(b) == authn.JWS {
+		return string(b)
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// readMsg takes a message from an argument: a file name, or the message.
+func readMsg(s string) ([]byte, error) {
+	if b, err := os.ReadFile(s); err == nil {
+		s = strings.TrimSpace(string(b))
+	}
+	if strings.HasPrefix(s, "ey") {
+		return []byte(s), nil
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("a message is a compact JWS or base64 COSE_Sign1")
+	}
+	return b, nil
+}
+
+func (a *app) authChallengeCmd() *cobra.Command {
+	var keyPath, enc string
+	cmd := &cobra.Command{
+		Use:     "challenge SERVICE_DID --key FILE",
+		Short:   "Issue a challenge as a service",
+		Example: example("bias auth challenge did:bias:local:... --key printer.key --encoding cose > challenge.txt"),
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := a.entitySigner(cmd.Context(), args[0], keyPath)
+			if err != nil {
+				return err
+			}
+			svc := &sdk.Service{Signer: s.Signer, Kid: s.Kid, View: s.View, Encoding: authn.Encoding(enc)}
+			c, err := svc.Challenge()
+			if err != nil {
+				return err
+			}
+			a.out("%s\n", encodeMsg(c))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&keyPath, "key", "", "a key of the service (required)")
+	cmd.Flags().StringVar(&enc, "encoding", "jws", "jws or cose")
+	cmd.MarkFlagRequired("key")
+	return cmd
+}
+
+func (a *app) authAnswerCmd() *cobra.Command {
+	var keyPath string
+	cmd := &cobra.Command{
+		Use:     "answer DEVICE_DID CHALLENGE --key FILE",
+		Short:   "Check a service's challenge and answer it as a device",
+		Example: example("bias auth answer did:bias:local:... challenge.txt --key cam.key > proof.txt"),
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dev, err := a.entitySigner(cmd.Context(), args[0], keyPath)
+			if err != nil {
+				return err
+			}
+			ch, err := readMsg(args[1])
+			if err != nil {
+				return err
+			}
+			p, err := dev.Answer(cmd.Context(), ch)
+			if err != nil {
+				return err
+			}
+			a.out("%s\n", encodeMsg(p))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&keyPath, "key", "", "a key of the device (required)")
+	cmd.MarkFlagRequired("key")
+	return cmd
+}
+
+func (a *app) authVerifyCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "verify CHALLENGE PROOF",
+		Short:   "Have the node decide a challenge and the proof that answers it",
+		Example: example("bias auth verify challenge.txt proof.txt", "bias --node http://127.0.0.1:8081 auth verify challenge.txt proof.txt"),
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ch, err := readMsg(args[0])
+			if err != nil {
+				return err
+			}
+			pr, err := readMsg(args[1])
+			if err != nil {
+				return err
+			}
+			d, err := a.client().Verify(cmd.Context(), ch, pr)
+			if err != nil {
+				return err
+			}
+			a.printJSON(d)
+			if !d.OK {
+				return fmt.Errorf("refused: %s", d.Reason)
+			}
+			return nil
+		},
+	}
+}
+
+func (a *app) authDemoCmd() *cobra.Command {
+	var svcKey, devKey, enc string
+	cmd := &cobra.Command{
+		Use:     "demo SERVICE_DID DEVICE_DID --service-key FILE --device-key FILE",
+		Short:   "Run a whole mutual authentication and show each step",
+		Example: example("bias auth demo did:bias:local:svc... did:bias:local:dev... --service-key printer.key --device-key cam.key --encoding cose"),
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			s, err := a.entitySigner(ctx, args[0], svcKey)
+			if err != nil {
+				return err
+			}
+			dev, err := a.entitySigner(ctx, args[1], devKey)
+			if err != nil {
+				return err
+			}
+			svc := &sdk.Service{Signer: s.Signer, Kid: s.Kid, View: s.View, Encoding: authn.Encoding(enc)}
+			t0 := time.Now()
+			ch, err := svc.Challenge()
+			if err != nil {
+				return err
+			}
+			a.out("1. service %s issues a challenge (%s, %d bytes)\n", s.Kid, enc, len(ch))
+			p, err := dev.Answer(ctx, ch)
+			if err != nil {
+				return fmt.Errorf("2. the device refuses the service: %w", err)
+			}
+			a.out("2. device checked the service on the ledger and answers with a proof (%d bytes)\n", len(p))
+			d := svc.Verify(ctx, p)
+			a.out("3. service decides: %s", d.Reason)
+			if d.Detail != "" {
+				a.out(" (%s)", d.Detail)
+			}
+			a.out(" in %v\n", time.Since(t0).Round(time.Microsecond))
+			if !d.OK {
+				return fmt.Errorf("refused: %s", d.Reason)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&svcKey, "service-key", "", "a key of the service (required)")
+	cmd.Flags().StringVar(&devKey, "device-key", "", "a key of the device (required)")
+	cmd.Flags().StringVar(&enc, "encoding", "jws", "jws or cose")
+	cmd.MarkFlagRequired("service-key")
+	cmd.MarkFlagRequired("device-key")
+	return cmd
+}
