@@ -32,6 +32,10 @@ type Service struct {
 	// services that accept this service's decision; default itself).
 	TokenTTL time.Duration
 	Audience []did.DID
+	// Allow, when set, decides conditional access after the device is
+	// authenticated (until provider contracts decide on the ledger): an
+	// error refuses with fail/contract-denied and its message.
+	Allow func(ctx context.Context, device *authn.Entity, d authn.Decision) error
 
 	store *authn.ChallengeStore
 }
@@ -75,7 +79,27 @@ func (s *Service) Challenge() ([]byte, error) {
 // Verify decides a proof that answers one of this service's challenges.
 func (s *Service) Verify(ctx context.Context, proof []byte) authn.Decision {
 	s.init()
-	return authn.VerifyProof(ctx, s.View, s.store, s.Kid.Base(), proof, s.now().Unix())
+	d := authn.VerifyProof(ctx, s.View, s.store, s.Kid.Base(), proof, s.now().Unix())
+	return s.allow(ctx, d)
+}
+
+func (s *Service) allow(ctx context.Context, d authn.Decision) authn.Decision {
+	if !d.OK || s.Allow == nil {
+		return d
+	}
+	id, err := did.ParseNoFragment(d.Device)
+	if err != nil {
+		return d
+	}
+	e, err := s.View.Entity(ctx, id)
+	if err != nil || e == nil {
+		d.OK, d.Reason, d.Detail = false, authn.FailUnavailable, "the ledger view failed"
+		return d
+	}
+	if err := s.Allow(ctx, e, d); err != nil {
+		d.OK, d.Reason, d.Detail = false, authn.FailContractDenied, err.Error()
+	}
+	return d
 }
 
 type decisionKey struct{}
@@ -103,6 +127,7 @@ func (s *Service) Middleware(next http.Handler) http.Handler {
 		auth := r.Header.Get("Authorization")
 		if tok, ok := strings.CutPrefix(auth, "Bearer "); ok {
 			_, d := authn.VerifyToken(r.Context(), s.View, []byte(tok), s.Kid.Base(), s.now().Unix())
+			d = s.allow(r.Context(), d)
 			if !d.OK {
 				s.challenge(w, string(d.Reason))
 				return

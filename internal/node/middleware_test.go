@@ -1,6 +1,7 @@
 package node_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -60,6 +61,27 @@ func TestMiddleware(t *testing.T) {
 			}
 		})
 	}
+	// Conditional access: a service that admits only devices of one
+	// provider admits this one only when it names the device's.
+	for admitted, want := range map[string]authn.Reason{h.Provider.DID.String(): authn.OK, h.Other.DID.String(): authn.FailContractDenied} {
+		strict := &sdk.Service{Signer: svcE.Signer, Kid: svcE.DID.WithFragment("k1"), View: view,
+			Allow: func(_ context.Context, e *authn.Entity, _ authn.Decision) error {
+				if e.Provider != admitted {
+					return fmt.Errorf("only devices of %s are admitted", admitted)
+				}
+				return nil
+			}}
+		ch, _ := strict.Challenge()
+		devSDK := &sdk.Device{Signer: devE.Signer, Kid: devE.DID.WithFragment("k1"), View: view}
+		p, err := devSDK.Answer(t.Context(), ch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := strict.Verify(t.Context(), p); d.Reason != want {
+			t.Fatalf("access for devices of %s: %+v, want %s", admitted, d, want)
+		}
+	}
+
 	// A revoked device is refused from the next block on.
 	if err := decide(t, h, op.TypeRevoke, devE.DID, 2); err != nil {
 		t.Fatal(err)
