@@ -4,11 +4,9 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"slices"
 
 	"github.com/bias-iot/bias/cose"
 	"github.com/bias-iot/bias/did"
-	"github.com/bias-iot/bias/op"
 )
 
 // TypToken is the JWS typ of a session token: a plain JWT, so that any
@@ -70,33 +68,5 @@ func VerifyToken(ctx context.Context, v View, token []byte, audience did.DID, no
 	if err != nil {
 		return nil, deny(FailMalformed, "%v", err)
 	}
-	if s.Kid.Base().String() != c.Iss {
-		return nil, deny(FailMalformed, "the token's kid is not a key of its issuer")
-	}
-	if _, d := signer(ctx, v, s, op.KindService); !d.OK {
-		return nil, d
-	}
-	if !slices.Contains(c.Aud, audience.Base().String()) {
-		return nil, deny(FailWrongService, "the token is not for %s", audience)
-	}
-	if now >= c.Exp || c.Iat > now+clockSkew {
-		return nil, deny(FailExpiredToken, "the token is valid from %d to %d; now %d", c.Iat, c.Exp, now)
-	}
-	dev, err := did.ParseNoFragment(c.Sub)
-	if err != nil {
-		return nil, deny(FailMalformed, "sub: %v", err)
-	}
-	e, err := v.Entity(ctx, dev)
-	if err != nil {
-		return nil, deny(FailUnavailable, "the ledger view failed")
-	}
-	switch {
-	case e == nil:
-		return nil, deny(FailUnknownDID, "%s is not registered", dev)
-	case e.Status == op.StatusRevoked || e.Status == op.StatusDeactivated:
-		return nil, deny(FailRevoked, "%s is %s", dev, e.Status)
-	case e.Status != op.StatusValidated:
-		return nil, deny(FailNotValidated, "%s is %s", dev, e.Status)
-	}
-	return &c, Decision{OK: true, Reason: OK, Device: c.Sub, Service: audience.Base().String(), Encoding: JWS, At: now}
+	return checkToken(ctx, v, s, &c, audience, now)
 }
