@@ -68,6 +68,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
 	if d.Reason == authn.FailUnavailable {
 		return &Error{Status: http.StatusServiceUnavailable, Reason: "unhealthy", Msg: "the ledger does not answer"}
 	}
+	s.decisions.add(d)
 	writeJSON(w, http.StatusOK, d)
 	return nil
 }

@@ -48,13 +48,14 @@ type Server struct {
 	log           *slog.Logger
 	submitTimeout time.Duration
 	spent         *authn.MemorySpentSet
+	decisions     *decisionLog
 }
 
 // New returns the API of network over l. Each submission goes through
 // pre first (on the request's goroutine, so that signature checks run in
 // parallel); with a nil pre, only its form is checked.
 func New(l ledger.Ledger, pre Prechecker, network string, log *slog.Logger) *Server {
-	return &Server{l: l, pre: pre, network: network, log: log, submitTimeout: 30 * time.Second, spent: authn.NewMemorySpentSet(1 << 20)}
+	return &Server{l: l, pre: pre, network: network, log: log, submitTimeout: 30 * time.Second, spent: authn.NewMemorySpentSet(1 << 20), decisions: newDecisionLog(10000)}
 }
 
 // Handler returns the route table.
@@ -84,6 +85,7 @@ func (s *Server) Handler() http.Handler {
 	route("GET /1.0/identify", s.identify)
 	route("POST /v1/authn/verify", s.verify)
 	route("GET /v1/events", s.events)
+	route("GET /v1/authn/events", s.decisionEvents)
 	route("GET /v1/entities/{did}/jwks", s.jwks)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, &Error{Status: http.StatusNotFound, Reason: "not-found", Msg: "no such route"})

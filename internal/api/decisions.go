@@ -1,0 +1,102 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/bias-iot/bias/authn"
+	"github.com/bias-iot/bias/op"
+)
+
+// decisionLog keeps the node's recent authentication decisions in a ring
+// and wakes the streams that follow it. Decisions are not on the ledger:
+// a client resumes within the ring (the last capacity decisions).
+type decisionLog struct {
+	mu   sync.Mutex
+	ring []authn.Decision
+	next uint64 // sequence number of the next decision (first is 1)
+	wake chan struct{}
+}
+
+func newDecisionLog(capacity int) *decisionLog {
+	return &decisionLog{ring: make([]authn.Decision, capacity), next: 1, wake: make(chan struct{})}
+}
+
+func (l *decisionLog) add(d authn.Decision) {
+	l.mu.Lock()
+	l.ring[l.next%uint64(len(l.ring))] = d
+	l.next++
+	close(l.wake)
+	l.wake = make(chan struct{})
+	l.mu.Unlock()
+}
+
+// since returns the decisions after sequence number after, the sequence
+// number of the last one, and a channel closed at the next decision.
+func (l *decisionLog) since(after uint64) ([]authn.Decision, uint64, <-chan struct{}) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	oldest := uint64(1)
+	if l.next > uint64(len(l.ring)) {
+		oldest = l.next - uint64(len(l.ring))
+	}
+	if after+1 < oldest {
+		after = oldest - 1
+	}
+	var out []authn.Decision
+	for s := after + 1; s < l.next; s++ {
+		out = append(out, l.ring[s%uint64(len(l.ring))])
+	}
+	return out, l.next - 1, l.wake
+}
+
+// decisionEvents streams the node's authentication decisions as
+// server-sent events, ?did= filtering on the device or the service; ids
+// are sequence numbers, and Last-Event-ID resumes within the node's recent
+// decisions.
+func (s *Server) decisionEvents(w http.ResponseWriter, r *http.Request) error {
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		return fmt.Errorf("response writer cannot flush")
+	}
+	_, after, _ := s.decisions.since(^uint64(0) - 1) // by default, only new decisions
+	if id := r.Header.Get("Last-Event-ID"); id != "" {
+		n, err := strconv.ParseUint(id, 10, 64)
+		if err != nil {
+			return &Error{Status: http.StatusBadRequest, Reason: string(op.ReasonInvalidField), Msg: "Last-Event-ID must be a sequence number"}
+		}
+		after = n
+	}
+	want := r.URL.Query().Get("did")
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	fl.Flush()
+	beat := time.NewTicker(15 * time.Second)
+	defer beat.Stop()
+	for {
+		list, last, wake := s.decisions.since(after)
+		for i, d := range list {
+			seq := last - uint64(len(list)-1-i)
+			if want != "" && d.Device != want && d.Service != want {
+				continue
+			}
+			b, _ := json.Marshal(d)
+			fmt.Fprintf(w, "id: %d\nevent: decision\ndata: %s\n\n", seq, b)
+		}
+		after = last
+		fl.Flush()
+		select {
+		case <-r.Context().Done():
+			return nil
+		case <-beat.C:
+			fmt.Fprint(w, ": keep-alive\n\n")
+			fl.Flush()
+		case <-wake:
+		}
+	}
+}
