@@ -62,6 +62,18 @@ func Unmarshal(b []byte, v any) error {
 	return nil
 }
 
+var looseDec, _ = cbor.DecOptions{
+	DupMapKey:       cbor.DupMapKeyEnforcedAPF,
+	IndefLength:     cbor.IndefLengthForbidden,
+	MaxNestedLevels: 12,
+	UTF8:            cbor.UTF8RejectInvalid,
+}.DecMode()
+
+// UnmarshalLoose decodes CBOR strictly in form (no duplicate keys, definite
+// lengths) but ignores fields v does not name: for reading a part of a
+// record.
+func UnmarshalLoose(b []byte, v any) error { return looseDec.Unmarshal(b, v) }
+
 // Signed is a decoded operation whose form has been checked; its signature
 // has not: that needs the key that Kid names, from the ledger.
 type Signed struct {
