@@ -223,6 +223,7 @@ func TestSessionTokens(t *testing.T) {
 		return b
 	}
 	tok := issue(svc.s, svc.kid, 300)
+	t.Logf("JWT session token: %d bytes", len(tok))
 	if c, d := VerifyToken(ctx, v, tok, peer.id, now+10); !d.OK || c.Sub != dev.id.String() || c.Cnf.Kid != dev.kid.String() {
 		t.Fatalf("token at a service of its audience: %+v %+v", c, d)
 	}
