@@ -1,6 +1,7 @@
 package authn
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"testing"
@@ -129,9 +130,7 @@ func rejections(t *testing.T, enc Encoding) {
 			return VerifyProof(ctx, s.v, s.store, s.svc.id, proof(s, other, s.dev.kid, s.svc.id, s.c.Nonce), now)
 		}, FailBadSignature},
 		{"fail/bad-signature-tampered", func(s *setup) Decision {
-			b := good(s)
-			b[len(b)-5] ^= 0x01
-			return VerifyProof(ctx, s.v, s.store, s.svc.id, b, now)
+			return VerifyProof(ctx, s.v, s.store, s.svc.id, tamper(good(s)), now)
 		}, FailBadSignature},
 		{"fail/revoked", func(s *setup) Decision {
 			s.v[s.dev.id].Status = op.StatusRevoked
@@ -241,9 +240,7 @@ func TestSessionTokens(t *testing.T) {
 			return d
 		}, FailWrongService},
 		{"fail/bad-signature", func() Decision {
-			bad := append([]byte(nil), tok...)
-			bad[len(bad)-2] ^= 1
-			_, d := VerifyToken(ctx, v, bad, peer.id, now)
+			_, d := VerifyToken(ctx, v, tamper(tok), peer.id, now)
 			return d
 		}, FailBadSignature},
 		{"fail/wrong-kind-issuer", func() Decision {
@@ -272,4 +269,18 @@ func TestSessionTokens(t *testing.T) {
 			}
 		})
 	}
+}
+
+// tamper changes one bit of a message's signature, keeping its encoding
+// well-formed (a JWS stays base64url).
+func tamper(b []byte) []byte {
+	out := append([]byte(nil), b...)
+	if DetectEncoding(out) != JWS {
+		out[len(out)-3] ^= 1
+		return out
+	}
+	dot := bytes.LastIndexByte(out, '.')
+	sig, _ := b64.DecodeString(string(out[dot+1:]))
+	sig[len(sig)/2] ^= 1
+	return append(out[:dot+1], b64.EncodeToString(sig)...)
 }
