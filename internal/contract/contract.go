@@ -73,24 +73,24 @@ var (
 // Variables declares each kind's inputs (documented in docs/contracts.md).
 var Variables = map[Kind][]cel.EnvOption{
 	Registration: {
-		cel.Variable("kind", cel.StringType),      // device or service
-		cel.Variable("provider", cel.StringType),  // the provider's DID
-		cel.Variable("keys", mapList),             // [{id, alg}]
-		cel.Variable("aliases", strList),          // canonical legacy identifiers
-		cel.Variable("attrs", strMap),             // public attributes
-		cel.Variable("attr_keys", strList),        // their keys, sorted
-		cel.Variable("endpoints", mapList),        // [{id, type, uri}]
-		cel.Variable("ticket", strMap),            // verified ticket claims ({} without a ticket)
-		cel.Variable("has_ticket", cel.BoolType),  // whether a ticket came
-		cel.Variable("height", cel.IntType),       // block height
-		cel.Variable("time", cel.TimestampType),   // block time
+		cel.Variable("kind", cel.StringType),     // device or service
+		cel.Variable("provider", cel.StringType), // the provider's DID
+		cel.Variable("keys", mapList),            // [{id, alg}]
+		cel.Variable("aliases", strList),         // canonical legacy identifiers
+		cel.Variable("attrs", strMap),            // public attributes
+		cel.Variable("attr_keys", strList),       // their keys, sorted
+		cel.Variable("endpoints", mapList),       // [{id, type, uri}]
+		cel.Variable("ticket", strMap),           // verified ticket claims ({} without a ticket)
+		cel.Variable("has_ticket", cel.BoolType), // whether a ticket came
+		cel.Variable("height", cel.IntType),      // block height
+		cel.Variable("time", cel.TimestampType),  // block time
 	},
 	Access: {
-		cel.Variable("device", strMap),           // {did, provider, kind}
-		cel.Variable("device_attrs", strMap),     // the device's public attributes
-		cel.Variable("service", strMap),          // {did, provider, kind}
-		cel.Variable("service_attrs", strMap),    // the service's public attributes
-		cel.Variable("request", strMap),          // what the service passes: operation, area...
+		cel.Variable("device", strMap),          // {did, provider, kind}
+		cel.Variable("device_attrs", strMap),    // the device's public attributes
+		cel.Variable("service", strMap),         // {did, provider, kind}
+		cel.Variable("service_attrs", strMap),   // the service's public attributes
+		cel.Variable("request", strMap),         // what the service passes: operation, area...
 		cel.Variable("time", cel.TimestampType), // verification time
 	},
 }

@@ -25,8 +25,8 @@ func regInputs(kind string, aliases []string, attrs map[string]string, keyAlg st
 
 // The example contracts of docs/contracts.md.
 var examples = map[string]string{
-	"tac": `aliases.exists(a, a.startsWith("urn:imei:35209900") || a.startsWith("urn:imei:49015420")) ? "validate" : "pending"`,
-	"serial": `has_ticket && "serial" in ticket && ticket["serial"] == attrs[?"serial"].orValue("") ? "validate" : "pending"`,
+	"tac":       `aliases.exists(a, a.startsWith("urn:imei:35209900") || a.startsWith("urn:imei:49015420")) ? "validate" : "pending"`,
+	"serial":    `has_ticket && "serial" in ticket && ticket["serial"] == attrs[?"serial"].orValue("") ? "validate" : "pending"`,
 	"p256-only": `attrs[?"class"].orValue("") == "meter" && keys.exists(k, k["alg"] != "ES256") ? "reject: meters must use P-256 keys" : "pending"`,
 }
 
