@@ -131,7 +131,7 @@ func (p *Payload) Validate() error {
 		return Reject(ReasonInvalidField, "network: "+err.Error())
 	}
 	bodies := 0
-	for _, set := range []bool{p.Register != nil, p.Update != nil, p.Status != nil, p.Enroll != nil} {
+	for _, set := range []bool{p.Register != nil, p.Update != nil, p.Status != nil, p.Enroll != nil, p.Contract != nil} {
 		if set {
 			bodies++
 		}
@@ -146,6 +146,8 @@ func (p *Payload) Validate() error {
 		want = p.Status != nil
 	case TypeEnroll:
 		want = p.Enroll != nil
+	case TypeDeploy, TypeContractUp:
+		want = p.Contract != nil
 	default:
 		return Reject(ReasonMalformed, fmt.Sprintf("unknown operation type %.64q", p.Type))
 	}
@@ -165,9 +167,39 @@ func (p *Payload) Validate() error {
 			return err
 		}
 		return checkText("status.reason", p.Status.Reason, MaxReasonLen, true)
+	case p.Contract != nil:
+		return p.Contract.validate(p.Network, p.Type)
 	default:
 		return p.Enroll.validate(p.Network)
 	}
+}
+
+// MaxContractSource bounds a contract's source.
+const MaxContractSource = 4096
+
+func (c *Contract) validate(network, typ string) error {
+	if err := checkDID("contract.provider", c.Provider, network); err != nil {
+		return err
+	}
+	if err := did.ValidateFragment(c.Name); err != nil {
+		return Reject(ReasonInvalidField, "contract.name: "+err.Error())
+	}
+	if len(c.Source) == 0 || len(c.Source) > MaxContractSource || !utf8.ValidString(c.Source) {
+		return Reject(ReasonInvalidField, fmt.Sprintf("contract.source must be 1 to %d bytes of UTF-8", MaxContractSource))
+	}
+	if typ == TypeDeploy {
+		if c.Kind != ContractRegistration && c.Kind != ContractAccess {
+			return Reject(ReasonInvalidField, "contract.kind must be registration or access")
+		}
+		if c.Version != 0 {
+			return Reject(ReasonInvalidField, "a deployment names no version")
+		}
+		return nil
+	}
+	if c.Kind != "" || c.Version == 0 {
+		return Reject(ReasonInvalidField, "an update names the current version and no kind")
+	}
+	return nil
 }
 
 func (r *Register) validate(network string) error {

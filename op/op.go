@@ -30,6 +30,14 @@ const (
 	TypeReject     = "entity.reject"
 	TypeRevoke     = "entity.revoke"
 	TypeEnroll     = "provider.enroll"
+	TypeDeploy     = "contract.deploy"
+	TypeContractUp = "contract.update"
+)
+
+// Contract kinds.
+const (
+	ContractRegistration = "registration"
+	ContractAccess       = "access"
 )
 
 // Entity kinds.
@@ -75,6 +83,19 @@ type Payload struct {
 	Update   *Update   `cbor:"4,keyasint,omitempty" json:"update,omitempty"`
 	Status   *Status   `cbor:"5,keyasint,omitempty" json:"status,omitempty"`
 	Enroll   *Enroll   `cbor:"6,keyasint,omitempty" json:"enroll,omitempty"`
+	Contract *Contract `cbor:"7,keyasint,omitempty" json:"contract,omitempty"`
+}
+
+// Contract deploys (Version 0) or updates (Version = the current one) a
+// provider's contract, signed by an admin key of the provider. Deploying
+// a registration contract makes it the one that decides on the
+// provider's registrations.
+type Contract struct {
+	Provider string `cbor:"1,keyasint" json:"provider"`
+	Name     string `cbor:"2,keyasint" json:"name"`
+	Kind     string `cbor:"3,keyasint,omitempty" json:"kind,omitempty"` // deploy only
+	Version  uint64 `cbor:"4,keyasint,omitempty" json:"version,omitempty"`
+	Source   string `cbor:"5,keyasint" json:"source"`
 }
 
 // Key is a public key of an entity or provider. ID is the DID URL fragment

@@ -27,6 +27,7 @@ const (
 	ReasonMempoolFull       Reason = "mempool-full"       // the node is overloaded; retry later
 	ReasonTimeout           Reason = "timeout"            // not committed in time; it may still commit
 	ReasonAliasTaken        Reason = "alias-taken"        // a legacy identifier is held by another live entity
+	ReasonBadContract       Reason = "bad-contract"       // a contract does not compile, has the wrong type or costs too much
 )
 
 var reasons = []Reason{
@@ -34,7 +35,7 @@ var reasons = []Reason{
 	ReasonWrongNetwork, ReasonBadSignature, ReasonUnknownSigner, ReasonUnauthorized,
 	ReasonUnknownEntity, ReasonUnknownProvider, ReasonReplayed, ReasonStaleVersion,
 	ReasonInvalidTransition, ReasonBadTicket, ReasonInternal, ReasonMempoolFull, ReasonTimeout,
-	ReasonAliasTaken,
+	ReasonAliasTaken, ReasonBadContract,
 }
 
 // Reasons returns every reason code in code order.

@@ -57,6 +57,8 @@ type EntityView struct {
 	UpdatedHeight int64             `json:"updatedHeight"`
 	LastOp        string            `json:"lastOp"`
 	LastOpType    string            `json:"lastOpType"`
+	// Decision is the registration contract's decision, if one decided.
+	Decision *DecisionView `json:"decision,omitempty"`
 	// Height is the block height the record was read at.
 	Height int64 `json:"height"`
 	// Proof is present when asked for (?proof=true).
@@ -110,4 +112,11 @@ type HeaderView struct {
 	Height  int64     `json:"height"`
 	Time    time.Time `json:"time"`
 	AppHash string    `json:"appHash"`
+}
+
+// DecisionView is a contract's decision on an entity.
+type DecisionView struct {
+	Contract string `json:"contract"` // provider DID "/" name "@" version
+	Outcome  string `json:"outcome"`  // validate, pending or reject
+	Reason   string `json:"reason,omitempty"`
 }

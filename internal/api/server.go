@@ -120,7 +120,7 @@ func statusOf(r op.Reason) int {
 		return http.StatusNotFound
 	case op.ReasonReplayed, op.ReasonStaleVersion, op.ReasonInvalidTransition, op.ReasonAliasTaken:
 		return http.StatusConflict
-	case op.ReasonBadTicket:
+	case op.ReasonBadTicket, op.ReasonBadContract:
 		return http.StatusUnprocessableEntity
 	case op.ReasonMempoolFull:
 		return http.StatusServiceUnavailable
@@ -427,8 +427,13 @@ func entityView(b []byte, height int64) (*sdk.EntityView, error) {
 	if err := op.Unmarshal(b, &e); err != nil {
 		return nil, fmt.Errorf("decode entity: %w", err)
 	}
+	var dec *sdk.DecisionView
+	if e.Decision != nil {
+		dec = &sdk.DecisionView{Contract: e.Decision.Contract, Outcome: e.Decision.Outcome, Reason: e.Decision.Reason}
+	}
 	return &sdk.EntityView{
-		DID: e.DID, Kind: e.Kind, Provider: e.Provider, Status: e.Status, StatusReason: e.StatusReason,
+		Decision: dec,
+		DID:      e.DID, Kind: e.Kind, Provider: e.Provider, Status: e.Status, StatusReason: e.StatusReason,
 		Version: e.Version, Keys: keyViews(e.Doc.Keys), Endpoints: e.Doc.Endpoints, Aliases: e.Doc.Aliases,
 		Attributes: attrMap(e.Doc.Attrs), Ticket: attrMap(e.Ticket),
 		Created: time.Unix(0, e.Created).UTC(), Updated: time.Unix(0, e.Updated).UTC(),

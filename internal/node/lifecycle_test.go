@@ -232,6 +232,10 @@ func TestRejections(t *testing.T) {
 			}
 			return nil
 		}, op.ReasonAliasTaken, 409},
+		{"fail/bad-contract", func() []byte {
+			return h.Sign(h.Provider.Signer, h.Provider.Kid, op.Payload{Type: op.TypeDeploy, Contract: &op.Contract{
+				Provider: h.Provider.DID.String(), Name: "broken", Kind: op.ContractRegistration, Source: `"validate" +`}})
+		}, op.ReasonBadContract, 422},
 		{"fail/bad-ticket-expired", func() []byte {
 			return registerWithTicket(t, h, fresh, op.Ticket{Key: fresh.Public().Bytes(), Expires: time.Now().Add(-time.Hour).Unix()}, h.Provider)
 		}, op.ReasonBadTicket, 422},

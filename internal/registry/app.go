@@ -19,11 +19,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"sync"
 	"sync/atomic"
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	cmtcrypto "github.com/cometbft/cometbft/proto/tendermint/crypto"
 
+	"github.com/bias-iot/bias/internal/contract"
 	"github.com/bias-iot/bias/internal/state"
 	"github.com/bias-iot/bias/op"
 )
@@ -55,13 +58,40 @@ type App struct {
 	block blockInfo
 	// time of the last finalized block, for CheckTx (any goroutine)
 	lastBlockTime atomic.Int64
+
+	pmu      sync.Mutex
+	programs map[string]*contract.Program // compiled contracts by provider/name@version
+}
+
+// program returns the compiled form of a contract version (compiling is
+// deterministic; the cache only saves the time). A contract that does not
+// compile is an *op.Error with ReasonBadContract.
+func (a *App) program(c *Contract) (*contract.Program, error) {
+	key := c.Provider + "/" + c.Name + "@" + strconv.FormatUint(c.Version, 10)
+	a.pmu.Lock()
+	p, ok := a.programs[key]
+	a.pmu.Unlock()
+	if ok && p.Source == c.Source {
+		return p, nil
+	}
+	p, err := contract.Compile(contract.Kind(c.Kind), c.Source)
+	if err != nil {
+		return nil, op.Reject(op.ReasonBadContract, err.Error())
+	}
+	a.pmu.Lock()
+	if len(a.programs) > 4096 {
+		a.programs = map[string]*contract.Program{}
+	}
+	a.programs[key] = p
+	a.pmu.Unlock()
+	return p, nil
 }
 
 var _ abci.Application = (*App)(nil)
 
 // New creates the application for network over st.
 func New(network string, st *state.Store, log *slog.Logger) *App {
-	return &App{network: network, st: st, ops: newOpCache(1<<16, 256<<20), log: log}
+	return &App{network: network, st: st, ops: newOpCache(1<<16, 256<<20), log: log, programs: map[string]*contract.Program{}}
 }
 
 // Network returns the network id.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"testing"
@@ -327,5 +328,51 @@ func TestRejectedOperationsAreNotCached(t *testing.T) {
 	}
 	if small.bytes > 1000 || len(small.m) != 2 {
 		t.Fatalf("cache holds %d entries, %d bytes", len(small.m), small.bytes)
+	}
+}
+
+// TestContractDeterminism: two applications given the same blocks, with
+// a registration contract deciding, reach the same results and app hash.
+func TestContractDeterminism(t *testing.T) {
+	app, ps := genesis(t, 1)
+	a, b := newChain(t, app), newChain(t, app)
+	p := ps[0]
+	deploy := sign(t, p.signer, p.kid, op.Payload{Type: op.TypeDeploy, Contract: &op.Contract{
+		Provider: p.kid.Base().String(), Name: "tac", Kind: op.ContractRegistration,
+		Source: `aliases.exists(a, a.startsWith("tel:+1")) ? "validate" : (attr_keys.size() > 0 ? "reject: " + attr_keys[0] : "pending")`}})
+	ra, ha := a.block(deploy)
+	_, hb := b.block(deploy)
+	if ra[0].Code != 0 || !bytes.Equal(ha, hb) {
+		t.Fatalf("deploy: %s", ra[0].Log)
+	}
+	for blk := 0; blk < 5; blk++ {
+		var txs [][]byte
+		for i := 0; i < 6; i++ {
+			s, _, _ := cose.GenerateKey(cose.AlgEdDSA)
+			doc := op.Document{Keys: []op.Key{op.KeyFrom("k1", s.Public())}}
+			switch i % 3 {
+			case 0:
+				doc.Aliases = []string{fmt.Sprintf("tel:+1555%07d", blk*10+i)}
+			case 1:
+				doc.Attrs = []op.Attr{{K: "b", V: "1"}, {K: "z", V: "2"}}
+			}
+			tx, _, err := op.SignRegister(s, "k1", op.Payload{Network: network, Register: &op.Register{Kind: op.KindDevice, Provider: p.kid.Base().String(), Doc: doc}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			txs = append(txs, tx)
+		}
+		ra, ha := a.block(txs...)
+		rb, hb := b.block(txs...)
+		if !bytes.Equal(ha, hb) {
+			t.Fatalf("block %d: app hashes differ", blk)
+		}
+		want := []string{op.StatusValidated, op.StatusRejected, op.StatusPending}
+		for i := range ra {
+			var res Result
+			if err := op.Unmarshal(ra[i].Data, &res); err != nil || res.Status != want[i%3] || !bytes.Equal(ra[i].Data, rb[i].Data) {
+				t.Fatalf("block %d tx %d: %+v %v (want %s)", blk, i, res, err, want[i%3])
+			}
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/bias-iot/bias/cose"
 	"github.com/bias-iot/bias/did"
+	"github.com/bias-iot/bias/internal/contract"
 	"github.com/bias-iot/bias/internal/state"
 	"github.com/bias-iot/bias/legacyid"
 	"github.com/bias-iot/bias/op"
@@ -54,6 +55,8 @@ func (a *App) execute(st state.Reader, txHash [32]byte, s *op.Signed, b blockInf
 		out, err = x.status()
 	case op.TypeEnroll:
 		out, err = x.enroll()
+	case op.TypeDeploy, op.TypeContractUp:
+		out, err = x.contract()
 	default:
 		err = op.Reject(op.ReasonMalformed, "unknown operation type")
 	}
@@ -129,6 +132,19 @@ func (x *executor) register() (*outcome, error) {
 			return nil, err
 		}
 		e.Ticket = claims
+	}
+	if prov.Registration != "" {
+		d, err := x.decideRegistration(prov, e)
+		if err != nil {
+			return nil, err
+		}
+		e.Decision = d
+		switch d.Outcome {
+		case contract.Validate:
+			e.Status = op.StatusValidated
+		case contract.Reject:
+			e.Status, e.StatusReason = op.StatusRejected, d.Reason
+		}
 	}
 	return x.commitEntity(nil, e, op.TypeRegister)
 }
@@ -461,6 +477,142 @@ func canonicalDoc(doc op.Document) (op.Document, error) {
 	}
 	doc.Aliases = out
 	return doc, nil
+}
+
+// decideRegistration runs the provider's registration contract on a new
+// entity, in this block: the same inputs give the same decision on every
+// node (time and height come from the block).
+func (x *executor) decideRegistration(prov *Provider, e *Entity) (*ContractDecision, error) {
+	c, err := getContract(x.st, prov.DID, prov.Registration)
+	if err != nil || c == nil {
+		return nil, err
+	}
+	prg, err := x.a.program(c)
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]map[string]string, 0, len(e.Doc.Keys))
+	for _, k := range e.Doc.Keys {
+		keys = append(keys, map[string]string{"id": k.ID, "alg": cose.Alg(k.Alg).String()})
+	}
+	eps := make([]map[string]string, 0, len(e.Doc.Endpoints))
+	for _, ep := range e.Doc.Endpoints {
+		eps = append(eps, map[string]string{"id": ep.ID, "type": ep.Type, "uri": ep.URI})
+	}
+	attrs, attrKeys := map[string]string{}, []string{}
+	for _, a := range e.Doc.Attrs { // sorted by key
+		attrs[a.K] = a.V
+		attrKeys = append(attrKeys, a.K)
+	}
+	ticket := map[string]string{}
+	for _, a := range e.Ticket {
+		ticket[a.K] = a.V
+	}
+	aliases := e.Doc.Aliases
+	if aliases == nil {
+		aliases = []string{}
+	}
+	d := prg.Eval(map[string]any{
+		"kind": e.Kind, "provider": e.Provider, "keys": keys, "aliases": aliases, "attrs": attrs,
+		"attr_keys": attrKeys, "endpoints": eps, "ticket": ticket, "has_ticket": e.Ticket != nil,
+		"height": x.b.Height, "time": contract.Timestamp(x.b.Time),
+	})
+	return &ContractDecision{Contract: fmt.Sprintf("%s/%s@%d", c.Provider, c.Name, c.Version), Outcome: d.Outcome, Reason: d.Reason}, nil
+}
+
+// contract deploys or updates a provider's contract.
+func (x *executor) contract() (*outcome, error) {
+	c := x.s.Payload.Contract
+	if x.s.Kid.Base().String() != c.Provider {
+		return nil, op.Reject(op.ReasonUnauthorized, "a contract is deployed by an admin key of its provider")
+	}
+	prov, err := getProvider(x.st, c.Provider)
+	if err != nil {
+		return nil, err
+	}
+	if prov == nil {
+		return nil, op.Reject(op.ReasonUnknownProvider, "provider "+c.Provider+" is not registered")
+	}
+	k, ok := prov.Key(x.s.Kid.Fragment)
+	if !ok {
+		return nil, op.Reject(op.ReasonUnknownSigner, x.s.Kid.String()+" is not a current key")
+	}
+	if err := x.verify(k); err != nil {
+		return nil, err
+	}
+	cur, err := getContract(x.st, c.Provider, c.Name)
+	if err != nil {
+		return nil, err
+	}
+	next := &Contract{Provider: c.Provider, Name: c.Name, Kind: c.Kind, Version: 1, Source: c.Source, Height: x.b.Height,
+		LastOp: append([]byte(nil), x.s.PayloadHash[:]...)}
+	if x.s.Payload.Type == op.TypeDeploy {
+		if cur != nil {
+			first, err := getContractVersion(x.st, c.Provider, c.Name, 1)
+			if err == nil && first != nil && bytes.Equal(first.LastOp, x.s.PayloadHash[:]) {
+				return nil, op.Reject(op.ReasonReplayed, "this deployment was already applied")
+			}
+			return nil, op.Reject(op.ReasonInvalidField, "a contract named "+c.Name+" exists; update it")
+		}
+	} else {
+		if cur == nil {
+			return nil, op.Reject(op.ReasonInvalidField, "no contract named "+c.Name)
+		}
+		if c.Version != cur.Version {
+			if prev, err := getContractVersion(x.st, c.Provider, c.Name, c.Version+1); err == nil && prev != nil && bytes.Equal(prev.LastOp, x.s.PayloadHash[:]) {
+				return nil, op.Reject(op.ReasonReplayed, "this update was already applied")
+			}
+			return nil, op.Reject(op.ReasonStaleVersion, fmt.Sprintf("names version %d; current is %d", c.Version, cur.Version))
+		}
+		next.Kind, next.Version = cur.Kind, cur.Version+1
+	}
+	if _, err := x.a.program(next); err != nil {
+		return nil, err
+	}
+	b, err := op.Marshal(next)
+	if err != nil {
+		return nil, err
+	}
+	out := &outcome{
+		writes: []write{{ContractKey(c.Provider, c.Name), b}, {ContractVersionKey(c.Provider, c.Name, next.Version), b}},
+		result: Result{DID: c.Provider, Version: next.Version, Status: next.Kind},
+		events: []abci.Event{{Type: EventContract, Attributes: []abci.EventAttribute{
+			{Key: "provider", Value: c.Provider, Index: true}, {Key: "name", Value: c.Name, Index: true},
+			{Key: "kind", Value: next.Kind}, {Key: "version", Value: strconv.FormatUint(next.Version, 10)},
+		}}},
+	}
+	if next.Kind == op.ContractRegistration && prov.Registration != c.Name {
+		p := *prov
+		p.Registration = c.Name
+		pb, err := op.Marshal(p)
+		if err != nil {
+			return nil, err
+		}
+		out.writes = append(out.writes, write{ProviderKey(p.DID), pb})
+	}
+	return out, nil
+}
+
+// EventContract is the type of the event of a contract deployment or update.
+const EventContract = "bias.contract"
+
+func getContract(st state.Reader, provider, name string) (*Contract, error) {
+	return decodeContract(st.Get(ContractKey(provider, name)))
+}
+
+func getContractVersion(st state.Reader, provider, name string, v uint64) (*Contract, error) {
+	return decodeContract(st.Get(ContractVersionKey(provider, name, v)))
+}
+
+func decodeContract(b []byte, err error) (*Contract, error) {
+	if err != nil || b == nil {
+		return nil, err
+	}
+	var c Contract
+	if err := op.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("decode contract: %w", err)
+	}
+	return &c, nil
 }
 
 // EventEntity is the type of the event emitted for each entity change.

@@ -12,7 +12,35 @@ const (
 	prefixEntity   = "e/"
 	prefixHistory  = "h/"
 	prefixAlias    = "i/"
+	prefixContract = "k/"
 )
+
+// ContractKey is the state key of a provider's contract (its current
+// version); ContractVersionKey of one version of it.
+func ContractKey(provider, name string) []byte { return []byte(prefixContract + provider + "/" + name) }
+
+// ContractVersionKey is the state key of version v of a contract.
+func ContractVersionKey(provider, name string, v uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte(prefixContract+provider+"/"+name+"/"), v)
+}
+
+// Contract is a deployed contract version.
+type Contract struct {
+	Provider string `cbor:"1,keyasint" json:"provider"`
+	Name     string `cbor:"2,keyasint" json:"name"`
+	Kind     string `cbor:"3,keyasint" json:"kind"`
+	Version  uint64 `cbor:"4,keyasint" json:"version"`
+	Source   string `cbor:"5,keyasint" json:"source"`
+	Height   int64  `cbor:"6,keyasint" json:"height"` // when this version was deployed
+	LastOp   []byte `cbor:"7,keyasint" json:"lastOp"`
+}
+
+// ContractDecision records which contract decided on an entity, and how.
+type ContractDecision struct {
+	Contract string `cbor:"1,keyasint" json:"contract"` // provider DID "/" name "@" version
+	Outcome  string `cbor:"2,keyasint" json:"outcome"`
+	Reason   string `cbor:"3,keyasint,omitempty" json:"reason,omitempty"`
+}
 
 // AliasKey is the state key of the legacy-identifier index: the canonical
 // identifier maps to the DID of the validated, live entity that holds it.
@@ -44,6 +72,9 @@ type Provider struct {
 	Name    string   `cbor:"2,keyasint" json:"name"`
 	Keys    []op.Key `cbor:"3,keyasint" json:"keys"`
 	Created int64    `cbor:"4,keyasint" json:"created"` // block time, Unix nanoseconds
+	// Registration names the contract that decides on the provider's
+	// registrations ("" for none: they wait for the provider).
+	Registration string `cbor:"5,keyasint,omitempty" json:"registration,omitempty"`
 }
 
 // Entity is the current record of a device or service.
@@ -65,6 +96,8 @@ type Entity struct {
 	LastOp []byte `cbor:"13,keyasint" json:"lastOp"`
 	// LastOpType is that operation's type.
 	LastOpType string `cbor:"14,keyasint" json:"lastOpType"`
+	// Decision is the registration contract's decision, if one decided.
+	Decision *ContractDecision `cbor:"15,keyasint,omitempty" json:"decision,omitempty"`
 }
 
 // Live reports whether the entity can still change (not revoked or deactivated).
