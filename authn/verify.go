@@ -57,6 +57,8 @@ type Decision struct {
 	Kid      string   `json:"kid,omitempty"`
 	Encoding Encoding `json:"encoding,omitempty"`
 	At       int64    `json:"at"` // Unix seconds of the decision
+	// Contract names the access contracts that decided ("provider/name@version", comma-separated).
+	Contract string `json:"contract,omitempty"`
 }
 
 func deny(r Reason, format string, args ...any) Decision {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -297,6 +298,16 @@ func (d *Document) validate(field string) error {
 			return Reject(ReasonInvalidField, f+" repeats an earlier identifier ("+canon+")")
 		}
 		seen[canon] = true
+	}
+	if len(d.Access) > MaxAccess {
+		return Reject(ReasonInvalidField, fmt.Sprintf("%s.access: at most %d contracts", field, MaxAccess))
+	}
+	for i, ref := range d.Access {
+		prov, name, ok := strings.Cut(ref, "/")
+		_, perr := did.ParseNoFragment(prov)
+		if !ok || perr != nil || did.ValidateFragment(name) != nil || slices.Contains(d.Access[:i], ref) {
+			return Reject(ReasonInvalidField, fmt.Sprintf("%s.access[%d] must be a distinct <provider DID>/<contract name>", field, i))
+		}
 	}
 	return checkAttrs(field+".attrs", d.Attrs, MaxAttrs)
 }

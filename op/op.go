@@ -72,6 +72,7 @@ const (
 	MaxReasonLen    = 256
 	MaxNonceLen     = 32
 	MaxNameLen      = 64
+	MaxAccess       = 4
 )
 
 // Payload is the signed content of every operation: its type, the network
@@ -131,6 +132,9 @@ type Document struct {
 	// canonical form.
 	Aliases []string `cbor:"3,keyasint,omitempty" json:"aliases,omitempty"`
 	Attrs   []Attr   `cbor:"4,keyasint,omitempty" json:"attrs,omitempty"`
+	// Access binds a service's access contracts ("<provider DID>/<name>",
+	// its provider's or another's): each must allow a device.
+	Access []string `cbor:"5,keyasint,omitempty" json:"access,omitempty"`
 }
 
 // Register is an entity's inception, signed by one of its own new keys

@@ -43,13 +43,23 @@ func (v View) Entity(ctx context.Context, id did.DID) (*authn.Entity, error) {
 // Verify asks the node to decide on a proof and the challenge it answers
 // (POST /v1/authn/verify), from the node's committed state.
 func (c *Client) Verify(ctx context.Context, challenge, proof []byte) (*authn.Decision, error) {
+	return c.VerifyIn(ctx, challenge, proof, nil)
+}
+
+// VerifyIn is Verify with the request context that the service's access
+// contracts see (operation, area...).
+func (c *Client) VerifyIn(ctx context.Context, challenge, proof []byte, request map[string]string) (*authn.Decision, error) {
 	enc := func(b []byte) string {
 		if authn.DetectEncoding(b) == authn.JWS {
 			return string(b)
 		}
 		return base64.StdEncoding.EncodeToString(b)
 	}
-	body, err := json.Marshal(map[string]string{"challenge": enc(challenge), "proof": enc(proof)})
+	body, err := json.Marshal(struct {
+		Challenge string            `json:"challenge"`
+		Proof     string            `json:"proof"`
+		Context   map[string]string `json:"context,omitempty"`
+	}{enc(challenge), enc(proof), request})
 	if err != nil {
 		return nil, err
 	}

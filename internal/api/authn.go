@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/bias-iot/bias/authn"
 	"github.com/bias-iot/bias/did"
+	"github.com/bias-iot/bias/internal/contract"
 	"github.com/bias-iot/bias/internal/registry"
 	"github.com/bias-iot/bias/op"
 )
@@ -35,6 +38,9 @@ func (v ledgerView) Entity(ctx context.Context, id did.DID) (*authn.Entity, erro
 type VerifyRequest struct {
 	Challenge string `json:"challenge"`
 	Proof     string `json:"proof"`
+	// Context is what the service tells its access contracts of the
+	// request (operation, area...): at most 16 entries.
+	Context map[string]string `json:"context,omitempty"`
 }
 
 func message(s string) ([]byte, bool) {
@@ -60,10 +66,20 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
 	ch, ok1 := message(req.Challenge)
 	pr, ok2 := message(req.Proof)
 	var d authn.Decision
-	if !ok1 || !ok2 {
+	switch {
+	case !ok1 || !ok2:
 		d = authn.Decision{Reason: authn.FailMalformed, Detail: "challenge and proof must be compact JWS or base64 COSE_Sign1"}
-	} else {
-		d = authn.VerifyPair(r.Context(), ledgerView{s}, s.spent, ch, pr, time.Now().Unix())
+	case len(req.Context) > 16:
+		d = authn.Decision{Reason: authn.FailMalformed, Detail: "context holds at most 16 entries"}
+	default:
+		now := time.Now().Unix()
+		d = authn.VerifyPair(r.Context(), ledgerView{s}, s.spent, ch, pr, now)
+		if d.OK {
+			var err error
+			if d, err = s.access(r.Context(), d, req.Context, now); err != nil {
+				return err
+			}
+		}
 	}
 	if d.Reason == authn.FailUnavailable {
 		return &Error{Status: http.StatusServiceUnavailable, Reason: "unhealthy", Msg: "the ledger does not answer"}
@@ -116,4 +132,88 @@ func (s *Server) jwks(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.Header().Set("Content-Type", "application/jwk-set+json")
 	return json.NewEncoder(w).Encode(set)
+}
+
+// access runs the access contracts that the service binds: each must
+// allow the device. The decision names them, with their versions.
+func (s *Server) access(ctx context.Context, d authn.Decision, request map[string]string, now int64) (authn.Decision, error) {
+	svc, _, err := s.readEntity(ctx, registry.EntityKey(d.Service), 0)
+	if err != nil || svc == nil || len(svc.Doc.Access) == 0 {
+		return d, err
+	}
+	dev, _, err := s.readEntity(ctx, registry.EntityKey(d.Device), 0)
+	if err != nil || dev == nil {
+		return d, err
+	}
+	attrs := func(e *registry.Entity) map[string]string {
+		m := map[string]string{}
+		for _, a := range e.Doc.Attrs {
+			m[a.K] = a.V
+		}
+		return m
+	}
+	if request == nil {
+		request = map[string]string{}
+	}
+	inputs := map[string]any{
+		"device":        map[string]string{"did": dev.DID, "provider": dev.Provider, "kind": dev.Kind},
+		"device_attrs":  attrs(dev),
+		"service":       map[string]string{"did": svc.DID, "provider": svc.Provider, "kind": svc.Kind},
+		"service_attrs": attrs(svc),
+		"request":       request,
+		"time":          time.Unix(now, 0).UTC(),
+	}
+	var used []string
+	for _, ref := range svc.Doc.Access {
+		prov, name, _ := strings.Cut(ref, "/")
+		q, err := s.query(ctx, registry.ContractKey(prov, name), 0, false)
+		if err != nil {
+			return d, err
+		}
+		var c registry.Contract
+		if q.Value == nil || op.Unmarshal(q.Value, &c) != nil {
+			d.OK, d.Reason, d.Detail = false, authn.FailContractDenied, "access contract "+ref+" is missing"
+			return d, nil
+		}
+		id := fmt.Sprintf("%s@%d", ref, c.Version)
+		used = append(used, id)
+		prg, err := s.programs.get(&c)
+		if err != nil {
+			d.OK, d.Reason, d.Detail, d.Contract = false, authn.FailContractDenied, id+" does not compile", strings.Join(used, ",")
+			return d, nil
+		}
+		if out := prg.Eval(inputs); out.Outcome != "allow" {
+			d.OK, d.Reason, d.Detail, d.Contract = false, authn.FailContractDenied, id+": "+out.Reason, strings.Join(used, ",")
+			return d, nil
+		}
+	}
+	d.Contract = strings.Join(used, ",")
+	return d, nil
+}
+
+// programCache keeps compiled contracts by provider/name@version.
+type programCache struct {
+	mu sync.Mutex
+	m  map[string]*contract.Program
+}
+
+func (p *programCache) get(c *registry.Contract) (*contract.Program, error) {
+	key := fmt.Sprintf("%s/%s@%d", c.Provider, c.Name, c.Version)
+	p.mu.Lock()
+	prg, ok := p.m[key]
+	p.mu.Unlock()
+	if ok {
+		return prg, nil
+	}
+	prg, err := contract.Compile(contract.Kind(c.Kind), c.Source)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	if p.m == nil || len(p.m) > 4096 {
+		p.m = map[string]*contract.Program{}
+	}
+	p.m[key] = prg
+	p.mu.Unlock()
+	return prg, nil
 }

@@ -49,6 +49,7 @@ type Server struct {
 	submitTimeout time.Duration
 	spent         *authn.MemorySpentSet
 	decisions     *decisionLog
+	programs      programCache
 }
 
 // New returns the API of network over l. Each submission goes through

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
+	"strings"
 	"strconv"
 
 	abci "github.com/cometbft/cometbft/abci/types"
@@ -120,6 +121,9 @@ func (x *executor) register() (*outcome, error) {
 	}
 	doc, err := canonicalDoc(r.Doc)
 	if err != nil {
+		return nil, err
+	}
+	if err := x.checkAccess(r.Kind, doc.Access); err != nil {
 		return nil, err
 	}
 	e := &Entity{
@@ -271,6 +275,9 @@ func (x *executor) update() (*outcome, error) {
 	if next.Doc, err = canonicalDoc(x.s.Payload.Update.Doc); err != nil {
 		return nil, err
 	}
+	if err := x.checkAccess(e.Kind, next.Doc.Access); err != nil {
+		return nil, err
+	}
 	// A legacy identifier is vouched for by the provider: an entity may
 	// drop its own, not add new ones (no squatting with its own key).
 	if self {
@@ -376,6 +383,9 @@ func (x *executor) enroll() (*outcome, error) {
 		}
 		doc, err := canonicalDoc(item.Doc)
 		if err != nil {
+			return nil, err
+		}
+		if err := x.checkAccess(op.KindDevice, doc.Access); err != nil {
 			return nil, err
 		}
 		e := &Entity{
@@ -518,6 +528,28 @@ func (x *executor) decideRegistration(prov *Provider, e *Entity) (*ContractDecis
 		"height": x.b.Height, "time": contract.Timestamp(x.b.Time),
 	})
 	return &ContractDecision{Contract: fmt.Sprintf("%s/%s@%d", c.Provider, c.Name, c.Version), Outcome: d.Outcome, Reason: d.Reason}, nil
+}
+
+// checkAccess checks the access contracts an entity binds: only a
+// service binds them, and each must exist and be an access contract.
+func (x *executor) checkAccess(kind string, refs []string) error {
+	if len(refs) == 0 {
+		return nil
+	}
+	if kind != op.KindService {
+		return op.Reject(op.ReasonInvalidField, "only a service binds access contracts")
+	}
+	for _, ref := range refs {
+		prov, name, _ := strings.Cut(ref, "/")
+		c, err := getContract(x.st, prov, name)
+		if err != nil {
+			return err
+		}
+		if c == nil || c.Kind != op.ContractAccess {
+			return op.Reject(op.ReasonInvalidField, "no access contract "+ref)
+		}
+	}
+	return nil
 }
 
 // contract deploys or updates a provider's contract.
