@@ -2,13 +2,13 @@ package api
 
 import (
 	"context"
-	"fmt"
-	"sync"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bias-iot/bias/authn"
