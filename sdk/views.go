@@ -50,6 +50,7 @@ type EntityView struct {
 	Endpoints     []op.Endpoint     `json:"endpoints,omitempty"`
 	Aliases       []string          `json:"aliases,omitempty"`
 	Attributes    map[string]string `json:"attributes,omitempty"`
+	Access        []string          `json:"access,omitempty"` // bound access contracts (services)
 	Ticket        map[string]string `json:"ticketClaims,omitempty"`
 	Created       time.Time         `json:"created"`
 	Updated       time.Time         `json:"updated"`

@@ -88,6 +88,9 @@ func (s *Server) Handler() http.Handler {
 	route("GET /v1/events", s.events)
 	route("GET /v1/authn/events", s.decisionEvents)
 	route("GET /v1/entities/{did}/jwks", s.jwks)
+	route("GET /v1/providers/{did}/contracts", s.contracts)
+	route("GET /v1/providers/{did}/contracts/{name}", s.contractRecord)
+	route("POST /v1/contracts/dry-run", s.dryRun)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, &Error{Status: http.StatusNotFound, Reason: "not-found", Msg: "no such route"})
 	})
@@ -436,7 +439,7 @@ func entityView(b []byte, height int64) (*sdk.EntityView, error) {
 		Decision: dec,
 		DID:      e.DID, Kind: e.Kind, Provider: e.Provider, Status: e.Status, StatusReason: e.StatusReason,
 		Version: e.Version, Keys: keyViews(e.Doc.Keys), Endpoints: e.Doc.Endpoints, Aliases: e.Doc.Aliases,
-		Attributes: attrMap(e.Doc.Attrs), Ticket: attrMap(e.Ticket),
+		Attributes: attrMap(e.Doc.Attrs), Ticket: attrMap(e.Ticket), Access: e.Doc.Access,
 		Created: time.Unix(0, e.Created).UTC(), Updated: time.Unix(0, e.Updated).UTC(),
 		CreatedHeight: e.CreatedHeight, UpdatedHeight: e.UpdatedHeight,
 		LastOp: hex.EncodeToString(e.LastOp), LastOpType: e.LastOpType, Height: height,

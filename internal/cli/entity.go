@@ -235,7 +235,7 @@ func docOf(e *sdk.EntityView) (op.Document, error) {
 		}
 		d.Keys = append(d.Keys, op.Key{ID: k.ID, Alg: int64(alg), Pub: pub})
 	}
-	d.Endpoints, d.Aliases = e.Endpoints, e.Aliases
+	d.Endpoints, d.Aliases, d.Access = e.Endpoints, e.Aliases, e.Access
 	for k, v := range e.Attributes {
 		d.Attrs = append(d.Attrs, op.Attr{K: k, V: v})
 	}
