@@ -8,6 +8,7 @@ import (
 	"github.com/bias-iot/bias/did"
 	"github.com/bias-iot/bias/internal/node/nodetest"
 	"github.com/bias-iot/bias/op"
+	"github.com/bias-iot/bias/sdk"
 )
 
 const tacContract = `aliases.exists(a, a.startsWith("urn:imei:35209900")) ? "validate" : "pending"`
@@ -28,12 +29,14 @@ func TestRegistrationContract(t *testing.T) {
 	if r := h.MustSubmit(deployTx); r.Version != 1 {
 		t.Fatalf("deploy: %+v", r)
 	}
+	signers := map[string]cose.Signer{}
 	register := func(alias string) (*op.Payload, string, string) {
 		s := nodetest.NewKey(t, cose.AlgEdDSA)
 		p := h.RegisterPayload(op.KindDevice, h.Provider.DID, s)
 		p.Register.Doc.Aliases = []string{alias}
 		tx, id := h.SignRegister(s, p)
 		r := h.MustSubmit(tx)
+		signers[id.String()] = s
 		return &p, id.String(), r.EntityStatus
 	}
 	_, good, st := register("urn:imei:35209900-176148-1")
@@ -62,6 +65,21 @@ func TestRegistrationContract(t *testing.T) {
 		t.Fatal("an update changed earlier decisions")
 	}
 
+	// A re-registration by the device goes before the contract (version 2:
+	// closed): the validated device is rejected; the provider's own update
+	// of another device is not.
+	reregister := func(id string, signer cose.Signer, kid did.DID) *sdkEntity {
+		e := h.Entity(mustDID(id))
+		h.MustSubmit(h.Sign(signer, kid, op.Payload{Type: op.TypeUpdate, Update: &op.Update{DID: id, Version: e.Version,
+			Doc: op.Document{Keys: []op.Key{op.KeyFrom("k1", signers[id].Public())}, Aliases: e.Aliases, Attrs: []op.Attr{{K: "fw", V: "2"}}}}}))
+		return h.Entity(mustDID(id))
+	}
+	if e := reregister(good, signers[good], mustDID(good).WithFragment("k1")); e.Status != op.StatusRejected || e.StatusReason != "registrations are closed" {
+		t.Fatalf("self re-registration under the closed contract: %+v", e)
+	}
+	if e := reregister(other, h.Provider.Signer, h.Provider.Kid); e.Status != op.StatusPending || e.Attributes["fw"] != "2" {
+		t.Fatalf("the provider's update went before the contract: %+v", e)
+	}
 	// A contract that fails at run time rejects with its reason; the node goes on.
 	if err := deploy(h.Provider, prov, op.TypeContractUp, "tac", "", 2, `attrs["owner"] == "x" ? "validate" : "pending"`); err != nil {
 		t.Fatal(err)
@@ -95,3 +113,5 @@ func TestRegistrationContract(t *testing.T) {
 }
 
 func mustDID(s string) did.DID { return did.MustParse(s) }
+
+type sdkEntity = sdk.EntityView

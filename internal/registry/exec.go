@@ -137,18 +137,8 @@ func (x *executor) register() (*outcome, error) {
 		}
 		e.Ticket = claims
 	}
-	if prov.Registration != "" {
-		d, err := x.decideRegistration(prov, e)
-		if err != nil {
-			return nil, err
-		}
-		e.Decision = d
-		switch d.Outcome {
-		case contract.Validate:
-			e.Status = op.StatusValidated
-		case contract.Reject:
-			e.Status, e.StatusReason = op.StatusRejected, d.Reason
-		}
+	if err := x.redecide(e); err != nil {
+		return nil, err
 	}
 	return x.commitEntity(nil, e, op.TypeRegister)
 }
@@ -285,6 +275,12 @@ func (x *executor) update() (*outcome, error) {
 			if !slices.Contains(e.Doc.Aliases, a) {
 				return nil, op.Reject(op.ReasonUnauthorized, "a new legacy identifier ("+a+") needs the provider's signature")
 			}
+		}
+		// A re-registration by the entity goes before the provider's
+		// registration contract, as a registration does; one by the
+		// provider needs none (the provider vouches).
+		if err := x.redecide(&next); err != nil {
+			return nil, err
 		}
 	}
 	return x.commitEntity(e, x.bump(&next), op.TypeUpdate)
@@ -548,6 +544,29 @@ func (x *executor) checkAccess(kind string, refs []string) error {
 		if c == nil || c.Kind != op.ContractAccess {
 			return op.Reject(op.ReasonInvalidField, "no access contract "+ref)
 		}
+	}
+	return nil
+}
+
+// redecide runs the provider's registration contract on an entity's new
+// version, if the provider has one, and sets its status from the outcome.
+func (x *executor) redecide(e *Entity) error {
+	prov, err := getProvider(x.st, e.Provider)
+	if err != nil || prov == nil || prov.Registration == "" {
+		return err
+	}
+	d, err := x.decideRegistration(prov, e)
+	if err != nil || d == nil {
+		return err
+	}
+	e.Decision = d
+	switch d.Outcome {
+	case contract.Validate:
+		e.Status, e.StatusReason = op.StatusValidated, ""
+	case contract.Pending:
+		e.Status, e.StatusReason = op.StatusPending, ""
+	default:
+		e.Status, e.StatusReason = op.StatusRejected, d.Reason
 	}
 	return nil
 }
