@@ -162,7 +162,7 @@ func (a *App) Precheck(tx []byte) error {
 	// The next block's height; its time is unknown, so the last block's
 	// is the best estimate (a ticket expiring in between is caught in
 	// FinalizeBlock).
-	_, key, err := a.execute(snap, h, s, blockInfo{Height: snap.Version() + 1, Time: a.lastTime()})
+	_, key, err := a.execute(snap, h, s, blockInfo{Height: snap.Version() + 1, Time: a.lastTime()}, false)
 	if err == nil {
 		a.ops.put(h, s, key, len(tx))
 	}
@@ -215,7 +215,7 @@ func (a *App) deliver(tx []byte) (*abci.ExecTxResult, error) {
 	s, err := a.decode(tx, h)
 	var out *outcome
 	if err == nil {
-		out, _, err = a.execute(a.st, h, s, a.block)
+		out, _, err = a.execute(a.st, h, s, a.block, true)
 	}
 	a.ops.remove(h)
 	if err != nil {

@@ -39,12 +39,12 @@ type outcome struct {
 // execute checks a decoded operation against the state st and returns
 // the writes it makes. A rejection is an *op.Error; any other error is a
 // broken invariant (a failed read of the store).
-func (a *App) execute(st state.Reader, txHash [32]byte, s *op.Signed, b blockInfo) (*outcome, []byte, error) {
+func (a *App) execute(st state.Reader, txHash [32]byte, s *op.Signed, b blockInfo, final bool) (*outcome, []byte, error) {
 	p := &s.Payload
 	if p.Network != a.network {
 		return nil, nil, op.Reject(op.ReasonWrongNetwork, fmt.Sprintf("operation is for network %.32q, this is %q", p.Network, a.network))
 	}
-	x := &executor{a: a, st: st, txHash: txHash, s: s, b: b}
+	x := &executor{a: a, st: st, txHash: txHash, s: s, b: b, final: final}
 	var out *outcome
 	var err error
 	switch p.Type {
@@ -75,6 +75,11 @@ type executor struct {
 	claims map[string]string
 	// verifiedKey is the key the signature verified with.
 	verifiedKey []byte
+	// final is set in FinalizeBlock. Registration contracts run only
+	// then: their decision sets a status, never whether the operation
+	// applies, so CheckTx need not pay for them (a contract's validation
+	// can still meet an alias-taken there, in the block).
+	final bool
 }
 
 func (x *executor) verify(k op.Key) error {
@@ -551,6 +556,9 @@ func (x *executor) checkAccess(kind string, refs []string) error {
 // redecide runs the provider's registration contract on an entity's new
 // version, if the provider has one, and sets its status from the outcome.
 func (x *executor) redecide(e *Entity) error {
+	if !x.final {
+		return nil
+	}
 	prov, err := getProvider(x.st, e.Provider)
 	if err != nil || prov == nil || prov.Registration == "" {
 		return err
