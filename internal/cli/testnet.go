@@ -33,7 +33,7 @@ per validator.`,
 	initCmd := &cobra.Command{
 		Use:     "init --dir DIR",
 		Short:   "Generate the homes of a validator network",
-		Example: example("bias testnet init --validators 4 --dir ./testnet --http-base 8080 --p2p-base 26656"),
+		Example: example("bias testnet init --validators 4 --dir ./testnet --http-base 8080 --p2p-base 26656", "bias testnet init --validators 4 --full-nodes 2 --dir ./testnet"),
 		Args:    cobra.NoArgs,
 		RunE: func(_ *cobra.Command, _ []string) error {
 			tc.TimeoutCommit = timeout
@@ -42,6 +42,10 @@ per validator.`,
 				return err
 			}
 			for _, n := range nodes {
+				if !n.Validator {
+					a.out("%s  api http://%s  full node (edge site)\n", n.Config.Home, n.Config.HTTP)
+					continue
+				}
 				a.out("%s  api http://%s  provider %s  admin key %s\n", n.Config.Home, n.Config.HTTP, n.ProviderDID, n.AdminKey)
 			}
 			return nil
@@ -50,6 +54,7 @@ per validator.`,
 	initCmd.Flags().StringVar(&tc.Dir, "dir", "testnet", "directory for the node homes")
 	initCmd.Flags().StringVar(&tc.Network, "network", "testnet", "network name (chain id)")
 	initCmd.Flags().IntVar(&tc.Validators, "validators", 4, "number of validators")
+	initCmd.Flags().IntVar(&tc.FullNodes, "full-nodes", 0, "number of non-validating full nodes (edge/MEC sites)")
 	initCmd.Flags().IntVar(&tc.HTTPBase, "http-base", 8080, "API port of node0; node i uses base+i")
 	initCmd.Flags().IntVar(&tc.P2PBase, "p2p-base", 26656, "p2p port of node0; node i uses base+i")
 	initCmd.Flags().StringVar(&tc.Host, "host", "127.0.0.1", "loopback address to listen on")

@@ -22,13 +22,18 @@ type TestnetConfig struct {
 	// Host is the loopback address the nodes listen on.
 	Host          string
 	TimeoutCommit time.Duration
+	// FullNodes adds non-validating nodes (edge/MEC sites: read replicas
+	// that serve resolution and authentication from their own state),
+	// after the validators.
+	FullNodes int
 }
 
 // TestnetNode is one generated node.
 type TestnetNode struct {
 	Config      Config
-	ProviderDID string
+	ProviderDID string // "" for a full node
 	AdminKey    string
+	Validator   bool
 }
 
 // InitTestnet generates the homes of a validator network in Dir/node0 …
@@ -37,6 +42,9 @@ type TestnetNode struct {
 func InitTestnet(tc TestnetConfig) ([]TestnetNode, error) {
 	if tc.Validators < 1 || tc.Validators > 26 {
 		return nil, fmt.Errorf("validators must be 1 to 26")
+	}
+	if tc.FullNodes < 0 || tc.FullNodes > 16 {
+		return nil, fmt.Errorf("full nodes must be 0 to 16")
 	}
 	if _, err := os.Stat(tc.Dir); err == nil {
 		entries, _ := os.ReadDir(tc.Dir)
@@ -79,7 +87,24 @@ func InitTestnet(tc TestnetConfig) ([]TestnetNode, error) {
 		g.Providers = append(g.Providers, *gp)
 		vals = append(vals, cometledger.GenesisValidator{Name: name, PubKey: id.ValidatorPubKey, Power: 10})
 		peers = append(peers, fmt.Sprintf("%s@%s:%d", id.NodeID, tc.Host, tc.P2PBase+i))
-		nodes = append(nodes, TestnetNode{Config: cfg, ProviderDID: pid.String(), AdminKey: AdminKeyPath(cfg.Home)})
+		nodes = append(nodes, TestnetNode{Config: cfg, ProviderDID: pid.String(), AdminKey: AdminKeyPath(cfg.Home), Validator: true})
+	}
+	for j := 0; j < tc.FullNodes; j++ {
+		i := tc.Validators + j
+		cfg := Config{
+			Home: filepath.Join(tc.Dir, fmt.Sprintf("node%d", i)), Network: tc.Network,
+			HTTP:    fmt.Sprintf("%s:%d", tc.Host, tc.HTTPBase+i),
+			P2P:     fmt.Sprintf("tcp://%s:%d", tc.Host, tc.P2PBase+i),
+			Moniker: fmt.Sprintf("edge-%d", j), TimeoutCommit: Duration(tc.TimeoutCommit), AllowDuplicateIP: true,
+		}
+		if err := cfg.Validate(); err != nil {
+			return nil, err
+		}
+		// A full node has keys, but its validator key is not in the genesis.
+		if _, err := cometledger.InitKeys(cfg.Home); err != nil {
+			return nil, err
+		}
+		nodes = append(nodes, TestnetNode{Config: cfg})
 	}
 	app, err := json.Marshal(g)
 	if err != nil {
@@ -88,7 +113,7 @@ func InitTestnet(tc TestnetConfig) ([]TestnetNode, error) {
 	t := time.Now().UTC()
 	for i := range nodes {
 		var others []string
-		for j, p := range peers {
+		for j, p := range peers { // the validators; a full node dials them all
 			if j != i {
 				others = append(others, p)
 			}
