@@ -113,8 +113,9 @@ type operator struct {
 
 func nonce() []byte { b := make([]byte, authn.NonceLen); rand.Read(b); return b }
 
-// TestOperators: the roaming case across four operators, with failures.
-func TestOperators(t *testing.T) {
+// startNetwork starts four validators (operators A-D) and two edge full
+// nodes as processes, and waits until every node has block 1.
+func startNetwork(t *testing.T) ([]*proc, []operator) {
 	dir := t.TempDir()
 	nodes, err := node.InitTestnet(node.TestnetConfig{Dir: dir, Network: "testnet", Validators: 4, FullNodes: 2, Host: "127.0.0.1",
 		HTTPBase: freeBase(t, 6), P2PBase: freeBase(t, 6), TimeoutCommit: 200 * time.Millisecond})
@@ -148,55 +149,22 @@ func TestOperators(t *testing.T) {
 			}
 		}
 	})
-	ctx := context.Background()
 	for i, p := range ps {
 		waitUntil(t, 60*time.Second, fmt.Sprintf("node %d up", i), func() bool {
-			st, err := p.c.Status(ctx)
+			st, err := p.c.Status(context.Background())
 			return err == nil && st.Height >= 1
 		})
 	}
+	return ps, ops
+}
+
+// TestOperators: the roaming case across four operators, with failures.
+func TestOperators(t *testing.T) {
+	ps, ops := startNetwork(t)
+	ctx := context.Background()
+	h := &harness{t: t}
 	A, B := ops[0], ops[1]
-	var acked []did.DID
-	submit := func(p *proc, tx []byte) (*sdk.SubmitResult, error) {
-		c, cancel := context.WithTimeout(ctx, 20*time.Second)
-		defer cancel()
-		return p.c.Submit(c, tx)
-	}
-	must := func(p *proc, tx []byte) *sdk.SubmitResult {
-		t.Helper()
-		r, err := submit(p, tx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
-	}
-	sign := func(o operator, p op.Payload) []byte {
-		p.Network = "testnet"
-		tx, err := op.Sign(o.admin, o.kid, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tx
-	}
-	register := func(p *proc, o operator, kind string) (did.DID, cose.Signer) {
-		s, _, _ := cose.GenerateKey(cose.AlgEdDSA)
-		tx, id, err := op.SignRegister(s, "k1", op.Payload{Network: "testnet", Register: &op.Register{Kind: kind, Provider: o.provider.String(),
-			Doc: op.Document{Keys: []op.Key{op.KeyFrom("k1", s.Public())}}, Nonce: nonce()}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		must(p, tx)
-		acked = append(acked, id)
-		waitUntil(t, 20*time.Second, "entity visible", func() bool { _, err := p.c.Entity(ctx, id.String()); return err == nil })
-		return id, s
-	}
-	validate := func(p *proc, o operator, id did.DID) {
-		e, err := p.c.Entity(ctx, id.String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		must(p, sign(o, op.Payload{Type: op.TypeValidate, Status: &op.Status{DID: id.String(), Version: e.Version}}))
-	}
+	must, sign, register, validate := h.must, h.sign, h.register, h.validate
 
 	// Operator B's MEC service binds B's roaming contract: cars of A in areas 1, 2.
 	must(ps[1], sign(B, op.Payload{Type: op.TypeDeploy, Contract: &op.Contract{Provider: B.provider.String(), Name: "roaming", Kind: op.ContractAccess,
@@ -287,20 +255,71 @@ func TestOperators(t *testing.T) {
 	var want string
 	for i, p := range ps {
 		waitUntil(t, 60*time.Second, fmt.Sprintf("node %d at height %d", i, target), func() bool {
-			h, err := p.c.Header(ctx, target)
+			hdr, err := p.c.Header(ctx, target)
 			if err == nil && want == "" {
-				want = h.AppHash
+				want = hdr.AppHash
 			}
 			return err == nil
 		})
-		h, _ := p.c.Header(ctx, target)
-		if h.AppHash != want {
-			t.Fatalf("node %d app hash %s at %d, node 0 %s", i, h.AppHash, target, want)
+		hdr, _ := p.c.Header(ctx, target)
+		if hdr.AppHash != want {
+			t.Fatalf("node %d app hash %s at %d, node 0 %s", i, hdr.AppHash, target, want)
 		}
-		for _, id := range append(acked, other) {
+		for _, id := range append(h.acked, other) {
 			waitUntil(t, 30*time.Second, fmt.Sprintf("node %d has %s", i, id), func() bool { _, err := p.c.Entity(ctx, id.String()); return err == nil })
 		}
 	}
+}
+
+// harness holds what the scenarios share.
+type harness struct {
+	t     *testing.T
+	acked []did.DID
+}
+
+func (h *harness) must(p *proc, tx []byte) *sdk.SubmitResult {
+	h.t.Helper()
+	c, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	r, err := p.c.Submit(c, tx)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return r
+}
+
+func (h *harness) sign(o operator, p op.Payload) []byte {
+	p.Network = "testnet"
+	tx, err := op.Sign(o.admin, o.kid, p)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return tx
+}
+
+// register registers an entity of operator o at node p and waits until p
+// serves it.
+func (h *harness) register(p *proc, o operator, kind string) (did.DID, cose.Signer) {
+	h.t.Helper()
+	s, _, _ := cose.GenerateKey(cose.AlgEdDSA)
+	tx, id, err := op.SignRegister(s, "k1", op.Payload{Network: "testnet", Register: &op.Register{Kind: kind, Provider: o.provider.String(),
+		Doc: op.Document{Keys: []op.Key{op.KeyFrom("k1", s.Public())}}, Nonce: nonce()}})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.must(p, tx)
+	h.acked = append(h.acked, id)
+	waitUntil(h.t, 20*time.Second, "entity visible", func() bool { _, err := p.c.Entity(context.Background(), id.String()); return err == nil })
+	return id, s
+}
+
+func (h *harness) validate(p *proc, o operator, id did.DID) {
+	h.t.Helper()
+	e, err := p.c.Entity(context.Background(), id.String())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.must(p, h.sign(o, op.Payload{Type: op.TypeValidate, Status: &op.Status{DID: id.String(), Version: e.Version}}))
 }
 
 func tail(b []byte, n int) string {
