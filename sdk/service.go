@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bias-iot/bias/authn"
@@ -36,6 +37,14 @@ type Service struct {
 	// authenticated (until provider contracts decide on the ledger): an
 	// error refuses with fail/contract-denied and its message.
 	Allow func(ctx context.Context, device *authn.Entity, d authn.Decision) error
+	// Node, when set, decides each proof at that node (POST
+	// /v1/authn/verify) instead of locally, so that the access contracts
+	// the service binds on the ledger apply; Context gives them the
+	// request's context (operation, area...).
+	Node    *Client
+	Context func(r *http.Request) map[string]string
+
+	issued sync.Map // nonce -> challenge bytes, for Node
 
 	store *authn.ChallengeStore
 }
@@ -73,7 +82,32 @@ func (s *Service) Challenge() ([]byte, error) {
 	if enc == "" {
 		enc = authn.JWS
 	}
-	return authn.SignChallenge(s.Signer, c, enc)
+	b, err := authn.SignChallenge(s.Signer, c, enc)
+	if err == nil && s.Node != nil {
+		s.issued.Store(string(nonce), b)
+	}
+	return b, err
+}
+
+// verifyAtNode has the node decide the proof with the challenge it
+// answers; the local store still spends the nonce once.
+func (s *Service) verifyAtNode(ctx context.Context, proof []byte, request map[string]string) authn.Decision {
+	p, _, err := authn.DecodeProof(proof)
+	if err != nil {
+		return authn.Decision{Reason: authn.FailMalformed, Detail: err.Error()}
+	}
+	v, ok := s.issued.LoadAndDelete(string(p.ServiceNonce))
+	if !ok {
+		return authn.Decision{Reason: authn.FailUnknownChallenge, Detail: "no challenge with this nonce was issued here"}
+	}
+	if _, spent := s.store.Spend(p.ServiceNonce, s.now().Unix()); spent {
+		return authn.Decision{Reason: authn.FailReplayedNonce}
+	}
+	d, err := s.Node.VerifyIn(ctx, v.([]byte), proof, request)
+	if err != nil {
+		return authn.Decision{Reason: authn.FailUnavailable, Detail: "the node did not answer"}
+	}
+	return *d
 }
 
 // Verify decides a proof that answers one of this service's challenges.
@@ -140,7 +174,16 @@ func (s *Service) Middleware(next http.Handler) http.Handler {
 			s.challenge(w, "")
 			return
 		}
-		d := s.Verify(r.Context(), proof)
+		var d authn.Decision
+		if s.Node != nil {
+			var request map[string]string
+			if s.Context != nil {
+				request = s.Context(r)
+			}
+			d = s.allow(r.Context(), s.verifyAtNode(r.Context(), proof, request))
+		} else {
+			d = s.Verify(r.Context(), proof)
+		}
 		if !d.OK {
 			s.challenge(w, string(d.Reason))
 			return
