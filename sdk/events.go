@@ -38,51 +38,105 @@ func (c *Client) Events(ctx context.Context, from int64, didFilter, provider str
 		}
 		from = st.Height + 1
 	}
-	q := url.Values{"from": {strconv.FormatInt(from, 10)}}
+	return c.EventsAfter(ctx, "", from, didFilter, provider)
+}
+
+// EventsAfter streams committed entity events after the event lastID (as
+// a reconnecting client does), or from height from when lastID is "".
+func (c *Client) EventsAfter(ctx context.Context, lastID string, from int64, didFilter, provider string) (<-chan Event, error) {
+	q := url.Values{}
+	if from > 0 {
+		q.Set("from", strconv.FormatInt(from, 10))
+	}
 	if didFilter != "" {
 		q.Set("did", didFilter)
 	}
 	if provider != "" {
 		q.Set("provider", provider)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.URL+"/v1/events?"+q.Encode(), nil)
+	out := make(chan Event, 64)
+	err := c.stream(ctx, "/v1/events?"+q.Encode(), lastID, func(id, data string) bool {
+		ev := Event{ID: id}
+		json.Unmarshal([]byte(data), &ev)
+		select {
+		case out <- ev:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}, func() { close(out) })
+	return out, err
+}
+
+// DecisionEvent is one of a node's authentication decisions.
+type DecisionEvent struct {
+	ID       string // a sequence number: resume after it
+	Decision authn.Decision
+}
+
+// Decisions streams a node's authentication decisions about did (device
+// or service; "" for all), after the event lastID ("" for new ones only).
+func (c *Client) Decisions(ctx context.Context, didFilter, lastID string) (<-chan DecisionEvent, error) {
+	q := url.Values{}
+	if didFilter != "" {
+		q.Set("did", didFilter)
+	}
+	out := make(chan DecisionEvent, 64)
+	err := c.stream(ctx, "/v1/authn/events?"+q.Encode(), lastID, func(id, data string) bool {
+		ev := DecisionEvent{ID: id}
+		json.Unmarshal([]byte(data), &ev.Decision)
+		select {
+		case out <- ev:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}, func() { close(out) })
+	return out, err
+}
+
+// stream opens a server-sent event stream and calls each with every
+// event's id and data, on its own goroutine, until the stream ends, ctx
+// ends or each returns false; then done.
+func (c *Client) stream(ctx context.Context, path, lastID string, each func(id, data string) bool, done func()) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.URL+path, nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	req.Header.Set("Accept", "text/event-stream")
+	if lastID != "" {
+		req.Header.Set("Last-Event-ID", lastID)
+	}
 	// A stream has no deadline: use a client without the API timeout.
 	resp, err := (&http.Client{Transport: c.HTTP.Transport}).Do(req)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if resp.StatusCode != http.StatusOK {
 		resp.Body.Close()
-		return nil, fmt.Errorf("events: HTTP %d", resp.StatusCode)
+		return fmt.Errorf("%s: HTTP %d", path, resp.StatusCode)
 	}
-	out := make(chan Event, 64)
 	go func() {
 		defer resp.Body.Close()
-		defer close(out)
+		defer done()
 		sc := bufio.NewScanner(resp.Body)
-		var ev Event
+		var id, data string
 		for sc.Scan() {
 			line := sc.Text()
 			switch {
 			case strings.HasPrefix(line, "id: "):
-				ev.ID = line[4:]
+				id = line[4:]
 			case strings.HasPrefix(line, "data: "):
-				json.Unmarshal([]byte(line[6:]), &ev)
-			case line == "" && ev.ID != "":
-				select {
-				case out <- ev:
-				case <-ctx.Done():
+				data = line[6:]
+			case line == "" && id != "":
+				if !each(id, data) {
 					return
 				}
-				ev = Event{}
+				id, data = "", ""
 			}
 		}
 	}()
-	return out, nil
+	return nil
 }
 
 // CachedView is an authn.View that keeps the entities it has read and

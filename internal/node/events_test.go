@@ -1,70 +1,26 @@
 package node_test
 
 import (
-	"bufio"
-	"context"
-	"encoding/json"
-	"net/http"
-	"net/url"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/bias-iot/bias/cose"
 	"github.com/bias-iot/bias/internal/node/nodetest"
 	"github.com/bias-iot/bias/op"
+	"github.com/bias-iot/bias/sdk"
 )
 
-type sseEvent struct {
-	ID   string
-	Data struct {
-		Height  int64  `json:"height"`
-		Op      string `json:"op"`
-		DID     string `json:"did"`
-		Status  string `json:"status"`
-		Version uint64 `json:"version"`
-	}
-}
-
-// stream opens GET /v1/events and returns a channel of its events.
-func stream(t *testing.T, h *nodetest.Harness, query, lastID string) <-chan sseEvent {
+// stream opens the node's committed-event stream through the SDK.
+func stream(t *testing.T, h *nodetest.Harness, from int64, didFilter, lastID string) <-chan sdk.Event {
 	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
-	t.Cleanup(cancel)
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, h.Node.URL()+"/v1/events?"+query, nil)
-	if lastID != "" {
-		req.Header.Set("Last-Event-ID", lastID)
-	}
-	resp, err := http.DefaultClient.Do(req)
+	ch, err := h.Client.EventsAfter(t.Context(), lastID, from, didFilter, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
-		t.Fatalf("events: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
-	}
-	out := make(chan sseEvent, 64)
-	go func() {
-		defer resp.Body.Close()
-		defer close(out)
-		sc := bufio.NewScanner(resp.Body)
-		var ev sseEvent
-		for sc.Scan() {
-			line := sc.Text()
-			switch {
-			case strings.HasPrefix(line, "id: "):
-				ev.ID = line[4:]
-			case strings.HasPrefix(line, "data: "):
-				json.Unmarshal([]byte(line[6:]), &ev.Data)
-			case line == "" && ev.ID != "":
-				out <- ev
-				ev = sseEvent{}
-			}
-		}
-	}()
-	return out
+	return ch
 }
 
-func next(t *testing.T, ch <-chan sseEvent) sseEvent {
+func next[T any](t *testing.T, ch <-chan T) T {
 	t.Helper()
 	select {
 	case ev, ok := <-ch:
@@ -75,7 +31,8 @@ func next(t *testing.T, ch <-chan sseEvent) sseEvent {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no event within 10 s")
 	}
-	return sseEvent{}
+	var zero T
+	return zero
 }
 
 // TestEventStream: committed entity events stream from a height, filtered
@@ -88,10 +45,10 @@ func TestEventStream(t *testing.T) {
 	if err := decide(t, h, op.TypeValidate, dev.DID, 1); err != nil {
 		t.Fatal(err)
 	}
-	ch := stream(t, h, "from=1&did="+url.QueryEscape(dev.DID.String()), "")
+	ch := stream(t, h, 1, dev.DID.String(), "")
 	reg := next(t, ch)
 	val := next(t, ch)
-	if reg.Data.Op != op.TypeRegister || val.Data.Op != op.TypeValidate || val.Data.Status != op.StatusValidated || reg.Data.DID != dev.DID.String() {
+	if reg.Op != op.TypeRegister || val.Op != op.TypeValidate || val.Status != op.StatusValidated || reg.DID != dev.DID.String() {
 		t.Fatalf("events: %+v %+v", reg, val)
 	}
 	// Live: a revocation arrives on the open stream.
@@ -99,17 +56,17 @@ func TestEventStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	rev := next(t, ch)
-	if rev.Data.Op != op.TypeRevoke || rev.Data.Status != op.StatusRevoked {
+	if rev.Op != op.TypeRevoke || rev.Status != op.StatusRevoked {
 		t.Fatalf("live event: %+v", rev)
 	}
 	// Resume after the validation: the revocation comes next, once.
-	resumed := stream(t, h, "did="+url.QueryEscape(dev.DID.String()), val.ID)
-	if ev := next(t, resumed); ev.ID != rev.ID || ev.Data.Op != op.TypeRevoke {
+	resumed := stream(t, h, 0, dev.DID.String(), val.ID)
+	if ev := next(t, resumed); ev.ID != rev.ID || ev.Op != op.TypeRevoke {
 		t.Fatalf("resumed at %+v, want %s", ev, rev.ID)
 	}
 	// The unfiltered stream carries the other device too.
-	all := stream(t, h, "from=1", "")
-	if ev := next(t, all); ev.Data.DID != other.DID.String() {
+	all := stream(t, h, 1, "", "")
+	if ev := next(t, all); ev.DID != other.DID.String() {
 		t.Fatalf("first event of the unfiltered stream: %+v", ev)
 	}
 }
