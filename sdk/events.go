@@ -54,18 +54,11 @@ func (c *Client) EventsAfter(ctx context.Context, lastID string, from int64, did
 	if provider != "" {
 		q.Set("provider", provider)
 	}
-	out := make(chan Event, 64)
-	err := c.stream(ctx, "/v1/events?"+q.Encode(), lastID, func(id, data string) bool {
+	return streamOf(ctx, c, "/v1/events?"+q.Encode(), lastID, func(id, data string) Event {
 		ev := Event{ID: id}
 		json.Unmarshal([]byte(data), &ev)
-		select {
-		case out <- ev:
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	}, func() { close(out) })
-	return out, err
+		return ev
+	})
 }
 
 // DecisionEvent is one of a node's authentication decisions.
@@ -81,12 +74,20 @@ func (c *Client) Decisions(ctx context.Context, didFilter, lastID string) (<-cha
 	if didFilter != "" {
 		q.Set("did", didFilter)
 	}
-	out := make(chan DecisionEvent, 64)
-	err := c.stream(ctx, "/v1/authn/events?"+q.Encode(), lastID, func(id, data string) bool {
+	return streamOf(ctx, c, "/v1/authn/events?"+q.Encode(), lastID, func(id, data string) DecisionEvent {
 		ev := DecisionEvent{ID: id}
 		json.Unmarshal([]byte(data), &ev.Decision)
+		return ev
+	})
+}
+
+// streamOf delivers a stream's events, decoded, on a channel that closes
+// when the stream or ctx ends.
+func streamOf[T any](ctx context.Context, c *Client, path, lastID string, decode func(id, data string) T) (<-chan T, error) {
+	out := make(chan T, 64)
+	err := c.stream(ctx, path, lastID, func(id, data string) bool {
 		select {
-		case out <- ev:
+		case out <- decode(id, data):
 			return true
 		case <-ctx.Done():
 			return false
