@@ -12,14 +12,17 @@
 package state
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cosmos/iavl"
 	idb "github.com/cosmos/iavl/db"
 	ics23 "github.com/cosmos/ics23/go"
+	"github.com/syndtr/goleveldb/leveldb"
 	"github.com/syndtr/goleveldb/leveldb/opt"
 )
 
@@ -35,6 +38,16 @@ var ErrNoVersion = errors.New("no such version")
 type Store struct {
 	db   *idb.GoLevelDB
 	tree *iavl.MutableTree
+
+	// flat is an index of the latest value of every key, beside the tree:
+	// a read of the latest version is one leveldb lookup instead of a walk
+	// down the tree. It is written once per commit (the block's writes in
+	// one batch) and names the version it holds; a snapshot uses it only
+	// when that is its own version, and Open rebuilds it from the tree when
+	// a crash left it behind. Proofs and past versions read the tree.
+	flat        *leveldb.DB
+	flatVersion atomic.Int64
+	pending     map[string]flatWrite // this block's writes
 
 	mu     sync.RWMutex        // guards latest
 	tmu    sync.RWMutex        // working-tree writes (W) vs snapshot reads (R)
@@ -63,12 +76,73 @@ func Open(dir string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("load state: %w", err)
 	}
-	s := &Store{db: db, tree: tree}
-	if err := s.refresh(); err != nil {
+	flat, err := leveldb.OpenFile(filepath.Join(filepath.Clean(dir), "latest.db"), &opt.Options{BlockCacheCapacity: 128 << 20})
+	if err != nil {
 		db.Close()
+		return nil, fmt.Errorf("open latest-value index: %w", err)
+	}
+	s := &Store{db: db, tree: tree, flat: flat, pending: map[string]flatWrite{}}
+	if err := s.refresh(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.loadFlat(); err != nil {
+		s.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// flatWrite is a pending write of the index.
+type flatWrite struct {
+	value   []byte
+	deleted bool
+}
+
+// flatVersionKey holds the version the index is at (keys of the state are
+// printable; this one is not).
+var flatVersionKey = []byte{0}
+
+// loadFlat checks the index's version against the tree's and rebuilds the
+// index from the tree when they differ.
+func (s *Store) loadFlat() error {
+	v := s.tree.Version()
+	b, err := s.flat.Get(flatVersionKey, nil)
+	if err == nil && len(b) == 8 && int64(binary.BigEndian.Uint64(b)) == v {
+		s.flatVersion.Store(v)
+		return nil
+	}
+	// Rebuild: drop what is there, copy the latest version of the tree.
+	it := s.flat.NewIterator(nil, nil)
+	batch := new(leveldb.Batch)
+	for it.Next() {
+		batch.Delete(append([]byte(nil), it.Key()...))
+	}
+	it.Release()
+	if err := s.flat.Write(batch, nil); err != nil {
+		return err
+	}
+	batch.Reset()
+	if latest := s.Latest(); latest.t != nil {
+		var werr error
+		_, err := latest.t.Iterate(func(k, val []byte) bool {
+			batch.Put(k, val)
+			if batch.Len() >= 10_000 {
+				werr = s.flat.Write(batch, nil)
+				batch.Reset()
+			}
+			return werr != nil
+		})
+		if err != nil || werr != nil {
+			return fmt.Errorf("rebuild latest-value index: %v %v", err, werr)
+		}
+	}
+	batch.Put(flatVersionKey, binary.BigEndian.AppendUint64(nil, uint64(v)))
+	if err := s.flat.Write(batch, &opt.WriteOptions{Sync: true}); err != nil {
+		return err
+	}
+	s.flatVersion.Store(v)
+	return nil
 }
 
 func (s *Store) refresh() error {
@@ -86,8 +160,14 @@ func (s *Store) refresh() error {
 	return nil
 }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// Close closes the databases.
+func (s *Store) Close() error {
+	err := s.flat.Close()
+	if e := s.db.Close(); e != nil {
+		err = e
+	}
+	return err
+}
 
 // Get reads the working tree (uncommitted writes included).
 func (s *Store) Get(key []byte) ([]byte, error) { return s.tree.Get(key) }
@@ -97,6 +177,9 @@ func (s *Store) Set(key, value []byte) error {
 	s.tmu.Lock()
 	defer s.tmu.Unlock()
 	_, err := s.tree.Set(key, value)
+	if err == nil {
+		s.pending[string(key)] = flatWrite{value: append([]byte{}, value...)}
+	}
 	return err
 }
 
@@ -105,6 +188,9 @@ func (s *Store) Delete(key []byte) error {
 	s.tmu.Lock()
 	defer s.tmu.Unlock()
 	_, _, err := s.tree.Remove(key)
+	if err == nil {
+		s.pending[string(key)] = flatWrite{deleted: true}
+	}
 	return err
 }
 
@@ -120,11 +206,32 @@ func (s *Store) WorkingHash() []byte {
 func (s *Store) Commit() (hash []byte, version int64, err error) {
 	s.tmu.Lock()
 	hash, version, err = s.tree.SaveVersion()
+	pending := s.pending
+	s.pending = map[string]flatWrite{}
 	s.tmu.Unlock()
 	if err != nil {
 		return nil, 0, fmt.Errorf("save version: %w", err)
 	}
-	return hash, version, s.refresh()
+	if err := s.refresh(); err != nil {
+		return nil, 0, err
+	}
+	// The block's writes into the index, in one batch, with its version.
+	// (Map order does not matter here: a batch applies as a whole.)
+	batch := new(leveldb.Batch)
+	for k, w := range pending {
+		if w.deleted {
+			batch.Delete([]byte(k))
+		} else {
+			batch.Put([]byte(k), w.value)
+		}
+	}
+	batch.Put(flatVersionKey, binary.BigEndian.AppendUint64(nil, uint64(version)))
+	s.flatVersion.Store(-1) // while the batch lands, readers use the tree
+	if err := s.flat.Write(batch, nil); err != nil {
+		return nil, 0, fmt.Errorf("latest-value index: %w", err)
+	}
+	s.flatVersion.Store(version)
+	return hash, version, nil
 }
 
 // Rollback drops uncommitted writes.
@@ -132,6 +239,7 @@ func (s *Store) Rollback() {
 	s.tmu.Lock()
 	defer s.tmu.Unlock()
 	s.tree.Rollback()
+	s.pending = map[string]flatWrite{}
 }
 
 // Version is the last committed version (0 before the first); safe for
@@ -147,7 +255,7 @@ func (s *Store) Hash() []byte { return s.Latest().Hash() }
 func (s *Store) Latest() *Snapshot {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return &Snapshot{t: s.latest, mu: &s.tmu}
+	return &Snapshot{t: s.latest, mu: &s.tmu, store: s}
 }
 
 // At returns committed version v as a read-only snapshot.
@@ -167,8 +275,9 @@ func (s *Store) At(v int64) (*Snapshot, error) {
 // Snapshot is a committed version of the state. The snapshot of version 0
 // (before the first block) is empty.
 type Snapshot struct {
-	t  *iavl.ImmutableTree
-	mu *sync.RWMutex
+	t     *iavl.ImmutableTree
+	mu    *sync.RWMutex
+	store *Store // set for the latest version: its reads may use the index
 }
 
 // Version is the snapshot's version (block height).
@@ -191,6 +300,17 @@ func (s *Snapshot) Hash() []byte {
 func (s *Snapshot) Get(key []byte) ([]byte, error) {
 	if s.t == nil {
 		return nil, nil
+	}
+	if s.store != nil && s.store.flatVersion.Load() == s.t.Version() {
+		v, err := s.store.flat.Get(key, nil)
+		if errors.Is(err, leveldb.ErrNotFound) {
+			v, err = nil, nil
+		}
+		// The index may have moved past this version meanwhile: only an
+		// answer read while it was still at it counts.
+		if s.store.flatVersion.Load() == s.t.Version() {
+			return v, err
+		}
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
