@@ -468,3 +468,29 @@ func TestOpenAPIServed(t *testing.T) {
 		t.Errorf("GET /v1/nothing: %d %s", resp.StatusCode, b)
 	}
 }
+
+// TestMethodNotAllowed: a known path with another method is 405 with
+// Allow, in the error format; an unknown path is 404.
+func TestMethodNotAllowed(t *testing.T) {
+	srv := httptest.NewServer(New(statusLedger{}, nil, "local", slog.New(slog.DiscardHandler)).Handler())
+	defer srv.Close()
+	req, _ := http.NewRequest(http.MethodDelete, srv.URL+"/v1/status", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var eb struct{ Reason string }
+	json.NewDecoder(resp.Body).Decode(&eb)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed || !strings.Contains(resp.Header.Get("Allow"), "GET") || eb.Reason != "method-not-allowed" {
+		t.Fatalf("DELETE /v1/status: %d %q %q", resp.StatusCode, resp.Header.Get("Allow"), eb.Reason)
+	}
+	resp, err = http.Get(srv.URL + "/nowhere")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("unknown path: %d", resp.StatusCode)
+	}
+}

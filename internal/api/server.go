@@ -91,11 +91,33 @@ func (s *Server) Handler() http.Handler {
 	route("GET /v1/providers/{did}/contracts", s.contracts)
 	route("GET /v1/providers/{did}/contracts/{name}", s.contractRecord)
 	route("POST /v1/contracts/dry-run", s.dryRun)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	// No route: 404, or 405 with Allow when the path exists with other
+	// methods (as the mux decides), both in the one error format.
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		probe := &statusProbe{header: http.Header{}}
+		mux.ServeHTTP(probe, r)
+		if probe.status == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", probe.header.Get("Allow"))
+			s.renderError(w, r, &Error{Status: http.StatusMethodNotAllowed, Reason: "method-not-allowed", Msg: "method not allowed here; see Allow"})
+			return
+		}
 		s.renderError(w, r, &Error{Status: http.StatusNotFound, Reason: "not-found", Msg: "no such route"})
 	})
-	return mux
 }
+
+// statusProbe records the status and headers the mux would answer with.
+type statusProbe struct {
+	header http.Header
+	status int
+}
+
+func (p *statusProbe) Header() http.Header         { return p.header }
+func (p *statusProbe) Write(b []byte) (int, error) { return len(b), nil }
+func (p *statusProbe) WriteHeader(code int)        { p.status = code }
 
 // Error is what a client sees of a failure.
 type Error struct {
