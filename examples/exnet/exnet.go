@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"time"
@@ -39,40 +38,17 @@ type Net struct {
 	dir   string
 }
 
-func freeBase(n int) (int, error) {
-	for try := 0; try < 50; try++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		base := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		ok := true
-		for i := 0; i < n && ok; i++ {
-			if li, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", base+i)); err != nil {
-				ok = false
-			} else {
-				li.Close()
-			}
-		}
-		if ok {
-			return base, nil
-		}
-	}
-	return 0, fmt.Errorf("no free ports")
-}
-
 // Start starts four validators and edges edge nodes.
 func Start(edges int) (*Net, error) {
 	dir, err := os.MkdirTemp("", "bias-example")
 	if err != nil {
 		return nil, err
 	}
-	hb, err := freeBase(4 + edges)
+	hb, err := node.FreePortBase("127.0.0.1", 4+edges)
 	if err != nil {
 		return nil, err
 	}
-	pb, err := freeBase(4 + edges)
+	pb, err := node.FreePortBase("127.0.0.1", 4+edges)
 	if err != nil {
 		return nil, err
 	}

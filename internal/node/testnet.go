@@ -3,8 +3,10 @@ package node
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -127,4 +129,31 @@ func InitTestnet(tc TestnetConfig) ([]TestnetNode, error) {
 		}
 	}
 	return nodes, nil
+}
+
+// FreePortBase finds n consecutive free TCP ports on host, for a
+// generated network on one machine (there is a small race: another
+// process may take them before the nodes start).
+func FreePortBase(host string, n int) (int, error) {
+	for try := 0; try < 50; try++ {
+		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			return 0, err
+		}
+		base := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		ok := true
+		for i := 0; i < n && ok; i++ {
+			li, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(base+i)))
+			if err != nil {
+				ok = false
+				continue
+			}
+			li.Close()
+		}
+		if ok {
+			return base, nil
+		}
+	}
+	return 0, fmt.Errorf("no %d free consecutive ports on %s", n, host)
 }

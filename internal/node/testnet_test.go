@@ -2,8 +2,6 @@ package node_test
 
 import (
 	"context"
-	"fmt"
-	"net"
 	"testing"
 	"time"
 
@@ -23,7 +21,7 @@ func TestTestnet(t *testing.T) {
 	dir := t.TempDir()
 	nodes, err := node.InitTestnet(node.TestnetConfig{
 		Dir: dir, Network: "testnet", Validators: 4, Host: "127.0.0.1",
-		HTTPBase: freePortRange(t, 4), P2PBase: freePortRange(t, 4), TimeoutCommit: 100 * time.Millisecond,
+		HTTPBase: freePorts(t, 4), P2PBase: freePorts(t, 4), TimeoutCommit: 100 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -136,33 +134,11 @@ func TestTestnet(t *testing.T) {
 	}
 }
 
-// freePortRange finds n consecutive free ports on loopback.
-func freePortRange(t *testing.T, n int) int {
+func freePorts(t *testing.T, n int) int {
 	t.Helper()
-	for try := 0; try < 50; try++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		base := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		ok := true
-		var ls []net.Listener
-		for i := 0; i < n && ok; i++ {
-			li, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", base+i))
-			if err != nil {
-				ok = false
-				break
-			}
-			ls = append(ls, li)
-		}
-		for _, li := range ls {
-			li.Close()
-		}
-		if ok {
-			return base
-		}
+	base, err := node.FreePortBase("127.0.0.1", n)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free port range")
-	return 0
+	return base
 }

@@ -9,7 +9,6 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -67,31 +66,6 @@ func (p *proc) kill() {
 		p.cmd.Wait()
 		p.cmd = nil
 	}
-}
-
-func freeBase(t *testing.T, n int) int {
-	for try := 0; try < 50; try++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		base := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		ok := true
-		for i := 0; i < n && ok; i++ {
-			li, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", base+i))
-			if err != nil {
-				ok = false
-				continue
-			}
-			li.Close()
-		}
-		if ok {
-			return base
-		}
-	}
-	t.Fatal("no free ports")
-	return 0
 }
 
 func waitUntil(t *testing.T, d time.Duration, what string, f func() bool) {
@@ -327,4 +301,13 @@ func tail(b []byte, n int) string {
 		b = b[len(b)-n:]
 	}
 	return string(b)
+}
+
+func freeBase(t *testing.T, n int) int {
+	t.Helper()
+	base, err := node.FreePortBase("127.0.0.1", n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return base
 }
