@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/bias-iot/bias/authn"
 	"github.com/bias-iot/bias/op"
@@ -72,11 +71,7 @@ func (s *Server) decisionEvents(w http.ResponseWriter, r *http.Request) error {
 		after = n
 	}
 	want := r.URL.Query().Get("did")
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.WriteHeader(http.StatusOK)
-	fl.Flush()
-	beat := time.NewTicker(15 * time.Second)
+	beat := startStream(w, fl)
 	defer beat.Stop()
 	for {
 		list, last, wake := s.decisions.since(after)

@@ -61,11 +61,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return &Error{Status: http.StatusNotFound, Reason: "not-found", Msg: err.Error()}
 	}
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.WriteHeader(http.StatusOK)
-	fl.Flush()
-	beat := time.NewTicker(15 * time.Second)
+	beat := startStream(w, fl)
 	defer beat.Stop()
 	for {
 		select {
@@ -112,6 +108,16 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 			fl.Flush()
 		}
 	}
+}
+
+// startStream answers a server-sent-event request and returns the ticker
+// of its keep-alive comments.
+func startStream(w http.ResponseWriter, fl http.Flusher) *time.Ticker {
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	fl.Flush()
+	return time.NewTicker(15 * time.Second)
 }
 
 // later reports whether event position a comes after b.

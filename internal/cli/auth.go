@@ -11,8 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bias-iot/bias/authn"
-	"github.com/bias-iot/bias/did"
-	"github.com/bias-iot/bias/keyfile"
 	"github.com/bias-iot/bias/sdk"
 )
 
@@ -29,25 +27,21 @@ JWS or base64 COSE_Sign1.`,
 	return cmd
 }
 
-// entitySigner loads a key file and finds which key of entity id it is.
+// entitySigner loads a key file that must be a current key of entity id
+// (not its provider's) and makes it the entity's side of an exchange.
 func (a *app) entitySigner(ctx context.Context, id, keyPath string) (*sdk.Device, error) {
-	s, err := keyfile.Load(keyPath)
-	if err != nil {
-		return nil, err
-	}
 	e, err := a.client().Entity(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	kid := findKeyID(e.Keys, base64.RawURLEncoding.EncodeToString(s.Public().Bytes()))
-	if kid == "" {
-		return nil, fmt.Errorf("%s is not a current key of %s", keyPath, id)
-	}
-	d, err := did.Parse(e.DID)
+	s, kid, err := a.signerFor(ctx, e, keyPath)
 	if err != nil {
 		return nil, err
 	}
-	return &sdk.Device{Signer: s, Kid: d.WithFragment(kid), View: sdk.View{C: a.client()}}, nil
+	if kid.Base().String() != e.DID {
+		return nil, fmt.Errorf("%s is not a current key of %s", keyPath, id)
+	}
+	return &sdk.Device{Signer: s, Kid: kid, View: sdk.View{C: a.client()}}, nil
 }
 
 func encodeMsg(b []byte) string {
