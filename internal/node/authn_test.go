@@ -25,13 +25,7 @@ func freshNonce() []byte {
 func TestAuthenticationThroughNode(t *testing.T) {
 	h := nodetest.Start(t)
 	view := sdk.View{C: h.Client}
-	register := func(kind string, alg cose.Alg) nodetest.Entity {
-		e := h.Register(kind, h.Provider.DID, alg)
-		if err := decide(t, h, op.TypeValidate, e.DID, 1); err != nil {
-			t.Fatal(err)
-		}
-		return e
-	}
+	register := h.RegisterValidated
 	svc := register(op.KindService, cose.AlgES256)
 	dev := register(op.KindDevice, cose.AlgEdDSA)
 

@@ -17,11 +17,8 @@ import (
 // (Ed25519) and pre-computes n challenge/proof pairs in enc.
 func authnFixture(b *testing.B, n int, enc authn.Encoding) (*nodetest.Harness, nodetest.Entity, [][2][]byte, *authn.ChallengeStore) {
 	h := nodetest.Start(b)
-	svc := h.Register(op.KindService, h.Provider.DID, cose.AlgEdDSA)
-	dev := h.Register(op.KindDevice, h.Provider.DID, cose.AlgEdDSA)
-	for _, e := range []nodetest.Entity{svc, dev} {
-		h.MustSubmit(h.Sign(h.Provider.Signer, h.Provider.Kid, op.Payload{Type: op.TypeValidate, Status: &op.Status{DID: e.DID.String(), Version: 1}}))
-	}
+	svc := h.RegisterValidated(op.KindService, cose.AlgEdDSA)
+	dev := h.RegisterValidated(op.KindDevice, cose.AlgEdDSA)
 	now := time.Now().Unix()
 	store := authn.NewChallengeStore(n + 1)
 	pairs := make([][2][]byte, n)

@@ -18,13 +18,8 @@ import (
 // timer in the cache).
 func TestCachedViewDropsOnEvent(t *testing.T) {
 	h := nodetest.Start(t)
-	svcE := h.Register(op.KindService, h.Provider.DID, cose.AlgES256)
-	devE := h.Register(op.KindDevice, h.Provider.DID, cose.AlgEdDSA)
-	for _, e := range []nodetest.Entity{svcE, devE} {
-		if err := decide(t, h, op.TypeValidate, e.DID, 1); err != nil {
-			t.Fatal(err)
-		}
-	}
+	svcE := h.RegisterValidated(op.KindService, cose.AlgES256)
+	devE := h.RegisterValidated(op.KindDevice, cose.AlgEdDSA)
 	cv := sdk.NewCachedView(h.Client)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()

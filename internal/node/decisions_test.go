@@ -14,13 +14,8 @@ import (
 // decisions about its device, and resumes after the last one it saw.
 func TestDecisionEvents(t *testing.T) {
 	h := nodetest.Start(t)
-	svcE := h.Register(op.KindService, h.Provider.DID, cose.AlgEdDSA)
-	devE := h.Register(op.KindDevice, h.Provider.DID, cose.AlgEdDSA)
-	for _, e := range []nodetest.Entity{svcE, devE} {
-		if err := decide(t, h, op.TypeValidate, e.DID, 1); err != nil {
-			t.Fatal(err)
-		}
-	}
+	svcE := h.RegisterValidated(op.KindService, cose.AlgEdDSA)
+	devE := h.RegisterValidated(op.KindDevice, cose.AlgEdDSA)
 	events, err := h.Client.Decisions(t.Context(), devE.DID.String(), "")
 	if err != nil {
 		t.Fatal(err)

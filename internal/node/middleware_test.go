@@ -22,13 +22,8 @@ import (
 func TestMiddleware(t *testing.T) {
 	h := nodetest.Start(t)
 	view := sdk.View{C: h.Client}
-	svcE := h.Register(op.KindService, h.Provider.DID, cose.AlgES256)
-	devE := h.Register(op.KindDevice, h.Provider.DID, cose.AlgEdDSA)
-	for _, e := range []nodetest.Entity{svcE, devE} {
-		if err := decide(t, h, op.TypeValidate, e.DID, 1); err != nil {
-			t.Fatal(err)
-		}
-	}
+	svcE := h.RegisterValidated(op.KindService, cose.AlgES256)
+	devE := h.RegisterValidated(op.KindDevice, cose.AlgEdDSA)
 	for _, enc := range []authn.Encoding{authn.JWS, authn.COSE} {
 		t.Run(string(enc), func(t *testing.T) {
 			svc := &sdk.Service{Signer: svcE.Signer, Kid: svcE.DID.WithFragment("k1"), View: view, Encoding: enc}

@@ -28,13 +28,7 @@ import (
 func TestSingleSignOn(t *testing.T) {
 	h := nodetest.Start(t)
 	view := sdk.View{C: h.Client}
-	reg := func(kind string, alg cose.Alg) nodetest.Entity {
-		e := h.Register(kind, h.Provider.DID, alg)
-		if err := decide(t, h, op.TypeValidate, e.DID, 1); err != nil {
-			t.Fatal(err)
-		}
-		return e
-	}
+	reg := h.RegisterValidated
 	printing, sharing := reg(op.KindService, cose.AlgES256), reg(op.KindService, cose.AlgEdDSA)
 	camera := reg(op.KindDevice, cose.AlgEdDSA)
 

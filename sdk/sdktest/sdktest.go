@@ -45,8 +45,7 @@ func (n *Node) View() sdk.View { return sdk.View{C: n.Client} }
 // provider validate it; it returns the DID and the key.
 func (n *Node) Register(t testing.TB, kind string, alg cose.Alg) (did.DID, cose.Signer) {
 	t.Helper()
-	e := n.h.Register(kind, n.Provider, alg)
-	n.decide(t, op.TypeValidate, e.DID)
+	e := n.h.RegisterValidated(kind, alg)
 	return e.DID, e.Signer
 }
 

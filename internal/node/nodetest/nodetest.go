@@ -195,3 +195,12 @@ func (h *Harness) Entity(id did.DID) *sdk.EntityView {
 	}
 	return e
 }
+
+// RegisterValidated registers a new entity under the default provider
+// and has the provider validate it.
+func (h *Harness) RegisterValidated(kind string, alg cose.Alg) Entity {
+	h.T.Helper()
+	e := h.Register(kind, h.Provider.DID, alg)
+	h.MustSubmit(h.Sign(h.Provider.Signer, h.Provider.Kid, op.Payload{Type: op.TypeValidate, Status: &op.Status{DID: e.DID.String(), Version: 1}}))
+	return e
+}
