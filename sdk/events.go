@@ -54,10 +54,9 @@ func (c *Client) EventsAfter(ctx context.Context, lastID string, from int64, did
 	if provider != "" {
 		q.Set("provider", provider)
 	}
-	return streamOf(ctx, c, "/v1/events?"+q.Encode(), lastID, func(id, data string) Event {
+	return streamOf(ctx, c, "/v1/events?"+q.Encode(), lastID, func(id, data string) (Event, error) {
 		ev := Event{ID: id}
-		json.Unmarshal([]byte(data), &ev)
-		return ev
+		return ev, json.Unmarshal([]byte(data), &ev)
 	})
 }
 
@@ -74,20 +73,24 @@ func (c *Client) Decisions(ctx context.Context, didFilter, lastID string) (<-cha
 	if didFilter != "" {
 		q.Set("did", didFilter)
 	}
-	return streamOf(ctx, c, "/v1/authn/events?"+q.Encode(), lastID, func(id, data string) DecisionEvent {
+	return streamOf(ctx, c, "/v1/authn/events?"+q.Encode(), lastID, func(id, data string) (DecisionEvent, error) {
 		ev := DecisionEvent{ID: id}
-		json.Unmarshal([]byte(data), &ev.Decision)
-		return ev
+		return ev, json.Unmarshal([]byte(data), &ev.Decision)
 	})
 }
 
 // streamOf delivers a stream's events, decoded, on a channel that closes
-// when the stream or ctx ends.
-func streamOf[T any](ctx context.Context, c *Client, path, lastID string, decode func(id, data string) T) (<-chan T, error) {
+// when the stream or ctx ends, or at an event that does not decode (the
+// stream is not what the client expects: better stop than deliver a blank).
+func streamOf[T any](ctx context.Context, c *Client, path, lastID string, decode func(id, data string) (T, error)) (<-chan T, error) {
 	out := make(chan T, 64)
 	err := c.stream(ctx, path, lastID, func(id, data string) bool {
+		ev, err := decode(id, data)
+		if err != nil {
+			return false
+		}
 		select {
-		case out <- decode(id, data):
+		case out <- ev:
 			return true
 		case <-ctx.Done():
 			return false

@@ -44,7 +44,7 @@ type Service struct {
 	Node    *Client
 	Context func(r *http.Request) map[string]string
 
-	issued sync.Map // nonce -> challenge bytes, for Node
+	issued issuedSet // challenge bytes by nonce, for Node
 
 	store *authn.ChallengeStore
 }
@@ -84,7 +84,7 @@ func (s *Service) Challenge() ([]byte, error) {
 	}
 	b, err := authn.SignChallenge(s.Signer, c, enc)
 	if err == nil && s.Node != nil {
-		s.issued.Store(string(nonce), b)
+		s.issued.put(string(nonce), b)
 	}
 	return b, err
 }
@@ -96,14 +96,14 @@ func (s *Service) verifyAtNode(ctx context.Context, proof []byte, request map[st
 	if err != nil {
 		return authn.Decision{Reason: authn.FailMalformed, Detail: err.Error()}
 	}
-	v, ok := s.issued.LoadAndDelete(string(p.ServiceNonce))
+	v, ok := s.issued.take(string(p.ServiceNonce))
 	if !ok {
 		return authn.Decision{Reason: authn.FailUnknownChallenge, Detail: "no challenge with this nonce was issued here"}
 	}
 	if _, spent := s.store.Spend(p.ServiceNonce, s.now().Unix()); spent {
 		return authn.Decision{Reason: authn.FailReplayedNonce}
 	}
-	d, err := s.Node.VerifyIn(ctx, v.([]byte), proof, request)
+	d, err := s.Node.VerifyIn(ctx, v, proof, request)
 	if err != nil {
 		return authn.Decision{Reason: authn.FailUnavailable, Detail: "the node did not answer"}
 	}
@@ -254,4 +254,36 @@ func proofFrom(h string) ([]byte, bool) {
 		return nil, false
 	}
 	return decodeMessage(v)
+}
+
+// issuedSet keeps the bytes of the last maxIssued challenges issued (the
+// oldest go first): unanswered challenges cannot grow it without bound.
+type issuedSet struct {
+	mu    sync.Mutex
+	m     map[string][]byte
+	order []string
+}
+
+const maxIssued = 1 << 16
+
+func (s *issuedSet) put(nonce string, b []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[string][]byte{}
+	}
+	for len(s.order) >= maxIssued {
+		delete(s.m, s.order[0])
+		s.order = s.order[1:]
+	}
+	s.m[nonce] = b
+	s.order = append(s.order, nonce)
+}
+
+func (s *issuedSet) take(nonce string) ([]byte, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.m[nonce]
+	delete(s.m, nonce) // its place in order is dropped when it comes up
+	return b, ok
 }
