@@ -178,10 +178,15 @@ func (a *App) SetLastBlockTime(ns int64) {
 	}
 }
 
-// CheckTx admits to the mempool only operations that would apply to the
-// last committed state.
+// CheckTx admits to the mempool the operations that would apply to the
+// last committed state, and those whose rejection a block not yet seen
+// here could lift (see deferred): they are checked again after each block
+// and decided in the block that includes them.
 func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.ResponseCheckTx, error) {
 	err := a.Precheck(req.Tx)
+	if isDeferred(err) {
+		return &abci.ResponseCheckTx{Code: 0, Info: "deferred: " + err.Error()}, nil
+	}
 	if err != nil {
 		r, msg, ierr := classify(err)
 		if ierr != nil {

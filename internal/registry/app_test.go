@@ -5,9 +5,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -374,5 +376,71 @@ func TestContractDeterminism(t *testing.T) {
 				t.Fatalf("block %d tx %d: %+v %v (want %s)", blk, i, res, err, want[i%3])
 			}
 		}
+	}
+}
+
+// TestCheckTxDefersWhatANewerBlockCouldLift: node b has not yet committed
+// the block in which node a registered a device, when a's provider
+// validates it at a and a gossips the validation to b. b's CheckTx admits
+// it (refusing it would leave it in a's mempool alone, and a network that
+// makes no empty blocks waits for a proposer that holds it), while b's
+// Precheck, for b's own clients, still says what b's state says. What no
+// block can lift rejects everywhere.
+func TestCheckTxDefersWhatANewerBlockCouldLift(t *testing.T) {
+	g, ps := genesis(t, 2)
+	a, b := newChain(t, g), newChain(t, g)
+	reg, dev, s := register(t, ps[0].kid.Base(), cose.AlgEdDSA)
+	a.block(reg)
+	validate := sign(t, ps[0].signer, ps[0].kid, op.Payload{Type: op.TypeValidate, Status: &op.Status{DID: dev.String(), Version: 1}})
+	update := sign(t, s, dev.WithFragment("k1"), op.Payload{Type: op.TypeUpdate, Update: &op.Update{DID: dev.String(), Version: 1,
+		Doc: op.Document{Keys: []op.Key{op.KeyFrom("k1", s.Public())}}}})
+	if r := a.checkTx(validate); r.Code != 0 || r.Info != "" {
+		t.Fatalf("a: %+v", r)
+	}
+	for _, tx := range [][]byte{validate, update} {
+		if err := b.app.Precheck(tx); !errors.Is(err, &op.Error{Reason: op.ReasonUnknownEntity}) {
+			t.Fatalf("b's precheck: %v", err)
+		}
+		r := b.checkTx(tx)
+		if r.Code != 0 || !strings.HasPrefix(r.Info, "deferred: unknown-entity") {
+			t.Fatalf("b's CheckTx: %+v", r)
+		}
+	}
+	// b commits the registration: the validation now applies.
+	b.block(reg)
+	if r, err := b.app.CheckTx(context.Background(), &abci.RequestCheckTx{Tx: validate, Type: abci.CheckTxType_Recheck}); err != nil || r.Code != 0 || r.Info != "" {
+		t.Fatalf("recheck: %+v %v", r, err)
+	}
+	if res, _ := b.block(validate); res[0].Code != 0 {
+		t.Fatalf("validate: %s", res[0].Log)
+	}
+	// No block lifts these: another network, another provider's
+	// revocation, the device validating itself, a replay, a version
+	// already passed.
+	other := sign(t, ps[0].signer, ps[0].kid, op.Payload{Type: op.TypeRevoke, Status: &op.Status{DID: dev.String(), Version: 2}})
+	foreign := sign(t, ps[1].signer, ps[1].kid, op.Payload{Type: op.TypeRevoke, Status: &op.Status{DID: dev.String(), Version: 2}})
+	self := sign(t, s, dev.WithFragment("k1"), op.Payload{Type: op.TypeValidate, Status: &op.Status{DID: dev.String(), Version: 2}})
+	wrongNet, err := op.Sign(ps[0].signer, ps[0].kid, op.Payload{Type: op.TypeRevoke, Network: "elsewhere", Status: &op.Status{DID: dev.String(), Version: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := sign(t, ps[0].signer, ps[0].kid, op.Payload{Type: op.TypeRevoke, Status: &op.Status{DID: dev.String(), Version: 1}})
+	for name, c := range map[string]struct {
+		tx   []byte
+		want op.Reason
+	}{
+		"foreign provider": {foreign, op.ReasonUnauthorized},
+		"self-validation":  {self, op.ReasonUnauthorized},
+		"wrong network":    {wrongNet, op.ReasonWrongNetwork},
+		"replay":           {validate, op.ReasonReplayed},
+		"passed version":   {stale, op.ReasonStaleVersion},
+		"malformed":        {[]byte{0xa0}, op.ReasonMalformed},
+	} {
+		if r := b.checkTx(c.tx); op.ReasonFromCode(r.Code) != c.want {
+			t.Errorf("%s: CheckTx %s (%s), want %s", name, op.ReasonFromCode(r.Code), r.Log, c.want)
+		}
+	}
+	if r := b.checkTx(other); r.Code != 0 || r.Info != "" {
+		t.Fatalf("the provider's revocation of the current version: %+v", r)
 	}
 }

@@ -204,7 +204,7 @@ func (x *executor) target() (e *Entity, self bool, err error) {
 		return nil, false, err
 	}
 	if e == nil {
-		return nil, false, op.Reject(op.ReasonUnknownEntity, id+" is not registered")
+		return nil, false, later(op.Reject(op.ReasonUnknownEntity, id+" is not registered"))
 	}
 	var k op.Key
 	var ok bool
@@ -223,10 +223,17 @@ func (x *executor) target() (e *Entity, self bool, err error) {
 	default:
 		return nil, false, op.Reject(op.ReasonUnauthorized, "signer is neither the entity nor its provider")
 	}
+	// The entity's own keys change with its updates: a key this state
+	// lacks may come in a block not yet seen. A provider's keys do not.
 	if !ok {
-		return nil, false, op.Reject(op.ReasonUnknownSigner, x.s.Kid.String()+" is not a current key")
+		err = op.Reject(op.ReasonUnknownSigner, x.s.Kid.String()+" is not a current key")
+	} else {
+		err = x.verify(k)
 	}
-	if err := x.verify(k); err != nil {
+	if err != nil && self {
+		err = later(err)
+	}
+	if err != nil {
 		return nil, false, err
 	}
 	return e, self, nil
@@ -252,7 +259,11 @@ func (x *executor) checkVersion(e *Entity) error {
 			return op.Reject(op.ReasonReplayed, "this operation was already applied at version "+strconv.FormatUint(v+1, 10))
 		}
 	}
-	return op.Reject(op.ReasonStaleVersion, fmt.Sprintf("names version %d; current is %d", v, e.Version))
+	stale := op.Reject(op.ReasonStaleVersion, fmt.Sprintf("names version %d; current is %d", v, e.Version))
+	if v > e.Version {
+		return later(stale)
+	}
+	return stale
 }
 
 func (x *executor) update() (*outcome, error) {
@@ -264,7 +275,7 @@ func (x *executor) update() (*outcome, error) {
 		return nil, err
 	}
 	if !e.Live() {
-		return nil, op.Reject(op.ReasonInvalidTransition, "cannot update a "+e.Status+" entity")
+		return nil, later(op.Reject(op.ReasonInvalidTransition, "cannot update a "+e.Status+" entity"))
 	}
 	next := *e
 	if next.Doc, err = canonicalDoc(x.s.Payload.Update.Doc); err != nil {
@@ -318,7 +329,7 @@ func (x *executor) status() (*outcome, error) {
 	// A revocation stands against the entity's own keys (they may be the
 	// stolen ones): only the provider may deactivate a revoked entity.
 	if self && e.Status == op.StatusRevoked {
-		return nil, op.Reject(op.ReasonInvalidTransition, "a revoked entity cannot deactivate itself; its provider can")
+		return nil, later(op.Reject(op.ReasonInvalidTransition, "a revoked entity cannot deactivate itself; its provider can"))
 	}
 	if err := x.checkVersion(e); err != nil {
 		return nil, err
@@ -328,7 +339,7 @@ func (x *executor) status() (*outcome, error) {
 		allowed = allowed || s == e.Status
 	}
 	if !allowed {
-		return nil, op.Reject(op.ReasonInvalidTransition, fmt.Sprintf("%s is not allowed on a %s entity", typ, e.Status))
+		return nil, later(op.Reject(op.ReasonInvalidTransition, fmt.Sprintf("%s is not allowed on a %s entity", typ, e.Status)))
 	}
 	next := *e
 	next.Status = statusAfter[typ]
@@ -458,7 +469,7 @@ func (x *executor) reindex(prev, next *Entity) ([]write, error) {
 			return nil, err
 		}
 		if b != nil && string(b) != next.DID {
-			return nil, op.Reject(op.ReasonAliasTaken, a+" is held by "+string(b))
+			return nil, later(op.Reject(op.ReasonAliasTaken, a+" is held by "+string(b)))
 		}
 		ws = append(ws, write{AliasKey(a), []byte(next.DID)})
 		if x.claims != nil {
@@ -547,7 +558,7 @@ func (x *executor) checkAccess(kind string, refs []string) error {
 			return err
 		}
 		if c == nil || c.Kind != op.ContractAccess {
-			return op.Reject(op.ReasonInvalidField, "no access contract "+ref)
+			return later(op.Reject(op.ReasonInvalidField, "no access contract "+ref))
 		}
 	}
 	return nil
@@ -615,13 +626,17 @@ func (x *executor) contract() (*outcome, error) {
 		}
 	} else {
 		if cur == nil {
-			return nil, op.Reject(op.ReasonInvalidField, "no contract named "+c.Name)
+			return nil, later(op.Reject(op.ReasonInvalidField, "no contract named "+c.Name))
 		}
 		if c.Version != cur.Version {
 			if prev, err := getContractVersion(x.st, c.Provider, c.Name, c.Version+1); err == nil && prev != nil && bytes.Equal(prev.LastOp, x.s.PayloadHash[:]) {
 				return nil, op.Reject(op.ReasonReplayed, "this update was already applied")
 			}
-			return nil, op.Reject(op.ReasonStaleVersion, fmt.Sprintf("names version %d; current is %d", c.Version, cur.Version))
+			stale := op.Reject(op.ReasonStaleVersion, fmt.Sprintf("names version %d; current is %d", c.Version, cur.Version))
+			if c.Version > cur.Version {
+				return nil, later(stale)
+			}
+			return nil, stale
 		}
 		next.Kind, next.Version = cur.Kind, cur.Version+1
 	}

@@ -51,7 +51,11 @@ type proc struct {
 
 func (p *proc) start(t *testing.T) {
 	t.Helper()
-	cmd := exec.Command(biasBin, "node", "--home", p.home, "--log-level", "warn")
+	level := os.Getenv("BIAS_E2E_LOG_LEVEL") // the nodes' logs, printed when a test fails
+	if level == "" {
+		level = "warn"
+	}
+	cmd := exec.Command(biasBin, "node", "--home", p.home, "--log-level", level)
 	logf, _ := os.OpenFile(filepath.Join(p.home, "node.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
@@ -119,7 +123,7 @@ func startNetwork(t *testing.T) ([]*proc, []operator) {
 		if t.Failed() {
 			for _, p := range ps {
 				b, _ := os.ReadFile(filepath.Join(p.home, "node.log"))
-				t.Logf("%s log (tail):\n%s", p.home, tail(b, 3000))
+				t.Logf("%s log (tail):\n%s", p.home, tail(b, 6000))
 			}
 		}
 	})
