@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -44,6 +45,9 @@ type Config struct {
 	CreateEmptyBlocks bool
 	// AllowDuplicateIP lets several peers share an IP (one-host testnets).
 	AllowDuplicateIP bool
+	// StallWarning is how long operations may wait with no block before
+	// the node warns (default 10s).
+	StallWarning time.Duration
 }
 
 // Ledger is a running embedded CometBFT node.
@@ -60,7 +64,9 @@ type Ledger struct {
 	waiters map[[32]byte][]chan *ledger.Result
 	height  int64
 	tick    chan struct{} // closed and replaced at each commit
-	closed  bool
+	// lastCommit is when the last block committed (or the node started).
+	lastCommit time.Time
+	closed     bool
 }
 
 var _ ledger.Ledger = (*Ledger)(nil)
@@ -119,7 +125,49 @@ func Start(c Config, app abci.Application, log *slog.Logger) (*Ledger, error) {
 	}
 	l.node = n
 	l.client = local.New(n)
+	l.lastCommit = time.Now()
+	stall := c.StallWarning
+	if stall <= 0 {
+		stall = 10 * time.Second
+	}
+	go l.watchStalls(stall)
 	return l, nil
+}
+
+// watchStalls warns when operations wait in the mempool and no block has
+// committed for after: a network that makes no empty blocks should never
+// sit on work, so the warning (once per stall) says where consensus is.
+func (l *Ledger) watchStalls(after time.Duration) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	warned := false
+	for range t.C {
+		if !l.enter() {
+			return
+		}
+		l.mu.Lock()
+		since, height := time.Since(l.lastCommit), l.height
+		l.mu.Unlock()
+		waiting := l.node.Mempool().Size()
+		switch {
+		case waiting == 0 || since < after:
+			warned = false
+		case !warned:
+			warned = true
+			step := "unknown"
+			if cs, err := l.client.ConsensusState(context.Background()); err == nil {
+				var rs struct {
+					HRS string `json:"height/round/step"`
+				}
+				if json.Unmarshal(cs.RoundState, &rs) == nil {
+					step = rs.HRS
+				}
+			}
+			l.log.Warn("operations wait but no block commits", "waiting", waiting, "since", since.Round(time.Second),
+				"height", height, "consensus", step, "peers", l.node.Switch().Peers().Size())
+		}
+		l.exit()
+	}
 }
 
 // NodeID is the p2p node id.
@@ -248,6 +296,7 @@ func (l *Ledger) committed(height int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.height = height
+	l.lastCommit = time.Now()
 	if !l.closed {
 		close(l.tick)
 		l.tick = make(chan struct{})
@@ -305,6 +354,10 @@ func (l *Ledger) Status(ctx context.Context) (*ledger.Status, error) {
 		Network: st.NodeInfo.Network, NodeID: string(st.NodeInfo.DefaultNodeID),
 		Height: st.SyncInfo.LatestBlockHeight, AppHash: st.SyncInfo.LatestAppHash,
 		Time: st.SyncInfo.LatestBlockTime, CatchingUp: st.SyncInfo.CatchingUp,
+	}
+	if out.Height == 0 {
+		// Before the first block there is no validator set to read.
+		return out, nil
 	}
 	perPage := 100
 	vals, err := l.client.Validators(ctx, nil, nil, &perPage)
