@@ -7,7 +7,6 @@ package exnet
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -58,9 +57,10 @@ func Start(edges int) (*Net, error) {
 		return nil, err
 	}
 	n := &Net{dir: dir}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	// Warnings and errors only (a stalled network says so), on stderr.
+	logs := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	for i, tn := range nodes {
-		run, err := node.Start(tn.Config, quiet)
+		run, err := node.Start(tn.Config, logs.With("node", tn.Config.Moniker))
 		if err != nil {
 			n.Stop()
 			return nil, err

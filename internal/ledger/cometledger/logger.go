@@ -35,6 +35,7 @@ var routine = map[string]bool{
 	"dialing failed":                                 true,
 	"Error dialing peer":                             true,
 	"Error reconnecting to peer. Trying again":       true,
+	"Won't start a peer - switch is not running":     true,
 	// Block sync's request timers fire after it has handed over to
 	// consensus; the pool is stopped and drops them.
 	"SendTimeout": true,
