@@ -84,6 +84,14 @@ func resolutionFailure(w http.ResponseWriter, status int, keyword, detail string
 	})
 }
 
+// resolutionInternal answers a resolution that failed in the node, not in
+// the request, in the resolution's error form; the cause is logged, never
+// sent.
+func (s *Server) resolutionInternal(w http.ResponseWriter, id string, err error) {
+	s.log.Error("resolution failed", "id", id, "err", err)
+	resolutionFailure(w, http.StatusInternalServerError, did.ErrInternal, "the node could not read its state; try again, or another node")
+}
+
 func (s *Server) resolveHTTP(w http.ResponseWriter, r *http.Request) error {
 	repr, ctype, ok := negotiate(r.Header.Get("Accept"))
 	if !ok {
@@ -124,7 +132,8 @@ func (s *Server) respondResolution(w http.ResponseWriter, ctx context.Context, d
 	}
 	res, err := s.resolve(ctx, d.String(), o)
 	if err != nil {
-		return err
+		s.resolutionInternal(w, d.String(), err)
+		return nil
 	}
 	if res == nil {
 		resolutionFailure(w, http.StatusNotFound, did.ErrNotFound, d.String()+" is not registered"+map[bool]string{true: " at that version or time", false: ""}[o.VersionID > 0 || !o.VersionTime.IsZero()])
@@ -283,7 +292,8 @@ func (s *Server) identify(w http.ResponseWriter, r *http.Request) error {
 	}
 	q, err := s.query(r.Context(), registry.AliasKey(canon), 0, false)
 	if err != nil {
-		return err
+		s.resolutionInternal(w, canon, err)
+		return nil
 	}
 	if q.Value == nil {
 		resolutionFailure(w, http.StatusNotFound, did.ErrNotFound, "no validated entity holds "+canon)
@@ -291,7 +301,8 @@ func (s *Server) identify(w http.ResponseWriter, r *http.Request) error {
 	}
 	d, err := did.ParseNoFragment(string(q.Value))
 	if err != nil {
-		return err
+		s.resolutionInternal(w, canon, err)
+		return nil
 	}
 	return s.respondResolution(w, r.Context(), d, did.Options{}, repr, ctype,
 		&did.IdentifierMetadata{Identifier: raw, Canonical: canon, Kind: string(kind)})

@@ -246,3 +246,27 @@ func isReason(err error, r op.Reason) bool {
 	var ae *sdk.APIError
 	return errors.As(err, &ae) && ae.Reason == string(r)
 }
+
+// TestResolutionInternalError: when the node's ledger has stopped under
+// its API (a failure of the node, not of the request), resolution and
+// identification answer 500 in the resolution's error form, without the
+// cause.
+func TestResolutionInternalError(t *testing.T) {
+	h := nodetest.Start(t)
+	dev := registerWith(t, h)
+	if err := h.Node.Ledger().(io.Closer).Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/1.0/identifiers/" + dev.DID.String(), "/1.0/identify?id=" + url.QueryEscape("tel:+15550001")} {
+		code, ctype, body := get(t, h, path, "")
+		var res did.Result
+		if err := json.Unmarshal(body, &res); err != nil {
+			t.Fatalf("%s: body %s", path, body)
+		}
+		p := res.ResolutionMetadata.Problem
+		if code != 500 || ctype != did.MediaTypeResolution || res.ResolutionMetadata.Error != did.ErrInternal || p == nil ||
+			p.Type != "https://www.w3.org/ns/did#INTERNAL_ERROR" || res.Document != nil || strings.Contains(string(body), "closed") {
+			t.Fatalf("%s: %d %s %s", path, code, ctype, body)
+		}
+	}
+}
