@@ -36,8 +36,13 @@ type DocumentMetadata struct {
 	Provider      string `json:"provider,omitempty"`
 	// Status is pending, validated, rejected, revoked or deactivated; only
 	// validated presents a valid entity.
-	Status       string `json:"status,omitempty"`
-	StatusReason string `json:"statusReason,omitempty"`
+	// A versioned resolution (versionId, versionTime) still gives the
+	// entity's current status here: an old version of a revoked entity
+	// is not presented as valid. VersionStatus is the status the version
+	// had, when the version asked for is not the current one.
+	Status        string `json:"status,omitempty"`
+	StatusReason  string `json:"statusReason,omitempty"`
+	VersionStatus string `json:"versionStatus,omitempty"`
 	Kind         string `json:"kind,omitempty"`
 	// Height is the ledger height the answer was read at.
 	Height int64 `json:"height,omitempty"`

@@ -200,8 +200,11 @@ func (s *Server) resolve(ctx context.Context, id string, o did.Options) (*did.Re
 	}
 	md := &did.DocumentMetadata{
 		Created: rfc3339(e.Created), VersionID: strconv.FormatUint(e.Version, 10),
-		Deactivated: e.Status == op.StatusDeactivated, Provider: e.Provider, Status: e.Status,
-		StatusReason: e.StatusReason, Kind: e.Kind, Height: height,
+		Deactivated: cur.Status == op.StatusDeactivated, Provider: e.Provider, Status: cur.Status,
+		StatusReason: cur.StatusReason, Kind: e.Kind, Height: height,
+	}
+	if e.Version < cur.Version {
+		md.VersionStatus = e.Status
 	}
 	if e.Version > 1 {
 		md.Updated = rfc3339(e.Updated)

@@ -98,7 +98,8 @@ func TestResolution(t *testing.T) {
 	h.MustSubmit(h.Sign(dev.Signer, dev.DID.WithFragment("k1"), upd))
 	after := h.Entity(dev.DID)
 	v1, err := r.Resolve(t.Context(), dev.DID.String(), did.Options{VersionID: 1})
-	if err != nil || v1.DocumentMetadata.VersionID != "1" || v1.DocumentMetadata.NextVersionID != "2" || v1.DocumentMetadata.Status != op.StatusPending ||
+	if err != nil || v1.DocumentMetadata.VersionID != "1" || v1.DocumentMetadata.NextVersionID != "2" || v1.DocumentMetadata.VersionStatus != op.StatusPending ||
+		v1.DocumentMetadata.Status != op.StatusValidated ||
 		!strings.HasSuffix(v1.Document.VerificationMethod[0].ID, "#k1") {
 		t.Fatalf("versionId=1: %+v %v", v1, err)
 	}
@@ -126,6 +127,11 @@ func TestResolution(t *testing.T) {
 	if res, err := r.Resolve(t.Context(), dev.DID.String(), did.Options{}); err != nil || res.DocumentMetadata.Status != op.StatusRevoked {
 		t.Fatalf("revoked: %+v %v", res, err)
 	}
+	// An older version, validated in its time, is not presented as valid.
+	if res, err := r.Resolve(t.Context(), dev.DID.String(), did.Options{VersionID: 3}); err != nil || res.DocumentMetadata.Status != op.StatusRevoked ||
+		res.DocumentMetadata.VersionStatus != op.StatusValidated {
+		t.Fatalf("version 3 of a revoked entity: %+v %v", res.DocumentMetadata, err)
+	}
 	if _, err := r.Identify(t.Context(), "urn:imei:490154203237518"); !isKeyword(err, 404, did.ErrNotFound) {
 		t.Fatalf("revoked entity still identified: %v", err)
 	}
@@ -144,6 +150,12 @@ func TestResolution(t *testing.T) {
 	var re *did.ResolutionError
 	if !errors.As(err, &re) || re.Status != http.StatusGone || res == nil || !res.DocumentMetadata.Deactivated || res.DocumentMetadata.VersionID != "5" {
 		t.Fatalf("deactivated: %+v %v", res, err)
+	}
+	// Deactivation is of the DID: its older versions answer 410 too.
+	res, err = r.Resolve(t.Context(), dev.DID.String(), did.Options{VersionID: 1})
+	if !errors.As(err, &re) || re.Status != http.StatusGone || res == nil || !res.DocumentMetadata.Deactivated || res.DocumentMetadata.VersionID != "1" ||
+		res.DocumentMetadata.VersionStatus != op.StatusPending {
+		t.Fatalf("version 1 of a deactivated DID: %+v %v", res, err)
 	}
 }
 
