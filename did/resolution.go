@@ -43,7 +43,7 @@ type DocumentMetadata struct {
 	Status        string `json:"status,omitempty"`
 	StatusReason  string `json:"statusReason,omitempty"`
 	VersionStatus string `json:"versionStatus,omitempty"`
-	Kind         string `json:"kind,omitempty"`
+	Kind          string `json:"kind,omitempty"`
 	// Height is the ledger height the answer was read at.
 	Height int64 `json:"height,omitempty"`
 }
