@@ -284,3 +284,55 @@ func tamper(b []byte) []byte {
 	sig[len(sig)/2] ^= 1
 	return append(out[:dot+1], b64.EncodeToString(sig)...)
 }
+
+// TestContractAudience: a token issued after an access contract decided
+// names the contract in its audience; a service bound to the same
+// contract accepts it (naming the contract), one bound to another does
+// not, and an issuer that does not bind the contract cannot vouch for it.
+func TestContractAudience(t *testing.T) {
+	ctx := context.Background()
+	v := fakeView{}
+	prov := did.New("local", []byte("operator A"))
+	cameras, other := prov.String()+"/cameras", prov.String()+"/other"
+	printing := newParty(t, v, "printing", op.KindService, cose.AlgES256)
+	sharing := newParty(t, v, "sharing", op.KindService, cose.AlgEdDSA)
+	stranger := newParty(t, v, "stranger", op.KindService, cose.AlgEdDSA)
+	outsider := newParty(t, v, "outsider", op.KindService, cose.AlgEdDSA)
+	dev := newParty(t, v, "camera", op.KindDevice, cose.AlgEdDSA)
+	v[printing.id].Access = []string{cameras}
+	v[sharing.id].Access = []string{other, cameras}
+	v[stranger.id].Access = []string{other}
+	d := Decision{OK: true, Reason: OK, Device: dev.id.String(), Kid: dev.kid.String(), Contract: cameras + "@3"}
+	tok, err := IssueToken(printing.s, printing.kid, d, nil, now, 300, nonce())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cwt, err := IssueTokenCWT(printing.s, printing.kid, d, nil, now, 300, nonce())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, got := VerifyToken(ctx, v, tok, sharing.id, now+1)
+	if !got.OK || got.Contract != cameras || len(c.Aud) != 2 || c.Aud[0] != printing.id.String() || c.Aud[1] != cameras {
+		t.Fatalf("at a service bound to the same contract: %+v %+v", c, got)
+	}
+	if _, got := VerifyTokenCWT(ctx, v, cwt, sharing.id, now+1); !got.OK || got.Contract != cameras {
+		t.Fatalf("CWT at a service bound to the same contract: %+v", got)
+	}
+	if _, got := VerifyToken(ctx, v, tok, stranger.id, now+1); got.Reason != FailWrongService {
+		t.Fatalf("at a service bound to another contract: %+v", got)
+	}
+	// Unbound from the contract since: no longer accepted there.
+	v[sharing.id].Access = []string{other}
+	if _, got := VerifyToken(ctx, v, tok, sharing.id, now+1); got.Reason != FailWrongService {
+		t.Fatalf("at a service no longer bound: %+v", got)
+	}
+	v[sharing.id].Access = []string{cameras}
+	// An issuer outside the contract cannot speak for it.
+	forged, err := IssueToken(outsider.s, outsider.kid, d, nil, now, 300, nonce())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, got := VerifyToken(ctx, v, forged, sharing.id, now+1); got.Reason != FailWrongService {
+		t.Fatalf("issuer not bound to the contract: %+v", got)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/fxamacker/cbor/v2"
 
@@ -42,14 +43,7 @@ func IssueTokenCWT(s cose.Signer, kid did.DID, d Decision, aud []did.DID, now, t
 	if ttl < 1 || ttl > MaxTokenSeconds {
 		return nil, fmt.Errorf("token life must be 1 to %d seconds", MaxTokenSeconds)
 	}
-	auds := []string{}
-	for _, a := range aud {
-		auds = append(auds, a.Base().String())
-	}
-	if len(auds) == 0 {
-		auds = []string{kid.Base().String()}
-	}
-	claims := map[int]any{cwtIss: kid.Base().String(), cwtSub: d.Device, cwtAud: auds, cwtExp: now + ttl, cwtIat: now, cwtCti: cti}
+	claims := map[int]any{cwtIss: kid.Base().String(), cwtSub: d.Device, cwtAud: audiences(kid, aud, d), cwtExp: now + ttl, cwtIat: now, cwtCti: cti}
 	if d.Kid != "" {
 		claims[cwtCnf] = map[int]any{cnfKid: []byte(d.Kid)}
 	}
@@ -131,11 +125,19 @@ func checkToken(ctx context.Context, v View, s *Signed, c *TokenClaims, audience
 	if s.Kid.Base().String() != c.Iss {
 		return nil, deny(FailMalformed, "the token's kid is not a key of its issuer")
 	}
-	if _, d := signer(ctx, v, s, op.KindService); !d.OK {
+	issuer, d := signer(ctx, v, s, op.KindService)
+	if !d.OK {
 		return nil, d
 	}
+	contract := ""
 	if !slices.Contains(c.Aud, audience.Base().String()) {
-		return nil, deny(FailWrongService, "the token is not for %s", audience)
+		var err error
+		if contract, err = sharedContract(ctx, v, issuer, audience, c.Aud); err != nil {
+			return nil, deny(FailUnavailable, "the ledger view failed")
+		}
+		if contract == "" {
+			return nil, deny(FailWrongService, "the token is not for %s", audience)
+		}
 	}
 	if now >= c.Exp || c.Iat > now+clockSkew {
 		return nil, deny(FailExpiredToken, "the token is valid from %d to %d; now %d", c.Iat, c.Exp, now)
@@ -157,5 +159,50 @@ func checkToken(ctx context.Context, v View, s *Signed, c *TokenClaims, audience
 		return nil, deny(FailNotValidated, "%s is %s", dev, e.Status)
 	}
 	enc := s.Encoding
-	return c, Decision{OK: true, Reason: OK, Device: c.Sub, Service: audience.Base().String(), Encoding: enc, At: now}
+	return c, Decision{OK: true, Reason: OK, Device: c.Sub, Service: audience.Base().String(), Encoding: enc, At: now, Contract: contract}
+}
+
+// audiences is a token's aud: the services named (default the issuer)
+// and each access contract that decided (as "<provider DID>/<name>"):
+// every service bound to one of them accepts the token.
+func audiences(kid did.DID, aud []did.DID, d Decision) []string {
+	out := []string{}
+	for _, a := range aud {
+		out = append(out, a.Base().String())
+	}
+	if len(out) == 0 {
+		out = []string{kid.Base().String()}
+	}
+	for _, ref := range strings.Split(d.Contract, ",") {
+		ref, _, _ = strings.Cut(strings.TrimSpace(ref), "@")
+		if ref != "" && !slices.Contains(out, ref) {
+			out = append(out, ref)
+		}
+	}
+	return out
+}
+
+// sharedContract finds, among a token's audiences, an access contract
+// that both the verifying service and the issuer bind: the decision the
+// issuer made under it stands for every service bound to it. "" if none.
+func sharedContract(ctx context.Context, v View, issuer *Entity, audience did.DID, aud []string) (string, error) {
+	var self *Entity
+	for _, a := range aud {
+		if !strings.Contains(a, "/") || !slices.Contains(issuer.Access, a) {
+			continue
+		}
+		if self == nil {
+			var err error
+			if self, err = v.Entity(ctx, audience.Base()); err != nil {
+				return "", err
+			}
+			if self == nil || self.Status != op.StatusValidated {
+				return "", nil
+			}
+		}
+		if slices.Contains(self.Access, a) {
+			return a, nil
+		}
+	}
+	return "", nil
 }

@@ -21,7 +21,7 @@ const MaxTokenSeconds = 3600
 type TokenClaims struct {
 	Iss string   `json:"iss"` // the service that authenticated the device
 	Sub string   `json:"sub"` // the device
-	Aud []string `json:"aud"` // the services that accept the decision
+	Aud []string `json:"aud"` // the services, and the access contracts whose services, accept the decision
 	Iat int64    `json:"iat"`
 	Exp int64    `json:"exp"`
 	Jti string   `json:"jti"`
@@ -34,8 +34,10 @@ type Cnf struct {
 }
 
 // IssueToken issues a session token after an accepted decision: signed by
-// the issuing service's registered key kid, for the audience, valid ttl
-// seconds from now; jti comes from the caller's randomness.
+// the issuing service's registered key kid, for the services in aud
+// (default the issuer) and the access contracts that made the decision
+// (d.Contract), valid ttl seconds from now; jti comes from the caller's
+// randomness.
 func IssueToken(s cose.Signer, kid did.DID, d Decision, aud []did.DID, now, ttl int64, jti []byte) ([]byte, error) {
 	if !d.OK || d.Device == "" {
 		return nil, fmt.Errorf("a token follows an accepted decision")
@@ -47,12 +49,7 @@ func IssueToken(s cose.Signer, kid did.DID, d Decision, aud []did.DID, now, ttl 
 	if d.Kid != "" {
 		c.Cnf = &Cnf{Kid: d.Kid}
 	}
-	for _, a := range aud {
-		c.Aud = append(c.Aud, a.Base().String())
-	}
-	if len(c.Aud) == 0 {
-		c.Aud = []string{c.Iss}
-	}
+	c.Aud = audiences(kid, aud, d)
 	return signJWS(s, kid, TypToken, c)
 }
 

@@ -39,6 +39,10 @@ type Entity struct {
 	Provider string
 	Status   string
 	Keys     []op.Key
+	// Access lists a service's bound access contracts ("<provider
+	// DID>/<name>"): services bound to the same one accept each other's
+	// session tokens.
+	Access []string
 }
 
 // View reads entities from the ledger: a node's committed state, or a

@@ -25,7 +25,7 @@ func (v View) Entity(ctx context.Context, id did.DID) (*authn.Entity, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &authn.Entity{DID: e.DID, Kind: e.Kind, Provider: e.Provider, Status: e.Status}
+	out := &authn.Entity{DID: e.DID, Kind: e.Kind, Provider: e.Provider, Status: e.Status, Access: e.Access}
 	for _, k := range e.Keys {
 		pub, err := base64.RawURLEncoding.DecodeString(k.PublicKey)
 		if err != nil {

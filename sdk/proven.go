@@ -65,5 +65,5 @@ func (v ProvenView) Entity(ctx context.Context, id did.DID) (*authn.Entity, erro
 	if rec.DID != id.Base().String() || string(p.Key) != "e/"+rec.DID {
 		return nil, fmt.Errorf("%w: the proof is for another record", ErrProof)
 	}
-	return &authn.Entity{DID: rec.DID, Kind: rec.Kind, Provider: rec.Provider, Status: rec.Status, Keys: rec.Doc.Keys}, nil
+	return &authn.Entity{DID: rec.DID, Kind: rec.Kind, Provider: rec.Provider, Status: rec.Status, Keys: rec.Doc.Keys, Access: rec.Doc.Access}, nil
 }

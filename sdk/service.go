@@ -30,7 +30,9 @@ type Service struct {
 	Now      func() time.Time
 	// TokenTTL, when set, makes Middleware issue a session token (a JWT,
 	// header Bias-Token) after each accepted proof, for Audience (the
-	// services that accept this service's decision; default itself).
+	// services named; default itself) and for the access contracts that
+	// decided at the Node: every service bound to one of them accepts
+	// the token without a challenge.
 	TokenTTL time.Duration
 	Audience []did.DID
 	// Allow, when set, decides conditional access after the device is

@@ -15,7 +15,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/bias-iot/bias/did"
 	"github.com/bias-iot/bias/examples/exnet"
 	"github.com/bias-iot/bias/op"
 	"github.com/bias-iot/bias/sdk"
@@ -73,10 +72,11 @@ func run() error {
 	step("camera %s registered: %s by A's contract in the same block", cam.DID, cam.Status)
 
 	// S1 decides at its operator's node (B), which runs the bound access
-	// contract, and issues a session token for S1 and S2. S2 accepts it.
-	serve := func(name string, e *exnet.Entity, node *sdk.Client, audience []did.DID) *httptest.Server {
+	// contract, and issues a session token whose audience is that
+	// contract. S2, bound to the same contract, accepts it.
+	serve := func(name string, e *exnet.Entity, node *sdk.Client) *httptest.Server {
 		svc := &sdk.Service{Signer: e.Key, Kid: e.DID.WithFragment("k1"), View: sdk.View{C: node}, Node: node,
-			TokenTTL: 10 * time.Minute, Audience: audience}
+			TokenTTL: 10 * time.Minute}
 		return httptest.NewServer(svc.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			d, _ := sdk.DecisionFrom(r.Context())
 			fmt.Fprintf(w, "%s: hello %s (contract %s)", name, d.Device, d.Contract)
@@ -90,9 +90,9 @@ func run() error {
 			return err
 		}
 	}
-	printing := serve("printing", s1, B.Node, []did.DID{s1.DID, s2.DID})
+	printing := serve("printing", s1, B.Node)
 	defer printing.Close()
-	sharing := serve("sharing", s2, C.Node, []did.DID{s1.DID, s2.DID})
+	sharing := serve("sharing", s2, C.Node)
 	defer sharing.Close()
 
 	tr := &sdk.Transport{Device: &sdk.Device{Signer: cam.Key, Kid: cam.DID.WithFragment("k1"), View: sdk.View{C: A.Node}}}

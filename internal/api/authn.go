@@ -30,7 +30,7 @@ func (v ledgerView) Entity(ctx context.Context, id did.DID) (*authn.Entity, erro
 	if err != nil || e == nil {
 		return nil, err
 	}
-	return &authn.Entity{DID: e.DID, Kind: e.Kind, Provider: e.Provider, Status: e.Status, Keys: e.Doc.Keys}, nil
+	return &authn.Entity{DID: e.DID, Kind: e.Kind, Provider: e.Provider, Status: e.Status, Keys: e.Doc.Keys, Access: e.Doc.Access}, nil
 }
 
 // VerifyRequest is the body of POST /v1/authn/verify: a challenge and the

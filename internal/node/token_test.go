@@ -125,3 +125,87 @@ func TestSingleSignOn(t *testing.T) {
 		t.Fatalf("token at another service: %+v", d)
 	}
 }
+
+// TestSingleSignOnByContract: printing and sharing services bind operator
+// A's access contract "cameras"; the printing service decides at the node
+// (the contract runs) and issues a token with no audience configured: the
+// contract is its audience, so the sharing service accepts it without a
+// challenge and names the contract, while a service bound to another
+// contract refuses it. An independent JWT library sees the contract in aud.
+func TestSingleSignOnByContract(t *testing.T) {
+	h := nodetest.Start(t)
+	view := sdk.View{C: h.Client}
+	prov := h.Provider
+	for _, name := range []string{"cameras", "others"} {
+		h.MustSubmit(h.Sign(prov.Signer, prov.Kid, op.Payload{Type: op.TypeDeploy, Contract: &op.Contract{
+			Provider: prov.DID.String(), Name: name, Kind: op.ContractAccess, Source: `device_attrs[?"class"].orValue("") == "camera"`}}))
+	}
+	cameras := prov.DID.String() + "/cameras"
+	bound := func(ref string) nodetest.Entity {
+		e := h.RegisterValidated(op.KindService, cose.AlgEdDSA)
+		h.MustSubmit(h.Sign(prov.Signer, prov.Kid, op.Payload{Type: op.TypeUpdate, Update: &op.Update{DID: e.DID.String(), Version: 2,
+			Doc: op.Document{Keys: []op.Key{op.KeyFrom("k1", e.Signer.Public())}, Access: []string{ref}}}}))
+		return e
+	}
+	printing, sharing, stranger := bound(cameras), bound(cameras), bound(prov.DID.String()+"/others")
+	s := nodetest.NewKey(t, cose.AlgEdDSA)
+	p := h.RegisterPayload(op.KindDevice, prov.DID, s)
+	p.Register.Doc.Attrs = []op.Attr{{K: "class", V: "camera"}}
+	tx, camID := h.SignRegister(s, p)
+	h.MustSubmit(tx)
+	h.MustSubmit(h.Sign(prov.Signer, prov.Kid, op.Payload{Type: op.TypeValidate, Status: &op.Status{DID: camID.String(), Version: 1}}))
+
+	serve := func(e nodetest.Entity, ttl time.Duration) *httptest.Server {
+		svc := &sdk.Service{Signer: e.Signer, Kid: e.DID.WithFragment("k1"), View: view, Node: h.Client, TokenTTL: ttl}
+		srv := httptest.NewServer(svc.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			d, _ := sdk.DecisionFrom(r.Context())
+			io.WriteString(w, d.Device+" "+d.Contract)
+		})))
+		t.Cleanup(srv.Close)
+		return srv
+	}
+	s1, s2, s3 := serve(printing, 5*time.Minute), serve(sharing, 0), serve(stranger, 0)
+	tr := &sdk.Transport{Device: &sdk.Device{Signer: s, Kid: camID.WithFragment("k1"), View: view}}
+	c := &http.Client{Transport: tr}
+	get := func(url string, token string) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		var resp *http.Response
+		var err error
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+			resp, err = http.DefaultClient.Do(req)
+		} else {
+			resp, err = c.Do(req)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get(s1.URL, ""); code != 200 || !strings.HasPrefix(body, camID.String()+" "+cameras+"@1") {
+		t.Fatalf("printing: %d %s", code, body)
+	}
+	token := tr.Token()
+	if token == "" {
+		t.Fatal("no session token")
+	}
+	if code, body := get(s2.URL, token); code != 200 || body != camID.String()+" "+cameras {
+		t.Fatalf("sharing with the token: %d %s", code, body)
+	}
+	if code, body := get(s3.URL, token); code != 401 || !strings.Contains(body, string(authn.FailWrongService)) {
+		t.Fatalf("a service of another contract: %d %s", code, body)
+	}
+	tok, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.EdDSA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims jwt.Claims
+	if err := tok.UnsafeClaimsWithoutVerification(&claims); err != nil {
+		t.Fatal(err)
+	}
+	if err := claims.Validate(jwt.Expected{Issuer: printing.DID.String(), AnyAudience: jwt.Audience{cameras}, Time: time.Now()}); err != nil {
+		t.Fatalf("claims %+v: %v", claims, err)
+	}
+}
