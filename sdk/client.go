@@ -19,6 +19,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/bias-iot/bias/lightclient"
 )
 
 // MediaTypeCOSE is the content type of a submitted operation.
@@ -96,6 +98,13 @@ func (c *Client) Providers(ctx context.Context) ([]ProviderView, error) {
 func (c *Client) Header(ctx context.Context, height int64) (*HeaderView, error) {
 	var out HeaderView
 	return &out, c.do(ctx, http.MethodGet, "/v1/blocks/"+strconv.FormatInt(height, 10), "", nil, &out)
+}
+
+// SignedHeader reads block height's header with the commit that decided
+// it, for lightclient.Verify.
+func (c *Client) SignedHeader(ctx context.Context, height int64) (*lightclient.SignedHeader, error) {
+	var out lightclient.SignedHeader
+	return &out, c.do(ctx, http.MethodGet, "/v1/blocks/"+strconv.FormatInt(height, 10)+"/signed", "", nil, &out)
 }
 
 // Status reads the node's status.

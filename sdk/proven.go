@@ -9,22 +9,60 @@ import (
 
 	"github.com/bias-iot/bias/authn"
 	"github.com/bias-iot/bias/did"
+	"github.com/bias-iot/bias/lightclient"
 	"github.com/bias-iot/bias/op"
 	"github.com/bias-iot/bias/proof"
 )
 
 // ProvenView is an authn.View for a verifier that does not trust the node
 // it asks: each record comes with a Merkle proof, checked against the app
-// hash of a block header fetched from Witness, a node of another operator.
-// A lie needs both nodes to collude. (Checking the header's commit
-// signatures against the validator set, a light client, is the next step.)
+// hash of a block header that it believes either because
+//
+//   - Validators is set: the header's commit is signed by more than two
+//     thirds of the voting power of that validator set (a light client:
+//     the node is not trusted at all, only the validators, as consensus
+//     itself assumes); the header comes from Witness if set, else from C;
+//   - or, without Validators, it comes from Witness, a node of another
+//     operator: a lie needs both nodes to collude.
+//
+// The chain id checked is the DID's network.
 type ProvenView struct {
-	C       *Client // the node that answers
-	Witness *Client // the node whose headers are believed
+	C          *Client                   // the node that answers
+	Witness    *Client                   // a node whose headers are believed (or, with Validators, checked)
+	Validators *lightclient.ValidatorSet // the validator set trusted to sign headers
 }
 
 // ErrProof is wrapped when a record does not verify.
-var ErrProof = errors.New("record does not verify against the witness's header")
+var ErrProof = errors.New("record does not verify against a believed header")
+
+// appHash is the app hash of block height that v believes.
+func (v ProvenView) appHash(ctx context.Context, network string, height int64) ([]byte, error) {
+	src := v.Witness
+	if src == nil {
+		src = v.C
+	}
+	if v.Validators == nil {
+		if v.Witness == nil {
+			return nil, errors.New("a ProvenView needs Validators or a Witness")
+		}
+		h, err := v.Witness.Header(ctx, height)
+		if err != nil {
+			return nil, fmt.Errorf("witness header %d: %w", height, err)
+		}
+		return hex.DecodeString(h.AppHash)
+	}
+	sh, err := src.SignedHeader(ctx, height)
+	if err != nil {
+		return nil, fmt.Errorf("signed header %d: %w", height, err)
+	}
+	if err := lightclient.Verify(network, sh, v.Validators); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrProof, err)
+	}
+	if sh.Header.Height != height {
+		return nil, fmt.Errorf("%w: asked for header %d, got %d", ErrProof, height, sh.Header.Height)
+	}
+	return sh.Header.AppHash, nil
+}
 
 // Entity implements authn.View.
 func (v ProvenView) Entity(ctx context.Context, id did.DID) (*authn.Entity, error) {
@@ -40,11 +78,7 @@ func (v ProvenView) Entity(ctx context.Context, id did.DID) (*authn.Entity, erro
 	if p == nil {
 		return nil, fmt.Errorf("%w: no proof", ErrProof)
 	}
-	h, err := v.Witness.Header(ctx, p.AppHashHeight)
-	if err != nil {
-		return nil, fmt.Errorf("witness header %d: %w", p.AppHashHeight, err)
-	}
-	appHash, err := hex.DecodeString(h.AppHash)
+	appHash, err := v.appHash(ctx, id.Network, p.AppHashHeight)
 	if err != nil {
 		return nil, err
 	}

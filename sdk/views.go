@@ -3,6 +3,7 @@ package sdk
 import (
 	"time"
 
+	"github.com/bias-iot/bias/lightclient"
 	"github.com/bias-iot/bias/op"
 )
 
@@ -97,6 +98,17 @@ type StatusView struct {
 	Time       time.Time       `json:"time"`
 	CatchingUp bool            `json:"catchingUp"`
 	Validators []ValidatorView `json:"validators"`
+}
+
+// ValidatorSet is the validator set the status names, for a light client
+// (ProvenView.Validators). Take it from a node you trust, once, or build
+// it from the genesis file with lightclient.ValidatorsFromGenesis.
+func (s *StatusView) ValidatorSet() (*lightclient.ValidatorSet, error) {
+	vals := make([]lightclient.Validator, 0, len(s.Validators))
+	for _, v := range s.Validators {
+		vals = append(vals, lightclient.Validator{PubKey: v.PubKey, Power: v.Power})
+	}
+	return lightclient.NewValidatorSet(vals)
 }
 
 // ValidatorView is a validator.

@@ -26,6 +26,7 @@ import (
 	"github.com/bias-iot/bias/did"
 	"github.com/bias-iot/bias/internal/ledger"
 	"github.com/bias-iot/bias/internal/registry"
+	"github.com/bias-iot/bias/lightclient"
 	"github.com/bias-iot/bias/op"
 	"github.com/bias-iot/bias/proof"
 	"github.com/bias-iot/bias/sdk"
@@ -76,6 +77,7 @@ func (s *Server) Handler() http.Handler {
 	route("GET /v1/providers/{did}", s.provider)
 	route("GET /v1/status", s.status)
 	route("GET /v1/blocks/{height}", s.header)
+	route("GET /v1/blocks/{height}/signed", s.signedHeader)
 	route("GET /v1/openapi.yaml", func(w http.ResponseWriter, _ *http.Request) error {
 		w.Header().Set("Content-Type", "application/yaml")
 		_, err := w.Write(openAPI)
@@ -417,6 +419,33 @@ func (s *Server) header(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusOK, sdk.HeaderView{Network: h.Network, Height: h.Height, Time: h.Time, AppHash: hex.EncodeToString(h.AppHash)})
+	return nil
+}
+
+// SignedHeaders is what a ledger engine offers a light client: a block's
+// header with the commit that decided it (lightclient checks it against
+// the validator set it trusts).
+type SignedHeaders interface {
+	SignedHeader(ctx context.Context, height int64) (*lightclient.SignedHeader, error)
+}
+
+func (s *Server) signedHeader(w http.ResponseWriter, r *http.Request) error {
+	height, err := strconv.ParseInt(r.PathValue("height"), 10, 64)
+	if err != nil || height < 1 {
+		return &Error{Status: http.StatusBadRequest, Reason: string(op.ReasonInvalidField), Msg: "height must be a positive integer"}
+	}
+	sh, ok := s.l.(SignedHeaders)
+	if !ok {
+		return &Error{Status: http.StatusNotImplemented, Reason: "not-implemented", Msg: "this ledger engine has no signed headers"}
+	}
+	out, err := sh.SignedHeader(r.Context(), height)
+	if errors.Is(err, ledger.ErrNotFound) {
+		return &Error{Status: http.StatusNotFound, Reason: "not-found", Msg: fmt.Sprintf("no block %d yet", height)}
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

@@ -1,6 +1,8 @@
 package node_test
 
 import (
+	"bytes"
+	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -9,11 +11,14 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/bias-iot/bias/cose"
+	"github.com/bias-iot/bias/internal/ledger/cometledger"
 	"github.com/bias-iot/bias/internal/node/nodetest"
+	"github.com/bias-iot/bias/lightclient"
 	"github.com/bias-iot/bias/op"
 	"github.com/bias-iot/bias/sdk"
 )
@@ -34,27 +39,7 @@ func TestProvenView(t *testing.T) {
 	}
 
 	// A lying node in front of the real one rewrites the answer.
-	lie := func(rewrite func(v map[string]any)) *sdk.Client {
-		target, _ := url.Parse(h.Node.URL())
-		rp := httputil.NewSingleHostReverseProxy(target)
-		rp.ModifyResponse = func(resp *http.Response) error {
-			if !strings.HasPrefix(resp.Request.URL.Path, "/v1/entities/") {
-				return nil
-			}
-			b, _ := io.ReadAll(resp.Body)
-			var v map[string]any
-			json.Unmarshal(b, &v)
-			rewrite(v)
-			nb, _ := json.Marshal(v)
-			resp.Body = io.NopCloser(strings.NewReader(string(nb)))
-			resp.ContentLength = int64(len(nb))
-			resp.Header.Del("Content-Length")
-			return nil
-		}
-		srv := httptest.NewServer(rp)
-		t.Cleanup(srv.Close)
-		return sdk.NewClient(srv.URL)
-	}
+	lie := func(rewrite func(v map[string]any)) *sdk.Client { return liar(t, h, "/v1/entities/", rewrite) }
 	viewOnly := lie(func(v map[string]any) { v["status"] = op.StatusValidated })
 	if e, err := (sdk.ProvenView{C: viewOnly, Witness: h.Client}).Entity(t.Context(), dev.DID); err != nil || e.Status != op.StatusRevoked {
 		t.Fatalf("a lie in the JSON view was believed: %+v %v", e, err)
@@ -67,5 +52,108 @@ func TestProvenView(t *testing.T) {
 	})
 	if _, err := (sdk.ProvenView{C: tampered, Witness: h.Client}).Entity(t.Context(), dev.DID); !errors.Is(err, sdk.ErrProof) {
 		t.Fatalf("a tampered record was believed: %v", err)
+	}
+}
+
+// liar is a node in front of h's that rewrites the JSON answers of the
+// paths under prefix.
+func liar(t *testing.T, h *nodetest.Harness, prefix string, rewrite func(v map[string]any)) *sdk.Client {
+	target, _ := url.Parse(h.Node.URL())
+	rp := httputil.NewSingleHostReverseProxy(target)
+	rp.ModifyResponse = func(resp *http.Response) error {
+		if !strings.HasPrefix(resp.Request.URL.Path, prefix) {
+			return nil
+		}
+		b, _ := io.ReadAll(resp.Body)
+		var v map[string]any
+		json.Unmarshal(b, &v)
+		rewrite(v)
+		nb, _ := json.Marshal(v)
+		resp.Body = io.NopCloser(strings.NewReader(string(nb)))
+		resp.ContentLength = int64(len(nb))
+		resp.Header.Del("Content-Length")
+		return nil
+	}
+	srv := httptest.NewServer(rp)
+	t.Cleanup(srv.Close)
+	return sdk.NewClient(srv.URL)
+}
+
+// TestLightClient: a verifier that trusts only the validator set of the
+// genesis file reads through one node and checks each record's proof
+// against a header that the validators signed. The header hash, the
+// validator set hash and the vote sign bytes that lightclient builds
+// without CometBFT agree with the real chain; a node that alters the
+// record, the header or a signature is caught, and so is a header signed
+// by a set other than the trusted one.
+func TestLightClient(t *testing.T) {
+	h := nodetest.Start(t)
+	gb, err := os.ReadFile(cometledger.GenesisFile(h.Home))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := lightclient.ParseGenesis(gb)
+	if err != nil || g.ChainID != h.Network {
+		t.Fatalf("genesis: %+v %v", g, err)
+	}
+	dev := h.Register(op.KindDevice, h.Provider.DID, cose.AlgEdDSA)
+	if err := decide(t, h, op.TypeRevoke, dev.DID, 1); err != nil {
+		t.Fatal(err)
+	}
+	view := sdk.ProvenView{C: h.Client, Validators: g.Validators}
+	e, err := view.Entity(t.Context(), dev.DID)
+	if err != nil || e.Status != op.StatusRevoked || len(e.Keys) != 1 {
+		t.Fatalf("through the node, trusting the validators: %+v %v", e, err)
+	}
+
+	// Every block so far verifies, and each header's hash is the id the
+	// next block names as its last.
+	st, err := h.Client.Status(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prev *lightclient.SignedHeader
+	for height := int64(1); height <= st.Height; height++ {
+		sh, err := h.Client.SignedHeader(t.Context(), height)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := lightclient.Verify(h.Network, sh, g.Validators); err != nil {
+			t.Fatalf("block %d: %v", height, err)
+		}
+		if prev != nil && !bytes.Equal(sh.Header.LastBlockID.Hash, prev.Header.Hash()) {
+			t.Fatalf("block %d names %X as its last, lightclient hashes block %d to %X", height, sh.Header.LastBlockID.Hash, height-1, prev.Header.Hash())
+		}
+		prev = sh
+	}
+	if _, err := h.Client.SignedHeader(t.Context(), st.Height+100); err == nil {
+		t.Fatal("a signed header of a block not made yet")
+	}
+
+	other, _, _ := ed25519.GenerateKey(nil)
+	stranger, err := lightclient.NewValidatorSet([]lightclient.Validator{{PubKey: other, Power: 10}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flip := func(v map[string]any, path ...string) {
+		for _, k := range path[:len(path)-1] {
+			v = v[k].(map[string]any)
+		}
+		b, _ := base64.StdEncoding.DecodeString(v[path[len(path)-1]].(string))
+		b[0] ^= 1
+		v[path[len(path)-1]] = base64.StdEncoding.EncodeToString(b)
+	}
+	for name, v := range map[string]sdk.ProvenView{
+		"record altered":   {C: liar(t, h, "/v1/entities/", func(v map[string]any) { flip(v, "proof", "value") }), Validators: g.Validators},
+		"app hash altered": {C: liar(t, h, "/v1/blocks/", func(v map[string]any) { flip(v, "header", "appHash") }), Validators: g.Validators},
+		"signature altered": {C: liar(t, h, "/v1/blocks/", func(v map[string]any) {
+			sig := v["commit"].(map[string]any)["signatures"].([]any)[0].(map[string]any)
+			flip(sig, "signature")
+		}), Validators: g.Validators},
+		"another validator set": {C: h.Client, Validators: stranger},
+	} {
+		if _, err := v.Entity(t.Context(), dev.DID); !errors.Is(err, sdk.ErrProof) || !strings.Contains(err.Error(), "not verified") && name != "record altered" {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }

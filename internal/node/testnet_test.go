@@ -2,14 +2,18 @@ package node_test
 
 import (
 	"context"
+	"encoding/hex"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/bias-iot/bias/cose"
 	"github.com/bias-iot/bias/did"
+	"github.com/bias-iot/bias/internal/ledger/cometledger"
 	"github.com/bias-iot/bias/internal/node"
 	"github.com/bias-iot/bias/internal/node/nodetest"
 	"github.com/bias-iot/bias/keyfile"
+	"github.com/bias-iot/bias/lightclient"
 	"github.com/bias-iot/bias/op"
 	"github.com/bias-iot/bias/sdk"
 )
@@ -130,6 +134,25 @@ func TestTestnet(t *testing.T) {
 			want = h.AppHash
 		} else if h.AppHash != want {
 			t.Fatalf("node %d app hash %s, node 0 %s", i, h.AppHash, want)
+		}
+	}
+	// A light client that trusts the genesis file's four validators
+	// believes each node's signed header of that height.
+	gb, err := os.ReadFile(cometledger.GenesisFile(nodes[0].Config.Home))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := lightclient.ParseGenesis(gb)
+	if err != nil || len(g.Validators.Validators()) != 4 {
+		t.Fatalf("genesis: %+v %v", g, err)
+	}
+	for i, c := range clients {
+		sh, err := c.SignedHeader(ctx, res.Height)
+		if err != nil {
+			t.Fatalf("node %d signed header: %v", i, err)
+		}
+		if err := lightclient.Verify("testnet", sh, g.Validators); err != nil || hex.EncodeToString(sh.Header.AppHash) != want {
+			t.Fatalf("node %d signed header: %v", i, err)
 		}
 	}
 }
