@@ -22,7 +22,7 @@ const (
 	ReasonReplayed          Reason = "replayed"           // this operation was already applied
 	ReasonStaleVersion      Reason = "stale-version"      // names a version that is not the current one
 	ReasonInvalidTransition Reason = "invalid-transition" // not allowed from the entity's status
-	ReasonBadTicket         Reason = "bad-ticket"         // enrollment ticket invalid, expired or not for this key
+	ReasonBadTicket         Reason = "bad-ticket"         // enrollment ticket invalid, expired, used or not for this key
 	ReasonInternal          Reason = "internal"           // the node failed; the operation may be retried
 	ReasonMempoolFull       Reason = "mempool-full"       // the node is overloaded; retry later
 	ReasonTimeout           Reason = "timeout"            // not committed in time; it may still commit

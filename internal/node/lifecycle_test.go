@@ -242,6 +242,27 @@ func TestRejections(t *testing.T) {
 		{"fail/bad-ticket-other-key", func() []byte {
 			return registerWithTicket(t, h, fresh, op.Ticket{Key: freshES.Public().Bytes(), Expires: time.Now().Add(time.Hour).Unix()}, h.Provider)
 		}, op.ReasonBadTicket, 422},
+		{"fail/bad-ticket-reused", func() []byte {
+			// A ticket enrolls one entity: the same key under a new DID
+			// (another nonce) needs a new ticket.
+			s := nodetest.NewKey(t, cose.AlgEdDSA)
+			ticket, err := cose.Sign1(h.Provider.Signer, []byte(h.Provider.Kid.String()), mustMarshal(t, op.Ticket{Network: h.Network,
+				Provider: h.Provider.DID.String(), Key: s.Public().Bytes(), Expires: time.Now().Add(time.Hour).Unix()}), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var second []byte
+			for i, nonce := range []string{"first", "second"} {
+				p := h.RegisterPayload(op.KindDevice, h.Provider.DID, s)
+				p.Register.Ticket, p.Register.Nonce = ticket, []byte(nonce)
+				tx, _ := h.SignRegister(s, p)
+				if i == 0 {
+					h.MustSubmit(tx)
+				}
+				second = tx
+			}
+			return second
+		}, op.ReasonBadTicket, 422},
 		{"fail/bad-ticket-other-provider", func() []byte {
 			return registerWithTicket(t, h, fresh, op.Ticket{Key: fresh.Public().Bytes(), Expires: time.Now().Add(time.Hour).Unix()}, h.Other)
 		}, op.ReasonBadTicket, 422},

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"slices"
 	"strconv"
@@ -135,17 +136,32 @@ func (x *executor) register() (*outcome, error) {
 		DID: id.String(), Kind: r.Kind, Provider: r.Provider, Doc: doc, Status: op.StatusPending,
 		Version: 1, Created: x.b.Time, Updated: x.b.Time, CreatedHeight: x.b.Height, UpdatedHeight: x.b.Height,
 	}
+	var ticketKey []byte
 	if r.Ticket != nil {
 		claims, err := x.checkTicket(r, prov)
 		if err != nil {
 			return nil, err
+		}
+		// A ticket enrolls one entity: the same key registered again (a
+		// new DID, with another nonce) needs a new ticket.
+		ticketKey = TicketKey(sha256.Sum256(r.Ticket))
+		used, err := x.st.Get(ticketKey)
+		if err != nil {
+			return nil, err
+		}
+		if used != nil {
+			return nil, op.Reject(op.ReasonBadTicket, "ticket already used for "+string(used))
 		}
 		e.Ticket = claims
 	}
 	if err := x.redecide(e); err != nil {
 		return nil, err
 	}
-	return x.commitEntity(nil, e, op.TypeRegister)
+	out, err := x.commitEntity(nil, e, op.TypeRegister)
+	if err == nil && ticketKey != nil {
+		out.writes = append(out.writes, write{ticketKey, []byte(e.DID)})
+	}
+	return out, err
 }
 
 // checkTicket verifies an enrollment ticket: signed by an admin key of the

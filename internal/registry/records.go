@@ -13,7 +13,12 @@ const (
 	prefixHistory  = "h/"
 	prefixAlias    = "i/"
 	prefixContract = "k/"
+	prefixTicket   = "t/"
 )
+
+// TicketKey is the state key that records the registration an enrollment
+// ticket was used for (tickets are single-use), by the ticket's SHA-256.
+func TicketKey(hash [32]byte) []byte { return append([]byte(prefixTicket), hash[:]...) }
 
 // ContractKey is the state key of a provider's contract (its current
 // version); ContractVersionKey of one version of it.
