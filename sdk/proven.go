@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"sync"
 
 	"github.com/bias-iot/bias/authn"
 	"github.com/bias-iot/bias/did"
@@ -30,6 +32,49 @@ type ProvenView struct {
 	C          *Client                   // the node that answers
 	Witness    *Client                   // a node whose headers are believed (or, with Validators, checked)
 	Validators *lightclient.ValidatorSet // the validator set trusted to sign headers
+	// Headers, when set, keeps the app hashes this view has believed, so
+	// that reads at the same height fetch and check the header once. One
+	// cache per trust configuration (Witness or Validators).
+	Headers *HeaderCache
+}
+
+// HeaderCache holds the app hashes of the newest believed headers.
+type HeaderCache struct {
+	mu    sync.Mutex
+	max   int
+	m     map[string][]byte
+	order []string
+}
+
+// NewHeaderCache keeps the app hashes of up to n headers (the newest).
+func NewHeaderCache(n int) *HeaderCache {
+	return &HeaderCache{max: max(n, 1), m: map[string][]byte{}}
+}
+
+func (c *HeaderCache) get(key string) []byte {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[key]
+}
+
+func (c *HeaderCache) put(key string, appHash []byte) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.m[key]; ok {
+		return
+	}
+	if len(c.order) == c.max {
+		delete(c.m, c.order[0])
+		c.order = c.order[1:]
+	}
+	c.m[key] = appHash
+	c.order = append(c.order, key)
 }
 
 // ErrProof is wrapped when a record does not verify.
@@ -37,6 +82,18 @@ var ErrProof = errors.New("record does not verify against a believed header")
 
 // appHash is the app hash of block height that v believes.
 func (v ProvenView) appHash(ctx context.Context, network string, height int64) ([]byte, error) {
+	key := network + "/" + strconv.FormatInt(height, 10)
+	if h := v.Headers.get(key); h != nil {
+		return h, nil
+	}
+	h, err := v.fetchAppHash(ctx, network, height)
+	if err == nil {
+		v.Headers.put(key, h)
+	}
+	return h, err
+}
+
+func (v ProvenView) fetchAppHash(ctx context.Context, network string, height int64) ([]byte, error) {
 	src := v.Witness
 	if src == nil {
 		src = v.C

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/bias-iot/bias/cose"
@@ -104,6 +105,19 @@ func TestLightClient(t *testing.T) {
 	e, err := view.Entity(t.Context(), dev.DID)
 	if err != nil || e.Status != op.StatusRevoked || len(e.Keys) != 1 {
 		t.Fatalf("through the node, trusting the validators: %+v %v", e, err)
+	}
+
+	// With a header cache, reads at the same height check its header once.
+	var headers atomic.Int32
+	counting := liar(t, h, "/v1/blocks/", func(map[string]any) { headers.Add(1) })
+	cached := sdk.ProvenView{C: counting, Validators: g.Validators, Headers: sdk.NewHeaderCache(8)}
+	for range 3 {
+		if e, err := cached.Entity(t.Context(), dev.DID); err != nil || e.Status != op.StatusRevoked {
+			t.Fatalf("cached view: %+v %v", e, err)
+		}
+	}
+	if n := headers.Load(); n != 1 {
+		t.Fatalf("%d signed headers fetched for three reads at one height", n)
 	}
 
 	// Every block so far verifies, and each header's hash is the id the
