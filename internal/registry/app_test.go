@@ -414,9 +414,9 @@ func TestCheckTxDefersWhatANewerBlockCouldLift(t *testing.T) {
 	if res, _ := b.block(validate); res[0].Code != 0 {
 		t.Fatalf("validate: %s", res[0].Log)
 	}
-	// No block lifts these: another network, another provider's
+	// These reject in CheckTx too: another network, another provider's
 	// revocation, the device validating itself, a replay, a version
-	// already passed.
+	// already passed, a signature by another key, a key it does not have.
 	other := sign(t, ps[0].signer, ps[0].kid, op.Payload{Type: op.TypeRevoke, Status: &op.Status{DID: dev.String(), Version: 2}})
 	foreign := sign(t, ps[1].signer, ps[1].kid, op.Payload{Type: op.TypeRevoke, Status: &op.Status{DID: dev.String(), Version: 2}})
 	self := sign(t, s, dev.WithFragment("k1"), op.Payload{Type: op.TypeValidate, Status: &op.Status{DID: dev.String(), Version: 2}})
@@ -435,6 +435,8 @@ func TestCheckTxDefersWhatANewerBlockCouldLift(t *testing.T) {
 		"replay":           {validate, op.ReasonReplayed},
 		"passed version":   {stale, op.ReasonStaleVersion},
 		"malformed":        {[]byte{0xa0}, op.ReasonMalformed},
+		"wrongly signed":   {sign(t, ps[0].signer, dev.WithFragment("k1"), op.Payload{Type: op.TypeDeactivate, Status: &op.Status{DID: dev.String(), Version: 2}}), op.ReasonBadSignature},
+		"unknown key":      {sign(t, s, dev.WithFragment("k9"), op.Payload{Type: op.TypeDeactivate, Status: &op.Status{DID: dev.String(), Version: 2}}), op.ReasonUnknownSigner},
 	} {
 		if r := b.checkTx(c.tx); op.ReasonFromCode(r.Code) != c.want {
 			t.Errorf("%s: CheckTx %s (%s), want %s", name, op.ReasonFromCode(r.Code), r.Log, c.want)

@@ -239,17 +239,13 @@ func (x *executor) target() (e *Entity, self bool, err error) {
 	default:
 		return nil, false, op.Reject(op.ReasonUnauthorized, "signer is neither the entity nor its provider")
 	}
-	// The entity's own keys change with its updates: a key this state
-	// lacks may come in a block not yet seen. A provider's keys do not.
+	// A signature is judged on the keys this state holds, in CheckTx too
+	// (a key rotated in a block not yet seen here is the rare case that
+	// the ledger's re-sending of waiting operations covers).
 	if !ok {
-		err = op.Reject(op.ReasonUnknownSigner, x.s.Kid.String()+" is not a current key")
-	} else {
-		err = x.verify(k)
+		return nil, false, op.Reject(op.ReasonUnknownSigner, x.s.Kid.String()+" is not a current key")
 	}
-	if err != nil && self {
-		err = later(err)
-	}
-	if err != nil {
+	if err := x.verify(k); err != nil {
 		return nil, false, err
 	}
 	return e, self, nil

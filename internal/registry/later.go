@@ -7,16 +7,17 @@ import (
 )
 
 // A deferred rejection is one that a block this node has not seen yet
-// could lift: the entity it acts on, the key that signed it, the version
-// it names or the contract it binds may arrive in that block. It rejects
+// could lift: the entity it acts on, the version it names, the status it
+// needs, an alias freed or the contract it binds may arrive in that
+// block. It rejects
 // in FinalizeBlock and at a submission (the node's own state is what its
 // client sees), but not in CheckTx: there it may be a peer's operation
 // that depends on the block the peer has just committed and this node
 // has not, and refusing it would leave it with the peer alone. With
 // create_empty_blocks = false a network then waits for a proposer that
 // holds it (CometBFT proposes only from its own mempool), which can be
-// forever. Everything else (form, signature over the operation's own
-// key, network, replay, authority) rejects everywhere.
+// forever. Everything else (form, signature, network, replay, authority,
+// a version already passed) rejects everywhere.
 type deferred struct{ e *op.Error }
 
 func (d deferred) Error() string { return d.e.Error() }

@@ -20,6 +20,7 @@ import (
 	nm "github.com/cometbft/cometbft/node"
 	"github.com/cometbft/cometbft/p2p"
 	"github.com/cometbft/cometbft/privval"
+	protomem "github.com/cometbft/cometbft/proto/tendermint/mempool"
 	"github.com/cometbft/cometbft/proxy"
 	"github.com/cometbft/cometbft/rpc/client/local"
 
@@ -48,6 +49,9 @@ type Config struct {
 	// StallWarning is how long operations may wait with no block before
 	// the node warns (default 10s).
 	StallWarning time.Duration
+	// ResendAfter is how long operations submitted here may wait with no
+	// block before the node sends them to its peers again (default 2s).
+	ResendAfter time.Duration
 }
 
 // Ledger is a running embedded CometBFT node.
@@ -66,7 +70,10 @@ type Ledger struct {
 	tick    chan struct{} // closed and replaced at each commit
 	// lastCommit is when the last block committed (or the node started).
 	lastCommit time.Time
-	closed     bool
+	// submitted holds the bytes of the operations submitted here that
+	// wait for their block, for re-sending.
+	submitted map[[32]byte][]byte
+	closed    bool
 }
 
 var _ ledger.Ledger = (*Ledger)(nil)
@@ -107,7 +114,7 @@ func Start(c Config, app abci.Application, log *slog.Logger) (*Ledger, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Ledger{log: log, waiters: map[[32]byte][]chan *ledger.Result{}, height: info.LastBlockHeight, tick: make(chan struct{})}
+	l := &Ledger{log: log, waiters: map[[32]byte][]chan *ledger.Result{}, submitted: map[[32]byte][]byte{}, height: info.LastBlockHeight, tick: make(chan struct{}), lastCommit: time.Now()}
 	nodeKey, err := p2p.LoadNodeKey(cfg.NodeKeyFile())
 	if err != nil {
 		return nil, fmt.Errorf("load node key: %w", err)
@@ -125,22 +132,33 @@ func Start(c Config, app abci.Application, log *slog.Logger) (*Ledger, error) {
 	}
 	l.node = n
 	l.client = local.New(n)
-	l.lastCommit = time.Now()
-	stall := c.StallWarning
+	stall, resend := c.StallWarning, c.ResendAfter
 	if stall <= 0 {
 		stall = 10 * time.Second
 	}
-	go l.watchStalls(stall)
+	if resend <= 0 {
+		resend = 2 * time.Second
+	}
+	go l.watchStalls(stall, resend)
 	return l, nil
 }
 
-// watchStalls warns when operations wait in the mempool and no block has
-// committed for after: a network that makes no empty blocks should never
-// sit on work, so the warning (once per stall) says where consensus is.
-func (l *Ledger) watchStalls(after time.Duration) {
-	t := time.NewTicker(time.Second)
+// maxResend bounds the operations re-sent at once.
+const maxResend = 512
+
+// watchStalls looks after operations that wait in the mempool while no
+// block commits (a network that makes no empty blocks should never sit
+// on work). After resend, it sends the operations submitted here to every
+// peer again: CometBFT's mempool gossips an operation to a peer once, and
+// a peer that refused it then (say, one block behind, or while it held
+// another key of the signer) never asks again; if that peer is the one to
+// propose, nothing else would move. After warn, it says so once per stall,
+// with where consensus stands.
+func (l *Ledger) watchStalls(warn, resend time.Duration) {
+	t := time.NewTicker(resend / 4)
 	defer t.Stop()
 	warned := false
+	var lastResend time.Time
 	for range t.C {
 		if !l.enter() {
 			return
@@ -149,8 +167,12 @@ func (l *Ledger) watchStalls(after time.Duration) {
 		since, height := time.Since(l.lastCommit), l.height
 		l.mu.Unlock()
 		waiting := l.node.Mempool().Size()
+		if waiting > 0 && since >= resend && time.Since(lastResend) >= resend {
+			lastResend = time.Now()
+			l.resend()
+		}
 		switch {
-		case waiting == 0 || since < after:
+		case waiting == 0 || since < warn:
 			warned = false
 		case !warned:
 			warned = true
@@ -168,6 +190,30 @@ func (l *Ledger) watchStalls(after time.Duration) {
 		}
 		l.exit()
 	}
+}
+
+// resend sends the operations submitted here that wait for their block
+// to every peer, as the mempool's own gossip does.
+func (l *Ledger) resend() {
+	l.mu.Lock()
+	txs := make([][]byte, 0, min(len(l.submitted), maxResend))
+	for _, tx := range l.submitted {
+		if len(txs) == maxResend {
+			break
+		}
+		txs = append(txs, tx)
+	}
+	l.mu.Unlock()
+	peers := l.node.Switch().Peers().List()
+	if len(txs) == 0 || len(peers) == 0 {
+		return
+	}
+	for _, p := range peers {
+		for _, tx := range txs {
+			p.Send(p2p.Envelope{ChannelID: mempool.MempoolChannel, Message: &protomem.Txs{Txs: [][]byte{tx}}})
+		}
+	}
+	l.log.Info("no block: sent the operations waiting here to the peers again", "operations", len(txs), "peers", len(peers))
 }
 
 // NodeID is the p2p node id.
@@ -208,6 +254,7 @@ func (l *Ledger) Close() error {
 		}
 		delete(l.waiters, h)
 	}
+	clear(l.submitted)
 	l.mu.Unlock()
 	if err := l.node.Stop(); err != nil {
 		return err
@@ -226,6 +273,7 @@ func (l *Ledger) Submit(ctx context.Context, tx []byte) (*ledger.Result, error) 
 		return nil, ledger.ErrClosed
 	}
 	l.waiters[h] = append(l.waiters[h], done)
+	l.submitted[h] = tx
 	l.mu.Unlock()
 	defer l.unwait(h, done)
 
@@ -274,6 +322,7 @@ func (l *Ledger) unwait(h [32]byte, ch chan *ledger.Result) {
 	}
 	if len(list) == 0 {
 		delete(l.waiters, h)
+		delete(l.submitted, h)
 	} else {
 		l.waiters[h] = list
 	}
@@ -290,6 +339,7 @@ func (l *Ledger) notify(h [32]byte, r *ledger.Result) {
 		}
 	}
 	delete(l.waiters, h)
+	delete(l.submitted, h)
 }
 
 func (l *Ledger) committed(height int64) {
