@@ -131,6 +131,12 @@ func (v ProvenView) Entity(ctx context.Context, id did.DID) (*authn.Entity, erro
 	if err != nil {
 		return nil, err
 	}
+	return v.Check(ctx, id, e)
+}
+
+// Check verifies an entity view read with its proof (Client.EntityProof)
+// as Entity does, and returns what the proven bytes say.
+func (v ProvenView) Check(ctx context.Context, id did.DID, e *EntityView) (*authn.Entity, error) {
 	p := e.Proof
 	if p == nil {
 		return nil, fmt.Errorf("%w: no proof", ErrProof)

@@ -204,6 +204,18 @@ func TestDeviceLifecycle(t *testing.T) {
 	if v.Status != op.StatusDeactivated {
 		t.Fatalf("show --proof status %s", v.Status)
 	}
+	// --verify: the node is not trusted, the genesis file's validators are.
+	genesis := filepath.Join(f.h.Home, "config", "genesis.json")
+	r := f.bias("show", "--verify", genesis, id)
+	if r.code != 0 || !strings.Contains(r.stderr, "verified: ") || !strings.Contains(r.stdout, `"status": "deactivated"`) {
+		t.Fatalf("show --verify: %s", r)
+	}
+	other := f.path("other-genesis.json")
+	b, _ := os.ReadFile(genesis)
+	os.WriteFile(other, []byte(strings.Replace(string(b), `"chain_id": "`+f.h.Network+`"`, `"chain_id": "elsewhere"`, 1)), 0o600)
+	if msg := f.fail("show", "--verify", other, id); !strings.Contains(msg, "genesis file is of elsewhere") {
+		t.Fatalf("show --verify with another network's genesis: %s", msg)
+	}
 }
 
 // TestServiceAndTicket registers a service with an enrollment ticket and

@@ -16,6 +16,7 @@ import (
 	"github.com/bias-iot/bias/cose"
 	"github.com/bias-iot/bias/did"
 	"github.com/bias-iot/bias/keyfile"
+	"github.com/bias-iot/bias/lightclient"
 	"github.com/bias-iot/bias/op"
 	"github.com/bias-iot/bias/sdk"
 )
@@ -155,18 +156,23 @@ its provider validates it.`,
 func (a *app) showCmd() *cobra.Command {
 	var proof bool
 	var version uint64
+	var genesis string
 	cmd := &cobra.Command{
-		Use:     "show DID",
-		Short:   "Show an entity's record",
-		Example: example("bias show did:bias:local:...", "bias show --proof did:bias:local:...", "bias show --version 1 did:bias:local:..."),
-		Args:    cobra.ExactArgs(1),
+		Use:   "show DID",
+		Short: "Show an entity's record",
+		Long: `Show an entity's record. With --verify GENESIS the record is read with its Merkle
+proof and shown only if the proof holds against a block header that more than two
+thirds of the genesis file's validators signed: the node is not trusted.`,
+		Example: example("bias show did:bias:local:...", "bias show --proof did:bias:local:...", "bias show --version 1 did:bias:local:...",
+			"bias show --verify ~/.bias/config/genesis.json did:bias:local:..."),
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var v *sdk.EntityView
 			var err error
 			switch {
 			case version > 0:
 				v, err = a.client().EntityVersion(cmd.Context(), args[0], version)
-			case proof:
+			case proof || genesis != "":
 				v, err = a.client().EntityProof(cmd.Context(), args[0], 0)
 			default:
 				v, err = a.client().Entity(cmd.Context(), args[0])
@@ -174,13 +180,49 @@ func (a *app) showCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if genesis != "" {
+				if err := a.verifyRecord(cmd.Context(), args[0], genesis, v); err != nil {
+					return err
+				}
+			}
 			return a.printJSON(v)
 		},
 	}
 	cmd.Flags().BoolVar(&proof, "proof", false, "include the Merkle proof of the record")
 	cmd.Flags().Uint64Var(&version, "version", 0, "show the record as it was at this version")
+	cmd.Flags().StringVar(&genesis, "verify", "", "verify the record against headers signed by this genesis file's validators")
 	cmd.MarkFlagsMutuallyExclusive("proof", "version")
+	cmd.MarkFlagsMutuallyExclusive("verify", "version")
 	return cmd
+}
+
+// verifyRecord checks v, read with its proof, against a header signed by
+// the validators of the genesis file, and that it says what the view says.
+func (a *app) verifyRecord(ctx context.Context, id, genesisPath string, v *sdk.EntityView) error {
+	b, err := os.ReadFile(genesisPath)
+	if err != nil {
+		return err
+	}
+	g, err := lightclient.ParseGenesis(b)
+	if err != nil {
+		return err
+	}
+	d, err := did.ParseNoFragment(id)
+	if err != nil {
+		return err
+	}
+	if d.Network != g.ChainID {
+		return fmt.Errorf("%s is of network %s; the genesis file is of %s", d, d.Network, g.ChainID)
+	}
+	e, err := sdk.ProvenView{C: a.client(), Validators: g.Validators}.Check(ctx, d, v)
+	if err != nil {
+		return err
+	}
+	if e.Status != v.Status || e.Provider != v.Provider || e.Kind != v.Kind {
+		return fmt.Errorf("%w: the node's view (%s, %s) differs from the proven record (%s, %s)", sdk.ErrProof, v.Status, v.Provider, e.Status, e.Provider)
+	}
+	fmt.Fprintf(a.env.Stderr, "verified: the record is in the state whose hash block %d carries, signed by the genesis validators\n", v.Proof.AppHashHeight)
+	return nil
 }
 
 func (a *app) printJSON(v any) error {
