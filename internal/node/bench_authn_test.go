@@ -66,6 +66,7 @@ func runAll(b *testing.B, pairs [][2][]byte, sigsPerDecision float64, fn func(p 
 
 	// Half load: one request every 2/rate seconds, each on its own goroutine.
 	lat := make([]time.Duration, len(half))
+	lag := make([]time.Duration, len(half))
 	gap := time.Duration(float64(time.Second) * 2 / rate)
 	t0 := time.Now()
 	for i := range half {
@@ -74,6 +75,7 @@ func runAll(b *testing.B, pairs [][2][]byte, sigsPerDecision float64, fn func(p 
 		go func() {
 			defer wg.Done()
 			s := time.Now()
+			lag[i] = s.Sub(t0.Add(time.Duration(i) * gap))
 			if d := fn(half[i]); !d.OK {
 				b.Errorf("decision %d: %+v", i, d)
 			}
@@ -81,12 +83,15 @@ func runAll(b *testing.B, pairs [][2][]byte, sigsPerDecision float64, fn func(p 
 		}()
 	}
 	wg.Wait()
+	sort.Slice(lag, func(i, j int) bool { return lag[i] < lag[j] })
+	b.Logf("start lag p50 %v p99 %v max %v", lag[len(lag)/2], lag[len(lag)*99/100], lag[len(lag)-1])
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	b.ReportMetric(rate, "decisions/s")
 	b.ReportMetric(base, "raw-verify/s")
 	b.ReportMetric(rate*sigsPerDecision/base, "ratio-sigs-to-raw")
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs@half")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs@half")
+	b.Logf("latency p90 %v p99 %v p99.9 %v max %v", lat[len(lat)*90/100], lat[len(lat)*99/100], lat[len(lat)*999/1000], lat[len(lat)-1])
 }
 
 // BenchmarkVerifyProof: a service decides proofs in process against its
