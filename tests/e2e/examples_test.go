@@ -19,8 +19,10 @@ func TestExamples(t *testing.T) {
 	} {
 		t.Run(dir, func(t *testing.T) {
 			// One retry: once in CI a submission of the in-process example
-			// network did not commit within 30 s (under investigation, see
-			// the session note); the first failure is logged, not hidden.
+			// network did not commit within 30 s, most likely the stall that
+			// CheckTx's deferred rejections and the ledger's re-sending now
+			// prevent (docs/architecture.md); the first failure is logged,
+			// not hidden.
 			var out []byte
 			var err error
 			for attempt := 1; attempt <= 2; attempt++ {
