@@ -45,6 +45,9 @@ type APIError struct {
 	Status  int
 	Reason  string
 	Message string
+	// Proof proves the absence of what was asked for (a 404 for an
+	// entity read with its proof).
+	Proof *ProofView
 }
 
 func (e *APIError) Error() string {
@@ -140,7 +143,7 @@ func (c *Client) do(ctx context.Context, method, path, ctype string, body []byte
 		if json.Unmarshal(b, &eb) != nil || eb.Reason == "" {
 			return &APIError{Status: resp.StatusCode, Reason: "http", Message: strings.TrimSpace(string(b))}
 		}
-		return &APIError{Status: resp.StatusCode, Reason: eb.Reason, Message: eb.Message}
+		return &APIError{Status: resp.StatusCode, Reason: eb.Reason, Message: eb.Message, Proof: eb.Proof}
 	}
 	if err := json.Unmarshal(b, out); err != nil {
 		return fmt.Errorf("decode %s response: %w", path, err)

@@ -27,7 +27,8 @@ import (
 //   - or, without Validators, it comes from Witness, a node of another
 //     operator: a lie needs both nodes to collude.
 //
-// The chain id checked is the DID's network.
+// The chain id checked is the DID's network. An unknown DID is unknown
+// only with a proof of its absence; a 404 without one is an error.
 type ProvenView struct {
 	C          *Client                   // the node that answers
 	Witness    *Client                   // a node whose headers are believed (or, with Validators, checked)
@@ -125,13 +126,36 @@ func (v ProvenView) fetchAppHash(ctx context.Context, network string, height int
 func (v ProvenView) Entity(ctx context.Context, id did.DID) (*authn.Entity, error) {
 	e, err := v.C.EntityProof(ctx, id.String(), 0)
 	var ae *APIError
-	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
-		return nil, nil // absence is not proven yet: treated as unknown
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound && ae.Reason == string(op.ReasonUnknownEntity) {
+		// Unknown only if the node proves it: a node could otherwise hide
+		// an entity (or its revocation's successor) by saying 404.
+		if err := v.checkAbsent(ctx, id, ae.Proof); err != nil {
+			return nil, err
+		}
+		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
 	return v.Check(ctx, id, e)
+}
+
+// checkAbsent verifies a proof that id's record is absent.
+func (v ProvenView) checkAbsent(ctx context.Context, id did.DID, p *ProofView) error {
+	if p == nil {
+		return fmt.Errorf("%w: the node says %s is unknown without a proof of absence", ErrProof, id.Base())
+	}
+	if p.Value != nil || string(p.Key) != "e/"+id.Base().String() {
+		return fmt.Errorf("%w: the proof of absence is for another record", ErrProof)
+	}
+	appHash, err := v.appHash(ctx, id.Network, p.AppHashHeight)
+	if err != nil {
+		return err
+	}
+	if err := proof.Verify(appHash, p.Key, nil, p.Proof); err != nil {
+		return fmt.Errorf("%w: absence: %v", ErrProof, err)
+	}
+	return nil
 }
 
 // Check verifies an entity view read with its proof (Client.EntityProof)

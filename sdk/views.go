@@ -28,6 +28,9 @@ type ErrorBody struct {
 	Reason  string `json:"reason"`
 	Message string `json:"message"`
 	Hash    string `json:"hash,omitempty"`
+	// Proof is a Merkle proof of absence (Value nil), on a 404 for an
+	// entity asked for with proof=true.
+	Proof *ProofView `json:"proof,omitempty"`
 }
 
 // KeyView is a public key.

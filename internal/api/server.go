@@ -127,7 +127,8 @@ type Error struct {
 	Reason string
 	Msg    string
 	Hash   string
-	Err    error // the cause, for the log only
+	Proof  *sdk.ProofView // a proof of absence, for a 404 asked with proof=true
+	Err    error          // the cause, for the log only
 }
 
 func (e *Error) Error() string { return e.Reason + ": " + e.Msg }
@@ -169,7 +170,7 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) 
 	if e.Status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
 	}
-	writeJSON(w, e.Status, sdk.ErrorBody{Reason: e.Reason, Message: e.Msg, Hash: e.Hash})
+	writeJSON(w, e.Status, sdk.ErrorBody{Reason: e.Reason, Message: e.Msg, Hash: e.Hash, Proof: e.Proof})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -273,19 +274,22 @@ func (s *Server) entity(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	var pv *sdk.ProofView
+	if prove {
+		pv = &sdk.ProofView{Height: q.Height, Key: q.Key, Value: q.Value, Proof: q.Proof, AppHashHeight: q.Height + 1}
+		if hdr := s.provingHeader(r.Context(), q); hdr != nil {
+			pv.AppHash, pv.AppHashHeight = hex.EncodeToString(hdr.AppHash), hdr.Height
+		}
+	}
 	if q.Value == nil {
-		return &Error{Status: http.StatusNotFound, Reason: string(op.ReasonUnknownEntity), Msg: id + " is not registered"}
+		// With proof=true the 404 carries the proof that the key is absent.
+		return &Error{Status: http.StatusNotFound, Reason: string(op.ReasonUnknownEntity), Msg: id + " is not registered", Proof: pv}
 	}
 	view, err := entityView(q.Value, q.Height)
 	if err != nil {
 		return err
 	}
-	if prove {
-		view.Proof = &sdk.ProofView{Height: q.Height, Key: q.Key, Value: q.Value, Proof: q.Proof, AppHashHeight: q.Height + 1}
-		if hdr := s.provingHeader(r.Context(), q); hdr != nil {
-			view.Proof.AppHash, view.Proof.AppHashHeight = hex.EncodeToString(hdr.AppHash), hdr.Height
-		}
-	}
+	view.Proof = pv
 	writeJSON(w, http.StatusOK, view)
 	return nil
 }

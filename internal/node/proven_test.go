@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/bias-iot/bias/cose"
+	"github.com/bias-iot/bias/did"
 	"github.com/bias-iot/bias/internal/ledger/cometledger"
 	"github.com/bias-iot/bias/internal/node/nodetest"
 	"github.com/bias-iot/bias/lightclient"
@@ -105,6 +106,36 @@ func TestLightClient(t *testing.T) {
 	e, err := view.Entity(t.Context(), dev.DID)
 	if err != nil || e.Status != op.StatusRevoked || len(e.Keys) != 1 {
 		t.Fatalf("through the node, trusting the validators: %+v %v", e, err)
+	}
+
+	// Absence is proven too: an unknown DID is unknown only with a proof.
+	nobody := did.New(h.Network, []byte("nobody"))
+	if e, err := view.Entity(t.Context(), nobody); err != nil || e != nil {
+		t.Fatalf("an unknown DID: %+v %v", e, err)
+	}
+	if e, err := (sdk.ProvenView{C: h.Client, Witness: h.Client}).Entity(t.Context(), nobody); err != nil || e != nil {
+		t.Fatalf("an unknown DID, witness: %+v %v", e, err)
+	}
+	_, err = h.Client.EntityProof(t.Context(), nobody.String(), 0)
+	var absent *sdk.APIError
+	if !errors.As(err, &absent) || absent.Status != 404 || absent.Proof == nil || absent.Proof.Value != nil {
+		t.Fatalf("404 with a proof of absence: %+v", err)
+	}
+	// A node that hides the device answers 404: without a proof, or with
+	// the (real) proof of another DID's absence.
+	hide := func(p *sdk.ProofView) *sdk.Client {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			json.NewEncoder(w).Encode(sdk.ErrorBody{Reason: string(op.ReasonUnknownEntity), Message: "not registered", Proof: p})
+		}))
+		t.Cleanup(srv.Close)
+		return sdk.NewClient(srv.URL)
+	}
+	for name, c := range map[string]*sdk.Client{"no proof": hide(nil), "another DID's absence": hide(absent.Proof)} {
+		if e, err := (sdk.ProvenView{C: c, Validators: g.Validators}).Entity(t.Context(), dev.DID); !errors.Is(err, sdk.ErrProof) {
+			t.Errorf("a node hiding the device (%s): %+v %v", name, e, err)
+		}
 	}
 
 	// With a header cache, reads at the same height check its header once.
