@@ -255,6 +255,13 @@ func TestRejections(t *testing.T) {
 			for i, nonce := range []string{"first", "second"} {
 				p := h.RegisterPayload(op.KindDevice, h.Provider.DID, s)
 				p.Register.Ticket, p.Register.Nonce = ticket, []byte(nonce)
+				if i == 1 {
+					// The same ticket without its CBOR tag (unsigned bytes).
+					if ticket[0] != 0xd2 {
+						t.Fatalf("ticket is not a tagged COSE_Sign1: %x", ticket[:1])
+					}
+					p.Register.Ticket = ticket[1:]
+				}
 				tx, _ := h.SignRegister(s, p)
 				if i == 0 {
 					h.MustSubmit(tx)
@@ -262,6 +269,21 @@ func TestRejections(t *testing.T) {
 				second = tx
 			}
 			return second
+		}, op.ReasonBadTicket, 422},
+		{"fail/bad-ticket-stolen", func() []byte {
+			// A ticket for the victim's key, copied from a block, used by
+			// a registration that lists that key but is signed by another.
+			victim, thief := nodetest.NewKey(t, cose.AlgEdDSA), nodetest.NewKey(t, cose.AlgEdDSA)
+			ticket, err := cose.Sign1(h.Provider.Signer, []byte(h.Provider.Kid.String()), mustMarshal(t, op.Ticket{Network: h.Network,
+				Provider: h.Provider.DID.String(), Key: victim.Public().Bytes(), Expires: time.Now().Add(time.Hour).Unix()}), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := h.RegisterPayload(op.KindDevice, h.Provider.DID, thief)
+			p.Register.Doc.Keys = append(p.Register.Doc.Keys, op.KeyFrom("k2", victim.Public()))
+			p.Register.Ticket = ticket
+			tx, _ := h.SignRegister(thief, p)
+			return tx
 		}, op.ReasonBadTicket, 422},
 		{"fail/bad-ticket-other-provider", func() []byte {
 			return registerWithTicket(t, h, fresh, op.Ticket{Key: fresh.Public().Bytes(), Expires: time.Now().Add(time.Hour).Unix()}, h.Other)

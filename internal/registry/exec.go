@@ -3,6 +3,7 @@ package registry
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"strconv"
@@ -138,13 +139,15 @@ func (x *executor) register() (*outcome, error) {
 	}
 	var ticketKey []byte
 	if r.Ticket != nil {
-		claims, err := x.checkTicket(r, prov)
+		claims, signed, err := x.checkTicket(r, prov, k)
 		if err != nil {
 			return nil, err
 		}
 		// A ticket enrolls one entity: the same key registered again (a
-		// new DID, with another nonce) needs a new ticket.
-		ticketKey = TicketKey(sha256.Sum256(r.Ticket))
+		// new DID, with another nonce) needs a new ticket. The record is
+		// of what the provider signed, not of the ticket's bytes, which
+		// an unsigned header or the CBOR tag would change.
+		ticketKey = TicketKey(sha256.Sum256(signed))
 		used, err := x.st.Get(ticketKey)
 		if err != nil {
 			return nil, err
@@ -165,48 +168,51 @@ func (x *executor) register() (*outcome, error) {
 }
 
 // checkTicket verifies an enrollment ticket: signed by an admin key of the
-// provider, for this network and provider, for one of the registered keys,
-// unexpired at the block time.
-func (x *executor) checkTicket(r *op.Register, prov *Provider) ([]op.Attr, error) {
+// provider, for this network and provider, for the key that signs the
+// registration (signer: a ticket copied from a block cannot enroll another
+// key that merely lists the ticket's key), unexpired at the block time. It
+// returns the claims and what the provider signed (protected header and
+// payload), which identifies the ticket.
+func (x *executor) checkTicket(r *op.Register, prov *Provider, signer op.Key) ([]op.Attr, []byte, error) {
 	bad := func(msg string) error { return op.Reject(op.ReasonBadTicket, msg) }
 	m, err := cose.Decode(r.Ticket)
 	if err != nil {
-		return nil, bad("ticket is not a COSE_Sign1")
+		return nil, nil, bad("ticket is not a COSE_Sign1")
 	}
 	kid, err := did.Parse(string(m.Kid))
 	if err != nil || kid.Base().String() != prov.DID {
-		return nil, bad("ticket must be signed by an admin key of the provider")
+		return nil, nil, bad("ticket must be signed by an admin key of the provider")
 	}
 	k, ok := prov.Key(kid.Fragment)
 	if !ok {
-		return nil, bad("ticket names no admin key of the provider")
+		return nil, nil, bad("ticket names no admin key of the provider")
 	}
 	pk, err := k.Public()
 	if err != nil {
-		return nil, op.Reject(op.ReasonInternal, "stored key does not parse")
+		return nil, nil, op.Reject(op.ReasonInternal, "stored key does not parse")
 	}
 	if err := m.Verify(pk, nil); err != nil {
-		return nil, bad("ticket signature does not verify")
+		return nil, nil, bad("ticket signature does not verify")
 	}
 	var t op.Ticket
 	if err := op.Unmarshal(m.Payload, &t); err != nil {
-		return nil, bad("ticket payload: " + err.Error())
+		return nil, nil, bad("ticket payload: " + err.Error())
 	}
 	if t.Network != x.a.network || t.Provider != prov.DID {
-		return nil, bad("ticket is for another network or provider")
+		return nil, nil, bad("ticket is for another network or provider")
 	}
 	if t.Expires <= x.b.Time/1_000_000_000 {
-		return nil, bad("ticket expired")
+		return nil, nil, bad("ticket expired")
 	}
 	if err := op.ValidateAttrs("ticket.claims", t.Claims); err != nil {
-		return nil, bad(err.Error())
+		return nil, nil, bad(err.Error())
 	}
-	for _, k := range r.Doc.Keys {
-		if bytes.Equal(k.Pub, t.Key) {
-			return t.Claims, nil
-		}
+	if !bytes.Equal(signer.Pub, t.Key) {
+		return nil, nil, bad("ticket is for another key than the one that signs the registration")
 	}
-	return nil, bad("ticket is for another key")
+	signed := binary.AppendUvarint(nil, uint64(len(m.Protected)))
+	signed = append(append(signed, m.Protected...), m.Payload...)
+	return t.Claims, signed, nil
 }
 
 // target loads the entity an operation acts on, resolves its signer (a key
