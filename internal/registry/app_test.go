@@ -401,10 +401,31 @@ func TestCheckTxDefersWhatANewerBlockCouldLift(t *testing.T) {
 		if err := b.app.Precheck(tx); !errors.Is(err, &op.Error{Reason: op.ReasonUnknownEntity}) {
 			t.Fatalf("b's precheck: %v", err)
 		}
-		r := b.checkTx(tx)
-		if r.Code != 0 || !strings.HasPrefix(r.Info, "deferred: unknown-entity") {
-			t.Fatalf("b's CheckTx: %+v", r)
+	}
+	if r := b.checkTx(validate); r.Code != 0 || !strings.HasPrefix(r.Info, "deferred: unknown-entity") {
+		t.Fatalf("b's CheckTx of the provider's validation: %+v", r)
+	}
+	// Only an authenticated signer (a provider's admin key) is deferred:
+	// the device's own update, or a validation whose signature fails,
+	// cannot be checked here and is refused (the submitting node sends
+	// it again if no block comes).
+	forged := append([]byte(nil), validate...)
+	forged[len(forged)-1] ^= 1
+	for tx, want := range map[*[]byte]op.Reason{&update: op.ReasonUnknownEntity, &forged: op.ReasonBadSignature} {
+		if r := b.checkTx(*tx); op.ReasonFromCode(r.Code) != want {
+			t.Fatalf("b's CheckTx: %s (%s), want %s", op.ReasonFromCode(r.Code), r.Log, want)
 		}
+	}
+	// A registration is signed by a key anyone can make: binding an
+	// access contract this state lacks is refused, not deferred.
+	svcKey, _, _ := cose.GenerateKey(cose.AlgEdDSA)
+	bindsNothing, _, err := op.SignRegister(svcKey, "k1", op.Payload{Network: network, Register: &op.Register{Kind: op.KindService, Provider: ps[0].kid.Base().String(),
+		Doc: op.Document{Keys: []op.Key{op.KeyFrom("k1", svcKey.Public())}, Access: []string{ps[0].kid.Base().String() + "/none"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := b.checkTx(bindsNothing); op.ReasonFromCode(r.Code) != op.ReasonInvalidField {
+		t.Fatalf("a registration binding a missing contract: %+v", r)
 	}
 	// b commits the registration: the validation now applies.
 	b.block(reg)

@@ -130,8 +130,9 @@ func (x *executor) register() (*outcome, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Strict here: anyone can sign a registration with a new key.
 	if err := x.checkAccess(r.Kind, doc.Access); err != nil {
-		return nil, err
+		return nil, strict(err)
 	}
 	e := &Entity{
 		DID: id.String(), Kind: r.Kind, Provider: r.Provider, Doc: doc, Status: op.StatusPending,
@@ -226,7 +227,7 @@ func (x *executor) target() (e *Entity, self bool, err error) {
 		return nil, false, err
 	}
 	if e == nil {
-		return nil, false, later(op.Reject(op.ReasonUnknownEntity, id+" is not registered"))
+		return nil, false, x.unknownTarget(id)
 	}
 	var k op.Key
 	var ok bool
@@ -255,6 +256,30 @@ func (x *executor) target() (e *Entity, self bool, err error) {
 		return nil, false, err
 	}
 	return e, self, nil
+}
+
+// unknownTarget rejects an operation on an entity this state lacks. The
+// rejection is deferred (a block not seen here may register it) only for
+// an operation that an admin key of a provider signed: an operation whose
+// signer cannot be authenticated must not reach the mempool, or any peer
+// could fill blocks with junk signed by nobody.
+func (x *executor) unknownTarget(id string) error {
+	unknown := op.Reject(op.ReasonUnknownEntity, id+" is not registered")
+	prov, err := getProvider(x.st, x.s.Kid.Base().String())
+	if err != nil {
+		return err
+	}
+	if prov == nil {
+		return unknown
+	}
+	k, ok := prov.Key(x.s.Kid.Fragment)
+	if !ok {
+		return unknown
+	}
+	if err := x.verify(k); err != nil {
+		return err
+	}
+	return later(unknown)
 }
 
 // checkVersion is the replay guard of operations on an entity: they name
