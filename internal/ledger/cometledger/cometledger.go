@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
@@ -73,6 +74,7 @@ type Ledger struct {
 	// submitted holds the bytes of the operations submitted here that
 	// wait for their block, for re-sending.
 	submitted map[[32]byte][]byte
+	resending atomic.Bool // a round of re-sending is under way
 	closed    bool
 }
 
@@ -155,7 +157,7 @@ const maxResend = 512
 // propose, nothing else would move. After warn, it says so once per stall,
 // with where consensus stands.
 func (l *Ledger) watchStalls(warn, resend time.Duration) {
-	t := time.NewTicker(resend / 4)
+	t := time.NewTicker(max(resend/4, 10*time.Millisecond))
 	defer t.Stop()
 	warned := false
 	var lastResend time.Time
@@ -167,7 +169,7 @@ func (l *Ledger) watchStalls(warn, resend time.Duration) {
 		since, height := time.Since(l.lastCommit), l.height
 		l.mu.Unlock()
 		waiting := l.node.Mempool().Size()
-		if waiting > 0 && since >= resend && time.Since(lastResend) >= resend {
+		if waiting > 0 && since >= resend && time.Since(lastResend) >= resend && l.resending.CompareAndSwap(false, true) {
 			lastResend = time.Now()
 			l.resend()
 		}
@@ -193,7 +195,10 @@ func (l *Ledger) watchStalls(warn, resend time.Duration) {
 }
 
 // resend sends the operations submitted here that wait for their block
-// to every peer, as the mempool's own gossip does.
+// to every peer, as the mempool's own gossip does: in the background, a
+// goroutine per peer, so that a peer that does not read (a send waits up
+// to 10 s) holds up neither this loop nor Close; one round at a time. The
+// caller holds life (the peer list is read under it) and set resending.
 func (l *Ledger) resend() {
 	l.mu.Lock()
 	txs := make([][]byte, 0, min(len(l.submitted), maxResend))
@@ -206,14 +211,25 @@ func (l *Ledger) resend() {
 	l.mu.Unlock()
 	peers := l.node.Switch().Peers().List()
 	if len(txs) == 0 || len(peers) == 0 {
+		l.resending.Store(false)
 		return
 	}
-	for _, p := range peers {
-		for _, tx := range txs {
-			p.Send(p2p.Envelope{ChannelID: mempool.MempoolChannel, Message: &protomem.Txs{Txs: [][]byte{tx}}})
+	go func() {
+		defer l.resending.Store(false)
+		var wg sync.WaitGroup
+		for _, p := range peers {
+			wg.Go(func() {
+				for _, tx := range txs {
+					// False once the peer is gone or stuck: stop there.
+					if !p.Send(p2p.Envelope{ChannelID: mempool.MempoolChannel, Message: &protomem.Txs{Txs: [][]byte{tx}}}) {
+						return
+					}
+				}
+			})
 		}
-	}
-	l.log.Info("no block: sent the operations waiting here to the peers again", "operations", len(txs), "peers", len(peers))
+		wg.Wait()
+		l.log.Info("no block: sent the operations waiting here to the peers again", "operations", len(txs), "peers", len(peers))
+	}()
 }
 
 // NodeID is the p2p node id.
