@@ -285,7 +285,7 @@ func (s *Server) entity(w http.ResponseWriter, r *http.Request) error {
 		// With proof=true the 404 carries the proof that the key is absent.
 		return &Error{Status: http.StatusNotFound, Reason: string(op.ReasonUnknownEntity), Msg: id + " is not registered", Proof: pv}
 	}
-	view, err := entityView(q.Value, q.Height)
+	view, err := EntityView(q.Value, q.Height)
 	if err != nil {
 		return err
 	}
@@ -345,7 +345,7 @@ func (s *Server) entityVersion(w http.ResponseWriter, r *http.Request) error {
 	if q.Value == nil {
 		return &Error{Status: http.StatusNotFound, Reason: string(op.ReasonUnknownEntity), Msg: fmt.Sprintf("%s has no version %d", id, v)}
 	}
-	view, err := entityView(q.Value, q.Height)
+	view, err := EntityView(q.Value, q.Height)
 	if err != nil {
 		return err
 	}
@@ -481,7 +481,9 @@ func attrMap(attrs []op.Attr) map[string]string {
 	return m
 }
 
-func entityView(b []byte, height int64) (*sdk.EntityView, error) {
+// EntityView is the JSON view of a stored entity record (the value of
+// e/<did>) read at height, as GET /v1/entities/{did} shows it.
+func EntityView(b []byte, height int64) (*sdk.EntityView, error) {
 	var e registry.Entity
 	if err := op.Unmarshal(b, &e); err != nil {
 		return nil, fmt.Errorf("decode entity: %w", err)

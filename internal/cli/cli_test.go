@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -209,6 +211,29 @@ func TestDeviceLifecycle(t *testing.T) {
 	r := f.bias("show", "--verify", genesis, id)
 	if r.code != 0 || !strings.Contains(r.stderr, "verified: ") || !strings.Contains(r.stdout, `"status": "deactivated"`) {
 		t.Fatalf("show --verify: %s", r)
+	}
+	// A node that lies in its JSON (not in the proven bytes): --verify
+	// shows what was proven.
+	liar := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		resp, err := http.Get(f.h.Node.URL() + r.URL.RequestURI())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		b = []byte(strings.ReplaceAll(string(b), `"status": "deactivated"`, `"status": "validated"`))
+		w.Header().Set("Content-Type", resp.Header.Get("Content-Type"))
+		w.WriteHeader(resp.StatusCode)
+		w.Write(b)
+	}))
+	defer liar.Close()
+	lied := runCLI(t, "--node", liar.URL, "show", id)
+	if !strings.Contains(lied.stdout, `"status": "validated"`) {
+		t.Fatalf("the lying node's plain answer: %s", lied)
+	}
+	if r := runCLI(t, "--node", liar.URL, "show", "--verify", genesis, id); r.code != 0 || !strings.Contains(r.stdout, `"status": "deactivated"`) {
+		t.Fatalf("show --verify through a lying node: %s", r)
 	}
 	other := f.path("other-genesis.json")
 	b, _ := os.ReadFile(genesis)

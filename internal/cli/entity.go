@@ -15,6 +15,7 @@ import (
 
 	"github.com/bias-iot/bias/cose"
 	"github.com/bias-iot/bias/did"
+	"github.com/bias-iot/bias/internal/api"
 	"github.com/bias-iot/bias/keyfile"
 	"github.com/bias-iot/bias/lightclient"
 	"github.com/bias-iot/bias/op"
@@ -181,7 +182,7 @@ thirds of the genesis file's validators signed: the node is not trusted.`,
 				return err
 			}
 			if genesis != "" {
-				if err := a.verifyRecord(cmd.Context(), args[0], genesis, v); err != nil {
+				if v, err = a.verifyRecord(cmd.Context(), args[0], genesis, v); err != nil {
 					return err
 				}
 			}
@@ -197,32 +198,34 @@ thirds of the genesis file's validators signed: the node is not trusted.`,
 }
 
 // verifyRecord checks v, read with its proof, against a header signed by
-// the validators of the genesis file, and that it says what the view says.
-func (a *app) verifyRecord(ctx context.Context, id, genesisPath string, v *sdk.EntityView) error {
+// the validators of the genesis file, and returns the view of the proven
+// bytes (not the node's JSON), with the proof.
+func (a *app) verifyRecord(ctx context.Context, id, genesisPath string, v *sdk.EntityView) (*sdk.EntityView, error) {
 	b, err := os.ReadFile(genesisPath)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	g, err := lightclient.ParseGenesis(b)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	d, err := did.ParseNoFragment(id)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if d.Network != g.ChainID {
-		return fmt.Errorf("%s is of network %s; the genesis file is of %s", d, d.Network, g.ChainID)
+		return nil, fmt.Errorf("%s is of network %s; the genesis file is of %s", d, d.Network, g.ChainID)
 	}
-	e, err := sdk.ProvenView{C: a.client(), Validators: g.Validators}.Check(ctx, d, v)
+	if _, err := (sdk.ProvenView{C: a.client(), Validators: g.Validators}).Check(ctx, d, v); err != nil {
+		return nil, err
+	}
+	proven, err := api.EntityView(v.Proof.Value, v.Proof.Height)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("%w: record: %v", sdk.ErrProof, err)
 	}
-	if e.Status != v.Status || e.Provider != v.Provider || e.Kind != v.Kind {
-		return fmt.Errorf("%w: the node's view (%s, %s) differs from the proven record (%s, %s)", sdk.ErrProof, v.Status, v.Provider, e.Status, e.Provider)
-	}
+	proven.Proof = v.Proof
 	fmt.Fprintf(a.env.Stderr, "verified: the record is in the state whose hash block %d carries, signed by the genesis validators\n", v.Proof.AppHashHeight)
-	return nil
+	return proven, nil
 }
 
 func (a *app) printJSON(v any) error {
