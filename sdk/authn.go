@@ -66,3 +66,19 @@ func (c *Client) VerifyIn(ctx context.Context, challenge, proof []byte, request 
 	var d authn.Decision
 	return &d, c.do(ctx, http.MethodPost, "/v1/authn/verify", "application/json", body, &d)
 }
+
+// Access asks the node to run the access contracts that service binds for
+// device (POST /v1/authn/access), with no authentication: for a service
+// that accepted a session token, so that its own contracts decide.
+func (c *Client) Access(ctx context.Context, device, service string, request map[string]string) (*authn.Decision, error) {
+	body, err := json.Marshal(struct {
+		Device  string            `json:"device"`
+		Service string            `json:"service"`
+		Context map[string]string `json:"context,omitempty"`
+	}{device, service, request})
+	if err != nil {
+		return nil, err
+	}
+	var d authn.Decision
+	return &d, c.do(ctx, http.MethodPost, "/v1/authn/access", "application/json", body, &d)
+}

@@ -163,6 +163,12 @@ func (s *Service) Middleware(next http.Handler) http.Handler {
 		auth := r.Header.Get("Authorization")
 		if tok, ok := strings.CutPrefix(auth, "Bearer "); ok {
 			_, d := authn.VerifyToken(r.Context(), s.View, []byte(tok), s.Kid.Base(), s.now().Unix())
+			if d.OK && s.Node != nil {
+				// The issuer's decision stands for the device's
+				// authentication; this service's own contracts decide
+				// its access, with itself and this request as inputs.
+				d = s.accessAtNode(r, d)
+			}
 			d = s.allow(r.Context(), d)
 			if !d.OK {
 				s.challenge(w, string(d.Reason))
@@ -199,6 +205,24 @@ func (s *Service) Middleware(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), decisionKey{}, d)))
 	})
+}
+
+// accessAtNode runs the service's access contracts at its node for the
+// device of an accepted token.
+func (s *Service) accessAtNode(r *http.Request, d authn.Decision) authn.Decision {
+	var request map[string]string
+	if s.Context != nil {
+		request = s.Context(r)
+	}
+	a, err := s.Node.Access(r.Context(), d.Device, s.Kid.Base().String(), request)
+	if err != nil {
+		return authn.Decision{Reason: authn.FailUnavailable, Detail: "the node did not decide access", Device: d.Device, Service: d.Service, At: d.At}
+	}
+	if !a.OK {
+		return *a
+	}
+	d.Contract = a.Contract
+	return d
 }
 
 // TokenHeader carries a session token in a response.

@@ -89,6 +89,68 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// AccessRequest asks for the access decision of a service's bound
+// contracts on a device, without an authentication (the service has one:
+// a session token it accepted).
+type AccessRequest struct {
+	Device  string            `json:"device"`
+	Service string            `json:"service"`
+	Context map[string]string `json:"context,omitempty"`
+}
+
+// accessOnly runs the access contracts that a service binds for a device,
+// as POST /v1/authn/verify does after an authentication: for a service
+// that accepted a session token another service issued, so that its own
+// contracts decide (with itself as the service and its request's context)
+// rather than the issuer's decision alone.
+func (s *Server) accessOnly(w http.ResponseWriter, r *http.Request) error {
+	var req AccessRequest
+	dec := json.NewDecoder(io.LimitReader(r.Body, 16<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return &Error{Status: http.StatusBadRequest, Reason: string(op.ReasonMalformed), Msg: "send {\"device\": ..., \"service\": ..., \"context\": {...}}"}
+	}
+	dev, err1 := did.ParseNoFragment(req.Device)
+	svc, err2 := did.ParseNoFragment(req.Service)
+	if err1 != nil || err2 != nil {
+		return &Error{Status: http.StatusBadRequest, Reason: "invalid-did", Msg: "device and service must be DIDs"}
+	}
+	if len(req.Context) > 16 {
+		return &Error{Status: http.StatusBadRequest, Reason: string(op.ReasonMalformed), Msg: "context holds at most 16 entries"}
+	}
+	now := time.Now().Unix()
+	d := authn.Decision{OK: true, Reason: authn.OK, Device: dev.String(), Service: svc.String(), At: now}
+	v := ledgerView{s}
+	for _, c := range []struct {
+		id   did.DID
+		kind string
+	}{{dev, op.KindDevice}, {svc, op.KindService}} {
+		e, err := v.Entity(r.Context(), c.id)
+		switch {
+		case err != nil:
+			return &Error{Status: http.StatusServiceUnavailable, Reason: "unhealthy", Msg: "the ledger does not answer", Err: err}
+		case e == nil:
+			d = authn.Decision{Reason: authn.FailUnknownDID, Detail: c.id.String() + " is not registered", Device: d.Device, Service: d.Service, At: now}
+		case e.Kind != c.kind:
+			d = authn.Decision{Reason: authn.FailWrongKind, Detail: c.id.String() + " is a " + e.Kind, Device: d.Device, Service: d.Service, At: now}
+		case e.Status == op.StatusRevoked || e.Status == op.StatusDeactivated:
+			d = authn.Decision{Reason: authn.FailRevoked, Detail: c.id.String() + " is " + e.Status, Device: d.Device, Service: d.Service, At: now}
+		case e.Status != op.StatusValidated:
+			d = authn.Decision{Reason: authn.FailNotValidated, Detail: c.id.String() + " is " + e.Status, Device: d.Device, Service: d.Service, At: now}
+		}
+		if !d.OK {
+			writeJSON(w, http.StatusOK, d)
+			return nil
+		}
+	}
+	d, err := s.access(r.Context(), d, req.Context, now)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, d)
+	return nil
+}
+
 // View returns the authentication view of the node's committed state.
 func (s *Server) View() authn.View { return ledgerView{s} }
 

@@ -87,6 +87,7 @@ func (s *Server) Handler() http.Handler {
 	route("GET /1.0/identifiers/{did}", s.resolveHTTP)
 	route("GET /1.0/identify", s.identify)
 	route("POST /v1/authn/verify", s.verify)
+	route("POST /v1/authn/access", s.accessOnly)
 	route("GET /v1/events", s.events)
 	route("GET /v1/authn/events", s.decisionEvents)
 	route("GET /v1/entities/{did}/jwks", s.jwks)

@@ -138,16 +138,18 @@ func TestSingleSignOnByContract(t *testing.T) {
 	prov := h.Provider
 	for _, name := range []string{"cameras", "others"} {
 		h.MustSubmit(h.Sign(prov.Signer, prov.Kid, op.Payload{Type: op.TypeDeploy, Contract: &op.Contract{
-			Provider: prov.DID.String(), Name: name, Kind: op.ContractAccess, Source: `device_attrs[?"class"].orValue("") == "camera"`}}))
+			Provider: prov.DID.String(), Name: name, Kind: op.ContractAccess,
+			Source: `device_attrs[?"class"].orValue("") == "camera" && service_attrs[?"tier"].orValue("") != "restricted"`}}))
 	}
 	cameras := prov.DID.String() + "/cameras"
-	bound := func(ref string) nodetest.Entity {
+	bound := func(ref string, attrs ...op.Attr) nodetest.Entity {
 		e := h.RegisterValidated(op.KindService, cose.AlgEdDSA)
 		h.MustSubmit(h.Sign(prov.Signer, prov.Kid, op.Payload{Type: op.TypeUpdate, Update: &op.Update{DID: e.DID.String(), Version: 2,
-			Doc: op.Document{Keys: []op.Key{op.KeyFrom("k1", e.Signer.Public())}, Access: []string{ref}}}}))
+			Doc: op.Document{Keys: []op.Key{op.KeyFrom("k1", e.Signer.Public())}, Access: []string{ref}, Attrs: attrs}}}))
 		return e
 	}
 	printing, sharing, stranger := bound(cameras), bound(cameras), bound(prov.DID.String()+"/others")
+	restricted := bound(cameras, op.Attr{K: "tier", V: "restricted"})
 	s := nodetest.NewKey(t, cose.AlgEdDSA)
 	p := h.RegisterPayload(op.KindDevice, prov.DID, s)
 	p.Register.Doc.Attrs = []op.Attr{{K: "class", V: "camera"}}
@@ -164,7 +166,7 @@ func TestSingleSignOnByContract(t *testing.T) {
 		t.Cleanup(srv.Close)
 		return srv
 	}
-	s1, s2, s3 := serve(printing, 5*time.Minute), serve(sharing, 0), serve(stranger, 0)
+	s1, s2, s3, s4 := serve(printing, 5*time.Minute), serve(sharing, 0), serve(stranger, 0), serve(restricted, 0)
 	tr := &sdk.Transport{Device: &sdk.Device{Signer: s, Kid: camID.WithFragment("k1"), View: view}}
 	c := &http.Client{Transport: tr}
 	get := func(url string, token string) (int, string) {
@@ -191,11 +193,24 @@ func TestSingleSignOnByContract(t *testing.T) {
 	if token == "" {
 		t.Fatal("no session token")
 	}
-	if code, body := get(s2.URL, token); code != 200 || body != camID.String()+" "+cameras {
+	// The sharing service's own contracts decide its access, at its node.
+	if code, body := get(s2.URL, token); code != 200 || body != camID.String()+" "+cameras+"@1" {
 		t.Fatalf("sharing with the token: %d %s", code, body)
 	}
 	if code, body := get(s3.URL, token); code != 401 || !strings.Contains(body, string(authn.FailWrongService)) {
 		t.Fatalf("a service of another contract: %d %s", code, body)
+	}
+	// Bound to the same contract, but the contract refuses this service:
+	// the printing service's decision does not carry over.
+	if code, body := get(s4.URL, token); code != 401 || !strings.Contains(body, string(authn.FailContractDenied)) {
+		t.Fatalf("a service the contract refuses: %d %s", code, body)
+	}
+	// A service cannot join the contract's services by itself: binding a
+	// contract needs its provider's signature.
+	_, err := h.Submit(h.Sign(stranger.Signer, stranger.DID.WithFragment("k1"), op.Payload{Type: op.TypeUpdate, Update: &op.Update{DID: stranger.DID.String(), Version: 3,
+		Doc: op.Document{Keys: []op.Key{op.KeyFrom("k1", stranger.Signer.Public())}, Access: []string{prov.DID.String() + "/others", cameras}}}}))
+	if !isReason(err, op.ReasonUnauthorized) {
+		t.Fatalf("a service binding a contract by itself: %v", err)
 	}
 	tok, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.EdDSA})
 	if err != nil {

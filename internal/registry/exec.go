@@ -335,6 +335,14 @@ func (x *executor) update() (*outcome, error) {
 				return nil, op.Reject(op.ReasonUnauthorized, "a new legacy identifier ("+a+") needs the provider's signature")
 			}
 		}
+		// Binding an access contract joins the services that accept each
+		// other's session tokens under it: the provider vouches for that,
+		// as for a registration it validates.
+		for _, ref := range next.Doc.Access {
+			if !slices.Contains(e.Doc.Access, ref) {
+				return nil, op.Reject(op.ReasonUnauthorized, "binding a new access contract ("+ref+") needs the provider's signature")
+			}
+		}
 		// A re-registration by the entity goes before the provider's
 		// registration contract, as a registration does; one by the
 		// provider needs none (the provider vouches).
