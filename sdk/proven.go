@@ -34,17 +34,33 @@ type ProvenView struct {
 	Witness    *Client                   // a node whose headers are believed (or, with Validators, checked)
 	Validators *lightclient.ValidatorSet // the validator set trusted to sign headers
 	// Headers, when set, keeps the app hashes this view has believed, so
-	// that reads at the same height fetch and check the header once. One
-	// cache per trust configuration (Witness or Validators).
+	// that reads at the same height fetch and check the header once, and
+	// the highest height believed: a record proven at a lower one is
+	// refused (a node cannot take the view back to an older state, say
+	// from before a revocation). One cache per trust configuration.
 	Headers *HeaderCache
+	// MinHeight refuses records proven against a header below it (a floor
+	// the caller knows, e.g. a witness's height).
+	MinHeight int64
 }
 
 // HeaderCache holds the app hashes of the newest believed headers.
 type HeaderCache struct {
-	mu    sync.Mutex
-	max   int
-	m     map[string][]byte
-	order []string
+	mu      sync.Mutex
+	max     int
+	m       map[string][]byte
+	order   []string
+	highest int64
+}
+
+// Highest is the highest height whose header the cache has believed.
+func (c *HeaderCache) Highest() int64 {
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.highest
 }
 
 // NewHeaderCache keeps the app hashes of up to n headers (the newest).
@@ -61,12 +77,13 @@ func (c *HeaderCache) get(key string) []byte {
 	return c.m[key]
 }
 
-func (c *HeaderCache) put(key string, appHash []byte) {
+func (c *HeaderCache) put(key string, height int64, appHash []byte) {
 	if c == nil {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.highest = max(c.highest, height)
 	if _, ok := c.m[key]; ok {
 		return
 	}
@@ -83,13 +100,16 @@ var ErrProof = errors.New("record does not verify against a believed header")
 
 // appHash is the app hash of block height that v believes.
 func (v ProvenView) appHash(ctx context.Context, network string, height int64) ([]byte, error) {
+	if floor := max(v.MinHeight, v.Headers.Highest()); height < floor {
+		return nil, fmt.Errorf("%w: proven at block %d, older than block %d already believed", ErrProof, height, floor)
+	}
 	key := network + "/" + strconv.FormatInt(height, 10)
 	if h := v.Headers.get(key); h != nil {
 		return h, nil
 	}
 	h, err := v.fetchAppHash(ctx, network, height)
 	if err == nil {
-		v.Headers.put(key, h)
+		v.Headers.put(key, height, h)
 	}
 	return h, err
 }

@@ -12,6 +12,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -99,6 +100,7 @@ func TestLightClient(t *testing.T) {
 		t.Fatalf("genesis: %+v %v", g, err)
 	}
 	dev := h.Register(op.KindDevice, h.Provider.DID, cose.AlgEdDSA)
+	pendingAt := h.Entity(dev.DID).Height
 	if err := decide(t, h, op.TypeRevoke, dev.DID, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -106,6 +108,37 @@ func TestLightClient(t *testing.T) {
 	e, err := view.Entity(t.Context(), dev.DID)
 	if err != nil || e.Status != op.StatusRevoked || len(e.Keys) != 1 {
 		t.Fatalf("through the node, trusting the validators: %+v %v", e, err)
+	}
+
+	// A node that answers from an older state (before the revocation),
+	// with genuine proofs and headers: a view that has seen a newer state,
+	// or knows a floor, refuses it.
+	target, _ := url.Parse(h.Node.URL())
+	rp := httputil.NewSingleHostReverseProxy(target)
+	director := rp.Director
+	rp.Director = func(r *http.Request) {
+		director(r)
+		if strings.HasPrefix(r.URL.Path, "/v1/entities/") {
+			q := r.URL.Query()
+			q.Set("height", strconv.FormatInt(pendingAt, 10))
+			r.URL.RawQuery = q.Encode()
+		}
+	}
+	past := httptest.NewServer(rp)
+	t.Cleanup(past.Close)
+	old := sdk.NewClient(past.URL)
+	if e, err := (sdk.ProvenView{C: old, Validators: g.Validators}).Entity(t.Context(), dev.DID); err != nil || e.Status != op.StatusPending {
+		t.Fatalf("the old state, with nothing to compare: %+v %v", e, err)
+	}
+	seen := sdk.NewHeaderCache(8)
+	if _, err := (sdk.ProvenView{C: h.Client, Validators: g.Validators, Headers: seen}).Entity(t.Context(), dev.DID); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := (sdk.ProvenView{C: old, Validators: g.Validators, Headers: seen}).Entity(t.Context(), dev.DID); !errors.Is(err, sdk.ErrProof) {
+		t.Fatalf("the old state after a newer one: %+v %v", e, err)
+	}
+	if e, err := (sdk.ProvenView{C: old, Validators: g.Validators, MinHeight: pendingAt + 2}).Entity(t.Context(), dev.DID); !errors.Is(err, sdk.ErrProof) {
+		t.Fatalf("the old state below the floor: %+v %v", e, err)
 	}
 
 	// Absence is proven too: an unknown DID is unknown only with a proof.
