@@ -139,10 +139,15 @@ func NewValidatorSet(vals []Validator) (*ValidatorSet, error) {
 		return nil, fmt.Errorf("a validator set has 1 to %d validators, not %d", MaxValidators, len(vals))
 	}
 	s := &ValidatorSet{vals: slices.Clone(vals)}
+	seen := make(map[string]bool, len(vals))
 	for i, v := range s.vals {
 		if len(v.PubKey) != ed25519.PublicKeySize {
 			return nil, fmt.Errorf("validator %d: an Ed25519 key has %d bytes, not %d", i, ed25519.PublicKeySize, len(v.PubKey))
 		}
+		if seen[string(v.PubKey)] {
+			return nil, fmt.Errorf("validator %d: the key appears twice", i)
+		}
+		seen[string(v.PubKey)] = true
 		if v.Power <= 0 || v.Power > maxTotalPower-s.total {
 			return nil, fmt.Errorf("validator %d: voting power %d out of range", i, v.Power)
 		}
@@ -157,11 +162,6 @@ func NewValidatorSet(vals []Validator) (*ValidatorSet, error) {
 		}
 		return bytes.Compare(a.Address(), b.Address())
 	})
-	for i := 1; i < len(s.vals); i++ {
-		if bytes.Equal(s.vals[i-1].PubKey, s.vals[i].PubKey) {
-			return nil, errors.New("a validator appears twice")
-		}
-	}
 	return s, nil
 }
 

@@ -157,12 +157,14 @@ func TestValidatorSet(t *testing.T) {
 		}
 	}
 	pub, _, _ := ed25519.GenerateKey(nil)
+	pub2, _, _ := ed25519.GenerateKey(nil)
 	for name, vals := range map[string][]Validator{
-		"empty":      nil,
-		"short key":  {{PubKey: pub[:31], Power: 1}},
-		"zero power": {{PubKey: pub, Power: 0}},
-		"huge power": {{PubKey: pub, Power: 1 << 61}},
-		"twice":      {{PubKey: pub, Power: 1}, {PubKey: pub, Power: 1}},
+		"empty":               nil,
+		"short key":           {{PubKey: pub[:31], Power: 1}},
+		"zero power":          {{PubKey: pub, Power: 0}},
+		"huge power":          {{PubKey: pub, Power: 1 << 61}},
+		"twice":               {{PubKey: pub, Power: 1}, {PubKey: pub, Power: 1}},
+		"twice, other powers": {{PubKey: pub, Power: 1}, {PubKey: pub2, Power: 3}, {PubKey: pub, Power: 5}},
 	} {
 		if _, err := NewValidatorSet(vals); err == nil {
 			t.Errorf("%s: accepted", name)

@@ -104,8 +104,9 @@ type StatusView struct {
 }
 
 // ValidatorSet is the validator set the status names, for a light client
-// (ProvenView.Validators). Take it from a node you trust, once, or build
-// it from the genesis file with lightclient.ValidatorsFromGenesis.
+// (ProvenView.Validators). It is only as trustworthy as the node that
+// answered: take it from a node you trust, once, or better read it from
+// the network's genesis file with lightclient.ParseGenesis.
 func (s *StatusView) ValidatorSet() (*lightclient.ValidatorSet, error) {
 	vals := make([]lightclient.Validator, 0, len(s.Validators))
 	for _, v := range s.Validators {

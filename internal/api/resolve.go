@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"mime"
 	"net/http"
@@ -88,6 +89,11 @@ func resolutionFailure(w http.ResponseWriter, status int, keyword, detail string
 // the request, in the resolution's error form; the cause is logged, never
 // sent.
 func (s *Server) resolutionInternal(w http.ResponseWriter, id string, err error) {
+	if errors.Is(err, context.Canceled) {
+		// The client went away: nothing failed here, and nobody reads.
+		resolutionFailure(w, 499, did.ErrInternal, "canceled")
+		return
+	}
 	s.log.Error("resolution failed", "id", id, "err", err)
 	resolutionFailure(w, http.StatusInternalServerError, did.ErrInternal, "the node could not read its state; try again, or another node")
 }

@@ -426,14 +426,18 @@ func (l *Ledger) Status(ctx context.Context) (*ledger.Status, error) {
 		return out, nil
 	}
 	perPage := 100
-	vals, err := l.client.Validators(ctx, nil, nil, &perPage)
-	if err != nil {
-		return nil, err
+	for page := 1; ; page++ {
+		vals, err := l.client.Validators(ctx, nil, &page, &perPage)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range vals.Validators {
+			out.Validators = append(out.Validators, ledger.Validator{Address: hex.EncodeToString(v.Address), PubKey: v.PubKey.Bytes(), Power: v.VotingPower})
+		}
+		if len(vals.Validators) == 0 || len(out.Validators) >= vals.Total {
+			return out, nil
+		}
 	}
-	for _, v := range vals.Validators {
-		out.Validators = append(out.Validators, ledger.Validator{Address: hex.EncodeToString(v.Address), PubKey: v.PubKey.Bytes(), Power: v.VotingPower})
-	}
-	return out, nil
 }
 
 // Watch implements ledger.Watcher.
