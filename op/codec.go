@@ -188,6 +188,20 @@ func (c *Contract) validate(network, typ string) error {
 	if len(c.Source) == 0 || len(c.Source) > MaxContractSource || !utf8.ValidString(c.Source) {
 		return Reject(ReasonInvalidField, fmt.Sprintf("contract.source must be 1 to %d bytes of UTF-8", MaxContractSource))
 	}
+	if len(c.Binders) > MaxBinders {
+		return Reject(ReasonInvalidField, fmt.Sprintf("contract.binders: at most %d", MaxBinders))
+	}
+	for i, b := range c.Binders {
+		if err := checkDID(fmt.Sprintf("contract.binders[%d]", i), b, network); err != nil {
+			return err
+		}
+		if b == c.Provider || slices.Contains(c.Binders[:i], b) {
+			return Reject(ReasonInvalidField, fmt.Sprintf("contract.binders[%d] repeats a provider or names the owner", i))
+		}
+	}
+	if len(c.Binders) > 0 && typ == TypeDeploy && c.Kind != ContractAccess {
+		return Reject(ReasonInvalidField, "contract.binders: only an access contract is bound")
+	}
 	if typ == TypeDeploy {
 		if c.Kind != ContractRegistration && c.Kind != ContractAccess {
 			return Reject(ReasonInvalidField, "contract.kind must be registration or access")

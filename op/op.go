@@ -73,6 +73,7 @@ const (
 	MaxNonceLen     = 32
 	MaxNameLen      = 64
 	MaxAccess       = 4
+	MaxBinders      = 16
 )
 
 // Payload is the signed content of every operation: its type, the network
@@ -97,6 +98,11 @@ type Contract struct {
 	Kind     string `cbor:"3,keyasint,omitempty" json:"kind,omitempty"` // deploy only
 	Version  uint64 `cbor:"4,keyasint,omitempty" json:"version,omitempty"`
 	Source   string `cbor:"5,keyasint" json:"source"`
+	// Binders lists the other providers whose services may bind this
+	// access contract (the owner's own services always may): the owner
+	// decides which operators' services accept each other's session
+	// tokens under it. An update sets the list anew.
+	Binders []string `cbor:"6,keyasint,omitempty" json:"binders,omitempty"`
 }
 
 // Key is a public key of an entity or provider. ID is the DID URL fragment

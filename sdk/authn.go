@@ -69,13 +69,16 @@ func (c *Client) VerifyIn(ctx context.Context, challenge, proof []byte, request 
 
 // Access asks the node to run the access contracts that service binds for
 // device (POST /v1/authn/access), with no authentication: for a service
-// that accepted a session token, so that its own contracts decide.
-func (c *Client) Access(ctx context.Context, device, service string, request map[string]string) (*authn.Decision, error) {
+// that accepted a session token from issuer (a service), so that its own
+// contracts decide and the node checks that the issuer is still admitted
+// to a contract both bind.
+func (c *Client) Access(ctx context.Context, device, service, issuer string, request map[string]string) (*authn.Decision, error) {
 	body, err := json.Marshal(struct {
 		Device  string            `json:"device"`
 		Service string            `json:"service"`
+		Issuer  string            `json:"issuer,omitempty"`
 		Context map[string]string `json:"context,omitempty"`
-	}{device, service, request})
+	}{device, service, issuer, request})
 	if err != nil {
 		return nil, err
 	}

@@ -162,12 +162,16 @@ func (s *Service) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		auth := r.Header.Get("Authorization")
 		if tok, ok := strings.CutPrefix(auth, "Bearer "); ok {
-			_, d := authn.VerifyToken(r.Context(), s.View, []byte(tok), s.Kid.Base(), s.now().Unix())
+			c, d := authn.VerifyToken(r.Context(), s.View, []byte(tok), s.Kid.Base(), s.now().Unix())
 			if d.OK && s.Node != nil {
 				// The issuer's decision stands for the device's
 				// authentication; this service's own contracts decide
 				// its access, with itself and this request as inputs.
-				d = s.accessAtNode(r, d)
+				issuer := ""
+				if d.Contract != "" { // accepted under a shared access contract, not by name
+					issuer = c.Iss
+				}
+				d = s.accessAtNode(r, d, issuer)
 			}
 			d = s.allow(r.Context(), d)
 			if !d.OK {
@@ -209,12 +213,12 @@ func (s *Service) Middleware(next http.Handler) http.Handler {
 
 // accessAtNode runs the service's access contracts at its node for the
 // device of an accepted token.
-func (s *Service) accessAtNode(r *http.Request, d authn.Decision) authn.Decision {
+func (s *Service) accessAtNode(r *http.Request, d authn.Decision, issuer string) authn.Decision {
 	var request map[string]string
 	if s.Context != nil {
 		request = s.Context(r)
 	}
-	a, err := s.Node.Access(r.Context(), d.Device, s.Kid.Base().String(), request)
+	a, err := s.Node.Access(r.Context(), d.Device, s.Kid.Base().String(), issuer, request)
 	if err != nil {
 		return authn.Decision{Reason: authn.FailUnavailable, Detail: "the node did not decide access", Device: d.Device, Service: d.Service, At: d.At}
 	}

@@ -43,7 +43,8 @@ func run() error {
 	if err := n.Deploy(A, "cameras-only", op.ContractRegistration, `attrs[?"class"].orValue("") == "camera" ? "validate" : "pending"`); err != nil {
 		return err
 	}
-	if err := n.Deploy(A, "cameras", op.ContractAccess, `device["provider"] == "`+A.Provider.String()+`" && device_attrs[?"class"].orValue("") == "camera"`); err != nil {
+	// A admits services of B and C (printing, sharing) to bind it.
+	if err := n.Deploy(A, "cameras", op.ContractAccess, `device["provider"] == "`+A.Provider.String()+`" && device_attrs[?"class"].orValue("") == "camera"`, B, C); err != nil {
 		return err
 	}
 	step("operator A deployed its registration contract and the access contract \"cameras\"")

@@ -109,9 +109,14 @@ func (o *Operator) Submit(p op.Payload) (*sdk.SubmitResult, error) {
 }
 
 // Deploy deploys a contract of the operator and waits until every node of
-// the network has it.
-func (n *Net) Deploy(o *Operator, name, kind, src string) error {
-	if _, err := o.Submit(op.Payload{Type: op.TypeDeploy, Contract: &op.Contract{Provider: o.Provider.String(), Name: name, Kind: kind, Source: src}}); err != nil {
+// the network has it; binders are the other operators whose services may
+// bind it (an access contract).
+func (n *Net) Deploy(o *Operator, name, kind, src string, binders ...*Operator) error {
+	var bs []string
+	for _, b := range binders {
+		bs = append(bs, b.Provider.String())
+	}
+	if _, err := o.Submit(op.Payload{Type: op.TypeDeploy, Contract: &op.Contract{Provider: o.Provider.String(), Name: name, Kind: kind, Source: src, Binders: bs}}); err != nil {
 		return err
 	}
 	for _, run := range n.nodes {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -93,8 +94,12 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
 // contracts on a device, without an authentication (the service has one:
 // a session token it accepted).
 type AccessRequest struct {
-	Device  string            `json:"device"`
-	Service string            `json:"service"`
+	Device  string `json:"device"`
+	Service string `json:"service"`
+	// Issuer is the service that issued the token, if any: it must be a
+	// validated service bound to an access contract that the service
+	// binds and whose owner admits the issuer's provider today.
+	Issuer  string            `json:"issuer,omitempty"`
 	Context map[string]string `json:"context,omitempty"`
 }
 
@@ -143,12 +148,64 @@ func (s *Server) accessOnly(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		}
 	}
+	if req.Issuer != "" {
+		var err error
+		if d, err = s.issuerAdmitted(r.Context(), d, req.Issuer); err != nil {
+			return err
+		}
+		if !d.OK {
+			writeJSON(w, http.StatusOK, d)
+			return nil
+		}
+	}
 	d, err := s.access(r.Context(), d, req.Context, now)
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, d)
 	return nil
+}
+
+// issuerAdmitted checks a token's issuer against the service that accepts
+// the token: a validated service bound to an access contract the service
+// binds too, whose owner admits the issuer's provider.
+func (s *Server) issuerAdmitted(ctx context.Context, d authn.Decision, issuer string) (authn.Decision, error) {
+	deny := func(r authn.Reason, detail string) (authn.Decision, error) {
+		return authn.Decision{Reason: r, Detail: detail, Device: d.Device, Service: d.Service, At: d.At}, nil
+	}
+	id, err := did.ParseNoFragment(issuer)
+	if err != nil {
+		return deny(authn.FailMalformed, "issuer is not a DID")
+	}
+	iss, _, err := s.readEntity(ctx, registry.EntityKey(id.String()), 0)
+	if err != nil {
+		return d, err
+	}
+	svc, _, err := s.readEntity(ctx, registry.EntityKey(d.Service), 0)
+	if err != nil || svc == nil {
+		return d, err
+	}
+	if iss == nil || iss.Kind != op.KindService || iss.Status != op.StatusValidated {
+		return deny(authn.FailWrongService, "the token's issuer is not a validated service")
+	}
+	if iss.DID == svc.DID {
+		return d, nil
+	}
+	for _, ref := range svc.Doc.Access {
+		if !slices.Contains(iss.Doc.Access, ref) {
+			continue
+		}
+		prov, name, _ := strings.Cut(ref, "/")
+		q, err := s.query(ctx, registry.ContractKey(prov, name), 0, false)
+		if err != nil {
+			return d, err
+		}
+		var c registry.Contract
+		if q.Value != nil && op.Unmarshal(q.Value, &c) == nil && c.Admits(iss.Provider) {
+			return d, nil
+		}
+	}
+	return deny(authn.FailWrongService, "the token's issuer shares no access contract with this service that admits it")
 }
 
 // View returns the authentication view of the node's committed state.
@@ -239,6 +296,11 @@ func (s *Server) access(ctx context.Context, d authn.Decision, request map[strin
 		}
 		id := fmt.Sprintf("%s@%d", ref, c.Version)
 		used = append(used, id)
+		if !c.Admits(svc.Provider) {
+			// The owner no longer admits this service's provider.
+			d.OK, d.Reason, d.Detail, d.Contract = false, authn.FailContractDenied, id+" does not admit services of "+svc.Provider, strings.Join(used, ",")
+			return d, nil
+		}
 		prg, err := s.programs.get(&c)
 		if err != nil {
 			d.OK, d.Reason, d.Detail, d.Contract = false, authn.FailContractDenied, id+" does not compile", strings.Join(used, ",")

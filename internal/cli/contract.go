@@ -30,6 +30,7 @@ contracts, bound to a service, decide whether an authenticated device may use it
 
 func (a *app) contractDeployCmd(update bool) *cobra.Command {
 	var keyPath, provider, name, kind, file string
+	var binders []string
 	use, short, ex := "deploy", "Deploy a contract (a registration contract becomes the provider's)", "bias contract deploy --key admin.key --provider did:bias:local:... --name tac --kind registration --file tac.cel"
 	if update {
 		use, short, ex = "update", "Update a contract to a new version (earlier decisions stay)", "bias contract update --key admin.key --provider did:bias:local:... --name tac --file tac-v2.cel"
@@ -48,7 +49,7 @@ func (a *app) contractDeployCmd(update bool) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c := &op.Contract{Provider: provider, Name: name, Kind: kind, Source: string(src)}
+			c := &op.Contract{Provider: provider, Name: name, Kind: kind, Source: string(src), Binders: binders}
 			typ := op.TypeDeploy
 			if update {
 				cur, err := a.getContract(provider, name, 0)
@@ -56,6 +57,9 @@ func (a *app) contractDeployCmd(update bool) *cobra.Command {
 					return err
 				}
 				typ, c.Kind, c.Version = op.TypeContractUp, "", cur.Version
+				if !cmd.Flags().Changed("binder") {
+					c.Binders = cur.Binders // an update restates them
+				}
 			}
 			tx, err := op.Sign(s, kid, op.Payload{Type: typ, Network: kid.Network, Contract: c})
 			if err != nil {
@@ -79,16 +83,18 @@ func (a *app) contractDeployCmd(update bool) *cobra.Command {
 	if !update {
 		cmd.Flags().StringVar(&kind, "kind", op.ContractRegistration, "registration or access")
 	}
+	cmd.Flags().StringArrayVar(&binders, "binder", nil, "another provider whose services may bind this access contract (repeatable; on update, replaces the list)")
 	return cmd
 }
 
 type contractRecord struct {
-	Provider string `json:"provider"`
-	Name     string `json:"name"`
-	Kind     string `json:"kind"`
-	Version  uint64 `json:"version"`
-	Source   string `json:"source"`
-	Height   int64  `json:"height"`
+	Provider string   `json:"provider"`
+	Name     string   `json:"name"`
+	Kind     string   `json:"kind"`
+	Version  uint64   `json:"version"`
+	Source   string   `json:"source"`
+	Height   int64    `json:"height"`
+	Binders  []string `json:"binders"`
 }
 
 func (a *app) getJSON(path string, out any) error {

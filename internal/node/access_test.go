@@ -1,6 +1,7 @@
 package node_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/bias-iot/bias/authn"
@@ -69,5 +70,96 @@ func TestAccessContract(t *testing.T) {
 		Provider: provB.DID.String(), Name: "roaming", Version: 1, Source: `device["provider"] == "` + provA.DID.String() + `"`}}))
 	if d := auth("3"); !d.OK || d.Contract != provB.DID.String()+"/roaming@2" {
 		t.Fatalf("after the update: %+v", d)
+	}
+}
+
+// TestContractBinders: operator A's access contract admits services of
+// other operators only if A lists them (binders). A service of B cannot
+// bind it until A admits B; once A drops B, the node refuses B's service
+// under it. A registration that names bindings waits for its provider,
+// even when a registration contract would validate it.
+func TestContractBinders(t *testing.T) {
+	h := nodetest.Start(t)
+	provA, provB := h.Provider, h.Other
+	cams := provA.DID.String() + "/cams"
+	deploy := func(typ string, version uint64, binders ...string) {
+		c := &op.Contract{Provider: provA.DID.String(), Name: "cams", Source: `device_attrs[?"class"].orValue("") == "camera"`, Version: version, Binders: binders}
+		if typ == op.TypeDeploy {
+			c.Kind = op.ContractAccess
+		}
+		h.MustSubmit(h.Sign(provA.Signer, provA.Kid, op.Payload{Type: typ, Contract: c}))
+	}
+	deploy(op.TypeDeploy, 0)
+	svc := h.Register(op.KindService, provB.DID, cose.AlgEdDSA)
+	h.MustSubmit(h.Sign(provB.Signer, provB.Kid, op.Payload{Type: op.TypeValidate, Status: &op.Status{DID: svc.DID.String(), Version: 1}}))
+	bind := func(v uint64) error {
+		_, err := h.Submit(h.Sign(provB.Signer, provB.Kid, op.Payload{Type: op.TypeUpdate, Update: &op.Update{DID: svc.DID.String(), Version: v,
+			Doc: op.Document{Keys: []op.Key{op.KeyFrom("k1", svc.Signer.Public())}, Access: []string{cams}}}}))
+		return err
+	}
+	if err := bind(2); !isReason(err, op.ReasonUnauthorized) {
+		t.Fatalf("B's service binding A's contract before A admits B: %v", err)
+	}
+	deploy(op.TypeContractUp, 1, provB.DID.String())
+	if err := bind(2); err != nil {
+		t.Fatalf("after A admits B: %v", err)
+	}
+	s := nodetest.NewKey(t, cose.AlgEdDSA)
+	p := h.RegisterPayload(op.KindDevice, provA.DID, s)
+	p.Register.Doc.Attrs = []op.Attr{{K: "class", V: "camera"}}
+	tx, camID := h.SignRegister(s, p)
+	h.MustSubmit(tx)
+	h.MustSubmit(h.Sign(provA.Signer, provA.Kid, op.Payload{Type: op.TypeValidate, Status: &op.Status{DID: camID.String(), Version: 1}}))
+	access := func() *authn.Decision {
+		d, err := h.Client.Access(t.Context(), camID.String(), svc.DID.String(), "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	if d := access(); !d.OK || d.Contract != cams+"@2" {
+		t.Fatalf("B's admitted service: %+v", d)
+	}
+	// A's own service, bound to the contract, accepts a token that B's
+	// service issued under it while A admits B.
+	own := h.RegisterValidated(op.KindService, cose.AlgEdDSA)
+	h.MustSubmit(h.Sign(provA.Signer, provA.Kid, op.Payload{Type: op.TypeUpdate, Update: &op.Update{DID: own.DID.String(), Version: 2,
+		Doc: op.Document{Keys: []op.Key{op.KeyFrom("k1", own.Signer.Public())}, Access: []string{cams}}}}))
+	issuedBy := func(issuer string) *authn.Decision {
+		d, err := h.Client.Access(t.Context(), camID.String(), own.DID.String(), issuer, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	if d := issuedBy(svc.DID.String()); !d.OK {
+		t.Fatalf("a token of B's admitted service: %+v", d)
+	}
+	deploy(op.TypeContractUp, 2) // A drops B
+	if d := access(); d.OK || d.Reason != authn.FailContractDenied || !strings.Contains(d.Detail, "does not admit") {
+		t.Fatalf("B's service once A dropped B: %+v", d)
+	}
+	if d := issuedBy(svc.DID.String()); d.OK || d.Reason != authn.FailWrongService {
+		t.Fatalf("a token of B's service once A dropped B: %+v", d)
+	}
+
+	// B's registration contract validates every service; one that names a
+	// binding still waits for B.
+	h.MustSubmit(h.Sign(provB.Signer, provB.Kid, op.Payload{Type: op.TypeDeploy, Contract: &op.Contract{
+		Provider: provB.DID.String(), Name: "all", Kind: op.ContractRegistration, Source: `"validate"`}}))
+	deploy(op.TypeContractUp, 3, provB.DID.String())
+	for _, access := range [][]string{nil, {cams}} {
+		k := nodetest.NewKey(t, cose.AlgEdDSA)
+		p := h.RegisterPayload(op.KindService, provB.DID, k)
+		p.Register.Doc.Access = access
+		tx, id := h.SignRegister(k, p)
+		h.MustSubmit(tx)
+		want := op.StatusValidated
+		if access != nil {
+			want = op.StatusPending
+		}
+		if e := h.Entity(id); e.Status != want {
+			t.Fatalf("a service registering with access %v: %s (%s), want %s", access, e.Status, e.StatusReason, want)
+		}
 	}
 }

@@ -131,7 +131,7 @@ func (x *executor) register() (*outcome, error) {
 		return nil, err
 	}
 	// Strict here: anyone can sign a registration with a new key.
-	if err := x.checkAccess(r.Kind, doc.Access); err != nil {
+	if err := x.checkAccess(r.Kind, r.Provider, doc.Access); err != nil {
 		return nil, strict(err)
 	}
 	e := &Entity{
@@ -160,6 +160,12 @@ func (x *executor) register() (*outcome, error) {
 	}
 	if err := x.redecide(e); err != nil {
 		return nil, err
+	}
+	// Bindings of access contracts are the provider's to vouch for (a
+	// self-signed registration names them): a registration contract may
+	// not validate them on the provider's behalf.
+	if e.Status == op.StatusValidated && len(e.Doc.Access) > 0 {
+		e.Status, e.StatusReason = op.StatusPending, "access contract bindings await the provider's validation"
 	}
 	out, err := x.commitEntity(nil, e, op.TypeRegister)
 	if err == nil && ticketKey != nil {
@@ -324,7 +330,7 @@ func (x *executor) update() (*outcome, error) {
 	if next.Doc, err = canonicalDoc(x.s.Payload.Update.Doc); err != nil {
 		return nil, err
 	}
-	if err := x.checkAccess(e.Kind, next.Doc.Access); err != nil {
+	if err := x.checkAccess(e.Kind, e.Provider, next.Doc.Access); err != nil {
 		return nil, err
 	}
 	// A legacy identifier is vouched for by the provider: an entity may
@@ -448,7 +454,7 @@ func (x *executor) enroll() (*outcome, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := x.checkAccess(op.KindDevice, doc.Access); err != nil {
+		if err := x.checkAccess(op.KindDevice, en.Provider, doc.Access); err != nil {
 			return nil, err
 		}
 		e := &Entity{
@@ -595,7 +601,7 @@ func (x *executor) decideRegistration(prov *Provider, e *Entity) (*ContractDecis
 
 // checkAccess checks the access contracts an entity binds: only a
 // service binds them, and each must exist and be an access contract.
-func (x *executor) checkAccess(kind string, refs []string) error {
+func (x *executor) checkAccess(kind, provider string, refs []string) error {
 	if len(refs) == 0 {
 		return nil
 	}
@@ -610,6 +616,9 @@ func (x *executor) checkAccess(kind string, refs []string) error {
 		}
 		if c == nil || c.Kind != op.ContractAccess {
 			return later(op.Reject(op.ReasonInvalidField, "no access contract "+ref))
+		}
+		if !c.Admits(provider) {
+			return later(op.Reject(op.ReasonUnauthorized, "the owner of "+ref+" does not admit services of "+provider+" (contract.binders)"))
 		}
 	}
 	return nil
@@ -665,7 +674,7 @@ func (x *executor) contract() (*outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	next := &Contract{Provider: c.Provider, Name: c.Name, Kind: c.Kind, Version: 1, Source: c.Source, Height: x.b.Height,
+	next := &Contract{Provider: c.Provider, Name: c.Name, Kind: c.Kind, Version: 1, Source: c.Source, Height: x.b.Height, Binders: c.Binders,
 		LastOp: append([]byte(nil), x.s.PayloadHash[:]...)}
 	if x.s.Payload.Type == op.TypeDeploy {
 		if cur != nil {
@@ -690,6 +699,9 @@ func (x *executor) contract() (*outcome, error) {
 			return nil, stale
 		}
 		next.Kind, next.Version = cur.Kind, cur.Version+1
+	}
+	if len(next.Binders) > 0 && next.Kind != op.ContractAccess {
+		return nil, op.Reject(op.ReasonInvalidField, "contract.binders: only an access contract is bound")
 	}
 	if _, err := x.a.program(next); err != nil {
 		return nil, err

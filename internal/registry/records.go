@@ -2,6 +2,7 @@ package registry
 
 import (
 	"encoding/binary"
+	"slices"
 
 	"github.com/bias-iot/bias/op"
 )
@@ -38,6 +39,13 @@ type Contract struct {
 	Source   string `cbor:"5,keyasint" json:"source"`
 	Height   int64  `cbor:"6,keyasint" json:"height"` // when this version was deployed
 	LastOp   []byte `cbor:"7,keyasint" json:"lastOp"`
+	// Binders: the other providers whose services may bind it (access).
+	Binders []string `cbor:"8,keyasint,omitempty" json:"binders,omitempty"`
+}
+
+// Admits reports whether a service of provider may bind the contract.
+func (c *Contract) Admits(provider string) bool {
+	return provider == c.Provider || slices.Contains(c.Binders, provider)
 }
 
 // ContractDecision records which contract decided on an entity, and how.
