@@ -37,7 +37,8 @@ type ProvenView struct {
 	// that reads at the same height fetch and check the header once, and
 	// the highest height believed: a record proven at a lower one is
 	// refused (a node cannot take the view back to an older state, say
-	// from before a revocation). One cache per trust configuration.
+	// from before a revocation). One cache per trust configuration and
+	// per node: a node a block behind another is refused too.
 	Headers *HeaderCache
 	// MinHeight refuses records proven against a header below it (a floor
 	// the caller knows, e.g. a witness's height).
@@ -50,22 +51,23 @@ type HeaderCache struct {
 	max     int
 	m       map[string][]byte
 	order   []string
-	highest int64
+	highest map[string]int64 // by network
 }
 
-// Highest is the highest height whose header the cache has believed.
-func (c *HeaderCache) Highest() int64 {
+// Highest is the highest height of network whose header the cache has
+// believed.
+func (c *HeaderCache) Highest(network string) int64 {
 	if c == nil {
 		return 0
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.highest
+	return c.highest[network]
 }
 
 // NewHeaderCache keeps the app hashes of up to n headers (the newest).
 func NewHeaderCache(n int) *HeaderCache {
-	return &HeaderCache{max: max(n, 1), m: map[string][]byte{}}
+	return &HeaderCache{max: max(n, 1), m: map[string][]byte{}, highest: map[string]int64{}}
 }
 
 func (c *HeaderCache) get(key string) []byte {
@@ -77,13 +79,13 @@ func (c *HeaderCache) get(key string) []byte {
 	return c.m[key]
 }
 
-func (c *HeaderCache) put(key string, height int64, appHash []byte) {
+func (c *HeaderCache) put(network, key string, height int64, appHash []byte) {
 	if c == nil {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.highest = max(c.highest, height)
+	c.highest[network] = max(c.highest[network], height)
 	if _, ok := c.m[key]; ok {
 		return
 	}
@@ -100,7 +102,7 @@ var ErrProof = errors.New("record does not verify against a believed header")
 
 // appHash is the app hash of block height that v believes.
 func (v ProvenView) appHash(ctx context.Context, network string, height int64) ([]byte, error) {
-	if floor := max(v.MinHeight, v.Headers.Highest()); height < floor {
+	if floor := max(v.MinHeight, v.Headers.Highest(network)); height < floor {
 		return nil, fmt.Errorf("%w: proven at block %d, older than block %d already believed", ErrProof, height, floor)
 	}
 	key := network + "/" + strconv.FormatInt(height, 10)
@@ -109,7 +111,7 @@ func (v ProvenView) appHash(ctx context.Context, network string, height int64) (
 	}
 	h, err := v.fetchAppHash(ctx, network, height)
 	if err == nil {
-		v.Headers.put(key, height, h)
+		v.Headers.put(network, key, height, h)
 	}
 	return h, err
 }

@@ -44,6 +44,23 @@ type VerifyRequest struct {
 	Context map[string]string `json:"context,omitempty"`
 }
 
+// contextRule bounds what a service tells its access contracts of a
+// request, as the contracts' cost estimate assumes (op.MaxAttrKeyLen,
+// op.MaxAttrValueLen).
+const contextRule = "context holds at most 16 entries, keys of at most 64 bytes, values of at most 256"
+
+func contextOK(m map[string]string) bool {
+	if len(m) > 16 {
+		return false
+	}
+	for k, v := range m {
+		if len(k) > op.MaxAttrKeyLen || len(v) > op.MaxAttrValueLen {
+			return false
+		}
+	}
+	return true
+}
+
 func message(s string) ([]byte, bool) {
 	if strings.HasPrefix(s, "ey") && strings.Count(s, ".") == 2 {
 		return []byte(s), true
@@ -70,8 +87,8 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case !ok1 || !ok2:
 		d = authn.Decision{Reason: authn.FailMalformed, Detail: "challenge and proof must be compact JWS or base64 COSE_Sign1"}
-	case len(req.Context) > 16:
-		d = authn.Decision{Reason: authn.FailMalformed, Detail: "context holds at most 16 entries"}
+	case !contextOK(req.Context):
+		d = authn.Decision{Reason: authn.FailMalformed, Detail: contextRule}
 	default:
 		now := time.Now().Unix()
 		d = authn.VerifyPair(r.Context(), ledgerView{s}, s.spent, ch, pr, now)
@@ -120,8 +137,8 @@ func (s *Server) accessOnly(w http.ResponseWriter, r *http.Request) error {
 	if err1 != nil || err2 != nil {
 		return &Error{Status: http.StatusBadRequest, Reason: "invalid-did", Msg: "device and service must be DIDs"}
 	}
-	if len(req.Context) > 16 {
-		return &Error{Status: http.StatusBadRequest, Reason: string(op.ReasonMalformed), Msg: "context holds at most 16 entries"}
+	if !contextOK(req.Context) {
+		return &Error{Status: http.StatusBadRequest, Reason: string(op.ReasonMalformed), Msg: contextRule}
 	}
 	now := time.Now().Unix()
 	d := authn.Decision{OK: true, Reason: authn.OK, Device: dev.String(), Service: svc.String(), At: now}

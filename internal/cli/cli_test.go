@@ -235,6 +235,11 @@ func TestDeviceLifecycle(t *testing.T) {
 	if r := runCLI(t, "--node", liar.URL, "show", "--verify", genesis, id); r.code != 0 || !strings.Contains(r.stdout, `"status": "deactivated"`) {
 		t.Fatalf("show --verify through a lying node: %s", r)
 	}
+	nobody := did.New(f.h.Network, []byte("nobody")).String()
+	if r := f.bias("show", "--verify", genesis, nobody); r.code == 0 || !strings.Contains(r.stderr, "verified: "+nobody+" is not registered") ||
+		!strings.Contains(r.stderr, string(op.ReasonUnknownEntity)) {
+		t.Fatalf("show --verify of an unknown DID: %s", r)
+	}
 	other := f.path("other-genesis.json")
 	b, _ := os.ReadFile(genesis)
 	os.WriteFile(other, []byte(strings.Replace(string(b), `"chain_id": "`+f.h.Network+`"`, `"chain_id": "elsewhere"`, 1)), 0o600)

@@ -6,7 +6,9 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"sort"
 	"strings"
@@ -178,6 +180,11 @@ thirds of the genesis file's validators signed: the node is not trusted.`,
 			default:
 				v, err = a.client().Entity(cmd.Context(), args[0])
 			}
+			var ae *sdk.APIError
+			if genesis != "" && errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+				// Believe "not registered" only with a proof of absence.
+				return a.verifyAbsent(cmd.Context(), args[0], genesis, err)
+			}
 			if err != nil {
 				return err
 			}
@@ -197,26 +204,54 @@ thirds of the genesis file's validators signed: the node is not trusted.`,
 	return cmd
 }
 
+// trustedView is a ProvenView that trusts the validators of the genesis
+// file at genesisPath, for DID id of that network.
+func (a *app) trustedView(id, genesisPath string) (sdk.ProvenView, did.DID, error) {
+	b, err := os.ReadFile(genesisPath)
+	if err != nil {
+		return sdk.ProvenView{}, did.DID{}, err
+	}
+	g, err := lightclient.ParseGenesis(b)
+	if err != nil {
+		return sdk.ProvenView{}, did.DID{}, err
+	}
+	d, err := did.ParseNoFragment(id)
+	if err != nil {
+		return sdk.ProvenView{}, did.DID{}, err
+	}
+	if d.Network != g.ChainID {
+		return sdk.ProvenView{}, did.DID{}, fmt.Errorf("%s is of network %s; the genesis file is of %s", d, d.Network, g.ChainID)
+	}
+	return sdk.ProvenView{C: a.client(), Validators: g.Validators}, d, nil
+}
+
+// verifyAbsent checks the node's proof that id is not registered; notFound
+// is the node's answer, returned once the absence is proven.
+func (a *app) verifyAbsent(ctx context.Context, id, genesisPath string, notFound error) error {
+	pv, d, err := a.trustedView(id, genesisPath)
+	if err != nil {
+		return err
+	}
+	e, err := pv.Entity(ctx, d)
+	switch {
+	case err != nil:
+		return err
+	case e != nil:
+		return fmt.Errorf("%w: the node said %s is not registered, and then proved it is", sdk.ErrProof, d)
+	}
+	fmt.Fprintf(a.env.Stderr, "verified: %s is not registered (proof of absence against a header signed by the genesis validators)\n", d)
+	return notFound
+}
+
 // verifyRecord checks v, read with its proof, against a header signed by
 // the validators of the genesis file, and returns the view of the proven
 // bytes (not the node's JSON), with the proof.
 func (a *app) verifyRecord(ctx context.Context, id, genesisPath string, v *sdk.EntityView) (*sdk.EntityView, error) {
-	b, err := os.ReadFile(genesisPath)
+	pv, d, err := a.trustedView(id, genesisPath)
 	if err != nil {
 		return nil, err
 	}
-	g, err := lightclient.ParseGenesis(b)
-	if err != nil {
-		return nil, err
-	}
-	d, err := did.ParseNoFragment(id)
-	if err != nil {
-		return nil, err
-	}
-	if d.Network != g.ChainID {
-		return nil, fmt.Errorf("%s is of network %s; the genesis file is of %s", d, d.Network, g.ChainID)
-	}
-	if _, err := (sdk.ProvenView{C: a.client(), Validators: g.Validators}).Check(ctx, d, v); err != nil {
+	if _, err := pv.Check(ctx, d, v); err != nil {
 		return nil, err
 	}
 	proven, err := api.EntityView(v.Proof.Value, v.Proof.Height)
@@ -224,6 +259,9 @@ func (a *app) verifyRecord(ctx context.Context, id, genesisPath string, v *sdk.E
 		return nil, fmt.Errorf("%w: record: %v", sdk.ErrProof, err)
 	}
 	proven.Proof = v.Proof
+	// The header of block AppHashHeight commits to the state after the
+	// block before it: the height the node claims is not proven.
+	proven.Height = v.Proof.AppHashHeight - 1
 	fmt.Fprintf(a.env.Stderr, "verified: the record is in the state whose hash block %d carries, signed by the genesis validators\n", v.Proof.AppHashHeight)
 	return proven, nil
 }

@@ -228,7 +228,12 @@ func (l *Ledger) resend() {
 			})
 		}
 		wg.Wait()
-		l.log.Info("no block: sent the operations waiting here to the peers again", "operations", len(txs), "peers", len(peers))
+		l.mu.Lock()
+		closed := l.closed
+		l.mu.Unlock()
+		if !closed {
+			l.log.Info("no block: sent the operations waiting here to the peers again", "operations", len(txs), "peers", len(peers))
+		}
 	}()
 }
 
