@@ -61,4 +61,27 @@ func TestContractCommands(t *testing.T) {
 	if out := f.fail("contract", "bind", svc, "--key", f.admin, "--contract", f.provider+"/missing"); !strings.Contains(out, "invalid-field") {
 		t.Fatalf("binding a missing contract: %s", out)
 	}
+
+	// --binder admits another provider's services; an update without it
+	// keeps the list, one with it replaces the list.
+	other := f.h.Other.DID.String()
+	binders := func() []any {
+		var c map[string]any
+		if err := json.Unmarshal([]byte(f.must("contract", "show", f.provider, "shared")), &c); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := c["binders"].([]any)
+		return b
+	}
+	f.must("contract", "deploy", "--key", f.admin, "--provider", f.provider, "--name", "shared", "--kind", "access", "--file", acc, "--binder", other)
+	if b := binders(); len(b) != 1 || b[0] != other {
+		t.Fatalf("binders after deploy: %v", b)
+	}
+	f.must("contract", "update", "--key", f.admin, "--provider", f.provider, "--name", "shared", "--file", acc)
+	if b := binders(); len(b) != 1 || b[0] != other {
+		t.Fatalf("binders after an update without --binder: %v", b)
+	}
+	if out := f.fail("contract", "update", "--key", f.admin, "--provider", f.provider, "--name", "shared", "--file", acc, "--binder", f.provider); !strings.Contains(out, "invalid-field") {
+		t.Fatalf("the owner as a binder: %s", out)
+	}
 }
