@@ -161,5 +161,14 @@ func TestContractBinders(t *testing.T) {
 		if e := h.Entity(id); e.Status != want {
 			t.Fatalf("a service registering with access %v: %s (%s), want %s", access, e.Status, e.StatusReason, want)
 		}
+		if access == nil {
+			continue
+		}
+		// Its own re-registration does not get it past its provider.
+		h.MustSubmit(h.Sign(k, id.WithFragment("k1"), op.Payload{Type: op.TypeUpdate, Update: &op.Update{DID: id.String(), Version: 1,
+			Doc: op.Document{Keys: []op.Key{op.KeyFrom("k1", k.Public())}, Access: access}}}))
+		if e := h.Entity(id); e.Status != op.StatusPending {
+			t.Fatalf("its re-registration: %s (%s)", e.Status, e.StatusReason)
+		}
 	}
 }

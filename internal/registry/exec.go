@@ -161,12 +161,7 @@ func (x *executor) register() (*outcome, error) {
 	if err := x.redecide(e); err != nil {
 		return nil, err
 	}
-	// Bindings of access contracts are the provider's to vouch for (a
-	// self-signed registration names them): a registration contract may
-	// not validate them on the provider's behalf.
-	if e.Status == op.StatusValidated && len(e.Doc.Access) > 0 {
-		e.Status, e.StatusReason = op.StatusPending, "access contract bindings await the provider's validation"
-	}
+	holdBindings(nil, e)
 	out, err := x.commitEntity(nil, e, op.TypeRegister)
 	if err == nil && ticketKey != nil {
 		out.writes = append(out.writes, write{ticketKey, []byte(e.DID)})
@@ -288,6 +283,16 @@ func (x *executor) unknownTarget(id string) error {
 	return later(unknown)
 }
 
+// holdBindings keeps an entity that binds access contracts from being
+// validated by a registration contract unless its provider has validated
+// it before: bindings are the provider's to vouch for, and a self-signed
+// registration (or re-registration of a pending entity) names them.
+func holdBindings(prev, next *Entity) {
+	if next.Status == op.StatusValidated && len(next.Doc.Access) > 0 && (prev == nil || prev.Status != op.StatusValidated) {
+		next.Status, next.StatusReason = op.StatusPending, "access contract bindings await the provider's validation"
+	}
+}
+
 // checkVersion is the replay guard of operations on an entity: they name
 // the version they act on. An older version whose successor was made by
 // this very payload is a replay; any other mismatch is stale.
@@ -355,6 +360,7 @@ func (x *executor) update() (*outcome, error) {
 		if err := x.redecide(&next); err != nil {
 			return nil, err
 		}
+		holdBindings(e, &next)
 	}
 	return x.commitEntity(e, x.bump(&next), op.TypeUpdate)
 }
