@@ -148,20 +148,22 @@ func (s *Server) accessOnly(w http.ResponseWriter, r *http.Request) error {
 		kind string
 	}{{dev, op.KindDevice}, {svc, op.KindService}} {
 		e, err := v.Entity(r.Context(), c.id)
-		switch {
-		case err != nil:
+		if err != nil {
 			return &Error{Status: http.StatusServiceUnavailable, Reason: "unhealthy", Msg: "the ledger does not answer", Err: err}
-		case e == nil:
-			d = authn.Decision{Reason: authn.FailUnknownDID, Detail: c.id.String() + " is not registered", Device: d.Device, Service: d.Service, At: now}
-		case e.Kind != c.kind:
-			d = authn.Decision{Reason: authn.FailWrongKind, Detail: c.id.String() + " is a " + e.Kind, Device: d.Device, Service: d.Service, At: now}
-		case e.Status == op.StatusRevoked || e.Status == op.StatusDeactivated:
-			d = authn.Decision{Reason: authn.FailRevoked, Detail: c.id.String() + " is " + e.Status, Device: d.Device, Service: d.Service, At: now}
-		case e.Status != op.StatusValidated:
-			d = authn.Decision{Reason: authn.FailNotValidated, Detail: c.id.String() + " is " + e.Status, Device: d.Device, Service: d.Service, At: now}
 		}
-		if !d.OK {
-			writeJSON(w, http.StatusOK, d)
+		reason, detail := authn.OK, ""
+		switch {
+		case e == nil:
+			reason, detail = authn.FailUnknownDID, " is not registered"
+		case e.Kind != c.kind:
+			reason, detail = authn.FailWrongKind, " is a "+e.Kind
+		case e.Status == op.StatusRevoked || e.Status == op.StatusDeactivated:
+			reason, detail = authn.FailRevoked, " is "+e.Status
+		case e.Status != op.StatusValidated:
+			reason, detail = authn.FailNotValidated, " is "+e.Status
+		}
+		if reason != authn.OK {
+			writeJSON(w, http.StatusOK, authn.Decision{Reason: reason, Detail: c.id.String() + detail, Device: d.Device, Service: d.Service, At: now})
 			return nil
 		}
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/bias-iot/bias/authn"
 	"github.com/bias-iot/bias/cose"
+	"github.com/bias-iot/bias/did"
 	"github.com/bias-iot/bias/internal/node/nodetest"
 	"github.com/bias-iot/bias/op"
 	"github.com/bias-iot/bias/sdk"
@@ -134,6 +135,18 @@ func TestContractBinders(t *testing.T) {
 	}
 	if d := issuedBy(svc.DID.String()); !d.OK {
 		t.Fatalf("a token of B's admitted service: %+v", d)
+	}
+	for name, c := range map[string]struct {
+		device, service string
+		want            authn.Reason
+	}{
+		"unknown device":      {did.New(h.Network, []byte("nobody")).String(), own.DID.String(), authn.FailUnknownDID},
+		"a device as service": {camID.String(), camID.String(), authn.FailWrongKind},
+	} {
+		d, err := h.Client.Access(t.Context(), c.device, c.service, "", nil)
+		if err != nil || d.OK || d.Reason != c.want {
+			t.Errorf("%s: %+v %v", name, d, err)
+		}
 	}
 	deploy(op.TypeContractUp, 2) // A drops B
 	if d := access(); d.OK || d.Reason != authn.FailContractDenied || !strings.Contains(d.Detail, "does not admit") {
