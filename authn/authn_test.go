@@ -335,4 +335,17 @@ func TestContractAudience(t *testing.T) {
 	if _, got := VerifyToken(ctx, v, forged, sharing.id, now+1); got.Reason != FailWrongService {
 		t.Fatalf("issuer not bound to the contract: %+v", got)
 	}
+	// Naming a service in aud works within a provider, not across: a
+	// service of another provider needs a shared contract.
+	v[printing.id].Provider, v[sharing.id].Provider, v[outsider.id].Provider = "P1", "P1", "P2"
+	plain := Decision{OK: true, Reason: OK, Device: dev.id.String(), Kid: dev.kid.String()}
+	for issuer, want := range map[party]Reason{printing: OK, outsider: FailWrongService} {
+		tok, err := IssueToken(issuer.s, issuer.kid, plain, []did.DID{sharing.id}, now, 300, nonce())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, got := VerifyToken(ctx, v, tok, sharing.id, now+1); got.Reason != want {
+			t.Fatalf("a token naming the service, issued by %s: %+v, want %s", issuer.id, got, want)
+		}
+	}
 }

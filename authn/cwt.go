@@ -129,14 +129,26 @@ func checkToken(ctx context.Context, v View, s *Signed, c *TokenClaims, audience
 	if !d.OK {
 		return nil, d
 	}
+	// Named in aud, the service accepts the token from a service of its
+	// own provider; from another provider's service, only under an access
+	// contract both bind (whose owner admitted the issuer's provider when
+	// it bound; a node checks the admission again, see sdk.Service).
+	named := false
+	if slices.Contains(c.Aud, audience.Base().String()) {
+		self, err := v.Entity(ctx, audience.Base())
+		if err != nil {
+			return nil, deny(FailUnavailable, "the ledger view failed")
+		}
+		named = self != nil && self.Provider == issuer.Provider
+	}
 	contract := ""
-	if !slices.Contains(c.Aud, audience.Base().String()) {
+	if !named {
 		var err error
 		if contract, err = sharedContract(ctx, v, issuer, audience, c.Aud); err != nil {
 			return nil, deny(FailUnavailable, "the ledger view failed")
 		}
 		if contract == "" {
-			return nil, deny(FailWrongService, "the token is not for %s", audience)
+			return nil, deny(FailWrongService, "the token is not for %s (or its issuer is of another provider and shares no access contract with it)", audience)
 		}
 	}
 	if now >= c.Exp || c.Iat > now+clockSkew {

@@ -113,9 +113,10 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
 type AccessRequest struct {
 	Device  string `json:"device"`
 	Service string `json:"service"`
-	// Issuer is the service that issued the token, if any: it must be a
-	// validated service bound to an access contract that the service
-	// binds and whose owner admits the issuer's provider today.
+	// Issuer is the service that issued the token, if another: it must be
+	// a validated service of the same provider, or bound to an access
+	// contract that the service binds and whose owner admits the issuer's
+	// provider today.
 	Issuer  string            `json:"issuer,omitempty"`
 	Context map[string]string `json:"context,omitempty"`
 }
@@ -186,8 +187,9 @@ func (s *Server) accessOnly(w http.ResponseWriter, r *http.Request) error {
 }
 
 // issuerAdmitted checks a token's issuer against the service that accepts
-// the token: a validated service bound to an access contract the service
-// binds too, whose owner admits the issuer's provider.
+// the token: a validated service of the same provider, or one bound to an
+// access contract the service binds too, whose owner admits the issuer's
+// provider.
 func (s *Server) issuerAdmitted(ctx context.Context, d authn.Decision, issuer string) (authn.Decision, error) {
 	deny := func(r authn.Reason, detail string) (authn.Decision, error) {
 		return authn.Decision{Reason: r, Detail: detail, Device: d.Device, Service: d.Service, At: d.At}, nil
@@ -201,14 +203,17 @@ func (s *Server) issuerAdmitted(ctx context.Context, d authn.Decision, issuer st
 		return d, err
 	}
 	svc, _, err := s.readEntity(ctx, registry.EntityKey(d.Service), 0)
-	if err != nil || svc == nil {
+	if err != nil {
 		return d, err
+	}
+	if svc == nil {
+		return deny(authn.FailUnknownDID, d.Service+" is not registered")
 	}
 	if iss == nil || iss.Kind != op.KindService || iss.Status != op.StatusValidated {
 		return deny(authn.FailWrongService, "the token's issuer is not a validated service")
 	}
-	if iss.DID == svc.DID {
-		return d, nil
+	if iss.DID == svc.DID || iss.Provider == svc.Provider {
+		return d, nil // the service itself, or a service of its own provider
 	}
 	for _, ref := range svc.Doc.Access {
 		if !slices.Contains(iss.Doc.Access, ref) {

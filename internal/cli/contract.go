@@ -31,6 +31,7 @@ contracts, bound to a service, decide whether an authenticated device may use it
 func (a *app) contractDeployCmd(update bool) *cobra.Command {
 	var keyPath, provider, name, kind, file string
 	var binders []string
+	var noBinders bool
 	use, short, ex := "deploy", "Deploy a contract (a registration contract becomes the provider's)", "bias contract deploy --key admin.key --provider did:bias:local:... --name tac --kind registration --file tac.cel"
 	if update {
 		use, short, ex = "update", "Update a contract to a new version (earlier decisions stay)", "bias contract update --key admin.key --provider did:bias:local:... --name tac --file tac-v2.cel"
@@ -57,7 +58,7 @@ func (a *app) contractDeployCmd(update bool) *cobra.Command {
 					return err
 				}
 				typ, c.Kind, c.Version = op.TypeContractUp, "", cur.Version
-				if !cmd.Flags().Changed("binder") {
+				if !cmd.Flags().Changed("binder") && !noBinders {
 					c.Binders = cur.Binders // an update restates them
 				}
 			}
@@ -84,6 +85,10 @@ func (a *app) contractDeployCmd(update bool) *cobra.Command {
 		cmd.Flags().StringVar(&kind, "kind", op.ContractRegistration, "registration or access")
 	}
 	cmd.Flags().StringArrayVar(&binders, "binder", nil, "another provider whose services may bind this access contract (repeatable; on update, replaces the list)")
+	if update {
+		cmd.Flags().BoolVar(&noBinders, "no-binders", false, "admit no other provider's services any more")
+		cmd.MarkFlagsMutuallyExclusive("binder", "no-binders")
+	}
 	return cmd
 }
 

@@ -84,4 +84,8 @@ func TestContractCommands(t *testing.T) {
 	if out := f.fail("contract", "update", "--key", f.admin, "--provider", f.provider, "--name", "shared", "--file", acc, "--binder", f.provider); !strings.Contains(out, "invalid-field") {
 		t.Fatalf("the owner as a binder: %s", out)
 	}
+	f.must("contract", "update", "--key", f.admin, "--provider", f.provider, "--name", "shared", "--file", acc, "--no-binders")
+	if b := binders(); len(b) != 0 {
+		t.Fatalf("binders after --no-binders: %v", b)
+	}
 }

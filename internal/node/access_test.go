@@ -1,8 +1,12 @@
 package node_test
 
 import (
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bias-iot/bias/authn"
 	"github.com/bias-iot/bias/cose"
@@ -136,6 +140,37 @@ func TestContractBinders(t *testing.T) {
 	if d := issuedBy(svc.DID.String()); !d.OK {
 		t.Fatalf("a token of B's admitted service: %+v", d)
 	}
+	// The same through the SDK: A's service, deciding at its node, takes
+	// B's session tokens under the shared contract, and not by name.
+	protected := httptest.NewServer((&sdk.Service{Signer: own.Signer, Kid: own.DID.WithFragment("k1"), View: sdk.View{C: h.Client}, Node: h.Client}).
+		Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })))
+	t.Cleanup(protected.Close)
+	token := func(d authn.Decision, aud ...did.DID) string {
+		d.OK, d.Reason, d.Device, d.Kid = true, authn.OK, camID.String(), camID.WithFragment("k1").String()
+		tok, err := authn.IssueToken(svc.Signer, svc.DID.WithFragment("k1"), d, aud, time.Now().Unix(), 300, []byte("jti-"+d.Contract))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(tok)
+	}
+	bearer := func(tok string) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, protected.URL, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	underContract, byName := token(authn.Decision{Contract: cams + "@2"}), token(authn.Decision{}, own.DID)
+	if code, body := bearer(underContract); code != 200 {
+		t.Fatalf("B's token under the shared contract: %d %s", code, body)
+	}
+	if code, body := bearer(byName); code != 401 || !strings.Contains(body, string(authn.FailWrongService)) {
+		t.Fatalf("B's token naming A's service: %d %s", code, body)
+	}
 	for name, c := range map[string]struct {
 		device, service string
 		want            authn.Reason
@@ -154,6 +189,19 @@ func TestContractBinders(t *testing.T) {
 	}
 	if d := issuedBy(svc.DID.String()); d.OK || d.Reason != authn.FailWrongService {
 		t.Fatalf("a token of B's service once A dropped B: %+v", d)
+	}
+	if code, body := bearer(underContract); code != 401 || !strings.Contains(body, string(authn.FailWrongService)) {
+		t.Fatalf("B's token under the contract once A dropped B: %d %s", code, body)
+	}
+	// B can still update its service (say, rotate its key) without
+	// dropping the binding first; the binding just decides nothing.
+	k2 := nodetest.NewKey(t, cose.AlgEdDSA)
+	if _, err := h.Submit(h.Sign(provB.Signer, provB.Kid, op.Payload{Type: op.TypeUpdate, Update: &op.Update{DID: svc.DID.String(), Version: 3,
+		Doc: op.Document{Keys: []op.Key{op.KeyFrom("k2", k2.Public())}, Access: []string{cams}}}})); err != nil {
+		t.Fatalf("rotating the key of a service whose binding is no longer admitted: %v", err)
+	}
+	if d := access(); d.OK || d.Reason != authn.FailContractDenied {
+		t.Fatalf("after the rotation: %+v", d)
 	}
 
 	// B's registration contract validates every service; one that names a

@@ -131,7 +131,7 @@ func (x *executor) register() (*outcome, error) {
 		return nil, err
 	}
 	// Strict here: anyone can sign a registration with a new key.
-	if err := x.checkAccess(r.Kind, r.Provider, doc.Access); err != nil {
+	if err := x.checkAccess(r.Kind, r.Provider, doc.Access, nil); err != nil {
 		return nil, strict(err)
 	}
 	e := &Entity{
@@ -335,7 +335,7 @@ func (x *executor) update() (*outcome, error) {
 	if next.Doc, err = canonicalDoc(x.s.Payload.Update.Doc); err != nil {
 		return nil, err
 	}
-	if err := x.checkAccess(e.Kind, e.Provider, next.Doc.Access); err != nil {
+	if err := x.checkAccess(e.Kind, e.Provider, next.Doc.Access, e.Doc.Access); err != nil {
 		return nil, err
 	}
 	// A legacy identifier is vouched for by the provider: an entity may
@@ -460,7 +460,7 @@ func (x *executor) enroll() (*outcome, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := x.checkAccess(op.KindDevice, en.Provider, doc.Access); err != nil {
+		if err := x.checkAccess(op.KindDevice, en.Provider, doc.Access, nil); err != nil {
 			return nil, err
 		}
 		e := &Entity{
@@ -607,7 +607,7 @@ func (x *executor) decideRegistration(prov *Provider, e *Entity) (*ContractDecis
 
 // checkAccess checks the access contracts an entity binds: only a
 // service binds them, and each must exist and be an access contract.
-func (x *executor) checkAccess(kind, provider string, refs []string) error {
+func (x *executor) checkAccess(kind, provider string, refs, kept []string) error {
 	if len(refs) == 0 {
 		return nil
 	}
@@ -623,7 +623,10 @@ func (x *executor) checkAccess(kind, provider string, refs []string) error {
 		if c == nil || c.Kind != op.ContractAccess {
 			return later(op.Reject(op.ReasonInvalidField, "no access contract "+ref))
 		}
-		if !c.Admits(provider) {
+		// A binding the entity already had stays (its decisions refuse it
+		// while the owner does not admit the provider): an update that
+		// rotates a key must not fail on it.
+		if !c.Admits(provider) && !slices.Contains(kept, ref) {
 			return later(op.Reject(op.ReasonUnauthorized, "the owner of "+ref+" does not admit services of "+provider+" (contract.binders)"))
 		}
 	}
