@@ -158,17 +158,8 @@ func checkToken(ctx context.Context, v View, s *Signed, c *TokenClaims, audience
 	if err != nil {
 		return nil, deny(FailMalformed, "sub: %v", err)
 	}
-	e, err := v.Entity(ctx, dev)
-	if err != nil {
-		return nil, deny(FailUnavailable, "the ledger view failed")
-	}
-	switch {
-	case e == nil:
-		return nil, deny(FailUnknownDID, "%s is not registered", dev)
-	case e.Status == op.StatusRevoked || e.Status == op.StatusDeactivated:
-		return nil, deny(FailRevoked, "%s is %s", dev, e.Status)
-	case e.Status != op.StatusValidated:
-		return nil, deny(FailNotValidated, "%s is %s", dev, e.Status)
+	if _, d := Standing(ctx, v, dev, ""); !d.OK {
+		return nil, d
 	}
 	enc := s.Encoding
 	return c, Decision{OK: true, Reason: OK, Device: c.Sub, Service: audience.Base().String(), Encoding: enc, At: now, Contract: contract}

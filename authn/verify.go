@@ -69,15 +69,16 @@ func deny(r Reason, format string, args ...any) Decision {
 	return Decision{Reason: r, Detail: fmt.Sprintf(format, args...)}
 }
 
-// signer checks that a message's kid is a current key of a live,
-// validated entity of the wanted kind, and that it signed.
-func signer(ctx context.Context, v View, s *Signed, kind string) (*Entity, Decision) {
-	e, err := v.Entity(ctx, s.Kid.Base())
+// Standing reads id from v and decides whether it stands: registered,
+// validated (not pending, rejected, revoked or deactivated) and, unless
+// kind is "", of that kind.
+func Standing(ctx context.Context, v View, id did.DID, kind string) (*Entity, Decision) {
+	e, err := v.Entity(ctx, id.Base())
 	if err != nil {
 		return nil, deny(FailUnavailable, "the ledger view failed")
 	}
 	if e == nil {
-		return nil, deny(FailUnknownDID, "%s is not registered", s.Kid.Base())
+		return nil, deny(FailUnknownDID, "%s is not registered", id.Base())
 	}
 	switch e.Status {
 	case op.StatusValidated:
@@ -86,8 +87,18 @@ func signer(ctx context.Context, v View, s *Signed, kind string) (*Entity, Decis
 	default:
 		return nil, deny(FailNotValidated, "%s is %s", e.DID, e.Status)
 	}
-	if e.Kind != kind {
+	if kind != "" && e.Kind != kind {
 		return nil, deny(FailWrongKind, "%s is a %s, not a %s", e.DID, e.Kind, kind)
+	}
+	return e, Decision{OK: true, Reason: OK}
+}
+
+// signer checks that a message's kid is a current key of a live,
+// validated entity of the wanted kind, and that it signed.
+func signer(ctx context.Context, v View, s *Signed, kind string) (*Entity, Decision) {
+	e, d := Standing(ctx, v, s.Kid, kind)
+	if !d.OK {
+		return nil, d
 	}
 	var key *op.Key
 	for i := range e.Keys {

@@ -143,28 +143,16 @@ func (s *Server) accessOnly(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := time.Now().Unix()
 	d := authn.Decision{OK: true, Reason: authn.OK, Device: dev.String(), Service: svc.String(), At: now}
-	v := ledgerView{s}
 	for _, c := range []struct {
 		id   did.DID
 		kind string
 	}{{dev, op.KindDevice}, {svc, op.KindService}} {
-		e, err := v.Entity(r.Context(), c.id)
-		if err != nil {
-			return &Error{Status: http.StatusServiceUnavailable, Reason: "unhealthy", Msg: "the ledger does not answer", Err: err}
-		}
-		reason, detail := authn.OK, ""
-		switch {
-		case e == nil:
-			reason, detail = authn.FailUnknownDID, " is not registered"
-		case e.Kind != c.kind:
-			reason, detail = authn.FailWrongKind, " is a "+e.Kind
-		case e.Status == op.StatusRevoked || e.Status == op.StatusDeactivated:
-			reason, detail = authn.FailRevoked, " is "+e.Status
-		case e.Status != op.StatusValidated:
-			reason, detail = authn.FailNotValidated, " is "+e.Status
-		}
-		if reason != authn.OK {
-			writeJSON(w, http.StatusOK, authn.Decision{Reason: reason, Detail: c.id.String() + detail, Device: d.Device, Service: d.Service, At: now})
+		if _, st := authn.Standing(r.Context(), ledgerView{s}, c.id, c.kind); !st.OK {
+			if st.Reason == authn.FailUnavailable {
+				return &Error{Status: http.StatusServiceUnavailable, Reason: "unhealthy", Msg: "the ledger does not answer"}
+			}
+			st.Device, st.Service, st.At = d.Device, d.Service, now
+			writeJSON(w, http.StatusOK, st)
 			return nil
 		}
 	}
