@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"slices"
 	"testing"
 
 	"github.com/bias-iot/bias/cose"
 	"github.com/bias-iot/bias/did"
 	"github.com/bias-iot/bias/op"
+	"github.com/bias-iot/bias/record"
 )
 
 // fakeView is an in-memory ledger view for the unit tests of this pure
@@ -16,6 +18,32 @@ import (
 type fakeView map[did.DID]*Entity
 
 func (f fakeView) Entity(_ context.Context, id did.DID) (*Entity, error) { return f[id.Base()], nil }
+
+// Contract: every access contract exists, and its owner admits the
+// services of every provider in the view (withContracts narrows that).
+func (f fakeView) Contract(_ context.Context, ref string) (*record.Contract, error) {
+	prov, name, ok := record.SplitRef(ref)
+	if !ok {
+		return nil, nil
+	}
+	c := &record.Contract{Provider: prov, Name: name, Kind: op.ContractAccess, Version: 1}
+	for _, e := range f {
+		if !slices.Contains(c.Binders, e.Provider) {
+			c.Binders = append(c.Binders, e.Provider)
+		}
+	}
+	return c, nil
+}
+
+// withContracts is a fakeView whose contracts are the ones listed.
+type withContracts struct {
+	fakeView
+	contracts map[string]*record.Contract
+}
+
+func (w withContracts) Contract(_ context.Context, ref string) (*record.Contract, error) {
+	return w.contracts[ref], nil
+}
 
 type party struct {
 	id  did.DID
@@ -213,6 +241,7 @@ func TestSessionTokens(t *testing.T) {
 	svc := newParty(t, v, "printer", op.KindService, cose.AlgES256)
 	peer := newParty(t, v, "sharing", op.KindService, cose.AlgEdDSA)
 	dev := newParty(t, v, "camera", op.KindDevice, cose.AlgEdDSA)
+	elsewhere := newParty(t, v, "elsewhere", op.KindService, cose.AlgEdDSA)
 	ok := Decision{OK: true, Reason: OK, Device: dev.id.String(), Kid: dev.kid.String()}
 	issue := func(signer cose.Signer, kid did.DID, ttl int64) []byte {
 		b, err := IssueToken(signer, kid, ok, []did.DID{svc.id, peer.id}, now, ttl, nonce())
@@ -236,9 +265,14 @@ func TestSessionTokens(t *testing.T) {
 	}{
 		{"fail/expired-token", func() Decision { _, d := VerifyToken(ctx, v, tok, peer.id, now+300); return d }, FailExpiredToken},
 		{"fail/wrong-service", func() Decision {
-			_, d := VerifyToken(ctx, v, tok, did.New("local", []byte("elsewhere")), now)
+			_, d := VerifyToken(ctx, v, tok, elsewhere.id, now)
 			return d
 		}, FailWrongService},
+		{"fail/unregistered-verifier", func() Decision {
+			// The verifying service itself must stand on the ledger.
+			_, d := VerifyToken(ctx, v, tok, did.New("local", []byte("nobody")), now)
+			return d
+		}, FailUnknownDID},
 		{"fail/bad-signature", func() Decision {
 			_, d := VerifyToken(ctx, v, tamper(tok), peer.id, now)
 			return d
@@ -302,7 +336,7 @@ func TestContractAudience(t *testing.T) {
 	v[printing.id].Access = []string{cameras}
 	v[sharing.id].Access = []string{other, cameras}
 	v[stranger.id].Access = []string{other}
-	d := Decision{OK: true, Reason: OK, Device: dev.id.String(), Kid: dev.kid.String(), Contract: cameras + "@3"}
+	d := Decision{OK: true, Reason: OK, Device: dev.id.String(), Kid: dev.kid.String(), Contract: []string{cameras + "@3"}}
 	tok, err := IssueToken(printing.s, printing.kid, d, nil, now, 300, nonce())
 	if err != nil {
 		t.Fatal(err)
@@ -312,12 +346,29 @@ func TestContractAudience(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, got := VerifyToken(ctx, v, tok, sharing.id, now+1)
-	if !got.OK || got.Contract != cameras || len(c.Aud) != 2 || c.Aud[0] != printing.id.String() || c.Aud[1] != cameras {
+	if !got.OK || !slices.Equal(got.Contract, []string{cameras}) || len(c.Aud) != 2 || c.Aud[0] != printing.id.String() || c.Aud[1] != cameras {
 		t.Fatalf("at a service bound to the same contract: %+v %+v", c, got)
 	}
-	if _, got := VerifyTokenCWT(ctx, v, cwt, sharing.id, now+1); !got.OK || got.Contract != cameras {
+	if _, got := VerifyTokenCWT(ctx, v, cwt, sharing.id, now+1); !got.OK || !slices.Equal(got.Contract, []string{cameras}) {
 		t.Fatalf("CWT at a service bound to the same contract: %+v", got)
 	}
+	// The owner admits only its own services, the issuer is of another
+	// provider: refused at the verifier, as at a node.
+	v[printing.id].Provider = "P2"
+	owned := withContracts{v, map[string]*record.Contract{cameras: {Provider: v[sharing.id].Provider, Name: "cameras", Kind: op.ContractAccess, Version: 3}}}
+	if _, got := VerifyToken(ctx, owned, tok, sharing.id, now+1); got.Reason != FailWrongService {
+		t.Fatalf("a contract whose owner does not admit the issuer's provider: %+v", got)
+	}
+	// Admitted again (binders), or the contract gone.
+	owned.contracts[cameras].Binders = []string{"P2"}
+	if _, got := VerifyToken(ctx, owned, tok, sharing.id, now+1); !got.OK {
+		t.Fatalf("a contract whose owner lists the issuer's provider: %+v", got)
+	}
+	delete(owned.contracts, cameras)
+	if _, got := VerifyToken(ctx, owned, tok, sharing.id, now+1); got.Reason != FailWrongService {
+		t.Fatalf("a contract that is gone: %+v", got)
+	}
+	v[printing.id].Provider = v[sharing.id].Provider
 	if _, got := VerifyToken(ctx, v, tok, stranger.id, now+1); got.Reason != FailWrongService {
 		t.Fatalf("at a service bound to another contract: %+v", got)
 	}

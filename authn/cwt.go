@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"slices"
-	"strings"
 
 	"github.com/fxamacker/cbor/v2"
 
@@ -129,27 +127,9 @@ func checkToken(ctx context.Context, v View, s *Signed, c *TokenClaims, audience
 	if !d.OK {
 		return nil, d
 	}
-	// Named in aud, the service accepts the token from a service of its
-	// own provider; from another provider's service, only under an access
-	// contract both bind (whose owner admitted the issuer's provider when
-	// it bound; a node checks the admission again, see sdk.Service).
-	named := false
-	if slices.Contains(c.Aud, audience.Base().String()) {
-		self, err := v.Entity(ctx, audience.Base())
-		if err != nil {
-			return nil, deny(FailUnavailable, "the ledger view failed")
-		}
-		named = self != nil && self.Provider == issuer.Provider
-	}
-	contract := ""
-	if !named {
-		var err error
-		if contract, err = sharedContract(ctx, v, issuer, audience, c.Aud); err != nil {
-			return nil, deny(FailUnavailable, "the ledger view failed")
-		}
-		if contract == "" {
-			return nil, deny(FailWrongService, "the token is not for %s (or its issuer is of another provider and shares no access contract with it)", audience)
-		}
+	fed := Federated(ctx, v, issuer, audience, c.Aud)
+	if !fed.OK {
+		return nil, fed
 	}
 	if now >= c.Exp || c.Iat > now+clockSkew {
 		return nil, deny(FailExpiredToken, "the token is valid from %d to %d; now %d", c.Iat, c.Exp, now)
@@ -161,51 +141,5 @@ func checkToken(ctx context.Context, v View, s *Signed, c *TokenClaims, audience
 	if _, d := Standing(ctx, v, dev, ""); !d.OK {
 		return nil, d
 	}
-	enc := s.Encoding
-	return c, Decision{OK: true, Reason: OK, Device: c.Sub, Service: audience.Base().String(), Encoding: enc, At: now, Contract: contract}
-}
-
-// audiences is a token's aud: the services named (default the issuer)
-// and each access contract that decided (as "<provider DID>/<name>"):
-// every service bound to one of them accepts the token.
-func audiences(kid did.DID, aud []did.DID, d Decision) []string {
-	out := []string{}
-	for _, a := range aud {
-		out = append(out, a.Base().String())
-	}
-	if len(out) == 0 {
-		out = []string{kid.Base().String()}
-	}
-	for _, ref := range strings.Split(d.Contract, ",") {
-		ref, _, _ = strings.Cut(strings.TrimSpace(ref), "@")
-		if ref != "" && !slices.Contains(out, ref) {
-			out = append(out, ref)
-		}
-	}
-	return out
-}
-
-// sharedContract finds, among a token's audiences, an access contract
-// that both the verifying service and the issuer bind: the decision the
-// issuer made under it stands for every service bound to it. "" if none.
-func sharedContract(ctx context.Context, v View, issuer *Entity, audience did.DID, aud []string) (string, error) {
-	var self *Entity
-	for _, a := range aud {
-		if !strings.Contains(a, "/") || !slices.Contains(issuer.Access, a) {
-			continue
-		}
-		if self == nil {
-			var err error
-			if self, err = v.Entity(ctx, audience.Base()); err != nil {
-				return "", err
-			}
-			if self == nil || self.Status != op.StatusValidated {
-				return "", nil
-			}
-		}
-		if slices.Contains(self.Access, a) {
-			return a, nil
-		}
-	}
-	return "", nil
+	return c, Decision{OK: true, Reason: OK, Device: c.Sub, Service: audience.Base().String(), Encoding: s.Encoding, At: now, Contract: fed.Contract}
 }

@@ -112,6 +112,32 @@ func DetectEncoding(b []byte) Encoding {
 	return COSE
 }
 
+// EncodeText renders a message (challenge, proof, session token) as text,
+// for an HTTP header or a JSON string: a JWS as it is, a COSE message in
+// base64url without padding (RFC 4648 section 5).
+func EncodeText(b []byte) string {
+	if DetectEncoding(b) == JWS {
+		return string(b)
+	}
+	return b64.EncodeToString(b)
+}
+
+// DecodeText reads the text form EncodeText writes. It checks the form
+// only: the message itself is decoded and verified by the caller.
+func DecodeText(s string) ([]byte, error) {
+	if len(s) > 4*MaxMessage {
+		return nil, fmt.Errorf("%w: text form larger than %d bytes", ErrMalformed, 4*MaxMessage)
+	}
+	if DetectEncoding([]byte(s)) == JWS {
+		return []byte(s), nil
+	}
+	b, err := b64.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("%w: a COSE message in text is base64url without padding", ErrMalformed)
+	}
+	return b, nil
+}
+
 // DecodeChallenge decodes a challenge in either encoding (not verified).
 func DecodeChallenge(b []byte) (*Challenge, *Signed, error) {
 	if len(b) > MaxMessage {
@@ -248,14 +274,9 @@ func decodeJWS(b []byte, typ string, claims any) (*Signed, error) {
 	if h.Typ != typ {
 		return nil, fmt.Errorf("%w: typ %.40q, want %s", ErrMalformed, h.Typ, typ)
 	}
-	var alg cose.Alg
-	switch h.Alg {
-	case "EdDSA":
-		alg = cose.AlgEdDSA
-	case "ES256":
-		alg = cose.AlgES256
-	default:
-		return nil, fmt.Errorf("%w: alg %.16q; use EdDSA or ES256", ErrMalformed, h.Alg)
+	alg, err := cose.ParseAlg(h.Alg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: alg: %v", ErrMalformed, err)
 	}
 	kid, err := did.Parse(h.Kid)
 	if err != nil || kid.Fragment == "" {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/bias-iot/bias/did"
 	"github.com/bias-iot/bias/op"
+	"github.com/bias-iot/bias/record"
 )
 
 // Reason is the stable code of an authentication decision.
@@ -45,10 +46,17 @@ type Entity struct {
 	Access []string
 }
 
-// View reads entities from the ledger: a node's committed state, or a
-// client of a node. Entity returns nil, nil for an unknown DID.
+// EntityOf is what a decision needs of an entity record.
+func EntityOf(e *record.Entity) *Entity {
+	return &Entity{DID: e.DID, Kind: e.Kind, Provider: e.Provider, Status: e.Status, Keys: e.Doc.Keys, Access: e.Doc.Access}
+}
+
+// View reads the ledger: a node's committed state, or a client of a node.
+// Entity returns nil, nil for an unknown DID; Contract the current version
+// of the contract ref ("<provider DID>/<name>"), nil, nil if there is none.
 type View interface {
 	Entity(ctx context.Context, id did.DID) (*Entity, error)
+	Contract(ctx context.Context, ref string) (*record.Contract, error)
 }
 
 // Decision is the outcome of a verification.
@@ -61,8 +69,10 @@ type Decision struct {
 	Kid      string   `json:"kid,omitempty"`
 	Encoding Encoding `json:"encoding,omitempty"`
 	At       int64    `json:"at"` // Unix seconds of the decision
-	// Contract names the access contracts that decided ("provider/name@version", comma-separated).
-	Contract string `json:"contract,omitempty"`
+	// Contract names the access contracts that decided, each as
+	// "<provider DID>/<name>@<version>"; for a session token accepted under
+	// a shared contract, that contract ("<provider DID>/<name>").
+	Contract []string `json:"contract,omitempty"`
 }
 
 func deny(r Reason, format string, args ...any) Decision {

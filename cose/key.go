@@ -37,6 +37,17 @@ func (a Alg) String() string {
 // ErrUnsupportedAlg is returned for an algorithm other than EdDSA and ES256.
 var ErrUnsupportedAlg = errors.New("unsupported algorithm")
 
+// ParseAlg reads an algorithm by its JOSE name (RFC 7518, RFC 8037), as
+// String writes it: "EdDSA" or "ES256", case-sensitive as JOSE is.
+func ParseAlg(name string) (Alg, error) {
+	for _, a := range []Alg{AlgEdDSA, AlgES256} {
+		if name == a.String() {
+			return a, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: %.16q; use EdDSA or ES256", ErrUnsupportedAlg, name)
+}
+
 // ErrBadKey is wrapped by every public-key parse error.
 var ErrBadKey = errors.New("invalid public key")
 

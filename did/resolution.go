@@ -1,5 +1,13 @@
 package did
 
+import "time"
+
+// Options select a version of the document.
+type Options struct {
+	VersionID   uint64    // 0: the current version
+	VersionTime time.Time // zero: now
+}
+
 // Result is a DID resolution result (W3C DID Resolution; the DIF Universal
 // Resolver driver form).
 type Result struct {

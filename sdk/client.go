@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/bias-iot/bias/lightclient"
+	"github.com/bias-iot/bias/record"
 )
 
 // MediaTypeCOSE is the content type of a submitted operation.
@@ -108,6 +109,49 @@ func (c *Client) Header(ctx context.Context, height int64) (*HeaderView, error) 
 func (c *Client) SignedHeader(ctx context.Context, height int64) (*lightclient.SignedHeader, error) {
 	var out lightclient.SignedHeader
 	return &out, c.do(ctx, http.MethodGet, "/v1/blocks/"+strconv.FormatInt(height, 10)+"/signed", "", nil, &out)
+}
+
+// Contract reads a provider's contract, at version (0: its current one).
+func (c *Client) Contract(ctx context.Context, provider, name string, version uint64) (*ContractView, error) {
+	return c.contract(ctx, provider, name, version, false)
+}
+
+// ContractProof reads a provider's current contract with its Merkle proof.
+func (c *Client) ContractProof(ctx context.Context, provider, name string) (*ContractView, error) {
+	return c.contract(ctx, provider, name, 0, true)
+}
+
+func (c *Client) contract(ctx context.Context, provider, name string, version uint64, prove bool) (*ContractView, error) {
+	q := url.Values{}
+	if version > 0 {
+		q.Set("version", strconv.FormatUint(version, 10))
+	}
+	if prove {
+		q.Set("proof", "true")
+	}
+	p := "/v1/providers/" + url.PathEscape(provider) + "/contracts/" + url.PathEscape(name)
+	if len(q) > 0 {
+		p += "?" + q.Encode()
+	}
+	var out ContractView
+	return &out, c.do(ctx, http.MethodGet, p, "", nil, &out)
+}
+
+// Contracts lists a provider's contracts (their current versions).
+func (c *Client) Contracts(ctx context.Context, provider string) ([]record.Contract, error) {
+	var out []record.Contract
+	return out, c.do(ctx, http.MethodGet, "/v1/providers/"+url.PathEscape(provider)+"/contracts", "", nil, &out)
+}
+
+// DryRun evaluates a contract on inputs at the node, without a
+// transaction (POST /v1/contracts/dry-run).
+func (c *Client) DryRun(ctx context.Context, req DryRunRequest) (*DryRunResult, error) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	var out DryRunResult
+	return &out, c.do(ctx, http.MethodPost, "/v1/contracts/dry-run", "application/json", body, &out)
 }
 
 // Status reads the node's status.

@@ -114,8 +114,8 @@ func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if !ok {
 		return resp, nil
 	}
-	ch, ok := decodeMessage(v)
-	if !ok {
+	ch, err := authn.DecodeText(v)
+	if err != nil {
 		return resp, nil
 	}
 	proof, err := t.Device.Answer(r.Context(), ch)
@@ -132,7 +132,7 @@ func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	} else if r.Body != nil {
 		retry.Body = io.NopCloser(bytes.NewReader(nil))
 	}
-	retry.Header.Set("Authorization", AuthScheme+` proof="`+encodeMessage(proof)+`"`)
+	retry.Header.Set("Authorization", AuthScheme+` proof="`+authn.EncodeText(proof)+`"`)
 	resp, err = base.RoundTrip(retry)
 	if err == nil {
 		t.keep(resp)

@@ -10,22 +10,17 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/bias-iot/bias/authn"
 	"github.com/bias-iot/bias/did"
+	"github.com/bias-iot/bias/record"
 )
 
-// Event is a committed change of an entity (GET /v1/events).
+// Event is a committed change of an entity (GET /v1/events), with its
+// position in the stream.
 type Event struct {
-	ID       string    `json:"-"` // height.tx.event: resume after it
-	Height   int64     `json:"height"`
-	Time     time.Time `json:"time"`
-	Op       string    `json:"op"`
-	DID      string    `json:"did"`
-	Provider string    `json:"provider"`
-	Status   string    `json:"status"`
-	Version  uint64    `json:"version"`
+	ID string // height.tx.event: resume after it
+	record.EntityEvent
 }
 
 // Events streams committed entity events from height from (0: from the
@@ -56,7 +51,7 @@ func (c *Client) EventsAfter(ctx context.Context, lastID string, from int64, did
 	}
 	return streamOf(ctx, c, "/v1/events?"+q.Encode(), lastID, func(id, data string) (Event, error) {
 		ev := Event{ID: id}
-		return ev, json.Unmarshal([]byte(data), &ev)
+		return ev, json.Unmarshal([]byte(data), &ev.EntityEvent)
 	})
 }
 
@@ -211,6 +206,12 @@ func (v *CachedView) Entity(ctx context.Context, id did.DID) (*authn.Entity, err
 	}
 	v.mu.Unlock()
 	return e, nil
+}
+
+// Contract implements authn.View. Contracts are not cached: a change of
+// an owner's binders must count at once.
+func (v *CachedView) Contract(ctx context.Context, ref string) (*record.Contract, error) {
+	return View{C: v.C}.Contract(ctx, ref)
 }
 
 // Stats reports cache hits, misses and events applied.

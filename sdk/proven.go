@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"github.com/bias-iot/bias/lightclient"
 	"github.com/bias-iot/bias/op"
 	"github.com/bias-iot/bias/proof"
+	"github.com/bias-iot/bias/record"
 )
 
 // ProvenView is an authn.View for a verifier that does not trust the node
@@ -151,10 +153,7 @@ func (v ProvenView) Entity(ctx context.Context, id did.DID) (*authn.Entity, erro
 	if errors.As(err, &ae) && ae.Status == http.StatusNotFound && ae.Reason == string(op.ReasonUnknownEntity) {
 		// Unknown only if the node proves it: a node could otherwise hide
 		// an entity (or its revocation's successor) by saying 404.
-		if err := v.checkAbsent(ctx, id, ae.Proof); err != nil {
-			return nil, err
-		}
-		return nil, nil
+		return nil, v.checkAbsent(ctx, id.Network, record.EntityKey(id.Base().String()), ae.Proof)
 	}
 	if err != nil {
 		return nil, err
@@ -162,15 +161,45 @@ func (v ProvenView) Entity(ctx context.Context, id did.DID) (*authn.Entity, erro
 	return v.Check(ctx, id, e)
 }
 
-// checkAbsent verifies a proof that id's record is absent.
-func (v ProvenView) checkAbsent(ctx context.Context, id did.DID, p *ProofView) error {
-	if p == nil {
-		return fmt.Errorf("%w: the node says %s is unknown without a proof of absence", ErrProof, id.Base())
+// Contract implements authn.View: the contract's current record, proven.
+func (v ProvenView) Contract(ctx context.Context, ref string) (*record.Contract, error) {
+	prov, name, ok := record.SplitRef(ref)
+	if !ok {
+		return nil, nil
 	}
-	if p.Value != nil || string(p.Key) != "e/"+id.Base().String() {
+	pd, err := did.ParseNoFragment(prov)
+	if err != nil {
+		return nil, nil
+	}
+	key := record.ContractKey(pd.String(), name)
+	c, err := v.C.ContractProof(ctx, pd.String(), name)
+	var ae *APIError
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+		return nil, v.checkAbsent(ctx, pd.Network, key, ae.Proof)
+	}
+	if err != nil {
+		return nil, err
+	}
+	b, err := v.prove(ctx, pd.Network, key, c.Proof)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := record.DecodeContract(b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: record: %v", ErrProof, err)
+	}
+	return rec, nil
+}
+
+// checkAbsent verifies a proof that the record at key is absent.
+func (v ProvenView) checkAbsent(ctx context.Context, network string, key []byte, p *ProofView) error {
+	if p == nil {
+		return fmt.Errorf("%w: the node says %s is absent without a proof of absence", ErrProof, key)
+	}
+	if p.Value != nil || !bytes.Equal(p.Key, key) {
 		return fmt.Errorf("%w: the proof of absence is for another record", ErrProof)
 	}
-	appHash, err := v.appHash(ctx, id.Network, p.AppHashHeight)
+	appHash, err := v.appHash(ctx, network, p.AppHashHeight)
 	if err != nil {
 		return err
 	}
@@ -180,33 +209,47 @@ func (v ProvenView) checkAbsent(ctx context.Context, id did.DID, p *ProofView) e
 	return nil
 }
 
-// Check verifies an entity view read with its proof (Client.EntityProof)
-// as Entity does, and returns what the proven bytes say.
-func (v ProvenView) Check(ctx context.Context, id did.DID, e *EntityView) (*authn.Entity, error) {
-	p := e.Proof
+// prove verifies that p proves a value at key, and returns the value.
+func (v ProvenView) prove(ctx context.Context, network string, key []byte, p *ProofView) ([]byte, error) {
 	if p == nil {
 		return nil, fmt.Errorf("%w: no proof", ErrProof)
 	}
-	appHash, err := v.appHash(ctx, id.Network, p.AppHashHeight)
+	if !bytes.Equal(p.Key, key) || p.Value == nil {
+		return nil, fmt.Errorf("%w: the proof is for another record", ErrProof)
+	}
+	appHash, err := v.appHash(ctx, network, p.AppHashHeight)
 	if err != nil {
 		return nil, err
 	}
 	if err := proof.Verify(appHash, p.Key, p.Value, p.Proof); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrProof, err)
 	}
-	// Read the proven bytes, not the node's JSON view.
-	var rec struct {
-		DID      string      `cbor:"1,keyasint"`
-		Kind     string      `cbor:"2,keyasint"`
-		Provider string      `cbor:"3,keyasint"`
-		Doc      op.Document `cbor:"4,keyasint"`
-		Status   string      `cbor:"5,keyasint"`
+	return p.Value, nil
+}
+
+// Check verifies an entity view read with its proof (Client.EntityProof)
+// as Entity does, and returns what the proven bytes say.
+func (v ProvenView) Check(ctx context.Context, id did.DID, e *EntityView) (*authn.Entity, error) {
+	rec, err := v.CheckRecord(ctx, id, e)
+	if err != nil {
+		return nil, err
 	}
-	if err := op.UnmarshalLoose(p.Value, &rec); err != nil {
+	return authn.EntityOf(rec), nil
+}
+
+// CheckRecord verifies an entity view read with its proof and returns the
+// record decoded from the proven bytes (never the node's JSON).
+func (v ProvenView) CheckRecord(ctx context.Context, id did.DID, e *EntityView) (*record.Entity, error) {
+	b, err := v.prove(ctx, id.Network, record.EntityKey(id.Base().String()), e.Proof)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := record.DecodeEntity(b)
+	if err != nil {
 		return nil, fmt.Errorf("%w: record: %v", ErrProof, err)
 	}
-	if rec.DID != id.Base().String() || string(p.Key) != "e/"+rec.DID {
+	if rec.DID != id.Base().String() {
 		return nil, fmt.Errorf("%w: the proof is for another record", ErrProof)
 	}
-	return &authn.Entity{DID: rec.DID, Kind: rec.Kind, Provider: rec.Provider, Status: rec.Status, Keys: rec.Doc.Keys, Access: rec.Doc.Access}, nil
+	return rec, nil
 }

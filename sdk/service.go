@@ -3,7 +3,6 @@ package sdk
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"fmt"
 	"net/http"
 	"strings"
@@ -167,11 +166,11 @@ func (s *Service) Middleware(next http.Handler) http.Handler {
 				// The issuer's decision stands for the device's
 				// authentication; this service's own contracts decide
 				// its access, with itself and this request as inputs.
-				issuer := ""
-				if c.Iss != s.Kid.Base().String() { // the node checks another issuer's admission
-					issuer = c.Iss
+				req := AccessRequest{Device: d.Device, Service: s.Kid.Base().String()}
+				if c.Iss != req.Service { // the node decides again on another issuer's tokens
+					req.Issuer, req.Audience = c.Iss, c.Aud
 				}
-				d = s.accessAtNode(r, d, issuer)
+				d = s.accessAtNode(r, d, req)
 			}
 			d = s.allow(r.Context(), d)
 			if !d.OK {
@@ -213,12 +212,11 @@ func (s *Service) Middleware(next http.Handler) http.Handler {
 
 // accessAtNode runs the service's access contracts at its node for the
 // device of an accepted token.
-func (s *Service) accessAtNode(r *http.Request, d authn.Decision, issuer string) authn.Decision {
-	var request map[string]string
+func (s *Service) accessAtNode(r *http.Request, d authn.Decision, req AccessRequest) authn.Decision {
 	if s.Context != nil {
-		request = s.Context(r)
+		req.Context = s.Context(r)
 	}
-	a, err := s.Node.Access(r.Context(), d.Device, s.Kid.Base().String(), issuer, request)
+	a, err := s.Node.Access(r.Context(), req)
 	if err != nil {
 		return authn.Decision{Reason: authn.FailUnavailable, Detail: "the node did not decide access", Device: d.Device, Service: d.Service, At: d.At}
 	}
@@ -238,29 +236,12 @@ func (s *Service) challenge(w http.ResponseWriter, reason string) {
 		http.Error(w, "cannot issue a challenge", http.StatusServiceUnavailable)
 		return
 	}
-	v := AuthScheme + ` challenge="` + encodeMessage(c) + `"`
+	v := AuthScheme + ` challenge="` + authn.EncodeText(c) + `"`
 	if reason != "" {
 		v += `, error="` + reason + `"`
 	}
 	w.Header().Set("WWW-Authenticate", v)
 	http.Error(w, "bias authentication required"+map[bool]string{true: ": " + reason, false: ""}[reason != ""], http.StatusUnauthorized)
-}
-
-// encodeMessage renders a message for an HTTP header: a JWS as it is, a
-// COSE message in base64url.
-func encodeMessage(b []byte) string {
-	if authn.DetectEncoding(b) == authn.JWS {
-		return string(b)
-	}
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func decodeMessage(s string) ([]byte, bool) {
-	if strings.HasPrefix(s, "ey") && strings.Count(s, ".") == 2 {
-		return []byte(s), true
-	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	return b, err == nil
 }
 
 // param extracts name="value" from an auth header of scheme Bias.
@@ -283,7 +264,8 @@ func proofFrom(h string) ([]byte, bool) {
 	if !ok {
 		return nil, false
 	}
-	return decodeMessage(v)
+	b, err := authn.DecodeText(v)
+	return b, err == nil
 }
 
 // issuedSet keeps the bytes of the last maxIssued challenges issued (the

@@ -1,10 +1,15 @@
 package sdk
 
 import (
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"time"
 
+	"github.com/bias-iot/bias/cose"
 	"github.com/bias-iot/bias/lightclient"
 	"github.com/bias-iot/bias/op"
+	"github.com/bias-iot/bias/record"
 )
 
 // SubmitResult is the answer to a committed operation (a rejection is an
@@ -136,4 +141,111 @@ type DecisionView struct {
 	Contract string `json:"contract"` // provider DID "/" name "@" version
 	Outcome  string `json:"outcome"`  // validate, pending or reject
 	Reason   string `json:"reason,omitempty"`
+}
+
+// KeyViews is the JSON view of keys.
+func KeyViews(keys []op.Key) []KeyView {
+	out := make([]KeyView, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, KeyView{ID: k.ID, Alg: cose.Alg(k.Alg).String(), PublicKey: base64.RawURLEncoding.EncodeToString(k.Pub)})
+	}
+	return out
+}
+
+// Key is the key a view shows.
+func (k KeyView) Key() (op.Key, error) {
+	alg, err := cose.ParseAlg(k.Alg)
+	if err != nil {
+		return op.Key{}, err
+	}
+	pub, err := base64.RawURLEncoding.DecodeString(k.PublicKey)
+	if err != nil {
+		return op.Key{}, err
+	}
+	return op.Key{ID: k.ID, Alg: int64(alg), Pub: pub}, nil
+}
+
+// attrView is attributes as JSON shows them: nil when there are none.
+func attrView(attrs []op.Attr) map[string]string {
+	if len(attrs) == 0 {
+		return nil
+	}
+	return record.AttrMap(attrs)
+}
+
+// EntityViewOf is the JSON view of an entity record read at height, as
+// GET /v1/entities/{did} shows it.
+func EntityViewOf(e *record.Entity, height int64) *EntityView {
+	var dec *DecisionView
+	if e.Decision != nil {
+		dec = &DecisionView{Contract: e.Decision.Contract, Outcome: e.Decision.Outcome, Reason: e.Decision.Reason}
+	}
+	return &EntityView{
+		Decision: dec,
+		DID:      e.DID, Kind: e.Kind, Provider: e.Provider, Status: e.Status, StatusReason: e.StatusReason,
+		Version: e.Version, Keys: KeyViews(e.Doc.Keys), Endpoints: e.Doc.Endpoints, Aliases: e.Doc.Aliases,
+		Attributes: attrView(e.Doc.Attrs), Ticket: attrView(e.Ticket), Access: e.Doc.Access,
+		Created: time.Unix(0, e.Created).UTC(), Updated: time.Unix(0, e.Updated).UTC(),
+		CreatedHeight: e.CreatedHeight, UpdatedHeight: e.UpdatedHeight,
+		LastOp: hex.EncodeToString(e.LastOp), LastOpType: e.LastOpType, Height: height,
+	}
+}
+
+// ProviderViewOf is the JSON view of a provider record.
+func ProviderViewOf(p *record.Provider) *ProviderView {
+	return &ProviderView{DID: p.DID, Name: p.Name, Keys: KeyViews(p.Keys), Created: time.Unix(0, p.Created).UTC()}
+}
+
+// ContractView is a contract version's record, as GET
+// /v1/providers/{did}/contracts/{name} shows it, with its proof when
+// asked for (?proof=true).
+type ContractView struct {
+	record.Contract
+	Proof *ProofView `json:"proof,omitempty"`
+}
+
+// VerifyRequest is the body of POST /v1/authn/verify: a challenge and the
+// proof that answers it, each in text form (authn.EncodeText: a compact
+// JWS, or base64url of a COSE_Sign1).
+type VerifyRequest struct {
+	Challenge string `json:"challenge"`
+	Proof     string `json:"proof"`
+	// Context is what the service tells its access contracts of the
+	// request (operation, area...): at most 16 entries.
+	Context map[string]string `json:"context,omitempty"`
+}
+
+// AccessRequest is the body of POST /v1/authn/access: the access decision
+// of a service's bound contracts on a device, without an authentication
+// (the service has one: a session token it accepted).
+type AccessRequest struct {
+	Device  string `json:"device"`
+	Service string `json:"service"`
+	// Issuer is the service that issued the token, if another, and
+	// Audience the token's aud: the node decides again whether the
+	// service accepts that issuer's tokens (authn.Federated).
+	Issuer   string            `json:"issuer,omitempty"`
+	Audience []string          `json:"audience,omitempty"`
+	Context  map[string]string `json:"context,omitempty"`
+}
+
+// DryRunRequest is the body of POST /v1/contracts/dry-run: a contract
+// (its source and kind, or a deployed one by provider, name and version)
+// and the inputs to evaluate it on.
+type DryRunRequest struct {
+	Kind     string          `json:"kind,omitempty"`
+	Source   string          `json:"source,omitempty"`
+	Provider string          `json:"provider,omitempty"`
+	Name     string          `json:"name,omitempty"`
+	Version  uint64          `json:"version,omitempty"`
+	Inputs   json.RawMessage `json:"inputs"`
+}
+
+// DryRunResult is its answer.
+type DryRunResult struct {
+	Outcome       string `json:"outcome"`
+	Reason        string `json:"reason,omitempty"`
+	Cost          uint64 `json:"cost"`
+	EstimatedCost uint64 `json:"estimatedCost"`
+	Contract      string `json:"contract,omitempty"`
 }

@@ -66,7 +66,7 @@ func (s *Server) decisionEvents(w http.ResponseWriter, r *http.Request) error {
 	if id := r.Header.Get("Last-Event-ID"); id != "" {
 		n, err := strconv.ParseUint(id, 10, 64)
 		if err != nil {
-			return &Error{Status: http.StatusBadRequest, Reason: string(op.ReasonInvalidField), Msg: "Last-Event-ID must be a sequence number"}
+			return rejection(op.ReasonInvalidField, "Last-Event-ID must be a sequence number")
 		}
 		after = n
 	}

@@ -8,21 +8,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bias-iot/bias/internal/registry"
 	"github.com/bias-iot/bias/op"
+	"github.com/bias-iot/bias/record"
 )
-
-// EntityEvent is one committed change of an entity, as streamed by
-// GET /v1/events.
-type EntityEvent struct {
-	Height   int64     `json:"height"`
-	Time     time.Time `json:"time"`
-	Op       string    `json:"op"`
-	DID      string    `json:"did"`
-	Provider string    `json:"provider"`
-	Status   string    `json:"status"`
-	Version  uint64    `json:"version"`
-}
 
 // events streams committed entity events as server-sent events, from a
 // height (?from=, or the Last-Event-ID of a reconnecting client) and then
@@ -38,19 +26,19 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 	if v := q.Get("from"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 1 {
-			return &Error{Status: http.StatusBadRequest, Reason: string(op.ReasonInvalidField), Msg: "from must be a positive height"}
+			return rejection(op.ReasonInvalidField, "from must be a positive height")
 		}
 		from = n
 	}
 	if id := r.Header.Get("Last-Event-ID"); id != "" {
 		parts := strings.Split(id, ".")
 		if len(parts) != 3 {
-			return &Error{Status: http.StatusBadRequest, Reason: string(op.ReasonInvalidField), Msg: "Last-Event-ID must be height.tx.event"}
+			return rejection(op.ReasonInvalidField, "Last-Event-ID must be height.tx.event")
 		}
 		for i, p := range parts {
 			n, err := strconv.ParseInt(p, 10, 64)
 			if err != nil || n < 0 {
-				return &Error{Status: http.StatusBadRequest, Reason: string(op.ReasonInvalidField), Msg: "Last-Event-ID must be height.tx.event"}
+				return rejection(op.ReasonInvalidField, "Last-Event-ID must be height.tx.event")
 			}
 			after[i] = n
 		}
@@ -59,7 +47,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 	wantDID, wantProv := q.Get("did"), q.Get("provider")
 	blocks, err := s.l.Watch(r.Context(), from)
 	if err != nil {
-		return &Error{Status: http.StatusNotFound, Reason: "not-found", Msg: err.Error()}
+		return fail(ReasonNotFound, err.Error())
 	}
 	beat := startStream(w, fl)
 	defer beat.Stop()
@@ -80,23 +68,17 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 				}
 				for ei, ev := range res.Events {
 					pos := [3]int64{b.Height, int64(res.Index), int64(ei)}
-					if ev.Type != registry.EventEntity || !later(pos, after) {
+					if ev.Type != record.EventEntity || !later(pos, after) {
 						continue
 					}
-					e := EntityEvent{Height: b.Height, Time: b.Time}
-					for _, a := range ev.Attrs {
-						switch a.Key {
-						case "op":
-							e.Op = a.Value
-						case "did":
-							e.DID = a.Value
-						case "provider":
-							e.Provider = a.Value
-						case "status":
-							e.Status = a.Value
-						case "version":
-							e.Version, _ = strconv.ParseUint(a.Value, 10, 64)
-						}
+					attrs := make([]record.Attr, len(ev.Attrs))
+					for i, a := range ev.Attrs {
+						attrs[i] = record.Attr{Key: a.Key, Value: a.Value}
+					}
+					e, err := record.ParseEntityEvent(b.Height, b.Time, attrs)
+					if err != nil {
+						s.log.Error("entity event does not parse", "height", b.Height, "err", err)
+						continue
 					}
 					if (wantDID != "" && e.DID != wantDID) || (wantProv != "" && e.Provider != wantProv) {
 						continue

@@ -20,6 +20,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/bias-iot/bias/internal/ledger"
+	"github.com/bias-iot/bias/internal/resolver"
 	"github.com/bias-iot/bias/op"
 	"github.com/bias-iot/bias/sdk"
 )
@@ -202,17 +203,6 @@ func TestOpenAPIRefsResolve(t *testing.T) {
 	walk(doc)
 }
 
-// statusByConst maps net/http constant names (StatusNotFound) to codes.
-func statusByConst() map[string]int {
-	m := map[string]int{}
-	for c := 100; c < 600; c++ {
-		if txt := http.StatusText(c); txt != "" {
-			m["Status"+strings.NewReplacer(" ", "", "-", "", "'", "").Replace(txt)] = c
-		}
-	}
-	return m
-}
-
 func TestOpenAPIDocumentsEveryReason(t *testing.T) {
 	doc := loadOpenAPI(t)
 	schema := dig(doc, "components", "schemas", "Reason")
@@ -236,37 +226,20 @@ func TestOpenAPIDocumentsEveryReason(t *testing.T) {
 			t.Errorf("reason %q is not in the Reason enum", r)
 		}
 		want := statusOf(r)
-		if r == op.ReasonOK {
-			want = http.StatusOK
-		}
 		if got, ok := status(string(r)); !ok || got != want {
 			t.Errorf("x-reason-status[%q] = %v, want %d", r, statuses[string(r)], want)
 		}
 	}
 
-	// Every reason that server.go spells out itself, with its status.
-	codes := statusByConst()
-	re := regexp.MustCompile(`Status:\s*http\.(Status\w+),\s*Reason:\s*"([^"]+)"`)
-	ms := re.FindAllStringSubmatch(serverSource(t), -1)
-	if len(ms) == 0 {
-		t.Fatal("found no API-only reasons in server.go; did Error literals change?")
-	}
-	for _, m := range ms {
-		r := m[2]
-		want, ok := codes[m[1]]
-		if !ok {
-			t.Errorf("unknown status constant http.%s", m[1])
-			continue
+	// Every reason the API produces itself, with its status.
+	for _, x := range Reasons() {
+		r := string(x.Reason)
+		known[r] = true
+		if !enum[r] {
+			t.Errorf("API reason %q is not in the Reason enum", r)
 		}
-		if got, ok := status(r); !ok || got != want {
-			t.Errorf("x-reason-status[%q] = %v, want %d", r, statuses[r], want)
-		}
-	}
-	// Every reason literal in server.go is in the enum.
-	for _, m := range regexp.MustCompile(`Reason:\s*"([^"]+)"`).FindAllStringSubmatch(serverSource(t), -1) {
-		known[m[1]] = true
-		if !enum[m[1]] {
-			t.Errorf("API reason %q is not in the Reason enum", m[1])
+		if got, ok := status(r); !ok || got != x.Status {
+			t.Errorf("x-reason-status[%q] = %v, want %d", r, statuses[r], x.Status)
 		}
 	}
 
@@ -427,7 +400,7 @@ func (statusLedger) Status(context.Context) (*ledger.Status, error) {
 
 func TestOpenAPIServed(t *testing.T) {
 	doc := loadOpenAPI(t)
-	srv := httptest.NewServer(New(statusLedger{}, nil, "local", slog.New(slog.DiscardHandler)).Handler())
+	srv := httptest.NewServer(New(Config{Ledger: statusLedger{}, Resolver: resolver.New(statusLedger{}, "local"), Log: slog.New(slog.DiscardHandler)}).Handler())
 	defer srv.Close()
 	get := func(path string) (*http.Response, []byte) {
 		resp, err := http.Get(srv.URL + path)
@@ -473,7 +446,7 @@ func TestOpenAPIServed(t *testing.T) {
 // TestMethodNotAllowed: a known path with another method is 405 with
 // Allow, in the error format; an unknown path is 404.
 func TestMethodNotAllowed(t *testing.T) {
-	srv := httptest.NewServer(New(statusLedger{}, nil, "local", slog.New(slog.DiscardHandler)).Handler())
+	srv := httptest.NewServer(New(Config{Ledger: statusLedger{}, Resolver: resolver.New(statusLedger{}, "local"), Log: slog.New(slog.DiscardHandler)}).Handler())
 	defer srv.Close()
 	req, _ := http.NewRequest(http.MethodDelete, srv.URL+"/v1/status", nil)
 	resp, err := http.DefaultClient.Do(req)

@@ -5,18 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/bias-iot/bias/cose"
 	"github.com/bias-iot/bias/did"
-	"github.com/bias-iot/bias/internal/registry"
+	"github.com/bias-iot/bias/internal/resolver"
 	"github.com/bias-iot/bias/legacyid"
-	"github.com/bias-iot/bias/op"
 )
 
 // representation is what a resolution request asked for.
@@ -136,7 +133,7 @@ func (s *Server) respondResolution(w http.ResponseWriter, ctx context.Context, d
 		resolutionFailure(w, http.StatusNotFound, did.ErrNotFound, "this node serves network "+s.network)
 		return nil
 	}
-	res, err := s.resolve(ctx, d.String(), o)
+	res, err := s.res.Resolve(ctx, d.String(), o)
 	if err != nil {
 		s.resolutionInternal(w, d.String(), err)
 		return nil
@@ -174,118 +171,6 @@ func writeDocument(w http.ResponseWriter, ctype string, d *did.Document) error {
 	return err
 }
 
-// Resolve resolves a DID in process, as GET /1.0/identifiers/{did} does:
-// nil if there is no such entity or version.
-func (s *Server) Resolve(ctx context.Context, id string, o did.Options) (*did.Result, error) {
-	return s.resolve(ctx, id, o)
-}
-
-// resolve reads an entity (at a version or time) and builds its result;
-// nil if there is no such entity or version.
-func (s *Server) resolve(ctx context.Context, id string, o did.Options) (*did.Result, error) {
-	cur, height, err := s.readEntity(ctx, registry.EntityKey(id), 0)
-	if err != nil || cur == nil {
-		return nil, err
-	}
-	e := cur
-	switch {
-	case o.VersionID > 0 && o.VersionID < cur.Version:
-		if e, _, err = s.readEntity(ctx, registry.HistoryKey(id, o.VersionID), height); err != nil || e == nil {
-			return nil, err
-		}
-	case o.VersionID > cur.Version:
-		return nil, nil
-	case !o.VersionTime.IsZero():
-		if e, err = s.versionAt(ctx, cur, height, o.VersionTime.UnixNano()); err != nil || e == nil {
-			return nil, err
-		}
-	}
-	doc, err := documentOf(e)
-	if err != nil {
-		return nil, err
-	}
-	md := &did.DocumentMetadata{
-		Created: rfc3339(e.Created), VersionID: strconv.FormatUint(e.Version, 10),
-		Deactivated: cur.Status == op.StatusDeactivated, Provider: e.Provider, Status: cur.Status,
-		StatusReason: cur.StatusReason, Kind: e.Kind, Height: height,
-	}
-	if e.Version < cur.Version {
-		md.VersionStatus = e.Status
-	}
-	if e.Version > 1 {
-		md.Updated = rfc3339(e.Updated)
-	}
-	if e.Version < cur.Version {
-		md.NextVersionID = strconv.FormatUint(e.Version+1, 10)
-	}
-	return &did.Result{Document: doc, DocumentMetadata: md}, nil
-}
-
-// versionAt finds the version in effect at time t (Unix ns): the last one
-// made at or before t. Versions are made in time order, so a binary search
-// over the history reads O(log versions) records.
-func (s *Server) versionAt(ctx context.Context, cur *registry.Entity, height, t int64) (*registry.Entity, error) {
-	if cur.Updated <= t {
-		return cur, nil
-	}
-	var found *registry.Entity
-	lo, hi := uint64(1), cur.Version-1
-	for lo <= hi && hi >= 1 {
-		mid := lo + (hi-lo)/2
-		e, _, err := s.readEntity(ctx, registry.HistoryKey(cur.DID, mid), height)
-		if err != nil {
-			return nil, err
-		}
-		if e == nil {
-			return nil, fmt.Errorf("history of %s lacks version %d", cur.DID, mid)
-		}
-		if e.Updated <= t {
-			found, lo = e, mid+1
-		} else {
-			hi = mid - 1
-		}
-	}
-	return found, nil
-}
-
-func (s *Server) readEntity(ctx context.Context, key []byte, height int64) (*registry.Entity, int64, error) {
-	q, err := s.query(ctx, key, height, false)
-	if err != nil || q.Value == nil {
-		return nil, 0, err
-	}
-	var e registry.Entity
-	if err := op.Unmarshal(q.Value, &e); err != nil {
-		return nil, 0, fmt.Errorf("decode entity: %w", err)
-	}
-	return &e, q.Height, nil
-}
-
-func rfc3339(ns int64) string { return time.Unix(0, ns).UTC().Format(time.RFC3339) }
-
-// documentOf builds the DID document of an entity record.
-func documentOf(e *registry.Entity) (*did.Document, error) {
-	id, err := did.Parse(e.DID)
-	if err != nil {
-		return nil, err
-	}
-	prov, err := did.Parse(e.Provider)
-	if err != nil {
-		return nil, err
-	}
-	sub := did.Subject{DID: id, Controller: prov, AlsoKnownAs: e.Doc.Aliases}
-	for _, k := range e.Doc.Keys {
-		pk, err := cose.ParsePublicKey(cose.Alg(k.Alg), k.Pub)
-		if err != nil {
-			return nil, err
-		}
-		sub.Keys = append(sub.Keys, did.Key{ID: k.ID, Pub: pk})
-	}
-	for _, ep := range e.Doc.Endpoints {
-		sub.Services = append(sub.Services, did.Service{ID: ep.ID, Type: ep.Type, ServiceEndpoint: ep.URI})
-	}
-	return did.NewDocument(sub)
-}
-
 // identify resolves the entity that holds a legacy identifier.
 func (s *Server) identify(w http.ResponseWriter, r *http.Request) error {
 	repr, ctype, ok := negotiate(r.Header.Get("Accept"))
@@ -299,16 +184,11 @@ func (s *Server) identify(w http.ResponseWriter, r *http.Request) error {
 		resolutionFailure(w, http.StatusBadRequest, did.ErrInvalidDID, err.Error())
 		return nil
 	}
-	q, err := s.query(r.Context(), registry.AliasKey(canon), 0, false)
-	if err != nil {
-		s.resolutionInternal(w, canon, err)
-		return nil
-	}
-	if q.Value == nil {
+	d, err := s.res.Identify(r.Context(), canon)
+	if errors.Is(err, resolver.ErrNotHeld) {
 		resolutionFailure(w, http.StatusNotFound, did.ErrNotFound, "no validated entity holds "+canon)
 		return nil
 	}
-	d, err := did.ParseNoFragment(string(q.Value))
 	if err != nil {
 		s.resolutionInternal(w, canon, err)
 		return nil

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"os"
 	"strings"
@@ -21,7 +20,7 @@ func (a *app) authCmd() *cobra.Command {
 		Long: `Mutual authentication (docs/authentication.md): a service issues a signed
 challenge, a device checks the service on the ledger and answers with a signed
 proof, and the service (or any node) decides. Messages are printed as compact
-JWS or base64 COSE_Sign1.`,
+JWS or base64url COSE_Sign1 (no padding).`,
 	}
 	cmd.AddCommand(a.authChallengeCmd(), a.authAnswerCmd(), a.authVerifyCmd(), a.authDemoCmd())
 	return cmd
@@ -44,24 +43,15 @@ func (a *app) entitySigner(ctx context.Context, id, keyPath string) (*sdk.Device
 	return &sdk.Device{Signer: s, Kid: kid, View: sdk.View{C: a.client()}}, nil
 }
 
-func encodeMsg(b []byte) string {
-	if authn.DetectEncoding(b) == authn.JWS {
-		return string(b)
-	}
-	return base64.StdEncoding.EncodeToString(b)
-}
-
-// readMsg takes a message from an argument: a file name, or the message.
+// readMsg takes a message from an argument: a file name, or the message
+// in its text form (authn.EncodeText).
 func readMsg(s string) ([]byte, error) {
 	if b, err := os.ReadFile(s); err == nil {
 		s = strings.TrimSpace(string(b))
 	}
-	if strings.HasPrefix(s, "ey") {
-		return []byte(s), nil
-	}
-	b, err := base64.StdEncoding.DecodeString(s)
+	b, err := authn.DecodeText(s)
 	if err != nil {
-		return nil, fmt.Errorf("a message is a compact JWS or base64 COSE_Sign1")
+		return nil, fmt.Errorf("a message is a compact JWS or base64url COSE_Sign1 (a file, or the text): %w", err)
 	}
 	return b, nil
 }
@@ -83,7 +73,7 @@ func (a *app) authChallengeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a.out("%s\n", encodeMsg(c))
+			a.out("%s\n", authn.EncodeText(c))
 			return nil
 		},
 	}
@@ -113,7 +103,7 @@ func (a *app) authAnswerCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a.out("%s\n", encodeMsg(p))
+			a.out("%s\n", authn.EncodeText(p))
 			return nil
 		},
 	}
@@ -141,7 +131,9 @@ func (a *app) authVerifyCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a.printJSON(d)
+			if err := a.printJSON(d); err != nil {
+				return err
+			}
 			if !d.OK {
 				return fmt.Errorf("refused: %s", d.Reason)
 			}

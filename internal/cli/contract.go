@@ -1,14 +1,7 @@
 package cli
 
 import (
-	"bytes"
-	"encoding/json"
-	"fmt"
-	"io"
-	"net/http"
-	"net/url"
 	"os"
-	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -53,7 +46,7 @@ func (a *app) contractDeployCmd(update bool) *cobra.Command {
 			c := &op.Contract{Provider: provider, Name: name, Kind: kind, Source: string(src), Binders: binders}
 			typ := op.TypeDeploy
 			if update {
-				cur, err := a.getContract(provider, name, 0)
+				cur, err := a.client().Contract(cmd.Context(), provider, name, 0)
 				if err != nil {
 					return err
 				}
@@ -92,40 +85,6 @@ func (a *app) contractDeployCmd(update bool) *cobra.Command {
 	return cmd
 }
 
-type contractRecord struct {
-	Provider string   `json:"provider"`
-	Name     string   `json:"name"`
-	Kind     string   `json:"kind"`
-	Version  uint64   `json:"version"`
-	Source   string   `json:"source"`
-	Height   int64    `json:"height"`
-	Binders  []string `json:"binders"`
-}
-
-func (a *app) getJSON(path string, out any) error {
-	resp, err := a.client().HTTP.Get(a.nodeURL + path)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode != http.StatusOK {
-		var eb sdk.ErrorBody
-		json.Unmarshal(b, &eb)
-		return &sdk.APIError{Status: resp.StatusCode, Reason: eb.Reason, Message: eb.Message}
-	}
-	return json.Unmarshal(b, out)
-}
-
-func (a *app) getContract(provider, name string, version uint64) (*contractRecord, error) {
-	p := "/v1/providers/" + url.PathEscape(provider) + "/contracts/" + url.PathEscape(name)
-	if version > 0 {
-		p += "?version=" + strconv.FormatUint(version, 10)
-	}
-	var c contractRecord
-	return &c, a.getJSON(p, &c)
-}
-
 func (a *app) contractShowCmd() *cobra.Command {
 	var version uint64
 	cmd := &cobra.Command{
@@ -133,8 +92,8 @@ func (a *app) contractShowCmd() *cobra.Command {
 		Short:   "Show a contract (its source and version)",
 		Example: example("bias contract show did:bias:local:... tac", "bias contract show did:bias:local:... tac --version 1"),
 		Args:    cobra.ExactArgs(2),
-		RunE: func(_ *cobra.Command, args []string) error {
-			c, err := a.getContract(args[0], args[1], version)
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client().Contract(cmd.Context(), args[0], args[1], version)
 			if err != nil {
 				return err
 			}
@@ -151,9 +110,9 @@ func (a *app) contractListCmd() *cobra.Command {
 		Short:   "List a provider's contracts",
 		Example: example("bias contract list did:bias:local:..."),
 		Args:    cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
-			var list []contractRecord
-			if err := a.getJSON("/v1/providers/"+url.PathEscape(args[0])+"/contracts", &list); err != nil {
+		RunE: func(cmd *cobra.Command, args []string) error {
+			list, err := a.client().Contracts(cmd.Context(), args[0])
+			if err != nil {
 				return err
 			}
 			return a.printJSON(list)
@@ -202,33 +161,19 @@ func (a *app) contractDryRunCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			req := map[string]any{"inputs": json.RawMessage(in)}
-			if provider != "" {
-				req["provider"], req["name"] = provider, name
-				if version > 0 {
-					req["version"] = version
-				}
-			} else {
+			req := sdk.DryRunRequest{Inputs: in, Provider: provider, Name: name, Version: version}
+			if provider == "" {
 				src, err := os.ReadFile(file)
 				if err != nil {
 					return err
 				}
-				req["kind"], req["source"] = kind, string(src)
+				req.Kind, req.Source = kind, string(src)
 			}
-			body, _ := json.Marshal(req)
-			resp, err := a.client().HTTP.Post(a.nodeURL+"/v1/contracts/dry-run", "application/json", bytes.NewReader(body))
+			res, err := a.client().DryRun(cmd.Context(), req)
 			if err != nil {
 				return err
 			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-			if resp.StatusCode != http.StatusOK {
-				var eb sdk.ErrorBody
-				json.Unmarshal(b, &eb)
-				return fmt.Errorf("%s: %s", eb.Reason, eb.Message)
-			}
-			_, err = a.env.Stdout.Write(b)
-			return err
+			return a.printJSON(res)
 		},
 	}
 	cmd.Flags().StringVar(&kind, "kind", op.ContractRegistration, "registration or access (with --file)")

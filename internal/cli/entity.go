@@ -17,7 +17,6 @@ import (
 
 	"github.com/bias-iot/bias/cose"
 	"github.com/bias-iot/bias/did"
-	"github.com/bias-iot/bias/internal/api"
 	"github.com/bias-iot/bias/keyfile"
 	"github.com/bias-iot/bias/lightclient"
 	"github.com/bias-iot/bias/op"
@@ -133,7 +132,9 @@ its provider validates it.`,
 				}
 			}
 			r.Nonce = make([]byte, 8)
-			rand.Read(r.Nonce)
+			if _, err := rand.Read(r.Nonce); err != nil {
+				return err
+			}
 			tx, id, err := op.SignRegister(s, keyID, op.Payload{Network: network, Register: r})
 			if err != nil {
 				return err
@@ -251,13 +252,11 @@ func (a *app) verifyRecord(ctx context.Context, id, genesisPath string, v *sdk.E
 	if err != nil {
 		return nil, err
 	}
-	if _, err := pv.Check(ctx, d, v); err != nil {
+	rec, err := pv.CheckRecord(ctx, d, v)
+	if err != nil {
 		return nil, err
 	}
-	proven, err := api.EntityView(v.Proof.Value, v.Proof.Height)
-	if err != nil {
-		return nil, fmt.Errorf("%w: record: %v", sdk.ErrProof, err)
-	}
+	proven := sdk.EntityViewOf(rec, v.Proof.Height)
 	proven.Proof = v.Proof
 	// The header of block AppHashHeight commits to the state after the
 	// block before it: the height the node claims is not proven.
@@ -307,16 +306,12 @@ func findKeyID(keys []sdk.KeyView, pub string) string {
 // docOf rebuilds an entity's current document from its view.
 func docOf(e *sdk.EntityView) (op.Document, error) {
 	var d op.Document
-	for _, k := range e.Keys {
-		pub, err := base64.RawURLEncoding.DecodeString(k.PublicKey)
+	for _, kv := range e.Keys {
+		k, err := kv.Key()
 		if err != nil {
 			return d, err
 		}
-		alg, err := parseAlg(k.Alg)
-		if err != nil {
-			return d, err
-		}
-		d.Keys = append(d.Keys, op.Key{ID: k.ID, Alg: int64(alg), Pub: pub})
+		d.Keys = append(d.Keys, k)
 	}
 	d.Endpoints, d.Aliases, d.Access = e.Endpoints, e.Aliases, e.Access
 	for k, v := range e.Attributes {
@@ -341,7 +336,10 @@ func (a *app) change(ctx context.Context, id, keyPath string, mk func(e *sdk.Ent
 	if err != nil {
 		return err
 	}
-	d, _ := did.Parse(e.DID)
+	d, err := did.Parse(e.DID)
+	if err != nil {
+		return fmt.Errorf("the node's record names %q: %w", e.DID, err)
+	}
 	p.Network = d.Network
 	tx, err := op.Sign(s, kid, p)
 	if err != nil {

@@ -12,6 +12,8 @@ import (
 	"github.com/bias-iot/bias/keyfile"
 )
 
+// parseAlg reads a key algorithm as a user spells it: the curve
+// (ed25519, p256) or the JOSE name, in any case.
 func parseAlg(s string) (cose.Alg, error) {
 	switch strings.ToLower(s) {
 	case "ed25519", "eddsa":

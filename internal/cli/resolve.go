@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bias-iot/bias/did"
+	"github.com/bias-iot/bias/sdk"
 )
 
 func (a *app) resolveCmd() *cobra.Command {
@@ -29,7 +30,7 @@ with --document. Only metadata status "validated" presents a valid entity.`,
 		),
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r := did.NewResolver(a.nodeURL)
+			r := a.client()
 			var res *did.Result
 			var err error
 			if strings.HasPrefix(args[0], "did:") {
@@ -43,11 +44,10 @@ with --document. Only metadata status "validated" presents a valid entity.`,
 			} else {
 				res, err = r.Identify(cmd.Context(), args[0])
 			}
-			var re *did.ResolutionError
+			var re *sdk.ResolutionError
 			if errors.As(err, &re) && res != nil && res.Document != nil {
 				// Deactivated: print what there is, and fail.
-				a.printJSON(res)
-				return err
+				return errors.Join(a.printJSON(res), err)
 			}
 			if err != nil {
 				return err

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -64,16 +65,16 @@ func TestAccessContract(t *testing.T) {
 		}
 		return *d
 	}
-	if d := auth("1"); !d.OK || d.Contract != provB.DID.String()+"/roaming@1" {
+	if d := auth("1"); !d.OK || !slices.Equal(d.Contract, []string{provB.DID.String() + "/roaming@1"}) {
 		t.Fatalf("car of A in area 1: %+v", d)
 	}
-	if d := auth("3"); d.OK || d.Reason != authn.FailContractDenied || d.Contract != provB.DID.String()+"/roaming@1" {
+	if d := auth("3"); d.OK || d.Reason != authn.FailContractDenied || !slices.Equal(d.Contract, []string{provB.DID.String() + "/roaming@1"}) {
 		t.Fatalf("car of A in area 3: %+v", d)
 	}
 	// B widens the areas: the next decision uses version 2.
 	h.MustSubmit(h.Sign(provB.Signer, provB.Kid, op.Payload{Type: op.TypeContractUp, Contract: &op.Contract{
 		Provider: provB.DID.String(), Name: "roaming", Version: 1, Source: `device["provider"] == "` + provA.DID.String() + `"`}}))
-	if d := auth("3"); !d.OK || d.Contract != provB.DID.String()+"/roaming@2" {
+	if d := auth("3"); !d.OK || !slices.Equal(d.Contract, []string{provB.DID.String() + "/roaming@2"}) {
 		t.Fatalf("after the update: %+v", d)
 	}
 }
@@ -116,13 +117,13 @@ func TestContractBinders(t *testing.T) {
 	h.MustSubmit(tx)
 	h.MustSubmit(h.Sign(provA.Signer, provA.Kid, op.Payload{Type: op.TypeValidate, Status: &op.Status{DID: camID.String(), Version: 1}}))
 	access := func() *authn.Decision {
-		d, err := h.Client.Access(t.Context(), camID.String(), svc.DID.String(), "", nil)
+		d, err := h.Client.Access(t.Context(), sdk.AccessRequest{Device: camID.String(), Service: svc.DID.String()})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return d
 	}
-	if d := access(); !d.OK || d.Contract != cams+"@2" {
+	if d := access(); !d.OK || !slices.Equal(d.Contract, []string{cams + "@2"}) {
 		t.Fatalf("B's admitted service: %+v", d)
 	}
 	// A's own service, bound to the contract, accepts a token that B's
@@ -131,7 +132,7 @@ func TestContractBinders(t *testing.T) {
 	h.MustSubmit(h.Sign(provA.Signer, provA.Kid, op.Payload{Type: op.TypeUpdate, Update: &op.Update{DID: own.DID.String(), Version: 2,
 		Doc: op.Document{Keys: []op.Key{op.KeyFrom("k1", own.Signer.Public())}, Access: []string{cams}}}}))
 	issuedBy := func(issuer string) *authn.Decision {
-		d, err := h.Client.Access(t.Context(), camID.String(), own.DID.String(), issuer, nil)
+		d, err := h.Client.Access(t.Context(), sdk.AccessRequest{Device: camID.String(), Service: own.DID.String(), Issuer: issuer, Audience: []string{issuer, cams}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -147,7 +148,7 @@ func TestContractBinders(t *testing.T) {
 	t.Cleanup(protected.Close)
 	token := func(d authn.Decision, aud ...did.DID) string {
 		d.OK, d.Reason, d.Device, d.Kid = true, authn.OK, camID.String(), camID.WithFragment("k1").String()
-		tok, err := authn.IssueToken(svc.Signer, svc.DID.WithFragment("k1"), d, aud, time.Now().Unix(), 300, []byte("jti-"+d.Contract))
+		tok, err := authn.IssueToken(svc.Signer, svc.DID.WithFragment("k1"), d, aud, time.Now().Unix(), 300, []byte("jti-"+strings.Join(d.Contract, ",")))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -164,7 +165,7 @@ func TestContractBinders(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	underContract, byName := token(authn.Decision{Contract: cams + "@2"}), token(authn.Decision{}, own.DID)
+	underContract, byName := token(authn.Decision{Contract: []string{cams + "@2"}}), token(authn.Decision{}, own.DID)
 	if code, body := bearer(underContract); code != 200 {
 		t.Fatalf("B's token under the shared contract: %d %s", code, body)
 	}
@@ -178,7 +179,7 @@ func TestContractBinders(t *testing.T) {
 		"unknown device":      {did.New(h.Network, []byte("nobody")).String(), own.DID.String(), authn.FailUnknownDID},
 		"a device as service": {camID.String(), camID.String(), authn.FailWrongKind},
 	} {
-		d, err := h.Client.Access(t.Context(), c.device, c.service, "", nil)
+		d, err := h.Client.Access(t.Context(), sdk.AccessRequest{Device: c.device, Service: c.service})
 		if err != nil || d.OK || d.Reason != c.want {
 			t.Errorf("%s: %+v %v", name, d, err)
 		}

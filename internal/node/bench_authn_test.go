@@ -100,7 +100,7 @@ func BenchmarkVerifyProof(b *testing.B) {
 	for _, enc := range []authn.Encoding{authn.COSE, authn.JWS} {
 		b.Run(string(enc), func(b *testing.B) {
 			h, svc, pairs, store := authnFixture(b, 2*b.N, enc)
-			view := h.Node.AuthnView()
+			view := h.Node.Resolver()
 			now := time.Now().Unix()
 			runAll(b, pairs, 1, func(p [2][]byte) authn.Decision {
 				return authn.VerifyProof(context.Background(), view, store, svc.DID, p[1], now)
@@ -115,7 +115,10 @@ func BenchmarkVerifyPair(b *testing.B) {
 	b.Run("in-process", func(b *testing.B) {
 		h, _, pairs, _ := authnFixture(b, 2*b.N, authn.COSE)
 		now := time.Now().Unix()
-		runAll(b, pairs, 2, func(p [2][]byte) authn.Decision { return h.Node.VerifyPair(context.Background(), p[0], p[1], now) })
+		runAll(b, pairs, 2, func(p [2][]byte) authn.Decision {
+			d, _ := h.Node.Access().Verify(context.Background(), p[0], p[1], nil, now)
+			return d
+		})
 	})
 	b.Run("http", func(b *testing.B) {
 		h, _, pairs, _ := authnFixture(b, 2*b.N, authn.COSE)

@@ -15,6 +15,7 @@ import (
 	"github.com/bias-iot/bias/did"
 	"github.com/bias-iot/bias/internal/node/nodetest"
 	"github.com/bias-iot/bias/op"
+	"github.com/bias-iot/bias/sdk"
 )
 
 // populate enrolls n devices through consensus (bulk enrollments of 2000)
@@ -81,7 +82,7 @@ func BenchmarkResolve(b *testing.B) {
 		b.Run(fmt.Sprintf("entities=%d", n), func(b *testing.B) {
 			h := nodetest.Start(b)
 			sample := populate(b, h, n)
-			r := did.NewResolver(h.Node.URL())
+			r := sdk.NewClient(h.Node.URL())
 			ctx := context.Background()
 			pick := func(rng *rand.Rand) string { return sample[rng.IntN(len(sample))] }
 			check := func(res *did.Result, err error) {
@@ -92,14 +93,14 @@ func BenchmarkResolve(b *testing.B) {
 			b.Run("in-process", func(b *testing.B) {
 				rng := rand.New(rand.NewPCG(1, 2))
 				for i := 0; i < b.N; i++ {
-					check(h.Node.Resolve(ctx, pick(rng), did.Options{}))
+					check(h.Node.Resolver().Resolve(ctx, pick(rng), did.Options{}))
 				}
 			})
 			b.Run("in-process-parallel", func(b *testing.B) {
 				b.RunParallel(func(pb *testing.PB) {
 					rng := rand.New(rand.NewPCG(rand.Uint64(), 3))
 					for pb.Next() {
-						check(h.Node.Resolve(ctx, pick(rng), did.Options{}))
+						check(h.Node.Resolver().Resolve(ctx, pick(rng), did.Options{}))
 					}
 				})
 			})

@@ -21,11 +21,12 @@ import (
 
 	"github.com/bias-iot/bias/authn"
 	"github.com/bias-iot/bias/cose"
-	"github.com/bias-iot/bias/did"
+	"github.com/bias-iot/bias/internal/access"
 	"github.com/bias-iot/bias/internal/api"
 	"github.com/bias-iot/bias/internal/ledger"
 	"github.com/bias-iot/bias/internal/ledger/cometledger"
 	"github.com/bias-iot/bias/internal/registry"
+	"github.com/bias-iot/bias/internal/resolver"
 	"github.com/bias-iot/bias/internal/state"
 	"github.com/bias-iot/bias/keyfile"
 	"github.com/bias-iot/bias/op"
@@ -124,7 +125,8 @@ type Node struct {
 	st     *state.Store
 	app    *registry.App
 	led    *cometledger.Ledger
-	api    *api.Server
+	res    *resolver.Resolver
+	acc    *access.Decider
 	ln     net.Listener
 	srv    *http.Server
 	served chan error
@@ -164,9 +166,11 @@ func Start(cfg Config, log *slog.Logger) (*Node, error) {
 		st.Close()
 		return nil, fmt.Errorf("http listen: %w", err)
 	}
-	n.api = api.New(n.led, n.app, cfg.Network, log.With("module", "api"))
+	n.res = resolver.New(n.led, cfg.Network)
+	n.acc = access.New(n.res, n.app.Programs(), authn.NewMemorySpentSet(1<<20))
+	handler := api.New(api.Config{Ledger: n.led, Resolver: n.res, Access: n.acc, Precheck: n.app, Log: log.With("module", "api")}).Handler()
 	n.srv = &http.Server{
-		Handler:           n.api.Handler(),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       120 * time.Second,
@@ -223,17 +227,12 @@ func (n *Node) StateHash(height int64) ([]byte, error) {
 // does before submitting it (safe for concurrent use).
 func (n *Node) Precheck(tx []byte) error { return n.app.Precheck(tx) }
 
-// Resolve resolves a DID in process (what GET /1.0/identifiers/{did}
-// answers, without HTTP); nil if not found.
-func (n *Node) Resolve(ctx context.Context, id string, o did.Options) (*did.Result, error) {
-	return n.api.Resolve(ctx, id, o)
-}
+// Resolver reads the node's committed state: records, DID resolution,
+// and the authn.View of authentication (what the API answers, without
+// HTTP).
+func (n *Node) Resolver() *resolver.Resolver { return n.res }
 
-// AuthnView reads entities for authentication from the committed state.
-func (n *Node) AuthnView() authn.View { return n.api.View() }
-
-// VerifyPair decides an authentication in process (what POST
-// /v1/authn/verify answers, without HTTP).
-func (n *Node) VerifyPair(ctx context.Context, challenge, proof []byte, now int64) authn.Decision {
-	return n.api.VerifyPair(ctx, challenge, proof, now)
-}
+// Access makes the node's access decisions: authentications and the
+// access contracts of services (what POST /v1/authn/verify and
+// /v1/authn/access answer, without HTTP).
+func (n *Node) Access() *access.Decider { return n.acc }

@@ -53,7 +53,7 @@ func get(t *testing.T, h *nodetest.Harness, path, accept string) (int, string, [
 
 func TestResolution(t *testing.T) {
 	h := nodetest.Start(t)
-	r := did.NewResolver(h.Node.URL())
+	r := sdk.NewClient(h.Node.URL())
 	dev := registerWith(t, h, "urn:imei:490154203237518")
 
 	// Pending: resolves, with its status; not identifiable yet.
@@ -147,7 +147,7 @@ func TestResolution(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, err = r.Resolve(t.Context(), dev.DID.String(), did.Options{})
-	var re *did.ResolutionError
+	var re *sdk.ResolutionError
 	if !errors.As(err, &re) || re.Status != http.StatusGone || res == nil || !res.DocumentMetadata.Deactivated || res.DocumentMetadata.VersionID != "5" {
 		t.Fatalf("deactivated: %+v %v", res, err)
 	}
@@ -233,7 +233,7 @@ func TestIdentifyEachType(t *testing.T) {
 	if err := decide(t, h, op.TypeValidate, dev.DID, 1); err != nil {
 		t.Fatal(err)
 	}
-	r := did.NewResolver(h.Node.URL())
+	r := sdk.NewClient(h.Node.URL())
 	for _, c := range []struct{ id, kind string }{
 		{"urn:imei:352099001761481", "imei"},
 		{"tel:+12025550143", "e164"},
@@ -250,7 +250,7 @@ func TestIdentifyEachType(t *testing.T) {
 }
 
 func isKeyword(err error, status int, keyword string) bool {
-	var re *did.ResolutionError
+	var re *sdk.ResolutionError
 	return errors.As(err, &re) && re.Status == status && re.Keyword == keyword
 }
 

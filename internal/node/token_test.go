@@ -161,7 +161,7 @@ func TestSingleSignOnByContract(t *testing.T) {
 		svc := &sdk.Service{Signer: e.Signer, Kid: e.DID.WithFragment("k1"), View: view, Node: h.Client, TokenTTL: ttl}
 		srv := httptest.NewServer(svc.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			d, _ := sdk.DecisionFrom(r.Context())
-			io.WriteString(w, d.Device+" "+d.Contract)
+			io.WriteString(w, d.Device+" "+strings.Join(d.Contract, ","))
 		})))
 		t.Cleanup(srv.Close)
 		return srv

@@ -19,8 +19,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
-	"sync"
 	"sync/atomic"
 
 	abci "github.com/cometbft/cometbft/abci/types"
@@ -29,19 +27,11 @@ import (
 	"github.com/bias-iot/bias/internal/contract"
 	"github.com/bias-iot/bias/internal/state"
 	"github.com/bias-iot/bias/op"
+	"github.com/bias-iot/bias/record"
 )
 
 // Codespace marks bias's result codes.
 const Codespace = "bias"
-
-// Query paths.
-const (
-	QueryKey    = "/key"    // Data: a state key; proof on request
-	QueryPrefix = "/prefix" // Data: a key prefix; up to MaxPrefixResults records, no proof
-)
-
-// MaxPrefixResults bounds a prefix query.
-const MaxPrefixResults = 1000
 
 // ProofOpType names bias's proof operations in query responses.
 const ProofOpType = "ics23:iavl"
@@ -59,39 +49,28 @@ type App struct {
 	// time of the last finalized block, for CheckTx (any goroutine)
 	lastBlockTime atomic.Int64
 
-	pmu      sync.Mutex
-	programs map[string]*contract.Program // compiled contracts by provider/name@version
+	programs *contract.Cache
 }
 
-// program returns the compiled form of a contract version (compiling is
-// deterministic; the cache only saves the time). A contract that does not
-// compile is an *op.Error with ReasonBadContract.
-func (a *App) program(c *Contract) (*contract.Program, error) {
-	key := c.Provider + "/" + c.Name + "@" + strconv.FormatUint(c.Version, 10)
-	a.pmu.Lock()
-	p, ok := a.programs[key]
-	a.pmu.Unlock()
-	if ok && p.Source == c.Source {
-		return p, nil
-	}
-	p, err := contract.Compile(contract.Kind(c.Kind), c.Source)
+// program returns the compiled form of a contract version. A contract
+// that does not compile is an *op.Error with ReasonBadContract.
+func (a *App) program(c *record.Contract) (*contract.Program, error) {
+	p, err := a.programs.Program(c.ID(), contract.Kind(c.Kind), c.Source)
 	if err != nil {
 		return nil, op.Reject(op.ReasonBadContract, err.Error())
 	}
-	a.pmu.Lock()
-	if len(a.programs) > 4096 {
-		a.programs = map[string]*contract.Program{}
-	}
-	a.programs[key] = p
-	a.pmu.Unlock()
 	return p, nil
 }
+
+// Programs is the application's cache of compiled contracts, for the
+// node's access decisions to share.
+func (a *App) Programs() *contract.Cache { return a.programs }
 
 var _ abci.Application = (*App)(nil)
 
 // New creates the application for network over st.
 func New(network string, st *state.Store, log *slog.Logger) *App {
-	return &App{network: network, st: st, ops: newOpCache(1<<16, 256<<20), log: log, programs: map[string]*contract.Program{}}
+	return &App{network: network, st: st, ops: newOpCache(1<<16, 256<<20), log: log, programs: contract.NewCache(4096)}
 }
 
 // Network returns the network id.
@@ -128,11 +107,11 @@ func (a *App) InitChain(_ context.Context, req *abci.RequestInitChain) (*abci.Re
 		if err != nil {
 			return nil, err
 		}
-		b, err := op.Marshal(Provider{DID: id.String(), Name: gp.Name, Keys: gp.Keys, Created: req.Time.UnixNano()})
+		b, err := op.Marshal(record.Provider{DID: id.String(), Name: gp.Name, Keys: gp.Keys, Created: req.Time.UnixNano()})
 		if err != nil {
 			return nil, err
 		}
-		if err := a.st.Set(ProviderKey(id.String()), b); err != nil {
+		if err := a.st.Set(record.ProviderKey(id.String()), b); err != nil {
 			return nil, err
 		}
 	}
@@ -278,7 +257,7 @@ func (a *App) Query(_ context.Context, req *abci.RequestQuery) (*abci.ResponseQu
 		}
 	}
 	switch req.Path {
-	case QueryKey:
+	case record.QueryKey:
 		resp := &abci.ResponseQuery{Key: req.Data, Height: snap.Version()}
 		if !req.Prove {
 			v, err := snap.Get(req.Data)
@@ -299,15 +278,15 @@ func (a *App) Query(_ context.Context, req *abci.RequestQuery) (*abci.ResponseQu
 		resp.Value = v
 		resp.ProofOps = &cmtcrypto.ProofOps{Ops: []cmtcrypto.ProofOp{{Type: ProofOpType, Key: req.Data, Data: pb}}}
 		return resp, nil
-	case QueryPrefix:
+	case record.QueryPrefix:
 		if len(req.Data) == 0 {
 			return queryError(op.ReasonInvalidField, "empty prefix"), nil
 		}
-		var list PrefixList
+		var list record.PrefixList
 		end := prefixEnd(req.Data)
 		err := snap.Iterate(req.Data, end, func(k, v []byte) bool {
-			list.Items = append(list.Items, KV{Key: append([]byte(nil), k...), Value: append([]byte(nil), v...)})
-			return len(list.Items) < MaxPrefixResults
+			list.Items = append(list.Items, record.KV{Key: append([]byte(nil), k...), Value: append([]byte(nil), v...)})
+			return len(list.Items) < record.MaxPrefixResults
 		})
 		if err != nil {
 			return nil, err
@@ -319,17 +298,6 @@ func (a *App) Query(_ context.Context, req *abci.RequestQuery) (*abci.ResponseQu
 		return &abci.ResponseQuery{Value: b, Height: snap.Version()}, nil
 	}
 	return queryError(op.ReasonInvalidField, "unknown query path"), nil
-}
-
-// PrefixList is the value of a prefix query.
-type PrefixList struct {
-	Items []KV `cbor:"1,keyasint,omitempty"`
-}
-
-// KV is one record of a prefix query.
-type KV struct {
-	Key   []byte `cbor:"1,keyasint"`
-	Value []byte `cbor:"2,keyasint"`
 }
 
 func prefixEnd(p []byte) []byte {

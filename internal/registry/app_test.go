@@ -19,6 +19,7 @@ import (
 	"github.com/bias-iot/bias/did"
 	"github.com/bias-iot/bias/internal/state"
 	"github.com/bias-iot/bias/op"
+	"github.com/bias-iot/bias/record"
 )
 
 const network = "local"
@@ -264,7 +265,7 @@ func TestAliasIndex(t *testing.T) {
 		return op.EnrollEntry{Doc: op.Document{Keys: []op.Key{key()}, Aliases: aliases}}
 	}
 	holder := func(alias string) string {
-		b, err := c.st.Latest().Get(AliasKey(alias))
+		b, err := c.st.Latest().Get(record.AliasKey(alias))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -371,7 +372,7 @@ func TestContractDeterminism(t *testing.T) {
 		}
 		want := []string{op.StatusValidated, op.StatusRejected, op.StatusPending}
 		for i := range ra {
-			var res Result
+			var res record.Result
 			if err := op.Unmarshal(ra[i].Data, &res); err != nil || res.Status != want[i%3] || !bytes.Equal(ra[i].Data, rb[i].Data) {
 				t.Fatalf("block %d tx %d: %+v %v (want %s)", blk, i, res, err, want[i%3])
 			}

@@ -17,6 +17,7 @@ import (
 	"github.com/bias-iot/bias/internal/state"
 	"github.com/bias-iot/bias/legacyid"
 	"github.com/bias-iot/bias/op"
+	"github.com/bias-iot/bias/record"
 )
 
 // blockInfo is what an operation may know of its block: from the header,
@@ -34,7 +35,7 @@ type write struct {
 // outcome is the effect of an accepted operation.
 type outcome struct {
 	writes []write
-	result Result
+	result record.Result
 	events []abci.Event
 }
 
@@ -105,7 +106,7 @@ func (x *executor) register() (*outcome, error) {
 	if x.s.Kid.Base() != id {
 		return nil, op.Reject(op.ReasonUnauthorized, "a registration must be signed by one of the new entity's keys (kid "+id.String()+"#<key>)")
 	}
-	k, ok := findKey(r.Doc.Keys, x.s.Kid.Fragment)
+	k, ok := record.FindKey(r.Doc.Keys, x.s.Kid.Fragment)
 	if !ok {
 		return nil, op.Reject(op.ReasonUnknownSigner, "kid names no key of the registration")
 	}
@@ -119,7 +120,7 @@ func (x *executor) register() (*outcome, error) {
 	if prov == nil {
 		return nil, op.Reject(op.ReasonUnknownProvider, "provider "+r.Provider+" is not registered")
 	}
-	exists, err := x.st.Get(EntityKey(id.String()))
+	exists, err := x.st.Get(record.EntityKey(id.String()))
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +135,7 @@ func (x *executor) register() (*outcome, error) {
 	if err := x.checkAccess(r.Kind, r.Provider, doc.Access, nil); err != nil {
 		return nil, strict(err)
 	}
-	e := &Entity{
+	e := &record.Entity{
 		DID: id.String(), Kind: r.Kind, Provider: r.Provider, Doc: doc, Status: op.StatusPending,
 		Version: 1, Created: x.b.Time, Updated: x.b.Time, CreatedHeight: x.b.Height, UpdatedHeight: x.b.Height,
 	}
@@ -148,7 +149,7 @@ func (x *executor) register() (*outcome, error) {
 		// new DID, with another nonce) needs a new ticket. The record is
 		// of what the provider signed, not of the ticket's bytes, which
 		// an unsigned header or the CBOR tag would change.
-		ticketKey = TicketKey(sha256.Sum256(signed))
+		ticketKey = record.TicketKey(sha256.Sum256(signed))
 		used, err := x.st.Get(ticketKey)
 		if err != nil {
 			return nil, err
@@ -175,7 +176,7 @@ func (x *executor) register() (*outcome, error) {
 // key that merely lists the ticket's key), unexpired at the block time. It
 // returns the claims and what the provider signed (protected header and
 // payload), which identifies the ticket.
-func (x *executor) checkTicket(r *op.Register, prov *Provider, signer op.Key) ([]op.Attr, []byte, error) {
+func (x *executor) checkTicket(r *op.Register, prov *record.Provider, signer op.Key) ([]op.Attr, []byte, error) {
 	bad := func(msg string) error { return op.Reject(op.ReasonBadTicket, msg) }
 	m, err := cose.Decode(r.Ticket)
 	if err != nil {
@@ -221,7 +222,7 @@ func (x *executor) checkTicket(r *op.Register, prov *Provider, signer op.Key) ([
 // of the entity itself, self, or an admin key of its provider) and checks
 // the signature. The caller checks the version once it has checked that
 // the signer may make the operation.
-func (x *executor) target() (e *Entity, self bool, err error) {
+func (x *executor) target() (e *record.Entity, self bool, err error) {
 	id := x.s.Payload.Target()
 	e, err = getEntity(x.st, id)
 	if err != nil {
@@ -237,7 +238,7 @@ func (x *executor) target() (e *Entity, self bool, err error) {
 		self = true
 		k, ok = e.Key(x.s.Kid.Fragment)
 	case e.Provider:
-		var prov *Provider
+		var prov *record.Provider
 		if prov, err = getProvider(x.st, e.Provider); err != nil {
 			return nil, false, err
 		}
@@ -287,7 +288,7 @@ func (x *executor) unknownTarget(id string) error {
 // validated by a registration contract unless its provider has validated
 // it before: bindings are the provider's to vouch for, and a self-signed
 // registration (or re-registration of a pending entity) names them.
-func holdBindings(prev, next *Entity) {
+func holdBindings(prev, next *record.Entity) {
 	if next.Status == op.StatusValidated && len(next.Doc.Access) > 0 && (prev == nil || prev.Status != op.StatusValidated) {
 		next.Status, next.StatusReason = op.StatusPending, "access contract bindings await the provider's validation"
 	}
@@ -296,7 +297,7 @@ func holdBindings(prev, next *Entity) {
 // checkVersion is the replay guard of operations on an entity: they name
 // the version they act on. An older version whose successor was made by
 // this very payload is a replay; any other mismatch is stale.
-func (x *executor) checkVersion(e *Entity) error {
+func (x *executor) checkVersion(e *record.Entity) error {
 	v := x.s.Payload.TargetVersion()
 	if v == e.Version {
 		return nil
@@ -410,7 +411,7 @@ func (x *executor) status() (*outcome, error) {
 	return x.commitEntity(e, x.bump(&next), typ)
 }
 
-func (x *executor) bump(e *Entity) *Entity {
+func (x *executor) bump(e *record.Entity) *record.Entity {
 	e.Version++
 	e.Updated = x.b.Time
 	e.UpdatedHeight = x.b.Height
@@ -436,7 +437,7 @@ func (x *executor) enroll() (*outcome, error) {
 	if err := x.verify(k); err != nil {
 		return nil, err
 	}
-	out := &outcome{result: Result{Count: len(en.Items), Status: op.StatusValidated}}
+	out := &outcome{result: record.Result{Count: len(en.Items), Status: op.StatusValidated}}
 	seen := make(map[string]bool, len(en.Items))
 	x.claims = map[string]string{}
 	for i, item := range en.Items {
@@ -449,7 +450,7 @@ func (x *executor) enroll() (*outcome, error) {
 			return nil, op.Reject(op.ReasonInvalidField, fmt.Sprintf("enroll.items[%d] repeats an earlier item", i))
 		}
 		seen[ids] = true
-		exists, err := x.st.Get(EntityKey(ids))
+		exists, err := x.st.Get(record.EntityKey(ids))
 		if err != nil {
 			return nil, err
 		}
@@ -463,7 +464,7 @@ func (x *executor) enroll() (*outcome, error) {
 		if err := x.checkAccess(op.KindDevice, en.Provider, doc.Access, nil); err != nil {
 			return nil, err
 		}
-		e := &Entity{
+		e := &record.Entity{
 			DID: ids, Kind: op.KindDevice, Provider: en.Provider, Doc: doc, Status: op.StatusValidated,
 			Version: 1, Created: x.b.Time, Updated: x.b.Time, CreatedHeight: x.b.Height, UpdatedHeight: x.b.Height,
 		}
@@ -481,7 +482,7 @@ func (x *executor) enroll() (*outcome, error) {
 // record, the record it replaces (prev, nil for a new entity) filed into
 // the history, and the changes to the legacy-identifier index. A
 // registration thus costs one write.
-func (x *executor) commitEntity(prev, e *Entity, typ string) (*outcome, error) {
+func (x *executor) commitEntity(prev, e *record.Entity, typ string) (*outcome, error) {
 	index, err := x.reindex(prev, e)
 	if err != nil {
 		return nil, err
@@ -493,8 +494,8 @@ func (x *executor) commitEntity(prev, e *Entity, typ string) (*outcome, error) {
 		return nil, err
 	}
 	out := &outcome{
-		writes: append([]write{{EntityKey(e.DID), b}}, index...),
-		result: Result{DID: e.DID, Version: e.Version, Status: e.Status},
+		writes: append([]write{{record.EntityKey(e.DID), b}}, index...),
+		result: record.Result{DID: e.DID, Version: e.Version, Status: e.Status},
 		events: []abci.Event{entityEvent(typ, e)},
 	}
 	if prev != nil {
@@ -502,7 +503,7 @@ func (x *executor) commitEntity(prev, e *Entity, typ string) (*outcome, error) {
 		if err != nil {
 			return nil, err
 		}
-		out.writes = append(out.writes, write{HistoryKey(prev.DID, prev.Version), pb})
+		out.writes = append(out.writes, write{record.HistoryKey(prev.DID, prev.Version), pb})
 	}
 	return out, nil
 }
@@ -511,8 +512,8 @@ func (x *executor) commitEntity(prev, e *Entity, typ string) (*outcome, error) {
 // while it is validated (not before: no squatting by a pending
 // registration; not after a revocation or deactivation). An alias that
 // another entity holds is refused.
-func (x *executor) reindex(prev, next *Entity) ([]write, error) {
-	held := func(e *Entity) []string {
+func (x *executor) reindex(prev, next *record.Entity) ([]write, error) {
+	held := func(e *record.Entity) []string {
 		if e != nil && e.Status == op.StatusValidated {
 			return e.Doc.Aliases
 		}
@@ -527,21 +528,21 @@ func (x *executor) reindex(prev, next *Entity) ([]write, error) {
 		if owner, ok := x.claims[a]; ok && owner != next.DID {
 			return nil, op.Reject(op.ReasonAliasTaken, a+" is claimed twice in this operation")
 		}
-		b, err := x.st.Get(AliasKey(a))
+		b, err := x.st.Get(record.AliasKey(a))
 		if err != nil {
 			return nil, err
 		}
 		if b != nil && string(b) != next.DID {
 			return nil, later(op.Reject(op.ReasonAliasTaken, a+" is held by "+string(b)))
 		}
-		ws = append(ws, write{AliasKey(a), []byte(next.DID)})
+		ws = append(ws, write{record.AliasKey(a), []byte(next.DID)})
 		if x.claims != nil {
 			x.claims[a] = next.DID
 		}
 	}
 	for _, a := range old {
 		if !slices.Contains(neu, a) {
-			ws = append(ws, write{AliasKey(a), nil})
+			ws = append(ws, write{record.AliasKey(a), nil})
 		}
 	}
 	return ws, nil
@@ -567,7 +568,7 @@ func canonicalDoc(doc op.Document) (op.Document, error) {
 // decideRegistration runs the provider's registration contract on a new
 // entity, in this block: the same inputs give the same decision on every
 // node (time and height come from the block).
-func (x *executor) decideRegistration(prov *Provider, e *Entity) (*ContractDecision, error) {
+func (x *executor) decideRegistration(prov *record.Provider, e *record.Entity) (*record.ContractDecision, error) {
 	c, err := getContract(x.st, prov.DID, prov.Registration)
 	if err != nil || c == nil {
 		return nil, err
@@ -576,33 +577,18 @@ func (x *executor) decideRegistration(prov *Provider, e *Entity) (*ContractDecis
 	if err != nil {
 		return nil, err
 	}
-	keys := make([]map[string]string, 0, len(e.Doc.Keys))
+	in := contract.RegistrationInputs{
+		Kind: e.Kind, Provider: e.Provider, Aliases: e.Doc.Aliases, Attrs: e.Attrs(), Ticket: record.AttrMap(e.Ticket),
+		HasTicket: e.Ticket != nil, Height: x.b.Height, Time: contract.Timestamp(x.b.Time),
+	}
 	for _, k := range e.Doc.Keys {
-		keys = append(keys, map[string]string{"id": k.ID, "alg": cose.Alg(k.Alg).String()})
+		in.Keys = append(in.Keys, map[string]string{"id": k.ID, "alg": cose.Alg(k.Alg).String()})
 	}
-	eps := make([]map[string]string, 0, len(e.Doc.Endpoints))
 	for _, ep := range e.Doc.Endpoints {
-		eps = append(eps, map[string]string{"id": ep.ID, "type": ep.Type, "uri": ep.URI})
+		in.Endpoints = append(in.Endpoints, map[string]string{"id": ep.ID, "type": ep.Type, "uri": ep.URI})
 	}
-	attrs, attrKeys := map[string]string{}, []string{}
-	for _, a := range e.Doc.Attrs { // sorted by key
-		attrs[a.K] = a.V
-		attrKeys = append(attrKeys, a.K)
-	}
-	ticket := map[string]string{}
-	for _, a := range e.Ticket {
-		ticket[a.K] = a.V
-	}
-	aliases := e.Doc.Aliases
-	if aliases == nil {
-		aliases = []string{}
-	}
-	d := prg.Eval(map[string]any{
-		"kind": e.Kind, "provider": e.Provider, "keys": keys, "aliases": aliases, "attrs": attrs,
-		"attr_keys": attrKeys, "endpoints": eps, "ticket": ticket, "has_ticket": e.Ticket != nil,
-		"height": x.b.Height, "time": contract.Timestamp(x.b.Time),
-	})
-	return &ContractDecision{Contract: fmt.Sprintf("%s/%s@%d", c.Provider, c.Name, c.Version), Outcome: d.Outcome, Reason: d.Reason}, nil
+	d := prg.Eval(in.Values())
+	return &record.ContractDecision{Contract: c.ID(), Outcome: d.Outcome, Reason: d.Reason}, nil
 }
 
 // checkAccess checks the access contracts an entity binds: only a
@@ -635,7 +621,7 @@ func (x *executor) checkAccess(kind, provider string, refs, kept []string) error
 
 // redecide runs the provider's registration contract on an entity's new
 // version, if the provider has one, and sets its status from the outcome.
-func (x *executor) redecide(e *Entity) error {
+func (x *executor) redecide(e *record.Entity) error {
 	if !x.final {
 		return nil
 	}
@@ -683,7 +669,7 @@ func (x *executor) contract() (*outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	next := &Contract{Provider: c.Provider, Name: c.Name, Kind: c.Kind, Version: 1, Source: c.Source, Height: x.b.Height, Binders: c.Binders,
+	next := &record.Contract{Provider: c.Provider, Name: c.Name, Kind: c.Kind, Version: 1, Source: c.Source, Height: x.b.Height, Binders: c.Binders,
 		LastOp: append([]byte(nil), x.s.PayloadHash[:]...)}
 	if x.s.Payload.Type == op.TypeDeploy {
 		if cur != nil {
@@ -720,12 +706,12 @@ func (x *executor) contract() (*outcome, error) {
 		return nil, err
 	}
 	out := &outcome{
-		writes: []write{{ContractKey(c.Provider, c.Name), b}, {ContractVersionKey(c.Provider, c.Name, next.Version), b}},
-		result: Result{DID: c.Provider, Version: next.Version, Status: next.Kind},
-		events: []abci.Event{{Type: EventContract, Attributes: []abci.EventAttribute{
-			{Key: "provider", Value: c.Provider, Index: true}, {Key: "name", Value: c.Name, Index: true},
+		writes: []write{{record.ContractKey(c.Provider, c.Name), b}, {record.ContractVersionKey(c.Provider, c.Name, next.Version), b}},
+		result: record.Result{DID: c.Provider, Version: next.Version, Status: next.Kind},
+		events: []abci.Event{ledgerEvent(record.EventContract, []record.Attr{
+			{Key: "provider", Value: c.Provider}, {Key: "name", Value: c.Name},
 			{Key: "kind", Value: next.Kind}, {Key: "version", Value: strconv.FormatUint(next.Version, 10)},
-		}}},
+		})},
 	}
 	if next.Kind == op.ContractRegistration && prov.Registration != c.Name {
 		p := *prov
@@ -734,78 +720,49 @@ func (x *executor) contract() (*outcome, error) {
 		if err != nil {
 			return nil, err
 		}
-		out.writes = append(out.writes, write{ProviderKey(p.DID), pb})
+		out.writes = append(out.writes, write{record.ProviderKey(p.DID), pb})
 	}
 	return out, nil
 }
 
-// EventContract is the type of the event of a contract deployment or update.
-const EventContract = "bias.contract"
-
-func getContract(st state.Reader, provider, name string) (*Contract, error) {
-	return decodeContract(st.Get(ContractKey(provider, name)))
+func getContract(st state.Reader, provider, name string) (*record.Contract, error) {
+	return read(st, record.ContractKey(provider, name), record.DecodeContract)
 }
 
-func getContractVersion(st state.Reader, provider, name string, v uint64) (*Contract, error) {
-	return decodeContract(st.Get(ContractVersionKey(provider, name, v)))
+func getContractVersion(st state.Reader, provider, name string, v uint64) (*record.Contract, error) {
+	return read(st, record.ContractVersionKey(provider, name, v), record.DecodeContract)
 }
 
-func decodeContract(b []byte, err error) (*Contract, error) {
+func getEntity(st state.Reader, id string) (*record.Entity, error) {
+	return read(st, record.EntityKey(id), record.DecodeEntity)
+}
+
+func getHistory(st state.Reader, id string, v uint64) (*record.Entity, error) {
+	return read(st, record.HistoryKey(id, v), record.DecodeEntity)
+}
+
+func getProvider(st state.Reader, id string) (*record.Provider, error) {
+	return read(st, record.ProviderKey(id), record.DecodeProvider)
+}
+
+// read reads and decodes a record; nil, nil if the key is absent.
+func read[T any](st state.Reader, key []byte, decode func([]byte) (*T, error)) (*T, error) {
+	b, err := st.Get(key)
 	if err != nil || b == nil {
 		return nil, err
 	}
-	var c Contract
-	if err := op.Unmarshal(b, &c); err != nil {
-		return nil, fmt.Errorf("decode contract: %w", err)
-	}
-	return &c, nil
+	return decode(b)
 }
 
-// EventEntity is the type of the event emitted for each entity change.
-const EventEntity = "bias.entity"
-
-func entityEvent(typ string, e *Entity) abci.Event {
-	return abci.Event{Type: EventEntity, Attributes: []abci.EventAttribute{
-		{Key: "op", Value: typ, Index: true},
-		{Key: "did", Value: e.DID, Index: true},
-		{Key: "provider", Value: e.Provider, Index: true},
-		{Key: "status", Value: e.Status, Index: true},
-		{Key: "version", Value: strconv.FormatUint(e.Version, 10)},
-	}}
+// ledgerEvent renders an event with indexed attributes.
+func ledgerEvent(typ string, attrs []record.Attr) abci.Event {
+	ev := abci.Event{Type: typ}
+	for _, a := range attrs {
+		ev.Attributes = append(ev.Attributes, abci.EventAttribute{Key: a.Key, Value: a.Value, Index: true})
+	}
+	return ev
 }
 
-func getEntity(st state.Reader, id string) (*Entity, error) {
-	b, err := st.Get(EntityKey(id))
-	if err != nil || b == nil {
-		return nil, err
-	}
-	var e Entity
-	if err := op.Unmarshal(b, &e); err != nil {
-		return nil, fmt.Errorf("decode entity %s: %w", id, err)
-	}
-	return &e, nil
-}
-
-func getHistory(st state.Reader, id string, v uint64) (*Entity, error) {
-	b, err := st.Get(HistoryKey(id, v))
-	if err != nil || b == nil {
-		return nil, err
-	}
-	var e Entity
-	if err := op.Unmarshal(b, &e); err != nil {
-		return nil, fmt.Errorf("decode history %s@%d: %w", id, v, err)
-	}
-	return &e, nil
-}
-
-func getProvider(st state.Reader, id string) (*Provider, error) {
-	b, err := st.Get(ProviderKey(id))
-	if err != nil || b == nil {
-		return nil, err
-	}
-	var p Provider
-	if err := op.Unmarshal(b, &p); err != nil {
-		return nil, fmt.Errorf("decode provider %s: %w", id, err)
-	}
-	return &p, nil
+func entityEvent(typ string, e *record.Entity) abci.Event {
+	return ledgerEvent(record.EventEntity, record.EntityEvent{Op: typ, DID: e.DID, Provider: e.Provider, Status: e.Status, Version: e.Version}.Attrs())
 }

@@ -7,8 +7,8 @@ import (
 	"github.com/bias-iot/bias/internal/ledger"
 	"github.com/bias-iot/bias/internal/ledger/ledgertest"
 	"github.com/bias-iot/bias/internal/node/nodetest"
-	"github.com/bias-iot/bias/internal/registry"
 	"github.com/bias-iot/bias/op"
+	"github.com/bias-iot/bias/record"
 )
 
 // TestConformance runs the ledger conformance suite against embedded
@@ -21,11 +21,11 @@ func TestConformance(t *testing.T) {
 			return h.Node.Ledger()
 		},
 		Network: "local",
-		Path:    registry.QueryKey,
+		Path:    record.QueryKey,
 		Valid: func(t *testing.T) ([]byte, []byte) {
 			s := nodetest.NewKey(t, cose.AlgEdDSA)
 			tx, id := h.SignRegister(s, h.RegisterPayload(op.KindDevice, h.Provider.DID, s))
-			return tx, registry.EntityKey(id.String())
+			return tx, record.EntityKey(id.String())
 		},
 		Invalid: func(t *testing.T) []byte { return []byte("not an operation") },
 	})
