@@ -2,8 +2,9 @@
 // operation and wait for its committed result, read a key at a height with
 // a Merkle proof against the app hash of a block header, and watch
 // committed blocks. The registry's service code depends only on this
-// interface; cometledger implements it with CometBFT, and ledgertest holds
-// the conformance suite that every implementation passes.
+// interface; cometledger implements it with CometBFT, memledger in memory
+// for tests, and ledgertest holds the conformance suite that every
+// implementation passes.
 //
 //	res, err := l.Submit(ctx, tx)       // waits for the block
 //	q, err := l.Query(ctx, ledger.Query{Path: "/key", Data: key, Prove: true})

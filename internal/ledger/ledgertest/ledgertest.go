@@ -1,5 +1,5 @@
 // Package ledgertest is the conformance suite of the ledger interface:
-// every implementation (cometledger today) must pass it. The suite is
+// every implementation (cometledger, memledger) must pass it. The suite is
 // independent of the application: the caller supplies transactions that
 // its application accepts and rejects, and the state key that an
 // accepted transaction writes.
