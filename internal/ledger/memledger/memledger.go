@@ -38,7 +38,7 @@
 //	l, err := memledger.New(app, "local", appState, time.Unix(1_700_000_000, 0))
 //	defer l.Close() // before st.Close
 //	res, err := l.Submit(ctx, tx) // committed at res.Height
-//	q, err := l.Query(ctx, ledger.Query{Path: registry.QueryKey, Data: key, Height: res.Height, Prove: true})
+//	q, err := l.Query(ctx, ledger.Query{Path: record.QueryKey, Data: key, Height: res.Height, Prove: true})
 //	h, err := l.Header(ctx, res.Height+1) // h.AppHash proves q
 package memledger
 

@@ -24,6 +24,7 @@ import (
 	"github.com/bias-iot/bias/internal/state"
 	"github.com/bias-iot/bias/op"
 	"github.com/bias-iot/bias/proof"
+	"github.com/bias-iot/bias/record"
 )
 
 const network = "local"
@@ -91,7 +92,7 @@ func (c *chain) register(t *testing.T) (tx, key []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tx, registry.EntityKey(id.String())
+	return tx, record.EntityKey(id.String())
 }
 
 func keyN(t *testing.T, n int) cose.Signer { return key(t, fmt.Sprintf("device %d", n)) }
@@ -106,7 +107,7 @@ func TestConformance(t *testing.T) {
 			return c.l
 		},
 		Network: network,
-		Path:    registry.QueryKey,
+		Path:    record.QueryKey,
 		Valid:   func(t *testing.T) ([]byte, []byte) { return c.register(t) },
 		Invalid: func(t *testing.T) []byte { return []byte("not an operation") },
 	})
@@ -139,7 +140,7 @@ func TestBlocks(t *testing.T) {
 	if err != nil {
 		t.Fatalf("proof block: %v", err)
 	}
-	q, err := c.l.Query(ctx, ledger.Query{Path: registry.QueryKey, Data: key, Height: 2, Prove: true})
+	q, err := c.l.Query(ctx, ledger.Query{Path: record.QueryKey, Data: key, Height: 2, Prove: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +237,7 @@ func TestClose(t *testing.T) {
 	ctx := t.Context()
 	calls := map[string]func() error{
 		"query": func() error {
-			_, err := c.l.Query(ctx, ledger.Query{Path: registry.QueryKey, Data: []byte("k")})
+			_, err := c.l.Query(ctx, ledger.Query{Path: record.QueryKey, Data: []byte("k")})
 			return err
 		},
 		"header": func() error { _, err := c.l.Header(ctx, 1); return err },
