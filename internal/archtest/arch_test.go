@@ -14,7 +14,7 @@ import (
 const module = "github.com/bias-iot/bias"
 
 // public are the packages a device or service links without the node.
-var public = []string{"did", "legacyid", "authn", "cose", "op", "proof", "keyfile", "lightclient", "sdk"}
+var public = []string{"did", "legacyid", "authn", "cose", "op", "proof", "keyfile", "lightclient", "record", "sdk"}
 
 func TestPublicPackagesStayLight(t *testing.T) {
 	for _, p := range public {
