@@ -21,6 +21,7 @@ import (
 // binds B's access contract, which admits cars of operator A only in
 // areas 1 and 2; the node decides with the contract and names it.
 func TestAccessContract(t *testing.T) {
+	t.Parallel()
 	h := nodetest.Start(t)
 	provA, provB := h.Provider, h.Other
 	src := `device["provider"] == "` + provA.DID.String() + `" && request[?"area"].orValue("") in ["1", "2"]`
@@ -85,6 +86,7 @@ func TestAccessContract(t *testing.T) {
 // under it. A registration that names bindings waits for its provider,
 // even when a registration contract would validate it.
 func TestContractBinders(t *testing.T) {
+	t.Parallel()
 	h := nodetest.Start(t)
 	provA, provB := h.Provider, h.Other
 	cams := provA.DID.String() + "/cams"

@@ -23,6 +23,7 @@ func freshNonce() []byte {
 // other over real HTTP against a real node, in both encodings, and every
 // refusal has its reason.
 func TestAuthenticationThroughNode(t *testing.T) {
+	t.Parallel()
 	h := nodetest.Start(t)
 	view := sdk.View{C: h.Client}
 	register := h.RegisterValidated

@@ -17,6 +17,7 @@ import (
 // revoked device as soon as the revocation's event arrives (there is no
 // timer in the cache).
 func TestCachedViewDropsOnEvent(t *testing.T) {
+	t.Parallel()
 	h := nodetest.Start(t)
 	svcE := h.RegisterValidated(op.KindService, cose.AlgES256)
 	devE := h.RegisterValidated(op.KindDevice, cose.AlgEdDSA)

@@ -17,6 +17,7 @@ const tacContract = `aliases.exists(a, a.startsWith("urn:imei:35209900")) ? "val
 // the block of the registration; an update changes later decisions, not
 // earlier ones; bad contracts and foreign deployments are refused.
 func TestRegistrationContract(t *testing.T) {
+	t.Parallel()
 	h := nodetest.Start(t)
 	deploy := func(signer nodetest.Provider, provider string, typ, name, kind string, version uint64, src string) error {
 		_, err := h.Submit(h.Sign(signer.Signer, signer.Kid, op.Payload{Type: typ, Contract: &op.Contract{

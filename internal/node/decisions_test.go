@@ -13,6 +13,7 @@ import (
 // TestDecisionEvents: a provider follows the node's authentication
 // decisions about its device, and resumes after the last one it saw.
 func TestDecisionEvents(t *testing.T) {
+	t.Parallel()
 	h := nodetest.Start(t)
 	svcE := h.RegisterValidated(op.KindService, cose.AlgEdDSA)
 	devE := h.RegisterValidated(op.KindDevice, cose.AlgEdDSA)

@@ -55,6 +55,7 @@ func runChildNode(home, httpAddr string) {
 // TestProof checks that a record's proof verifies against the app hash of
 // the next block's header, and that a tampered value or hash does not.
 func TestProof(t *testing.T) {
+	t.Parallel()
 	h := nodetest.Start(t)
 	dev := h.Register(op.KindDevice, h.Provider.DID, cose.AlgEdDSA)
 	v, err := h.Client.EntityProof(t.Context(), dev.DID.String(), 0)
@@ -96,6 +97,7 @@ func TestProof(t *testing.T) {
 // TestRestart stops and restarts a node: the same state, the same app
 // hash, and the node goes on committing.
 func TestRestart(t *testing.T) {
+	t.Parallel()
 	h := nodetest.Start(t)
 	var ids []did.DID
 	for i := 0; i < 10; i++ {
@@ -122,6 +124,7 @@ func TestRestart(t *testing.T) {
 // behind the block store: on start, CometBFT's handshake replays the
 // blocks it missed and the state comes out with the same app hash.
 func TestHandshakeReplay(t *testing.T) {
+	t.Parallel()
 	h := nodetest.Start(t)
 	for i := 0; i < 3; i++ {
 		h.Register(op.KindDevice, h.Provider.DID, cose.AlgEdDSA)
@@ -157,6 +160,7 @@ func TestHandshakeReplay(t *testing.T) {
 // TestKillMidLoad kills a node process with SIGKILL while clients submit
 // registrations, restarts it, and finds every acknowledged registration.
 func TestKillMidLoad(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts node processes")
 	}

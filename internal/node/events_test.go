@@ -39,6 +39,7 @@ func next[T any](t *testing.T, ch <-chan T) T {
 // by DID, and a reconnecting client resumes after its last event with no
 // repeat and no gap.
 func TestEventStream(t *testing.T) {
+	t.Parallel()
 	h := nodetest.Start(t)
 	other := h.Register(op.KindDevice, h.Provider.DID, cose.AlgEdDSA)
 	dev := h.Register(op.KindDevice, h.Provider.DID, cose.AlgEdDSA)

@@ -13,6 +13,7 @@ import (
 // real node and registers devices that it validates, leaves pending and
 // rejects.
 func TestExampleContracts(t *testing.T) {
+	t.Parallel()
 	type reg struct {
 		aliases []string
 		attrs   []op.Attr

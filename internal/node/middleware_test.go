@@ -20,6 +20,7 @@ import (
 // a device with the SDK's transport gets in after one challenge, in either
 // encoding; a plain client and a revoked device do not.
 func TestMiddleware(t *testing.T) {
+	t.Parallel()
 	h := nodetest.Start(t)
 	view := sdk.View{C: h.Client}
 	svcE := h.RegisterValidated(op.KindService, cose.AlgES256)

@@ -30,6 +30,7 @@ import (
 // each record's proof against a witness's header: a node that alters the
 // record is caught; one that alters only its JSON view is ignored.
 func TestProvenView(t *testing.T) {
+	t.Parallel()
 	h := nodetest.Start(t)
 	dev := h.Register(op.KindDevice, h.Provider.DID, cose.AlgEdDSA)
 	if err := decide(t, h, op.TypeRevoke, dev.DID, 1); err != nil {
@@ -90,6 +91,7 @@ func liar(t *testing.T, h *nodetest.Harness, prefix string, rewrite func(v map[s
 // record, the header or a signature is caught, and so is a header signed
 // by a set other than the trusted one.
 func TestLightClient(t *testing.T) {
+	t.Parallel()
 	h := nodetest.Start(t)
 	gb, err := os.ReadFile(cometledger.GenesisFile(h.Home))
 	if err != nil {

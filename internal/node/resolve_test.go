@@ -52,6 +52,7 @@ func get(t *testing.T, h *nodetest.Harness, path, accept string) (int, string, [
 }
 
 func TestResolution(t *testing.T) {
+	t.Parallel()
 	h := nodetest.Start(t)
 	r := sdk.NewClient(h.Node.URL())
 	dev := registerWith(t, h, "urn:imei:490154203237518")
@@ -162,6 +163,7 @@ func TestResolution(t *testing.T) {
 // TestResolutionRepresentationsAndErrors checks each representation and
 // each error status, in both error forms.
 func TestResolutionRepresentationsAndErrors(t *testing.T) {
+	t.Parallel()
 	h := nodetest.Start(t)
 	dev := registerWith(t, h)
 	path := "/1.0/identifiers/" + dev.DID.String()
@@ -221,6 +223,7 @@ func TestResolutionRepresentationsAndErrors(t *testing.T) {
 // TestIdentifyEachType identifies a device by each kind of legacy
 // identifier, spelled otherwise than it was registered.
 func TestIdentifyEachType(t *testing.T) {
+	t.Parallel()
 	h := nodetest.Start(t)
 	dev := registerWith(t, h,
 		"urn:imei:35209900-176148-1",
@@ -264,6 +267,7 @@ func isReason(err error, r op.Reason) bool {
 // identification answer 500 in the resolution's error form, without the
 // cause.
 func TestResolutionInternalError(t *testing.T) {
+	t.Parallel()
 	h := nodetest.Start(t)
 	dev := registerWith(t, h)
 	if err := h.Node.Ledger().(io.Closer).Close(); err != nil {

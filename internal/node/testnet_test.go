@@ -22,6 +22,7 @@ import (
 // runs it in process on loopback: a device of operator A registered at
 // A's node is validated by A, and every node serves the same record.
 func TestTestnet(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	nodes, err := node.InitTestnet(node.TestnetConfig{
 		Dir: dir, Network: "testnet", Validators: 4, Host: "127.0.0.1",

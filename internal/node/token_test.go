@@ -26,6 +26,7 @@ import (
 // independent JWT library verifies the token with the JWK Set the node
 // publishes; a revocation kills the token.
 func TestSingleSignOn(t *testing.T) {
+	t.Parallel()
 	h := nodetest.Start(t)
 	view := sdk.View{C: h.Client}
 	reg := h.RegisterValidated
@@ -133,6 +134,7 @@ func TestSingleSignOn(t *testing.T) {
 // challenge and names the contract, while a service bound to another
 // contract refuses it. An independent JWT library sees the contract in aud.
 func TestSingleSignOnByContract(t *testing.T) {
+	t.Parallel()
 	h := nodetest.Start(t)
 	view := sdk.View{C: h.Client}
 	prov := h.Provider
