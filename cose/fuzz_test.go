@@ -46,7 +46,7 @@ func FuzzDecode(f *testing.F) {
 			f.Add(msg[1:]) // untagged
 		}
 		f.Add(signedMessage(f, s, cborBytes(f, map[int64]any{labelAlg: int64(s.Public().Alg())}),
-			map[int64]any{labelKid: []byte("u"), 5: []byte("iv")}, []byte{}, nil))
+			map[int64]any{labelKid: []byte("u"), 5: []byte("iv")}, []byte{}))
 	}
 	for _, name := range coseVectorFiles(f) {
 		var v coseVector

@@ -65,10 +65,11 @@ func message(t testing.TB, protected []byte, unprotected any, payload, sig []byt
 	return cborBytes(t, cbor.Tag{Number: TagSign1, Content: []any{protected, unprotected, payload, sig}})
 }
 
-// signedMessage signs protected (bytes as given) and payload with s.
-func signedMessage(t testing.TB, s Signer, protected []byte, unprotected any, payload, aad []byte) []byte {
+// signedMessage signs protected (bytes as given) and payload with s, with
+// no external AAD.
+func signedMessage(t testing.TB, s Signer, protected []byte, unprotected any, payload []byte) []byte {
 	t.Helper()
-	sig, err := s.SignMessage(sigStructure(t, protected, aad, payload))
+	sig, err := s.SignMessage(sigStructure(t, protected, nil, payload))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +182,7 @@ func TestDecodeAccepts(t *testing.T) {
 	s := newSigner(t, AlgEdDSA)
 	prot := cborBytes(t, map[int64]any{labelAlg: int64(AlgEdDSA)})
 	payload := []byte("payload")
-	tagged := signedMessage(t, s, prot, nil, payload, nil)
+	tagged := signedMessage(t, s, prot, nil, payload)
 	cases := []struct {
 		name    string
 		msg     []byte
@@ -190,11 +191,11 @@ func TestDecodeAccepts(t *testing.T) {
 	}{
 		{"tagged", tagged, "", false},
 		{"untagged", tagged[1:], "", false},
-		{"kid unprotected", signedMessage(t, s, prot, map[int64]any{labelKid: []byte("u1")}, payload, nil), "u1", false},
-		{"kid protected", signedMessage(t, s, cborBytes(t, map[int64]any{labelAlg: int64(AlgEdDSA), labelKid: []byte("p1")}), nil, payload, nil), "p1", true},
-		{"other unprotected header", signedMessage(t, s, prot, map[int64]any{5: []byte("iv"), 33: []any{[]byte{1}}}, payload, nil), "", false},
-		{"ctyp protected", signedMessage(t, s, cborBytes(t, map[int64]any{labelAlg: int64(AlgEdDSA), 3: 0}), nil, payload, nil), "", false},
-		{"empty payload", signedMessage(t, s, prot, nil, []byte{}, nil), "", false},
+		{"kid unprotected", signedMessage(t, s, prot, map[int64]any{labelKid: []byte("u1")}, payload), "u1", false},
+		{"kid protected", signedMessage(t, s, cborBytes(t, map[int64]any{labelAlg: int64(AlgEdDSA), labelKid: []byte("p1")}), nil, payload), "p1", true},
+		{"other unprotected header", signedMessage(t, s, prot, map[int64]any{5: []byte("iv"), 33: []any{[]byte{1}}}, payload), "", false},
+		{"ctyp protected", signedMessage(t, s, cborBytes(t, map[int64]any{labelAlg: int64(AlgEdDSA), 3: 0}), nil, payload), "", false},
+		{"empty payload", signedMessage(t, s, prot, nil, []byte{}), "", false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -425,7 +426,7 @@ func TestCritSignedIsRejected(t *testing.T) {
 	// Even correctly signed, a message with crit is refused before Verify.
 	s := newSigner(t, AlgES256)
 	prot := cborBytes(t, map[int64]any{labelAlg: int64(AlgES256), labelCrit: []any{int64(labelKid)}, labelKid: []byte("k")})
-	if _, err := Decode(signedMessage(t, s, prot, nil, []byte("p"), nil)); !errors.Is(err, ErrMalformed) {
+	if _, err := Decode(signedMessage(t, s, prot, nil, []byte("p"))); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("crit: %v, want ErrMalformed", err)
 	}
 }

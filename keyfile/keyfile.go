@@ -48,12 +48,10 @@ func Save(path string, priv crypto.Signer) error {
 		return err
 	}
 	if err := pem.Encode(f, &pem.Block{Type: pemType, Bytes: der}); err != nil {
-		f.Close()
-		return err
+		return errors.Join(err, f.Close())
 	}
 	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
+		return errors.Join(err, f.Close())
 	}
 	return f.Close()
 }

@@ -183,7 +183,9 @@ func TestParseGenesis(t *testing.T) {
 		t.Fatalf("%+v %v", g, err)
 	}
 	var doc map[string]any
-	json.Unmarshal(b, &doc)
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
 	addr := doc["validators"].([]any)[0].(map[string]any)["address"].(string)
 	if got := strings.ToUpper(hex.EncodeToString(g.Validators.Validators()[0].Address())); got != addr {
 		t.Fatalf("address %s, genesis says %s", got, addr)

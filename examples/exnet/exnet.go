@@ -73,6 +73,7 @@ func Start(edges int) (*Net, error) {
 		}
 		s, err := keyfile.Load(tn.AdminKey)
 		if err != nil {
+			n.Stop()
 			return nil, err
 		}
 		p := did.MustParse(tn.ProviderDID)
@@ -89,12 +90,17 @@ func Start(edges int) (*Net, error) {
 	return n, nil
 }
 
-// Stop stops every node and removes the network's directory.
+// Stop stops every node and removes the network's directory; what fails is
+// reported on stderr.
 func (n *Net) Stop() {
 	for _, run := range n.nodes {
-		run.Close()
+		if err := run.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "stop node:", err)
+		}
 	}
-	os.RemoveAll(n.dir)
+	if err := os.RemoveAll(n.dir); err != nil {
+		fmt.Fprintln(os.Stderr, "remove the network's directory:", err)
+	}
 }
 
 // Submit signs a payload with the operator's admin key and submits it at

@@ -73,22 +73,18 @@ func Open(dir string) (*Store, error) {
 	// docs/benchmarks.md. Every version is saved with a synced write.
 	tree := iavl.NewMutableTree(db, 2_000_000, true, iavl.NewNopLogger(), iavl.SyncOption(true))
 	if _, err := tree.Load(); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("load state: %w", err)
+		return nil, errors.Join(fmt.Errorf("load state: %w", err), db.Close())
 	}
 	flat, err := leveldb.OpenFile(filepath.Join(filepath.Clean(dir), "latest.db"), &opt.Options{BlockCacheCapacity: 128 << 20})
 	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open latest-value index: %w", err)
+		return nil, errors.Join(fmt.Errorf("open latest-value index: %w", err), db.Close())
 	}
 	s := &Store{db: db, tree: tree, flat: flat, pending: map[string]flatWrite{}}
 	if err := s.refresh(); err != nil {
-		s.Close()
-		return nil, err
+		return nil, errors.Join(err, s.Close())
 	}
 	if err := s.loadFlat(); err != nil {
-		s.Close()
-		return nil, err
+		return nil, errors.Join(err, s.Close())
 	}
 	return s, nil
 }
@@ -134,7 +130,7 @@ func (s *Store) loadFlat() error {
 			return werr != nil
 		})
 		if err != nil || werr != nil {
-			return fmt.Errorf("rebuild latest-value index: %v %v", err, werr)
+			return fmt.Errorf("rebuild latest-value index: %w", errors.Join(err, werr))
 		}
 	}
 	batch.Put(flatVersionKey, binary.BigEndian.AppendUint64(nil, uint64(v)))
@@ -338,7 +334,7 @@ func (s *Snapshot) Prove(key []byte) ([]byte, *ics23.CommitmentProof, error) {
 
 // Iterate calls fn for each key in [start, end) in ascending order until fn
 // returns false.
-func (s *Snapshot) Iterate(start, end []byte, fn func(k, v []byte) bool) error {
+func (s *Snapshot) Iterate(start, end []byte, fn func(k, v []byte) bool) (err error) {
 	if s.t == nil {
 		return nil
 	}
@@ -348,7 +344,12 @@ func (s *Snapshot) Iterate(start, end []byte, fn func(k, v []byte) bool) error {
 	if err != nil {
 		return err
 	}
-	defer it.Close()
+	defer func() {
+		// Close returns the iterator's error again (iavl): keep the first.
+		if cerr := it.Close(); err == nil {
+			err = cerr
+		}
+	}()
 	for ; it.Valid(); it.Next() {
 		if !fn(it.Key(), it.Value()) {
 			break

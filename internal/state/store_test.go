@@ -23,7 +23,9 @@ func TestLatestIndex(t *testing.T) {
 			}
 		}
 		if v == 3 {
-			s.Delete([]byte("k007"))
+			if err := s.Delete([]byte("k007")); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if _, _, err := s.Commit(); err != nil {
 			t.Fatal(err)
@@ -57,13 +59,23 @@ func TestLatestIndex(t *testing.T) {
 	check(s)
 	// A crash between the tree's commit and the index's: the index says
 	// version 2 and holds wrong values.
-	s.flat.Put(flatVersionKey, binary.BigEndian.AppendUint64(nil, 2), nil)
-	s.flat.Put([]byte("k001"), []byte("stale"), nil)
-	s.Close()
+	if err := s.flat.Put(flatVersionKey, binary.BigEndian.AppendUint64(nil, 2), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.flat.Put([]byte("k001"), []byte("stale"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
 	s, err = Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer func() {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
 	check(s)
 }

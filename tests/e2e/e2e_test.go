@@ -39,7 +39,9 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	if err := os.RemoveAll(dir); err != nil {
+		fmt.Fprintln(os.Stderr, "remove the built binary:", err)
+	}
 	os.Exit(code)
 }
 
@@ -66,8 +68,10 @@ func (p *proc) start(t *testing.T) {
 
 func (p *proc) kill() {
 	if p.cmd != nil {
-		p.cmd.Process.Signal(syscall.SIGKILL)
-		p.cmd.Wait()
+		// It may have exited already, and Wait reports the kill: neither
+		// is an error here.
+		_ = p.cmd.Process.Signal(syscall.SIGKILL)
+		_ = p.cmd.Wait()
 		p.cmd = nil
 	}
 }

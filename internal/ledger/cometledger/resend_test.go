@@ -77,7 +77,11 @@ func TestResendAfterRefusal(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				t.Cleanup(func() { l.Close() })
+				t.Cleanup(func() {
+					if err := l.Close(); err != nil {
+						t.Error(err)
+					}
+				})
 				ls = append(ls, l)
 			}
 			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)

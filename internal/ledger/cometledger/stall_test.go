@@ -63,7 +63,11 @@ func TestStallWarning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	defer func() {
+		if err := l.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Second)
 	defer cancel()
 	if _, err := l.Submit(ctx, []byte("an operation")); !errors.Is(err, context.DeadlineExceeded) {
