@@ -48,7 +48,8 @@ type Service struct {
 
 	issued issuedSet // challenge bytes by nonce, for Node
 
-	store *authn.ChallengeStore
+	storeOnce sync.Once
+	store     *authn.ChallengeStore
 }
 
 func (s *Service) now() time.Time {
@@ -58,10 +59,9 @@ func (s *Service) now() time.Time {
 	return time.Now()
 }
 
+// init makes the challenge store once: concurrent first requests share it.
 func (s *Service) init() {
-	if s.store == nil {
-		s.store = authn.NewChallengeStore(1 << 16)
-	}
+	s.storeOnce.Do(func() { s.store = authn.NewChallengeStore(1 << 16) })
 }
 
 // Challenge issues a new signed challenge.
