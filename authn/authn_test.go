@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"strings"
 	"testing"
 
 	"github.com/bias-iot/bias/cose"
@@ -249,6 +250,20 @@ func TestSessionTokens(t *testing.T) {
 			return d
 		}, FailWrongKind},
 		{"fail/malformed", func() Decision { _, d := VerifyToken(ctx, v, []byte("ey.x.y"), peer.id, now); return d }, FailMalformed},
+		// A signature has one encoding: the base64 decoder alone would
+		// take a line break, or other unused low bits in its last character.
+		{"fail/malformed-signature-line-break", func() Decision {
+			b := append(append(append([]byte(nil), tok[:len(tok)-4]...), '\n'), tok[len(tok)-4:]...)
+			_, d := VerifyToken(ctx, v, b, peer.id, now)
+			return d
+		}, FailMalformed},
+		{"fail/malformed-signature-low-bits", func() Decision {
+			const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+			b := append([]byte(nil), tok...)
+			b[len(b)-1] = alphabet[strings.IndexByte(alphabet, b[len(b)-1])^1] // a 64-byte signature leaves 4 bits unused
+			_, d := VerifyToken(ctx, v, b, peer.id, now)
+			return d
+		}, FailMalformed},
 		{"fail/revoked-device", func() Decision {
 			v[dev.id].Status = op.StatusRevoked
 			defer func() { v[dev.id].Status = op.StatusValidated }()
