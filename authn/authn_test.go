@@ -284,6 +284,13 @@ func TestSessionTokens(t *testing.T) {
 			}
 		})
 	}
+	// A refusal's detail, which the client reads, does not echo a long
+	// input back.
+	long := b64.EncodeToString([]byte(`{"alg":"EdDSA","kid":"`+svc.kid.String()+`","typ":"JWT"}`)) + "." +
+		b64.EncodeToString([]byte(`{"`+strings.Repeat("x", 2500)+`":1}`)) + ".AAAA"
+	if _, d := VerifyToken(ctx, v, []byte(long), peer.id, now); d.Reason != FailMalformed || len(d.Detail) > 256 {
+		t.Fatalf("a token with an unknown claim of 2500 characters: %s, with a detail of %d bytes", d.Reason, len(d.Detail))
+	}
 }
 
 // tamper changes one bit of a message's signature, keeping its encoding
