@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/bias-iot/bias/cose"
@@ -283,6 +284,20 @@ func TestSessionTokens(t *testing.T) {
 			return d
 		}, FailWrongKind},
 		{"fail/malformed", func() Decision { _, d := VerifyToken(ctx, v, []byte("ey.x.y"), peer.id, now); return d }, FailMalformed},
+		// A signature has one encoding: the base64 decoder alone would
+		// take a line break, or other unused low bits in its last character.
+		{"fail/malformed-signature-line-break", func() Decision {
+			b := append(append(append([]byte(nil), tok[:len(tok)-4]...), '\n'), tok[len(tok)-4:]...)
+			_, d := VerifyToken(ctx, v, b, peer.id, now)
+			return d
+		}, FailMalformed},
+		{"fail/malformed-signature-low-bits", func() Decision {
+			const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+			b := append([]byte(nil), tok...)
+			b[len(b)-1] = alphabet[strings.IndexByte(alphabet, b[len(b)-1])^1] // a 64-byte signature leaves 4 bits unused
+			_, d := VerifyToken(ctx, v, b, peer.id, now)
+			return d
+		}, FailMalformed},
 		{"fail/revoked-device", func() Decision {
 			v[dev.id].Status = op.StatusRevoked
 			defer func() { v[dev.id].Status = op.StatusValidated }()
@@ -302,6 +317,13 @@ func TestSessionTokens(t *testing.T) {
 				t.Fatalf("got %+v, want %s", d, c.want)
 			}
 		})
+	}
+	// A refusal's detail, which the client reads, does not echo a long
+	// input back.
+	long := b64.EncodeToString([]byte(`{"alg":"EdDSA","kid":"`+svc.kid.String()+`","typ":"JWT"}`)) + "." +
+		b64.EncodeToString([]byte(`{"`+strings.Repeat("x", 2500)+`":1}`)) + ".AAAA"
+	if _, d := VerifyToken(ctx, v, []byte(long), peer.id, now); d.Reason != FailMalformed || len(d.Detail) > 256 {
+		t.Fatalf("a token with an unknown claim of 2500 characters: %s, with a detail of %d bytes", d.Reason, len(d.Detail))
 	}
 }
 

@@ -106,6 +106,9 @@ func DecodeCWTClaims(payload []byte) (*TokenClaims, error) {
 
 // VerifyTokenCWT accepts a CWT session token as VerifyToken does a JWT.
 func VerifyTokenCWT(ctx context.Context, v View, token []byte, audience did.DID, now int64) (*TokenClaims, Decision) {
+	if len(token) > 2*MaxMessage {
+		return nil, deny(FailMalformed, "token larger than %d bytes", 2*MaxMessage)
+	}
 	m, kid, err := decodeCOSE(token)
 	if err != nil {
 		return nil, deny(FailMalformed, "%v", err)

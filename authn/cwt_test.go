@@ -7,6 +7,8 @@ import (
 	"os"
 	"testing"
 
+	"github.com/fxamacker/cbor/v2"
+
 	"github.com/bias-iot/bias/cose"
 	"github.com/bias-iot/bias/did"
 	"github.com/bias-iot/bias/op"
@@ -82,6 +84,19 @@ func TestCWTTokens(t *testing.T) {
 		t.Fatalf("revoked device: %+v", d)
 	}
 	v[dev.id].Status = op.StatusValidated
+	// The unprotected header is not signed: a token padded there is still
+	// bounded as a JWT is.
+	m, err := cose.Decode(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	padded, err := cbor.Marshal(cbor.Tag{Number: cose.TagSign1, Content: []any{m.Protected, map[int64][]byte{99: make([]byte, 2*MaxMessage)}, m.Payload, m.Signature}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, d := VerifyTokenCWT(ctx, v, padded, peer.id, now); d.Reason != FailMalformed {
+		t.Fatalf("a token of %d bytes: %+v", len(padded), d)
+	}
 	tok[len(tok)-1] ^= 1
 	if _, d := VerifyTokenCWT(ctx, v, tok, peer.id, now); d.Reason != FailBadSignature {
 		t.Fatalf("tampered: %+v", d)

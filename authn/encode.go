@@ -261,9 +261,9 @@ func decodeJWS(b []byte, typ string, claims any) (*Signed, error) {
 	if len(parts) != 3 {
 		return nil, fmt.Errorf("%w: a compact JWS has three parts", ErrMalformed)
 	}
-	hb, err1 := b64.DecodeString(parts[0])
-	cb, err2 := b64.DecodeString(parts[1])
-	sig, err3 := b64.DecodeString(parts[2])
+	hb, err1 := decodePart(parts[0])
+	cb, err2 := decodePart(parts[1])
+	sig, err3 := decodePart(parts[2])
 	if err1 != nil || err2 != nil || err3 != nil {
 		return nil, fmt.Errorf("%w: JWS parts must be base64url without padding", ErrMalformed)
 	}
@@ -289,11 +289,22 @@ func decodeJWS(b []byte, typ string, claims any) (*Signed, error) {
 	return &Signed{Encoding: JWS, Kid: kid, Alg: alg, verify: func(k cose.PublicKey) bool { return k.Verify(input, sig) }}, nil
 }
 
+// decodePart decodes a part of a compact JWS in its one encoding: the
+// decoder alone would also take line breaks and other low bits in the last
+// character, so that a signature had many encodings.
+func decodePart(s string) ([]byte, error) {
+	b, err := b64.DecodeString(s)
+	if err == nil && b64.EncodeToString(b) != s {
+		err = fmt.Errorf("not in canonical base64url")
+	}
+	return b, err
+}
+
 func strictJSON(b []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return err
+		return fmt.Errorf("%.120s", err) // an unknown field's name is the sender's: bounded
 	}
 	if dec.More() {
 		return fmt.Errorf("trailing data")

@@ -67,4 +67,3 @@ func audiences(kid did.DID, aud []did.DID, d Decision) []string {
 	}
 	return out
 }
-

@@ -4,17 +4,19 @@
 // core deterministic) and their COSE_Sign1 envelope (RFC 9052), whose kid
 // is the DID URL of the signing key.
 //
-// An operation is built, signed and encoded by the client:
+// An operation is built, signed and encoded by the client (Sign, or
+// SignRegister for an inception, which also returns the new DID):
 //
 //	tx, id, err := op.SignRegister(signer, "k1", op.Payload{
 //		Network:  "local",
-//		Register: &op.Register{Kind: op.KindDevice, Provider: providerDID, Keys: keys},
+//		Register: &op.Register{Kind: op.KindDevice, Provider: providerDID, Doc: op.Document{Keys: keys}},
 //	})
 //
 // and decoded and checked statelessly (shape, limits, canonical form) by
-// Decode. Whether the signer may make the operation is the registry's
-// decision, with the ledger's state. The package is pure and public: it does
-// not import the node.
+// Decode, which refuses with an *Error carrying a stable Reason (the
+// examples of SignRegister and Decode show both). Whether the signer may make the
+// operation is the registry's decision, with the ledger's state. The
+// package is pure and public: it does not import the node.
 package op
 
 import (

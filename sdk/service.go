@@ -47,7 +47,8 @@ type Service struct {
 
 	issued issuedSet // challenge bytes by nonce, for Node
 
-	store *authn.ChallengeStore
+	storeOnce sync.Once
+	store     *authn.ChallengeStore
 }
 
 func (s *Service) now() time.Time {
@@ -57,10 +58,9 @@ func (s *Service) now() time.Time {
 	return time.Now()
 }
 
+// init makes the challenge store once: concurrent first requests share it.
 func (s *Service) init() {
-	if s.store == nil {
-		s.store = authn.NewChallengeStore(1 << 16)
-	}
+	s.storeOnce.Do(func() { s.store = authn.NewChallengeStore(1 << 16) })
 }
 
 // Challenge issues a new signed challenge.

@@ -9,7 +9,10 @@
 // service and returns a bool.
 //
 //	p, err := contract.Compile(contract.Registration, `attrs["model"] == "cam-1" ? "validate" : "pending"`)
-//	d := p.Decide(inputs) // never panics: a runtime error is a reject
+//	inputs, err := contract.InputsFromJSON(contract.Registration, []byte(`{"kind": "device", "attrs": {"model": "cam-1"}}`))
+//	d := p.Eval(inputs) // d.Outcome "validate"; never panics: a runtime error is a reject
+//
+// The examples of Compile and Program.Eval run it.
 //
 // Time is an input (there is no clock in CEL), the static cost estimate
 // of every contract is bounded at compile time by declared input sizes,
