@@ -76,13 +76,12 @@ func (t *Transport) Token() string {
 	return t.token
 }
 
-func (t *Transport) keep(resp *http.Response) *http.Response {
+func (t *Transport) keep(resp *http.Response) {
 	if tok := resp.Header.Get(TokenHeader); tok != "" {
 		t.mu.Lock()
 		t.token = tok
 		t.mu.Unlock()
 	}
-	return resp
 }
 
 // RoundTrip implements http.RoundTripper.
@@ -122,7 +121,7 @@ func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if err != nil {
 		return resp, nil // the service is not trusted: show its 401
 	}
-	io.Copy(io.Discard, resp.Body)
+	_, _ = io.Copy(io.Discard, resp.Body) // drained for the connection's reuse; the retry answers
 	resp.Body.Close()
 	retry := r.Clone(r.Context())
 	if r.Body != nil && r.GetBody != nil {

@@ -169,7 +169,7 @@ func (v ProvenView) Contract(ctx context.Context, ref string) (*record.Contract,
 	}
 	pd, err := did.ParseNoFragment(prov)
 	if err != nil {
-		return nil, nil
+		return nil, nil //nolint:nilerr // a reference that names no DID names no contract
 	}
 	key := record.ContractKey(pd.String(), name)
 	c, err := v.C.ContractProof(ctx, pd.String(), name)

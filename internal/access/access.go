@@ -77,7 +77,7 @@ func CheckContext(m map[string]string) error {
 // request input. A refusal is a decision; an error means the node failed.
 func (d *Decider) Verify(ctx context.Context, challenge, proof []byte, request map[string]string, now int64) (authn.Decision, error) {
 	if err := CheckContext(request); err != nil {
-		return authn.Decision{Reason: authn.FailMalformed, Detail: err.Error()}, nil
+		return authn.Decision{Reason: authn.FailMalformed, Detail: err.Error()}, nil //nolint:nilerr // a bad request is a refusal
 	}
 	dec := authn.VerifyPair(ctx, d.r, d.spent, challenge, proof, now)
 	if dec.Reason == authn.FailUnavailable {
@@ -96,7 +96,7 @@ func (d *Decider) Access(ctx context.Context, req sdk.AccessRequest, now int64) 
 	dev, err1 := did.ParseNoFragment(req.Device)
 	svc, err2 := did.ParseNoFragment(req.Service)
 	if err1 != nil || err2 != nil {
-		return authn.Decision{Reason: authn.FailMalformed, Detail: "device and service must be DIDs", At: now}, nil
+		return authn.Decision{Reason: authn.FailMalformed, Detail: "device and service must be DIDs", At: now}, nil //nolint:nilerr // a bad request is a refusal
 	}
 	base := authn.Decision{OK: true, Reason: authn.OK, Device: dev.String(), Service: svc.String(), At: now}
 	fail := func(f authn.Decision) (authn.Decision, error) {

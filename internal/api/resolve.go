@@ -124,11 +124,11 @@ func (s *Server) resolveHTTP(w http.ResponseWriter, r *http.Request) error {
 		resolutionFailure(w, http.StatusBadRequest, did.ErrInvalidOptions, "give versionId or versionTime, not both")
 		return nil
 	}
-	return s.respondResolution(w, r.Context(), d, o, repr, ctype, nil)
+	return s.respondResolution(r.Context(), w, d, o, repr, ctype, nil)
 }
 
 // respondResolution resolves d and writes the representation asked for.
-func (s *Server) respondResolution(w http.ResponseWriter, ctx context.Context, d did.DID, o did.Options, repr representation, ctype string, ident *did.IdentifierMetadata) error {
+func (s *Server) respondResolution(ctx context.Context, w http.ResponseWriter, d did.DID, o did.Options, repr representation, ctype string, ident *did.IdentifierMetadata) error {
 	if d.Network != s.network {
 		resolutionFailure(w, http.StatusNotFound, did.ErrNotFound, "this node serves network "+s.network)
 		return nil
@@ -193,6 +193,6 @@ func (s *Server) identify(w http.ResponseWriter, r *http.Request) error {
 		s.resolutionInternal(w, canon, err)
 		return nil
 	}
-	return s.respondResolution(w, r.Context(), d, did.Options{}, repr, ctype,
+	return s.respondResolution(r.Context(), w, d, did.Options{}, repr, ctype,
 		&did.IdentifierMetadata{Identifier: raw, Canonical: canon, Kind: string(kind)})
 }

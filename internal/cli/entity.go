@@ -88,13 +88,13 @@ func (a *app) network(ctx context.Context) (string, error) {
 	return st.Network, nil
 }
 
-func (a *app) submit(ctx context.Context, tx []byte) (*sdk.SubmitResult, error) {
+func (a *app) submit(ctx context.Context, tx []byte) error {
 	res, err := a.client().Submit(ctx, tx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	a.out("committed at height %d: %s %s version %d (%s)\n", res.Height, res.DID, res.EntityStatus, res.Version, res.Hash)
-	return res, nil
+	return nil
 }
 
 func (a *app) registerCmd() *cobra.Command {
@@ -139,7 +139,7 @@ its provider validates it.`,
 			if err != nil {
 				return err
 			}
-			if _, err := a.submit(ctx, tx); err != nil {
+			if err := a.submit(ctx, tx); err != nil {
 				return err
 			}
 			a.out("did: %s\n", id)
@@ -345,8 +345,7 @@ func (a *app) change(ctx context.Context, id, keyPath string, mk func(e *sdk.Ent
 	if err != nil {
 		return err
 	}
-	_, err = a.submit(ctx, tx)
-	return err
+	return a.submit(ctx, tx)
 }
 
 func (a *app) updateCmd() *cobra.Command {

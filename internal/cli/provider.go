@@ -170,7 +170,7 @@ func readEnrollFile(path string) ([]enrollRow, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	defer f.Close() //nolint:errcheck // read only: a failed close loses nothing
 	if strings.EqualFold(filepath.Ext(path), ".json") {
 		var rows []enrollRow
 		dec := json.NewDecoder(io.LimitReader(f, 1<<30))

@@ -103,10 +103,10 @@ func (a *app) runProcesses(ctx context.Context, homes []string) error {
 	}
 	stopAll := func() {
 		for _, c := range cmds {
-			c.Process.Signal(syscall.SIGTERM)
+			_ = c.Process.Signal(syscall.SIGTERM) // one that has exited already needs none
 		}
 		for _, c := range cmds {
-			c.Wait()
+			_ = c.Wait() // a node stopped by the signal exits with its status; the log said why
 		}
 		wg.Wait()
 	}
