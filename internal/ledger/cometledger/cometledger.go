@@ -26,6 +26,7 @@ import (
 	"github.com/cometbft/cometbft/rpc/client/local"
 
 	"github.com/bias-iot/bias/internal/ledger"
+	"github.com/bias-iot/bias/internal/ledger/abciledger"
 )
 
 // Config is the engine's part of a node's configuration.
@@ -315,7 +316,7 @@ func (l *Ledger) Submit(ctx context.Context, tx []byte) (*ledger.Result, error) 
 	select {
 	case r := <-checked:
 		if r.Code != 0 {
-			return &ledger.Result{Hash: h[:], Code: r.Code, Codespace: r.Codespace, Reason: r.Info, Log: r.Log}, nil
+			return abciledger.Rejection(h, r), nil
 		}
 	case <-ctx.Done():
 		return nil, ctx.Err()
@@ -391,11 +392,7 @@ func (l *Ledger) Query(ctx context.Context, q ledger.Query) (*ledger.QueryResult
 	if err != nil {
 		return nil, err
 	}
-	out := &ledger.QueryResult{Code: resp.Code, Reason: resp.Info, Log: resp.Log, Height: resp.Height, Key: resp.Key, Value: resp.Value}
-	if resp.ProofOps != nil && len(resp.ProofOps.Ops) > 0 {
-		out.Proof = resp.ProofOps.Ops[0].Data
-	}
-	return out, nil
+	return abciledger.QueryResult(resp), nil
 }
 
 // Header implements ledger.Reader.
@@ -522,7 +519,7 @@ func (l *Ledger) block(ctx context.Context, h int64) (*ledger.Block, error) {
 	}
 	out := &ledger.Block{Height: h, Time: blk.Time}
 	for i, tx := range blk.Txs {
-		out.Results = append(out.Results, toResult(tx, h, i, res.TxsResults[i]))
+		out.Results = append(out.Results, abciledger.Result(tx, h, i, res.TxsResults[i]))
 	}
 	return out, nil
 }

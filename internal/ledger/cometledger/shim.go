@@ -8,6 +8,7 @@ import (
 	abci "github.com/cometbft/cometbft/abci/types"
 
 	"github.com/bias-iot/bias/internal/ledger"
+	"github.com/bias-iot/bias/internal/ledger/abciledger"
 )
 
 // shim wraps the application to learn, without polling, when blocks
@@ -26,7 +27,7 @@ func (s *shim) CheckTx(ctx context.Context, req *abci.RequestCheckTx) (*abci.Res
 		// Evicted from the mempool by a block that made it invalid: tell
 		// whoever waits for it.
 		h := sha256.Sum256(req.Tx)
-		s.l.notify(h, &ledger.Result{Hash: h[:], Code: resp.Code, Codespace: resp.Codespace, Reason: resp.Info, Log: resp.Log})
+		s.l.notify(h, abciledger.Rejection(h, resp))
 	}
 	return resp, err
 }
@@ -39,7 +40,7 @@ func (s *shim) FinalizeBlock(ctx context.Context, req *abci.RequestFinalizeBlock
 	s.height, s.time = req.Height, req.Time
 	s.pending = s.pending[:0]
 	for i, tx := range req.Txs {
-		s.pending = append(s.pending, toResult(tx, req.Height, i, resp.TxResults[i]))
+		s.pending = append(s.pending, abciledger.Result(tx, req.Height, i, resp.TxResults[i]))
 	}
 	return resp, nil
 }
@@ -56,20 +57,4 @@ func (s *shim) Commit(ctx context.Context, req *abci.RequestCommit) (*abci.Respo
 	s.pending = s.pending[:0]
 	s.l.committed(s.height)
 	return resp, nil
-}
-
-func toResult(tx []byte, height int64, index int, r *abci.ExecTxResult) ledger.Result {
-	h := sha256.Sum256(tx)
-	out := ledger.Result{
-		Hash: h[:], Height: height, Index: index, Code: r.Code, Codespace: r.Codespace,
-		Reason: r.Info, Log: r.Log, Data: r.Data,
-	}
-	for _, e := range r.Events {
-		ev := ledger.Event{Type: e.Type}
-		for _, a := range e.Attributes {
-			ev.Attrs = append(ev.Attrs, ledger.Attr{Key: a.Key, Value: a.Value})
-		}
-		out.Events = append(out.Events, ev)
-	}
-	return out
 }

@@ -59,6 +59,7 @@ import (
 	cmttypes "github.com/cometbft/cometbft/types"
 
 	"github.com/bias-iot/bias/internal/ledger"
+	"github.com/bias-iot/bias/internal/ledger/abciledger"
 )
 
 // NodeID is the node id that Status reports.
@@ -239,7 +240,7 @@ func (l *Ledger) check(ctx context.Context, tx []byte) (*pending, *ledger.Result
 		if err != nil {
 			return nil, nil, fmt.Errorf("memledger: check tx: %w", err)
 		}
-		return nil, rejection(h, resp), nil
+		return nil, abciledger.Rejection(h, resp), nil
 	}
 	p := &pending{tx: tx, hash: h, done: make(chan *ledger.Result, 1)}
 	l.pool = append(l.pool, p)
@@ -339,7 +340,7 @@ func (l *Ledger) makeBlock(txs [][]byte) (*ledger.Block, error) {
 	}
 	b := ledger.Block{Height: height, Time: t}
 	for i, tx := range txs {
-		b.Results = append(b.Results, toResult(tx, height, i, resp.TxResults[i]))
+		b.Results = append(b.Results, abciledger.Result(tx, height, i, resp.TxResults[i]))
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -378,7 +379,7 @@ func (l *Ledger) Query(ctx context.Context, q ledger.Query) (*ledger.QueryResult
 	if err != nil {
 		return nil, err
 	}
-	return toQueryResult(resp), nil
+	return abciledger.QueryResult(resp), nil
 }
 
 // open is ledger.ErrClosed once Close began.
