@@ -134,6 +134,11 @@ func checkToken(ctx context.Context, v View, s *Signed, c *TokenClaims, audience
 	if !fed.OK {
 		return nil, fed
 	}
+	// The verifier holds the issuer to the protocol's bounds, whatever
+	// the issuer signed: iat present, a life of at most MaxTokenSeconds.
+	if c.Iat <= 0 || c.Exp <= c.Iat || c.Exp-c.Iat > MaxTokenSeconds {
+		return nil, deny(FailMalformed, "a session token has an iat and a life of 1 to %d seconds (iat %d, exp %d)", MaxTokenSeconds, c.Iat, c.Exp)
+	}
 	if now >= c.Exp || c.Iat > now+clockSkew {
 		return nil, deny(FailExpiredToken, "the token is valid from %d to %d; now %d", c.Iat, c.Exp, now)
 	}
@@ -141,7 +146,8 @@ func checkToken(ctx context.Context, v View, s *Signed, c *TokenClaims, audience
 	if err != nil {
 		return nil, deny(FailMalformed, "sub: %v", err)
 	}
-	if _, d := Standing(ctx, v, dev, ""); !d.OK {
+	// The subject is a device: a service authenticates with its own key.
+	if _, d := Standing(ctx, v, dev, op.KindDevice); !d.OK {
 		return nil, d
 	}
 	return c, Decision{OK: true, Reason: OK, Device: c.Sub, Service: audience.Base().String(), Encoding: s.Encoding, At: now, Contract: fed.Contract}

@@ -299,15 +299,3 @@ func decodePart(s string) ([]byte, error) {
 	}
 	return b, err
 }
-
-func strictJSON(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%.120s", err.Error()) // an unknown field's name is the sender's: bounded
-	}
-	if dec.More() {
-		return fmt.Errorf("trailing data")
-	}
-	return nil
-}

@@ -1,0 +1,139 @@
+package authn
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/bias-iot/bias/cose"
+	"github.com/bias-iot/bias/did"
+	"github.com/bias-iot/bias/op"
+)
+
+// signRaw signs a JWS whose header and claims are given as JSON text, as
+// an issuer that does not follow the protocol would.
+func signRaw(t *testing.T, s cose.Signer, header, claims string) []byte {
+	t.Helper()
+	input := b64.EncodeToString([]byte(header)) + "." + b64.EncodeToString([]byte(claims))
+	sig, err := s.SignMessage([]byte(input))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []byte(input + "." + b64.EncodeToString(sig))
+}
+
+type tokenWorld struct {
+	v        fakeView
+	svc, dev party
+	other    party // another service, the audience
+}
+
+func newTokenWorld(t *testing.T) tokenWorld {
+	v := fakeView{}
+	return tokenWorld{v: v, svc: newParty(t, v, "issuer", op.KindService, cose.AlgEdDSA),
+		dev: newParty(t, v, "device", op.KindDevice, cose.AlgEdDSA), other: newParty(t, v, "audience", op.KindService, cose.AlgEdDSA)}
+}
+
+func (w tokenWorld) claims(iat, exp int64, sub string) string {
+	b, _ := json.Marshal(TokenClaims{Iss: w.svc.id.String(), Sub: sub, Aud: []string{w.other.id.String()}, Iat: iat, Exp: exp, Jti: "j"})
+	return string(b)
+}
+
+func (w tokenWorld) header() string {
+	return `{"alg":"EdDSA","kid":"` + w.svc.kid.String() + `","typ":"JWT"}`
+}
+
+// TestVerifierEnforcesTokenLifetime (finding 10): the verifier, not only
+// the issuer, bounds a token's life and requires its iat.
+func TestVerifierEnforcesTokenLifetime(t *testing.T) {
+	w := newTokenWorld(t)
+	ctx := context.Background()
+	for name, c := range map[string]struct {
+		iat, exp int64
+		want     Reason
+	}{
+		"ok/one-hour":          {now, now + MaxTokenSeconds, OK},
+		"fail/ten-years":       {now, now + 10*365*86400, FailMalformed},
+		"fail/no-iat-2^62":     {0, 1 << 62, FailMalformed},
+		"fail/exp-before-iat":  {now, now - 1, FailMalformed},
+		"fail/one-second-over": {now, now + MaxTokenSeconds + 1, FailMalformed},
+		"fail/negative-iat":    {-5, now + 10, FailMalformed},
+	} {
+		t.Run(name, func(t *testing.T) {
+			tok := signRaw(t, w.svc.s, w.header(), w.claims(c.iat, c.exp, w.dev.id.String()))
+			if _, d := VerifyToken(ctx, w.v, tok, w.other.id, now+1); d.Reason != c.want {
+				t.Fatalf("got %+v, want %s", d, c.want)
+			}
+		})
+	}
+	// The CWT form is held to the same bounds.
+	m := map[int]any{cwtIss: w.svc.id.String(), cwtSub: w.dev.id.String(), cwtAud: []string{w.other.id.String()}, cwtExp: int64(1) << 62}
+	payload, err := op.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cwt, err := cose.Sign1(w.svc.s, []byte(w.svc.kid.String()), payload, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, d := VerifyTokenCWT(ctx, w.v, cwt, w.other.id, now+1); d.Reason != FailMalformed {
+		t.Fatalf("a CWT with no iat valid until 2^62: %+v", d)
+	}
+}
+
+// TestStrictJWSHeaders (finding 13): a JWS whose header or claims repeat a
+// member, or spell one in another case, is refused, even when signed.
+func TestStrictJWSHeaders(t *testing.T) {
+	w := newTokenWorld(t)
+	ctx := context.Background()
+	good := w.claims(now, now+60, w.dev.id.String())
+	kid := w.svc.kid.String()
+	for name, c := range map[string]struct {
+		header, claims string
+		want           Reason
+	}{
+		"ok/plain":              {w.header(), good, OK},
+		"fail/duplicate-alg":    {`{"alg":"EdDSA","kid":"` + kid + `","typ":"JWT","alg":"ES256"}`, good, FailMalformed},
+		"fail/duplicate-kid":    {`{"alg":"EdDSA","kid":"` + kid + `","kid":"` + kid + `","typ":"JWT"}`, good, FailMalformed},
+		"fail/upper-case-alg":   {`{"ALG":"EdDSA","kid":"` + kid + `","typ":"JWT"}`, good, FailMalformed},
+		"fail/upper-case-kid":   {`{"alg":"EdDSA","KID":"` + kid + `","typ":"JWT"}`, good, FailMalformed},
+		"fail/duplicate-sub":    {w.header(), good[:len(good)-1] + `,"sub":"` + w.svc.id.String() + `"}`, FailMalformed},
+		"fail/upper-case-claim": {w.header(), `{"ISS":"` + w.svc.id.String() + `"` + good[len(`{"iss":"`+w.svc.id.String()+`"`):], FailMalformed},
+		"fail/nested-cnf-case":  {w.header(), good[:len(good)-1] + `,"cnf":{"KID":"x"}}`, FailMalformed},
+		"fail/two-objects":      {w.header() + `{}`, good, FailMalformed},
+	} {
+		t.Run(name, func(t *testing.T) {
+			tok := signRaw(t, w.svc.s, c.header, c.claims)
+			if _, d := VerifyToken(ctx, w.v, tok, w.other.id, now+1); d.Reason != c.want {
+				t.Fatalf("got %+v, want %s", d, c.want)
+			}
+		})
+	}
+	// Challenges and proofs use the same decoder.
+	ch := signRaw(t, w.other.s, `{"alg":"EdDSA","kid":"`+w.other.kid.String()+`","typ":"`+TypChallenge+`","typ":"`+TypChallenge+`"}`,
+		`{"iss":"`+w.other.id.String()+`","net":"local","nonce":"`+b64.EncodeToString(nonce())+`","iat":1,"exp":2}`)
+	if _, _, err := DecodeChallenge(ch); err == nil {
+		t.Fatal("a challenge with typ twice decoded")
+	}
+}
+
+// TestTokenSubjectIsADevice (finding 14): a session token names a device;
+// one whose subject is a service is refused.
+func TestTokenSubjectIsADevice(t *testing.T) {
+	w := newTokenWorld(t)
+	for name, c := range map[string]struct {
+		sub  did.DID
+		want Reason
+	}{
+		"ok/device":       {w.dev.id, OK},
+		"fail/service":    {w.other.id, FailWrongKind},
+		"fail/the-issuer": {w.svc.id, FailWrongKind},
+	} {
+		t.Run(name, func(t *testing.T) {
+			tok := signRaw(t, w.svc.s, w.header(), w.claims(now, now+60, c.sub.String()))
+			if _, d := VerifyToken(context.Background(), w.v, tok, w.other.id, now+1); d.Reason != c.want {
+				t.Fatalf("got %+v, want %s", d, c.want)
+			}
+		})
+	}
+}
