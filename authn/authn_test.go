@@ -131,14 +131,14 @@ func rejections(t *testing.T, enc Encoding) {
 		s.store.Add(s.c, now)
 		return s
 	}
-	proof := func(s *setup, signer cose.Signer, kid did.DID, service did.DID, sn []byte) []byte {
+	proof := func(signer cose.Signer, kid did.DID, service did.DID, sn []byte) []byte {
 		b, err := SignProof(signer, &Proof{Device: kid.Base(), Kid: kid, Service: service, ServiceNonce: sn, DeviceNonce: nonce(), IssuedAt: now}, enc)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return b
 	}
-	good := func(s *setup) []byte { return proof(s, s.dev.s, s.dev.kid, s.svc.id, s.c.Nonce) }
+	good := func(s *setup) []byte { return proof(s.dev.s, s.dev.kid, s.svc.id, s.c.Nonce) }
 	cases := []struct {
 		name string
 		run  func(s *setup) Decision
@@ -156,7 +156,7 @@ func rejections(t *testing.T, enc Encoding) {
 		}, FailUnknownKey},
 		{"fail/bad-signature-wrong-key", func(s *setup) Decision {
 			other, _, _ := cose.GenerateKey(cose.AlgES256)
-			return VerifyProof(ctx, s.v, s.store, s.svc.id, proof(s, other, s.dev.kid, s.svc.id, s.c.Nonce), now)
+			return VerifyProof(ctx, s.v, s.store, s.svc.id, proof(other, s.dev.kid, s.svc.id, s.c.Nonce), now)
 		}, FailBadSignature},
 		{"fail/bad-signature-tampered", func(s *setup) Decision {
 			return VerifyProof(ctx, s.v, s.store, s.svc.id, tamper(good(s)), now)
@@ -171,7 +171,7 @@ func rejections(t *testing.T, enc Encoding) {
 		}, FailNotValidated},
 		{"fail/wrong-service", func(s *setup) Decision {
 			other := did.New("local", []byte("another service"))
-			return VerifyProof(ctx, s.v, s.store, s.svc.id, proof(s, s.dev.s, s.dev.kid, other, s.c.Nonce), now)
+			return VerifyProof(ctx, s.v, s.store, s.svc.id, proof(s.dev.s, s.dev.kid, other, s.c.Nonce), now)
 		}, FailWrongService},
 		{"fail/expired-challenge", func(s *setup) Decision {
 			return VerifyProof(ctx, s.v, s.store, s.svc.id, good(s), s.c.Expires)
@@ -184,11 +184,11 @@ func rejections(t *testing.T, enc Encoding) {
 			return VerifyProof(ctx, s.v, s.store, s.svc.id, b, now)
 		}, FailReplayedNonce},
 		{"fail/unknown-challenge", func(s *setup) Decision {
-			return VerifyProof(ctx, s.v, s.store, s.svc.id, proof(s, s.dev.s, s.dev.kid, s.svc.id, nonce()), now)
+			return VerifyProof(ctx, s.v, s.store, s.svc.id, proof(s.dev.s, s.dev.kid, s.svc.id, nonce()), now)
 		}, FailUnknownChallenge},
 		{"fail/wrong-kind", func(s *setup) Decision {
 			// The service's own key cannot stand in for a device.
-			return VerifyProof(ctx, s.v, s.store, s.svc.id, proof(s, s.svc.s, s.svc.kid, s.svc.id, s.c.Nonce), now)
+			return VerifyProof(ctx, s.v, s.store, s.svc.id, proof(s.svc.s, s.svc.kid, s.svc.id, s.c.Nonce), now)
 		}, FailWrongKind},
 		{"fail/challenge-revoked-service", func(s *setup) Decision {
 			s.v[s.svc.id].Status = op.StatusRevoked

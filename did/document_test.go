@@ -92,7 +92,9 @@ func TestNewDocument(t *testing.T) {
 	}
 	b, _ := json.Marshal(doc.LD())
 	var m map[string]any
-	json.Unmarshal(b, &m)
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
 	if ctx, ok := m["@context"].([]any); !ok || ctx[0] != ContextDIDv1 {
 		t.Fatalf("LD context: %v", m["@context"])
 	}

@@ -54,14 +54,22 @@ func newAPI(t *testing.T) *apiServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { st.Close() })
+	t.Cleanup(func() {
+		if err := st.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	app := registry.New(network, st, log)
 	l, err := memledger.New(app, network, appState, time.Now().UTC())
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { l.Close() })
+	t.Cleanup(func() {
+		if err := l.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	res := resolver.New(l, network)
 	acc := access.New(res, app.Programs(), authn.NewMemorySpentSet(1024))
 	srv := httptest.NewServer(api.New(api.Config{Ledger: l, Resolver: res, Access: acc, Precheck: app, Log: log}).Handler())

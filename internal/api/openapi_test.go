@@ -454,8 +454,11 @@ func TestMethodNotAllowed(t *testing.T) {
 		t.Fatal(err)
 	}
 	var eb struct{ Reason string }
-	json.NewDecoder(resp.Body).Decode(&eb)
+	err = json.NewDecoder(resp.Body).Decode(&eb)
 	resp.Body.Close()
+	if err != nil {
+		t.Fatalf("DELETE /v1/status: decoding the error body: %v", err)
+	}
 	if resp.StatusCode != http.StatusMethodNotAllowed || !strings.Contains(resp.Header.Get("Allow"), "GET") || eb.Reason != "method-not-allowed" {
 		t.Fatalf("DELETE /v1/status: %d %q %q", resp.StatusCode, resp.Header.Get("Allow"), eb.Reason)
 	}

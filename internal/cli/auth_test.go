@@ -26,9 +26,13 @@ func TestAuthCommands(t *testing.T) {
 	}
 	// Step by step, through files, with the node deciding.
 	ch := f.path("challenge.txt")
-	os.WriteFile(ch, []byte(f.must("auth", "challenge", svc, "--key", svcKey, "--encoding", "cose")), 0o600)
+	if err := os.WriteFile(ch, []byte(f.must("auth", "challenge", svc, "--key", svcKey, "--encoding", "cose")), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	pr := f.path("proof.txt")
-	os.WriteFile(pr, []byte(f.must("auth", "answer", dev, ch, "--key", devKey)), 0o600)
+	if err := os.WriteFile(pr, []byte(f.must("auth", "answer", dev, ch, "--key", devKey)), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	var d authn.Decision
 	if err := json.Unmarshal([]byte(f.must("auth", "verify", ch, pr)), &d); err != nil || !d.OK || d.Device != dev {
 		t.Fatalf("verify: %+v %v", d, err)

@@ -241,8 +241,14 @@ func TestDeviceLifecycle(t *testing.T) {
 		t.Fatalf("show --verify of an unknown DID: %s", r)
 	}
 	other := f.path("other-genesis.json")
-	b, _ := os.ReadFile(genesis)
-	os.WriteFile(other, []byte(strings.Replace(string(b), `"chain_id": "`+f.h.Network+`"`, `"chain_id": "elsewhere"`, 1)), 0o600)
+	b, err := os.ReadFile(genesis)
+	if err != nil {
+		t.Fatal(err)
+	}
+	//nolint:gosec // G703 taints the data, read from a file; the path is the fixture's
+	if err := os.WriteFile(other, []byte(strings.Replace(string(b), `"chain_id": "`+f.h.Network+`"`, `"chain_id": "elsewhere"`, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if msg := f.fail("show", "--verify", other, id); !strings.Contains(msg, "genesis file is of elsewhere") {
 		t.Fatalf("show --verify with another network's genesis: %s", msg)
 	}
@@ -338,14 +344,18 @@ func writeCSV(t *testing.T, path string, header []string, ds []device) {
 		t.Fatal(err)
 	}
 	w := csv.NewWriter(fh)
-	w.Write(header)
+	if err := w.Write(header); err != nil {
+		t.Fatal(err)
+	}
 	for _, d := range ds {
 		var kv []string
 		for k, v := range d.attrs {
 			kv = append(kv, k+"="+v)
 		}
 		slices.Sort(kv)
-		w.Write([]string{d.alg, d.pub, strings.Join(d.aliases, ";"), strings.Join(kv, ";")})
+		if err := w.Write([]string{d.alg, d.pub, strings.Join(d.aliases, ";"), strings.Join(kv, ";")}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	w.Flush()
 	if err := w.Error(); err != nil {
@@ -507,7 +517,9 @@ func TestErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	dead := "http://" + l.Addr().String()
-	l.Close()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
 	key, _ := f.newKey("dev.key")
 	for _, args := range [][]string{
 		{"status"},

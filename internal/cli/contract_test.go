@@ -10,13 +10,19 @@ import (
 func TestContractCommands(t *testing.T) {
 	f := newFixture(t)
 	src := f.path("tac.cel")
-	os.WriteFile(src, []byte(`aliases.exists(a, a.startsWith("urn:imei:35209900")) ? "validate" : "pending"`), 0o600)
+	if err := os.WriteFile(src, []byte(`aliases.exists(a, a.startsWith("urn:imei:35209900")) ? "validate" : "pending"`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	inputs := f.path("device.json")
-	os.WriteFile(inputs, []byte(`{"kind":"device","aliases":["urn:imei:35209900-176148-1"],"time":"2026-11-25T10:00:00Z"}`), 0o600)
+	if err := os.WriteFile(inputs, []byte(`{"kind":"device","aliases":["urn:imei:35209900-176148-1"],"time":"2026-11-25T10:00:00Z"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	// Try it before deploying.
 	var dr struct{ Outcome, Contract string }
-	json.Unmarshal([]byte(f.must("contract", "dry-run", "--kind", "registration", "--file", src, "--inputs", inputs)), &dr)
+	if err := json.Unmarshal([]byte(f.must("contract", "dry-run", "--kind", "registration", "--file", src, "--inputs", inputs)), &dr); err != nil {
+		t.Fatal(err)
+	}
 	if dr.Outcome != "validate" {
 		t.Fatalf("dry run: %+v", dr)
 	}
@@ -28,11 +34,15 @@ func TestContractCommands(t *testing.T) {
 	if v := f.show(id); v.Status != "validated" || v.Decision == nil || !strings.HasSuffix(v.Decision.Contract, "/tac@1") {
 		t.Fatalf("registration decided by the contract: %+v", v)
 	}
-	json.Unmarshal([]byte(f.must("contract", "dry-run", "--provider", f.provider, "--name", "tac", "--inputs", inputs)), &dr)
+	if err := json.Unmarshal([]byte(f.must("contract", "dry-run", "--provider", f.provider, "--name", "tac", "--inputs", inputs)), &dr); err != nil {
+		t.Fatal(err)
+	}
 	if dr.Outcome != "validate" || !strings.HasSuffix(dr.Contract, "/tac@1") {
 		t.Fatalf("dry run of the deployed contract: %+v", dr)
 	}
-	os.WriteFile(src, []byte(`"pending"`), 0o600)
+	if err := os.WriteFile(src, []byte(`"pending"`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if out := f.must("contract", "update", "--key", f.admin, "--provider", f.provider, "--name", "tac", "--file", src); !strings.Contains(out, "version 2") {
 		t.Fatalf("update: %s", out)
 	}
@@ -43,14 +53,18 @@ func TestContractCommands(t *testing.T) {
 		t.Fatalf("list: %s", out)
 	}
 	bad := f.path("bad.cel")
-	os.WriteFile(bad, []byte(`"validate" +`), 0o600)
+	if err := os.WriteFile(bad, []byte(`"validate" +`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if out := f.fail("contract", "deploy", "--key", f.admin, "--provider", f.provider, "--name", "bad", "--file", bad); !strings.Contains(out, "bad-contract") {
 		t.Fatalf("bad contract: %s", out)
 	}
 
 	// An access contract, bound to a service.
 	acc := f.path("open.cel")
-	os.WriteFile(acc, []byte(`device["kind"] == "device"`), 0o600)
+	if err := os.WriteFile(acc, []byte(`device["kind"] == "device"`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	f.must("contract", "deploy", "--key", f.admin, "--provider", f.provider, "--name", "open", "--kind", "access", "--file", acc)
 	svcKey, _ := f.newKey("svc.key")
 	svc := field(t, f.must("register", "--kind", "service", "--key", svcKey, "--provider", f.provider), "did")

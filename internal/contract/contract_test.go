@@ -7,7 +7,8 @@ import (
 	"time"
 )
 
-func regInputs(kind string, aliases []string, attrs map[string]string, keyAlg string, ticket map[string]string) map[string]any {
+// regInputs are the inputs of a device's registration.
+func regInputs(aliases []string, attrs map[string]string, keyAlg string, ticket map[string]string) map[string]any {
 	keys := []map[string]string{{"id": "k1", "alg": keyAlg}}
 	var attrKeys []string
 	for k := range attrs {
@@ -17,7 +18,7 @@ func regInputs(kind string, aliases []string, attrs map[string]string, keyAlg st
 		ticket = map[string]string{}
 	}
 	return map[string]any{
-		"kind": kind, "provider": "did:bias:local:p", "keys": keys, "aliases": aliases, "attrs": attrs,
+		"kind": "device", "provider": "did:bias:local:p", "keys": keys, "aliases": aliases, "attrs": attrs,
 		"attr_keys": attrKeys, "endpoints": []map[string]string{}, "ticket": ticket, "has_ticket": len(ticket) > 0,
 		"height": int64(10), "time": time.Unix(1_800_000_000, 0).UTC(),
 	}
@@ -36,13 +37,13 @@ func TestRegistrationExamples(t *testing.T) {
 		in             map[string]any
 		want           string
 	}{
-		{"tac/validate", "tac", regInputs("device", []string{"urn:imei:35209900-176148-1"}, nil, "EdDSA", nil), Validate},
-		{"tac/pending", "tac", regInputs("device", []string{"urn:imei:12345678-176148-1"}, nil, "EdDSA", nil), Pending},
-		{"serial/validate", "serial", regInputs("device", nil, map[string]string{"serial": "SN1"}, "EdDSA", map[string]string{"serial": "SN1"}), Validate},
-		{"serial/pending-mismatch", "serial", regInputs("device", nil, map[string]string{"serial": "SN2"}, "EdDSA", map[string]string{"serial": "SN1"}), Pending},
-		{"serial/pending-no-ticket", "serial", regInputs("device", nil, map[string]string{"serial": "SN1"}, "EdDSA", nil), Pending},
-		{"p256/reject", "p256-only", regInputs("device", nil, map[string]string{"class": "meter"}, "EdDSA", nil), Reject},
-		{"p256/pending", "p256-only", regInputs("device", nil, map[string]string{"class": "meter"}, "ES256", nil), Pending},
+		{"tac/validate", "tac", regInputs([]string{"urn:imei:35209900-176148-1"}, nil, "EdDSA", nil), Validate},
+		{"tac/pending", "tac", regInputs([]string{"urn:imei:12345678-176148-1"}, nil, "EdDSA", nil), Pending},
+		{"serial/validate", "serial", regInputs(nil, map[string]string{"serial": "SN1"}, "EdDSA", map[string]string{"serial": "SN1"}), Validate},
+		{"serial/pending-mismatch", "serial", regInputs(nil, map[string]string{"serial": "SN2"}, "EdDSA", map[string]string{"serial": "SN1"}), Pending},
+		{"serial/pending-no-ticket", "serial", regInputs(nil, map[string]string{"serial": "SN1"}, "EdDSA", nil), Pending},
+		{"p256/reject", "p256-only", regInputs(nil, map[string]string{"class": "meter"}, "EdDSA", nil), Reject},
+		{"p256/pending", "p256-only", regInputs(nil, map[string]string{"class": "meter"}, "ES256", nil), Pending},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -112,7 +113,7 @@ func TestRuntimeErrorIsAReject(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := p.Eval(regInputs("device", nil, map[string]string{}, "EdDSA", nil))
+	d := p.Eval(regInputs(nil, map[string]string{}, "EdDSA", nil))
 	if d.Outcome != Reject || !strings.Contains(d.Reason, "contract error") {
 		t.Fatalf("%+v", d)
 	}
@@ -131,7 +132,7 @@ func FuzzCompileAndEval(f *testing.F) {
 		if err != nil {
 			return
 		}
-		in := regInputs("device", []string{alias}, map[string]string{"serial": serial}, "EdDSA", map[string]string{"serial": serial})
+		in := regInputs([]string{alias}, map[string]string{"serial": serial}, "EdDSA", map[string]string{"serial": serial})
 		a, b := p.Eval(in), p.Eval(in)
 		if a != b {
 			t.Fatalf("two evaluations differ: %+v %+v", a, b)
@@ -150,7 +151,7 @@ func BenchmarkEval(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	in := regInputs("device", []string{"urn:imei:35209900-176148-1"}, map[string]string{"model": "x"}, "EdDSA", nil)
+	in := regInputs([]string{"urn:imei:35209900-176148-1"}, map[string]string{"model": "x"}, "EdDSA", nil)
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		if d := p.Eval(in); d.Outcome != Validate {

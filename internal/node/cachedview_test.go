@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -23,8 +24,14 @@ func TestCachedViewDropsOnEvent(t *testing.T) {
 	devE := h.RegisterValidated(op.KindDevice, cose.AlgEdDSA)
 	cv := sdk.NewCachedView(h.Client)
 	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	go cv.Run(ctx)
+	ran := make(chan error, 1)
+	go func() { ran <- cv.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-ran; !errors.Is(err, context.Canceled) {
+			t.Errorf("the cached view's Run: %v, want it to end with the context", err)
+		}
+	}()
 	svc := &sdk.Service{Signer: svcE.Signer, Kid: svcE.DID.WithFragment("k1"), View: cv}
 	dev := &sdk.Device{Signer: devE.Signer, Kid: devE.DID.WithFragment("k1"), View: sdk.View{C: h.Client}}
 	auth := func() authn.Decision {

@@ -31,16 +31,16 @@ func TestRegistrationContract(t *testing.T) {
 		t.Fatalf("deploy: %+v", r)
 	}
 	signers := map[string]cose.Signer{}
-	register := func(alias string) (*op.Payload, string, string) {
+	register := func(alias string) (string, string) {
 		s := nodetest.NewKey(t, cose.AlgEdDSA)
 		p := h.RegisterPayload(op.KindDevice, h.Provider.DID, s)
 		p.Register.Doc.Aliases = []string{alias}
 		tx, id := h.SignRegister(s, p)
 		r := h.MustSubmit(tx)
 		signers[id.String()] = s
-		return &p, id.String(), r.EntityStatus
+		return id.String(), r.EntityStatus
 	}
-	_, good, st := register("urn:imei:35209900-176148-1")
+	good, st := register("urn:imei:35209900-176148-1")
 	if st != op.StatusValidated {
 		t.Fatalf("a device with the TAC: %s", st)
 	}
@@ -48,7 +48,7 @@ func TestRegistrationContract(t *testing.T) {
 	if e.Decision == nil || e.Decision.Outcome != "validate" || !strings.HasSuffix(e.Decision.Contract, "/tac@1") || e.Version != 1 {
 		t.Fatalf("decision: %+v", e)
 	}
-	_, other, st := register("urn:imei:49015420-323751-8")
+	other, st := register("urn:imei:49015420-323751-8")
 	if st != op.StatusPending {
 		t.Fatalf("a device without the TAC: %s", st)
 	}
@@ -57,7 +57,7 @@ func TestRegistrationContract(t *testing.T) {
 	if err := deploy(h.Provider, prov, op.TypeContractUp, "tac", "", 1, `"reject: registrations are closed"`); err != nil {
 		t.Fatal(err)
 	}
-	_, late, st := register("urn:imei:35209900-176148-1")
+	late, st := register("urn:imei:35209900-176148-1")
 	le := h.Entity(mustDID(late))
 	if st != op.StatusRejected || le.StatusReason != "registrations are closed" || !strings.HasSuffix(le.Decision.Contract, "/tac@2") {
 		t.Fatalf("after the update: %s %+v", st, le)
@@ -85,7 +85,7 @@ func TestRegistrationContract(t *testing.T) {
 	if err := deploy(h.Provider, prov, op.TypeContractUp, "tac", "", 2, `attrs["owner"] == "x" ? "validate" : "pending"`); err != nil {
 		t.Fatal(err)
 	}
-	_, broken, st := register("tel:+15550100")
+	broken, st := register("tel:+15550100")
 	if be := h.Entity(mustDID(broken)); st != op.StatusRejected || !strings.Contains(be.StatusReason, "contract error") {
 		t.Fatalf("runtime error: %s %+v", st, be)
 	}

@@ -49,7 +49,10 @@ func runChildNode(home, httpAddr string) {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
 	<-ctx.Done()
-	n.Close()
+	if err := n.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 }
 
 // TestProof checks that a record's proof verifies against the app hash of
@@ -221,7 +224,7 @@ func TestKillMidLoad(t *testing.T) {
 	if err := child.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	child.Wait()
+	_ = child.Wait() // killed on purpose: "signal: killed"
 	cancel()
 	wg.Wait()
 	t.Logf("%d registrations acknowledged before SIGKILL", len(acked))
@@ -256,8 +259,12 @@ func TestKillMidLoad(t *testing.T) {
 	if err := proof.Verify(mustHex(t, hdr.AppHash), v.Proof.Key, v.Proof.Value, v.Proof.Proof); err != nil {
 		t.Fatalf("proof after crash recovery: %v", err)
 	}
-	child.Process.Signal(syscall.SIGTERM)
-	child.Wait()
+	if err := child.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := child.Wait(); err != nil {
+		t.Fatalf("node process after SIGTERM: %v", err)
+	}
 }
 
 func startChild(t *testing.T, home, addr string) *exec.Cmd {
@@ -273,9 +280,14 @@ func startChild(t *testing.T, home, addr string) *exec.Cmd {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		logf.Close()
+		// Most often the test has stopped it already: then Kill fails
+		// with "process already finished" and Wait with "Wait was already
+		// called"; otherwise Wait reports "signal: killed".
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if err := logf.Close(); err != nil {
+			t.Error(err)
+		}
 		if t.Failed() {
 			b, _ := os.ReadFile(filepath.Join(home, "child.log"))
 			t.Logf("child log:\n%s", b)
@@ -312,8 +324,11 @@ func freeAddr(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
 }
 
 func copyDir(t *testing.T, from, to string) {

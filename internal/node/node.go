@@ -153,8 +153,7 @@ func Start(cfg Config, log *slog.Logger) (*Node, error) {
 		AllowDuplicateIP: cfg.AllowDuplicateIP,
 	}, n.app, log)
 	if err != nil {
-		st.Close()
-		return nil, err
+		return nil, errors.Join(err, st.Close())
 	}
 	// CheckTx estimates time from the last block until the next one comes.
 	if h, err := n.led.Header(context.Background(), n.led.Height()); err == nil {
@@ -162,9 +161,7 @@ func Start(cfg Config, log *slog.Logger) (*Node, error) {
 	}
 	n.ln, err = net.Listen("tcp", cfg.HTTP)
 	if err != nil {
-		n.led.Close()
-		st.Close()
-		return nil, fmt.Errorf("http listen: %w", err)
+		return nil, errors.Join(fmt.Errorf("http listen: %w", err), n.led.Close(), st.Close())
 	}
 	n.res = resolver.New(n.led, cfg.Network)
 	n.acc = access.New(n.res, n.app.Programs(), authn.NewMemorySpentSet(1<<20))

@@ -70,7 +70,10 @@ func liar(t *testing.T, h *nodetest.Harness, prefix string, rewrite func(v map[s
 		}
 		b, _ := io.ReadAll(resp.Body)
 		var v map[string]any
-		json.Unmarshal(b, &v)
+		if err := json.Unmarshal(b, &v); err != nil {
+			t.Errorf("liar: %s: %v", resp.Request.URL.Path, err)
+			return err
+		}
 		rewrite(v)
 		nb, _ := json.Marshal(v)
 		resp.Body = io.NopCloser(strings.NewReader(string(nb)))
@@ -162,7 +165,9 @@ func TestLightClient(t *testing.T) {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusNotFound)
-			json.NewEncoder(w).Encode(sdk.ErrorBody{Reason: string(op.ReasonUnknownEntity), Message: "not registered", Proof: p})
+			if err := json.NewEncoder(w).Encode(sdk.ErrorBody{Reason: string(op.ReasonUnknownEntity), Message: "not registered", Proof: p}); err != nil {
+				t.Error(err)
+			}
 		}))
 		t.Cleanup(srv.Close)
 		return sdk.NewClient(srv.URL)

@@ -71,7 +71,7 @@ func TestResolution(t *testing.T) {
 		doc.Service[0].ServiceEndpoint != "coaps://dev.example/t" || doc.AlsoKnownAs[0] != "urn:imei:49015420-323751-8" {
 		t.Fatalf("document: %+v", doc)
 	}
-	if _, err := r.Identify(t.Context(), "urn:imei:49015420-323751-8"); !isKeyword(err, 404, did.ErrNotFound) {
+	if _, err := r.Identify(t.Context(), "urn:imei:49015420-323751-8"); !isNotFound(err) {
 		t.Fatalf("pending entity identified: %v", err)
 	}
 
@@ -113,10 +113,10 @@ func TestResolution(t *testing.T) {
 	if err != nil || cur.DocumentMetadata.VersionID != "3" || !strings.HasSuffix(cur.Document.VerificationMethod[0].ID, "#k2") {
 		t.Fatalf("versionTime at the update: %+v %v", cur.DocumentMetadata, err)
 	}
-	if _, err := r.Resolve(t.Context(), dev.DID.String(), did.Options{VersionTime: before.Created.Add(-time.Hour)}); !isKeyword(err, 404, did.ErrNotFound) {
+	if _, err := r.Resolve(t.Context(), dev.DID.String(), did.Options{VersionTime: before.Created.Add(-time.Hour)}); !isNotFound(err) {
 		t.Fatalf("versionTime before creation: %v", err)
 	}
-	if _, err := r.Resolve(t.Context(), dev.DID.String(), did.Options{VersionID: 99}); !isKeyword(err, 404, did.ErrNotFound) {
+	if _, err := r.Resolve(t.Context(), dev.DID.String(), did.Options{VersionID: 99}); !isNotFound(err) {
 		t.Fatalf("versionId beyond the current: %v", err)
 	}
 
@@ -133,7 +133,7 @@ func TestResolution(t *testing.T) {
 		res.DocumentMetadata.VersionStatus != op.StatusValidated {
 		t.Fatalf("version 3 of a revoked entity: %+v %v", res.DocumentMetadata, err)
 	}
-	if _, err := r.Identify(t.Context(), "urn:imei:490154203237518"); !isKeyword(err, 404, did.ErrNotFound) {
+	if _, err := r.Identify(t.Context(), "urn:imei:490154203237518"); !isNotFound(err) {
 		t.Fatalf("revoked entity still identified: %v", err)
 	}
 	if err := decide(t, h, op.TypeValidate, squatter.DID, 1); err != nil {
@@ -170,20 +170,26 @@ func TestResolutionRepresentationsAndErrors(t *testing.T) {
 
 	code, ctype, body := get(t, h, path, did.MediaTypeJSON)
 	var doc map[string]any
-	json.Unmarshal(body, &doc)
+	if err := json.Unmarshal(body, &doc); err != nil {
+		t.Fatalf("did+json: %d %s %s: %v", code, ctype, body, err)
+	}
 	if code != 200 || ctype != did.MediaTypeJSON || doc["id"] != dev.DID.String() || doc["@context"] != nil {
 		t.Fatalf("did+json: %d %s %s", code, ctype, body)
 	}
 	code, ctype, body = get(t, h, path, did.MediaTypeLDJSON)
 	doc = nil
-	json.Unmarshal(body, &doc)
+	if err := json.Unmarshal(body, &doc); err != nil {
+		t.Fatalf("did+ld+json: %d %s %s: %v", code, ctype, body, err)
+	}
 	if code != 200 || ctype != did.MediaTypeLDJSON || doc["@context"] == nil {
 		t.Fatalf("did+ld+json: %d %s %s", code, ctype, body)
 	}
 	for _, accept := range []string{"", did.MediaTypeResolution, "*/*", `application/ld+json;profile="https://w3id.org/did-resolution"`, "text/html, application/did+json;q=0.5, application/did-resolution;q=0.9"} {
 		code, ctype, body = get(t, h, path, accept)
 		var res did.Result
-		json.Unmarshal(body, &res)
+		if err := json.Unmarshal(body, &res); err != nil {
+			t.Fatalf("Accept %q: %d %s %s: %v", accept, code, ctype, body, err)
+		}
 		if code != 200 || ctype != did.MediaTypeResolution || res.Document == nil || res.DocumentMetadata == nil {
 			t.Fatalf("Accept %q: %d %s %s", accept, code, ctype, body)
 		}
@@ -252,9 +258,10 @@ func TestIdentifyEachType(t *testing.T) {
 	}
 }
 
-func isKeyword(err error, status int, keyword string) bool {
+// isNotFound: err is the resolution error notFound (404).
+func isNotFound(err error) bool {
 	var re *sdk.ResolutionError
-	return errors.As(err, &re) && re.Status == status && re.Keyword == keyword
+	return errors.As(err, &re) && re.Status == http.StatusNotFound && re.Keyword == did.ErrNotFound
 }
 
 func isReason(err error, r op.Reason) bool {

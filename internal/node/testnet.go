@@ -141,7 +141,9 @@ func FreePortBase(host string, n int) (int, error) {
 			return 0, err
 		}
 		base := l.Addr().(*net.TCPAddr).Port
-		l.Close()
+		if err := l.Close(); err != nil {
+			return 0, err
+		}
 		ok := true
 		for i := 0; i < n && ok; i++ {
 			li, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(base+i)))
@@ -149,7 +151,9 @@ func FreePortBase(host string, n int) (int, error) {
 				ok = false
 				continue
 			}
-			li.Close()
+			if err := li.Close(); err != nil {
+				return 0, err
+			}
 		}
 		if ok {
 			return base, nil

@@ -40,7 +40,11 @@ func TestTestnet(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { run.Close() })
+		t.Cleanup(func() {
+			if err := run.Close(); err != nil {
+				t.Error(err)
+			}
+		})
 		clients = append(clients, sdk.NewClient(run.URL()))
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)

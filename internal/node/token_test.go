@@ -38,7 +38,9 @@ func TestSingleSignOn(t *testing.T) {
 		svc := &sdk.Service{Signer: e.Signer, Kid: e.DID.WithFragment("k1"), View: view, TokenTTL: ttl, Audience: []did.DID{printing.DID, sharing.DID}}
 		protected := svc.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			d, _ := sdk.DecisionFrom(r.Context())
-			io.WriteString(w, d.Device)
+			if _, err := io.WriteString(w, d.Device); err != nil {
+				t.Error(err)
+			}
 		}))
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.Header.Get("Authorization") == "" {
@@ -163,7 +165,9 @@ func TestSingleSignOnByContract(t *testing.T) {
 		svc := &sdk.Service{Signer: e.Signer, Kid: e.DID.WithFragment("k1"), View: view, Node: h.Client, TokenTTL: ttl}
 		srv := httptest.NewServer(svc.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			d, _ := sdk.DecisionFrom(r.Context())
-			io.WriteString(w, d.Device+" "+strings.Join(d.Contract, ","))
+			if _, err := io.WriteString(w, d.Device+" "+strings.Join(d.Contract, ",")); err != nil {
+				t.Error(err)
+			}
 		})))
 		t.Cleanup(srv.Close)
 		return srv

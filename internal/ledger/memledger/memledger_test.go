@@ -56,13 +56,21 @@ func newChain(t *testing.T) *chain {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { st.Close() })
+	t.Cleanup(func() {
+		if err := st.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	app := registry.New(network, st, slog.New(slog.NewTextHandler(t.Output(), nil)))
 	l, err := memledger.New(app, network, appState, genesisTime)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { l.Close() })
+	t.Cleanup(func() {
+		if err := l.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	return &chain{t: t, l: l, provider: provider}
 }
 
@@ -199,7 +207,9 @@ func TestSubmitRefusals(t *testing.T) {
 			return c.l.Submit(ctx, tx)
 		}},
 		{name: "fail/closed", wantErr: ledger.ErrClosed, run: func(t *testing.T, c *chain) (*ledger.Result, error) {
-			c.l.Close()
+			if err := c.l.Close(); err != nil {
+				t.Fatal(err)
+			}
 			tx, _ := c.register(t)
 			return c.l.Submit(t.Context(), tx)
 		}},
@@ -270,7 +280,11 @@ func TestHaltsOnApplicationError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { l.Close() })
+	t.Cleanup(func() {
+		if err := l.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	for i, tx := range []string{"a", "b"} {
 		_, err := l.Submit(t.Context(), []byte(tx))
 		if err == nil || !strings.Contains(err.Error(), "state is corrupt") {
