@@ -77,11 +77,13 @@ func TestMutualAuthentication(t *testing.T) {
 				v := fakeView{}
 				svc := newParty(t, v, "printer", op.KindService, alg)
 				dev := newParty(t, v, "camera", op.KindDevice, alg)
-				store := NewChallengeStore(100)
+				store := NewIssuer(svc.kid, nonce(), NewMemorySpentSet(100))
 
 				// 1. The service issues a challenge.
-				c := NewChallenge(svc.kid, nonce(), now, 60)
-				store.Add(c, now)
+				c, err := store.New(now, 60)
+				if err != nil {
+					t.Fatal(err)
+				}
 				cb, err := SignChallenge(svc.s, c, enc)
 				if err != nil {
 					t.Fatal(err)
@@ -121,14 +123,17 @@ func rejections(t *testing.T, enc Encoding) {
 		v     fakeView
 		svc   party
 		dev   party
-		store *ChallengeStore
+		store *Issuer
 		c     *Challenge
 	}
 	fresh := func() *setup {
 		v := fakeView{}
-		s := &setup{v: v, svc: newParty(t, v, "svc", op.KindService, cose.AlgEdDSA), dev: newParty(t, v, "dev", op.KindDevice, cose.AlgES256), store: NewChallengeStore(10)}
-		s.c = NewChallenge(s.svc.kid, nonce(), now, 60)
-		s.store.Add(s.c, now)
+		s := &setup{v: v, svc: newParty(t, v, "svc", op.KindService, cose.AlgEdDSA), dev: newParty(t, v, "dev", op.KindDevice, cose.AlgES256)}
+		s.store = NewIssuer(s.svc.kid, nonce(), NewMemorySpentSet(10))
+		var err error
+		if s.c, err = s.store.New(now, 60); err != nil {
+			t.Fatal(err)
+		}
 		return s
 	}
 	proof := func(signer cose.Signer, kid did.DID, service did.DID, sn []byte) []byte {

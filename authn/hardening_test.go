@@ -137,3 +137,57 @@ func TestTokenSubjectIsADevice(t *testing.T) {
 		})
 	}
 }
+
+// TestIssuer: challenges are stateless until answered, bound to the
+// issuer's key, unique, spent once, and refused once expired (findings 2
+// and 5 at the protocol's level).
+func TestIssuer(t *testing.T) {
+	kid := did.New("local", []byte("svc")).WithFragment("k1")
+	key := make([]byte, 32)
+	iss := NewIssuer(kid, key, NewMemorySpentSet(16))
+	c, err := iss.New(now, 60)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := iss.New(now, 60)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(c.Nonce) == string(c2.Nonce) {
+		t.Fatal("two challenges of one second share a nonce")
+	}
+	if got, d := iss.Check(c.Nonce, now+1); !d.OK || got.Expires != now+60 || got.IssuedAt != now || got.Kid != kid {
+		t.Fatalf("check: %+v %+v", got, d)
+	}
+	other := NewIssuer(kid, append([]byte{1}, key[1:]...), NewMemorySpentSet(16))
+	tampered := append([]byte(nil), c.Nonce...)
+	tampered[5] ^= 1 // the life: a longer validity
+	for name, tc := range map[string]struct {
+		iss   *Issuer
+		nonce []byte
+		at    int64
+		want  Reason
+	}{
+		"fail/other-instance": {other, c.Nonce, now + 1, FailUnknownChallenge},
+		"fail/tampered":       {iss, tampered, now + 1, FailUnknownChallenge},
+		"fail/short":          {iss, c.Nonce[:8], now + 1, FailUnknownChallenge},
+		"fail/expired":        {iss, c.Nonce, now + 60, FailExpiredChallenge},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, d := tc.iss.Spend(tc.nonce, tc.at); d.Reason != tc.want {
+				t.Fatalf("got %+v, want %s", d, tc.want)
+			}
+		})
+	}
+	if _, d := iss.Spend(c.Nonce, now+1); !d.OK {
+		t.Fatalf("first answer: %+v", d)
+	}
+	if _, d := iss.Spend(c.Nonce, now+2); d.Reason != FailReplayedNonce {
+		t.Fatalf("second answer: %+v", d)
+	}
+	for _, ttl := range []int64{0, MaxValiditySeconds + 1} {
+		if _, err := iss.New(now, ttl); err == nil {
+			t.Fatalf("a challenge living %d s", ttl)
+		}
+	}
+}

@@ -148,9 +148,10 @@ func VerifyChallenge(ctx context.Context, v View, msg []byte, now int64) (*Chall
 const clockSkew = 30
 
 // Issued finds the challenge a service issued with a nonce and spends it:
-// it answers each nonce once.
+// it answers each nonce once (Issuer). A refusal is a decision
+// (unknown, expired or replayed challenge).
 type Issued interface {
-	Spend(nonce []byte, now int64) (c *Challenge, spentBefore bool)
+	Spend(nonce []byte, now int64) (*Challenge, Decision)
 }
 
 // VerifyProof is the service's side: the proof is signed by a current key
@@ -161,17 +162,9 @@ func VerifyProof(ctx context.Context, v View, issued Issued, service did.DID, ms
 	if err != nil {
 		return deny(FailMalformed, "%v", err)
 	}
-	d := decideProof(ctx, v, p, s, service, now, func() (*Challenge, Decision) {
-		c, spent := issued.Spend(p.ServiceNonce, now)
-		if spent {
-			return nil, deny(FailReplayedNonce, "the challenge was already answered")
-		}
-		if c == nil {
-			return nil, deny(FailUnknownChallenge, "no challenge with this nonce was issued here")
-		}
-		return c, Decision{OK: true}
+	return decideProof(ctx, v, p, s, service, now, func() (*Challenge, Decision) {
+		return issued.Spend(p.ServiceNonce, now)
 	})
-	return d
 }
 
 func decideProof(ctx context.Context, v View, p *Proof, s *Signed, service did.DID, now int64, challenge func() (*Challenge, Decision)) Decision {
@@ -201,65 +194,6 @@ func decideProof(ctx context.Context, v View, p *Proof, s *Signed, service did.D
 	}
 	base.OK, base.Reason = true, OK
 	return base
-}
-
-// ChallengeStore keeps the challenges a service issued until they expire
-// and spends each once. It is bounded: beyond max live challenges, Add
-// refuses. Safe for concurrent use.
-type ChallengeStore struct {
-	mu    sync.Mutex
-	max   int
-	live  map[string]*Challenge
-	spent map[string]int64 // nonce -> expiry, kept until expiry to name replays
-}
-
-// NewChallengeStore returns a store of at most max live challenges.
-func NewChallengeStore(max int) *ChallengeStore {
-	return &ChallengeStore{max: max, live: map[string]*Challenge{}, spent: map[string]int64{}}
-}
-
-// Add records an issued challenge; false if the store is full.
-func (s *ChallengeStore) Add(c *Challenge, now int64) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.live)+len(s.spent) >= s.max {
-		s.expire(now)
-		if len(s.live)+len(s.spent) >= s.max {
-			return false
-		}
-	}
-	s.live[string(c.Nonce)] = c
-	return true
-}
-
-// Spend implements Issued.
-func (s *ChallengeStore) Spend(nonce []byte, now int64) (*Challenge, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.spent[string(nonce)]; ok {
-		return nil, true
-	}
-	c, ok := s.live[string(nonce)]
-	if !ok {
-		return nil, false
-	}
-	delete(s.live, string(nonce))
-	s.spent[string(nonce)] = c.Expires
-	return c, false
-}
-
-// expire forgets what has expired (the order of deletion does not matter).
-func (s *ChallengeStore) expire(now int64) {
-	for k, c := range s.live {
-		if c.Expires <= now {
-			delete(s.live, k)
-		}
-	}
-	for k, exp := range s.spent {
-		if exp <= now {
-			delete(s.spent, k)
-		}
-	}
 }
 
 // NewChallenge makes a challenge for service key kid with a fresh nonce

@@ -3,7 +3,6 @@ package sdk
 import (
 	"context"
 	"crypto/rand"
-	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -45,10 +44,9 @@ type Service struct {
 	Node    *Client
 	Context func(r *http.Request) map[string]string
 
-	issued issuedSet // challenge bytes by nonce, for Node
-
-	storeOnce sync.Once
-	store     *authn.ChallengeStore
+	once   sync.Once
+	issuer *authn.Issuer
+	fault  error // set when the issuer could not be made
 }
 
 func (s *Service) now() time.Time {
@@ -58,63 +56,89 @@ func (s *Service) now() time.Time {
 	return time.Now()
 }
 
-// init makes the challenge store once: concurrent first requests share it.
-func (s *Service) init() {
-	s.storeOnce.Do(func() { s.store = authn.NewChallengeStore(1 << 16) })
+// init makes the service's challenge issuer once (concurrent first
+// requests share it): a MAC key of its own, so that its challenges are
+// stateless until answered and bound to this instance.
+func (s *Service) init() error {
+	s.once.Do(func() {
+		key := make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			s.fault = err
+			return
+		}
+		s.issuer = authn.NewIssuer(s.Kid, key, authn.NewMemorySpentSet(1<<20))
+	})
+	return s.fault
 }
 
-// Challenge issues a new signed challenge.
+func (s *Service) ttl() int64 {
+	if s.TTL == 0 {
+		return 60
+	}
+	return int64(s.TTL / time.Second)
+}
+
+func (s *Service) encoding() authn.Encoding {
+	if s.Encoding == "" {
+		return authn.JWS
+	}
+	return s.Encoding
+}
+
+// Challenge issues a new signed challenge. It keeps nothing: anonymous
+// requests for challenges cost a signature and no memory (authn.Issuer).
 func (s *Service) Challenge() ([]byte, error) {
-	s.init()
-	nonce := make([]byte, authn.NonceLen)
-	if _, err := rand.Read(nonce); err != nil {
+	if err := s.init(); err != nil {
 		return nil, err
 	}
-	ttl := s.TTL
-	if ttl == 0 {
-		ttl = time.Minute
+	c, err := s.issuer.New(s.now().Unix(), s.ttl())
+	if err != nil {
+		return nil, err
 	}
-	now := s.now().Unix()
-	c := authn.NewChallenge(s.Kid, nonce, now, int64(ttl/time.Second))
-	if !s.store.Add(c, now) {
-		return nil, fmt.Errorf("too many open challenges")
-	}
-	enc := s.Encoding
-	if enc == "" {
-		enc = authn.JWS
-	}
-	b, err := authn.SignChallenge(s.Signer, c, enc)
-	if err == nil && s.Node != nil {
-		s.issued.put(string(nonce), b)
-	}
-	return b, err
+	return authn.SignChallenge(s.Signer, c, s.encoding())
 }
 
-// verifyAtNode has the node decide the proof with the challenge it
-// answers; the local store still spends the nonce once.
+// verifyAtNode has the node decide the proof, with the challenge it
+// answers (signed again: the challenge itself is not kept); the nonce is
+// spent here once the node accepted, so that a forged proof naming an
+// observed nonce spends nothing.
 func (s *Service) verifyAtNode(ctx context.Context, proof []byte, request map[string]string) authn.Decision {
+	if err := s.init(); err != nil {
+		return authn.Decision{Reason: authn.FailUnavailable, Detail: "the service has no challenge key"}
+	}
 	p, _, err := authn.DecodeProof(proof)
 	if err != nil {
 		return authn.Decision{Reason: authn.FailMalformed, Detail: err.Error()}
 	}
-	v, ok := s.issued.take(string(p.ServiceNonce))
-	if !ok {
-		return authn.Decision{Reason: authn.FailUnknownChallenge, Detail: "no challenge with this nonce was issued here"}
+	now := s.now().Unix()
+	c, d := s.issuer.Check(p.ServiceNonce, now)
+	if !d.OK {
+		return d
 	}
-	if _, spent := s.store.Spend(p.ServiceNonce, s.now().Unix()); spent {
-		return authn.Decision{Reason: authn.FailReplayedNonce}
+	ch, err := authn.SignChallenge(s.Signer, c, s.encoding())
+	if err != nil {
+		return authn.Decision{Reason: authn.FailUnavailable, Detail: "the service could not sign"}
 	}
-	d, err := s.Node.VerifyIn(ctx, v, proof, request)
+	dec, err := s.Node.VerifyIn(ctx, ch, proof, request)
 	if err != nil {
 		return authn.Decision{Reason: authn.FailUnavailable, Detail: "the node did not answer"}
 	}
-	return *d
+	if !dec.OK {
+		return *dec
+	}
+	if _, d := s.issuer.Spend(p.ServiceNonce, now); !d.OK {
+		d.Device, d.Service, d.At = dec.Device, dec.Service, now
+		return d
+	}
+	return *dec
 }
 
 // Verify decides a proof that answers one of this service's challenges.
 func (s *Service) Verify(ctx context.Context, proof []byte) authn.Decision {
-	s.init()
-	d := authn.VerifyProof(ctx, s.View, s.store, s.Kid.Base(), proof, s.now().Unix())
+	if err := s.init(); err != nil {
+		return authn.Decision{Reason: authn.FailUnavailable, Detail: "the service has no challenge key"}
+	}
+	d := authn.VerifyProof(ctx, s.View, s.issuer, s.Kid.Base(), proof, s.now().Unix())
 	return s.allow(ctx, d)
 }
 
@@ -266,36 +290,4 @@ func proofFrom(h string) ([]byte, bool) {
 	}
 	b, err := authn.DecodeText(v)
 	return b, err == nil
-}
-
-// issuedSet keeps the bytes of the last maxIssued challenges issued (the
-// oldest go first): unanswered challenges cannot grow it without bound.
-type issuedSet struct {
-	mu    sync.Mutex
-	m     map[string][]byte
-	order []string
-}
-
-const maxIssued = 1 << 16
-
-func (s *issuedSet) put(nonce string, b []byte) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.m == nil {
-		s.m = map[string][]byte{}
-	}
-	for len(s.order) >= maxIssued {
-		delete(s.m, s.order[0])
-		s.order = s.order[1:]
-	}
-	s.m[nonce] = b
-	s.order = append(s.order, nonce)
-}
-
-func (s *issuedSet) take(nonce string) ([]byte, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b, ok := s.m[nonce]
-	delete(s.m, nonce) // its place in order is dropped when it comes up
-	return b, ok
 }

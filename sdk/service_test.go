@@ -3,7 +3,6 @@ package sdk
 import (
 	"context"
 	"crypto/rand"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -15,28 +14,6 @@ import (
 	"github.com/bias-iot/bias/record"
 )
 
-// TestIssuedSetBounded: unanswered challenges do not grow a service's
-// memory without bound; a challenge is taken once.
-func TestIssuedSetBounded(t *testing.T) {
-	var s issuedSet
-	for i := 0; i < maxIssued+100; i++ {
-		s.put(strconv.Itoa(i), []byte{1})
-	}
-	if len(s.m) != maxIssued || len(s.order) != maxIssued {
-		t.Fatalf("holds %d challenges (%d in order), bound %d", len(s.m), len(s.order), maxIssued)
-	}
-	if _, ok := s.take("0"); ok {
-		t.Fatal("the oldest challenge was not evicted")
-	}
-	last := strconv.Itoa(maxIssued + 99)
-	if _, ok := s.take(last); !ok {
-		t.Fatal("the newest challenge is missing")
-	}
-	if _, ok := s.take(last); ok {
-		t.Fatal("a challenge was taken twice")
-	}
-}
-
 // fakeView is an in-memory ledger view: validated entities with real keys.
 type fakeView struct {
 	entities map[did.DID]*authn.Entity
@@ -46,11 +23,12 @@ func (f *fakeView) Entity(_ context.Context, id did.DID) (*authn.Entity, error) 
 	return f.entities[id.Base()], nil
 }
 
-// add registers a validated entity of kind with a new key "k1" and
-// returns its signer and key's DID URL.
+// Contract: there are no contracts.
 func (f *fakeView) Contract(context.Context, string) (*record.Contract, error) { return nil, nil }
 
-func (f *fakeView) add(t *testing.T, name, kind string) (cose.Signer, did.DID) {
+// add registers a validated entity of kind with a new key "k1" and
+// returns its signer and key's DID URL.
+func (f *fakeView) add(t testing.TB, name, kind string) (cose.Signer, did.DID) {
 	t.Helper()
 	s, _, err := cose.GenerateKey(cose.AlgEdDSA)
 	if err != nil {

@@ -15,16 +15,18 @@ import (
 
 // authnFixture registers and validates a service (Ed25519) and a device
 // (Ed25519) and pre-computes n challenge/proof pairs in enc.
-func authnFixture(b *testing.B, n int, enc authn.Encoding) (*nodetest.Harness, nodetest.Entity, [][2][]byte, *authn.ChallengeStore) {
+func authnFixture(b *testing.B, n int, enc authn.Encoding) (*nodetest.Harness, nodetest.Entity, [][2][]byte, *authn.Issuer) {
 	h := nodetest.Start(b)
 	svc := h.RegisterValidated(op.KindService, cose.AlgEdDSA)
 	dev := h.RegisterValidated(op.KindDevice, cose.AlgEdDSA)
 	now := time.Now().Unix()
-	store := authn.NewChallengeStore(n + 1)
+	store := authn.NewIssuer(svc.DID.WithFragment("k1"), freshNonce(), authn.NewMemorySpentSet(n+1))
 	pairs := make([][2][]byte, n)
 	for i := range pairs {
-		c := authn.NewChallenge(svc.DID.WithFragment("k1"), freshNonce(), now, 300)
-		store.Add(c, now)
+		c, err := store.New(now, 300)
+		if err != nil {
+			b.Fatal(err)
+		}
 		cb, _ := authn.SignChallenge(svc.Signer, c, enc)
 		pb, _ := authn.SignProof(dev.Signer, &authn.Proof{Device: dev.DID, Kid: dev.DID.WithFragment("k1"), Service: svc.DID, ServiceNonce: c.Nonce, DeviceNonce: freshNonce(), IssuedAt: now}, enc)
 		pairs[i] = [2][]byte{cb, pb}

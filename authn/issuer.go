@@ -1,0 +1,99 @@
+package authn
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/bias-iot/bias/did"
+)
+
+// Issuer issues a service's challenges without keeping them, so that
+// anonymous requests for challenges cost no memory and cannot crowd out
+// the devices that answer (an unanswered challenge is never stored).
+// Each nonce carries when it was issued, its validity and a MAC under a
+// key that only this issuer holds:
+//
+//	nonce = iat (4 bytes, big-endian) ‖ life (2) ‖ serial (4) ‖ tag (6)
+//	tag   = HMAC-SHA-256(key, "bias-challenge-v1" ‖ service kid ‖ iat ‖ life ‖ serial)[:6]
+//
+// The serial counts the issuer's challenges, so that no two are alike;
+// the tag makes a nonce unpredictable to anyone without the key.
+//
+// An answered nonce is kept in a spent set until it expires: that takes
+// a valid device signature, so only authenticated work fills it. A
+// challenge is bound to the issuer's key: a proof answered to one service
+// instance is refused by another, and by the same service after a restart
+// (a new key), so that single use holds wherever the proof is replayed.
+// Safe for concurrent use.
+type Issuer struct {
+	kid    did.DID
+	key    []byte
+	spent  SpentSet
+	serial atomic.Uint32
+}
+
+// Nonce layout.
+const (
+	nonceTag = 6
+)
+
+// NewIssuer returns the issuer of service key kid's challenges, with a MAC
+// key (32 random bytes, kept by the service and never sent) and the set
+// that remembers answered nonces.
+func NewIssuer(kid did.DID, key []byte, spent SpentSet) *Issuer {
+	return &Issuer{kid: kid, key: append([]byte(nil), key...), spent: spent}
+}
+
+func (i *Issuer) tag(head []byte) []byte {
+	m := hmac.New(sha256.New, i.key)
+	m.Write([]byte("bias-challenge-v1"))
+	m.Write([]byte(i.kid.String()))
+	m.Write(head)
+	return m.Sum(nil)[:nonceTag]
+}
+
+// New makes a challenge valid ttl seconds (1 to MaxValiditySeconds) from
+// now.
+func (i *Issuer) New(now, ttl int64) (*Challenge, error) {
+	if ttl < 1 || ttl > MaxValiditySeconds || now < 0 || now > 1<<32-1 {
+		return nil, fmt.Errorf("a challenge lives 1 to %d seconds", MaxValiditySeconds)
+	}
+	head := binary.BigEndian.AppendUint32(nil, uint32(now))
+	head = binary.BigEndian.AppendUint16(head, uint16(ttl))
+	head = binary.BigEndian.AppendUint32(head, i.serial.Add(1))
+	return NewChallenge(i.kid, append(head, i.tag(head)...), now, ttl), nil
+}
+
+// Check reads the challenge a nonce stands for: one this issuer made,
+// unexpired at now. It spends nothing.
+func (i *Issuer) Check(nonce []byte, now int64) (*Challenge, Decision) {
+	if len(nonce) != NonceLen {
+		return nil, deny(FailUnknownChallenge, "no challenge with this nonce was issued here")
+	}
+	head := nonce[:NonceLen-nonceTag]
+	if !hmac.Equal(i.tag(head), nonce[NonceLen-nonceTag:]) {
+		return nil, deny(FailUnknownChallenge, "no challenge with this nonce was issued here")
+	}
+	iat := int64(binary.BigEndian.Uint32(head))
+	c := NewChallenge(i.kid, append([]byte(nil), nonce...), iat, int64(binary.BigEndian.Uint16(head[4:])))
+	if now >= c.Expires {
+		return nil, deny(FailExpiredChallenge, "the challenge expired at %d; now %d", c.Expires, now)
+	}
+	return c, Decision{OK: true, Reason: OK}
+}
+
+// Spend implements Issued: the challenge of a nonce this issuer made,
+// spent once. An unknown or expired nonce is not remembered.
+func (i *Issuer) Spend(nonce []byte, now int64) (*Challenge, Decision) {
+	c, d := i.Check(nonce, now)
+	if !d.OK {
+		return nil, d
+	}
+	if !i.spent.Spend(i.kid, nonce, c.Expires, now) {
+		return nil, deny(FailReplayedNonce, "the challenge was already answered")
+	}
+	return c, d
+}
