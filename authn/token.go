@@ -28,17 +28,35 @@ type TokenClaims struct {
 	Cnf *Cnf     `json:"cnf,omitempty"`
 }
 
-// Cnf names the key the device proved possession of.
+// Cnf names the key the device proved possession of (RFC 7800): its DID
+// URL, and (RFC 9449) its JWK thumbprint, to which DPoP proofs are bound.
 type Cnf struct {
 	Kid string `json:"kid"`
+	Jkt string `json:"jkt,omitempty"`
 }
 
 // IssueToken issues a session token after an accepted decision: signed by
 // the issuing service's registered key kid, for the services in aud
 // (default the issuer) and the access contracts that made the decision
 // (d.Contract), valid ttl seconds from now; jti comes from the caller's
-// randomness.
+// randomness. Its cnf names the device key that proved possession
+// (d.Kid); IssueBoundToken adds that key's thumbprint for DPoP.
 func IssueToken(s cose.Signer, kid did.DID, d Decision, aud []did.DID, now, ttl int64, jti []byte) ([]byte, error) {
+	return issueToken(s, kid, d, "", aud, now, ttl, jti)
+}
+
+// IssueBoundToken is IssueToken for a token bound to the device's key
+// (cnf.jkt, RFC 9449): a service accepts it only with a DPoP proof of
+// that key with each request.
+func IssueBoundToken(s cose.Signer, kid did.DID, d Decision, device cose.PublicKey, aud []did.DID, now, ttl int64, jti []byte) ([]byte, error) {
+	jkt, err := did.JWKThumbprint(device)
+	if err != nil {
+		return nil, err
+	}
+	return issueToken(s, kid, d, jkt, aud, now, ttl, jti)
+}
+
+func issueToken(s cose.Signer, kid did.DID, d Decision, jkt string, aud []did.DID, now, ttl int64, jti []byte) ([]byte, error) {
 	if !d.OK || d.Device == "" {
 		return nil, fmt.Errorf("a token follows an accepted decision")
 	}
@@ -47,7 +65,7 @@ func IssueToken(s cose.Signer, kid did.DID, d Decision, aud []did.DID, now, ttl 
 	}
 	c := TokenClaims{Iss: kid.Base().String(), Sub: d.Device, Iat: now, Exp: now + ttl, Jti: base64.RawURLEncoding.EncodeToString(jti)}
 	if d.Kid != "" {
-		c.Cnf = &Cnf{Kid: d.Kid}
+		c.Cnf = &Cnf{Kid: d.Kid, Jkt: jkt}
 	}
 	c.Aud = audiences(kid, aud, d)
 	return signJWS(s, kid, TypToken, c)

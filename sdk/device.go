@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,27 +31,35 @@ type Device struct {
 	Now      func() time.Time
 }
 
+func (d *Device) now() time.Time {
+	if d.Now != nil {
+		return d.Now()
+	}
+	return time.Now()
+}
+
 // Answer verifies a challenge and returns the proof that answers it, or
 // the decision that refused the service.
 func (d *Device) Answer(ctx context.Context, challenge []byte) ([]byte, error) {
-	now := time.Now()
-	if d.Now != nil {
-		now = d.Now()
-	}
-	c, dec := authn.VerifyChallenge(ctx, d.View, challenge, now.Unix())
+	c, dec := authn.VerifyChallenge(ctx, d.View, challenge, d.now().Unix())
 	if !dec.OK {
 		return nil, fmt.Errorf("service refused: %s: %s", dec.Reason, dec.Detail)
-	}
-	nonce := make([]byte, authn.NonceLen)
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, err
 	}
 	enc := d.Encoding
 	if enc == "" {
 		enc = authn.DetectEncoding(challenge)
 	}
+	return d.answer(c, enc)
+}
+
+// answer signs the proof of a challenge already verified.
+func (d *Device) answer(c *authn.Challenge, enc authn.Encoding) ([]byte, error) {
+	nonce := make([]byte, authn.NonceLen)
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
 	return authn.SignProof(d.Signer, &authn.Proof{
-		Device: d.Kid.Base(), Kid: d.Kid, Service: c.Service, ServiceNonce: c.Nonce, DeviceNonce: nonce, IssuedAt: now.Unix(),
+		Device: d.Kid.Base(), Kid: d.Kid, Service: c.Service, ServiceNonce: c.Nonce, DeviceNonce: nonce, IssuedAt: d.now().Unix(),
 	}, enc)
 }
 
@@ -58,15 +69,21 @@ func (d *Device) Answer(ctx context.Context, challenge []byte) ([]byte, error) {
 // http.NewRequest does for in-memory bodies).
 //
 // A session token that a service returns (header Bias-Token) is kept and
-// sent as a bearer token to later requests, to any host: the services of
-// its audience accept it without a new challenge; the others answer with
-// a challenge, which the transport answers.
+// presented (Authorization: DPoP, with a DPoP proof signed by the device's
+// key for each request, RFC 9449) only to the origins (scheme, host and
+// port) of its audience: the origin that issued it, and an origin whose
+// signed challenge names a service of the token's audience (the service
+// itself, or one bound to an access contract of it). Any other host, and
+// a host a redirect leads to, gets no token; it may challenge the device,
+// which answers with a proof of that challenge alone.
 type Transport struct {
 	Device *Device
 	Base   http.RoundTripper
 
-	mu    sync.Mutex
-	token string
+	mu       sync.Mutex
+	token    string
+	aud      []string
+	admitted map[string]bool // origins the token is presented to
 }
 
 // Token returns the session token held, if any.
@@ -76,12 +93,95 @@ func (t *Transport) Token() string {
 	return t.token
 }
 
-func (t *Transport) keep(resp *http.Response) {
-	if tok := resp.Header.Get(TokenHeader); tok != "" {
+func origin(u *url.URL) string { return strings.ToLower(u.Scheme + "://" + u.Host) }
+
+// keep holds the session token a response from r's origin carries.
+func (t *Transport) keep(r *http.Request, resp *http.Response) {
+	tok := resp.Header.Get(TokenHeader)
+	if tok == "" {
+		return
+	}
+	aud, err := authn.TokenAudience([]byte(tok))
+	if err != nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.token, t.aud, t.admitted = tok, aud, map[string]bool{origin(r.URL): true}
+}
+
+// tokenFor returns the token to present at r's origin, if any.
+func (t *Transport) tokenFor(r *http.Request) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.admitted[origin(r.URL)] {
+		return t.token
+	}
+	return ""
+}
+
+// admit presents the token at r's origin from now on if the service whose
+// challenge it answered (verified) is of the token's audience; it reports
+// whether it did.
+func (t *Transport) admit(ctx context.Context, r *http.Request, c *authn.Challenge) bool {
+	t.mu.Lock()
+	tok, aud := t.token, t.aud
+	t.mu.Unlock()
+	if tok == "" {
+		return false
+	}
+	ok := slices.Contains(aud, c.Service.Base().String())
+	if !ok {
+		svc, err := t.Device.View.Entity(ctx, c.Service.Base())
+		if err != nil || svc == nil {
+			return false
+		}
+		for _, ref := range svc.Access {
+			ok = ok || slices.Contains(aud, ref)
+		}
+	}
+	if ok {
 		t.mu.Lock()
-		t.token = tok
+		if t.token == tok {
+			t.admitted[origin(r.URL)] = true
+		}
 		t.mu.Unlock()
 	}
+	return ok
+}
+
+// withToken is r with the session token and a DPoP proof for it.
+func (t *Transport) withToken(r *http.Request, tok string) (*http.Request, error) {
+	jti := make([]byte, 16)
+	if _, err := rand.Read(jti); err != nil {
+		return nil, err
+	}
+	proof, err := authn.SignDPoP(t.Device.Signer, r.Method, authn.HTU(r.URL), []byte(tok), t.Device.now().Unix(), jti)
+	if err != nil {
+		return nil, err
+	}
+	out, err := replay(r)
+	if err != nil {
+		return nil, err
+	}
+	out.Header.Set("Authorization", "DPoP "+tok)
+	out.Header.Set("DPoP", string(proof))
+	return out, nil
+}
+
+// replay is a copy of r to send again, with its body anew.
+func replay(r *http.Request) (*http.Request, error) {
+	out := r.Clone(r.Context())
+	if r.Body != nil && r.GetBody != nil {
+		b, err := r.GetBody()
+		if err != nil {
+			return nil, err
+		}
+		out.Body = b
+	} else if r.Body != nil {
+		out.Body = io.NopCloser(bytes.NewReader(nil))
+	}
+	return out, nil
 }
 
 // RoundTrip implements http.RoundTripper.
@@ -91,21 +191,18 @@ func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 		base = http.DefaultTransport
 	}
 	first := r
-	if tok := t.Token(); tok != "" && r.Header.Get("Authorization") == "" {
-		first = r.Clone(r.Context())
-		first.Header.Set("Authorization", "Bearer "+tok)
-		if r.Body != nil && r.GetBody != nil {
-			b, err := r.GetBody()
-			if err != nil {
-				return nil, err
-			}
-			first.Body = b
+	presented := false
+	if tok := t.tokenFor(r); tok != "" && r.Header.Get("Authorization") == "" {
+		var err error
+		if first, err = t.withToken(r, tok); err != nil {
+			return nil, err
 		}
+		presented = true
 	}
 	resp, err := base.RoundTrip(first)
 	if err != nil || resp.StatusCode != http.StatusUnauthorized {
 		if err == nil {
-			t.keep(resp)
+			t.keep(r, resp)
 		}
 		return resp, err
 	}
@@ -115,26 +212,60 @@ func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	ch, err := authn.DecodeText(v)
 	if err != nil {
-		return resp, nil
+		return resp, nil //nolint:nilerr // not a bias challenge: the service's 401 is the answer
 	}
-	proof, err := t.Device.Answer(r.Context(), ch)
-	if err != nil {
+	c, dec := authn.VerifyChallenge(r.Context(), t.Device.View, ch, t.Device.now().Unix())
+	if !dec.OK {
 		return resp, nil // the service is not trusted: show its 401
 	}
-	_, _ = io.Copy(io.Discard, resp.Body) // drained for the connection's reuse; the retry answers
-	resp.Body.Close()
-	retry := r.Clone(r.Context())
-	if r.Body != nil && r.GetBody != nil {
-		if retry.Body, err = r.GetBody(); err != nil {
+	drain(resp)
+	// A service of the token's audience gets the token; one that refused
+	// it (or any other) gets a proof of its challenge.
+	if !presented && r.Header.Get("Authorization") == "" && t.admit(r.Context(), r, c) {
+		withTok, err := t.withToken(r, t.tokenFor(r))
+		if err != nil {
 			return nil, err
 		}
-	} else if r.Body != nil {
-		retry.Body = io.NopCloser(bytes.NewReader(nil))
+		if resp, err = base.RoundTrip(withTok); err != nil || resp.StatusCode != http.StatusUnauthorized {
+			if err == nil {
+				t.keep(r, resp)
+			}
+			return resp, err
+		}
+		if v, ok = param(resp.Header.Get("WWW-Authenticate"), "challenge"); !ok {
+			return resp, nil
+		}
+		if ch, err = authn.DecodeText(v); err != nil {
+			return resp, nil //nolint:nilerr // not a bias challenge: the service's 401 is the answer
+		}
+		if c, dec = authn.VerifyChallenge(r.Context(), t.Device.View, ch, t.Device.now().Unix()); !dec.OK {
+			return resp, nil // the service is not trusted: show its 401
+		}
+		drain(resp)
+	}
+	enc := t.Device.Encoding
+	if enc == "" {
+		enc = authn.DetectEncoding(ch)
+	}
+	proof, err := t.Device.answer(c, enc)
+	if err != nil {
+		return nil, err
+	}
+	retry, err := replay(r)
+	if err != nil {
+		return nil, err
 	}
 	retry.Header.Set("Authorization", AuthScheme+` proof="`+authn.EncodeText(proof)+`"`)
 	resp, err = base.RoundTrip(retry)
 	if err == nil {
-		t.keep(resp)
+		t.keep(r, resp)
 	}
 	return resp, err
+}
+
+// drain reads what is left of a response that will not be returned, so
+// that its connection is reused.
+func drain(resp *http.Response) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	_ = resp.Body.Close()
 }

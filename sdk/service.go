@@ -3,7 +3,9 @@ package sdk
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/bias-iot/bias/authn"
 	"github.com/bias-iot/bias/cose"
 	"github.com/bias-iot/bias/did"
+	"github.com/bias-iot/bias/record"
 )
 
 // Service is the service side of bias authentication: it issues
@@ -44,9 +47,15 @@ type Service struct {
 	Node    *Client
 	Context func(r *http.Request) map[string]string
 
-	once   sync.Once
-	issuer *authn.Issuer
-	fault  error // set when the issuer could not be made
+	// URL is the service's public base URL (scheme and host), as devices
+	// reach it, for the DPoP proofs that come with session tokens; by
+	// default the request's own (Host, and TLS or not).
+	URL string
+
+	once     sync.Once
+	issuer   *authn.Issuer
+	dpopSeen *authn.MemorySpentSet // the DPoP proofs' jti, for their window
+	fault    error                 // set when the issuer could not be made
 }
 
 func (s *Service) now() time.Time {
@@ -67,6 +76,7 @@ func (s *Service) init() error {
 			return
 		}
 		s.issuer = authn.NewIssuer(s.Kid, key, authn.NewMemorySpentSet(1<<20))
+		s.dpopSeen = authn.NewMemorySpentSet(1 << 20)
 	})
 	return s.fault
 }
@@ -178,25 +188,21 @@ const AuthScheme = "Bias"
 // Authorization: Bias proof="..." reaches next when the proof is accepted,
 // with the decision in its context, and gets 401 with the reason otherwise.
 //
-// A request with Authorization: Bearer <session token> is accepted without
-// a challenge when the token is for this service and its device is still
-// validated (one registration, many services).
+// A request with Authorization: DPoP <session token> and its DPoP proof
+// (RFC 9449: signed by the device's key, for this method and URL) is
+// accepted without a challenge when the token is for this service, bound
+// to that key, and its device is still validated (one registration, many
+// services). A token presented as Bearer, without a proof, is refused: a
+// token that leaked is of no use without the device's key.
 func (s *Service) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		auth := r.Header.Get("Authorization")
-		if tok, ok := strings.CutPrefix(auth, "Bearer "); ok {
-			c, d := authn.VerifyToken(r.Context(), s.View, []byte(tok), s.Kid.Base(), s.now().Unix())
-			if d.OK && s.Node != nil {
-				// The issuer's decision stands for the device's
-				// authentication; this service's own contracts decide
-				// its access, with itself and this request as inputs.
-				req := AccessRequest{Device: d.Device, Service: s.Kid.Base().String()}
-				if c.Iss != req.Service { // the node decides again on another issuer's tokens
-					req.Issuer, req.Audience = c.Iss, c.Aud
-				}
-				d = s.accessAtNode(r, d, req)
-			}
-			d = s.allow(r.Context(), d)
+		if _, ok := strings.CutPrefix(auth, "Bearer "); ok {
+			s.challenge(w, string(authn.FailUnboundToken))
+			return
+		}
+		if tok, ok := strings.CutPrefix(auth, "DPoP "); ok {
+			d := s.acceptToken(r, []byte(tok))
 			if !d.OK {
 				s.challenge(w, string(d.Reason))
 				return
@@ -224,14 +230,72 @@ func (s *Service) Middleware(next http.Handler) http.Handler {
 			return
 		}
 		if s.TokenTTL > 0 {
-			jti := make([]byte, 16)
-			rand.Read(jti)
-			if tok, err := authn.IssueToken(s.Signer, s.Kid, d, s.Audience, s.now().Unix(), int64(s.TokenTTL/time.Second), jti); err == nil {
+			if tok, err := s.issueToken(r.Context(), d); err == nil {
 				w.Header().Set(TokenHeader, string(tok))
 			}
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), decisionKey{}, d)))
 	})
+}
+
+// acceptToken decides a session token presented with its DPoP proof.
+func (s *Service) acceptToken(r *http.Request, tok []byte) authn.Decision {
+	if err := s.init(); err != nil {
+		return authn.Decision{Reason: authn.FailUnavailable, Detail: "the service has no replay set"}
+	}
+	c, d := authn.VerifyBoundToken(r.Context(), s.View, s.dpopSeen, tok, []byte(r.Header.Get("DPoP")), r.Method, s.htu(r), s.Kid.Base(), s.now().Unix())
+	if d.OK && s.Node != nil {
+		// The issuer's decision stands for the device's authentication;
+		// this service's own contracts decide its access, with itself
+		// and this request as inputs.
+		req := AccessRequest{Device: d.Device, Service: s.Kid.Base().String()}
+		if c.Iss != req.Service { // the node decides again on another issuer's tokens
+			req.Issuer, req.Audience = c.Iss, c.Aud
+		}
+		d = s.accessAtNode(r, d, req)
+	}
+	return s.allow(r.Context(), d)
+}
+
+// htu is the URL of a request as this service is reached: URL's scheme
+// and host when set, else the request's, and its path.
+func (s *Service) htu(r *http.Request) string {
+	u := url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path, RawPath: r.URL.RawPath}
+	if r.TLS != nil {
+		u.Scheme = "https"
+	}
+	if s.URL != "" {
+		if base, err := url.Parse(s.URL); err == nil {
+			u.Scheme, u.Host = base.Scheme, base.Host
+		}
+	}
+	return authn.HTU(&u)
+}
+
+// issueToken issues the session token of an accepted decision, bound to
+// the key the device proved possession of.
+func (s *Service) issueToken(ctx context.Context, d authn.Decision) ([]byte, error) {
+	kid, err := did.Parse(d.Kid)
+	if err != nil {
+		return nil, err
+	}
+	dev, err := s.View.Entity(ctx, kid.Base())
+	if err != nil || dev == nil {
+		return nil, fmt.Errorf("the device's record: %v", err)
+	}
+	k, ok := record.FindKey(dev.Keys, kid.Fragment)
+	if !ok {
+		return nil, fmt.Errorf("%s is not a current key", d.Kid)
+	}
+	pk, err := k.Public()
+	if err != nil {
+		return nil, err
+	}
+	jti := make([]byte, 16)
+	if _, err := rand.Read(jti); err != nil {
+		return nil, err
+	}
+	return authn.IssueBoundToken(s.Signer, s.Kid, d, pk, s.Audience, s.now().Unix(), int64(s.TokenTTL/time.Second), jti)
 }
 
 // accessAtNode runs the service's access contracts at its node for the

@@ -162,7 +162,7 @@ func TestContractBinders(t *testing.T) {
 	}
 	bearer := func(tok string) (int, string) {
 		req, _ := http.NewRequest(http.MethodGet, protected.URL, nil)
-		req.Header.Set("Authorization", "Bearer "+tok)
+		presentToken(t, req, s, tok)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -1,14 +1,18 @@
 package node_test
 
 import (
+	"crypto/rand"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/bias-iot/bias/authn"
 	"github.com/bias-iot/bias/cose"
+	"github.com/bias-iot/bias/did"
 	"github.com/bias-iot/bias/internal/node/nodetest"
 	"github.com/bias-iot/bias/op"
 	"github.com/bias-iot/bias/sdk"
@@ -139,5 +143,135 @@ func TestForgedProofDoesNotSpendChallenge(t *testing.T) {
 	}
 	if code, reason := call(t, url, sdk.AuthScheme+` proof="`+authn.EncodeText(proof)+`"`); code != 200 {
 		t.Fatalf("the genuine answer after a forged one: %d %q", code, reason)
+	}
+}
+
+// presentToken sets a request's session token with its DPoP proof, signed
+// by the device key s (RFC 9449).
+func presentToken(t *testing.T, req *http.Request, s cose.Signer, token string) {
+	t.Helper()
+	jti := make([]byte, 16)
+	if _, err := rand.Read(jti); err != nil {
+		t.Fatal(err)
+	}
+	proof, err := authn.SignDPoP(s, req.Method, authn.HTU(req.URL), []byte(token), time.Now().Unix(), jti)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "DPoP "+token)
+	req.Header.Set("DPoP", string(proof))
+}
+
+// TestTokenNotSentToOtherHosts (issue 18, finding 1): the SDK's transport
+// presents its session token only to the origins of the token's audience,
+// never to another host nor across a redirect to one; and a token that
+// leaks anyway is of no use without the device's key (DPoP, RFC 9449).
+func TestTokenNotSentToOtherHosts(t *testing.T) {
+	t.Parallel()
+	h := nodetest.Start(t)
+	view := sdk.View{C: h.Client}
+	printing, sharing := h.RegisterValidated(op.KindService, cose.AlgEdDSA), h.RegisterValidated(op.KindService, cose.AlgEdDSA)
+	stranger := h.RegisterValidated(op.KindService, cose.AlgEdDSA) // not of the token's audience
+	camera := h.RegisterValidated(op.KindDevice, cose.AlgEdDSA)
+	aud := []did.DID{printing.DID, sharing.DID}
+	service := func(e nodetest.Entity, ttl time.Duration) *sdk.Service {
+		return &sdk.Service{Signer: e.Signer, Kid: e.DID.WithFragment("k1"), View: view, TokenTTL: ttl, Audience: aud}
+	}
+	s1 := protect(t, service(printing, 5*time.Minute))
+	s2 := protect(t, service(sharing, 0))
+	// Hosts that are not of the audience, recording what they are sent.
+	var mu sync.Mutex
+	var seen []string
+	record := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			seen = append(seen, r.Header.Get("Authorization")+"|"+r.Header.Get("DPoP"))
+			mu.Unlock()
+			next.ServeHTTP(w, r)
+		})
+	}
+	plain := httptest.NewServer(record(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "hello") })))
+	t.Cleanup(plain.Close)
+	strangerSrv := httptest.NewServer(record(service(stranger, 0).Middleware(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "ok")
+	}))))
+	t.Cleanup(strangerSrv.Close)
+	redirect := httptest.NewServer(http.RedirectHandler(plain.URL+"/elsewhere", http.StatusFound))
+	t.Cleanup(redirect.Close)
+
+	tr := &sdk.Transport{Device: &sdk.Device{Signer: camera.Signer, Kid: camera.DID.WithFragment("k1"), View: view}}
+	c := &http.Client{Transport: tr}
+	get := func(url string) int {
+		resp, err := c.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := get(s1); code != 200 || tr.Token() == "" {
+		t.Fatalf("printing: %d, token %q", code, tr.Token())
+	}
+	token := tr.Token()
+	if code := get(s2); code != 200 {
+		t.Fatalf("sharing, of the audience: %d", code)
+	}
+	for name, url := range map[string]string{"plain host": plain.URL, "a service not of the audience": strangerSrv.URL, "a redirect": redirect.URL} {
+		if code := get(url); code != 200 {
+			t.Fatalf("%s: %d", name, code)
+		}
+	}
+	mu.Lock()
+	for _, s := range seen {
+		if strings.Contains(s, token) || strings.Contains(s, "DPoP") {
+			t.Errorf("a host outside the audience was sent the token: %q", s)
+		}
+	}
+	mu.Unlock()
+
+	// A leaked token, at a service of its audience, is refused...
+	leak := func(auth func(r *http.Request)) string {
+		req, err := http.NewRequest(http.MethodGet, s2, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		auth(req)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode == 200 {
+			return "200"
+		}
+		_, reason, _ := strings.Cut(resp.Header.Get("WWW-Authenticate"), `error="`)
+		return strings.TrimSuffix(reason, `"`)
+	}
+	thief := nodetest.NewKey(t, cose.AlgEdDSA)
+	var captured http.Header
+	for name, c := range map[string]struct {
+		auth func(r *http.Request)
+		want authn.Reason
+	}{
+		"fail/bearer":             {func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+token) }, authn.FailUnboundToken},
+		"fail/dpop-without-proof": {func(r *http.Request) { r.Header.Set("Authorization", "DPoP "+token) }, authn.FailUnboundToken},
+		"fail/dpop-other-key":     {func(r *http.Request) { presentToken(t, r, thief, token) }, authn.FailBadDPoP},
+		"fail/dpop-other-url": {func(r *http.Request) {
+			other := r.Clone(r.Context())
+			other.URL.Path = "/elsewhere"
+			presentToken(t, other, camera.Signer, token)
+			r.Header = other.Header
+		}, authn.FailBadDPoP},
+	} {
+		if got := leak(c.auth); got != string(c.want) {
+			t.Errorf("%s: %s, want %s", name, got, c.want)
+		}
+	}
+	// ...and so is a proof seen once, used again (its jti).
+	if got := leak(func(r *http.Request) { presentToken(t, r, camera.Signer, token); captured = r.Header.Clone() }); got != "200" {
+		t.Fatalf("the device's own request: %s", got)
+	}
+	if got := leak(func(r *http.Request) { r.Header = captured }); got != string(authn.FailBadDPoP) {
+		t.Fatalf("a captured DPoP proof replayed: %s", got)
 	}
 }
