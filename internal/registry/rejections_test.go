@@ -14,6 +14,7 @@ import (
 	"github.com/bias-iot/bias/cose"
 	"github.com/bias-iot/bias/did"
 	"github.com/bias-iot/bias/op"
+	"github.com/bias-iot/bias/record"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/rejections.golden from the results")
@@ -232,6 +233,24 @@ var rejections = []rejection{
 	}},
 	{"fail/unknown-signer-provider", op.ReasonUnknownSigner, everywhere, func(w *world) []byte {
 		return sign(w.t, w.p.signer, w.p.kid.Base().WithFragment("admin-9"), statusOp(op.TypeValidate, w.dev.id, 1))
+	}},
+	{"fail/orphan-provider-signed", op.ReasonUnknownSigner, everywhere, func(w *world) []byte {
+		// An entity whose provider is not registered (no operation makes
+		// one; written into the state here): its provider's key is as
+		// unknown as any.
+		nobody := provider{signer: w.key(cose.AlgEdDSA, "p"), kid: did.New(network, []byte("nobody")).WithFragment("admin-1")}
+		s := w.key(cose.AlgEdDSA, "s")
+		orphan := did.New(network, []byte("orphan"))
+		b, err := op.Marshal(record.Entity{DID: orphan.String(), Kind: op.KindDevice, Provider: nobody.kid.Base().String(),
+			Doc: op.Document{Keys: []op.Key{op.KeyFrom("k1", s.Public())}}, Status: op.StatusPending, Version: 1})
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		if err := w.c.st.Set(record.EntityKey(orphan.String()), b); err != nil {
+			w.t.Fatal(err)
+		}
+		w.c.block()
+		return w.status(nobody, op.TypeValidate, orphan, 1)
 	}},
 	{"fail/wrong-signer-key", op.ReasonBadSignature, everywhere, func(w *world) []byte {
 		// kid names the device's key, but another key signed.
