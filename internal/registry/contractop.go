@@ -17,18 +17,8 @@ func (x *executor) contract() (*outcome, error) {
 	if x.s.Kid.Base().String() != c.Provider {
 		return nil, op.Reject(op.ReasonUnauthorized, "a contract is deployed by an admin key of its provider")
 	}
-	prov, err := getProvider(x.st, c.Provider)
+	prov, err := x.providerSigner(c.Provider)
 	if err != nil {
-		return nil, err
-	}
-	if prov == nil {
-		return nil, op.Reject(op.ReasonUnknownProvider, "provider "+c.Provider+" is not registered")
-	}
-	k, ok := prov.Key(x.s.Kid.Fragment)
-	if !ok {
-		return nil, op.Reject(op.ReasonUnknownSigner, x.s.Kid.String()+" is not a current key")
-	}
-	if err := x.verify(k); err != nil {
 		return nil, err
 	}
 	cur, err := getContract(x.st, c.Provider, c.Name)

@@ -12,18 +12,7 @@ func (x *executor) enroll() (*outcome, error) {
 	if x.s.Kid.Base().String() != en.Provider {
 		return nil, op.Reject(op.ReasonUnauthorized, "a bulk enrollment must be signed by an admin key of its provider")
 	}
-	prov, err := getProvider(x.st, en.Provider)
-	if err != nil {
-		return nil, err
-	}
-	if prov == nil {
-		return nil, op.Reject(op.ReasonUnknownProvider, "provider "+en.Provider+" is not registered")
-	}
-	k, ok := prov.Key(x.s.Kid.Fragment)
-	if !ok {
-		return nil, op.Reject(op.ReasonUnknownSigner, x.s.Kid.String()+" is not a current key")
-	}
-	if err := x.verify(k); err != nil {
+	if _, err := x.providerSigner(en.Provider); err != nil {
 		return nil, err
 	}
 	out := &outcome{result: record.Result{Count: len(en.Items), Status: op.StatusValidated}}
