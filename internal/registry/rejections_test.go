@@ -399,6 +399,14 @@ var rejections = []rejection{
 		return w.contractUpdate(w.p, "none", 1, `true`)
 	}},
 	{"fail/contract-update-replayed", op.ReasonReplayed, everywhere, func(w *world) []byte { return w.updateACL }},
+	{"fail/contract-update-replayed-older", op.ReasonReplayed, everywhere, func(w *world) []byte {
+		// Two versions on: the successor is no longer the current version.
+		w.apply(w.deploy(w.p, "twice", op.ContractAccess, `true`))
+		first := w.contractUpdate(w.p, "twice", 1, `!false`)
+		w.apply(first)
+		w.apply(w.contractUpdate(w.p, "twice", 2, `!!true`))
+		return first
+	}},
 	{"fail/contract-update-stale", op.ReasonStaleVersion, everywhere, func(w *world) []byte {
 		return w.contractUpdate(w.p, "acl", 1, `false`)
 	}},
