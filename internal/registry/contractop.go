@@ -2,7 +2,6 @@ package registry
 
 import (
 	"bytes"
-	"fmt"
 	"strconv"
 
 	abci "github.com/cometbft/cometbft/abci/types"
@@ -39,15 +38,8 @@ func (x *executor) contract() (*outcome, error) {
 		if cur == nil {
 			return nil, later(op.Reject(op.ReasonInvalidField, "no contract named "+c.Name))
 		}
-		if c.Version != cur.Version {
-			if prev, err := getContractVersion(x.st, c.Provider, c.Name, c.Version+1); err == nil && prev != nil && bytes.Equal(prev.LastOp, x.s.PayloadHash[:]) {
-				return nil, op.Reject(op.ReasonReplayed, "this update was already applied")
-			}
-			stale := op.Reject(op.ReasonStaleVersion, fmt.Sprintf("names version %d; current is %d", c.Version, cur.Version))
-			if c.Version > cur.Version {
-				return nil, later(stale)
-			}
-			return nil, stale
+		if err := x.checkContractVersion(cur); err != nil {
+			return nil, err
 		}
 		next.Kind, next.Version = cur.Kind, cur.Version+1
 	}
