@@ -10,7 +10,8 @@ import (
 	"github.com/bias-iot/bias/record"
 )
 
-// contract deploys or updates a provider's contract.
+// contract deploys or updates a provider's contract, signed by an admin
+// key of the provider. An update names the current version.
 func (x *executor) contract() (*outcome, error) {
 	c := x.s.Payload.Contract
 	if x.s.Kid.Base().String() != c.Provider {
@@ -49,6 +50,14 @@ func (x *executor) contract() (*outcome, error) {
 	if _, err := x.a.program(next); err != nil {
 		return nil, err
 	}
+	return x.commitContract(prov, next)
+}
+
+// commitContract returns the writes of a new contract version: the
+// current record and the version's, and for a registration contract
+// that is not yet the provider's, the provider's record naming it.
+func (x *executor) commitContract(prov *record.Provider, next *record.Contract) (*outcome, error) {
+	c := x.s.Payload.Contract
 	b, err := op.Marshal(next)
 	if err != nil {
 		return nil, err

@@ -7,6 +7,8 @@ import (
 	"github.com/bias-iot/bias/record"
 )
 
+// enroll registers a provider's batch of devices, validated, signed by
+// an admin key of the provider: all of them or none.
 func (x *executor) enroll() (*outcome, error) {
 	en := x.s.Payload.Enroll
 	if x.s.Kid.Base().String() != en.Provider {

@@ -11,6 +11,9 @@ import (
 	"github.com/bias-iot/bias/record"
 )
 
+// register applies an entity's inception: signed by one of its own new
+// keys, under a registered provider, with an optional enrollment ticket;
+// the provider's registration contract, if any, sets its status.
 func (x *executor) register() (*outcome, error) {
 	r := x.s.Payload.Register
 	id := did.New(x.s.Payload.Network, x.s.Msg.Payload)
@@ -52,23 +55,9 @@ func (x *executor) register() (*outcome, error) {
 	}
 	var ticketKey []byte
 	if r.Ticket != nil {
-		claims, signed, err := x.checkTicket(r, prov, k)
-		if err != nil {
+		if e.Ticket, ticketKey, err = x.useTicket(r, prov, k); err != nil {
 			return nil, err
 		}
-		// A ticket enrolls one entity: the same key registered again (a
-		// new DID, with another nonce) needs a new ticket. The record is
-		// of what the provider signed, not of the ticket's bytes, which
-		// an unsigned header or the CBOR tag would change.
-		ticketKey = record.TicketKey(sha256.Sum256(signed))
-		used, err := x.st.Get(ticketKey)
-		if err != nil {
-			return nil, err
-		}
-		if used != nil {
-			return nil, op.Reject(op.ReasonBadTicket, "ticket already used for "+string(used))
-		}
-		e.Ticket = claims
 	}
 	if err := x.redecide(e); err != nil {
 		return nil, err
@@ -79,6 +68,29 @@ func (x *executor) register() (*outcome, error) {
 		out.writes = append(out.writes, write{ticketKey, []byte(e.DID)})
 	}
 	return out, err
+}
+
+// useTicket checks a registration's ticket (see checkTicket) and that it
+// has enrolled no entity yet. It returns the ticket's claims and the key
+// that records its use.
+func (x *executor) useTicket(r *op.Register, prov *record.Provider, signer op.Key) ([]op.Attr, []byte, error) {
+	claims, signed, err := x.checkTicket(r, prov, signer)
+	if err != nil {
+		return nil, nil, err
+	}
+	// A ticket enrolls one entity: the same key registered again (a new
+	// DID, with another nonce) needs a new ticket. The record is of what
+	// the provider signed, not of the ticket's bytes, which an unsigned
+	// header or the CBOR tag would change.
+	key := record.TicketKey(sha256.Sum256(signed))
+	used, err := x.st.Get(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	if used != nil {
+		return nil, nil, op.Reject(op.ReasonBadTicket, "ticket already used for "+string(used))
+	}
+	return claims, key, nil
 }
 
 // checkTicket verifies an enrollment ticket: signed by an admin key of the

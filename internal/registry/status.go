@@ -21,6 +21,8 @@ var statusAfter = map[string]string{
 	op.TypeDeactivate: op.StatusDeactivated,
 }
 
+// status applies a status change (validate, reject, revoke, deactivate):
+// the provider's, or the entity's own deactivation.
 func (x *executor) status() (*outcome, error) {
 	typ := x.s.Payload.Type
 	e, self, err := x.target()

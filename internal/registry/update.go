@@ -6,6 +6,9 @@ import (
 	"github.com/bias-iot/bias/op"
 )
 
+// update replaces an entity's document, signed by the entity or its
+// provider; what only the provider vouches for (a new legacy identifier,
+// a new access contract binding) needs the provider's signature.
 func (x *executor) update() (*outcome, error) {
 	e, self, err := x.target()
 	if err != nil {
