@@ -40,13 +40,24 @@ type provider struct {
 
 func genesis(t *testing.T, n int) ([]byte, []provider) {
 	t.Helper()
-	g := Genesis{Network: network}
-	var ps []provider
+	var keys []cose.Signer
 	for i := 0; i < n; i++ {
 		s, _, err := cose.GenerateKey(cose.AlgEdDSA)
 		if err != nil {
 			t.Fatal(err)
 		}
+		keys = append(keys, s)
+	}
+	return genesisOf(t, keys...)
+}
+
+// genesisOf makes the genesis of one provider per key: "a", "b", ...,
+// each with its key as admin-1.
+func genesisOf(t *testing.T, keys ...cose.Signer) ([]byte, []provider) {
+	t.Helper()
+	g := Genesis{Network: network}
+	var ps []provider
+	for i, s := range keys {
 		gp := GenesisProvider{Name: string(rune('a' + i)), Keys: []op.Key{op.KeyFrom("admin-1", s.Public())}}
 		id, err := ProviderDID(network, gp)
 		if err != nil {

@@ -1,0 +1,115 @@
+package registry
+
+import (
+	"errors"
+
+	"github.com/bias-iot/bias/op"
+	"github.com/bias-iot/bias/record"
+)
+
+// verify checks the operation's signature with k, the key its kid names.
+func (x *executor) verify(k op.Key) error {
+	pk, err := k.Public()
+	if err != nil {
+		return op.Reject(op.ReasonInternal, "stored key does not parse")
+	}
+	x.verifiedKey = pk.Bytes()
+	if x.a.ops.verified(x.txHash, pk.Bytes()) {
+		return nil
+	}
+	if err := x.s.Msg.Verify(pk, nil); err != nil {
+		return op.Reject(op.ReasonBadSignature, "signature does not verify with "+x.s.Kid.String())
+	}
+	return nil
+}
+
+// providerSigner authenticates the operation's signer as an admin key of
+// the provider id: the provider is registered (else unknown-provider), the
+// kid names one of its current keys (else unknown-signer) and the
+// signature verifies with that key. It returns the provider.
+func (x *executor) providerSigner(id string) (*record.Provider, error) {
+	prov, err := getProvider(x.st, id)
+	if err != nil {
+		return nil, err
+	}
+	if prov == nil {
+		return nil, op.Reject(op.ReasonUnknownProvider, "provider "+id+" is not registered")
+	}
+	k, ok := prov.Key(x.s.Kid.Fragment)
+	if !ok {
+		return nil, x.unknownSigner()
+	}
+	if err := x.verify(k); err != nil {
+		return nil, err
+	}
+	return prov, nil
+}
+
+// unknownSigner rejects a kid that names no current key of its signer.
+func (x *executor) unknownSigner() error {
+	return op.Reject(op.ReasonUnknownSigner, x.s.Kid.String()+" is not a current key")
+}
+
+// isReason reports whether err is a rejection for reason r.
+func isReason(err error, r op.Reason) bool { return errors.Is(err, &op.Error{Reason: r}) }
+
+// target loads the entity an operation acts on, resolves its signer (a key
+// of the entity itself, self, or an admin key of its provider) and checks
+// the signature. The caller checks the version once it has checked that
+// the signer may make the operation.
+//
+// A signature is judged on the keys this state holds, in CheckTx too (a
+// key rotated in a block not yet seen here is the rare case that the
+// ledger's re-sending of waiting operations covers).
+func (x *executor) target() (e *record.Entity, self bool, err error) {
+	id := x.s.Payload.Target()
+	e, err = getEntity(x.st, id)
+	if err != nil {
+		return nil, false, err
+	}
+	if e == nil {
+		return nil, false, x.unknownTarget(id)
+	}
+	switch x.s.Kid.Base().String() {
+	case e.DID:
+		k, ok := e.Key(x.s.Kid.Fragment)
+		if !ok {
+			return nil, false, x.unknownSigner()
+		}
+		if err := x.verify(k); err != nil {
+			return nil, false, err
+		}
+		return e, true, nil
+	case e.Provider:
+		// An entity's provider is registered (a provider is never
+		// removed); were it not, its key would be as unknown as any.
+		_, err := x.providerSigner(e.Provider)
+		if isReason(err, op.ReasonUnknownProvider) {
+			err = x.unknownSigner()
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		return e, false, nil
+	default:
+		return nil, false, op.Reject(op.ReasonUnauthorized, "signer is neither the entity nor its provider")
+	}
+}
+
+// unknownTarget rejects an operation on an entity this state lacks. The
+// rejection is deferred (a block not seen here may register it) only for
+// an operation that an admin key of a provider signed: an operation whose
+// signer cannot be authenticated (no such provider, no such key of it)
+// must not reach the mempool, or any peer could fill blocks with junk
+// signed by nobody.
+func (x *executor) unknownTarget(id string) error {
+	unknown := op.Reject(op.ReasonUnknownEntity, id+" is not registered")
+	_, err := x.providerSigner(x.s.Kid.Base().String())
+	switch {
+	case isReason(err, op.ReasonUnknownProvider), isReason(err, op.ReasonUnknownSigner):
+		return unknown
+	case err != nil:
+		return err
+	}
+	return later(unknown)
+}
