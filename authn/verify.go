@@ -31,7 +31,7 @@ const (
 	FailContractDenied   Reason = "fail/contract-denied"   // an access contract said no
 	FailUnavailable      Reason = "fail/unavailable"       // the ledger view could not be read
 	FailExpiredToken     Reason = "fail/expired-token"     // a session token past its exp
-	FailUnboundToken     Reason = "fail/unbound-token"     // a session token without a DPoP proof, or bound to no key
+	FailUnboundToken     Reason = "fail/unbound-token"     //nolint:gosec // a reason, no credential: a session token without a DPoP proof, or bound to no key
 	FailBadDPoP          Reason = "fail/bad-dpop"          // a DPoP proof that does not hold for this request, token or key
 )
 

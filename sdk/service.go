@@ -3,6 +3,7 @@ package sdk
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -280,8 +281,11 @@ func (s *Service) issueToken(ctx context.Context, d authn.Decision) ([]byte, err
 		return nil, err
 	}
 	dev, err := s.View.Entity(ctx, kid.Base())
-	if err != nil || dev == nil {
-		return nil, fmt.Errorf("the device's record: %v", err)
+	if err != nil {
+		return nil, fmt.Errorf("the device's record: %w", err)
+	}
+	if dev == nil {
+		return nil, errors.New("the device is not registered")
 	}
 	k, ok := record.FindKey(dev.Keys, kid.Fragment)
 	if !ok {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/bias-iot/bias/internal/contract"
 	"github.com/bias-iot/bias/op"
+	"github.com/bias-iot/bias/record"
 	"github.com/bias-iot/bias/sdk"
 )
 
@@ -26,8 +27,8 @@ func (d *Decider) DryRun(ctx context.Context, req sdk.DryRunRequest) (*sdk.DryRu
 	var prg *contract.Program
 	var err error
 	if req.Provider != "" {
-		c, err := d.r.ContractVersion(ctx, req.Provider, req.Name, req.Version)
-		if err != nil {
+		var c *record.Contract
+		if c, err = d.r.ContractVersion(ctx, req.Provider, req.Name, req.Version); err != nil {
 			return nil, err
 		}
 		if c == nil {

@@ -79,7 +79,11 @@ func newChain(t *testing.T, appState []byte) *chain {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { st.Close() })
+	t.Cleanup(func() {
+		if err := st.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	c := &chain{t: t, app: New(network, st, slog.New(slog.DiscardHandler)), st: st, time: time.Unix(1_700_000_000, 0)}
 	if _, err := c.app.InitChain(context.Background(), &abci.RequestInitChain{ChainId: network, InitialHeight: 1, AppStateBytes: appState, Time: c.time}); err != nil {
 		t.Fatal(err)

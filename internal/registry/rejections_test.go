@@ -542,7 +542,7 @@ func readGolden(t *testing.T) map[string]string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer f.Close() //nolint:errcheck // read only
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		line := sc.Text()
@@ -571,7 +571,7 @@ func writeGolden(t *testing.T, got map[string]string) {
 			b.WriteString(c.name + "\t" + msg + "\n")
 		}
 	}
-	if err := os.MkdirAll(filepath.Dir(goldenPath), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(goldenPath), 0o750); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(goldenPath, []byte(b.String()), 0o644); err != nil {

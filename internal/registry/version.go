@@ -55,14 +55,14 @@ func (x *executor) checkVersion(e *record.Entity) error {
 }
 
 // checkContractVersion is the version guard of a contract update; cur
-// is the contract's current version. A version that does not read is
-// taken for one that no payload made (the update is then stale).
+// is the contract's current version. A failed read of the store is a
+// broken invariant, as for an entity.
 func (x *executor) checkContractVersion(cur *record.Contract) error {
 	c := x.s.Payload.Contract
 	lastOp := func(v uint64) ([]byte, error) {
 		prev, err := getContractVersion(x.st, c.Provider, c.Name, v)
 		if err != nil || prev == nil {
-			return nil, nil
+			return nil, err
 		}
 		return prev.LastOp, nil
 	}
