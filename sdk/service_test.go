@@ -30,7 +30,13 @@ func (f *fakeView) Contract(context.Context, string) (*record.Contract, error) {
 // returns its signer and key's DID URL.
 func (f *fakeView) add(t testing.TB, name, kind string) (cose.Signer, did.DID) {
 	t.Helper()
-	s, _, err := cose.GenerateKey(cose.AlgEdDSA)
+	return f.addAlg(t, name, kind, cose.AlgEdDSA)
+}
+
+// addAlg is add with a key of alg.
+func (f *fakeView) addAlg(t testing.TB, name, kind string, alg cose.Alg) (cose.Signer, did.DID) {
+	t.Helper()
+	s, _, err := cose.GenerateKey(alg)
 	if err != nil {
 		t.Fatal(err)
 	}
