@@ -63,20 +63,8 @@ func SignDPoP(s cose.Signer, method, htu string, token []byte, now int64, jti []
 	if err != nil {
 		return nil, err
 	}
-	h, err := json.Marshal(dpopHeader{Typ: TypDPoP, Alg: s.Public().Alg().String(), JWK: &did.JWK{Kty: j.Kty, Crv: j.Crv, X: j.X, Y: j.Y}})
-	if err != nil {
-		return nil, err
-	}
-	c, err := json.Marshal(DPoPClaims{Jti: b64.EncodeToString(jti), Htm: method, Htu: htu, Iat: now, Ath: tokenHash(token)})
-	if err != nil {
-		return nil, err
-	}
-	input := b64.EncodeToString(h) + "." + b64.EncodeToString(c)
-	sig, err := s.SignMessage([]byte(input))
-	if err != nil {
-		return nil, err
-	}
-	return []byte(input + "." + b64.EncodeToString(sig)), nil
+	h := dpopHeader{Typ: TypDPoP, Alg: s.Public().Alg().String(), JWK: &did.JWK{Kty: j.Kty, Crv: j.Crv, X: j.X, Y: j.Y}}
+	return signCompact(s, h, DPoPClaims{Jti: b64.EncodeToString(jti), Htm: method, Htu: htu, Iat: now, Ath: tokenHash(token)})
 }
 
 // VerifyDPoP checks the DPoP proof of a request (method, htu as HTU gives

@@ -240,7 +240,12 @@ func decodeCOSE(b []byte) (*cose.Message, did.DID, error) {
 }
 
 func signJWS(s cose.Signer, kid did.DID, typ string, claims any) ([]byte, error) {
-	h, err := json.Marshal(jwsHeader{Alg: s.Public().Alg().String(), Kid: kid.String(), Typ: typ})
+	return signCompact(s, jwsHeader{Alg: s.Public().Alg().String(), Kid: kid.String(), Typ: typ}, claims)
+}
+
+// signCompact signs a compact JWS of a header and claims.
+func signCompact(s cose.Signer, header, claims any) ([]byte, error) {
+	h, err := json.Marshal(header)
 	if err != nil {
 		return nil, err
 	}

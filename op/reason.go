@@ -41,6 +41,21 @@ var reasons = []Reason{
 // Reasons returns every reason code in code order.
 func Reasons() []Reason { return append([]Reason(nil), reasons...) }
 
+// Refusals returns the reasons for which the registry refuses an
+// operation, in code order: every reason but ok and those of the node or
+// the ledger (internal, mempool-full, timeout).
+func Refusals() []Reason {
+	var out []Reason
+	for _, r := range reasons {
+		switch r {
+		case ReasonOK, ReasonInternal, ReasonMempoolFull, ReasonTimeout:
+		default:
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // Code returns the ABCI result code of r (its index in the list).
 func (r Reason) Code() uint32 {
 	for i, x := range reasons {

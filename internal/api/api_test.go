@@ -16,10 +16,8 @@ import (
 	"github.com/bias-iot/bias/did"
 	"github.com/bias-iot/bias/internal/access"
 	"github.com/bias-iot/bias/internal/api"
-	"github.com/bias-iot/bias/internal/ledger/memledger"
-	"github.com/bias-iot/bias/internal/registry"
+	"github.com/bias-iot/bias/internal/registry/registrytest"
 	"github.com/bias-iot/bias/internal/resolver"
-	"github.com/bias-iot/bias/internal/state"
 	"github.com/bias-iot/bias/op"
 	"github.com/bias-iot/bias/proof"
 	"github.com/bias-iot/bias/sdk"
@@ -41,40 +39,14 @@ func newAPI(t *testing.T) *apiServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gp := registry.GenesisProvider{Name: "acme", Keys: []op.Key{op.KeyFrom("admin-1", admin.Public())}}
-	prov, err := registry.ProviderDID(network, gp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	appState, err := json.Marshal(registry.Genesis{Network: network, Providers: []registry.GenesisProvider{gp}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := state.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := st.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	c := registrytest.New(t, admin, time.Now().UTC())
+	l, app := c.Ledger, c.App
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	app := registry.New(network, st, log)
-	l, err := memledger.New(app, network, appState, time.Now().UTC())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := l.Close(); err != nil {
-			t.Error(err)
-		}
-	})
 	res := resolver.New(l, network)
 	acc := access.New(res, app.Programs(), authn.NewMemorySpentSet(1024))
 	srv := httptest.NewServer(api.New(api.Config{Ledger: l, Resolver: res, Access: acc, Precheck: app, Log: log}).Handler())
 	t.Cleanup(srv.Close)
-	return &apiServer{c: sdk.NewClient(srv.URL), admin: admin, kid: prov.WithFragment("admin-1")}
+	return &apiServer{c: sdk.NewClient(srv.URL), admin: admin, kid: c.Kid}
 }
 
 type entity struct {
@@ -97,6 +69,14 @@ func (a *apiServer) register(t *testing.T, kind string, attrs ...op.Attr) entity
 	a.submit(t, tx)
 	a.submit(t, a.sign(t, op.Payload{Type: op.TypeValidate, Status: &op.Status{DID: id.String(), Version: 1}}))
 	return entity{id, s}
+}
+
+// deployCameras deploys the provider's access contract "cams", which
+// admits devices of class camera.
+func (a *apiServer) deployCameras(t *testing.T) {
+	t.Helper()
+	a.submit(t, a.sign(t, op.Payload{Type: op.TypeDeploy, Contract: &op.Contract{Provider: a.kid.Base().String(), Name: "cams", Kind: op.ContractAccess,
+		Source: `device_attrs[?"class"].orValue("") == "camera"`}}))
 }
 
 func (a *apiServer) sign(t *testing.T, p op.Payload) []byte {
@@ -199,8 +179,7 @@ func TestContractRoutes(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)
 	prov := a.kid.Base().String()
-	a.submit(t, a.sign(t, op.Payload{Type: op.TypeDeploy, Contract: &op.Contract{Provider: prov, Name: "cams", Kind: op.ContractAccess,
-		Source: `device_attrs[?"class"].orValue("") == "camera"`}}))
+	a.deployCameras(t)
 	c, err := a.c.ContractProof(t.Context(), prov, "cams")
 	if err != nil || c.Version != 1 || c.Kind != op.ContractAccess || c.Proof == nil || c.Proof.Value == nil {
 		t.Fatalf("contract: %+v %v", c, err)
@@ -243,8 +222,7 @@ func TestVerifyRoute(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)
 	prov := a.kid.Base().String()
-	a.submit(t, a.sign(t, op.Payload{Type: op.TypeDeploy, Contract: &op.Contract{Provider: prov, Name: "cams", Kind: op.ContractAccess,
-		Source: `device_attrs[?"class"].orValue("") == "camera"`}}))
+	a.deployCameras(t)
 	cam := a.register(t, op.KindDevice, op.Attr{K: "class", V: "camera"})
 	meter := a.register(t, op.KindDevice, op.Attr{K: "class", V: "meter"})
 	svc := a.register(t, op.KindService)

@@ -3,14 +3,16 @@ package node_test
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
+	"fmt"
 	"os"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/bias-iot/bias/cose"
+	"github.com/bias-iot/bias/internal/ledger"
 	"github.com/bias-iot/bias/internal/node/nodetest"
 	"github.com/bias-iot/bias/op"
 )
@@ -52,26 +54,10 @@ func benchRegistrations(b *testing.B, clients int, submit func(h *nodetest.Harne
 	}
 	base := rawVerifyRate(b)
 	startHeight := h.Node.Height()
-	var next atomic.Int64
-	var wg sync.WaitGroup
 	b.ResetTimer()
-	for w := 0; w < clients; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := next.Add(1) - 1
-				if i >= int64(len(txs)) {
-					return
-				}
-				if err := submit(h, txs[i]); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		}()
+	if err := nodetest.Spread(len(txs), clients, func(i int) error { return submit(h, txs[i]) }); err != nil {
+		b.Error(err)
 	}
-	wg.Wait()
 	b.StopTimer()
 	rate := float64(b.N) / b.Elapsed().Seconds()
 	b.ReportMetric(rate, "regs/s")
@@ -136,37 +122,26 @@ func BenchmarkContractOverhead(b *testing.B) {
 			p.Register.Doc.Attrs = []op.Attr{{K: "model", V: "cam-1"}}
 			txs[i], _ = h.SignRegister(s, p)
 		}
-		var next atomic.Int64
-		var wg sync.WaitGroup
 		start := time.Now()
-		for w := 0; w < 1000; w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					i := next.Add(1) - 1
-					if i >= int64(len(txs)) {
-						return
-					}
-					if err := h.Node.Precheck(txs[i]); err != nil {
-						b.Error(err)
-						return
-					}
-					for {
-						r, err := h.Node.Ledger().Submit(context.Background(), txs[i])
-						if err != nil && err.Error() == "ledger is full" {
-							time.Sleep(time.Millisecond)
-							continue
-						}
-						if err != nil || r.Code != 0 {
-							b.Errorf("%+v %v", r, err)
-						}
-						break
-					}
+		err := nodetest.Spread(len(txs), 1000, func(i int) error {
+			if err := h.Node.Precheck(txs[i]); err != nil {
+				return err
+			}
+			for {
+				r, err := h.Node.Ledger().Submit(context.Background(), txs[i])
+				if errors.Is(err, ledger.ErrFull) {
+					time.Sleep(time.Millisecond)
+					continue
 				}
-			}()
+				if err != nil || r.Code != 0 {
+					return fmt.Errorf("%+v %w", r, err)
+				}
+				return nil
+			}
+		})
+		if err != nil {
+			b.Error(err)
 		}
-		wg.Wait()
 		rate := float64(b.N) / time.Since(start).Seconds()
 		h.Stop()
 		return rate

@@ -5,14 +5,13 @@ package e2e
 import (
 	"context"
 	"sort"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/bias-iot/bias/authn"
 	"github.com/bias-iot/bias/cose"
 	"github.com/bias-iot/bias/did"
+	"github.com/bias-iot/bias/internal/node/nodetest"
 	"github.com/bias-iot/bias/op"
 	"github.com/bias-iot/bias/sdk"
 )
@@ -41,26 +40,10 @@ func TestMeasure(t *testing.T) {
 		txs[i], _, _ = op.SignRegister(s, "k1", op.Payload{Network: "testnet", Register: &op.Register{Kind: op.KindDevice,
 			Provider: A.provider.String(), Doc: op.Document{Keys: []op.Key{op.KeyFrom("k1", s.Public())}}}})
 	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
 	start := time.Now()
-	for w := 0; w < 1000; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := next.Add(1) - 1
-				if i >= n {
-					return
-				}
-				if _, err := ps[i%4].c.Submit(ctx, txs[i]); err != nil {
-					t.Error(err)
-					return
-				}
-			}
-		}()
+	if err := nodetest.Spread(n, 1000, func(i int) error { _, err := ps[i%4].c.Submit(ctx, txs[i]); return err }); err != nil {
+		t.Error(err)
 	}
-	wg.Wait()
 	t.Logf("MEASURE registrations: %d committed in %v: %.0f/s on 4 validators", n, time.Since(start).Round(time.Millisecond), n/time.Since(start).Seconds())
 
 	// Commit latency of one registration at a time.

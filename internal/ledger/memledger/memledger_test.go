@@ -5,10 +5,8 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -20,8 +18,7 @@ import (
 	"github.com/bias-iot/bias/internal/ledger"
 	"github.com/bias-iot/bias/internal/ledger/ledgertest"
 	"github.com/bias-iot/bias/internal/ledger/memledger"
-	"github.com/bias-iot/bias/internal/registry"
-	"github.com/bias-iot/bias/internal/state"
+	"github.com/bias-iot/bias/internal/registry/registrytest"
 	"github.com/bias-iot/bias/op"
 	"github.com/bias-iot/bias/proof"
 	"github.com/bias-iot/bias/record"
@@ -42,36 +39,8 @@ type chain struct {
 
 func newChain(t *testing.T) *chain {
 	t.Helper()
-	admin := key(t, "provider admin")
-	gp := registry.GenesisProvider{Name: "acme", Keys: []op.Key{op.KeyFrom("admin-1", admin.Public())}}
-	provider, err := registry.ProviderDID(network, gp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	appState, err := json.Marshal(registry.Genesis{Network: network, Providers: []registry.GenesisProvider{gp}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := state.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := st.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	app := registry.New(network, st, slog.New(slog.NewTextHandler(t.Output(), nil)))
-	l, err := memledger.New(app, network, appState, genesisTime)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := l.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return &chain{t: t, l: l, provider: provider}
+	c := registrytest.New(t, key(t, "provider admin"), genesisTime)
+	return &chain{t: t, l: c.Ledger, provider: c.Provider}
 }
 
 // key makes a deterministic Ed25519 signer named name.

@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -203,4 +205,32 @@ func (h *Harness) RegisterValidated(kind string, alg cose.Alg) Entity {
 	e := h.Register(kind, h.Provider.DID, alg)
 	h.MustSubmit(h.Sign(h.Provider.Signer, h.Provider.Kid, op.Payload{Type: op.TypeValidate, Status: &op.Status{DID: e.DID.String(), Version: 1}}))
 	return e
+}
+
+// Spread calls each(i) for every i in [0, n) from workers goroutines at
+// once (each takes the next i), and returns when all are done or one
+// returns an error, with that error.
+func Spread(n, workers int, each func(i int) error) error {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var first atomic.Pointer[error]
+	for range workers {
+		wg.Go(func() {
+			for first.Load() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if err := each(i); err != nil {
+					first.CompareAndSwap(nil, &err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if p := first.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
