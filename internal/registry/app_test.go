@@ -18,6 +18,7 @@ import (
 	"github.com/bias-iot/bias/cose"
 	"github.com/bias-iot/bias/did"
 	"github.com/bias-iot/bias/internal/state"
+	"github.com/bias-iot/bias/internal/state/statetest"
 	"github.com/bias-iot/bias/op"
 	"github.com/bias-iot/bias/record"
 )
@@ -75,15 +76,7 @@ func genesisOf(t *testing.T, keys ...cose.Signer) ([]byte, []provider) {
 
 func newChain(t *testing.T, appState []byte) *chain {
 	t.Helper()
-	st, err := state.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := st.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	st := statetest.Open(t)
 	c := &chain{t: t, app: New(network, st, slog.New(slog.DiscardHandler)), st: st, time: time.Unix(1_700_000_000, 0)}
 	if _, err := c.app.InitChain(context.Background(), &abci.RequestInitChain{ChainId: network, InitialHeight: 1, AppStateBytes: appState, Time: c.time}); err != nil {
 		t.Fatal(err)

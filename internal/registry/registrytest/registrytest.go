@@ -17,7 +17,7 @@ import (
 	"github.com/bias-iot/bias/did"
 	"github.com/bias-iot/bias/internal/ledger/memledger"
 	"github.com/bias-iot/bias/internal/registry"
-	"github.com/bias-iot/bias/internal/state"
+	"github.com/bias-iot/bias/internal/state/statetest"
 	"github.com/bias-iot/bias/op"
 )
 
@@ -47,15 +47,7 @@ func New(t testing.TB, admin cose.Signer, genesis time.Time) *Chain {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := state.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := st.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	st := statetest.Open(t)
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	app := registry.New(Network, st, log)
 	l, err := memledger.New(app, Network, appState, genesis)
