@@ -14,6 +14,7 @@ import (
 // TestConformance runs the ledger conformance suite against embedded
 // CometBFT with the registry application.
 func TestConformance(t *testing.T) {
+	t.Parallel()
 	var h *nodetest.Harness
 	ledgertest.Run(t, ledgertest.Fixture{
 		New: func(t *testing.T) ledger.Ledger {

@@ -36,6 +36,7 @@ func (g *gate) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.Respo
 // re-sending, T waits forever at A. With it, A sends T again once no
 // block has come for ResendAfter, and T commits.
 func TestResendAfterRefusal(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name   string
 		resend time.Duration
@@ -45,6 +46,7 @@ func TestResendAfterRefusal(t *testing.T) {
 		{"re-sent, it commits", 500 * time.Millisecond, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			homes := []string{t.TempDir(), t.TempDir()}
 			var ids []string
 			var vals []cometledger.GenesisValidator

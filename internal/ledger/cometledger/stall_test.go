@@ -38,6 +38,7 @@ func (l *lockedBuffer) String() string {
 // commit; an operation waits in the mempool and the node says so, with
 // where consensus stands, once the stall lasts StallWarning.
 func TestStallWarning(t *testing.T) {
+	t.Parallel()
 	homes := []string{t.TempDir(), t.TempDir()}
 	var vals []cometledger.GenesisValidator
 	for i, h := range homes {
