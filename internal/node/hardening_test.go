@@ -275,3 +275,68 @@ func TestTokenNotSentToOtherHosts(t *testing.T) {
 		t.Fatalf("a captured DPoP proof replayed: %s", got)
 	}
 }
+
+// TestSelfAssertedAttributesHeld (issue 18, finding 3): a validated
+// device that changes its own attributes waits for its provider again,
+// so an access contract that reads device_attrs (the documented
+// single-sign-on contract reads the class) never sees a self-asserted
+// value as the provider's: a meter that makes itself a camera is not
+// admitted. Its other changes (a key rotation) keep it validated, and the
+// provider's own change of its attributes too.
+func TestSelfAssertedAttributesHeld(t *testing.T) {
+	t.Parallel()
+	h := nodetest.Start(t)
+	prov := h.Provider
+	cams := prov.DID.String() + "/cams"
+	h.MustSubmit(h.Sign(prov.Signer, prov.Kid, op.Payload{Type: op.TypeDeploy, Contract: &op.Contract{Provider: prov.DID.String(), Name: "cams",
+		Kind: op.ContractAccess, Source: `device_attrs[?"class"].orValue("") == "camera"`}}))
+	svc := h.RegisterValidated(op.KindService, cose.AlgEdDSA)
+	h.MustSubmit(h.Sign(prov.Signer, prov.Kid, op.Payload{Type: op.TypeUpdate, Update: &op.Update{DID: svc.DID.String(), Version: 2,
+		Doc: op.Document{Keys: []op.Key{op.KeyFrom("k1", svc.Signer.Public())}, Access: []string{cams}}}}))
+	s := nodetest.NewKey(t, cose.AlgEdDSA)
+	p := h.RegisterPayload(op.KindDevice, prov.DID, s)
+	p.Register.Doc.Attrs = []op.Attr{{K: "class", V: "meter"}}
+	tx, meter := h.SignRegister(s, p)
+	h.MustSubmit(tx)
+	h.MustSubmit(h.Sign(prov.Signer, prov.Kid, op.Payload{Type: op.TypeValidate, Status: &op.Status{DID: meter.String(), Version: 1}}))
+	url := protect(t, &sdk.Service{Signer: svc.Signer, Kid: svc.DID.WithFragment("k1"), View: sdk.View{C: h.Client}, Node: h.Client})
+	dev := &sdk.Device{Signer: s, Kid: meter.WithFragment("k1"), View: sdk.View{C: h.Client}}
+	admitted := func() string {
+		_, proof := challengeOf(t, url, dev)
+		code, reason := call(t, url, sdk.AuthScheme+` proof="`+authn.EncodeText(proof)+`"`)
+		if code == 200 {
+			return "ok"
+		}
+		return reason
+	}
+	if got := admitted(); got != string(authn.FailContractDenied) {
+		t.Fatalf("the meter as a meter: %s", got)
+	}
+	update := func(signer cose.Signer, kid did.DID, version uint64, doc op.Document) *sdk.SubmitResult {
+		return h.MustSubmit(h.Sign(signer, kid, op.Payload{Type: op.TypeUpdate, Update: &op.Update{DID: meter.String(), Version: version, Doc: doc}}))
+	}
+	camera := op.Document{Keys: []op.Key{op.KeyFrom("k1", s.Public())}, Attrs: []op.Attr{{K: "class", V: "camera"}}}
+	// The meter makes itself a camera: held for its provider.
+	if res := update(s, meter.WithFragment("k1"), 2, camera); res.EntityStatus != op.StatusPending {
+		t.Fatalf("a self-asserted class: %s, want pending", res.EntityStatus)
+	}
+	if got := admitted(); got != string(authn.FailNotValidated) {
+		t.Fatalf("the meter calling itself a camera: %s, want %s", got, authn.FailNotValidated)
+	}
+	// The provider validates what it vouches for: then it is its word.
+	h.MustSubmit(h.Sign(prov.Signer, prov.Kid, op.Payload{Type: op.TypeValidate, Status: &op.Status{DID: meter.String(), Version: 3}}))
+	if got := admitted(); got != "ok" {
+		t.Fatalf("once the provider validated the class: %s", got)
+	}
+	// A change of its own that leaves the attributes keeps it validated.
+	s2 := nodetest.NewKey(t, cose.AlgEdDSA)
+	rotated := op.Document{Keys: []op.Key{op.KeyFrom("k2", s2.Public())}, Attrs: camera.Attrs}
+	if res := update(s, meter.WithFragment("k1"), 4, rotated); res.EntityStatus != op.StatusValidated {
+		t.Fatalf("a key rotation: %s, want validated", res.EntityStatus)
+	}
+	// The provider may change the attributes and keep it validated.
+	rotated.Attrs = []op.Attr{{K: "class", V: "camera"}, {K: "fw", V: "2.1"}}
+	if res := update(prov.Signer, prov.Kid, 5, rotated); res.EntityStatus != op.StatusValidated {
+		t.Fatalf("the provider's change of attributes: %s, want validated", res.EntityStatus)
+	}
+}

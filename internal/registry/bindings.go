@@ -45,3 +45,16 @@ func holdBindings(prev, next *record.Entity) {
 		next.Status, next.StatusReason = op.StatusPending, "access contract bindings await the provider's validation"
 	}
 }
+
+// holdAttributes keeps the public attributes of a validated entity the
+// ones its provider vouched for: access contracts read them as the
+// provider's (device_attrs). An entity that changes its own attributes
+// waits for its provider again, whatever a registration contract
+// decided: a meter cannot make itself a camera. A change its provider
+// signs, or the entity's other changes (a key rotation, an endpoint),
+// keep it validated.
+func holdAttributes(prev, next *record.Entity) {
+	if prev.Status == op.StatusValidated && next.Status == op.StatusValidated && !slices.Equal(prev.Doc.Attrs, next.Doc.Attrs) {
+		next.Status, next.StatusReason = op.StatusPending, "attribute changes await the provider's validation"
+	}
+}

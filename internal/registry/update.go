@@ -50,6 +50,7 @@ func (x *executor) update() (*outcome, error) {
 			return nil, err
 		}
 		holdBindings(e, &next)
+		holdAttributes(e, &next)
 	}
 	return x.commitEntity(e, x.bump(&next), op.TypeUpdate)
 }
