@@ -71,6 +71,10 @@ type Decision struct {
 	Kid      string   `json:"kid,omitempty"`
 	Encoding Encoding `json:"encoding,omitempty"`
 	At       int64    `json:"at"` // Unix seconds of the decision
+	// Signed is set when the proof's signature verified with a current
+	// key of the device it names: only then is the decision the device's
+	// (an audit trail attributes nothing else to it). Not sent.
+	Signed bool `json:"-"`
 	// Contract names the access contracts that decided, each as
 	// "<provider DID>/<name>@<version>"; for a session token accepted under
 	// a shared contract, that contract ("<provider DID>/<name>").
@@ -172,7 +176,7 @@ func VerifyProof(ctx context.Context, v View, issued Issued, service did.DID, ms
 func decideProof(ctx context.Context, v View, p *Proof, s *Signed, service did.DID, now int64, challenge func() (*Challenge, Decision)) Decision {
 	base := Decision{Device: p.Device.String(), Service: p.Service.String(), Kid: p.Kid.String(), Encoding: s.Encoding, At: now}
 	fail := func(d Decision) Decision {
-		d.Device, d.Service, d.Kid, d.Encoding, d.At = base.Device, base.Service, base.Kid, base.Encoding, now
+		d.Device, d.Service, d.Kid, d.Encoding, d.At, d.Signed = base.Device, base.Service, base.Kid, base.Encoding, now, base.Signed
 		return d
 	}
 	if p.Service.Base() != service.Base() {
@@ -181,8 +185,10 @@ func decideProof(ctx context.Context, v View, p *Proof, s *Signed, service did.D
 	if _, d := signer(ctx, v, s, op.KindDevice); !d.OK {
 		return fail(d)
 	}
+	base.Signed = true
 	c, d := challenge()
 	if !d.OK {
+		d.Signed = true
 		return fail(d)
 	}
 	if c.Service.Base() != service.Base() {

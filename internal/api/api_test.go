@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -285,4 +286,68 @@ func mustHex(t *testing.T, s string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestFakeDecisionsNotAttributed (issue 18, finding 12): a proof that
+// does not verify, sent in a device's name, is refused and kept in the
+// node's decision stream without the device (or service) it names, so
+// that nobody can write refusals into a device's audit trail; a genuine
+// decision is the device's.
+func TestFakeDecisionsNotAttributed(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	cam := a.register(t, op.KindDevice)
+	svc := a.register(t, op.KindService)
+	service := &sdk.Service{Signer: svc.key, Kid: svc.id.WithFragment("k1"), View: sdk.View{C: a.c}, Encoding: authn.COSE}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	mine, err := a.c.Decisions(ctx, cam.id.String(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := a.c.Decisions(ctx, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer := func(signer cose.Signer) ([]byte, []byte) {
+		ch, err := service.Challenge()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pr, err := (&sdk.Device{Signer: signer, Kid: cam.id.WithFragment("k1"), View: sdk.View{C: a.c}}).Answer(t.Context(), ch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ch, pr
+	}
+	forger, _, err := cose.GenerateKey(cose.AlgEdDSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, pr := answer(forger)
+	if d, err := a.c.Verify(t.Context(), ch, pr); err != nil || d.Reason != authn.FailBadSignature {
+		t.Fatalf("the forged proof: %+v %v", d, err)
+	}
+	ch, pr = answer(cam.key)
+	if d, err := a.c.Verify(t.Context(), ch, pr); err != nil || !d.OK {
+		t.Fatalf("the device's proof: %+v %v", d, err)
+	}
+	next := func(ch <-chan sdk.DecisionEvent) authn.Decision {
+		select {
+		case ev := <-ch:
+			return ev.Decision
+		case <-time.After(10 * time.Second):
+			t.Fatal("no decision streamed")
+		}
+		return authn.Decision{}
+	}
+	if d := next(mine); !d.OK || d.Device != cam.id.String() {
+		t.Fatalf("the device's stream holds %+v first, want its own decision", d)
+	}
+	if d := next(all); d.Reason != authn.FailBadSignature || d.Device != "" || d.Service != "" {
+		t.Fatalf("the forged refusal is streamed as %+v, want it without device or service", d)
+	}
+	if d := next(all); !d.OK || d.Device != cam.id.String() {
+		t.Fatalf("then %+v", d)
+	}
 }

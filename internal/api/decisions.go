@@ -25,7 +25,15 @@ func newDecisionLog(capacity int) *decisionLog {
 	return &decisionLog{ring: make([]authn.Decision, capacity), next: 1, wake: make(chan struct{})}
 }
 
+// add records a decision. One whose proof did not verify (d.Signed
+// unset) is the word of whoever sent it: it is kept without the device
+// and service it names, so that nobody can write refusals about a
+// device into its audit trail, and streamed as "unauthenticated".
 func (l *decisionLog) add(d authn.Decision) {
+	if !d.OK && !d.Signed {
+		d.Device, d.Service, d.Kid = "", "", ""
+		d.Detail = "unauthenticated: the proof did not verify, so this refusal is attributed to no one"
+	}
 	l.mu.Lock()
 	l.ring[l.next%uint64(len(l.ring))] = d
 	l.next++
@@ -81,7 +89,11 @@ func (s *Server) decisionEvents(w http.ResponseWriter, r *http.Request) error {
 				continue
 			}
 			b, _ := json.Marshal(d)
-			fmt.Fprintf(w, "id: %d\nevent: decision\ndata: %s\n\n", seq, b)
+			event := "decision"
+			if !d.OK && !d.Signed {
+				event = "unauthenticated"
+			}
+			fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", seq, event, b)
 		}
 		after = last
 		fl.Flush()
