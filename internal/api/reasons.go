@@ -20,6 +20,7 @@ const (
 	ReasonUnhealthy        Reason = "unhealthy"              // the ledger does not answer
 	ReasonCanceled         Reason = "canceled"               // the client went away (never seen by it)
 	ReasonUnsupportedMedia Reason = "unsupported-media-type" // a body of another Content-Type
+	ReasonTooManyRequests  Reason = "too-many-requests"      // a bound on concurrent work of this kind is reached
 )
 
 // Reasons lists the API's own reasons with their HTTP statuses: the list
@@ -39,6 +40,7 @@ func Reasons() []struct {
 		{ReasonUnhealthy, http.StatusServiceUnavailable},
 		{ReasonCanceled, 499},
 		{ReasonUnsupportedMedia, http.StatusUnsupportedMediaType},
+		{ReasonTooManyRequests, http.StatusTooManyRequests},
 	}
 }
 

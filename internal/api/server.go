@@ -61,12 +61,13 @@ type Server struct {
 	log           *slog.Logger
 	submitTimeout time.Duration
 	decisions     *decisionLog
+	heavy         chan struct{} // a slot per large submission under way
 }
 
 // New returns the API of c.
 func New(c Config) *Server {
 	return &Server{l: c.Ledger, res: c.Resolver, acc: c.Access, pre: c.Precheck, network: c.Resolver.Network(), log: c.Log,
-		submitTimeout: 30 * time.Second, decisions: newDecisionLog(10000)}
+		submitTimeout: 30 * time.Second, decisions: newDecisionLog(10000), heavy: make(chan struct{}, 2)}
 }
 
 // Handler returns the route table.
@@ -152,7 +153,7 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) 
 	if e.Status >= 500 && e.Status != http.StatusServiceUnavailable && e.Status != http.StatusGatewayTimeout {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "reason", e.Reason, "err", e.Err)
 	}
-	if e.Status == http.StatusServiceUnavailable {
+	if e.Status == http.StatusServiceUnavailable || e.Status == http.StatusTooManyRequests {
 		w.Header().Set("Retry-After", "1")
 	}
 	writeJSON(w, e.Status, sdk.ErrorBody{Reason: e.Reason, Message: e.Msg, Hash: e.Hash, Proof: e.Proof})
@@ -170,6 +171,17 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) error {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != sdk.MediaTypeCOSE {
 		return fail(ReasonUnsupportedMedia, "send the operation as "+sdk.MediaTypeCOSE)
+	}
+	// A body larger than a single entity's operation (a bulk enrollment,
+	// or junk) is read and checked by at most a few requests at a time:
+	// heavy work before the signature is known good stays bounded.
+	if r.ContentLength < 0 || r.ContentLength > op.MaxOpBytes {
+		select {
+		case s.heavy <- struct{}{}:
+			defer func() { <-s.heavy }()
+		default:
+			return fail(ReasonTooManyRequests, "too many large operations at once; retry later")
+		}
 	}
 	tx, err := io.ReadAll(io.LimitReader(r.Body, op.MaxEnrollBytes+1))
 	if err != nil {

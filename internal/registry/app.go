@@ -133,11 +133,16 @@ func (a *App) decode(tx []byte, h [32]byte) (*op.Signed, error) {
 // result in the cache). A rejection is an *op.Error.
 func (a *App) Precheck(tx []byte) error {
 	h := sha256.Sum256(tx)
+	snap := a.st.Latest()
+	if a.ops.get(h) == nil {
+		if err := signedFirst(snap, tx); err != nil {
+			return err
+		}
+	}
 	s, err := a.decode(tx, h)
 	if err != nil {
 		return err
 	}
-	snap := a.st.Latest()
 	// The next block's height; its time is unknown, so the last block's
 	// is the best estimate (a ticket expiring in between is caught in
 	// FinalizeBlock).
@@ -196,7 +201,14 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 
 func (a *App) deliver(tx []byte) (*abci.ExecTxResult, error) {
 	h := sha256.Sum256(tx)
-	s, err := a.decode(tx, h)
+	var err error
+	if a.ops.get(h) == nil {
+		err = signedFirst(a.st, tx)
+	}
+	var s *op.Signed
+	if err == nil {
+		s, err = a.decode(tx, h)
+	}
 	var out *outcome
 	if err == nil {
 		out, _, err = a.execute(a.st, h, s, a.block, true)

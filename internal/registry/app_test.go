@@ -27,7 +27,7 @@ const network = "local"
 
 // chain drives an App directly through ABCI, as CometBFT would.
 type chain struct {
-	t      *testing.T
+	t      testing.TB
 	app    *App
 	st     *state.Store
 	height int64
@@ -39,7 +39,7 @@ type provider struct {
 	kid    did.DID
 }
 
-func genesis(t *testing.T, n int) ([]byte, []provider) {
+func genesis(t testing.TB, n int) ([]byte, []provider) {
 	t.Helper()
 	var keys []cose.Signer
 	for i := 0; i < n; i++ {
@@ -54,7 +54,7 @@ func genesis(t *testing.T, n int) ([]byte, []provider) {
 
 // genesisOf makes the genesis of one provider per key: "a", "b", ...,
 // each with its key as admin-1.
-func genesisOf(t *testing.T, keys ...cose.Signer) ([]byte, []provider) {
+func genesisOf(t testing.TB, keys ...cose.Signer) ([]byte, []provider) {
 	t.Helper()
 	g := Genesis{Network: network}
 	var ps []provider
@@ -74,7 +74,7 @@ func genesisOf(t *testing.T, keys ...cose.Signer) ([]byte, []provider) {
 	return b, ps
 }
 
-func newChain(t *testing.T, appState []byte) *chain {
+func newChain(t testing.TB, appState []byte) *chain {
 	t.Helper()
 	st := statetest.Open(t)
 	c := &chain{t: t, app: New(network, st, slog.New(slog.DiscardHandler)), st: st, time: time.Unix(1_700_000_000, 0)}
