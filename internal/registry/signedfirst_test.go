@@ -10,11 +10,11 @@ import (
 	"github.com/bias-iot/bias/op"
 )
 
-// bigEnrollment is a bulk enrollment of n devices for provider p, signed
-// by s under p's admin kid (s is p's key, or a forger's).
-func bigEnrollment(t testing.TB, p provider, s cose.Signer, n int) []byte {
+// bigEnrollment is a bulk enrollment of 2000 devices for provider p,
+// signed by s under p's admin kid (s is p's key, or a forger's).
+func bigEnrollment(t testing.TB, p provider, s cose.Signer) []byte {
 	t.Helper()
-	items := make([]op.EnrollEntry, n)
+	items := make([]op.EnrollEntry)
 	for i := range items {
 		k, _, err := cose.GenerateKey(cose.AlgEdDSA)
 		if err != nil {
@@ -47,7 +47,7 @@ func TestForgedEnrollmentCheckedFirst(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, tx := range map[string][]byte{"junk-payload": junk, "shaped-batch": bigEnrollment(t, ps[0], forger, 2000)} {
+	for name, tx := range map[string][]byte{"junk-payload": junk, "shaped-batch": bigEnrollment(t, ps[0], forger)} {
 		t.Run(name, func(t *testing.T) {
 			var oe *op.Error
 			if err := c.app.Precheck(tx); !errors.As(err, &oe) || oe.Reason != op.ReasonBadSignature {
@@ -62,7 +62,7 @@ func TestForgedEnrollmentCheckedFirst(t *testing.T) {
 			}
 		})
 	}
-	res, _ := c.block(bigEnrollment(t, ps[0], ps[0].signer, 2000))
+	res, _ := c.block(bigEnrollment(t, ps[0], ps[0].signer))
 	if res[0].Code != 0 {
 		t.Fatalf("the provider's batch: %s %s", res[0].Info, res[0].Log)
 	}
@@ -78,8 +78,8 @@ func BenchmarkForgedEnrollment(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	forged := bigEnrollment(b, ps[0], forger, 2000)
-	genuine := bigEnrollment(b, ps[0], ps[0].signer, 2000)
+	forged := bigEnrollment(b, ps[0], forger)
+	genuine := bigEnrollment(b, ps[0], ps[0].signer)
 	b.ReportMetric(float64(len(forged))/1024, "KiB")
 	time0 := time.Now()
 	const genuineRuns = 5
