@@ -14,7 +14,7 @@ import (
 // signed by s under p's admin kid (s is p's key, or a forger's).
 func bigEnrollment(t testing.TB, p provider, s cose.Signer) []byte {
 	t.Helper()
-	items := make([]op.EnrollEntry)
+	items := make([]op.EnrollEntry, 2000)
 	for i := range items {
 		k, _, err := cose.GenerateKey(cose.AlgEdDSA)
 		if err != nil {
