@@ -19,8 +19,39 @@ import (
 // Event is a committed change of an entity (GET /v1/events), with its
 // position in the stream.
 type Event struct {
-	ID string // height.tx.event: resume after it
+	ID string `json:"id"` // height.tx.event: resume after it
 	record.EntityEvent
+}
+
+// EventPage is a page of committed entity events (GET
+// /v1/events/history); Next is the id to ask after for the next page, ""
+// once at the head.
+type EventPage struct {
+	Events []Event `json:"events"`
+	Next   string  `json:"next,omitempty"`
+}
+
+// EventHistory pages through committed entity events: after the event
+// id after, or from height from when after is "", at most limit (0: the
+// node's default of 100), optionally only those of did or provider.
+func (c *Client) EventHistory(ctx context.Context, after string, from int64, limit int, didFilter, provider string) (*EventPage, error) {
+	q := url.Values{}
+	if after != "" {
+		q.Set("after", after)
+	} else if from > 0 {
+		q.Set("from", strconv.FormatInt(from, 10))
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	if didFilter != "" {
+		q.Set("did", didFilter)
+	}
+	if provider != "" {
+		q.Set("provider", provider)
+	}
+	var out EventPage
+	return &out, c.do(ctx, http.MethodGet, "/v1/events/history?"+q.Encode(), "", nil, &out)
 }
 
 // Events streams committed entity events from height from (0: from the

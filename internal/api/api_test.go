@@ -34,7 +34,10 @@ type apiServer struct {
 	kid   did.DID // the provider's admin key
 }
 
-func newAPI(t *testing.T) *apiServer {
+func newAPI(t *testing.T) *apiServer { return newAPIWith(t, nil) }
+
+// newAPIWith is newAPI with a change to the API's configuration.
+func newAPIWith(t *testing.T, configure func(*api.Config)) *apiServer {
 	t.Helper()
 	admin, _, err := cose.GenerateKey(cose.AlgEdDSA)
 	if err != nil {
@@ -45,7 +48,11 @@ func newAPI(t *testing.T) *apiServer {
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	res := resolver.New(l, network)
 	acc := access.New(res, app.Programs(), authn.NewMemorySpentSet(1024))
-	srv := httptest.NewServer(api.New(api.Config{Ledger: l, Resolver: res, Access: acc, Precheck: app, Log: log}).Handler())
+	cfg := api.Config{Ledger: l, Resolver: res, Access: acc, Precheck: app, Log: log}
+	if configure != nil {
+		configure(&cfg)
+	}
+	srv := httptest.NewServer(api.New(cfg).Handler())
 	t.Cleanup(srv.Close)
 	return &apiServer{c: sdk.NewClient(srv.URL), admin: admin, kid: c.Kid}
 }

@@ -2,7 +2,6 @@ package api
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strconv"
 	"sync"
@@ -66,10 +65,6 @@ func (l *decisionLog) since(after uint64) ([]authn.Decision, uint64, <-chan stru
 // are sequence numbers, and Last-Event-ID resumes within the node's recent
 // decisions.
 func (s *Server) decisionEvents(w http.ResponseWriter, r *http.Request) error {
-	fl, ok := w.(http.Flusher)
-	if !ok {
-		return fmt.Errorf("response writer cannot flush")
-	}
 	_, after, _ := s.decisions.since(^uint64(0) - 1) // by default, only new decisions
 	if id := r.Header.Get("Last-Event-ID"); id != "" {
 		n, err := strconv.ParseUint(id, 10, 64)
@@ -78,9 +73,17 @@ func (s *Server) decisionEvents(w http.ResponseWriter, r *http.Request) error {
 		}
 		after = n
 	}
+	release, err := s.streams.acquire(r)
+	if err != nil {
+		return err
+	}
+	defer release()
 	want := r.URL.Query().Get("did")
-	beat := startStream(w, fl)
-	defer beat.Stop()
+	out, err := startStream(w)
+	if err != nil {
+		return nil //nolint:nilerr // the client went away
+	}
+	defer out.stop()
 	for {
 		list, last, wake := s.decisions.since(after)
 		for i, d := range list {
@@ -93,16 +96,21 @@ func (s *Server) decisionEvents(w http.ResponseWriter, r *http.Request) error {
 			if !d.OK && !d.Signed {
 				event = "unauthenticated"
 			}
-			fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", seq, event, b)
+			if out.event(strconv.FormatUint(seq, 10), event, b) != nil {
+				return nil
+			}
 		}
 		after = last
-		fl.Flush()
+		if out.flush() != nil {
+			return nil
+		}
 		select {
 		case <-r.Context().Done():
 			return nil
-		case <-beat.C:
-			fmt.Fprint(w, ": keep-alive\n\n")
-			fl.Flush()
+		case <-out.beat.C:
+			if out.keepAlive() != nil {
+				return nil
+			}
 		case <-wake:
 		}
 	}

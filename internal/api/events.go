@@ -1,113 +1,226 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
+	"github.com/bias-iot/bias/internal/ledger"
 	"github.com/bias-iot/bias/op"
 	"github.com/bias-iot/bias/record"
+	"github.com/bias-iot/bias/sdk"
 )
 
-// events streams committed entity events as server-sent events, from a
-// height (?from=, or the Last-Event-ID of a reconnecting client) and then
-// live; ?did= or ?provider= filter. Event ids are "height.tx.event", so a
-// client resumes exactly where it stopped.
-func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
-	fl, ok := w.(http.Flusher)
-	if !ok {
-		return fmt.Errorf("response writer cannot flush")
-	}
-	q := r.URL.Query()
-	from, after := int64(1), [3]int64{0, -1, -1}
-	if v := q.Get("from"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 1 {
-			return rejection(op.ReasonInvalidField, "from must be a positive height")
+// position is an event's place in the ledger: height, transaction,
+// event; its text form "height.tx.event" is the event's id.
+type position [3]int64
+
+func (p position) String() string { return fmt.Sprintf("%d.%d.%d", p[0], p[1], p[2]) }
+
+// after reports whether p comes after q.
+func (p position) after(q position) bool {
+	for i := range p {
+		if p[i] != q[i] {
+			return p[i] > q[i]
 		}
-		from = n
 	}
-	if id := r.Header.Get("Last-Event-ID"); id != "" {
-		parts := strings.Split(id, ".")
-		if len(parts) != 3 {
-			return rejection(op.ReasonInvalidField, "Last-Event-ID must be height.tx.event")
+	return false
+}
+
+func parsePosition(id string) (position, error) {
+	var p position
+	parts := strings.Split(id, ".")
+	if len(parts) != 3 {
+		return p, rejection(op.ReasonInvalidField, "an event id is height.tx.event")
+	}
+	for i, s := range parts {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			return p, rejection(op.ReasonInvalidField, "an event id is height.tx.event")
 		}
-		for i, p := range parts {
-			n, err := strconv.ParseInt(p, 10, 64)
-			if err != nil || n < 0 {
-				return rejection(op.ReasonInvalidField, "Last-Event-ID must be height.tx.event")
+		p[i] = n
+	}
+	return p, nil
+}
+
+// eventFilter selects entity events by DID and provider ("" for any).
+type eventFilter struct{ did, provider string }
+
+// entityEvents calls each with the entity events of block b after
+// position from that the filter selects, in order, until each returns
+// false.
+func (s *Server) entityEvents(b ledger.Block, from position, f eventFilter, each func(position, record.EntityEvent) bool) bool {
+	for _, res := range b.Results {
+		if res.Code != 0 {
+			continue
+		}
+		for ei, ev := range res.Events {
+			pos := position{b.Height, int64(res.Index), int64(ei)}
+			if ev.Type != record.EventEntity || !pos.after(from) {
+				continue
 			}
-			after[i] = n
+			attrs := make([]record.Attr, len(ev.Attrs))
+			for i, a := range ev.Attrs {
+				attrs[i] = record.Attr{Key: a.Key, Value: a.Value}
+			}
+			e, err := record.ParseEntityEvent(b.Height, b.Time, attrs)
+			if err != nil {
+				s.log.Error("entity event does not parse", "height", b.Height, "err", err)
+				continue
+			}
+			if (f.did != "" && e.DID != f.did) || (f.provider != "" && e.Provider != f.provider) {
+				continue
+			}
+			if !each(pos, e) {
+				return false
+			}
 		}
-		from = max(after[0], 1)
 	}
-	wantDID, wantProv := q.Get("did"), q.Get("provider")
-	blocks, err := s.l.Watch(r.Context(), from)
+	return true
+}
+
+// events streams committed entity events as server-sent events, from the
+// next block by default, or after a position (?from= a height, or the
+// Last-Event-ID of a reconnecting client) within the last
+// MaxReplayBlocks blocks; ?did= or ?provider= filter. Event ids are
+// "height.tx.event", so a client resumes exactly where it stopped.
+// Older history is paged (GET /v1/events/history). The streams open at
+// once are bounded, per client and in total.
+func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	st, err := s.l.Status(r.Context())
+	if err != nil {
+		e := fail(ReasonUnhealthy, "the ledger does not answer")
+		e.Err = err
+		return e
+	}
+	after := position{st.Height, 1 << 62, 0} // from the next block
+	switch {
+	case r.Header.Get("Last-Event-ID") != "":
+		if after, err = parsePosition(r.Header.Get("Last-Event-ID")); err != nil {
+			return err
+		}
+	case q.Get("from") != "":
+		from, err := positive[int64](q.Get("from"), "from")
+		if err != nil {
+			return err
+		}
+		after = position{from - 1, 1 << 62, 0}
+	}
+	if after[0] < st.Height-int64(s.maxReplay) {
+		return rejection(op.ReasonInvalidField, fmt.Sprintf("a stream replays at most the last %d blocks (from %d); page through older events with GET /v1/events/history?from=", s.maxReplay, st.Height-int64(s.maxReplay)+1))
+	}
+	release, err := s.streams.acquire(r)
+	if err != nil {
+		return err
+	}
+	defer release()
+	blocks, err := s.l.Watch(r.Context(), max(after[0], 1))
 	if err != nil {
 		return fail(ReasonNotFound, err.Error())
 	}
-	beat := startStream(w, fl)
-	defer beat.Stop()
+	out, err := startStream(w)
+	if err != nil {
+		return nil //nolint:nilerr // the client went away
+	}
+	defer out.stop()
+	f := eventFilter{q.Get("did"), q.Get("provider")}
 	for {
 		select {
 		case <-r.Context().Done():
 			return nil
-		case <-beat.C:
-			fmt.Fprint(w, ": keep-alive\n\n")
-			fl.Flush()
+		case <-out.beat.C:
+			if out.keepAlive() != nil {
+				return nil
+			}
 		case b, ok := <-blocks:
 			if !ok {
 				return nil
 			}
-			for _, res := range b.Results {
-				if res.Code != 0 {
-					continue
-				}
-				for ei, ev := range res.Events {
-					pos := [3]int64{b.Height, int64(res.Index), int64(ei)}
-					if ev.Type != record.EventEntity || !later(pos, after) {
-						continue
-					}
-					attrs := make([]record.Attr, len(ev.Attrs))
-					for i, a := range ev.Attrs {
-						attrs[i] = record.Attr{Key: a.Key, Value: a.Value}
-					}
-					e, err := record.ParseEntityEvent(b.Height, b.Time, attrs)
-					if err != nil {
-						s.log.Error("entity event does not parse", "height", b.Height, "err", err)
-						continue
-					}
-					if (wantDID != "" && e.DID != wantDID) || (wantProv != "" && e.Provider != wantProv) {
-						continue
-					}
-					data, _ := json.Marshal(e)
-					fmt.Fprintf(w, "id: %d.%d.%d\nevent: entity\ndata: %s\n\n", pos[0], pos[1], pos[2], data)
-				}
+			var werr error
+			s.entityEvents(b, after, f, func(pos position, e record.EntityEvent) bool {
+				data, _ := json.Marshal(e)
+				werr = out.event(pos.String(), "entity", data)
+				return werr == nil
+			})
+			if werr != nil || out.flush() != nil {
+				return nil
 			}
-			fl.Flush()
 		}
 	}
 }
 
-// startStream answers a server-sent-event request and returns the ticker
-// of its keep-alive comments.
-func startStream(w http.ResponseWriter, fl http.Flusher) *time.Ticker {
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.WriteHeader(http.StatusOK)
-	fl.Flush()
-	return time.NewTicker(15 * time.Second)
-}
+// MaxHistoryEvents bounds a page of GET /v1/events/history.
+const MaxHistoryEvents = 1000
 
-// later reports whether event position a comes after b.
-func later(a, b [3]int64) bool {
-	for i := range a {
-		if a[i] != b[i] {
-			return a[i] > b[i]
+// maxHistoryBlocks bounds the blocks one page reads.
+const maxHistoryBlocks = 10_000
+
+// eventHistory pages through committed entity events: those after
+// ?after= (an event id) or from ?from= (a height), at most ?limit= of
+// them (1 to 1000, default 100), filtered by ?did= and ?provider=; next
+// is the id to ask after for the next page, "" at the head.
+func (s *Server) eventHistory(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	after := position{0, 1 << 62, 0}
+	var err error
+	switch {
+	case q.Get("after") != "":
+		if after, err = parsePosition(q.Get("after")); err != nil {
+			return err
+		}
+	case q.Get("from") != "":
+		from, err := positive[int64](q.Get("from"), "from")
+		if err != nil {
+			return err
+		}
+		after = position{from - 1, 1 << 62, 0}
+	}
+	limit := 100
+	if v := q.Get("limit"); v != "" {
+		n, err := positive[int64](v, "limit")
+		if err != nil || n > MaxHistoryEvents {
+			return rejection(op.ReasonInvalidField, fmt.Sprintf("limit must be 1 to %d", MaxHistoryEvents))
+		}
+		limit = int(n)
+	}
+	st, err := s.l.Status(r.Context())
+	if err != nil {
+		e := fail(ReasonUnhealthy, "the ledger does not answer")
+		e.Err = err
+		return e
+	}
+	page := sdk.EventPage{Events: []sdk.Event{}}
+	head := min(st.Height, max(after[0], 1)+maxHistoryBlocks-1)
+	if after[0] < head {
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		blocks, err := s.l.Watch(ctx, max(after[0], 1))
+		if err != nil {
+			return fail(ReasonNotFound, err.Error())
+		}
+		f := eventFilter{q.Get("did"), q.Get("provider")}
+		last := position{head, 1 << 62, 0}
+		for b := range blocks {
+			full := !s.entityEvents(b, after, f, func(pos position, e record.EntityEvent) bool {
+				if len(page.Events) == limit {
+					return false
+				}
+				page.Events = append(page.Events, sdk.Event{ID: pos.String(), EntityEvent: e})
+				last = pos
+				return true
+			})
+			if full || b.Height >= head {
+				if full || head < st.Height {
+					page.Next = last.String()
+				}
+				break
+			}
 		}
 	}
-	return false
+	writeJSON(w, http.StatusOK, page)
+	return nil
 }

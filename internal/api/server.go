@@ -49,6 +49,11 @@ type Config struct {
 	// (so that signature checks run in parallel); nil: only its form.
 	Precheck Prechecker
 	Log      *slog.Logger
+	// Event streams (GET /v1/events, /v1/authn/events): at most
+	// MaxStreams open at once, MaxStreamsPerClient per client address; a
+	// stream replays at most the last MaxReplayBlocks blocks. Zero: the
+	// defaults (DefaultMaxStreams...).
+	MaxStreams, MaxStreamsPerClient, MaxReplayBlocks int
 }
 
 // Server serves the API.
@@ -62,12 +67,22 @@ type Server struct {
 	submitTimeout time.Duration
 	decisions     *decisionLog
 	heavy         chan struct{} // a slot per large submission under way
+	streams       *streamLimiter
+	maxReplay     int
 }
 
 // New returns the API of c.
 func New(c Config) *Server {
+	or := func(v, d int) int {
+		if v > 0 {
+			return v
+		}
+		return d
+	}
 	return &Server{l: c.Ledger, res: c.Resolver, acc: c.Access, pre: c.Precheck, network: c.Resolver.Network(), log: c.Log,
-		submitTimeout: 30 * time.Second, decisions: newDecisionLog(10000), heavy: make(chan struct{}, 2)}
+		submitTimeout: 30 * time.Second, decisions: newDecisionLog(10000), heavy: make(chan struct{}, 2),
+		streams:   newStreamLimiter(or(c.MaxStreams, DefaultMaxStreams), or(c.MaxStreamsPerClient, DefaultMaxStreamsPerClient)),
+		maxReplay: or(c.MaxReplayBlocks, DefaultMaxReplayBlocks)}
 }
 
 // Handler returns the route table.
@@ -99,6 +114,7 @@ func (s *Server) Handler() http.Handler {
 	route("POST /v1/authn/verify", s.verify)
 	route("POST /v1/authn/access", s.accessOnly)
 	route("GET /v1/events", s.events)
+	route("GET /v1/events/history", s.eventHistory)
 	route("GET /v1/authn/events", s.decisionEvents)
 	route("GET /v1/entities/{did}/jwks", s.jwks)
 	route("GET /v1/providers/{did}/contracts", s.contracts)
