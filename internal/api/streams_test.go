@@ -16,7 +16,7 @@ import (
 // openStream opens GET path as a server-sent event stream from the local
 // address from (127.0.0.x), and returns the status and, for a 200, a
 // function that reads the next event's data line.
-func openStream(t *testing.T, ctx context.Context, base, path, from string) (int, func() string) {
+func openStream(ctx context.Context, t *testing.T, base, path, from string) (int, func() string) {
 	t.Helper()
 	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
 	c := &http.Client{Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}}
@@ -68,7 +68,7 @@ func TestEventStreamsBounded(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	// From now by default: the first event is of what comes next.
-	code, next := openStream(t, ctx, a.c.URL, "/v1/events", "127.0.0.1")
+	code, next := openStream(ctx, t, a.c.URL, "/v1/events", "127.0.0.1")
 	if code != 200 {
 		t.Fatalf("a stream: %d", code)
 	}
@@ -77,18 +77,18 @@ func TestEventStreamsBounded(t *testing.T) {
 		t.Fatalf("the first event of a new stream is %s, want the next registration's", got)
 	}
 	// One more from this client is its second (the limit); a third is not.
-	if code, _ := openStream(t, ctx, a.c.URL, "/v1/authn/events", "127.0.0.1"); code != 200 {
+	if code, _ := openStream(ctx, t, a.c.URL, "/v1/authn/events", "127.0.0.1"); code != 200 {
 		t.Fatalf("the client's second stream: %d", code)
 	}
-	if code, _ := openStream(t, ctx, a.c.URL, "/v1/events", "127.0.0.1"); code != http.StatusTooManyRequests {
+	if code, _ := openStream(ctx, t, a.c.URL, "/v1/events", "127.0.0.1"); code != http.StatusTooManyRequests {
 		t.Fatalf("the client's third stream: %d, want 429", code)
 	}
 	// Another client gets the last one of the node's three; a fourth
 	// client none.
-	if code, _ := openStream(t, ctx, a.c.URL, "/v1/events", "127.0.0.2"); code != 200 {
+	if code, _ := openStream(ctx, t, a.c.URL, "/v1/events", "127.0.0.2"); code != 200 {
 		t.Fatalf("another client's stream: %d", code)
 	}
-	if code, _ := openStream(t, ctx, a.c.URL, "/v1/events", "127.0.0.3"); code != http.StatusTooManyRequests {
+	if code, _ := openStream(ctx, t, a.c.URL, "/v1/events", "127.0.0.3"); code != http.StatusTooManyRequests {
 		t.Fatalf("a stream past the node's total: %d, want 429", code)
 	}
 	// Replay reaches back MaxReplayBlocks blocks, not to the genesis.
