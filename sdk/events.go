@@ -4,12 +4,15 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/bias-iot/bias/authn"
 	"github.com/bias-iot/bias/did"
@@ -109,8 +112,13 @@ func (c *Client) Decisions(ctx context.Context, didFilter, lastID string) (<-cha
 // when the stream or ctx ends, or at an event that does not decode (the
 // stream is not what the client expects: better stop than deliver a blank).
 func streamOf[T any](ctx context.Context, c *Client, path, lastID string, decode func(id, data string) (T, error)) (<-chan T, error) {
+	return streamOfHooks(ctx, c, path, lastID, streamHooks{}, decode)
+}
+
+// streamOfHooks is streamOf with liveness hooks.
+func streamOfHooks[T any](ctx context.Context, c *Client, path, lastID string, hooks streamHooks, decode func(id, data string) (T, error)) (<-chan T, error) {
 	out := make(chan T, 64)
-	err := c.stream(ctx, path, lastID, func(id, data string) bool {
+	err := c.stream(ctx, path, lastID, hooks, func(id, data string) bool {
 		ev, err := decode(id, data)
 		if err != nil {
 			return false
@@ -127,10 +135,14 @@ func streamOf[T any](ctx context.Context, c *Client, path, lastID string, decode
 
 // stream opens a server-sent event stream and calls each with every
 // event's id and data, on its own goroutine, until the stream ends, ctx
-// ends or each returns false; then done.
-func (c *Client) stream(ctx context.Context, path, lastID string, each func(id, data string) bool, done func()) error {
+// ends or each returns false; then done. With idle set, a stream that
+// sends nothing (no event, no keep-alive) for idle is taken for dead and
+// closed, and stalled reports it; heard is told of every line.
+func (c *Client) stream(ctx context.Context, path, lastID string, s streamHooks, each func(id, data string) bool, done func()) error {
+	ctx, cancel := context.WithCancel(ctx)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.URL+path, nil)
 	if err != nil {
+		cancel()
 		return err
 	}
 	req.Header.Set("Accept", "text/event-stream")
@@ -140,18 +152,39 @@ func (c *Client) stream(ctx context.Context, path, lastID string, each func(id, 
 	// A stream has no deadline: use a client without the API timeout.
 	resp, err := (&http.Client{Transport: c.HTTP.Transport}).Do(req)
 	if err != nil {
+		cancel()
 		return err
 	}
 	if resp.StatusCode != http.StatusOK {
-		resp.Body.Close()
+		_ = resp.Body.Close()
+		cancel()
 		return fmt.Errorf("%s: HTTP %d", path, resp.StatusCode)
 	}
+	var watchdog *time.Timer
+	if s.idle > 0 {
+		watchdog = time.AfterFunc(s.idle, func() {
+			if s.stalled != nil {
+				s.stalled()
+			}
+			cancel() // closes the body: the reader below ends
+		})
+	}
 	go func() {
+		defer cancel()
 		defer resp.Body.Close()
 		defer done()
+		if watchdog != nil {
+			defer watchdog.Stop()
+		}
 		sc := bufio.NewScanner(resp.Body)
 		var id, data string
 		for sc.Scan() {
+			if watchdog != nil {
+				watchdog.Reset(s.idle)
+			}
+			if s.heard != nil {
+				s.heard()
+			}
 			line := sc.Text()
 			switch {
 			case strings.HasPrefix(line, "id: "):
@@ -169,17 +202,44 @@ func (c *Client) stream(ctx context.Context, path, lastID string, each func(id, 
 	return nil
 }
 
+// streamHooks watch a stream's liveness (the zero value: none).
+type streamHooks struct {
+	idle    time.Duration
+	heard   func()
+	stalled func()
+}
+
+// KeepAlive is how often a node sends a keep-alive comment on an idle
+// event stream.
+const KeepAlive = 15 * time.Second
+
+// ErrStreamStalled is returned by CachedView.Run when its stream sent
+// nothing, not even a keep-alive, for the view's StaleAfter.
+var ErrStreamStalled = errors.New("the event stream sent nothing within its staleness bound")
+
 // CachedView is an authn.View that keeps the entities it has read and
 // drops one when the ledger's event stream says it changed (revoked,
-// rotated, deactivated...): no timer, no stale grace period. Until Run's
-// stream is open it does not cache.
+// rotated, deactivated...): no timer, no stale grace period. It trusts its
+// cache only while its stream is alive: a stream that sends nothing, not
+// even the node's keep-alive (every KeepAlive), for StaleAfter is taken
+// for dead (a half-open connection looks like a quiet one), and from then
+// on, until Run follows a stream again, every read asks the node; Run
+// returns ErrStreamStalled and OnStale is told. Until Run's stream is
+// open it does not cache.
 type CachedView struct {
 	C *Client
+	// StaleAfter bounds how long the cache is trusted without a word from
+	// the stream (default 2.5 × KeepAlive).
+	StaleAfter time.Duration
+	// OnStale, when set, is called when the view stops trusting its
+	// stream.
+	OnStale func()
 
 	mu      sync.Mutex
 	m       map[string]*authn.Entity
 	gen     map[string]uint64 // bumped by each event of a DID
 	live    bool
+	heard   time.Time // when the stream last sent anything
 	hits    int64
 	misses  int64
 	applied int64
@@ -190,15 +250,46 @@ func NewCachedView(c *Client) *CachedView {
 	return &CachedView{C: c, m: map[string]*authn.Entity{}, gen: map[string]uint64{}}
 }
 
+func (v *CachedView) staleAfter() time.Duration {
+	if v.StaleAfter > 0 {
+		return v.StaleAfter
+	}
+	return KeepAlive * 5 / 2
+}
+
 // Run follows the event stream from the next block until ctx ends,
-// dropping the entities that change; it returns when the stream ends.
+// dropping the entities that change; it returns when the stream ends
+// (ErrStreamStalled when it went silent). Call it again to resume.
 func (v *CachedView) Run(ctx context.Context) error {
-	events, err := v.C.Events(ctx, 0, "", "")
+	var stalled atomic.Bool
+	hooks := streamHooks{idle: v.staleAfter(),
+		heard: func() {
+			v.mu.Lock()
+			v.heard = time.Now()
+			v.mu.Unlock()
+		},
+		stalled: func() {
+			stalled.Store(true)
+			v.mu.Lock()
+			v.live, v.m = false, map[string]*authn.Entity{}
+			v.mu.Unlock()
+			if v.OnStale != nil {
+				v.OnStale()
+			}
+		}}
+	st, err := v.C.Status(ctx)
+	if err != nil {
+		return err
+	}
+	events, err := streamOfHooks(ctx, v.C, "/v1/events?from="+strconv.FormatInt(st.Height+1, 10), "", hooks, func(id, data string) (Event, error) {
+		ev := Event{ID: id}
+		return ev, json.Unmarshal([]byte(data), &ev.EntityEvent)
+	})
 	if err != nil {
 		return err
 	}
 	v.mu.Lock()
-	v.live = true
+	v.live, v.heard = true, time.Now()
 	v.mu.Unlock()
 	defer func() {
 		v.mu.Lock()
@@ -212,27 +303,35 @@ func (v *CachedView) Run(ctx context.Context) error {
 		v.applied++
 		v.mu.Unlock()
 	}
+	if stalled.Load() {
+		return ErrStreamStalled
+	}
 	return ctx.Err()
+}
+
+// trusted reports whether the cache may answer now (v.mu held).
+func (v *CachedView) trusted() bool {
+	return v.live && time.Since(v.heard) <= v.staleAfter()
 }
 
 // Entity implements authn.View.
 func (v *CachedView) Entity(ctx context.Context, id did.DID) (*authn.Entity, error) {
 	key := id.Base().String()
 	v.mu.Lock()
-	if e, ok := v.m[key]; ok && v.live {
+	if e, ok := v.m[key]; ok && v.trusted() {
 		v.hits++
 		v.mu.Unlock()
 		return e, nil
 	}
 	v.misses++
-	gen, live := v.gen[key], v.live
+	gen, live := v.gen[key], v.trusted()
 	v.mu.Unlock()
 	e, err := View{C: v.C}.Entity(ctx, id)
 	if err != nil || e == nil || !live {
 		return e, err
 	}
 	v.mu.Lock()
-	if v.gen[key] == gen && v.live { // no event came while we read
+	if v.gen[key] == gen && v.trusted() { // no event came while we read
 		v.m[key] = e
 	}
 	v.mu.Unlock()

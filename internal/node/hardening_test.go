@@ -2,11 +2,14 @@ package node_test
 
 import (
 	"crypto/rand"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -338,5 +341,154 @@ func TestSelfAssertedAttributesHeld(t *testing.T) {
 	rotated.Attrs = []op.Attr{{K: "class", V: "camera"}, {K: "fw", V: "2.1"}}
 	if res := update(prov.Signer, prov.Kid, 5, rotated); res.EntityStatus != op.StatusValidated {
 		t.Fatalf("the provider's change of attributes: %s, want validated", res.EntityStatus)
+	}
+}
+
+// freezer is a TCP proxy to a node whose event streams can be held back,
+// the way a half-open connection holds them: the client's connection
+// stays open and nothing arrives; other requests pass.
+type freezer struct {
+	url    string
+	mu     sync.Mutex
+	frozen bool
+}
+
+func newFreezer(t *testing.T, target string) *freezer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	f := &freezer{url: "http://" + ln.Addr().String()}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", target)
+			if err != nil {
+				_ = c.Close()
+				continue
+			}
+			var stream atomic.Bool // this connection carries an event stream
+			go func() { // a request for a stream marks its connection (pooled ones too)
+				buf := make([]byte, 4096)
+				for {
+					n, err := c.Read(buf)
+					if strings.HasPrefix(string(buf[:n]), "GET /v1/events") {
+						stream.Store(true)
+					}
+					if n > 0 {
+						if _, werr := s.Write(buf[:n]); werr != nil {
+							break
+						}
+					}
+					if err != nil {
+						break
+					}
+				}
+				_ = s.Close()
+			}()
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 32<<10)
+				for {
+					n, err := s.Read(buf)
+					for stream.Load() && f.isFrozen() {
+						time.Sleep(20 * time.Millisecond)
+					}
+					if n > 0 {
+						if _, werr := c.Write(buf[:n]); werr != nil {
+							return
+						}
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return f
+}
+
+func (f *freezer) isFrozen() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.frozen
+}
+
+func (f *freezer) freeze() {
+	f.mu.Lock()
+	f.frozen = true
+	f.mu.Unlock()
+}
+
+// TestStalledStreamFallsBackToNode (issue 18, finding 6): a cached view
+// whose event stream goes silent, as a half-open connection does, stops
+// trusting its cache within its staleness bound and asks the node: a
+// device revoked meanwhile is refused, and the view says the stream
+// stalled.
+func TestStalledStreamFallsBackToNode(t *testing.T) {
+	t.Parallel()
+	h := nodetest.Start(t)
+	svcE := h.RegisterValidated(op.KindService, cose.AlgEdDSA)
+	devE := h.RegisterValidated(op.KindDevice, cose.AlgEdDSA)
+	fz := newFreezer(t, h.Node.HTTPAddr())
+	var staleSaid atomic.Bool
+	cv := sdk.NewCachedView(sdk.NewClient(fz.url))
+	cv.StaleAfter, cv.OnStale = 2*time.Second, func() { staleSaid.Store(true) }
+	ran := make(chan error, 1)
+	go func() { ran <- cv.Run(t.Context()) }()
+	svc := &sdk.Service{Signer: svcE.Signer, Kid: svcE.DID.WithFragment("k1"), View: cv}
+	dev := &sdk.Device{Signer: devE.Signer, Kid: devE.DID.WithFragment("k1"), View: sdk.View{C: h.Client}}
+	auth := func() authn.Decision {
+		ch, err := svc.Challenge()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := dev.Answer(t.Context(), ch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return svc.Verify(t.Context(), p)
+	}
+	// The view caches while its stream is alive (events keep it so).
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if d := auth(); !d.OK {
+			t.Fatalf("%+v", d)
+		}
+		if hits, _, _ := cv.Stats(); hits > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the view never cached")
+		}
+		h.RegisterValidated(op.KindDevice, cose.AlgEdDSA) // an event on the stream
+	}
+	fz.freeze()
+	if err := decide(t, h, op.TypeRevoke, devE.DID, 2); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for {
+		d := auth()
+		if d.Reason == authn.FailRevoked {
+			break
+		}
+		if !d.OK || time.Since(start) > 10*time.Second {
+			t.Fatalf("a revoked device is still accepted through a stalled stream after %v: %+v", time.Since(start), d)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	select {
+	case err := <-ran:
+		if !errors.Is(err, sdk.ErrStreamStalled) || !staleSaid.Load() {
+			t.Fatalf("Run: %v (stale said: %v), want ErrStreamStalled", err, staleSaid.Load())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not end with the stalled stream")
 	}
 }
