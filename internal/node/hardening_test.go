@@ -373,7 +373,7 @@ func newFreezer(t *testing.T, target string) *freezer {
 				continue
 			}
 			var stream atomic.Bool // this connection carries an event stream
-			go func() { // a request for a stream marks its connection (pooled ones too)
+			go func() {            // a request for a stream marks its connection (pooled ones too)
 				buf := make([]byte, 4096)
 				for {
 					n, err := c.Read(buf)
@@ -392,7 +392,7 @@ func newFreezer(t *testing.T, target string) *freezer {
 				_ = s.Close()
 			}()
 			go func() {
-				defer c.Close()
+				defer func() { _ = c.Close() }()
 				buf := make([]byte, 32<<10)
 				for {
 					n, err := s.Read(buf)
