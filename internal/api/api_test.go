@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -356,5 +357,52 @@ func TestFakeDecisionsNotAttributed(t *testing.T) {
 	}
 	if d := next(all); !d.OK || d.Device != cam.id.String() {
 		t.Fatalf("then %+v", d)
+	}
+}
+
+// TestReencodedOperationAnswersApplied (issue 18, finding 15): an
+// operation is what its signer signed, not its bytes. When a relay's
+// re-encoding of it (without its COSE tag, or signed again) lands first,
+// the sender is answered with the applied result, not told it was refused.
+func TestReencodedOperationAnswersApplied(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	// A registration signed twice with ES256 (two encodings of one operation).
+	s, _, err := cose.GenerateKey(cose.AlgES256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := op.Payload{Network: network, Register: &op.Register{Kind: op.KindDevice, Provider: a.kid.Base().String(),
+		Doc: op.Document{Keys: []op.Key{op.KeyFrom("k1", s.Public())}}}}
+	relayed, id, err := op.SignRegister(s, "k1", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine, _, err := op.SignRegister(s, "k1", p)
+	if err != nil || bytes.Equal(mine, relayed) {
+		t.Fatalf("two ES256 signatures alike, or %v", err)
+	}
+	first := a.submit(t, relayed)
+	got, err := a.c.Submit(t.Context(), mine)
+	if err != nil || got.Status != "committed" || got.DID != id.String() || got.Version != 1 || got.Height != first.Height {
+		t.Fatalf("the sender's registration after a relay's: %+v %v (the relay's: %+v)", got, err, first)
+	}
+	// A validation without its COSE tag, landed first.
+	validate := a.sign(t, op.Payload{Type: op.TypeValidate, Status: &op.Status{DID: id.String(), Version: 1}})
+	if validate[0] != 0xd2 {
+		t.Fatalf("not a tagged COSE_Sign1: %x", validate[:1])
+	}
+	first = a.submit(t, validate[1:])
+	got, err = a.c.Submit(t.Context(), validate)
+	if err != nil || got.Version != 2 || got.EntityStatus != op.StatusValidated || got.Height != first.Height {
+		t.Fatalf("the sender's validation after a relay's: %+v %v", got, err)
+	}
+	// An operation that applied no version of an entity stays a replay.
+	deploy := a.sign(t, op.Payload{Type: op.TypeDeploy, Contract: &op.Contract{Provider: a.kid.Base().String(), Name: "x", Kind: op.ContractRegistration, Source: `"pending"`}})
+	a.submit(t, deploy)
+	_, err = a.c.Submit(t.Context(), deploy)
+	var ae *sdk.APIError
+	if !errors.As(err, &ae) || ae.Reason != string(op.ReasonReplayed) || ae.Status != 409 {
+		t.Fatalf("a contract deployment again: %v", err)
 	}
 }

@@ -216,6 +216,9 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) error {
 		if !errors.As(err, &oe) {
 			return err
 		}
+		if oe.Reason == op.ReasonReplayed {
+			return s.appliedOr(w, r, tx, hash, withHash(rejection(oe.Reason, oe.Msg), hash))
+		}
 		return withHash(rejection(oe.Reason, oe.Msg), hash)
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.submitTimeout)
@@ -234,13 +237,36 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) error {
 		return &Error{Status: http.StatusInternalServerError, Reason: string(op.ReasonInternal), Msg: "the ledger failed", Err: err}
 	}
 	if res.Code != 0 {
-		return withHash(rejection(op.ReasonFromCode(res.Code), res.Log), hash)
+		refused := withHash(rejection(op.ReasonFromCode(res.Code), res.Log), hash)
+		if op.ReasonFromCode(res.Code) == op.ReasonReplayed {
+			return s.appliedOr(w, r, tx, hash, refused)
+		}
+		return refused
 	}
 	out := sdk.SubmitResult{Status: "committed", Reason: string(op.ReasonOK), Hash: hash, Height: res.Height}
 	if rr, err := record.DecodeResult(res.Data); err == nil {
 		out.DID, out.Version, out.EntityStatus, out.Count = rr.DID, rr.Version, rr.Status, rr.Count
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// appliedOr answers a submission refused as a replay with the result of
+// the operation it is, when that applied (a relay's re-encoding of the
+// sender's operation may have landed first): the sender learns that its
+// operation is in, at the height and version it made. Else refused.
+func (s *Server) appliedOr(w http.ResponseWriter, r *http.Request, tx []byte, hash string, refused *Error) error {
+	signed, err := op.Decode(tx)
+	if err != nil {
+		return refused
+	}
+	rd, err := s.res.Applied(r.Context(), signed)
+	if err != nil || rd == nil {
+		return refused //nolint:nilerr // not found applied: the refusal stands
+	}
+	e := rd.Record
+	writeJSON(w, http.StatusOK, sdk.SubmitResult{Status: "committed", Reason: string(op.ReasonOK), Hash: hash, Height: e.UpdatedHeight,
+		DID: e.DID, Version: e.Version, EntityStatus: e.Status})
 	return nil
 }
 

@@ -145,7 +145,14 @@ func TestRejections(t *testing.T) {
 		{op.ReasonUnknownProvider, 404, func() []byte {
 			return register(func(p *op.Payload) { p.Register.Provider = did.New(h.Network, []byte("nobody")).String() })
 		}},
-		{op.ReasonReplayed, 409, func() []byte { return validateTx }},
+		{op.ReasonReplayed, 409, func() []byte {
+			// A contract deployment again (a replay of an operation on an
+			// entity answers its applied result instead: TestReencodedOperationAnswersApplied).
+			deploy := h.Sign(h.Provider.Signer, h.Provider.Kid, op.Payload{Type: op.TypeDeploy, Contract: &op.Contract{
+				Provider: h.Provider.DID.String(), Name: "replayed", Kind: op.ContractRegistration, Source: `"pending"`}})
+			h.MustSubmit(deploy)
+			return deploy
+		}},
 		{op.ReasonStaleVersion, 409, func() []byte {
 			return h.Sign(svc.Signer, svc.DID.WithFragment("k1"), status(op.TypeDeactivate, svc.DID, 1))
 		}},
@@ -186,8 +193,8 @@ func TestRejections(t *testing.T) {
 	t.Run("fail/replayed-bytes", func(t *testing.T) {
 		// The same bytes submitted at once: the registry admits each copy
 		// (nothing is committed yet), the ledger's duplicate detection
-		// refuses all but the first. A copy that comes after the commit
-		// is the registry's replay; both are replayed, 409.
+		// refuses all but the first while it waits (409 replayed). A copy
+		// that comes after the commit is answered with the applied result.
 		for range 20 {
 			s := nodetest.NewKey(t, cose.AlgEdDSA)
 			tx, _ := h.SignRegister(s, h.RegisterPayload(op.KindDevice, h.Provider.DID, s))
@@ -200,13 +207,13 @@ func TestRejections(t *testing.T) {
 			committed, duplicate := 0, false
 			for _, err := range errs {
 				if err == nil {
-					committed++
+					committed++ // the first, or a copy after it: its applied result
 					continue
 				}
 				ae := expectRefusal(t, err, op.ReasonReplayed, 409)
 				duplicate = duplicate || strings.Contains(ae.Message, "already submitted")
 			}
-			if committed != 1 {
+			if committed < 1 {
 				t.Fatalf("%d of %d copies committed", committed, len(errs))
 			}
 			if duplicate {

@@ -11,6 +11,7 @@
 package resolver
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -20,6 +21,7 @@ import (
 	"github.com/bias-iot/bias/authn"
 	"github.com/bias-iot/bias/did"
 	"github.com/bias-iot/bias/internal/ledger"
+	"github.com/bias-iot/bias/op"
 	"github.com/bias-iot/bias/proof"
 	"github.com/bias-iot/bias/record"
 	"github.com/bias-iot/bias/sdk"
@@ -271,4 +273,29 @@ func (r *Resolver) Identify(ctx context.Context, canonical string) (did.DID, err
 		return did.DID{}, fmt.Errorf("index entry of %s: %w", canonical, err)
 	}
 	return d, nil
+}
+
+// Applied finds the entity version that the signed operation s made, if
+// it applied: what an operation is is what its signer signed (its payload
+// hash), not its bytes, which a relay may re-encode (another COSE tag,
+// another ES256 signature of the same payload). It looks at a
+// registration's version 1, or at the version after the one an
+// operation on an entity names; nil if that version was not made by s
+// (or s is not an operation on one entity).
+func (r *Resolver) Applied(ctx context.Context, s *op.Signed) (*Reading[record.Entity], error) {
+	var id string
+	var v uint64
+	switch s.Payload.Type {
+	case op.TypeRegister:
+		id, v = did.New(s.Payload.Network, s.Msg.Payload).String(), 1
+	case op.TypeUpdate, op.TypeDeactivate, op.TypeValidate, op.TypeReject, op.TypeRevoke:
+		id, v = s.Payload.Target(), s.Payload.TargetVersion()+1
+	default:
+		return nil, nil
+	}
+	rd, err := r.EntityVersion(ctx, id, v)
+	if err != nil || rd.Record == nil || !bytes.Equal(rd.Record.LastOp, s.PayloadHash[:]) {
+		return nil, err
+	}
+	return rd, nil
 }
