@@ -357,7 +357,9 @@ func (a *app) updateCmd() *cobra.Command {
 		Long: `Replace the endpoints, legacy identifiers or attributes of an entity: each
 list given (--endpoint, --alias, --attr) replaces the current one, and the
 lists not given stay as they are; keys stay (see rotate). Signed by a current key of the entity or an admin key of
-its provider; names the version it replaces.`,
+its provider; names the version it replaces. A validated entity that changes its own
+attributes is pending again until its provider validates them (access contracts read them
+as the provider's); its provider's change keeps it validated.`,
 		Example: example("bias update did:bias:local:... --key cam.key --alias urn:imei:490154203237518 --attr fw=2.1"),
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
