@@ -199,7 +199,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) error {
 			return fail(ReasonTooManyRequests, "too many large operations at once; retry later")
 		}
 	}
-	tx, err := io.ReadAll(io.LimitReader(r.Body, op.MaxEnrollBytes+1))
+	tx, err := readBody(r, op.MaxEnrollBytes+1)
 	if err != nil {
 		return rejection(op.ReasonMalformed, "could not read the body")
 	}
@@ -249,6 +249,19 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// readBody reads at most limit bytes of r's body, into one buffer of the
+// size the request declares (no growing copies of a large body).
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength < 0 || r.ContentLength > limit {
+		return io.ReadAll(io.LimitReader(r.Body, limit))
+	}
+	buf := make([]byte, r.ContentLength)
+	if _, err := io.ReadFull(r.Body, buf); err != nil {
+		return nil, err
+	}
+	return buf, nil
 }
 
 // appliedOr answers a submission refused as a replay with the result of
