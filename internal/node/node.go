@@ -141,7 +141,7 @@ func Start(cfg Config, log *slog.Logger) (*Node, error) {
 	if !cometledger.HasGenesis(cfg.Home) {
 		return nil, fmt.Errorf("%s has no genesis: initialise it first", cfg.Home)
 	}
-	st, err := state.Open(filepath.Join(cfg.Home, "data", "bias-state.db"))
+	st, err := state.Open(filepath.Join(cfg.Home, "data", "bias-state.db"), state.WithLogger(log.With("module", "state")))
 	if err != nil {
 		return nil, err
 	}
