@@ -167,11 +167,13 @@ func Start(cfg Config, log *slog.Logger) (*Node, error) {
 	n.acc = access.New(n.res, n.app.Programs(), authn.NewMemorySpentSet(1<<20))
 	handler := api.New(api.Config{Ledger: n.led, Resolver: n.res, Access: n.acc, Precheck: n.app, Log: log.With("module", "api")}).Handler()
 	n.srv = &http.Server{
-		Handler:           handler,
+		// The API refuses a header over its limit in its own error
+		// format; the server's larger limit stops the rest.
+		Handler:           api.LimitHeaders(handler, api.HeaderLimit),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    16 << 10,
+		MaxHeaderBytes:    api.ServerHeaderLimit,
 	}
 	go func() { n.served <- n.srv.Serve(n.ln) }()
 	return n, nil
