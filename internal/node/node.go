@@ -141,13 +141,17 @@ func Start(cfg Config, log *slog.Logger) (*Node, error) {
 	if !cometledger.HasGenesis(cfg.Home) {
 		return nil, fmt.Errorf("%s has no genesis: initialise it first", cfg.Home)
 	}
+	// CometBFT exits the process, or panics, on some damaged files.
+	if err := cometledger.Preflight(cfg.Home); err != nil {
+		return nil, err
+	}
 	st, err := state.Open(filepath.Join(cfg.Home, "data", "bias-state.db"), state.WithLogger(log.With("module", "state")))
 	if err != nil {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, st: st, served: make(chan error, 1)}
 	n.app = registry.New(cfg.Network, st, log.With("module", "registry"))
-	n.led, err = cometledger.Start(cometledger.Config{
+	n.led, err = startLedger(cometledger.Config{
 		Home: cfg.Home, P2PListen: cfg.P2P, PersistentPeers: cfg.PersistentPeers, ExternalAddress: cfg.ExternalAddress,
 		Moniker: cfg.Moniker, TimeoutCommit: time.Duration(cfg.TimeoutCommit), CreateEmptyBlocks: cfg.CreateEmptyBlocks,
 		AllowDuplicateIP: cfg.AllowDuplicateIP,
@@ -177,6 +181,22 @@ func Start(cfg Config, log *slog.Logger) (*Node, error) {
 	}
 	go func() { n.served <- n.srv.Serve(n.ln) }()
 	return n, nil
+}
+
+// startLedger starts the ledger, and makes an error of a panic of the
+// consensus engine while it starts: CometBFT's handshake panics when its
+// stores disagree (a block store that lost its last blocks, say). What
+// the engine opened before it panicked stays open: the process is to
+// exit.
+func startLedger(c cometledger.Config, app *registry.App, log *slog.Logger) (l *cometledger.Ledger, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the consensus engine failed to start: %v (its stores in %s are damaged, or disagree): "+
+				"restore data/ from a backup of this node, or resync it from its peers (docs/operations.md, Recovering a node)",
+				r, filepath.Join(c.Home, "data"))
+		}
+	}()
+	return cometledger.Start(c, app, log)
 }
 
 // HTTPAddr is the API's listen address (host:port).
