@@ -149,6 +149,15 @@ func Start(cfg Config, log *slog.Logger) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The state's lock is held: no other node runs on this home, so the
+	// temporary files of a crash are garbage.
+	removed, err := cometledger.RemoveTempFiles(cfg.Home)
+	for _, f := range removed {
+		log.Info("removed a temporary file that a crash left", "file", f)
+	}
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("remove temporary files: %w", err), st.Close())
+	}
 	n := &Node{cfg: cfg, st: st, served: make(chan error, 1)}
 	n.app = registry.New(cfg.Network, st, log.With("module", "registry"))
 	n.led, err = startLedger(cometledger.Config{
