@@ -97,6 +97,7 @@ func openIndex(path string, latest *iavl.ImmutableTree, log *slog.Logger) (*inde
 		}
 		if db != nil {
 			_ = db.Close() // it goes: a failed close changes nothing
+			ix.db = nil
 		}
 		if err := ix.rebuild(latest, marker(version, hash)); err != nil {
 			if ix.db != nil {
@@ -109,8 +110,8 @@ func openIndex(path string, latest *iavl.ImmutableTree, log *slog.Logger) (*inde
 	return ix, nil
 }
 
-// indexOptions are the index's leveldb options; a variable for tests.
-var indexOptions = func() *opt.Options { return &opt.Options{BlockCacheCapacity: 128 << 20} }
+// indexOptions are the index's leveldb options.
+func indexOptions() *opt.Options { return &opt.Options{BlockCacheCapacity: 128 << 20} }
 
 // check compares the index with the tree and says why it cannot be
 // trusted ("" if it can). Its reads do not fill the block cache.
