@@ -21,6 +21,7 @@ const (
 	ReasonCanceled         Reason = "canceled"               // the client went away (never seen by it)
 	ReasonUnsupportedMedia Reason = "unsupported-media-type" // a body of another Content-Type
 	ReasonTooManyRequests  Reason = "too-many-requests"      // a bound on concurrent work of this kind is reached
+	ReasonHeadersTooLarge  Reason = "headers-too-large"      // the request's header is over HeaderLimit
 )
 
 // Reasons lists the API's own reasons with their HTTP statuses: the list
@@ -41,6 +42,7 @@ func Reasons() []struct {
 		{ReasonCanceled, 499},
 		{ReasonUnsupportedMedia, http.StatusUnsupportedMediaType},
 		{ReasonTooManyRequests, http.StatusTooManyRequests},
+		{ReasonHeadersTooLarge, http.StatusRequestHeaderFieldsTooLarge},
 	}
 }
 

@@ -141,13 +141,26 @@ func Start(cfg Config, log *slog.Logger) (*Node, error) {
 	if !cometledger.HasGenesis(cfg.Home) {
 		return nil, fmt.Errorf("%s has no genesis: initialise it first", cfg.Home)
 	}
-	st, err := state.Open(filepath.Join(cfg.Home, "data", "bias-state.db"))
+	// CometBFT exits the process, or panics, on some damaged files.
+	if err := cometledger.Preflight(cfg.Home); err != nil {
+		return nil, err
+	}
+	st, err := state.Open(filepath.Join(cfg.Home, "data", "bias-state.db"), state.WithLogger(log.With("module", "state")))
 	if err != nil {
 		return nil, err
 	}
+	// The state's lock is held: no other node runs on this home, so the
+	// temporary files of a crash are garbage.
+	removed, err := cometledger.RemoveTempFiles(cfg.Home)
+	for _, f := range removed {
+		log.Info("removed a temporary file that a crash left", "file", f)
+	}
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("remove temporary files: %w", err), st.Close())
+	}
 	n := &Node{cfg: cfg, st: st, served: make(chan error, 1)}
 	n.app = registry.New(cfg.Network, st, log.With("module", "registry"))
-	n.led, err = cometledger.Start(cometledger.Config{
+	n.led, err = startLedger(cometledger.Config{
 		Home: cfg.Home, P2PListen: cfg.P2P, PersistentPeers: cfg.PersistentPeers, ExternalAddress: cfg.ExternalAddress,
 		Moniker: cfg.Moniker, TimeoutCommit: time.Duration(cfg.TimeoutCommit), CreateEmptyBlocks: cfg.CreateEmptyBlocks,
 		AllowDuplicateIP: cfg.AllowDuplicateIP,
@@ -167,14 +180,32 @@ func Start(cfg Config, log *slog.Logger) (*Node, error) {
 	n.acc = access.New(n.res, n.app.Programs(), authn.NewMemorySpentSet(1<<20))
 	handler := api.New(api.Config{Ledger: n.led, Resolver: n.res, Access: n.acc, Precheck: n.app, Log: log.With("module", "api")}).Handler()
 	n.srv = &http.Server{
-		Handler:           handler,
+		// The API refuses a header over its limit in its own error
+		// format; the server's larger limit stops the rest.
+		Handler:           api.LimitHeaders(handler, api.HeaderLimit),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    16 << 10,
+		MaxHeaderBytes:    api.ServerHeaderLimit,
 	}
 	go func() { n.served <- n.srv.Serve(n.ln) }()
 	return n, nil
+}
+
+// startLedger starts the ledger, and makes an error of a panic of the
+// consensus engine while it starts: CometBFT's handshake panics when its
+// stores disagree (a block store that lost its last blocks, say). What
+// the engine opened before it panicked stays open: the process is to
+// exit.
+func startLedger(c cometledger.Config, app *registry.App, log *slog.Logger) (l *cometledger.Ledger, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the consensus engine failed to start: %v (its stores in %s are damaged, or disagree): "+
+				"restore data/ from a backup of this node, or resync it from its peers (docs/operations.md, Recovering a node)",
+				r, filepath.Join(c.Home, "data"))
+		}
+	}()
+	return cometledger.Start(c, app, log)
 }
 
 // HTTPAddr is the API's listen address (host:port).

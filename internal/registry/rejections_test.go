@@ -276,6 +276,29 @@ var rejections = []rejection{
 		// the same payload; the successor is the current version.
 		return sign(w.t, w.svc.s, w.svc.kid(), w.updateSvc)
 	}},
+	{"fail/replayed-rotation", op.ReasonReplayed, everywhere, func(w *world) []byte {
+		// The entity's update that rotated its signing key k1 away (to
+		// k2): k1 is no longer a current key, but the version the update
+		// names held it.
+		old, _ := w.rotated("k2")
+		return old
+	}},
+	{"fail/replayed-rekey", op.ReasonReplayed, everywhere, func(w *world) []byte {
+		// The same with new key material under the same id, k1.
+		old, _ := w.rotated("k1")
+		return old
+	}},
+	{"fail/rotated-key", op.ReasonUnknownSigner, everywhere, func(w *world) []byte {
+		// Not a replay: a new operation signed by the key rotated away.
+		_, e := w.rotated("k2")
+		return sign(w.t, e.s, e.kid(), statusOp(op.TypeDeactivate, e.id, 1))
+	}},
+	{"fail/rotated-key-forged-replay", op.ReasonUnknownSigner, everywhere, func(w *world) []byte {
+		// The applied rotation's payload, signed by another key under
+		// kid k1: a replay only if the key the named version held signed.
+		_, e := w.rotated("k2")
+		return w.update(w.key(cose.AlgEdDSA, "other"), e.kid(), e, 1, op.Document{Keys: []op.Key{op.KeyFrom("k2", w.key(cose.AlgEdDSA, "new").Public())}})
+	}},
 	{"fail/stale-version", op.ReasonStaleVersion, everywhere, func(w *world) []byte {
 		return sign(w.t, w.svc.s, w.svc.kid(), statusOp(op.TypeDeactivate, w.svc.id, 2))
 	}},
@@ -421,6 +444,18 @@ var rejections = []rejection{
 	{"fail/bad-contract-update", op.ReasonBadContract, everywhere, func(w *world) []byte {
 		return w.contractUpdate(w.p, "acl", 2, `"yes"`)
 	}},
+}
+
+// rotated registers a device under p with key k1 and applies its own
+// update (signed by k1, version 1 -> 2) that replaces k1 with a new key
+// named id; it returns the update and the device (with its old key).
+func (w *world) rotated(id string) ([]byte, entity) {
+	w.t.Helper()
+	tx, e := w.register(op.KindDevice, w.p, w.key(cose.AlgEdDSA, "old"), nil)
+	w.apply(tx)
+	rotation := w.update(e.s, e.kid(), e, 1, op.Document{Keys: []op.Key{op.KeyFrom(id, w.key(cose.AlgEdDSA, "new").Public())}})
+	w.apply(rotation)
+	return rotation, e
 }
 
 // ref names prov's contract name as a service binds it.

@@ -73,10 +73,15 @@ func (x *executor) target() (e *record.Entity, self bool, err error) {
 	switch x.s.Kid.Base().String() {
 	case e.DID:
 		k, ok := e.Key(x.s.Kid.Fragment)
-		if !ok {
-			return nil, false, x.unknownSigner()
+		err := x.unknownSigner()
+		if ok {
+			err = x.verify(k)
 		}
-		if err := x.verify(k); err != nil {
+		if err != nil {
+			// Perhaps the update that rotated this key away, replayed.
+			if r := x.replayedPastKey(e); r != nil {
+				err = r
+			}
 			return nil, false, err
 		}
 		return e, true, nil
@@ -94,6 +99,42 @@ func (x *executor) target() (e *record.Entity, self bool, err error) {
 	default:
 		return nil, false, op.Reject(op.ReasonUnauthorized, "signer is neither the entity nor its provider")
 	}
+}
+
+// replayedPastKey is the replay guard of an operation that the entity's
+// current keys do not authenticate (its kid names no current key, or one
+// whose material changed): the entity's own update that rotated its
+// signing key away, submitted again, is a replay, as any other applied
+// operation is. It is one if this payload made the successor of the
+// version it names (the version guard's test) and the key that version
+// held under the kid verifies the signature; then it returns the
+// version guard's replayed rejection, else nil (the caller's rejection
+// stands), or a failed read of the store. It reads the successor and the
+// named version, never more of the history, and verifies only a payload
+// that was applied.
+func (x *executor) replayedPastKey(e *record.Entity) error {
+	err := x.checkVersion(e)
+	var oe *op.Error
+	switch {
+	case err == nil:
+		return nil // the current version: not applied yet
+	case !errors.As(err, &oe):
+		return err // a failed read
+	case oe.Reason != op.ReasonReplayed:
+		return nil
+	}
+	past, rerr := getHistory(x.st, e.DID, x.s.Payload.TargetVersion())
+	if rerr != nil || past == nil {
+		return rerr
+	}
+	k, ok := past.Key(x.s.Kid.Fragment)
+	if !ok {
+		return nil
+	}
+	if pk, kerr := k.Public(); kerr == nil && x.s.Msg.Verify(pk, nil) == nil {
+		return err
+	}
+	return nil
 }
 
 // unknownTarget rejects an operation on an entity this state lacks. The

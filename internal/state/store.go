@@ -12,17 +12,15 @@
 package state
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 
 	"github.com/cosmos/iavl"
 	idb "github.com/cosmos/iavl/db"
 	ics23 "github.com/cosmos/ics23/go"
-	"github.com/syndtr/goleveldb/leveldb"
 	"github.com/syndtr/goleveldb/leveldb/opt"
 )
 
@@ -39,23 +37,35 @@ type Store struct {
 	db   *idb.GoLevelDB
 	tree *iavl.MutableTree
 
-	// flat is an index of the latest value of every key, beside the tree:
-	// a read of the latest version is one leveldb lookup instead of a walk
-	// down the tree. It is written once per commit (the block's writes in
-	// one batch) and names the version it holds; a snapshot uses it only
-	// when that is its own version, and Open rebuilds it from the tree when
-	// a crash left it behind. Proofs and past versions read the tree.
-	flat        *leveldb.DB
-	flatVersion atomic.Int64
-	pending     map[string]flatWrite // this block's writes
+	// index holds the latest value of every key, beside the tree
+	// (index.go): written once per commit (the block's writes in one
+	// batch), it names the version it holds; a snapshot uses it only when
+	// that is its own version. Proofs and past versions read the tree.
+	index   *index
+	pending map[string][]byte // this block's writes (nil: deleted)
 
 	mu     sync.RWMutex        // guards latest
 	tmu    sync.RWMutex        // working-tree writes (W) vs snapshot reads (R)
 	latest *iavl.ImmutableTree // last committed version
 }
 
-// Open opens (or creates) the store in dir.
-func Open(dir string) (*Store, error) {
+// Option configures Open.
+type Option func(*options)
+
+type options struct{ log *slog.Logger }
+
+// WithLogger logs what the store repairs (a rebuilt index) and the
+// failures it survives; the default discards them.
+func WithLogger(log *slog.Logger) Option { return func(o *options) { o.log = log } }
+
+// Open opens (or creates) the store in dir. It checks the latest-value
+// index against the tree and rebuilds it when it cannot be trusted (a
+// crash left it behind, its files are damaged, it differs).
+func Open(dir string, opts ...Option) (*Store, error) {
+	o := options{log: slog.New(slog.DiscardHandler)}
+	for _, f := range opts {
+		f(&o)
+	}
 	// A larger block cache and write buffer than goleveldb's defaults (8
 	// and 4 MiB): reads of a large state hit memory, and bulk writes
 	// compact less often.
@@ -75,70 +85,15 @@ func Open(dir string) (*Store, error) {
 	if _, err := tree.Load(); err != nil {
 		return nil, errors.Join(fmt.Errorf("load state: %w", err), db.Close())
 	}
-	flat, err := leveldb.OpenFile(filepath.Join(filepath.Clean(dir), "latest.db"), &opt.Options{BlockCacheCapacity: 128 << 20})
-	if err != nil {
-		return nil, errors.Join(fmt.Errorf("open latest-value index: %w", err), db.Close())
-	}
-	s := &Store{db: db, tree: tree, flat: flat, pending: map[string]flatWrite{}}
+	s := &Store{db: db, tree: tree, pending: map[string][]byte{}}
 	if err := s.refresh(); err != nil {
-		return nil, errors.Join(err, s.Close())
+		return nil, errors.Join(err, db.Close())
 	}
-	if err := s.loadFlat(); err != nil {
-		return nil, errors.Join(err, s.Close())
+	s.index, err = openIndex(filepath.Join(filepath.Clean(dir), "latest.db"), s.Latest().t, o.log)
+	if err != nil {
+		return nil, errors.Join(err, db.Close())
 	}
 	return s, nil
-}
-
-// flatWrite is a pending write of the index.
-type flatWrite struct {
-	value   []byte
-	deleted bool
-}
-
-// flatVersionKey holds the version the index is at (keys of the state are
-// printable; this one is not).
-var flatVersionKey = []byte{0}
-
-// loadFlat checks the index's version against the tree's and rebuilds the
-// index from the tree when they differ.
-func (s *Store) loadFlat() error {
-	v := s.tree.Version()
-	b, err := s.flat.Get(flatVersionKey, nil)
-	if err == nil && len(b) == 8 && int64(binary.BigEndian.Uint64(b)) == v {
-		s.flatVersion.Store(v)
-		return nil
-	}
-	// Rebuild: drop what is there, copy the latest version of the tree.
-	it := s.flat.NewIterator(nil, nil)
-	batch := new(leveldb.Batch)
-	for it.Next() {
-		batch.Delete(append([]byte(nil), it.Key()...))
-	}
-	it.Release()
-	if err := s.flat.Write(batch, nil); err != nil {
-		return err
-	}
-	batch.Reset()
-	if latest := s.Latest(); latest.t != nil {
-		var werr error
-		_, err := latest.t.Iterate(func(k, val []byte) bool {
-			batch.Put(k, val)
-			if batch.Len() >= 10_000 {
-				werr = s.flat.Write(batch, nil)
-				batch.Reset()
-			}
-			return werr != nil
-		})
-		if err != nil || werr != nil {
-			return fmt.Errorf("rebuild latest-value index: %w", errors.Join(err, werr))
-		}
-	}
-	batch.Put(flatVersionKey, binary.BigEndian.AppendUint64(nil, uint64(v)))
-	if err := s.flat.Write(batch, &opt.WriteOptions{Sync: true}); err != nil {
-		return err
-	}
-	s.flatVersion.Store(v)
-	return nil
 }
 
 func (s *Store) refresh() error {
@@ -158,7 +113,7 @@ func (s *Store) refresh() error {
 
 // Close closes the databases.
 func (s *Store) Close() error {
-	err := s.flat.Close()
+	err := s.index.close()
 	if e := s.db.Close(); e != nil {
 		err = e
 	}
@@ -174,7 +129,7 @@ func (s *Store) Set(key, value []byte) error {
 	defer s.tmu.Unlock()
 	_, err := s.tree.Set(key, value)
 	if err == nil {
-		s.pending[string(key)] = flatWrite{value: append([]byte{}, value...)}
+		s.pending[string(key)] = append([]byte{}, value...)
 	}
 	return err
 }
@@ -185,7 +140,7 @@ func (s *Store) Delete(key []byte) error {
 	defer s.tmu.Unlock()
 	_, _, err := s.tree.Remove(key)
 	if err == nil {
-		s.pending[string(key)] = flatWrite{deleted: true}
+		s.pending[string(key)] = nil
 	}
 	return err
 }
@@ -203,7 +158,7 @@ func (s *Store) Commit() (hash []byte, version int64, err error) {
 	s.tmu.Lock()
 	hash, version, err = s.tree.SaveVersion()
 	pending := s.pending
-	s.pending = map[string]flatWrite{}
+	s.pending = map[string][]byte{}
 	s.tmu.Unlock()
 	if err != nil {
 		return nil, 0, fmt.Errorf("save version: %w", err)
@@ -211,22 +166,7 @@ func (s *Store) Commit() (hash []byte, version int64, err error) {
 	if err := s.refresh(); err != nil {
 		return nil, 0, err
 	}
-	// The block's writes into the index, in one batch, with its version.
-	// (Map order does not matter here: a batch applies as a whole.)
-	batch := new(leveldb.Batch)
-	for k, w := range pending {
-		if w.deleted {
-			batch.Delete([]byte(k))
-		} else {
-			batch.Put([]byte(k), w.value)
-		}
-	}
-	batch.Put(flatVersionKey, binary.BigEndian.AppendUint64(nil, uint64(version)))
-	s.flatVersion.Store(-1) // while the batch lands, readers use the tree
-	if err := s.flat.Write(batch, nil); err != nil {
-		return nil, 0, fmt.Errorf("latest-value index: %w", err)
-	}
-	s.flatVersion.Store(version)
+	s.index.commit(pending, version, hash)
 	return hash, version, nil
 }
 
@@ -235,7 +175,7 @@ func (s *Store) Rollback() {
 	s.tmu.Lock()
 	defer s.tmu.Unlock()
 	s.tree.Rollback()
-	s.pending = map[string]flatWrite{}
+	s.pending = map[string][]byte{}
 }
 
 // Version is the last committed version (0 before the first); safe for
@@ -297,15 +237,9 @@ func (s *Snapshot) Get(key []byte) ([]byte, error) {
 	if s.t == nil {
 		return nil, nil
 	}
-	if s.store != nil && s.store.flatVersion.Load() == s.t.Version() {
-		v, err := s.store.flat.Get(key, nil)
-		if errors.Is(err, leveldb.ErrNotFound) {
-			v, err = nil, nil
-		}
-		// The index may have moved past this version meanwhile: only an
-		// answer read while it was still at it counts.
-		if s.store.flatVersion.Load() == s.t.Version() {
-			return v, err
+	if s.store != nil {
+		if v, ok := s.store.index.get(key, s.t.Version()); ok {
+			return v, nil
 		}
 	}
 	s.mu.RLock()

@@ -2,7 +2,6 @@ package state
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"testing"
 )
@@ -34,8 +33,8 @@ func TestLatestIndex(t *testing.T) {
 	check := func(s *Store) {
 		t.Helper()
 		latest := s.Latest()
-		if s.flatVersion.Load() != latest.Version() {
-			t.Fatalf("index at %d, state at %d", s.flatVersion.Load(), latest.Version())
+		if s.index.version.Load() != latest.Version() {
+			t.Fatalf("index at %d, state at %d", s.index.version.Load(), latest.Version())
 		}
 		for i := 0; i < 50; i++ {
 			k := []byte(fmt.Sprintf("k%03d", i))
@@ -59,10 +58,14 @@ func TestLatestIndex(t *testing.T) {
 	check(s)
 	// A crash between the tree's commit and the index's: the index says
 	// version 2 and holds wrong values.
-	if err := s.flat.Put(flatVersionKey, binary.BigEndian.AppendUint64(nil, 2), nil); err != nil {
+	v2, err := s.At(2)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.flat.Put([]byte("k001"), []byte("stale"), nil); err != nil {
+	if err := s.index.db.Put(markerKey, marker(2, v2.Hash()), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.index.db.Put([]byte("k001"), []byte("stale"), nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {

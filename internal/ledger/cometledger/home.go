@@ -2,9 +2,11 @@ package cometledger
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	cmtcfg "github.com/cometbft/cometbft/config"
@@ -82,4 +84,44 @@ func WriteGenesis(home, network string, t time.Time, vals []GenesisValidator, ap
 func HasGenesis(home string) bool {
 	_, err := os.Stat(GenesisFile(home))
 	return err == nil
+}
+
+// atomicWritePrefix names the temporary files of CometBFT's atomic writes
+// (libs/tempfile): the validator's last-signed state, rewritten at each
+// vote, and its keys. Each is renamed over its file once written, or
+// removed, unless the process dies in between.
+const atomicWritePrefix = "write-file-atomic-"
+
+// RemoveTempFiles removes from home's config/ and data/ the temporary
+// files that CometBFT's atomic writes leave when the process dies during
+// one (a SIGKILL, a power cut), and returns their paths. Nothing reads
+// them: the file they were to replace is whole, the old version or the
+// new. Call it only while no process runs on home (once its state is
+// open, whose lock a second node would not get): a running node's write
+// in flight would fail.
+func RemoveTempFiles(home string) ([]string, error) {
+	var removed []string
+	var errs []error
+	for _, dir := range []string{filepath.Join(home, "config"), filepath.Join(home, "data")} {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			if !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		for _, e := range entries {
+			digits := strings.TrimPrefix(e.Name(), atomicWritePrefix)
+			if !e.Type().IsRegular() || digits == e.Name() || digits == "" || strings.Trim(digits, "0123456789") != "" {
+				continue
+			}
+			f := filepath.Join(dir, e.Name())
+			if err := os.Remove(f); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			removed = append(removed, f)
+		}
+	}
+	return removed, errors.Join(errs...)
 }
