@@ -109,6 +109,7 @@ func (s *Server) Handler() http.Handler {
 		return err
 	})
 	route("GET /healthz", s.healthz)
+	route("GET /readyz", s.readyz)
 	route("GET /1.0/identifiers/{did}", s.resolveHTTP)
 	route("GET /1.0/identify", s.identify)
 	route("POST /v1/authn/verify", s.verify)

@@ -54,6 +54,11 @@ type Config struct {
 	// ResendAfter is how long operations submitted here may wait with no
 	// block before the node sends them to its peers again (default 2s).
 	ResendAfter time.Duration
+	// WedgeAfter is how long this node's validator, when the network
+	// cannot commit without it, may stay in a round in which its signer
+	// refused to vote before the node reports it wedged (default 5s; see
+	// WedgeError).
+	WedgeAfter time.Duration
 }
 
 // Ledger is a running embedded CometBFT node.
@@ -61,6 +66,10 @@ type Ledger struct {
 	node   *nm.Node
 	client *local.Local
 	log    *slog.Logger
+	cfg    *cmtcfg.Config
+	signer *signer
+	// wedge is set while the validator is wedged (see Wedged).
+	wedge atomic.Pointer[WedgeError]
 
 	// life keeps Close from stopping the node (and closing its stores)
 	// while a call reads them: calls hold it shared, Close exclusively.
@@ -117,13 +126,13 @@ func Start(c Config, app abci.Application, log *slog.Logger) (*Ledger, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Ledger{log: log, waiters: map[[32]byte][]chan *ledger.Result{}, submitted: map[[32]byte][]byte{}, height: info.LastBlockHeight, tick: make(chan struct{}), lastCommit: time.Now()}
+	l := &Ledger{log: log, cfg: cfg, waiters: map[[32]byte][]chan *ledger.Result{}, submitted: map[[32]byte][]byte{}, height: info.LastBlockHeight, tick: make(chan struct{}), lastCommit: time.Now()}
 	nodeKey, err := p2p.LoadNodeKey(cfg.NodeKeyFile())
 	if err != nil {
 		return nil, fmt.Errorf("load node key: %w", err)
 	}
-	pv := privval.LoadFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile())
-	n, err := nm.NewNode(cfg, pv, nodeKey,
+	l.signer = &signer{pv: privval.LoadFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile())}
+	n, err := nm.NewNode(cfg, l.signer, nodeKey,
 		proxy.NewConnSyncLocalClientCreator(&shim{Application: app, l: l}),
 		nm.DefaultGenesisDocProviderFunc(cfg), cmtcfg.DefaultDBProvider,
 		nm.DefaultMetricsProvider(cfg.Instrumentation), slogAdapter{log.With("module", "cometbft")})
@@ -135,14 +144,17 @@ func Start(c Config, app abci.Application, log *slog.Logger) (*Ledger, error) {
 	}
 	l.node = n
 	l.client = local.New(n)
-	stall, resend := c.StallWarning, c.ResendAfter
+	stall, resend, wedge := c.StallWarning, c.ResendAfter, c.WedgeAfter
 	if stall <= 0 {
 		stall = 10 * time.Second
 	}
 	if resend <= 0 {
 		resend = 2 * time.Second
 	}
-	go l.watchStalls(stall, resend)
+	if wedge <= 0 {
+		wedge = 5 * time.Second
+	}
+	go l.watchStalls(stall, resend, wedge)
 	return l, nil
 }
 
@@ -156,8 +168,9 @@ const maxResend = 512
 // a peer that refused it then (say, one block behind, or while it held
 // another key of the signer) never asks again; if that peer is the one to
 // propose, nothing else would move. After warn, it says so once per stall,
-// with where consensus stands.
-func (l *Ledger) watchStalls(warn, resend time.Duration) {
+// with where consensus stands. It also watches for a wedged validator
+// (watchWedge).
+func (l *Ledger) watchStalls(warn, resend, wedge time.Duration) {
 	t := time.NewTicker(max(resend/4, 10*time.Millisecond))
 	defer t.Stop()
 	warned := false
@@ -166,6 +179,7 @@ func (l *Ledger) watchStalls(warn, resend time.Duration) {
 		if !l.enter() {
 			return
 		}
+		l.watchWedge(wedge)
 		l.mu.Lock()
 		since, height := time.Since(l.lastCommit), l.height
 		l.mu.Unlock()
@@ -427,6 +441,17 @@ func (l *Ledger) Status(ctx context.Context) (*ledger.Status, error) {
 		// Before the first block there is no validator set to read.
 		return out, nil
 	}
+	out.Validators, err = l.validators(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// validators returns the validator set of the height consensus is at.
+// The caller holds life.
+func (l *Ledger) validators(ctx context.Context) ([]ledger.Validator, error) {
+	var out []ledger.Validator
 	perPage := 100
 	for page := 1; ; page++ {
 		vals, err := l.client.Validators(ctx, nil, &page, &perPage)
@@ -434,9 +459,9 @@ func (l *Ledger) Status(ctx context.Context) (*ledger.Status, error) {
 			return nil, err
 		}
 		for _, v := range vals.Validators {
-			out.Validators = append(out.Validators, ledger.Validator{Address: hex.EncodeToString(v.Address), PubKey: v.PubKey.Bytes(), Power: v.VotingPower})
+			out = append(out, ledger.Validator{Address: hex.EncodeToString(v.Address), PubKey: v.PubKey.Bytes(), Power: v.VotingPower})
 		}
-		if len(vals.Validators) == 0 || len(out.Validators) >= vals.Total {
+		if len(vals.Validators) == 0 || len(out) >= vals.Total {
 			return out, nil
 		}
 	}
