@@ -28,9 +28,7 @@ func decodeJSON(r *http.Request, limit int64, v any, hint string) error {
 // decided renders an access decision, or the node's failure to make one.
 func (s *Server) decided(w http.ResponseWriter, d authn.Decision, err error) error {
 	if errors.Is(err, access.ErrUnavailable) {
-		e := fail(ReasonUnhealthy, "the ledger does not answer")
-		e.Err = err
-		return e
+		return unhealthy(err)
 	}
 	if err != nil {
 		return err

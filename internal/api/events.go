@@ -46,6 +46,23 @@ func parsePosition(id string) (position, error) {
 	return p, nil
 }
 
+// startAt is where a stream or a page of events starts: after the event
+// id (a resuming client's), else from the height from, else from the
+// height def.
+func startAt(id, from string, def int64) (position, error) {
+	if id != "" {
+		return parsePosition(id)
+	}
+	h := def
+	if from != "" {
+		var err error
+		if h, err = positive[int64](from, "from"); err != nil {
+			return position{}, err
+		}
+	}
+	return position{h - 1, 1 << 62, 0}, nil // after every event of block h-1
+}
+
 // eventFilter selects entity events by DID and provider ("" for any).
 type eventFilter struct{ did, provider string }
 
@@ -93,22 +110,11 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	st, err := s.l.Status(r.Context())
 	if err != nil {
-		e := fail(ReasonUnhealthy, "the ledger does not answer")
-		e.Err = err
-		return e
+		return unhealthy(err)
 	}
-	after := position{st.Height, 1 << 62, 0} // from the next block
-	switch {
-	case r.Header.Get("Last-Event-ID") != "":
-		if after, err = parsePosition(r.Header.Get("Last-Event-ID")); err != nil {
-			return err
-		}
-	case q.Get("from") != "":
-		from, err := positive[int64](q.Get("from"), "from")
-		if err != nil {
-			return err
-		}
-		after = position{from - 1, 1 << 62, 0}
+	after, err := startAt(r.Header.Get("Last-Event-ID"), q.Get("from"), st.Height+1)
+	if err != nil {
+		return err
 	}
 	if after[0] < st.Height-int64(s.maxReplay) {
 		return rejection(op.ReasonInvalidField, fmt.Sprintf("a stream replays at most the last %d blocks (from %d); page through older events with GET /v1/events/history?from=", s.maxReplay, st.Height-int64(s.maxReplay)+1))
@@ -165,19 +171,9 @@ const maxHistoryBlocks = 10_000
 // is the id to ask after for the next page, "" at the head.
 func (s *Server) eventHistory(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	after := position{0, 1 << 62, 0}
-	var err error
-	switch {
-	case q.Get("after") != "":
-		if after, err = parsePosition(q.Get("after")); err != nil {
-			return err
-		}
-	case q.Get("from") != "":
-		from, err := positive[int64](q.Get("from"), "from")
-		if err != nil {
-			return err
-		}
-		after = position{from - 1, 1 << 62, 0}
+	after, err := startAt(q.Get("after"), q.Get("from"), 1)
+	if err != nil {
+		return err
 	}
 	limit := 100
 	if v := q.Get("limit"); v != "" {
@@ -189,9 +185,7 @@ func (s *Server) eventHistory(w http.ResponseWriter, r *http.Request) error {
 	}
 	st, err := s.l.Status(r.Context())
 	if err != nil {
-		e := fail(ReasonUnhealthy, "the ledger does not answer")
-		e.Err = err
-		return e
+		return unhealthy(err)
 	}
 	page := sdk.EventPage{Events: []sdk.Event{}}
 	head := min(st.Height, max(after[0], 1)+maxHistoryBlocks-1)

@@ -61,6 +61,14 @@ func fail(r Reason, msg string) *Error {
 	return &Error{Status: r.Status(), Reason: string(r), Msg: msg}
 }
 
+// unhealthy is the error of a ledger that does not answer (the cause is
+// logged, never sent).
+func unhealthy(cause error) *Error {
+	e := fail(ReasonUnhealthy, "the ledger does not answer")
+	e.Err = cause
+	return e
+}
+
 // rejection is an error the API answers with an operation's reason.
 func rejection(r op.Reason, msg string) *Error {
 	return &Error{Status: statusOf(r), Reason: string(r), Msg: msg}

@@ -382,9 +382,7 @@ func (s *Server) signedHeader(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
 	st, err := s.l.Status(r.Context())
 	if err != nil {
-		e := fail(ReasonUnhealthy, "the ledger does not answer")
-		e.Err = err
-		return e
+		return unhealthy(err)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "height": st.Height, "catchingUp": st.CatchingUp})
 	return nil

@@ -34,28 +34,10 @@ func TestCachedViewDropsOnEvent(t *testing.T) {
 	}()
 	svc := &sdk.Service{Signer: svcE.Signer, Kid: svcE.DID.WithFragment("k1"), View: cv}
 	dev := &sdk.Device{Signer: devE.Signer, Kid: devE.DID.WithFragment("k1"), View: sdk.View{C: h.Client}}
-	auth := func() authn.Decision {
-		ch, _ := svc.Challenge()
-		p, err := dev.Answer(t.Context(), ch)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return svc.Verify(t.Context(), p)
-	}
+	auth := authenticator(t, svc, dev)
 	// Wait until the view follows the stream (entities get cached).
 	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if d := auth(); !d.OK {
-			t.Fatalf("%+v", d)
-		}
-		if hits, _, _ := cv.Stats(); hits > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the view never cached")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitCached(t, cv, auth, func() { time.Sleep(10 * time.Millisecond) })
 	_, missesBefore, _ := cv.Stats()
 	for i := 0; i < 5; i++ {
 		if d := auth(); !d.OK {
@@ -80,5 +62,38 @@ func TestCachedViewDropsOnEvent(t *testing.T) {
 	}
 	if _, _, events := cv.Stats(); events == 0 {
 		t.Fatal("the revocation was not seen as an event")
+	}
+}
+
+// authenticator runs a whole authentication of dev at svc.
+func authenticator(t *testing.T, svc *sdk.Service, dev *sdk.Device) func() authn.Decision {
+	return func() authn.Decision {
+		ch, err := svc.Challenge()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := dev.Answer(t.Context(), ch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return svc.Verify(t.Context(), p)
+	}
+}
+
+// waitCached authenticates until the view answers from its cache, calling
+// between after each miss; within 10 s.
+func waitCached(t *testing.T, cv *sdk.CachedView, auth func() authn.Decision, between func()) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if d := auth(); !d.OK {
+			t.Fatalf("%+v", d)
+		}
+		if hits, _, _ := cv.Stats(); hits > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the view never cached")
+		}
+		between()
 	}
 }

@@ -9,11 +9,8 @@ import (
 	"time"
 
 	"github.com/bias-iot/bias/cose"
-	"github.com/bias-iot/bias/did"
-	"github.com/bias-iot/bias/internal/node"
 	"github.com/bias-iot/bias/internal/node/nodetest"
 	"github.com/bias-iot/bias/op"
-	"github.com/bias-iot/bias/sdk"
 )
 
 // tempFiles lists the temporary files of CometBFT's atomic writes (the
@@ -39,16 +36,7 @@ func TestCrashLeavesNoTemporaryFiles(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts node processes")
 	}
-	home := t.TempDir()
-	cfg := node.Test(home)
-	info, err := node.Init(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	provider := did.MustParse(info.ProviderDID)
-	addr := freeAddr(t)
-	c := sdk.NewClient("http://" + addr)
-
+	home, provider, addr, c := childHome(t)
 	child := startChild(t, home, addr)
 	waitReady(t, c)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
@@ -59,7 +47,7 @@ func TestCrashLeavesNoTemporaryFiles(t *testing.T) {
 			defer func() { done <- struct{}{} }()
 			for ctx.Err() == nil {
 				s := nodetest.NewKey(t, cose.AlgEdDSA)
-				tx, _, err := op.SignRegister(s, "k1", op.Payload{Network: cfg.Network, Register: &op.Register{
+				tx, _, err := op.SignRegister(s, "k1", op.Payload{Network: provider.Network, Register: &op.Register{
 					Kind: op.KindDevice, Provider: provider.String(), Doc: op.Document{Keys: []op.Key{op.KeyFrom("k1", s.Public())}},
 				}})
 				if err != nil {

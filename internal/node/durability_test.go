@@ -167,16 +167,7 @@ func TestKillMidLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts node processes")
 	}
-	home := t.TempDir()
-	cfg := node.Test(home)
-	info, err := node.Init(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	provider := did.MustParse(info.ProviderDID)
-	addr := freeAddr(t)
-	c := sdk.NewClient("http://" + addr)
-
+	home, provider, addr, c := childHome(t)
 	child := startChild(t, home, addr)
 	waitReady(t, c)
 
@@ -192,7 +183,7 @@ func TestKillMidLoad(t *testing.T) {
 			defer wg.Done()
 			for ctx.Err() == nil {
 				s := nodetest.NewKey(t, cose.AlgEdDSA)
-				tx, id, err := op.SignRegister(s, "k1", op.Payload{Network: cfg.Network, Register: &op.Register{
+				tx, id, err := op.SignRegister(s, "k1", op.Payload{Network: provider.Network, Register: &op.Register{
 					Kind: op.KindDevice, Provider: provider.String(), Doc: op.Document{Keys: []op.Key{op.KeyFrom("k1", s.Public())}},
 				}})
 				if err != nil {
@@ -242,7 +233,7 @@ func TestKillMidLoad(t *testing.T) {
 	// The replayed state agrees with the chain: a fresh proof verifies
 	// against the next header, and the node commits new blocks.
 	s := nodetest.NewKey(t, cose.AlgEdDSA)
-	tx, id, _ := op.SignRegister(s, "k1", op.Payload{Network: cfg.Network, Register: &op.Register{
+	tx, id, _ := op.SignRegister(s, "k1", op.Payload{Network: provider.Network, Register: &op.Register{
 		Kind: op.KindDevice, Provider: provider.String(), Doc: op.Document{Keys: []op.Key{op.KeyFrom("k1", s.Public())}},
 	}})
 	if _, err := c.Submit(t.Context(), tx); err != nil {
@@ -265,6 +256,19 @@ func TestKillMidLoad(t *testing.T) {
 	if err := child.Wait(); err != nil {
 		t.Fatalf("node process after SIGTERM: %v", err)
 	}
+}
+
+// childHome initialises a home for a node process, and picks the address
+// of its API: the home, its default provider, the address and a client.
+func childHome(t *testing.T) (string, did.DID, string, *sdk.Client) {
+	t.Helper()
+	home := t.TempDir()
+	info, err := node.Init(node.Test(home))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	return home, did.MustParse(info.ProviderDID), addr, sdk.NewClient("http://" + addr)
 }
 
 func startChild(t *testing.T, home, addr string) *exec.Cmd {

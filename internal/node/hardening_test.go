@@ -444,30 +444,9 @@ func TestStalledStreamFallsBackToNode(t *testing.T) {
 	go func() { ran <- cv.Run(t.Context()) }()
 	svc := &sdk.Service{Signer: svcE.Signer, Kid: svcE.DID.WithFragment("k1"), View: cv}
 	dev := &sdk.Device{Signer: devE.Signer, Kid: devE.DID.WithFragment("k1"), View: sdk.View{C: h.Client}}
-	auth := func() authn.Decision {
-		ch, err := svc.Challenge()
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := dev.Answer(t.Context(), ch)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return svc.Verify(t.Context(), p)
-	}
+	auth := authenticator(t, svc, dev)
 	// The view caches while its stream is alive (events keep it so).
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if d := auth(); !d.OK {
-			t.Fatalf("%+v", d)
-		}
-		if hits, _, _ := cv.Stats(); hits > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the view never cached")
-		}
-		h.RegisterValidated(op.KindDevice, cose.AlgEdDSA) // an event on the stream
-	}
+	waitCached(t, cv, auth, func() { h.RegisterValidated(op.KindDevice, cose.AlgEdDSA) })
 	fz.freeze()
 	if err := decide(t, h, op.TypeRevoke, devE.DID, 2); err != nil {
 		t.Fatal(err)
