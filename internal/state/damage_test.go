@@ -360,3 +360,16 @@ func TestIndexWriteFailureTakesItOutOfUse(t *testing.T) {
 		t.Fatalf("rebuilt index reads %q (%v)", v, ok)
 	}
 }
+
+// reopen closes s and opens the store in dir again.
+func reopen(t *testing.T, s *Store, dir string, opts ...Option) *Store {
+	t.Helper()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(dir, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}

@@ -68,13 +68,7 @@ func TestLatestIndex(t *testing.T) {
 	if err := s.index.db.Put([]byte("k001"), []byte("stale"), nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s, err = Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s = reopen(t, s, dir)
 	defer func() {
 		if err := s.Close(); err != nil {
 			t.Error(err)
