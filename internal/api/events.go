@@ -162,8 +162,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 // MaxHistoryEvents bounds a page of GET /v1/events/history.
 const MaxHistoryEvents = 1000
 
-// maxHistoryBlocks bounds the blocks one page reads.
-const maxHistoryBlocks = 10_000
+// maxHistoryBlocks bounds the blocks one page reads (a page is read by
+// at most two requests at once: it costs block reads, to anyone).
+const maxHistoryBlocks = 1000
 
 // eventHistory pages through committed entity events: those after
 // ?after= (an event id) or from ?from= (a height), at most ?limit= of
@@ -174,6 +175,12 @@ func (s *Server) eventHistory(w http.ResponseWriter, r *http.Request) error {
 	after, err := startAt(q.Get("after"), q.Get("from"), 1)
 	if err != nil {
 		return err
+	}
+	select {
+	case s.paging <- struct{}{}:
+		defer func() { <-s.paging }()
+	default:
+		return fail(ReasonTooManyRequests, "too many pages of history read at once; retry later")
 	}
 	limit := 100
 	if v := q.Get("limit"); v != "" {

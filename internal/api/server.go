@@ -67,6 +67,7 @@ type Server struct {
 	submitTimeout time.Duration
 	decisions     *decisionLog
 	heavy         chan struct{} // a slot per large submission under way
+	paging        chan struct{} // a slot per page of event history being read
 	streams       *streamLimiter
 	maxReplay     int
 }
@@ -80,7 +81,7 @@ func New(c Config) *Server {
 		return d
 	}
 	return &Server{l: c.Ledger, res: c.Resolver, acc: c.Access, pre: c.Precheck, network: c.Resolver.Network(), log: c.Log,
-		submitTimeout: 30 * time.Second, decisions: newDecisionLog(10000), heavy: make(chan struct{}, 2),
+		submitTimeout: 30 * time.Second, decisions: newDecisionLog(10000), heavy: make(chan struct{}, 2), paging: make(chan struct{}, 2),
 		streams:   newStreamLimiter(or(c.MaxStreams, DefaultMaxStreams), or(c.MaxStreamsPerClient, DefaultMaxStreamsPerClient)),
 		maxReplay: or(c.MaxReplayBlocks, DefaultMaxReplayBlocks)}
 }
