@@ -199,3 +199,40 @@ func FromSuffixBytes(network string, b []byte) (DID, error) {
 	}
 	return DID{Network: network, Suffix: b32.EncodeToString(b)}, nil
 }
+
+// MethodOf reads the method of any DID, as DID Core's syntax has it
+// ("did:" method-name ":" method-specific-id; method-name of a-z and
+// 0-9; the specific id of ALPHA, DIGIT, ".", "-", "_", ":" and
+// percent-encodings, not ending in ":"); false if s is not a DID of that
+// syntax. A fragment, query or path after it is ignored.
+func MethodOf(s string) (string, bool) {
+	rest, ok := strings.CutPrefix(s, "did:")
+	if !ok {
+		return "", false
+	}
+	if i := strings.IndexAny(rest, "#?/"); i >= 0 {
+		rest = rest[:i]
+	}
+	m, id, ok := strings.Cut(rest, ":")
+	if !ok || m == "" || id == "" || strings.HasSuffix(id, ":") {
+		return "", false
+	}
+	for _, c := range m {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') {
+			return "", false
+		}
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '-', c == '_', c == ':':
+		case c == '%' && i+2 < len(id) && isHex(id[i+1]) && isHex(id[i+2]):
+			i += 2
+		default:
+			return "", false
+		}
+	}
+	return m, true
+}
+
+func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }

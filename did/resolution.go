@@ -52,8 +52,10 @@ type DocumentMetadata struct {
 	StatusReason  string `json:"statusReason,omitempty"`
 	VersionStatus string `json:"versionStatus,omitempty"`
 	Kind          string `json:"kind,omitempty"`
-	// Height is the ledger height the answer was read at.
-	Height int64 `json:"height,omitempty"`
+	// Height is the ledger height the answer was read at, in decimal (a
+	// metadata value is a string, map, list, set, boolean or null: DID
+	// Core section 7.3).
+	Height string `json:"height,omitempty"`
 }
 
 // IdentifierMetadata tells which legacy identifier an identification
@@ -71,6 +73,7 @@ const (
 	ErrRepresentationUnsupported = "representationNotSupported"
 	ErrInternal                  = "internalError"
 	ErrInvalidOptions            = "invalidOptions"
+	ErrMethodNotSupported        = "methodNotSupported"
 )
 
 var problemTypes = map[string]string{
@@ -79,6 +82,7 @@ var problemTypes = map[string]string{
 	ErrRepresentationUnsupported: "https://www.w3.org/ns/did#REPRESENTATION_NOT_SUPPORTED",
 	ErrInternal:                  "https://www.w3.org/ns/did#INTERNAL_ERROR",
 	ErrInvalidOptions:            "https://www.w3.org/ns/did#INVALID_OPTIONS",
+	ErrMethodNotSupported:        "https://www.w3.org/ns/did#METHOD_NOT_SUPPORTED",
 }
 
 // NewProblem returns the error metadata of keyword with a detail.

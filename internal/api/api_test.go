@@ -406,3 +406,46 @@ func TestReencodedOperationAnswersApplied(t *testing.T) {
 		t.Fatalf("a contract deployment again: %v", err)
 	}
 }
+
+// TestResolutionDefectsFixed: some of issue 10's defects, over the API:
+// metadata values are strings (height), a DID of another method is 501
+// methodNotSupported, plain application/ld+json gets the JSON-LD
+// document, and answers carry CORS's Access-Control-Allow-Origin.
+func TestResolutionDefectsFixed(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	dev := a.register(t, op.KindDevice)
+	fetch := func(path, accept string) (*http.Response, map[string]any) {
+		req, err := http.NewRequest(http.MethodGet, a.c.URL+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+			t.Fatal(err)
+		}
+		return resp, m
+	}
+	resp, m := fetch("/1.0/identifiers/"+dev.id.String(), "")
+	md, _ := m["didDocumentMetadata"].(map[string]any)
+	if _, ok := md["height"].(string); !ok || resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Fatalf("metadata height %T %v, CORS %q", md["height"], md["height"], resp.Header.Get("Access-Control-Allow-Origin"))
+	}
+	resp, m = fetch("/1.0/identifiers/did:example:123", "")
+	rm, _ := m["didResolutionMetadata"].(map[string]any)
+	if resp.StatusCode != http.StatusNotImplemented || rm["error"] != did.ErrMethodNotSupported {
+		t.Fatalf("another method: %d %v", resp.StatusCode, m)
+	}
+	resp, m = fetch("/1.0/identifiers/"+dev.id.String(), "application/ld+json")
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/ld+json" || m["@context"] == nil || m["id"] != dev.id.String() {
+		t.Fatalf("plain ld+json: %d %s %v", resp.StatusCode, resp.Header.Get("Content-Type"), m)
+	}
+}

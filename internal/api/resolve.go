@@ -50,7 +50,9 @@ func negotiate(accept string) (representation, string, bool) {
 			r, mt = reprResult, did.MediaTypeResolution
 		case mt == "application/ld+json" && params["profile"] == "https://w3id.org/did-resolution":
 			r, mt = reprResult, did.MediaTypeResolutionLD
-		case mt == did.MediaTypeLDJSON:
+		case mt == did.MediaTypeLDJSON, mt == "application/ld+json":
+			// Plain JSON-LD, as the DIF driver contract sends it: the
+			// document, in its JSON-LD form, labelled as asked.
 			r = reprLD
 		case mt == did.MediaTypeJSON:
 			r = reprJSON
@@ -100,6 +102,11 @@ func (s *Server) resolveHTTP(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		resolutionFailure(w, http.StatusNotAcceptable, did.ErrRepresentationUnsupported,
 			"supported: "+did.MediaTypeResolution+", "+did.MediaTypeLDJSON+", "+did.MediaTypeJSON)
+		return nil
+	}
+	w.Header().Set("Access-Control-Allow-Origin", "*") // a public, read-only answer
+	if m, ok := did.MethodOf(r.PathValue("did")); ok && m != did.Method {
+		resolutionFailure(w, http.StatusNotImplemented, did.ErrMethodNotSupported, "this resolver resolves did:"+did.Method+", not did:"+m)
 		return nil
 	}
 	d, err := did.ParseNoFragment(r.PathValue("did"))

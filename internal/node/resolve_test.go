@@ -96,6 +96,12 @@ func TestResolution(t *testing.T) {
 	upd := op.Payload{Type: op.TypeUpdate, Update: &op.Update{DID: dev.DID.String(), Version: 2, Doc: op.Document{
 		Keys: []op.Key{op.KeyFrom("k2", k2.Public())}, Aliases: []string{"urn:imei:490154203237518"},
 	}}}
+	// versionTime goes to the second, as the metadata shows times:
+	// make version 3 in a later second than version 2.
+	// (A block's time is its predecessor's commit time: one more block
+	// after the pause carries the later time.)
+	time.Sleep(time.Until(before.Updated.Truncate(time.Second).Add(1100 * time.Millisecond)))
+	h.Register(op.KindDevice, h.Provider.DID, cose.AlgEdDSA)
 	h.MustSubmit(h.Sign(dev.Signer, dev.DID.WithFragment("k1"), upd))
 	after := h.Entity(dev.DID)
 	v1, err := r.Resolve(t.Context(), dev.DID.String(), did.Options{VersionID: 1})
@@ -104,10 +110,21 @@ func TestResolution(t *testing.T) {
 		!strings.HasSuffix(v1.Document.VerificationMethod[0].ID, "#k1") {
 		t.Fatalf("versionId=1: %+v %v", v1, err)
 	}
-	mid := before.Updated.Add(after.Updated.Sub(before.Updated) / 2)
-	vt, err := r.Resolve(t.Context(), dev.DID.String(), did.Options{VersionTime: mid})
+	// The time version 2's metadata shows (to the second) finds version 2.
+	shown, err := time.Parse(time.RFC3339, rfc3339Of(t, r, dev.DID.String(), 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vt, err := r.Resolve(t.Context(), dev.DID.String(), did.Options{VersionTime: shown})
 	if err != nil || vt.DocumentMetadata.VersionID != "2" {
-		t.Fatalf("versionTime between versions 2 and 3: %+v %v", vt.DocumentMetadata, err)
+		t.Fatalf("versionTime %s, version 2's updated time: %+v %v", shown, vt.DocumentMetadata, err)
+	}
+	// Far in the future: the current version; far in the past: none.
+	if far, err := r.Resolve(t.Context(), dev.DID.String(), did.Options{VersionTime: time.Date(2999, 1, 1, 0, 0, 0, 0, time.UTC)}); err != nil || far.DocumentMetadata.VersionID != "3" {
+		t.Fatalf("versionTime 2999: %+v %v", far, err)
+	}
+	if _, err := r.Resolve(t.Context(), dev.DID.String(), did.Options{VersionTime: time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC)}); !isNotFound(err) {
+		t.Fatalf("versionTime 1600: %v", err)
 	}
 	cur, err := r.Resolve(t.Context(), dev.DID.String(), did.Options{VersionTime: after.Updated})
 	if err != nil || cur.DocumentMetadata.VersionID != "3" || !strings.HasSuffix(cur.Document.VerificationMethod[0].ID, "#k2") {
@@ -201,7 +218,8 @@ func TestResolutionRepresentationsAndErrors(t *testing.T) {
 		keyword, typeURI   string
 	}{
 		{"fail/invalid-did", "/1.0/identifiers/did:bias:local:NOT-BASE32", "", 400, did.ErrInvalidDID, "https://www.w3.org/ns/did#INVALID_DID"},
-		{"fail/other-method", "/1.0/identifiers/did:web:example.com", "", 400, did.ErrInvalidDID, "https://www.w3.org/ns/did#INVALID_DID"},
+		{"fail/other-method", "/1.0/identifiers/did:web:example.com", "", 501, did.ErrMethodNotSupported, "https://www.w3.org/ns/did#METHOD_NOT_SUPPORTED"},
+		{"fail/not-a-did", "/1.0/identifiers/did:Web:example.com", "", 400, did.ErrInvalidDID, "https://www.w3.org/ns/did#INVALID_DID"},
 		{"fail/not-found", "/1.0/identifiers/" + did.New(h.Network, []byte("nobody")).String(), "", 404, did.ErrNotFound, "https://www.w3.org/ns/did#NOT_FOUND"},
 		{"fail/other-network", "/1.0/identifiers/" + did.New("elsewhere", []byte("x")).String(), "", 404, did.ErrNotFound, "https://www.w3.org/ns/did#NOT_FOUND"},
 		{"fail/representation", path, "text/html", 406, did.ErrRepresentationUnsupported, "https://www.w3.org/ns/did#REPRESENTATION_NOT_SUPPORTED"},
@@ -292,4 +310,17 @@ func TestResolutionInternalError(t *testing.T) {
 			t.Fatalf("%s: %d %s %s", path, code, ctype, body)
 		}
 	}
+}
+
+// rfc3339Of is the updated time version v of id shows in its metadata.
+func rfc3339Of(t *testing.T, r *sdk.Client, id string, v uint64) string {
+	t.Helper()
+	res, err := r.Resolve(t.Context(), id, did.Options{VersionID: v})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.DocumentMetadata.Updated == "" {
+		return res.DocumentMetadata.Created
+	}
+	return res.DocumentMetadata.Updated
 }

@@ -32,7 +32,7 @@ func (r *Resolver) Resolve(ctx context.Context, id string, o did.Options) (*did.
 	case o.VersionID > cur.Version:
 		return nil, nil
 	case !o.VersionTime.IsZero():
-		if e, err = r.versionAt(ctx, cur, height, o.VersionTime.UnixNano()); err != nil || e == nil {
+		if e, err = r.versionAt(ctx, cur, height, o.VersionTime.Unix()); err != nil || e == nil {
 			return nil, err
 		}
 	}
@@ -43,7 +43,7 @@ func (r *Resolver) Resolve(ctx context.Context, id string, o did.Options) (*did.
 	md := &did.DocumentMetadata{
 		Created: rfc3339(e.Created), VersionID: strconv.FormatUint(e.Version, 10),
 		Deactivated: cur.Status == op.StatusDeactivated, Provider: e.Provider, Status: cur.Status,
-		StatusReason: cur.StatusReason, Kind: e.Kind, Height: height,
+		StatusReason: cur.StatusReason, Kind: e.Kind, Height: strconv.FormatInt(height, 10),
 	}
 	if e.Version < cur.Version {
 		md.VersionStatus = e.Status
@@ -55,11 +55,15 @@ func (r *Resolver) Resolve(ctx context.Context, id string, o did.Options) (*did.
 	return &did.Result{Document: doc, DocumentMetadata: md}, nil
 }
 
-// versionAt finds the version in effect at time t (Unix ns): the last one
-// made at or before t. Versions are made in time order, so a binary search
-// over the history reads O(log versions) records.
+// versionAt finds the version in effect at time t (Unix seconds): the
+// last one made at or before t, to the second, as the metadata shows times
+// (two versions of one second are told apart by versionId). Any time
+// works: one before every version finds none, one after the last finds
+// it. Versions are made in time order, so a binary search over the
+// history reads O(log versions) records.
 func (r *Resolver) versionAt(ctx context.Context, cur *record.Entity, height, t int64) (*record.Entity, error) {
-	if cur.Updated <= t {
+	sec := func(ns int64) int64 { return ns / 1_000_000_000 }
+	if sec(cur.Updated) <= t {
 		return cur, nil
 	}
 	var found *record.Entity
@@ -73,7 +77,7 @@ func (r *Resolver) versionAt(ctx context.Context, cur *record.Entity, height, t 
 		if h.Record == nil {
 			return nil, fmt.Errorf("history of %s lacks version %d", cur.DID, mid)
 		}
-		if h.Record.Updated <= t {
+		if sec(h.Record.Updated) <= t {
 			found, lo = h.Record, mid+1
 		} else {
 			hi = mid - 1
