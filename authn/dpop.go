@@ -191,23 +191,24 @@ func VerifyBoundToken(ctx context.Context, v View, spent SpentSet, token, proof 
 	return c, d
 }
 
-// TokenAudience reads a session token's aud without verifying it: for the
-// holder of a token, to decide which services to present it to (the
-// services verify it).
-func TokenAudience(token []byte) ([]string, error) {
+// PeekToken reads a session token's iss and aud without verifying them:
+// for the holder of a token, to decide which services to present it to
+// (the services verify it).
+func PeekToken(token []byte) (string, []string, error) {
 	parts := strings.Split(string(token), ".")
 	if len(parts) != 3 {
-		return nil, fmt.Errorf("%w: a compact JWS has three parts", ErrMalformed)
+		return "", nil, fmt.Errorf("%w: a compact JWS has three parts", ErrMalformed)
 	}
 	b, err := decodePart(parts[1])
 	if err != nil {
-		return nil, fmt.Errorf("%w: claims are not base64url", ErrMalformed)
+		return "", nil, fmt.Errorf("%w: claims are not base64url", ErrMalformed)
 	}
 	var c struct {
+		Iss string   `json:"iss"`
 		Aud []string `json:"aud"`
 	}
 	if err := json.Unmarshal(b, &c); err != nil {
-		return nil, fmt.Errorf("%w: claims: %v", ErrMalformed, err)
+		return "", nil, fmt.Errorf("%w: claims: %v", ErrMalformed, err)
 	}
-	return c.Aud, nil
+	return c.Iss, c.Aud, nil
 }

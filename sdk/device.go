@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/bias-iot/bias/authn"
 	"github.com/bias-iot/bias/cose"
 	"github.com/bias-iot/bias/did"
+	"github.com/bias-iot/bias/op"
 )
 
 // Device is the device side of bias authentication: it checks a service's
@@ -82,6 +82,7 @@ type Transport struct {
 
 	mu       sync.Mutex
 	token    string
+	iss      string
 	aud      []string
 	admitted map[string]bool // origins the token is presented to
 }
@@ -95,19 +96,21 @@ func (t *Transport) Token() string {
 
 func origin(u *url.URL) string { return strings.ToLower(u.Scheme + "://" + u.Host) }
 
-// keep holds the session token a response from r's origin carries.
+// keep holds the session token that the answer to the device's proof
+// carries (an answer to anything else is not a service's word on this
+// device, and may not replace the token held).
 func (t *Transport) keep(r *http.Request, resp *http.Response) {
 	tok := resp.Header.Get(TokenHeader)
 	if tok == "" {
 		return
 	}
-	aud, err := authn.TokenAudience([]byte(tok))
+	iss, aud, err := authn.PeekToken([]byte(tok))
 	if err != nil {
 		return
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.token, t.aud, t.admitted = tok, aud, map[string]bool{origin(r.URL): true}
+	t.token, t.iss, t.aud, t.admitted = tok, iss, aud, map[string]bool{origin(r.URL): true}
 }
 
 // tokenFor returns the token to present at r's origin, if any.
@@ -125,21 +128,18 @@ func (t *Transport) tokenFor(r *http.Request) string {
 // whether it did.
 func (t *Transport) admit(ctx context.Context, r *http.Request, c *authn.Challenge) bool {
 	t.mu.Lock()
-	tok, aud := t.token, t.aud
+	tok, iss, aud := t.token, t.iss, t.aud
 	t.mu.Unlock()
 	if tok == "" {
 		return false
 	}
-	ok := slices.Contains(aud, c.Service.Base().String())
-	if !ok {
-		svc, err := t.Device.View.Entity(ctx, c.Service.Base())
-		if err != nil || svc == nil {
-			return false
-		}
-		for _, ref := range svc.Access {
-			ok = ok || slices.Contains(aud, ref)
-		}
+	// The service accepts the token by the rule every verifier runs.
+	issuer, err := did.ParseNoFragment(iss)
+	if err != nil {
+		return false
 	}
+	e, d := authn.Standing(ctx, t.Device.View, issuer, op.KindService)
+	ok := d.OK && authn.Federated(ctx, t.Device.View, e, c.Service, aud).OK
 	if ok {
 		t.mu.Lock()
 		if t.token == tok {
@@ -201,9 +201,6 @@ func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	resp, err := base.RoundTrip(first)
 	if err != nil || resp.StatusCode != http.StatusUnauthorized {
-		if err == nil {
-			t.keep(r, resp)
-		}
 		return resp, err
 	}
 	v, ok := param(resp.Header.Get("WWW-Authenticate"), "challenge")
@@ -227,9 +224,6 @@ func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 		if resp, err = base.RoundTrip(withTok); err != nil || resp.StatusCode != http.StatusUnauthorized {
-			if err == nil {
-				t.keep(r, resp)
-			}
 			return resp, err
 		}
 		if v, ok = param(resp.Header.Get("WWW-Authenticate"), "challenge"); !ok {

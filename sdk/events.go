@@ -239,6 +239,7 @@ type CachedView struct {
 	m       map[string]*authn.Entity
 	gen     map[string]uint64 // bumped by each event of a DID
 	live    bool
+	epoch   uint64    // bumped by each stream Run follows: a read begun under another is not cached
 	heard   time.Time // when the stream last sent anything
 	hits    int64
 	misses  int64
@@ -290,6 +291,7 @@ func (v *CachedView) Run(ctx context.Context) error {
 	}
 	v.mu.Lock()
 	v.live, v.heard = true, time.Now()
+	v.epoch++
 	v.mu.Unlock()
 	defer func() {
 		v.mu.Lock()
@@ -324,14 +326,14 @@ func (v *CachedView) Entity(ctx context.Context, id did.DID) (*authn.Entity, err
 		return e, nil
 	}
 	v.misses++
-	gen, live := v.gen[key], v.trusted()
+	gen, epoch, live := v.gen[key], v.epoch, v.trusted()
 	v.mu.Unlock()
 	e, err := View{C: v.C}.Entity(ctx, id)
 	if err != nil || e == nil || !live {
 		return e, err
 	}
 	v.mu.Lock()
-	if v.gen[key] == gen && v.trusted() { // no event came while we read
+	if v.gen[key] == gen && v.epoch == epoch && v.trusted() { // no event came, and no other stream, while we read
 		v.m[key] = e
 	}
 	v.mu.Unlock()

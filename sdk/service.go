@@ -49,8 +49,9 @@ type Service struct {
 	Context func(r *http.Request) map[string]string
 
 	// URL is the service's public base URL (scheme and host), as devices
-	// reach it, for the DPoP proofs that come with session tokens; by
-	// default the request's own (Host, and TLS or not).
+	// reach it: the DPoP proofs that come with session tokens must name
+	// it. A service without one accepts no session token (a Host header
+	// is the sender's word, not the service's).
 	URL string
 
 	once     sync.Once
@@ -244,7 +245,14 @@ func (s *Service) acceptToken(r *http.Request, tok []byte) authn.Decision {
 	if err := s.init(); err != nil {
 		return authn.Decision{Reason: authn.FailUnavailable, Detail: "the service has no replay set"}
 	}
-	c, d := authn.VerifyBoundToken(r.Context(), s.View, s.dpopSeen, tok, []byte(r.Header.Get("DPoP")), r.Method, s.htu(r), s.Kid.Base(), s.now().Unix())
+	htu, ok := s.htu(r)
+	if !ok {
+		// The URL a DPoP proof names is checked against the service's
+		// own, never against the request's Host: a party that holds the
+		// device's proofs for its own URL would send them with its Host.
+		return authn.Decision{Reason: authn.FailBadDPoP, Detail: "this service accepts no session token: it has no URL (sdk.Service.URL) to check DPoP proofs against"}
+	}
+	c, d := authn.VerifyBoundToken(r.Context(), s.View, s.dpopSeen, tok, []byte(r.Header.Get("DPoP")), r.Method, htu, s.Kid.Base(), s.now().Unix())
 	if d.OK && s.Node != nil {
 		// The issuer's decision stands for the device's authentication;
 		// this service's own contracts decide its access, with itself
@@ -260,17 +268,18 @@ func (s *Service) acceptToken(r *http.Request, tok []byte) authn.Decision {
 
 // htu is the URL of a request as this service is reached: URL's scheme
 // and host when set, else the request's, and its path.
-func (s *Service) htu(r *http.Request) string {
-	u := url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path, RawPath: r.URL.RawPath}
-	if r.TLS != nil {
-		u.Scheme = "https"
+func (s *Service) htu(r *http.Request) (string, bool) {
+	base, err := url.Parse(s.URL)
+	if s.URL == "" || err != nil || base.Host == "" {
+		return "", false
 	}
-	if s.URL != "" {
-		if base, err := url.Parse(s.URL); err == nil {
-			u.Scheme, u.Host = base.Scheme, base.Host
-		}
+	// The path as the client sent it (a handler mounted under a prefix
+	// sees it stripped in r.URL).
+	p, err := url.ParseRequestURI(r.RequestURI)
+	if err != nil || r.RequestURI == "" {
+		p = r.URL
 	}
-	return authn.HTU(&u)
+	return authn.HTU(&url.URL{Scheme: base.Scheme, Host: base.Host, Path: p.Path, RawPath: p.RawPath}), true
 }
 
 // issueToken issues the session token of an accepted decision, bound to

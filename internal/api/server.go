@@ -190,20 +190,22 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || mt != sdk.MediaTypeCOSE {
 		return fail(ReasonUnsupportedMedia, "send the operation as "+sdk.MediaTypeCOSE)
 	}
-	// A body larger than a single entity's operation (a bulk enrollment,
-	// or junk) is read and checked by at most a few requests at a time:
-	// heavy work before the signature is known good stays bounded.
-	if r.ContentLength < 0 || r.ContentLength > op.MaxOpBytes {
-		select {
-		case s.heavy <- struct{}{}:
-			defer func() { <-s.heavy }()
-		default:
-			return fail(ReasonTooManyRequests, "too many large operations at once; retry later")
-		}
-	}
 	tx, err := readBody(r, op.MaxEnrollBytes+1)
 	if err != nil {
 		return rejection(op.ReasonMalformed, "could not read the body")
+	}
+	// An operation larger than a single entity's (a bulk enrollment, or
+	// junk) is checked by at most a few requests at a time: the work
+	// before its signature is known good stays bounded. The slot is held
+	// for the check alone, never while a body arrives or a block is
+	// awaited.
+	heavy := len(tx) > op.MaxOpBytes
+	if heavy {
+		select {
+		case s.heavy <- struct{}{}:
+		default:
+			return fail(ReasonTooManyRequests, "too many large operations at once; retry later")
+		}
 	}
 	// Reject what would fail before it reaches the ledger; the
 	// application checks everything again.
@@ -213,7 +215,11 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) error {
 	if s.pre != nil {
 		check = s.pre.Precheck
 	}
-	if err := check(tx); err != nil {
+	err = check(tx)
+	if heavy {
+		<-s.heavy
+	}
+	if err != nil {
 		var oe *op.Error
 		if !errors.As(err, &oe) {
 			return err

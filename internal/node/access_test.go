@@ -145,13 +145,14 @@ func TestContractBinders(t *testing.T) {
 	}
 	// The same through the SDK: A's service, deciding at its node, takes
 	// B's session tokens under the shared contract, and not by name.
-	protected := httptest.NewServer((&sdk.Service{Signer: own.Signer, Kid: own.DID.WithFragment("k1"), View: sdk.View{C: h.Client}, Node: h.Client}).
-		Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if _, err := io.WriteString(w, "ok"); err != nil {
-				t.Error(err)
-			}
-		})))
+	ownSvc := &sdk.Service{Signer: own.Signer, Kid: own.DID.WithFragment("k1"), View: sdk.View{C: h.Client}, Node: h.Client}
+	protected := httptest.NewServer(ownSvc.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.WriteString(w, "ok"); err != nil {
+			t.Error(err)
+		}
+	})))
 	t.Cleanup(protected.Close)
+	ownSvc.URL = protected.URL
 	token := func(d authn.Decision, aud ...did.DID) string {
 		d.OK, d.Reason, d.Device, d.Kid = true, authn.OK, camID.String(), camID.WithFragment("k1").String()
 		tok, err := authn.IssueToken(svc.Signer, svc.DID.WithFragment("k1"), d, aud, time.Now().Unix(), 300, []byte("jti-"+strings.Join(d.Contract, ",")))

@@ -30,6 +30,9 @@ func protect(t *testing.T, svc *sdk.Service) string {
 		}
 	})))
 	t.Cleanup(srv.Close)
+	if svc.URL == "" {
+		svc.URL = srv.URL // what DPoP proofs name
+	}
 	return srv.URL
 }
 
@@ -259,6 +262,17 @@ func TestTokenNotSentToOtherHosts(t *testing.T) {
 		"fail/bearer":             {func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+token) }, authn.FailUnboundToken},
 		"fail/dpop-without-proof": {func(r *http.Request) { r.Header.Set("Authorization", "DPoP "+token) }, authn.FailUnboundToken},
 		"fail/dpop-other-key":     {func(r *http.Request) { presentToken(t, r, thief, token) }, authn.FailBadDPoP},
+		"fail/dpop-for-another-service-with-its-host": {func(r *http.Request) {
+			// A proof the device made for printing (an audience member
+			// that saw it), replayed at sharing with printing's Host: the
+			// URL is checked against sharing's own, not the Host header.
+			other, err := http.NewRequest(http.MethodGet, s1, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			presentToken(t, other, camera.Signer, token)
+			r.Header, r.Host = other.Header, other.URL.Host
+		}, authn.FailBadDPoP},
 		"fail/dpop-other-url": {func(r *http.Request) {
 			other := r.Clone(r.Context())
 			other.URL.Path = "/elsewhere"
@@ -319,27 +333,34 @@ func TestSelfAssertedAttributesHeld(t *testing.T) {
 		return h.MustSubmit(h.Sign(signer, kid, op.Payload{Type: op.TypeUpdate, Update: &op.Update{DID: meter.String(), Version: version, Doc: doc}}))
 	}
 	camera := op.Document{Keys: []op.Key{op.KeyFrom("k1", s.Public())}, Attrs: []op.Attr{{K: "class", V: "camera"}}}
-	// The meter makes itself a camera: held for its provider.
-	if res := update(s, meter.WithFragment("k1"), 2, camera); res.EntityStatus != op.StatusPending {
-		t.Fatalf("a self-asserted class: %s, want pending", res.EntityStatus)
+	// A registration contract that validates on keys alone does not
+	// undo the hold.
+	h.MustSubmit(h.Sign(prov.Signer, prov.Kid, op.Payload{Type: op.TypeDeploy, Contract: &op.Contract{Provider: prov.DID.String(), Name: "keys",
+		Kind: op.ContractRegistration, Source: `keys.all(k, k["alg"] == "EdDSA") ? "validate" : "pending"`}}))
+	// The meter makes itself a camera: held for its provider, and held
+	// still when it says so again.
+	for v := uint64(2); v <= 3; v++ {
+		if res := update(s, meter.WithFragment("k1"), v, camera); res.EntityStatus != op.StatusPending {
+			t.Fatalf("a self-asserted class (version %d): %s, want pending", v, res.EntityStatus)
+		}
 	}
 	if got := admitted(); got != string(authn.FailNotValidated) {
 		t.Fatalf("the meter calling itself a camera: %s, want %s", got, authn.FailNotValidated)
 	}
 	// The provider validates what it vouches for: then it is its word.
-	h.MustSubmit(h.Sign(prov.Signer, prov.Kid, op.Payload{Type: op.TypeValidate, Status: &op.Status{DID: meter.String(), Version: 3}}))
+	h.MustSubmit(h.Sign(prov.Signer, prov.Kid, op.Payload{Type: op.TypeValidate, Status: &op.Status{DID: meter.String(), Version: 4}}))
 	if got := admitted(); got != "ok" {
 		t.Fatalf("once the provider validated the class: %s", got)
 	}
 	// A change of its own that leaves the attributes keeps it validated.
 	s2 := nodetest.NewKey(t, cose.AlgEdDSA)
 	rotated := op.Document{Keys: []op.Key{op.KeyFrom("k2", s2.Public())}, Attrs: camera.Attrs}
-	if res := update(s, meter.WithFragment("k1"), 4, rotated); res.EntityStatus != op.StatusValidated {
+	if res := update(s, meter.WithFragment("k1"), 5, rotated); res.EntityStatus != op.StatusValidated {
 		t.Fatalf("a key rotation: %s, want validated", res.EntityStatus)
 	}
 	// The provider may change the attributes and keep it validated.
 	rotated.Attrs = []op.Attr{{K: "class", V: "camera"}, {K: "fw", V: "2.1"}}
-	if res := update(prov.Signer, prov.Kid, 5, rotated); res.EntityStatus != op.StatusValidated {
+	if res := update(prov.Signer, prov.Kid, 6, rotated); res.EntityStatus != op.StatusValidated {
 		t.Fatalf("the provider's change of attributes: %s, want validated", res.EntityStatus)
 	}
 }

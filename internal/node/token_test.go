@@ -49,6 +49,7 @@ func TestSingleSignOn(t *testing.T) {
 			protected.ServeHTTP(w, r)
 		}))
 		t.Cleanup(srv.Close)
+		svc.URL = srv.URL // what DPoP proofs name
 		return srv
 	}
 	s1, s2 := serve(printing, 5*time.Minute), serve(sharing, 0)
@@ -170,6 +171,7 @@ func TestSingleSignOnByContract(t *testing.T) {
 			}
 		})))
 		t.Cleanup(srv.Close)
+		svc.URL = srv.URL // what DPoP proofs name
 		return srv
 	}
 	s1, s2, s3, s4 := serve(printing, 5*time.Minute), serve(sharing, 0), serve(stranger, 0), serve(restricted, 0)

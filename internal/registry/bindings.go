@@ -53,8 +53,16 @@ func holdBindings(prev, next *record.Entity) {
 // decided: a meter cannot make itself a camera. A change its provider
 // signs, or the entity's other changes (a key rotation, an endpoint),
 // keep it validated.
+// The hold lasts until the provider validates: a held entity's further
+// changes of its own stay held, whatever a registration contract decides.
 func holdAttributes(prev, next *record.Entity) {
-	if prev.Status == op.StatusValidated && next.Status == op.StatusValidated && !slices.Equal(prev.Doc.Attrs, next.Doc.Attrs) {
-		next.Status, next.StatusReason = op.StatusPending, "attribute changes await the provider's validation"
+	changed := prev.Status == op.StatusValidated && !slices.Equal(prev.Doc.Attrs, next.Doc.Attrs)
+	held := prev.Status == op.StatusPending && prev.StatusReason == attributesHeld
+	if next.Status == op.StatusValidated && (changed || held) {
+		next.Status, next.StatusReason = op.StatusPending, attributesHeld
 	}
 }
+
+// attributesHeld is the status reason of an entity whose own attribute
+// change waits for its provider.
+const attributesHeld = "attribute changes await the provider's validation"
