@@ -191,3 +191,33 @@ func TestIssuer(t *testing.T) {
 		}
 	}
 }
+
+// TestSpentSetShares: a spent set forgets pairs as they expire, and one
+// service filling its share of it leaves room for the others (a node's
+// set serves every service that decides there).
+func TestSpentSetShares(t *testing.T) {
+	s := NewMemorySpentSet(16 * 1024) // a share of 1024 a service
+	hog, other := did.New("local", []byte("hog")), did.New("local", []byte("other"))
+	n := func(i int) []byte { return []byte{byte(i >> 16), byte(i >> 8), byte(i), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0} }
+	for i := range 1024 {
+		if !s.Spend(hog, n(i), now+10, now) {
+			t.Fatalf("pair %d refused within the share", i)
+		}
+	}
+	if s.Spend(hog, n(5000), now+10, now) {
+		t.Fatal("a pair beyond the service's share was taken")
+	}
+	if !s.Spend(other, n(1), now+10, now) {
+		t.Fatal("another service is refused while one fills its share")
+	}
+	if s.Spend(hog, n(3), now+10, now+1) {
+		t.Fatal("a pair spent twice")
+	}
+	// Once they expire, the service has its share again.
+	if !s.Spend(hog, n(5000), now+20, now+10) {
+		t.Fatal("expired pairs still take the share")
+	}
+	if !s.Spend(hog, n(3), now+20, now+10) {
+		t.Fatal("an expired pair is not forgotten")
+	}
+}

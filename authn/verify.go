@@ -2,6 +2,7 @@ package authn
 
 import (
 	"bytes"
+	"container/heap"
 	"context"
 	"fmt"
 	"sync"
@@ -241,36 +242,76 @@ func VerifyPair(ctx context.Context, v View, spent SpentSet, challenge, proof []
 }
 
 // MemorySpentSet is a bounded in-memory SpentSet, safe for concurrent use.
+// It forgets each pair when it expires, oldest first, at a cost of
+// O(log n) a pair (an expiry queue, not a scan), and it is shared out by
+// service: one service's pairs take at most a sixteenth of it (and at
+// least 1024), so that one service, however busy or hostile, cannot fill
+// the set for the others (a node's set serves every service that decides
+// there). When a service's share or the whole set is full, new pairs of
+// it are refused as if spent (fail closed).
 type MemorySpentSet struct {
-	mu  sync.Mutex
-	max int
-	m   map[string]int64
+	mu       sync.Mutex
+	max, per int
+	m        map[string]int64 // service \x00 nonce -> expiry
+	count    map[string]int   // pairs held per service
+	queue    expiryQueue
 }
 
-// NewMemorySpentSet holds at most max unexpired pairs; when full, new
-// pairs are refused as if spent (fail closed).
+// NewMemorySpentSet holds at most max unexpired pairs.
 func NewMemorySpentSet(max int) *MemorySpentSet {
-	return &MemorySpentSet{max: max, m: map[string]int64{}}
+	return &MemorySpentSet{max: max, per: min(max, maxInt(max/16, 1024)), m: map[string]int64{}, count: map[string]int{}}
+}
+
+func maxInt(a, b int) int {
+	if a > b {
+		return a
+	}
+	return b
 }
 
 // Spend implements SpentSet.
 func (s *MemorySpentSet) Spend(service did.DID, nonce []byte, expires, now int64) bool {
-	k := service.Base().String() + "\x00" + string(nonce)
+	svc := service.Base().String()
+	k := svc + "\x00" + string(nonce)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for len(s.queue) > 0 && s.queue[0].expires <= now {
+		e := heap.Pop(&s.queue).(spentEntry)
+		if exp, ok := s.m[e.key]; ok && exp == e.expires {
+			delete(s.m, e.key)
+			if s.count[e.service]--; s.count[e.service] == 0 {
+				delete(s.count, e.service)
+			}
+		}
+	}
 	if exp, ok := s.m[k]; ok && exp > now {
 		return false
 	}
-	if len(s.m) >= s.max {
-		for key, exp := range s.m {
-			if exp <= now {
-				delete(s.m, key)
-			}
-		}
-		if len(s.m) >= s.max {
-			return false
-		}
+	if len(s.m) >= s.max || s.count[svc] >= s.per {
+		return false
 	}
 	s.m[k] = expires
+	s.count[svc]++
+	heap.Push(&s.queue, spentEntry{expires: expires, key: k, service: svc})
 	return true
+}
+
+// spentEntry is a pair in the expiry queue.
+type spentEntry struct {
+	expires      int64
+	key, service string
+}
+
+// expiryQueue is a min-heap of pairs by expiry (container/heap).
+type expiryQueue []spentEntry
+
+func (q expiryQueue) Len() int           { return len(q) }
+func (q expiryQueue) Less(i, j int) bool { return q[i].expires < q[j].expires }
+func (q expiryQueue) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
+func (q *expiryQueue) Push(x any)        { *q = append(*q, x.(spentEntry)) }
+func (q *expiryQueue) Pop() any {
+	old := *q
+	e := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return e
 }

@@ -237,7 +237,6 @@ type CachedView struct {
 
 	mu      sync.Mutex
 	m       map[string]*authn.Entity
-	gen     map[string]uint64 // bumped by each event of a DID
 	live    bool
 	epoch   uint64    // bumped by each stream Run follows: a read begun under another is not cached
 	heard   time.Time // when the stream last sent anything
@@ -248,7 +247,7 @@ type CachedView struct {
 
 // NewCachedView returns a cached view over c; call Run to follow events.
 func NewCachedView(c *Client) *CachedView {
-	return &CachedView{C: c, m: map[string]*authn.Entity{}, gen: map[string]uint64{}}
+	return &CachedView{C: c, m: map[string]*authn.Entity{}}
 }
 
 func (v *CachedView) staleAfter() time.Duration {
@@ -301,7 +300,6 @@ func (v *CachedView) Run(ctx context.Context) error {
 	for ev := range events {
 		v.mu.Lock()
 		delete(v.m, ev.DID)
-		v.gen[ev.DID]++
 		v.applied++
 		v.mu.Unlock()
 	}
@@ -326,14 +324,17 @@ func (v *CachedView) Entity(ctx context.Context, id did.DID) (*authn.Entity, err
 		return e, nil
 	}
 	v.misses++
-	gen, epoch, live := v.gen[key], v.epoch, v.trusted()
+	seen, epoch, live := v.applied, v.epoch, v.trusted()
 	v.mu.Unlock()
 	e, err := View{C: v.C}.Entity(ctx, id)
 	if err != nil || e == nil || !live {
 		return e, err
 	}
 	v.mu.Lock()
-	if v.gen[key] == gen && v.epoch == epoch && v.trusted() { // no event came, and no other stream, while we read
+	// Cache what was read only if no event came while it was read (it
+	// may be of this entity), and no other stream began: a count, not a
+	// map of every DID that ever changed.
+	if v.applied == seen && v.epoch == epoch && v.trusted() {
 		v.m[key] = e
 	}
 	v.mu.Unlock()

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -126,7 +127,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 	defer release()
 	blocks, err := s.l.Watch(r.Context(), max(after[0], 1))
 	if err != nil {
-		return fail(ReasonNotFound, err.Error())
+		return watchFailed(err)
 	}
 	out, err := startStream(w)
 	if err != nil {
@@ -157,6 +158,15 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
+}
+
+// watchFailed maps a ledger that cannot follow its blocks: pruned blocks
+// are the request's (404, as documented), anything else the node's (503).
+func watchFailed(err error) error {
+	if errors.Is(err, ledger.ErrNotFound) {
+		return fail(ReasonNotFound, "the blocks from that height are pruned")
+	}
+	return unhealthy(err)
 }
 
 // MaxHistoryEvents bounds a page of GET /v1/events/history.
@@ -201,7 +211,7 @@ func (s *Server) eventHistory(w http.ResponseWriter, r *http.Request) error {
 		defer cancel()
 		blocks, err := s.l.Watch(ctx, max(after[0], 1))
 		if err != nil {
-			return fail(ReasonNotFound, err.Error())
+			return watchFailed(err)
 		}
 		f := eventFilter{q.Get("did"), q.Get("provider")}
 		last := position{head, 1 << 62, 0}
