@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/bias-iot/bias/examples/exnet"
@@ -78,10 +79,16 @@ func run() error {
 	serve := func(name string, e *exnet.Entity, node *sdk.Client) *httptest.Server {
 		svc := &sdk.Service{Signer: e.Key, Kid: e.DID.WithFragment("k1"), View: sdk.View{C: node}, Node: node,
 			TokenTTL: 10 * time.Minute}
-		return httptest.NewServer(svc.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		srv := httptest.NewServer(svc.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			d, _ := sdk.DecisionFrom(r.Context())
-			fmt.Fprintf(w, "%s: hello %s (contract %s)", name, d.Device, d.Contract)
+			how := "its own challenge and the camera's proof"
+			if strings.HasPrefix(r.Header.Get("Authorization"), "DPoP ") {
+				how = "the session token, with the camera's DPoP proof"
+			}
+			fmt.Fprintf(w, "%s: hello %s (contract %s), by %s", name, d.Device, d.Contract, how)
 		})))
+		svc.URL = srv.URL // the URL the camera's DPoP proofs must name
+		return srv
 	}
 	for _, e := range []*exnet.Entity{s1, s2, cam} {
 		if err := exnet.WaitFor(B.Node, e, op.StatusValidated); err != nil {
@@ -106,13 +113,12 @@ func run() error {
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		how := "challenge and proof"
-		if svc.name == "S2 sharing" {
-			how = "session token from S1, no new challenge"
-		}
-		step("camera → %s: HTTP %d %q in %v (%s)", svc.name, resp.StatusCode, body, time.Since(t0).Round(time.Millisecond), how)
+		step("camera → %s: HTTP %d %q in %v", svc.name, resp.StatusCode, body, time.Since(t0).Round(time.Millisecond))
 		if resp.StatusCode != http.StatusOK {
 			return fmt.Errorf("%s refused the camera", svc.name)
+		}
+		if svc.name == "S2 sharing" && !strings.Contains(string(body), "session token") {
+			return fmt.Errorf("%s did not take S1's session token", svc.name)
 		}
 	}
 	fmt.Println("one registration served two services of two other operators")
