@@ -198,7 +198,9 @@ func TestIssuer(t *testing.T) {
 func TestSpentSetShares(t *testing.T) {
 	s := NewMemorySpentSet(16 * 1024) // a share of 1024 a service
 	hog, other := did.New("local", []byte("hog")), did.New("local", []byte("other"))
-	n := func(i int) []byte { return []byte{byte(i >> 16), byte(i >> 8), byte(i), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0} }
+	n := func(i int) []byte {
+		return []byte{byte(i >> 16), byte(i >> 8), byte(i), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	}
 	for i := range 1024 {
 		if !s.Spend(hog, n(i), now+10, now) {
 			t.Fatalf("pair %d refused within the share", i)
