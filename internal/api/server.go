@@ -282,8 +282,13 @@ func (s *Server) appliedOr(w http.ResponseWriter, r *http.Request, tx []byte, ha
 		return refused
 	}
 	rd, err := s.res.Applied(r.Context(), signed)
-	if err != nil || rd == nil {
-		return refused //nolint:nilerr // not found applied: the refusal stands
+	if err != nil {
+		// The refusal stands; the failed read is the node's to know of.
+		s.log.Warn("replayed operation: reading what it applied failed", "hash", hash, "err", err)
+		return refused
+	}
+	if rd == nil {
+		return refused
 	}
 	e := rd.Record
 	writeJSON(w, http.StatusOK, sdk.SubmitResult{Status: "committed", Reason: string(op.ReasonOK), Hash: hash, Height: e.UpdatedHeight,

@@ -2,7 +2,6 @@ package registry
 
 import (
 	"slices"
-	"strings"
 
 	"github.com/bias-iot/bias/op"
 	"github.com/bias-iot/bias/record"
@@ -18,7 +17,7 @@ func (x *executor) checkAccess(kind, provider string, refs, kept []string) error
 		return op.Reject(op.ReasonInvalidField, "only a service binds access contracts")
 	}
 	for _, ref := range refs {
-		prov, name, _ := strings.Cut(ref, "/")
+		prov, name, _ := record.SplitRef(ref) // op.Decode checked its form
 		c, err := getContract(x.st, prov, name)
 		if err != nil {
 			return err
