@@ -13,9 +13,10 @@ import (
 	"github.com/bias-iot/bias/did"
 )
 
-// ResolutionError is a failed resolution: the HTTP status and the DID
-// Core error keyword (notFound, invalidDid, ...). The Result, when the
-// node sent one, is returned alongside.
+// ResolutionError is a failed resolution: the HTTP status, the DID Core
+// keyword of the error's type (notFound, invalidDid, ...; "deactivated"
+// for a 410) and its detail. The Result, when the node sent one, is
+// returned alongside.
 type ResolutionError struct {
 	Status  int
 	Keyword string
@@ -26,11 +27,11 @@ func (e *ResolutionError) Error() string {
 	return fmt.Sprintf("%s (HTTP %d): %s", e.Keyword, e.Status, e.Detail)
 }
 
-// Resolve resolves a DID through the node's resolution API (the DIF
-// Universal Resolver driver interface, GET /1.0/identifiers/{did}). A
-// deactivated DID (HTTP 410) returns its result and a *ResolutionError;
-// check the result's metadata for the status (only "validated" presents a
-// valid entity).
+// Resolve resolves a DID through the node's resolution API (W3C DID
+// Resolution's HTTP binding, GET /1.0/identifiers/{did}). A deactivated
+// DID (HTTP 410) returns its result, with its metadata and no document,
+// and a *ResolutionError; check the result's metadata for the status (only
+// "validated" presents a valid entity).
 func (c *Client) Resolve(ctx context.Context, id string, o did.Options) (*did.Result, error) {
 	q := url.Values{}
 	if o.VersionID > 0 {
@@ -72,9 +73,9 @@ func (c *Client) resolution(ctx context.Context, path string) (*did.Result, erro
 		return nil, &ResolutionError{Status: resp.StatusCode, Keyword: did.ErrInternal, Detail: "the response is not a resolution result"}
 	}
 	if resp.StatusCode != http.StatusOK {
-		e := &ResolutionError{Status: resp.StatusCode, Keyword: res.ResolutionMetadata.Error}
-		if p := res.ResolutionMetadata.Problem; p != nil {
-			e.Detail = p.Detail
+		e := &ResolutionError{Status: resp.StatusCode}
+		if p := res.ResolutionMetadata.Error; p != nil {
+			e.Keyword, e.Detail = p.Keyword(), p.Detail
 		}
 		if e.Keyword == "" && resp.StatusCode == http.StatusGone {
 			e.Keyword = "deactivated"

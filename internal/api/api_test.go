@@ -441,7 +441,7 @@ func TestResolutionDefectsFixed(t *testing.T) {
 	}
 	code, _, m := fetch("/1.0/identifiers/did:example:123", "")
 	rm, _ := m["didResolutionMetadata"].(map[string]any)
-	if code != http.StatusNotImplemented || rm["error"] != did.ErrMethodNotSupported {
+	if e, _ := rm["error"].(map[string]any); code != http.StatusNotImplemented || e["type"] != "https://www.w3.org/ns/did#METHOD_NOT_SUPPORTED" {
 		t.Fatalf("another method: %d %v", code, m)
 	}
 	code, hdr, m = fetch("/1.0/identifiers/"+dev.id.String(), "application/ld+json")

@@ -1,12 +1,13 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"mime"
 	"net/http"
+	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -16,23 +17,33 @@ import (
 	"github.com/bias-iot/bias/legacyid"
 )
 
-// representation is what a resolution request asked for.
+// representation is what a resolution or dereferencing answers with.
 type representation int
 
 const (
-	reprResult representation = iota // the resolution result
-	reprJSON                         // the document, application/did+json
-	reprLD                           // the document, application/did+ld+json
+	reprDefault  representation = iota // no preference: the result of the function asked
+	reprResult                         // the resolution result, application/did-resolution
+	reprResultLD                       // its JSON-LD form (the did-resolution profile)
+	reprDeref                          // the dereferencing result, application/did-url-dereferencing
+	reprDoc                            // the document or resource alone, application/did+json
+	reprDocLD                          // the same in JSON-LD: did+ld+json, ld+json or did
+	reprURIList                        // the selected service endpoints: a 303 redirect
 )
 
-// negotiate picks a representation from the Accept header; false if none
-// of the offered types is supported.
-func negotiate(accept string) (representation, string, bool) {
+// offer is one acceptable representation, with the media type to label it.
+type offer struct {
+	repr  representation
+	ctype string
+	q     float64
+}
+
+// accepted reads an Accept header into the representations it accepts,
+// best first; an empty header accepts the default.
+func accepted(accept string) []offer {
 	if strings.TrimSpace(accept) == "" {
-		return reprResult, did.MediaTypeResolution, true
+		return []offer{{reprDefault, "", 1}}
 	}
-	best, bestQ, found := reprResult, -1.0, false
-	var bestType string
+	var out []offer
 	for _, part := range strings.Split(accept, ",") {
 		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
 		if err != nil {
@@ -40,166 +51,351 @@ func negotiate(accept string) (representation, string, bool) {
 		}
 		q := 1.0
 		if v, ok := params["q"]; ok {
-			if f, err := strconv.ParseFloat(v, 64); err == nil {
+			if f, err := strconv.ParseFloat(v, 64); err == nil && f >= 0 && f <= 1 {
 				q = f
 			}
 		}
-		var r representation
+		if q == 0 {
+			continue
+		}
+		o := offer{q: q, ctype: mt}
 		switch {
-		case mt == did.MediaTypeResolution, mt == "*/*", mt == "application/*", mt == "application/json":
-			r, mt = reprResult, did.MediaTypeResolution
+		case mt == "*/*", mt == "application/*", mt == "application/json":
+			o.repr = reprDefault
+		case mt == did.MediaTypeResolution:
+			o.repr = reprResult
 		case mt == "application/ld+json" && params["profile"] == "https://w3id.org/did-resolution":
-			r, mt = reprResult, did.MediaTypeResolutionLD
-		case mt == did.MediaTypeLDJSON, mt == "application/ld+json":
+			o.repr, o.ctype = reprResultLD, did.MediaTypeResolutionLD
+		case mt == did.MediaTypeDereferencing:
+			o.repr = reprDeref
+		case mt == did.MediaTypeJSON:
+			o.repr = reprDoc
+		case mt == did.MediaTypeLDJSON, mt == "application/ld+json", mt == did.MediaTypeDID:
 			// Plain JSON-LD, as the DIF driver contract sends it: the
 			// document, in its JSON-LD form, labelled as asked.
-			r = reprLD
-		case mt == did.MediaTypeJSON:
-			r = reprJSON
+			o.repr = reprDocLD
+		case mt == did.MediaTypeURIList:
+			o.repr = reprURIList
 		default:
 			continue
 		}
-		if q > bestQ && q > 0 {
-			best, bestQ, bestType, found = r, q, mt, true
-		}
+		out = append(out, o)
 	}
-	return best, bestType, found
+	sort.SliceStable(out, func(i, j int) bool { return out[i].q > out[j].q })
+	return out
 }
 
-// writeResolution writes a resolution result.
-func writeResolution(w http.ResponseWriter, status int, ctype string, res *did.Result) {
+// pick returns the best offer among the representations allowed; false
+// if none of them is acceptable.
+func pick(offers []offer, allowed ...representation) (offer, bool) {
+	for _, o := range offers {
+		for _, a := range allowed {
+			if o.repr == a {
+				return o, true
+			}
+		}
+	}
+	return offer{}, false
+}
+
+// request is a parsed resolution or dereferencing request.
+type request struct {
+	u                                 did.URL
+	opts                              did.Options
+	service, serviceType, relativeRef string
+}
+
+// deref reports whether the request dereferences more than the document:
+// a path, a fragment or a service.
+func (q *request) deref() bool {
+	return q.u.Path != "" || q.u.Fragment != "" || q.service != "" || q.serviceType != ""
+}
+
+// looksLikeURL: s has a path, query or fragment after its DID.
+func looksLikeURL(s string) bool { return strings.ContainsAny(s, "/?#") }
+
+// parseRequest reads the DID or DID URL of the path and the resolution
+// options of the query (where a client that did not encode its DID URL
+// also puts its DID parameters), as DID Resolution's algorithms check
+// them: syntax, method, supported options, valid options.
+func parseRequest(raw string, query url.Values) (*request, *did.Problem) {
+	invalid := did.ErrInvalidDID
+	if looksLikeURL(raw) {
+		invalid = did.ErrInvalidDIDURL
+	}
+	m, ok := did.MethodOf(raw)
+	if !ok {
+		return nil, did.NewProblem(invalid, "not a DID of the DID Core syntax")
+	}
+	if m != did.Method {
+		return nil, did.NewProblem(did.ErrMethodNotSupported, "this resolver resolves did:"+did.Method+", not did:"+m)
+	}
+	u, err := did.ParseURL(raw)
+	if err != nil {
+		return nil, did.NewProblem(invalid, err.Error())
+	}
+	params := map[string]string{}
+	for k, v := range u.Query {
+		switch k {
+		case did.ParamService, did.ParamServiceType, did.ParamRelativeRef, did.ParamVersionID, did.ParamVersionTime:
+			params[k] = v
+		default:
+			return nil, did.NewProblem(did.ErrFeatureNotSupported, "DID parameter "+strconv.Quote(k)+" is not supported: did:bias knows service, serviceType, relativeRef, versionId and versionTime")
+		}
+	}
+	for k, vs := range query {
+		if len(vs) != 1 {
+			return nil, did.NewProblem(did.ErrInvalidOptions, "option "+strconv.Quote(k)+" given more than once")
+		}
+		v := vs[0]
+		switch k {
+		case did.ParamService, did.ParamServiceType, did.ParamRelativeRef, did.ParamVersionID, did.ParamVersionTime:
+			if old, ok := params[k]; ok && old != v {
+				return nil, did.NewProblem(did.ErrInvalidOptions, strconv.Quote(k)+" differs between the DID URL and the options")
+			}
+			params[k] = v
+		case "expandRelativeUrls", "noCache":
+			// Documents hold absolute DID URLs only, and every answer is
+			// read from the committed state: both are met either way.
+			if v != "true" && v != "false" {
+				return nil, did.NewProblem(did.ErrInvalidOptions, k+" must be true or false")
+			}
+		default:
+			return nil, did.NewProblem(did.ErrFeatureNotSupported, "resolution option "+strconv.Quote(k)+" is not supported")
+		}
+	}
+	q := &request{u: u, service: params[did.ParamService], serviceType: params[did.ParamServiceType], relativeRef: params[did.ParamRelativeRef]}
+	if v, ok := params[did.ParamVersionID]; ok {
+		if q.opts.VersionID, err = strconv.ParseUint(v, 10, 64); err != nil || q.opts.VersionID == 0 {
+			return nil, did.NewProblem(did.ErrInvalidOptions, "versionId must be a positive integer")
+		}
+	}
+	if v, ok := params[did.ParamVersionTime]; ok {
+		if q.opts.VersionTime, err = time.Parse(time.RFC3339, v); err != nil {
+			return nil, did.NewProblem(did.ErrInvalidOptions, "versionTime must be an RFC 3339 time")
+		}
+	}
+	if q.opts.VersionID > 0 && !q.opts.VersionTime.IsZero() {
+		return nil, did.NewProblem(did.ErrInvalidOptions, "give versionId or versionTime, not both")
+	}
+	if q.relativeRef != "" && q.service == "" && q.serviceType == "" {
+		return nil, did.NewProblem(did.ErrInvalidDIDURL, "relativeRef needs service or serviceType")
+	}
+	return q, nil
+}
+
+// writeTyped writes v with a status and a media type.
+func writeTyped(w http.ResponseWriter, status int, ctype string, v any) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		status, ctype = http.StatusInternalServerError, did.MediaTypeResolution
+		b, _ = json.Marshal(failedResult(did.NewProblem(did.ErrInternal, "the answer could not be encoded")))
+	}
 	w.Header().Set("Content-Type", ctype)
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(res)
+	_, _ = w.Write(append(b, '\n'))
 }
 
-// resolutionFailure writes a failed resolution, with the error in both
-// forms (the DID Core keyword and the DID Resolution error object).
-func resolutionFailure(w http.ResponseWriter, status int, keyword, detail string) {
-	writeResolution(w, status, did.MediaTypeResolution, &did.Result{
-		Context: did.ContextResolution, ResolutionMetadata: did.NewProblem(keyword, detail),
-		DocumentMetadata: &did.DocumentMetadata{},
-	})
+func failedResult(p *did.Problem) *did.Result {
+	return &did.Result{ResolutionMetadata: did.ResolutionMetadata{Error: p}, DocumentMetadata: &did.DocumentMetadata{}}
 }
 
-// resolutionInternal answers a resolution that failed in the node, not in
-// the request, in the resolution's error form; the cause is logged, never
-// sent.
-func (s *Server) resolutionInternal(w http.ResponseWriter, id string, err error) {
-	if errors.Is(err, context.Canceled) {
-		// The client went away: nothing failed here, and nobody reads.
-		resolutionFailure(w, 499, did.ErrInternal, "canceled")
+// failure writes a failed resolution (or dereferencing, when deref) in
+// its result form, with the HTTP status of its error.
+func failure(w http.ResponseWriter, deref bool, p *did.Problem) {
+	status := p.Status()
+	if p.Detail == "canceled" && p.Keyword() == did.ErrInternal {
+		status = 499 // the client went away: nobody reads
+	}
+	if deref {
+		writeTyped(w, status, did.MediaTypeDereferencing, &did.Dereferencing{Metadata: did.ResolutionMetadata{Error: p}, ContentMetadata: &did.DocumentMetadata{}})
 		return
 	}
+	writeTyped(w, status, did.MediaTypeResolution, failedResult(p))
+}
+
+// internal turns a failure of the node, not of the request, into the
+// resolution's error; the cause is logged, never sent.
+func (s *Server) internal(id string, err error) *did.Problem {
+	if errors.Is(err, context.Canceled) {
+		return did.NewProblem(did.ErrInternal, "canceled")
+	}
 	s.log.Error("resolution failed", "id", id, "err", err)
-	resolutionFailure(w, http.StatusInternalServerError, did.ErrInternal, "the node could not read its state; try again, or another node")
+	return did.NewProblem(did.ErrInternal, "the node could not read its state; try again, or another node")
 }
 
+// resolveHTTP is GET /1.0/identifiers/{did-or-did-url}: DID Resolution
+// v1.0's HTTP(S) binding of resolution and of DID URL dereferencing.
 func (s *Server) resolveHTTP(w http.ResponseWriter, r *http.Request) error {
-	repr, ctype, ok := negotiate(r.Header.Get("Accept"))
-	if !ok {
-		resolutionFailure(w, http.StatusNotAcceptable, did.ErrRepresentationUnsupported,
-			"supported: "+did.MediaTypeResolution+", "+did.MediaTypeLDJSON+", "+did.MediaTypeJSON)
-		return nil
-	}
 	w.Header().Set("Access-Control-Allow-Origin", "*") // a public, read-only answer
-	if m, ok := did.MethodOf(r.PathValue("did")); ok && m != did.Method {
-		resolutionFailure(w, http.StatusNotImplemented, did.ErrMethodNotSupported, "this resolver resolves did:"+did.Method+", not did:"+m)
+	raw := r.PathValue("did")
+	offers := accepted(r.Header.Get("Accept"))
+	// The error form: the dereferencing result for a DID URL or when it
+	// is what the client prefers, else the resolution result.
+	derefForm := looksLikeURL(raw) || len(offers) > 0 && offers[0].repr == reprDeref
+	q, p := parseRequest(raw, r.URL.Query())
+	if p != nil {
+		failure(w, derefForm, p)
 		return nil
 	}
-	d, err := did.ParseNoFragment(r.PathValue("did"))
-	if err != nil {
-		resolutionFailure(w, http.StatusBadRequest, did.ErrInvalidDID, err.Error())
+	allowed := []representation{reprDefault, reprResult, reprResultLD, reprDeref, reprDoc, reprDocLD}
+	switch {
+	case q.service != "" || q.serviceType != "":
+		allowed = []representation{reprDefault, reprDeref, reprDoc, reprDocLD, reprURIList}
+	case q.deref():
+		allowed = []representation{reprDefault, reprDeref, reprDoc, reprDocLD}
+	}
+	o, ok := pick(offers, allowed...)
+	if !ok {
+		failure(w, derefForm, did.NewProblem(did.ErrRepresentationUnsupported, "supported: "+strings.Join(mediaTypes(allowed), ", ")))
 		return nil
 	}
-	var o did.Options
-	if v := r.URL.Query().Get("versionId"); v != "" {
-		if o.VersionID, err = strconv.ParseUint(v, 10, 64); err != nil || o.VersionID == 0 {
-			resolutionFailure(w, http.StatusBadRequest, did.ErrInvalidOptions, "versionId must be a positive integer")
-			return nil
+	if o.repr == reprDefault {
+		o = offer{repr: reprResult, ctype: did.MediaTypeResolution}
+		if q.deref() {
+			o = offer{repr: reprDeref, ctype: did.MediaTypeDereferencing}
 		}
 	}
-	if v := r.URL.Query().Get("versionTime"); v != "" {
-		if o.VersionTime, err = time.Parse(time.RFC3339, v); err != nil {
-			resolutionFailure(w, http.StatusBadRequest, did.ErrInvalidOptions, "versionTime must be an RFC 3339 time")
-			return nil
-		}
-	}
-	if o.VersionID > 0 && !o.VersionTime.IsZero() {
-		resolutionFailure(w, http.StatusBadRequest, did.ErrInvalidOptions, "give versionId or versionTime, not both")
-		return nil
-	}
-	return s.respondResolution(r.Context(), w, d, o, repr, ctype, nil)
-}
-
-// respondResolution resolves d and writes the representation asked for.
-func (s *Server) respondResolution(ctx context.Context, w http.ResponseWriter, d did.DID, o did.Options, repr representation, ctype string, ident *did.IdentifierMetadata) error {
-	if d.Network != s.network {
-		resolutionFailure(w, http.StatusNotFound, did.ErrNotFound, "this node serves network "+s.network)
-		return nil
-	}
-	res, err := s.res.Resolve(ctx, d.String(), o)
-	if err != nil {
-		s.resolutionInternal(w, d.String(), err)
-		return nil
-	}
-	if res == nil {
-		resolutionFailure(w, http.StatusNotFound, did.ErrNotFound, d.String()+" is not registered"+map[bool]string{true: " at that version or time", false: ""}[o.VersionID > 0 || !o.VersionTime.IsZero()])
-		return nil
-	}
-	res.Identifier = ident
-	status := http.StatusOK
-	if res.DocumentMetadata.Deactivated {
-		status = http.StatusGone
-	}
-	if repr == reprLD {
-		res.Document = res.Document.LD()
-	}
-	res.ResolutionMetadata.ContentType = ctype
-	if repr != reprResult && status == http.StatusOK {
-		return writeDocument(w, ctype, res.Document)
-	}
-	res.Context = did.ContextResolution
-	writeResolution(w, status, did.MediaTypeResolution, res)
+	s.answer(r.Context(), w, q, o, nil)
 	return nil
 }
 
-func writeDocument(w http.ResponseWriter, ctype string, d *did.Document) error {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(d); err != nil {
-		return err
+// mediaTypes names the media types of the representations.
+func mediaTypes(rs []representation) []string {
+	names := map[representation][]string{
+		reprResult: {did.MediaTypeResolution}, reprResultLD: {did.MediaTypeResolutionLD}, reprDeref: {did.MediaTypeDereferencing},
+		reprDoc: {did.MediaTypeJSON}, reprDocLD: {did.MediaTypeLDJSON, "application/ld+json", did.MediaTypeDID}, reprURIList: {did.MediaTypeURIList},
 	}
-	w.Header().Set("Content-Type", ctype)
-	_, err := w.Write(buf.Bytes())
-	return err
+	var out []string
+	for _, r := range rs {
+		out = append(out, names[r]...)
+	}
+	return out
+}
+
+// answer resolves the request's DID and writes the representation o of
+// what it asked for.
+func (s *Server) answer(ctx context.Context, w http.ResponseWriter, q *request, o offer, ident *did.IdentifierMetadata) {
+	derefForm := o.repr == reprDeref || q.deref()
+	d := q.u.DID
+	if d.Network != s.network {
+		failure(w, derefForm, did.NewProblem(did.ErrNotFound, "this node serves network "+s.network))
+		return
+	}
+	res, err := s.res.Resolve(ctx, d.String(), q.opts)
+	if err != nil {
+		failure(w, derefForm, s.internal(d.String(), err))
+		return
+	}
+	if res == nil {
+		detail := d.String() + " is not registered"
+		if q.opts.VersionID > 0 || !q.opts.VersionTime.IsZero() {
+			detail += " at that version or time"
+		}
+		failure(w, derefForm, did.NewProblem(did.ErrNotFound, detail))
+		return
+	}
+	res.Identifier = ident
+	if res.DocumentMetadata.Deactivated {
+		// 410, with the metadata and no document, in the result form.
+		if derefForm {
+			writeTyped(w, http.StatusGone, did.MediaTypeDereferencing, &did.Dereferencing{ContentMetadata: res.DocumentMetadata})
+			return
+		}
+		writeTyped(w, http.StatusGone, did.MediaTypeResolution, res)
+		return
+	}
+	if q.u.Path != "" {
+		failure(w, derefForm, did.NewProblem(did.ErrNotFound, "did:bias defines no DID paths"))
+		return
+	}
+	doc := res.Document
+	if q.service != "" || q.serviceType != "" {
+		if doc = doc.SelectServices(q.service, q.serviceType); len(doc.Service) == 0 {
+			failure(w, derefForm, did.NewProblem(did.ErrNotFound, "no service of "+d.String()+" matches"))
+			return
+		}
+		if o.repr == reprURIList {
+			urls, err := did.ServiceURLs(doc.Service, q.relativeRef, q.u.Fragment)
+			if err != nil {
+				failure(w, true, did.NewProblem(did.ErrInvalidDIDURL, err.Error()))
+				return
+			}
+			// The first selected endpoint (a serviceType may select more).
+			w.Header().Set("Location", urls[0])
+			w.WriteHeader(http.StatusSeeOther)
+			return
+		}
+	}
+	ld := o.repr != reprDoc
+	if ld {
+		doc = doc.LD()
+	}
+	var content any = doc
+	if q.u.Fragment != "" {
+		v, ok := doc.Fragment(q.u.Fragment)
+		if !ok {
+			failure(w, derefForm, did.NewProblem(did.ErrNotFound, d.String()+" has no verification method or service #"+q.u.Fragment))
+			return
+		}
+		content = v
+		if ld {
+			content = withContext(v, doc.Context)
+		}
+	}
+	switch o.repr {
+	case reprDoc, reprDocLD:
+		writeTyped(w, http.StatusOK, o.ctype, content)
+	case reprDeref:
+		writeTyped(w, http.StatusOK, did.MediaTypeDereferencing, &did.Dereferencing{
+			Metadata: did.ResolutionMetadata{ContentType: did.MediaTypeLDJSON}, Content: content, ContentMetadata: res.DocumentMetadata,
+		})
+	case reprResultLD:
+		res.Context = []string{did.ContextResolution}
+		fallthrough
+	default:
+		res.Document = doc
+		res.ResolutionMetadata.ContentType = did.MediaTypeLDJSON
+		writeTyped(w, http.StatusOK, o.ctype, res)
+	}
+}
+
+// withContext returns v (a verification method or service) as a JSON-LD
+// object of its own, with the document's contexts.
+func withContext(v any, context []string) map[string]any {
+	b, _ := json.Marshal(v)
+	m := map[string]any{}
+	_ = json.Unmarshal(b, &m)
+	m["@context"] = context
+	return m
 }
 
 // identify resolves the entity that holds a legacy identifier.
 func (s *Server) identify(w http.ResponseWriter, r *http.Request) error {
-	repr, ctype, ok := negotiate(r.Header.Get("Accept"))
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	o, ok := pick(accepted(r.Header.Get("Accept")), reprDefault, reprResult, reprResultLD, reprDoc, reprDocLD)
 	if !ok {
-		resolutionFailure(w, http.StatusNotAcceptable, did.ErrRepresentationUnsupported, "supported: "+did.MediaTypeResolution)
+		failure(w, false, did.NewProblem(did.ErrRepresentationUnsupported, "supported: "+strings.Join(mediaTypes([]representation{reprResult, reprResultLD, reprDoc, reprDocLD}), ", ")))
 		return nil
+	}
+	if o.repr == reprDefault {
+		o = offer{repr: reprResult, ctype: did.MediaTypeResolution}
 	}
 	raw := r.URL.Query().Get("id")
 	canon, kind, err := legacyid.Normalize(raw)
 	if err != nil {
-		resolutionFailure(w, http.StatusBadRequest, did.ErrInvalidDID, err.Error())
+		failure(w, false, did.NewProblem(did.ErrInvalidDID, err.Error()))
 		return nil
 	}
 	d, err := s.res.Identify(r.Context(), canon)
 	if errors.Is(err, resolver.ErrNotHeld) {
-		resolutionFailure(w, http.StatusNotFound, did.ErrNotFound, "no validated entity holds "+canon)
+		failure(w, false, did.NewProblem(did.ErrNotFound, "no validated entity holds "+canon))
 		return nil
 	}
 	if err != nil {
-		s.resolutionInternal(w, canon, err)
+		failure(w, false, s.internal(canon, err))
 		return nil
 	}
-	return s.respondResolution(r.Context(), w, d, did.Options{}, repr, ctype,
-		&did.IdentifierMetadata{Identifier: raw, Canonical: canon, Kind: string(kind)})
+	s.answer(r.Context(), w, &request{u: did.URL{DID: d}}, o, &did.IdentifierMetadata{Identifier: raw, Canonical: canon, Kind: string(kind)})
+	return nil
 }

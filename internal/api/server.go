@@ -111,7 +111,7 @@ func (s *Server) Handler() http.Handler {
 	})
 	route("GET /healthz", s.healthz)
 	route("GET /readyz", s.readyz)
-	route("GET /1.0/identifiers/{did}", s.resolveHTTP)
+	route("GET /1.0/identifiers/{did...}", s.resolveHTTP)
 	route("GET /1.0/identify", s.identify)
 	route("POST /v1/authn/verify", s.verify)
 	route("POST /v1/authn/access", s.accessOnly)

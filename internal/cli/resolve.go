@@ -45,8 +45,8 @@ with --document. Only metadata status "validated" presents a valid entity.`,
 				res, err = r.Identify(cmd.Context(), args[0])
 			}
 			var re *sdk.ResolutionError
-			if errors.As(err, &re) && res != nil && res.Document != nil {
-				// Deactivated: print what there is, and fail.
+			if errors.As(err, &re) && res != nil && res.DocumentMetadata != nil && res.DocumentMetadata.Deactivated {
+				// Deactivated: print its metadata, and fail.
 				return errors.Join(a.printJSON(res), err)
 			}
 			if err != nil {

@@ -34,7 +34,7 @@ func TestWedgedValidatorRefusesReadiness(t *testing.T) {
 	h.Restart()
 
 	// Liveness: the process and its ledger answer.
-	if code, _, body := get(t, h, "/healthz", ""); code != http.StatusOK {
+	if code, _, body := get(t, h, "/healthz"); code != http.StatusOK {
 		t.Fatalf("/healthz: %d %s", code, body)
 	}
 	// An operation arrives: the validator cannot propose nor vote.
@@ -50,7 +50,7 @@ func TestWedgedValidatorRefusesReadiness(t *testing.T) {
 
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		code, _, body := get(t, h, "/readyz", "")
+		code, _, body := get(t, h, "/readyz")
 		if code == http.StatusServiceUnavailable {
 			var eb sdk.ErrorBody
 			if err := json.Unmarshal(body, &eb); err != nil || eb.Reason != "unhealthy" {
@@ -75,7 +75,7 @@ func TestWedgedValidatorRefusesReadiness(t *testing.T) {
 	if got := h.Node.Height(); got >= stuck {
 		t.Fatalf("height %d committed; the validator was to be wedged at %d", got, stuck)
 	}
-	if code, _, body := get(t, h, "/healthz", ""); code != http.StatusOK {
+	if code, _, body := get(t, h, "/healthz"); code != http.StatusOK {
 		t.Fatalf("/healthz while wedged: %d %s", code, body)
 	}
 	cancel()

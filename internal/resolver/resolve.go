@@ -14,11 +14,15 @@ import (
 
 // Resolve resolves a DID (at a version or time) to its document and
 // metadata, as GET /1.0/identifiers/{did} answers; nil if there is no such
-// entity or version.
+// entity, provider or version. A deactivated DID resolves to no document
+// and its metadata (DID Resolution v1.0), at every version.
 func (r *Resolver) Resolve(ctx context.Context, id string, o did.Options) (*did.Result, error) {
 	rd, err := r.ReadEntity(ctx, id, 0, false)
-	if err != nil || rd.Record == nil {
+	if err != nil {
 		return nil, err
+	}
+	if rd.Record == nil {
+		return r.resolveProvider(ctx, id, o)
 	}
 	cur, height := rd.Record, rd.Height
 	e := cur
@@ -52,8 +56,48 @@ func (r *Resolver) Resolve(ctx context.Context, id string, o did.Options) (*did.
 	if e.Version > 1 {
 		md.Updated = rfc3339(e.Updated)
 	}
+	if md.Deactivated {
+		doc = nil
+	}
 	return &did.Result{Document: doc, DocumentMetadata: md}, nil
 }
+
+// resolveProvider resolves a provider's DID: a document with its admin
+// keys as verification methods, controlled by itself. A provider's record
+// has one version (its keys do not change yet): versionId 1, or any time
+// from its enrollment on.
+func (r *Resolver) resolveProvider(ctx context.Context, id string, o did.Options) (*did.Result, error) {
+	rd, err := read(ctx, r, record.ProviderKey(id), 0, false, record.DecodeProvider)
+	if err != nil || rd.Record == nil {
+		return nil, err
+	}
+	p := rd.Record
+	if o.VersionID > 1 || !o.VersionTime.IsZero() && o.VersionTime.Unix() < p.Created/1_000_000_000 {
+		return nil, nil
+	}
+	d, err := did.Parse(p.DID)
+	if err != nil {
+		return nil, err
+	}
+	sub := did.Subject{DID: d}
+	for _, k := range p.Keys {
+		pk, err := cose.ParsePublicKey(cose.Alg(k.Alg), k.Pub)
+		if err != nil {
+			return nil, err
+		}
+		sub.Keys = append(sub.Keys, did.Key{ID: k.ID, Pub: pk})
+	}
+	doc, err := did.NewDocument(sub)
+	if err != nil {
+		return nil, err
+	}
+	return &did.Result{Document: doc, DocumentMetadata: &did.DocumentMetadata{
+		Created: rfc3339(p.Created), VersionID: "1", Kind: KindProvider, Height: strconv.FormatInt(rd.Height, 10),
+	}}, nil
+}
+
+// KindProvider is the kind a provider's document metadata names.
+const KindProvider = "provider"
 
 // versionAt finds the version in effect at time t (Unix seconds): the
 // last one made at or before t, to the second, as the metadata shows times
