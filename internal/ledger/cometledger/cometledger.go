@@ -46,6 +46,12 @@ type Config struct {
 	TimeoutCommit time.Duration
 	// CreateEmptyBlocks makes blocks even with no transactions.
 	CreateEmptyBlocks bool
+	// MaxTimeLag is how much more than TimeoutCommit the time of a block
+	// this node proposes may lie behind its clock when the block carries
+	// operations (default 2s): an older time is the last commit before an
+	// idle spell, and the node proposes an empty block first so that the
+	// operations get the time of that block's commit (see refresh).
+	MaxTimeLag time.Duration
 	// AllowDuplicateIP lets several peers share an IP (one-host testnets).
 	AllowDuplicateIP bool
 	// StallWarning is how long operations may wait with no block before
@@ -132,8 +138,12 @@ func Start(c Config, app abci.Application, log *slog.Logger) (*Ledger, error) {
 		return nil, fmt.Errorf("load node key: %w", err)
 	}
 	l.signer = &signer{pv: privval.LoadFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile())}
+	lag := c.MaxTimeLag
+	if lag <= 0 {
+		lag = 2 * time.Second
+	}
 	n, err := nm.NewNode(cfg, l.signer, nodeKey,
-		proxy.NewConnSyncLocalClientCreator(&shim{Application: app, l: l}),
+		proxy.NewConnSyncLocalClientCreator(&shim{Application: app, l: l, maxAge: c.TimeoutCommit + lag}),
 		nm.DefaultGenesisDocProviderFunc(cfg), cmtcfg.DefaultDBProvider,
 		nm.DefaultMetricsProvider(cfg.Instrumentation), slogAdapter{log.With("module", "cometbft")})
 	if err != nil {

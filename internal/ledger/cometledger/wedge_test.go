@@ -37,12 +37,15 @@ func newValidator(t *testing.T) *validator {
 	return v
 }
 
-// start starts the node and waits for its first block.
+// start starts the node and waits for its first block. The tests name
+// the heights operations commit at, across restarts and lost rounds that
+// leave the last block's time seconds old: the node does not refresh it
+// (MaxTimeLag an hour; see TestBlockTimeAfterIdle).
 func (v *validator) start() *cometledger.Ledger {
 	v.t.Helper()
 	log := slog.New(slog.NewTextHandler(&v.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	l, err := cometledger.Start(cometledger.Config{Home: v.home, P2PListen: "tcp://127.0.0.1:0", Moniker: "a", WedgeAfter: 300 * time.Millisecond},
-		abci.NewBaseApplication(), log)
+	l, err := cometledger.Start(cometledger.Config{Home: v.home, P2PListen: "tcp://127.0.0.1:0", Moniker: "a", WedgeAfter: 300 * time.Millisecond,
+		MaxTimeLag: time.Hour}, abci.NewBaseApplication(), log)
 	if err != nil {
 		v.t.Fatal(err)
 	}
