@@ -23,6 +23,11 @@ var (
 	ContextMultikey   = "https://w3id.org/security/multikey/v1"
 	ContextJWS2020    = "https://w3id.org/security/suites/jws-2020/v1"
 	ContextResolution = "https://w3id.org/did-resolution/v1"
+	// ContextBias defines bias's terms: its document metadata, and a
+	// vocabulary under which a service type a registrant chose expands
+	// (https://w3id.org/bias/registrant-defined#PrintService). A node
+	// serves it at /contexts/bias-v1.jsonld.
+	ContextBias = "https://w3id.org/bias/v1"
 )
 
 // Verification method types.
@@ -122,10 +127,12 @@ func NewDocument(s Subject) (*Document, error) {
 	return d, nil
 }
 
-// LD returns a copy of d in the JSON-LD representation (with @context).
+// LD returns a copy of d in the JSON-LD representation: with the
+// @context of DID Core, of both verification method types, and bias's
+// (always, so that the array does not depend on the document).
 func (d *Document) LD() *Document {
 	c := *d
-	c.Context = []string{ContextDIDv1, ContextMultikey, ContextJWS2020}
+	c.Context = []string{ContextDIDv1, ContextMultikey, ContextJWS2020, ContextBias}
 	return &c
 }
 
