@@ -351,7 +351,7 @@ func (s *Server) answer(ctx context.Context, w http.ResponseWriter, q *request, 
 			Metadata: did.ResolutionMetadata{ContentType: did.MediaTypeLDJSON}, Content: content, ContentMetadata: res.DocumentMetadata,
 		})
 	case reprResultLD:
-		res.Context = []string{did.ContextResolution}
+		res.Context = did.ResultContext()
 		fallthrough
 	default:
 		res.Document = doc

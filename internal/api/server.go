@@ -113,6 +113,7 @@ func (s *Server) Handler() http.Handler {
 	route("GET /readyz", s.readyz)
 	route("GET /1.0/identifiers/{did...}", s.resolveHTTP)
 	route("GET /1.0/identify", s.identify)
+	route("GET /contexts/{name}", s.jsonLDContext)
 	route("POST /v1/authn/verify", s.verify)
 	route("POST /v1/authn/access", s.accessOnly)
 	route("GET /v1/events", s.events)

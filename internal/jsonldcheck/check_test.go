@@ -169,7 +169,7 @@ func TestCheckResolutionResult(t *testing.T) {
 		},
 		Identifier: &did.IdentifierMetadata{Identifier: "IMEI 49015420-323751-8", Canonical: "urn:imei:49015420-323751-8", Kind: "imei"},
 	}
-	failed := did.Result{ResolutionMetadata: did.NewProblem(did.ErrNotFound, "not registered"), DocumentMetadata: &did.DocumentMetadata{Deactivated: true}}
+	failed := did.Result{ResolutionMetadata: did.ResolutionMetadata{Error: did.NewProblem(did.ErrNotFound, "not registered")}, DocumentMetadata: &did.DocumentMetadata{Deactivated: true}}
 	for name, r := range map[string]did.Result{"ok": res, "fail": failed} {
 		t.Run(name, func(t *testing.T) {
 			b := edit(t, marshal(t, r), func(m map[string]any) { m["@context"] = did.ResultContext() })

@@ -13,6 +13,7 @@ import (
 
 	"github.com/bias-iot/bias/cose"
 	"github.com/bias-iot/bias/did"
+	"github.com/bias-iot/bias/internal/jsonldcheck"
 	"github.com/bias-iot/bias/internal/node/nodetest"
 	"github.com/bias-iot/bias/op"
 )
@@ -45,6 +46,14 @@ func fetchRaw(t *testing.T, h *nodetest.Harness, path, accept string) answer {
 	b, _ := io.ReadAll(resp.Body)
 	a := answer{status: resp.StatusCode, ctype: resp.Header.Get("Content-Type"), loc: resp.Header.Get("Location"), cors: resp.Header.Get("Access-Control-Allow-Origin"), body: b}
 	_ = json.Unmarshal(b, &a.m)
+	// Every JSON-LD answer expands and canonicalizes in safe mode, with
+	// only the embedded contexts.
+	switch a.ctype {
+	case did.MediaTypeLDJSON, "application/ld+json", did.MediaTypeDID, did.MediaTypeResolutionLD:
+		if err := jsonldcheck.Check(b); err != nil {
+			t.Errorf("%s as %s: not JSON-LD in safe mode: %v\n%s", path, a.ctype, err, b)
+		}
+	}
 	return a
 }
 

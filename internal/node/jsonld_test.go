@@ -29,12 +29,12 @@ func TestLDDocumentsCheck(t *testing.T) {
 		h.MustSubmit(tx)
 		for _, accept := range []string{did.MediaTypeLDJSON, "application/ld+json"} {
 			t.Run(name+"/"+accept, func(t *testing.T) {
-				code, _, body := get(t, h, "/1.0/identifiers/"+id.String(), accept)
-				if code != 200 {
-					t.Fatalf("%d %s", code, body)
+				a := fetchRaw(t, h, identifiers(id.String()), accept) // checks every JSON-LD answer
+				if a.status != 200 || a.ctype != accept {
+					t.Fatalf("%d %s %s", a.status, a.ctype, a.body)
 				}
-				if err := jsonldcheck.Check(body); err != nil {
-					t.Fatalf("%v\n%s", err, body)
+				if err := jsonldcheck.Check(a.body); err != nil {
+					t.Fatalf("%v\n%s", err, a.body)
 				}
 			})
 		}
