@@ -132,7 +132,7 @@ func (p *Payload) Validate() error {
 		return Reject(ReasonInvalidField, "network: "+err.Error())
 	}
 	bodies := 0
-	for _, set := range []bool{p.Register != nil, p.Update != nil, p.Status != nil, p.Enroll != nil, p.Contract != nil} {
+	for _, set := range []bool{p.Register != nil, p.Update != nil, p.Status != nil, p.Enroll != nil, p.Contract != nil, p.Publish != nil} {
 		if set {
 			bodies++
 		}
@@ -149,6 +149,8 @@ func (p *Payload) Validate() error {
 		want = p.Enroll != nil
 	case TypeDeploy, TypeContractUp:
 		want = p.Contract != nil
+	case TypePublish:
+		want = p.Publish != nil
 	default:
 		return Reject(ReasonMalformed, fmt.Sprintf("unknown operation type %.64q", p.Type))
 	}
@@ -170,6 +172,8 @@ func (p *Payload) Validate() error {
 		return checkText("status.reason", p.Status.Reason, MaxReasonLen, true)
 	case p.Contract != nil:
 		return p.Contract.validate(p.Network, p.Type)
+	case p.Publish != nil:
+		return p.Publish.validate(p.Network)
 	default:
 		return p.Enroll.validate(p.Network)
 	}

@@ -34,6 +34,7 @@ const (
 	TypeEnroll     = "provider.enroll"
 	TypeDeploy     = "contract.deploy"
 	TypeContractUp = "contract.update"
+	TypePublish    = "provider.publish"
 )
 
 // Contract kinds.
@@ -76,6 +77,9 @@ const (
 	MaxNameLen      = 64
 	MaxAccess       = 4
 	MaxBinders      = 16
+	MaxCACerts      = 4
+	MaxCertBytes    = 2048
+	MaxTokenKeys    = 4
 )
 
 // Payload is the signed content of every operation: its type, the network
@@ -88,6 +92,25 @@ type Payload struct {
 	Status   *Status   `cbor:"5,keyasint,omitempty" json:"status,omitempty"`
 	Enroll   *Enroll   `cbor:"6,keyasint,omitempty" json:"enroll,omitempty"`
 	Contract *Contract `cbor:"7,keyasint,omitempty" json:"contract,omitempty"`
+	Publish  *Publish  `cbor:"8,keyasint,omitempty" json:"publish,omitempty"`
+}
+
+// Publish sets what a provider publishes for the verifiers of the
+// credentials its nodes issue, signed by an admin key of the provider:
+// the certificates of its X.509 certificate authorities (servers pin
+// them) and its token-signing keys (the JWKS of its authorization
+// server). It names the publication version it replaces (0 for the
+// first) and replaces both lists: a rotation publishes the new CA or key
+// beside the old one, then, once nothing the old one signed is still
+// valid, without it.
+type Publish struct {
+	Provider string `cbor:"1,keyasint" json:"provider"`
+	Version  uint64 `cbor:"2,keyasint" json:"version"`
+	// CA holds DER X.509 CA certificates (P-256 or Ed25519 keys).
+	CA [][]byte `cbor:"3,keyasint,omitempty" json:"ca,omitempty"`
+	// TokenKeys are the keys that sign the provider's tokens; an ID is a
+	// JWK kid.
+	TokenKeys []Key `cbor:"4,keyasint,omitempty" json:"tokenKeys,omitempty"`
 }
 
 // Contract deploys (Version 0) or updates (Version = the current one) a
@@ -236,6 +259,8 @@ func (p *Payload) TargetVersion() uint64 {
 		return p.Update.Version
 	case p.Status != nil:
 		return p.Status.Version
+	case p.Publish != nil:
+		return p.Publish.Version
 	}
 	return 0
 }

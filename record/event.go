@@ -10,6 +10,7 @@ import (
 const (
 	EventEntity   = "bias.entity"   // an entity changed: EntityEvent
 	EventContract = "bias.contract" // a contract was deployed or updated
+	EventProvider = "bias.provider" // a provider published its CA certificates or token keys
 )
 
 // EntityEvent is one committed change of an entity: what the registry

@@ -12,6 +12,36 @@ type Provider struct {
 	// Registration names the contract that decides on the provider's
 	// registrations ("" for none: they wait for the provider).
 	Registration string `cbor:"5,keyasint,omitempty" json:"registration,omitempty"`
+	// Publication is what the provider publishes for the verifiers of
+	// its credentials (op.Publish); nil until its first.
+	Publication *Publication `cbor:"6,keyasint,omitempty" json:"publication,omitempty"`
+}
+
+// Publication is a provider's published CA certificates and token keys,
+// at a version (1 for the first publication).
+type Publication struct {
+	Version   uint64   `cbor:"1,keyasint" json:"version"`
+	CA        [][]byte `cbor:"2,keyasint,omitempty" json:"ca,omitempty"`
+	TokenKeys []op.Key `cbor:"3,keyasint,omitempty" json:"tokenKeys,omitempty"`
+	Updated   int64    `cbor:"4,keyasint" json:"updated"` // block time, Unix nanoseconds
+	Height    int64    `cbor:"5,keyasint" json:"height"`
+	LastOp    []byte   `cbor:"6,keyasint" json:"lastOp"` // the payload hash that made it
+}
+
+// PublicationVersion is the provider's publication version (0: none).
+func (p *Provider) PublicationVersion() uint64 {
+	if p.Publication == nil {
+		return 0
+	}
+	return p.Publication.Version
+}
+
+// TokenKey returns the token-signing key with id (a JWK kid), or false.
+func (p *Provider) TokenKey(id string) (op.Key, bool) {
+	if p.Publication == nil {
+		return op.Key{}, false
+	}
+	return FindKey(p.Publication.TokenKeys, id)
 }
 
 // DecodeProvider decodes a provider record (the value of ProviderKey).

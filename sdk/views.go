@@ -91,10 +91,24 @@ type ProofView struct {
 
 // ProviderView is a provider's record.
 type ProviderView struct {
-	DID     string    `json:"did"`
-	Name    string    `json:"name"`
-	Keys    []KeyView `json:"keys"`
-	Created time.Time `json:"created"`
+	DID         string           `json:"did"`
+	Name        string           `json:"name"`
+	Keys        []KeyView        `json:"keys"`
+	Created     time.Time        `json:"created"`
+	Publication *PublicationView `json:"publication,omitempty"`
+}
+
+// PublicationView is what a provider publishes for the verifiers of its
+// credentials (operation provider.publish): its CA certificates and its
+// token-signing keys.
+type PublicationView struct {
+	Version uint64 `json:"version"`
+	// CA holds DER certificates in standard base64, as PEM and a JWK's
+	// x5c carry them.
+	CA        []string  `json:"ca,omitempty"`
+	TokenKeys []KeyView `json:"tokenKeys,omitempty"`
+	Updated   time.Time `json:"updated"`
+	Height    int64     `json:"height"`
 }
 
 // StatusView is a node's view of the network.
@@ -193,7 +207,14 @@ func EntityViewOf(e *record.Entity, height int64) *EntityView {
 
 // ProviderViewOf is the JSON view of a provider record.
 func ProviderViewOf(p *record.Provider) *ProviderView {
-	return &ProviderView{DID: p.DID, Name: p.Name, Keys: KeyViews(p.Keys), Created: time.Unix(0, p.Created).UTC()}
+	v := &ProviderView{DID: p.DID, Name: p.Name, Keys: KeyViews(p.Keys), Created: time.Unix(0, p.Created).UTC()}
+	if pub := p.Publication; pub != nil {
+		v.Publication = &PublicationView{Version: pub.Version, TokenKeys: KeyViews(pub.TokenKeys), Updated: time.Unix(0, pub.Updated).UTC(), Height: pub.Height}
+		for _, der := range pub.CA {
+			v.Publication.CA = append(v.Publication.CA, base64.StdEncoding.EncodeToString(der))
+		}
+	}
+	return v
 }
 
 // ContractView is a contract version's record, as GET

@@ -77,6 +77,13 @@ func TestAcceptedOperations(t *testing.T) {
 	})
 	block("decided registrations", gated, refused, bound)
 
+	// A rotation of p's CA and token key: the new beside the old; and q's
+	// first publication, of a token key alone.
+	block("publications",
+		w.publish(w.p, 1, [][]byte{w.caCert("p-ca-2", true), w.caCert("p-ca", true)},
+			op.KeyFrom("t2", w.key(cose.AlgEdDSA, "p-token-2").Public()), op.KeyFrom("t1", w.key(cose.AlgES256, "p-token").Public())),
+		w.publish(w.q, 0, nil, op.KeyFrom("t1", w.key(cose.AlgEdDSA, "q-token").Public())))
+
 	// What the operations did, in words.
 	for _, c := range []struct {
 		e       entity
@@ -90,6 +97,14 @@ func TestAcceptedOperations(t *testing.T) {
 		e, err := getEntity(w.c.st.Latest(), c.e.id.String())
 		if err != nil || e == nil || e.Status != c.status || e.Version != c.version {
 			t.Errorf("%s: %+v, %v; want %s at version %d", c.e.id, e, err, c.status, c.version)
+		}
+	}
+	for prov, want := range map[string]uint64{w.p.kid.Base().String(): 2, w.q.kid.Base().String(): 1} {
+		p, err := getProvider(w.c.st.Latest(), prov)
+		if err != nil || p == nil || p.PublicationVersion() != want {
+			t.Errorf("provider %s: publication %+v, %v; want version %d", prov, p, err, want)
+		} else if _, ok := p.TokenKey("t1"); !ok {
+			t.Errorf("provider %s: no token key t1", prov)
 		}
 	}
 

@@ -36,7 +36,7 @@ type outcome struct {
 // broken invariant (a failed read of the store).
 //
 // Each operation has its file: register.go, update.go, status.go,
-// enroll.go, contractop.go. They share the signer checks (signer.go), the
+// enroll.go, contractop.go, publish.go. They share the signer checks (signer.go), the
 // version guard (version.go), the registration contract (decide.go) and
 // the access contract bindings (bindings.go).
 func (a *App) execute(st state.Reader, txHash [32]byte, s *op.Signed, b blockInfo, final bool) (*outcome, []byte, error) {
@@ -58,6 +58,8 @@ func (a *App) execute(st state.Reader, txHash [32]byte, s *op.Signed, b blockInf
 		out, err = x.enroll()
 	case op.TypeDeploy, op.TypeContractUp:
 		out, err = x.contract()
+	case op.TypePublish:
+		out, err = x.publish()
 	default:
 		err = op.Reject(op.ReasonMalformed, "unknown operation type")
 	}

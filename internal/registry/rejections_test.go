@@ -397,6 +397,41 @@ var rejections = []rejection{
 		return w.enroll(w.p.signer, w.p.kid, w.p.kid.Base(), w.item("a", otherAlias))
 	}},
 
+	// Publications (publish.go; the form in op/publish.go).
+	{"fail/publish-other-provider", op.ReasonUnauthorized, everywhere, func(w *world) []byte {
+		return sign(w.t, w.q.signer, w.q.kid, op.Payload{Type: op.TypePublish, Publish: &op.Publish{Provider: w.p.kid.Base().String(), Version: 1}})
+	}},
+	{"fail/publish-unknown-provider", op.ReasonUnknownProvider, everywhere, func(w *world) []byte {
+		nobody := did.New(network, []byte("nobody"))
+		return w.publish(provider{signer: w.key(cose.AlgEdDSA, "s"), kid: nobody.WithFragment("admin-1")}, 0, nil)
+	}},
+	{"fail/publish-unknown-signer", op.ReasonUnknownSigner, everywhere, func(w *world) []byte {
+		return w.publish(provider{signer: w.p.signer, kid: w.p.kid.Base().WithFragment("admin-9")}, 1, nil)
+	}},
+	{"fail/publish-forged", op.ReasonBadSignature, everywhere, func(w *world) []byte {
+		return w.publish(provider{signer: w.key(cose.AlgEdDSA, "s"), kid: w.p.kid}, 1, nil)
+	}},
+	{"fail/publish-replayed", op.ReasonReplayed, everywhere, func(w *world) []byte { return w.publishP }},
+	{"fail/publish-stale", op.ReasonStaleVersion, everywhere, func(w *world) []byte { return w.publish(w.p, 0, nil) }},
+	{"fail/publish-future", op.ReasonStaleVersion, deferredInCheckTx, func(w *world) []byte { return w.publish(w.p, 9, nil) }},
+	{"fail/publish-not-a-ca", op.ReasonInvalidField, everywhere, func(w *world) []byte {
+		return w.publish(w.p, 1, [][]byte{w.caCert("leaf", false)})
+	}},
+	{"fail/publish-not-a-certificate", op.ReasonInvalidField, everywhere, func(w *world) []byte {
+		return w.publish(w.p, 1, [][]byte{[]byte("not DER")})
+	}},
+	{"fail/publish-too-many-cas", op.ReasonInvalidField, everywhere, func(w *world) []byte {
+		ca := w.caCert("p-ca", true)
+		return w.publish(w.p, 1, [][]byte{ca, ca, ca, ca, ca})
+	}},
+	{"fail/publish-token-key-repeated", op.ReasonInvalidField, everywhere, func(w *world) []byte {
+		k := op.KeyFrom("t1", w.key(cose.AlgES256, "p-token").Public())
+		return w.publish(w.p, 1, nil, k, k)
+	}},
+	{"fail/publish-token-key-bad", op.ReasonInvalidField, everywhere, func(w *world) []byte {
+		return w.publish(w.p, 1, nil, op.Key{ID: "t1", Alg: int64(cose.AlgES256), Pub: []byte{1, 2, 3}})
+	}},
+
 	// Contracts (contractop.go).
 	{"fail/deploy-other-provider", op.ReasonUnauthorized, everywhere, func(w *world) []byte {
 		return sign(w.t, w.q.signer, w.q.kid, op.Payload{Type: op.TypeDeploy, Contract: &op.Contract{Provider: w.p.kid.Base().String(), Name: "x", Kind: op.ContractAccess, Source: `true`}})

@@ -5,7 +5,11 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
 	"testing"
+	"time"
 
 	"github.com/fxamacker/cbor/v2"
 
@@ -35,6 +39,7 @@ type world struct {
 	updateSvc   op.Payload // svc's own update: version 2 -> 3
 	deployACL   []byte     // p's deployment of its access contract "acl"
 	updateACL   []byte     // p's update of "acl": version 1 -> 2
+	publishP    []byte     // p's first publication (a CA and a token key): version 0 -> 1
 }
 
 // heldAlias is the legacy identifier that w.holder holds; otherAlias
@@ -74,7 +79,8 @@ func newWorld(t *testing.T) *world {
 
 	w.validateSvc = w.status(w.p, op.TypeValidate, w.svc.id, 1)
 	w.updateACL = w.contractUpdate(w.p, "acl", 1, `!false`)
-	w.apply(w.validateSvc, w.status(w.p, op.TypeValidate, w.rev.id, 1), w.status(w.p, op.TypeValidate, w.holder.id, 1), w.updateACL)
+	w.publishP = w.publish(w.p, 0, [][]byte{w.caCert("p-ca", true)}, op.KeyFrom("t1", w.key(cose.AlgES256, "p-token").Public()))
+	w.apply(w.validateSvc, w.status(w.p, op.TypeValidate, w.rev.id, 1), w.status(w.p, op.TypeValidate, w.holder.id, 1), w.updateACL, w.publishP)
 
 	w.updateSvc = op.Payload{Type: op.TypeUpdate, Update: &op.Update{DID: w.svc.id.String(), Version: 2, Doc: op.Document{
 		Keys: []op.Key{op.KeyFrom("k1", w.svc.s.Public())}, Endpoints: []op.Endpoint{{ID: "api", Type: "Print", URI: "https://print.example/v1"}},
@@ -271,4 +277,31 @@ func (w *world) unsorted(s cose.Signer, p op.Payload) []byte {
 	}
 	out := w.reorder(b, 3, 1, 2)
 	return w.sign1(s, did.New(network, out).WithFragment("k1"), out)
+}
+
+// caCert is a certificate for a key derived from name (Ed25519, so that
+// its bytes are the same on every run), self-signed, a CA's if ca.
+func (w *world) caCert(name string, ca bool) []byte {
+	w.t.Helper()
+	d := sha256.Sum256([]byte(w.seed + "/ca/" + name))
+	k := ed25519.NewKeyFromSeed(d[:])
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), NotAfter: time.Date(2036, 1, 1, 0, 0, 0, 0, time.UTC),
+		BasicConstraintsValid: true, IsCA: ca, KeyUsage: x509.KeyUsageDigitalSignature,
+	}
+	if ca {
+		tmpl.KeyUsage |= x509.KeyUsageCertSign | x509.KeyUsageCRLSign
+	}
+	der, err := x509.CreateCertificate(nil, tmpl, tmpl, k.Public(), k)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return der
+}
+
+// publish signs prov's publication replacing version v.
+func (w *world) publish(prov provider, v uint64, ca [][]byte, keys ...op.Key) []byte {
+	w.t.Helper()
+	return sign(w.t, prov.signer, prov.kid, op.Payload{Type: op.TypePublish, Publish: &op.Publish{Provider: prov.kid.Base().String(), Version: v, CA: ca, TokenKeys: keys}})
 }
