@@ -64,8 +64,10 @@ func ServiceURLs(services []Service, relativeRef, fragment string) ([]string, er
 	var ref *url.URL
 	if relativeRef != "" {
 		var err error
-		if ref, err = url.Parse(relativeRef); err != nil || ref.IsAbs() {
-			return nil, fmt.Errorf("%w: relativeRef %.64q is not a relative reference", ErrEndpoint, relativeRef)
+		// A relative reference names a resource under the endpoint: not
+		// another host (a network-path reference, "//host/...") or scheme.
+		if ref, err = url.Parse(relativeRef); err != nil || ref.IsAbs() || ref.Host != "" || strings.HasPrefix(relativeRef, "//") {
+			return nil, fmt.Errorf("%w: relativeRef %.64q is not a relative reference under the endpoint", ErrEndpoint, relativeRef)
 		}
 	}
 	var out []string
@@ -75,6 +77,11 @@ func ServiceURLs(services []Service, relativeRef, fragment string) ([]string, er
 			return nil, fmt.Errorf("%w: %s is not an absolute URL", ErrEndpoint, s.ID)
 		}
 		if ref != nil {
+			if u.Opaque != "" {
+				// RFC 3986 resolves against a path; urn:x:y has none
+				// that Go's resolution would keep.
+				return nil, fmt.Errorf("%w: the endpoint of %s is not hierarchical; it takes no relativeRef", ErrEndpoint, s.ID)
+			}
 			u = u.ResolveReference(ref)
 		}
 		if fragment != "" {

@@ -70,8 +70,12 @@ func ParseURL(s string) (URL, error) {
 // IsDID reports whether u is a DID alone: no path, query or fragment.
 func (u URL) IsDID() bool { return u.Path == "" && u.Query == nil && u.Fragment == "" }
 
-// parseParams splits a query into its parameters, percent-decoded ("+"
-// stays a plus: RFC 3986, not HTML forms).
+// ParseQuery splits a query (a DID URL's, or a request's resolution
+// options) into its parameters, percent-decoded as RFC 3986 has it ("+"
+// stays a plus: not HTML forms). A parameter given twice, one without a
+// name or a value, and a bad percent-encoding are errors.
+func ParseQuery(q string) (Params, error) { return parseParams(q) }
+
 func parseParams(q string) (Params, error) {
 	p := Params{}
 	if q == "" {
@@ -83,6 +87,9 @@ func parseParams(q string) (Params, error) {
 		val, err2 := url.PathUnescape(v)
 		if err1 != nil || err2 != nil || name == "" {
 			return nil, fmt.Errorf("%w: query parameter %.64q", ErrURLSyntax, part)
+		}
+		if val == "" {
+			return nil, fmt.Errorf("%w: parameter %.64q has no value", ErrURLSyntax, name)
 		}
 		if _, dup := p[name]; dup {
 			return nil, fmt.Errorf("%w: parameter %.64q given twice", ErrURLSyntax, name)

@@ -294,7 +294,7 @@ func (d *Document) validate(field string) error {
 			return Reject(ReasonInvalidField, f+".id is not unique")
 		}
 		ids[e.ID] = true
-		if err := checkText(f+".type", e.Type, MaxTypeLen, false); err != nil {
+		if err := checkServiceType(f+".type", e.Type); err != nil {
 			return err
 		}
 		u, err := url.Parse(e.URI)
@@ -328,6 +328,47 @@ func (d *Document) validate(field string) error {
 		}
 	}
 	return checkAttrs(field+".attrs", d.Attrs, MaxAttrs)
+}
+
+// checkServiceType checks a service endpoint's type: a term of letters,
+// digits, "-", ".", "_" and "~" starting with a letter, or an absolute IRI
+// (a scheme, ":", and characters an IRI may hold), at most MaxTypeLen
+// bytes. Either expands to an IRI in the document's JSON-LD form (the
+// bias context's vocabulary, docs/did-method.md section 4.1); a space,
+// "@", "#" in a term or a blank-node "_:" would not.
+func checkServiceType(field, t string) error {
+	bad := Reject(ReasonInvalidField, fmt.Sprintf("%s must be a term (a letter, then letters, digits, - . _ ~) or an absolute IRI, of at most %d bytes", field, MaxTypeLen))
+	if t == "" || len(t) > MaxTypeLen || !utf8.ValidString(t) {
+		return bad
+	}
+	isAlpha := func(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+	isTerm := func(c byte) bool { return isAlpha(c) || c >= '0' && c <= '9' || strings.IndexByte("-._~", c) >= 0 }
+	scheme, rest, isIRI := strings.Cut(t, ":")
+	if !isIRI {
+		if !isAlpha(t[0]) || t == "id" || t == "type" {
+			return bad
+		}
+		for i := 0; i < len(t); i++ {
+			if !isTerm(t[i]) {
+				return bad
+			}
+		}
+		return nil
+	}
+	if scheme == "" || !isAlpha(scheme[0]) || rest == "" || scheme == "_" {
+		return bad
+	}
+	for i := 0; i < len(scheme); i++ {
+		if c := scheme[i]; !isAlpha(c) && (c < '0' || c > '9') && c != '+' && c != '-' && c != '.' {
+			return bad
+		}
+	}
+	for _, r := range rest {
+		if r <= ' ' || r == 0x7f || strings.ContainsRune("<>\"{}|^`\\", r) {
+			return bad
+		}
+	}
+	return nil
 }
 
 // Public parses the key.

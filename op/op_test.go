@@ -184,3 +184,19 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestServiceTypes(t *testing.T) {
+	for typ, ok := range map[string]bool{
+		"PrintService": true, "Telemetry.v2": true, "a-b_c~d": true, "https://example.com/ns#Print": true, "urn:x:print": true,
+		"": false, "Type With Space": false, "@id": false, "id": false, "type": false, "_:b0": false, "2fast": false,
+		"a#b": false, "a%20b": false, "https://x/<y>": false, "https://x/ y": false, ":x": false, "x:": false,
+		strings.Repeat("a", MaxTypeLen+1): false,
+	} {
+		p := samplePayloads(t)[0].p
+		p.Register = &Register{Kind: p.Register.Kind, Provider: p.Register.Provider, Doc: p.Register.Doc}
+		p.Register.Doc.Endpoints = []Endpoint{{ID: "e", Type: typ, URI: "https://x"}}
+		if err := p.Validate(); (err == nil) != ok {
+			t.Errorf("type %q: %v", typ, err)
+		}
+	}
+}

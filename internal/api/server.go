@@ -113,6 +113,8 @@ func (s *Server) Handler() http.Handler {
 	route("GET /readyz", s.readyz)
 	route("GET /1.0/identifiers/{did...}", s.resolveHTTP)
 	route("GET /1.0/identify", s.identify)
+	route("OPTIONS /1.0/identifiers/{did...}", s.preflight)
+	route("OPTIONS /1.0/identify", s.preflight)
 	route("GET /contexts/{name}", s.jsonLDContext)
 	route("POST /v1/authn/verify", s.verify)
 	route("POST /v1/authn/access", s.accessOnly)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/bias-iot/bias/cose"
 	"github.com/bias-iot/bias/did"
+	"github.com/bias-iot/bias/internal/api"
 	"github.com/bias-iot/bias/internal/jsonldcheck"
 	"github.com/bias-iot/bias/internal/node/nodetest"
 	"github.com/bias-iot/bias/op"
@@ -47,12 +49,26 @@ func fetchRaw(t *testing.T, h *nodetest.Harness, path, accept string) answer {
 	a := answer{status: resp.StatusCode, ctype: resp.Header.Get("Content-Type"), loc: resp.Header.Get("Location"), cors: resp.Header.Get("Access-Control-Allow-Origin"), body: b}
 	_ = json.Unmarshal(b, &a.m)
 	// Every JSON-LD answer expands and canonicalizes in safe mode, with
-	// only the embedded contexts.
+	// only the embedded contexts: the body, or the document or content a
+	// result says is JSON-LD.
+	ld := func(what string, v []byte) {
+		t.Helper()
+		if err := jsonldcheck.Check(v); err != nil {
+			t.Errorf("%s: %s: not JSON-LD in safe mode: %v\n%s", path, what, err, v)
+		}
+	}
 	switch a.ctype {
 	case did.MediaTypeLDJSON, "application/ld+json", did.MediaTypeDID, did.MediaTypeResolutionLD:
-		if err := jsonldcheck.Check(b); err != nil {
-			t.Errorf("%s as %s: not JSON-LD in safe mode: %v\n%s", path, a.ctype, err, b)
+		ld("the body, "+a.ctype, b)
+	}
+	for meta, content := range map[string]string{"didResolutionMetadata": "didDocument", "dereferencingMetadata": "contentStream"} {
+		if ct, _ := obj(a.m[meta])["contentType"].(string); strings.HasSuffix(ct, "ld+json") && a.m[content] != nil {
+			v, _ := json.Marshal(a.m[content])
+			ld(content, v)
 		}
+	}
+	if a.status != http.StatusNoContent && !slices.Contains(resp.Header.Values("Vary"), "Accept") {
+		t.Errorf("%s: no Vary: Accept", path)
 	}
 	return a
 }
@@ -113,6 +129,8 @@ func TestResolverConformance(t *testing.T) {
 	p.Register.Doc.Endpoints = []op.Endpoint{
 		{ID: "telemetry", Type: "TelemetryService", URI: "coaps://dev.example/t"},
 		{ID: "api", Type: "PrintService", URI: "https://dev.example/api/"},
+		{ID: "iri", Type: "https://schema.example/ns#Camera", URI: "https://dev.example/cam"},
+		{ID: "odd", Type: "Telemetry.v2~x_y-z", URI: "urn:example:telemetry"},
 	}
 	tx, id := h.SignRegister(s, p)
 	h.MustSubmit(tx)
@@ -195,6 +213,16 @@ func TestResolverConformance(t *testing.T) {
 			{"methodNotSupported/did-url", identifiers("did:web:example.com#key-1"), "", 501, "METHOD_NOT_SUPPORTED", true},
 			{"featureNotSupported/option", identifiers(dev) + "?transformKeys=jwk", "", 501, "FEATURE_NOT_SUPPORTED", false},
 			{"featureNotSupported/did-parameter", identifiers(dev + "?hl=zQm"), "", 501, "FEATURE_NOT_SUPPORTED", true},
+			{"invalidOptions/bad-escape", identifiers(dev) + "?versionTime=2000-01-01T00:00:00Z%", "", 400, "INVALID_OPTIONS", false},
+			{"invalidOptions/bad-escape-unknown", identifiers(dev) + "?transformKeys=%zz", "", 400, "INVALID_OPTIONS", false},
+			{"invalidOptions/empty", identifiers(dev) + "?service=", "", 400, "INVALID_OPTIONS", false},
+			{"invalidOptions/versionId-leading-zero", identifiers(dev) + "?versionId=01", "", 400, "INVALID_OPTIONS", false},
+			{"invalidDidUrl/empty-parameter", identifiers(dev + "?service="), "", 400, "INVALID_DID_URL", true},
+			{"invalidDidUrl/relativeRef-network-path", identifiers(dev + "?service=api&relativeRef=%2F%2Fevil.example%2Fx"), did.MediaTypeURIList, 400, "INVALID_DID_URL", true},
+			{"invalidDidUrl/relativeRef-opaque-endpoint", identifiers(dev + "?service=odd&relativeRef=%2Fx"), did.MediaTypeURIList, 400, "INVALID_DID_URL", true},
+			{"notFound/service-with-semicolon", identifiers(dev) + "?service=api;x", "", 404, "NOT_FOUND", true},
+			{"notFound/version-did-url", identifiers(dev + "?versionId=99"), "", 404, "NOT_FOUND", true},
+			{"representationNotSupported/refused-by-q0", identifiers(dev + "#k1"), "application/did-url-dereferencing;q=0, application/did+json;q=0, application/did+ld+json;q=0, */*", 406, "REPRESENTATION_NOT_SUPPORTED", true},
 		} {
 			t.Run(c.name, func(t *testing.T) {
 				a := fetchRaw(t, h, c.path, c.accept)
@@ -286,6 +314,19 @@ func TestResolverConformance(t *testing.T) {
 			}
 			checkMetadata(t, "contentMetadata", obj(a.m["contentMetadata"]))
 		})
+		t.Run("q0-refuses-the-default", func(t *testing.T) {
+			// The wildcard does not bring back what q=0 refused.
+			a := fetchRaw(t, h, path, "application/did-resolution;q=0, */*")
+			if a.status != 200 || a.ctype == did.MediaTypeResolution {
+				t.Fatalf("%d %s", a.status, a.ctype)
+			}
+		})
+		t.Run("unparseable-accept", func(t *testing.T) {
+			result(t, fetchRaw(t, h, path, "garbage;;;"), did.MediaTypeResolution)
+		})
+		t.Run("profile-list", func(t *testing.T) {
+			result(t, fetchRaw(t, h, path, `application/ld+json;profile="https://w3id.org/did-resolution http://www.w3.org/ns/json-ld#compacted"`), did.MediaTypeResolutionLD)
+		})
 		t.Run("unsupported", func(t *testing.T) {
 			if a := fetchRaw(t, h, path, "image/png"); a.status != 406 {
 				t.Fatalf("%d %s", a.status, a.body)
@@ -298,19 +339,20 @@ func TestResolverConformance(t *testing.T) {
 			a := fetchRaw(t, h, identifiers(dev+"#"+kLast), "")
 			c := obj(a.m["contentStream"])
 			if a.status != 200 || a.ctype != did.MediaTypeDereferencing || c["id"] != dev+"#"+kLast || c["type"] != did.TypeMultikey || c["@context"] == nil ||
+				obj(a.m["dereferencingMetadata"])["contentType"] != "application/ld+json" ||
 				obj(a.m["contentMetadata"])["versionId"] == nil {
 				t.Fatalf("%d %s %s", a.status, a.ctype, a.body)
 			}
 		})
 		t.Run("fragment/did+json", func(t *testing.T) {
 			a := fetchRaw(t, h, identifiers(dev+"#"+kLast+"-jwk"), did.MediaTypeJSON)
-			if a.status != 200 || a.ctype != did.MediaTypeJSON || a.m["id"] != dev+"#"+kLast+"-jwk" || a.m["publicKeyJwk"] == nil || a.m["@context"] != nil {
+			if a.status != 200 || a.ctype != "application/json" || a.m["id"] != dev+"#"+kLast+"-jwk" || a.m["publicKeyJwk"] == nil || a.m["@context"] != nil {
 				t.Fatalf("%d %s %s", a.status, a.ctype, a.body)
 			}
 		})
 		t.Run("fragment/service", func(t *testing.T) {
 			a := fetchRaw(t, h, identifiers(dev+"#api"), did.MediaTypeLDJSON)
-			if a.status != 200 || a.m["id"] != dev+"#api" || a.m["serviceEndpoint"] != "https://dev.example/api/" || a.m["@context"] == nil {
+			if a.status != 200 || a.ctype != "application/ld+json" || a.m["id"] != dev+"#api" || a.m["serviceEndpoint"] != "https://dev.example/api/" || a.m["@context"] == nil {
 				t.Fatalf("%d %s %s", a.status, a.ctype, a.body)
 			}
 		})
@@ -349,6 +391,18 @@ func TestResolverConformance(t *testing.T) {
 			// arrive as the request's query.
 			a := fetchRaw(t, h, "/1.0/identifiers/"+dev+"?service=telemetry", did.MediaTypeURIList)
 			if a.status != http.StatusSeeOther || a.loc != "coaps://dev.example/t" {
+				t.Fatalf("%d %q %s", a.status, a.loc, a.body)
+			}
+		})
+		t.Run("service/text-wildcard", func(t *testing.T) {
+			a := fetchRaw(t, h, identifiers(dev+"?service=api"), "text/*")
+			if a.status != http.StatusSeeOther || a.loc != "https://dev.example/api/" {
+				t.Fatalf("%d %q %s", a.status, a.loc, a.body)
+			}
+		})
+		t.Run("service/iri-type", func(t *testing.T) {
+			a := fetchRaw(t, h, identifiers(dev+"?serviceType="+url.QueryEscape("https://schema.example/ns#Camera")), did.MediaTypeURIList)
+			if a.status != http.StatusSeeOther || a.loc != "https://dev.example/cam" {
 				t.Fatalf("%d %q %s", a.status, a.loc, a.body)
 			}
 		})
@@ -412,12 +466,75 @@ func TestResolverConformance(t *testing.T) {
 				t.Fatalf("%d %s", a.status, a.body)
 			}
 		})
+		t.Run("lower-case-and-raw-plus", func(t *testing.T) {
+			// RFC 3339 allows "t" and "z"; a "+" in the query is a plus
+			// (RFC 3986), not a space.
+			at := strings.ToLower(v1.Created.UTC().Format(time.RFC3339))
+			if code, v := version(t, at); code != 200 || v != "1" {
+				t.Fatalf("at %s: %d version %s", at, code, v)
+			}
+			raw := v1.Created.In(time.FixedZone("", 3600)).Format(time.RFC3339)
+			a := fetchRaw(t, h, identifiers(dev)+"?versionTime="+raw, did.MediaTypeResolution)
+			if a.status != 200 || obj(a.m["didDocumentMetadata"])["versionId"] != "1" {
+				t.Fatalf("raw %s: %d %s", raw, a.status, a.body)
+			}
+		})
+		t.Run("leap-second", func(t *testing.T) {
+			if code, v := version(t, "2998-12-31T23:59:60Z"); code != 200 || v != itoa(cur.Version) {
+				t.Fatalf("%d version %s", code, v)
+			}
+		})
 		t.Run("offset", func(t *testing.T) {
 			at := v1.Created.In(time.FixedZone("", 5*3600+1800)).Format(time.RFC3339)
 			if code, v := version(t, at); code != 200 || v != "1" {
 				t.Fatalf("at %s: %d version %s", at, code, v)
 			}
 		})
+	})
+
+	t.Run("cors-preflight", func(t *testing.T) {
+		// The JSON-LD profile's Accept is not CORS-safelisted: a browser
+		// asks first.
+		req, _ := http.NewRequest(http.MethodOptions, h.Node.URL()+identifiers(dev), nil)
+		req.Header.Set("Origin", "https://wallet.example")
+		req.Header.Set("Access-Control-Request-Method", "GET")
+		req.Header.Set("Access-Control-Request-Headers", "accept")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != "*" ||
+			!strings.Contains(resp.Header.Get("Access-Control-Allow-Methods"), "GET") || !strings.EqualFold(resp.Header.Get("Access-Control-Allow-Headers"), "accept") {
+			t.Fatalf("%d %v", resp.StatusCode, resp.Header)
+		}
+	})
+
+	t.Run("relationships-only-when-validated", func(t *testing.T) {
+		// A pending (or revoked, rejected) entity's document lists its
+		// keys and authorizes none: a verifier reading DID Core alone
+		// refuses it too.
+		a := fetchRaw(t, h, identifiers(dev), did.MediaTypeJSON)
+		if vms, _ := a.m["verificationMethod"].([]any); len(vms) == 0 || a.m["authentication"] != nil || a.m["assertionMethod"] != nil {
+			t.Fatalf("pending: %s", a.body)
+		}
+		ok := h.RegisterValidated(op.KindDevice, cose.AlgEdDSA)
+		a = fetchRaw(t, h, identifiers(ok.DID.String()), did.MediaTypeJSON)
+		if auth, _ := a.m["authentication"].([]any); len(auth) != 2 || a.m["assertionMethod"] == nil {
+			t.Fatalf("validated: %s", a.body)
+		}
+	})
+
+	t.Run("registration-refuses-types-that-are-no-IRI", func(t *testing.T) {
+		for _, typ := range []string{"Type With Space", "@id", "_:b0", "a#b"} {
+			s := nodetest.NewKey(t, cose.AlgEdDSA)
+			p := h.RegisterPayload(op.KindDevice, h.Provider.DID, s)
+			p.Register.Doc.Endpoints = []op.Endpoint{{ID: "x", Type: typ, URI: "https://x.example"}}
+			tx, _ := h.SignRegister(s, p)
+			if _, err := h.Submit(tx); !isReason(err, op.ReasonInvalidField) {
+				t.Errorf("type %q: %v", typ, err)
+			}
+		}
 	})
 
 	t.Run("provider", func(t *testing.T) {
@@ -451,7 +568,7 @@ func TestResolverConformance(t *testing.T) {
 		}
 		for path, ctype := range map[string]string{identifiers(dev): did.MediaTypeResolution, identifiers(dev + "#k1"): did.MediaTypeDereferencing} {
 			a := fetchRaw(t, h, path, "")
-			if pr := problemOf(a.m); a.status != 500 || a.ctype != ctype || pr["type"] != did.ProblemTypeBase+"INTERNAL_ERROR" || strings.Contains(string(a.body), "closed") {
+			if pr := problemOf(a.m); a.status != 500 || a.ctype != ctype || pr["type"] != did.ProblemTypeBase+"INTERNAL_ERROR" || pr["detail"] != api.InternalResolutionDetail || strings.Contains(string(a.body), "closed") {
 				t.Fatalf("%s: %d %s %s", path, a.status, a.ctype, a.body)
 			}
 		}

@@ -58,6 +58,11 @@ func (r *Resolver) Resolve(ctx context.Context, id string, o did.Options) (*did.
 	}
 	if md.Deactivated {
 		doc = nil
+	} else if cur.Status != op.StatusValidated {
+		// Only a validated entity is valid: the document of any other
+		// lists its keys but authorizes none of them, so that a verifier
+		// that reads DID Core alone, not bias's status, refuses it too.
+		doc.Authentication, doc.AssertionMethod = nil, nil
 	}
 	return &did.Result{Document: doc, DocumentMetadata: md}, nil
 }
