@@ -70,6 +70,9 @@ func nonce() []byte {
 
 const now = int64(1_800_000_000)
 
+// svcOrigin is the origin of the service of these tests.
+const svcOrigin = "https://printer.example"
+
 func TestMutualAuthentication(t *testing.T) {
 	for _, enc := range []Encoding{COSE, JWS} {
 		for _, alg := range []cose.Alg{cose.AlgEdDSA, cose.AlgES256} {
@@ -77,7 +80,7 @@ func TestMutualAuthentication(t *testing.T) {
 				v := fakeView{}
 				svc := newParty(t, v, "printer", op.KindService, alg)
 				dev := newParty(t, v, "camera", op.KindDevice, alg)
-				store := NewIssuer(svc.kid, nonce(), NewMemorySpentSet(100))
+				store := NewIssuer(svc.kid, svcOrigin, nonce(), NewMemorySpentSet(100))
 
 				// 1. The service issues a challenge.
 				c, err := store.New(now, 60)
@@ -89,11 +92,11 @@ func TestMutualAuthentication(t *testing.T) {
 					t.Fatal(err)
 				}
 				// 2. The device checks it and answers.
-				got, d := VerifyChallenge(context.Background(), v, cb, now+1)
+				got, d := VerifyChallenge(context.Background(), v, svcOrigin, cb, now+1)
 				if !d.OK || got.Service != svc.id {
 					t.Fatalf("device rejects the challenge: %+v", d)
 				}
-				pb, err := SignProof(dev.s, &Proof{Device: dev.id, Kid: dev.kid, Service: got.Service, ServiceNonce: got.Nonce, DeviceNonce: nonce(), IssuedAt: now + 1}, enc)
+				pb, err := SignProof(dev.s, &Proof{Device: dev.id, Kid: dev.kid, Service: got.Service, Origin: got.Origin, ServiceNonce: got.Nonce, DeviceNonce: nonce(), IssuedAt: now + 1}, enc)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -102,7 +105,7 @@ func TestMutualAuthentication(t *testing.T) {
 				}
 				t.Logf("%s %s: challenge %d bytes, proof %d bytes", enc, alg, len(cb), len(pb))
 				// 3. The service decides.
-				d = VerifyProof(context.Background(), v, store, svc.id, pb, now+2)
+				d = VerifyProof(context.Background(), v, store, svc.id, svcOrigin, pb, now+2)
 				if !d.OK || d.Device != dev.id.String() || d.Encoding != enc {
 					t.Fatalf("service rejects the proof: %+v", d)
 				}
@@ -129,87 +132,127 @@ func rejections(t *testing.T, enc Encoding) {
 	fresh := func() *setup {
 		v := fakeView{}
 		s := &setup{v: v, svc: newParty(t, v, "svc", op.KindService, cose.AlgEdDSA), dev: newParty(t, v, "dev", op.KindDevice, cose.AlgES256)}
-		s.store = NewIssuer(s.svc.kid, nonce(), NewMemorySpentSet(10))
+		s.store = NewIssuer(s.svc.kid, svcOrigin, nonce(), NewMemorySpentSet(10))
 		var err error
 		if s.c, err = s.store.New(now, 60); err != nil {
 			t.Fatal(err)
 		}
 		return s
 	}
-	proof := func(signer cose.Signer, kid did.DID, service did.DID, sn []byte) []byte {
-		b, err := SignProof(signer, &Proof{Device: kid.Base(), Kid: kid, Service: service, ServiceNonce: sn, DeviceNonce: nonce(), IssuedAt: now}, enc)
+	proofFor := func(signer cose.Signer, kid did.DID, service did.DID, origin string, sn []byte) []byte {
+		b, err := SignProof(signer, &Proof{Device: kid.Base(), Kid: kid, Service: service, Origin: origin, ServiceNonce: sn, DeviceNonce: nonce(), IssuedAt: now}, enc)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return b
 	}
+	proof := func(signer cose.Signer, kid did.DID, service did.DID, sn []byte) []byte {
+		return proofFor(signer, kid, service, svcOrigin, sn)
+	}
 	good := func(s *setup) []byte { return proof(s.dev.s, s.dev.kid, s.svc.id, s.c.Nonce) }
+	// A proof made for another origin: in JWS it says so; in COSE it does
+	// not carry its origin, and its signature does not verify for ours.
+	otherOrigin := FailWrongOrigin
+	if enc == COSE {
+		otherOrigin = FailBadSignature
+	}
 	cases := []struct {
 		name string
 		run  func(s *setup) Decision
 		want Reason
 	}{
-		{"fail/malformed", func(s *setup) Decision { return VerifyProof(ctx, s.v, s.store, s.svc.id, []byte("junk"), now) }, FailMalformed},
+		{"fail/malformed", func(s *setup) Decision {
+			return VerifyProof(ctx, s.v, s.store, s.svc.id, svcOrigin, []byte("junk"), now)
+		}, FailMalformed},
 		{"fail/unknown-did", func(s *setup) Decision {
 			delete(s.v, s.dev.id)
-			return VerifyProof(ctx, s.v, s.store, s.svc.id, good(s), now)
+			return VerifyProof(ctx, s.v, s.store, s.svc.id, svcOrigin, good(s), now)
 		}, FailUnknownDID},
 		{"fail/unknown-key-rotated-away", func(s *setup) Decision {
 			k2, _, _ := cose.GenerateKey(cose.AlgEdDSA)
 			s.v[s.dev.id].Keys = []op.Key{op.KeyFrom("k2", k2.Public())}
-			return VerifyProof(ctx, s.v, s.store, s.svc.id, good(s), now)
+			return VerifyProof(ctx, s.v, s.store, s.svc.id, svcOrigin, good(s), now)
 		}, FailUnknownKey},
 		{"fail/bad-signature-wrong-key", func(s *setup) Decision {
 			other, _, _ := cose.GenerateKey(cose.AlgES256)
-			return VerifyProof(ctx, s.v, s.store, s.svc.id, proof(other, s.dev.kid, s.svc.id, s.c.Nonce), now)
+			return VerifyProof(ctx, s.v, s.store, s.svc.id, svcOrigin, proof(other, s.dev.kid, s.svc.id, s.c.Nonce), now)
 		}, FailBadSignature},
 		{"fail/bad-signature-tampered", func(s *setup) Decision {
-			return VerifyProof(ctx, s.v, s.store, s.svc.id, tamper(good(s)), now)
+			return VerifyProof(ctx, s.v, s.store, s.svc.id, svcOrigin, tamper(good(s)), now)
 		}, FailBadSignature},
 		{"fail/revoked", func(s *setup) Decision {
 			s.v[s.dev.id].Status = op.StatusRevoked
-			return VerifyProof(ctx, s.v, s.store, s.svc.id, good(s), now)
+			return VerifyProof(ctx, s.v, s.store, s.svc.id, svcOrigin, good(s), now)
 		}, FailRevoked},
 		{"fail/not-validated", func(s *setup) Decision {
 			s.v[s.dev.id].Status = op.StatusPending
-			return VerifyProof(ctx, s.v, s.store, s.svc.id, good(s), now)
+			return VerifyProof(ctx, s.v, s.store, s.svc.id, svcOrigin, good(s), now)
 		}, FailNotValidated},
 		{"fail/wrong-service", func(s *setup) Decision {
 			other := did.New("local", []byte("another service"))
-			return VerifyProof(ctx, s.v, s.store, s.svc.id, proof(s.dev.s, s.dev.kid, other, s.c.Nonce), now)
+			return VerifyProof(ctx, s.v, s.store, s.svc.id, svcOrigin, proof(s.dev.s, s.dev.kid, other, s.c.Nonce), now)
 		}, FailWrongService},
 		{"fail/expired-challenge", func(s *setup) Decision {
-			return VerifyProof(ctx, s.v, s.store, s.svc.id, good(s), s.c.Expires)
+			return VerifyProof(ctx, s.v, s.store, s.svc.id, svcOrigin, good(s), s.c.Expires)
 		}, FailExpiredChallenge},
 		{"fail/replayed-nonce", func(s *setup) Decision {
 			b := good(s)
-			if d := VerifyProof(ctx, s.v, s.store, s.svc.id, b, now); !d.OK {
+			if d := VerifyProof(ctx, s.v, s.store, s.svc.id, svcOrigin, b, now); !d.OK {
 				t.Fatalf("first use: %+v", d)
 			}
-			return VerifyProof(ctx, s.v, s.store, s.svc.id, b, now)
+			return VerifyProof(ctx, s.v, s.store, s.svc.id, svcOrigin, b, now)
 		}, FailReplayedNonce},
 		{"fail/unknown-challenge", func(s *setup) Decision {
-			return VerifyProof(ctx, s.v, s.store, s.svc.id, proof(s.dev.s, s.dev.kid, s.svc.id, nonce()), now)
+			return VerifyProof(ctx, s.v, s.store, s.svc.id, svcOrigin, proof(s.dev.s, s.dev.kid, s.svc.id, nonce()), now)
 		}, FailUnknownChallenge},
 		{"fail/wrong-kind", func(s *setup) Decision {
 			// The service's own key cannot stand in for a device.
-			return VerifyProof(ctx, s.v, s.store, s.svc.id, proof(s.svc.s, s.svc.kid, s.svc.id, s.c.Nonce), now)
+			return VerifyProof(ctx, s.v, s.store, s.svc.id, svcOrigin, proof(s.svc.s, s.svc.kid, s.svc.id, s.c.Nonce), now)
 		}, FailWrongKind},
 		{"fail/challenge-revoked-service", func(s *setup) Decision {
 			s.v[s.svc.id].Status = op.StatusRevoked
 			cb, _ := SignChallenge(s.svc.s, s.c, enc)
-			_, d := VerifyChallenge(ctx, s.v, cb, now)
+			_, d := VerifyChallenge(ctx, s.v, svcOrigin, cb, now)
 			return d
 		}, FailRevoked},
 		{"fail/challenge-expired", func(s *setup) Decision {
 			cb, _ := SignChallenge(s.svc.s, s.c, enc)
-			_, d := VerifyChallenge(ctx, s.v, cb, s.c.Expires+1)
+			_, d := VerifyChallenge(ctx, s.v, svcOrigin, cb, s.c.Expires+1)
 			return d
 		}, FailExpiredChallenge},
+		{"fail/wrong-origin-challenge-relayed", func(s *setup) Decision {
+			// The device talks to another host, which hands it our challenge.
+			cb, _ := SignChallenge(s.svc.s, s.c, enc)
+			_, d := VerifyChallenge(ctx, s.v, "https://relay.example", cb, now)
+			return d
+		}, FailWrongOrigin},
+		{"fail/wrong-origin-device-not-an-origin", func(s *setup) Decision {
+			cb, _ := SignChallenge(s.svc.s, s.c, enc)
+			_, d := VerifyChallenge(ctx, s.v, "https://printer.example/path", cb, now)
+			return d
+		}, FailWrongOrigin},
+		{"fail/challenge-without-origin", func(s *setup) Decision {
+			// A challenge in the form before origins: no downgrade.
+			_, d := VerifyChallenge(ctx, s.v, svcOrigin, challengeWithoutOrigin(t, s.svc, s.c, enc), now)
+			return d
+		}, FailMalformed},
+		{"fail/proof-for-another-origin", func(s *setup) Decision {
+			return VerifyProof(ctx, s.v, s.store, s.svc.id, svcOrigin, proofFor(s.dev.s, s.dev.kid, s.svc.id, "https://relay.example", s.c.Nonce), now)
+		}, otherOrigin},
+		{"fail/wrong-origin-verifier-elsewhere", func(s *setup) Decision {
+			// A proof of our challenge, checked by a verifier of another origin.
+			return VerifyProof(ctx, s.v, s.store, s.svc.id, "https://other.example", good(s), now)
+		}, otherOrigin},
+		{"fail/unknown-challenge-of-another-origin", func(s *setup) Decision {
+			// The service at another origin, with the same key, never issued
+			// it: the nonce's MAC covers the origin.
+			other := NewIssuer(s.svc.kid, "coaps://printer.example", s.store.key, NewMemorySpentSet(10))
+			return VerifyProof(ctx, s.v, other, s.svc.id, other.Origin(), proofFor(s.dev.s, s.dev.kid, s.svc.id, other.Origin(), s.c.Nonce), now)
+		}, FailUnknownChallenge},
 		{"fail/challenge-as-proof", func(s *setup) Decision {
 			// A challenge's signature does not verify as a proof.
 			cb, _ := SignChallenge(s.svc.s, s.c, enc)
-			return VerifyProof(ctx, s.v, s.store, s.svc.id, cb, now)
+			return VerifyProof(ctx, s.v, s.store, s.svc.id, svcOrigin, cb, now)
 		}, FailMalformed},
 	}
 	for _, c := range cases {
@@ -226,15 +269,15 @@ func FuzzDecodeProof(f *testing.F) {
 	v := fakeView{}
 	dev := newParty(&testing.T{}, v, "dev", op.KindDevice, cose.AlgEdDSA)
 	for _, enc := range []Encoding{COSE, JWS} {
-		b, _ := SignProof(dev.s, &Proof{Device: dev.id, Kid: dev.kid, Service: did.New("local", nil), ServiceNonce: make([]byte, 16), DeviceNonce: make([]byte, 16), IssuedAt: now}, enc)
+		b, _ := SignProof(dev.s, &Proof{Device: dev.id, Kid: dev.kid, Service: did.New("local", nil), Origin: svcOrigin, ServiceNonce: make([]byte, 16), DeviceNonce: make([]byte, 16), IssuedAt: now}, enc)
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		p, s, err := DecodeProof(b)
+		p, s, err := DecodeProof(b, svcOrigin)
 		if err != nil {
 			return
 		}
-		if p.Kid.Base() != p.Device || s.Kid != p.Kid || len(p.ServiceNonce) != NonceLen {
+		if p.Kid.Base() != p.Device || s.Kid != p.Kid || len(p.ServiceNonce) != NonceLen || checkOrigin(p.Origin) != nil {
 			t.Fatalf("decoded an inconsistent proof: %+v", p)
 		}
 		s.Verify(dev.s.Public()) // must not panic

@@ -17,8 +17,11 @@ type challengeCBOR struct {
 	Nonce    []byte `cbor:"1,keyasint"`
 	IssuedAt int64  `cbor:"2,keyasint"`
 	Expires  int64  `cbor:"3,keyasint"`
+	Origin   string `cbor:"4,keyasint"`
 }
 
+// proofCBOR carries no origin: its signature covers it (proofAAD), and
+// the verifier knows the origin it expects.
 type proofCBOR struct {
 	Service      []byte `cbor:"1,keyasint"` // the service DID's 20 suffix bytes
 	ServiceNonce []byte `cbor:"2,keyasint"`
@@ -28,19 +31,21 @@ type proofCBOR struct {
 
 // JWT claims.
 type challengeJWT struct {
-	Iss   string `json:"iss"`
-	Net   string `json:"net"`
-	Nonce string `json:"nonce"`
-	Iat   int64  `json:"iat"`
-	Exp   int64  `json:"exp"`
+	Iss    string `json:"iss"`
+	Net    string `json:"net"`
+	Origin string `json:"origin"`
+	Nonce  string `json:"nonce"`
+	Iat    int64  `json:"iat"`
+	Exp    int64  `json:"exp"`
 }
 
 type proofJWT struct {
-	Iss   string `json:"iss"`
-	Aud   string `json:"aud"`
-	Nonce string `json:"nonce"`
-	DN    string `json:"dn"`
-	Iat   int64  `json:"iat"`
+	Iss    string `json:"iss"`
+	Aud    string `json:"aud"`
+	Origin string `json:"origin"`
+	Nonce  string `json:"nonce"`
+	DN     string `json:"dn"`
+	Iat    int64  `json:"iat"`
 }
 
 type jwsHeader struct {
@@ -58,14 +63,14 @@ func SignChallenge(s cose.Signer, c *Challenge, enc Encoding) ([]byte, error) {
 	}
 	switch enc {
 	case COSE:
-		payload, err := op.Marshal(challengeCBOR{Nonce: c.Nonce, IssuedAt: c.IssuedAt, Expires: c.Expires})
+		payload, err := op.Marshal(challengeCBOR{Nonce: c.Nonce, IssuedAt: c.IssuedAt, Expires: c.Expires, Origin: c.Origin})
 		if err != nil {
 			return nil, err
 		}
 		return cose.Sign1(s, []byte(c.Kid.String()), payload, aadChallenge)
 	case JWS:
 		return signJWS(s, c.Kid, TypChallenge, challengeJWT{
-			Iss: c.Service.String(), Net: c.Network, Nonce: b64.EncodeToString(c.Nonce), Iat: c.IssuedAt, Exp: c.Expires,
+			Iss: c.Service.String(), Net: c.Network, Origin: c.Origin, Nonce: b64.EncodeToString(c.Nonce), Iat: c.IssuedAt, Exp: c.Expires,
 		})
 	}
 	return nil, fmt.Errorf("unknown encoding %q", enc)
@@ -82,10 +87,10 @@ func SignProof(s cose.Signer, p *Proof, enc Encoding) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return cose.Sign1(s, []byte(p.Kid.String()), payload, aadProof)
+		return cose.Sign1(s, []byte(p.Kid.String()), payload, proofAAD(p.Origin))
 	case JWS:
 		return signJWS(s, p.Kid, TypProof, proofJWT{
-			Iss: p.Device.String(), Aud: p.Service.String(), Nonce: b64.EncodeToString(p.ServiceNonce),
+			Iss: p.Device.String(), Aud: p.Service.String(), Origin: p.Origin, Nonce: b64.EncodeToString(p.ServiceNonce),
 			DN: b64.EncodeToString(p.DeviceNonce), Iat: p.IssuedAt,
 		})
 	}
@@ -159,7 +164,7 @@ func DecodeChallenge(b []byte) (*Challenge, *Signed, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: nonce", ErrMalformed)
 		}
-		c = Challenge{Service: svc, Kid: s.Kid, Network: claims.Net, Nonce: nonce, IssuedAt: claims.Iat, Expires: claims.Exp}
+		c = Challenge{Service: svc, Kid: s.Kid, Network: claims.Net, Origin: claims.Origin, Nonce: nonce, IssuedAt: claims.Iat, Expires: claims.Exp}
 	} else {
 		m, kid, err := decodeCOSE(b)
 		if err != nil {
@@ -169,7 +174,7 @@ func DecodeChallenge(b []byte) (*Challenge, *Signed, error) {
 		if err := op.Unmarshal(m.Payload, &pl); err != nil {
 			return nil, nil, fmt.Errorf("%w: payload: %v", ErrMalformed, err)
 		}
-		c = Challenge{Service: kid.Base(), Kid: kid, Network: kid.Network, Nonce: pl.Nonce, IssuedAt: pl.IssuedAt, Expires: pl.Expires}
+		c = Challenge{Service: kid.Base(), Kid: kid, Network: kid.Network, Origin: pl.Origin, Nonce: pl.Nonce, IssuedAt: pl.IssuedAt, Expires: pl.Expires}
 		s = &Signed{Encoding: COSE, Kid: kid, Alg: m.Alg, verify: func(k cose.PublicKey) bool { return m.Verify(k, aadChallenge) == nil }}
 	}
 	if err := c.check(); err != nil {
@@ -178,8 +183,13 @@ func DecodeChallenge(b []byte) (*Challenge, *Signed, error) {
 	return &c, s, nil
 }
 
-// DecodeProof decodes a proof in either encoding (not verified).
-func DecodeProof(b []byte) (*Proof, *Signed, error) {
+// DecodeProof decodes a proof in either encoding (not verified). origin is
+// the origin the verifier expects the proof to be made for (its own, or
+// that of the challenge the proof answers): a COSE proof does not carry
+// its origin, and is decoded as made for this one (its signature covers
+// it: a proof made for another origin does not verify); a JWS proof
+// carries its own, which the caller compares with origin.
+func DecodeProof(b []byte, origin string) (*Proof, *Signed, error) {
 	if len(b) > MaxMessage {
 		return nil, nil, fmt.Errorf("%w: larger than %d bytes", ErrMalformed, MaxMessage)
 	}
@@ -198,7 +208,7 @@ func DecodeProof(b []byte) (*Proof, *Signed, error) {
 		if err1 != nil || err2 != nil || err3 != nil || err4 != nil {
 			return nil, nil, fmt.Errorf("%w: iss, aud, nonce or dn", ErrMalformed)
 		}
-		p = Proof{Device: dev, Kid: s.Kid, Service: svc, ServiceNonce: sn, DeviceNonce: dn, IssuedAt: claims.Iat}
+		p = Proof{Device: dev, Kid: s.Kid, Service: svc, Origin: claims.Origin, ServiceNonce: sn, DeviceNonce: dn, IssuedAt: claims.Iat}
 	} else {
 		m, kid, err := decodeCOSE(b)
 		if err != nil {
@@ -212,8 +222,9 @@ func DecodeProof(b []byte) (*Proof, *Signed, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: service: %v", ErrMalformed, err)
 		}
-		p = Proof{Device: kid.Base(), Kid: kid, Service: svc, ServiceNonce: pl.ServiceNonce, DeviceNonce: pl.DeviceNonce, IssuedAt: pl.IssuedAt}
-		s = &Signed{Encoding: COSE, Kid: kid, Alg: m.Alg, verify: func(k cose.PublicKey) bool { return m.Verify(k, aadProof) == nil }}
+		p = Proof{Device: kid.Base(), Kid: kid, Service: svc, Origin: origin, ServiceNonce: pl.ServiceNonce, DeviceNonce: pl.DeviceNonce, IssuedAt: pl.IssuedAt}
+		aad := proofAAD(origin)
+		s = &Signed{Encoding: COSE, Kid: kid, Alg: m.Alg, verify: func(k cose.PublicKey) bool { return m.Verify(k, aad) == nil }}
 	}
 	if err := p.check(); err != nil {
 		return nil, nil, err

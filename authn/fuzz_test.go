@@ -430,7 +430,7 @@ func FuzzDecodeChallenge(f *testing.F) {
 	var genuine []*authn.Challenge
 	for i, p := range []fuzzParty{w.printing, w.sharing} {
 		nonce := sha256.Sum256([]byte{byte(i)})
-		c := authn.NewChallenge(p.kid, nonce[:authn.NonceLen], fuzzNow, 60)
+		c := authn.NewChallenge(p.kid, "https://printing.example", nonce[:authn.NonceLen], fuzzNow, 60)
 		genuine = append(genuine, c)
 		for _, enc := range []authn.Encoding{authn.COSE, authn.JWS} {
 			b, err := authn.SignChallenge(p.s, c, enc)
@@ -446,12 +446,17 @@ func FuzzDecodeChallenge(f *testing.F) {
 				if err != nil {
 					f.Fatal(err)
 				}
-				earlier, err := op.Marshal(map[int]any{1: c.Nonce, 2: c.IssuedAt - 1, 3: c.Expires})
+				earlier, err := op.Marshal(map[int]any{1: c.Nonce, 2: c.IssuedAt - 1, 3: c.Expires, 4: c.Origin})
+				if err != nil {
+					f.Fatal(err)
+				}
+				elsewhere, err := op.Marshal(map[int]any{1: c.Nonce, 2: c.IssuedAt, 3: c.Expires, 4: "https://relay.example"})
 				if err != nil {
 					f.Fatal(err)
 				}
 				f.Add(sign1(f, m.Protected, nil, m.Payload, flip(m.Signature)))
 				f.Add(sign1(f, m.Protected, nil, earlier, m.Signature))
+				f.Add(sign1(f, m.Protected, nil, elsewhere, m.Signature))
 			} else {
 				for _, m := range malleated(b) {
 					f.Add(m)
@@ -460,13 +465,15 @@ func FuzzDecodeChallenge(f *testing.F) {
 				head, claims, _ := strings.Cut(input, ".")
 				cb, _ := b64.DecodeString(claims)
 				earlier := strings.Replace(string(cb), `"iat":1800000000`, `"iat":1799999999`, 1)
+				elsewhere := strings.Replace(string(cb), `printing.example`, `relay.example`, 1)
 				f.Add([]byte(input + "." + b64.EncodeToString(flip(sig))))
 				f.Add([]byte(head + "." + b64.EncodeToString([]byte(earlier)) + "." + b64.EncodeToString(sig)))
+				f.Add([]byte(head + "." + b64.EncodeToString([]byte(elsewhere)) + "." + b64.EncodeToString(sig)))
 			}
 		}
 	}
 	// A proof is not a challenge.
-	pr := &authn.Proof{Device: w.camera.id, Kid: w.camera.kid, Service: w.printing.id, ServiceNonce: make([]byte, 16), DeviceNonce: make([]byte, 16), IssuedAt: fuzzNow}
+	pr := &authn.Proof{Device: w.camera.id, Kid: w.camera.kid, Service: w.printing.id, Origin: "https://printing.example", ServiceNonce: make([]byte, 16), DeviceNonce: make([]byte, 16), IssuedAt: fuzzNow}
 	for _, enc := range []authn.Encoding{authn.COSE, authn.JWS} {
 		b, err := authn.SignProof(w.camera.s, pr, enc)
 		if err != nil {
@@ -494,6 +501,9 @@ func FuzzDecodeChallenge(f *testing.F) {
 		}
 		if c.Kid.Base() != c.Service || c.Kid.Fragment == "" || c.Network != c.Service.Network || s.Kid != c.Kid ||
 			len(c.Nonce) != authn.NonceLen || c.Expires <= c.IssuedAt || c.Expires-c.IssuedAt > authn.MaxValiditySeconds {
+			t.Fatalf("decoded an inconsistent challenge: %+v", c)
+		}
+		if o, err := authn.ParseOrigin(c.Origin); err != nil || o != c.Origin {
 			t.Fatalf("decoded an inconsistent challenge: %+v", c)
 		}
 		if s.Encoding != authn.DetectEncoding(b) || (s.Alg != cose.AlgEdDSA && s.Alg != cose.AlgES256) {

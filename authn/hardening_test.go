@@ -144,7 +144,7 @@ func TestTokenSubjectIsADevice(t *testing.T) {
 func TestIssuer(t *testing.T) {
 	kid := did.New("local", []byte("svc")).WithFragment("k1")
 	key := make([]byte, 32)
-	iss := NewIssuer(kid, key, NewMemorySpentSet(16))
+	iss := NewIssuer(kid, svcOrigin, key, NewMemorySpentSet(16))
 	c, err := iss.New(now, 60)
 	if err != nil {
 		t.Fatal(err)
@@ -159,7 +159,8 @@ func TestIssuer(t *testing.T) {
 	if got, d := iss.Check(c.Nonce, now+1); !d.OK || got.Expires != now+60 || got.IssuedAt != now || got.Kid != kid {
 		t.Fatalf("check: %+v %+v", got, d)
 	}
-	other := NewIssuer(kid, append([]byte{1}, key[1:]...), NewMemorySpentSet(16))
+	other := NewIssuer(kid, svcOrigin, append([]byte{1}, key[1:]...), NewMemorySpentSet(16))
+	elsewhere := NewIssuer(kid, "https://printer.example:8443", key, NewMemorySpentSet(16)) // one key, another origin
 	tampered := append([]byte(nil), c.Nonce...)
 	tampered[5] ^= 1 // the life: a longer validity
 	for name, tc := range map[string]struct {
@@ -169,6 +170,7 @@ func TestIssuer(t *testing.T) {
 		want  Reason
 	}{
 		"fail/other-instance": {other, c.Nonce, now + 1, FailUnknownChallenge},
+		"fail/other-origin":   {elsewhere, c.Nonce, now + 1, FailUnknownChallenge},
 		"fail/tampered":       {iss, tampered, now + 1, FailUnknownChallenge},
 		"fail/short":          {iss, c.Nonce[:8], now + 1, FailUnknownChallenge},
 		"fail/expired":        {iss, c.Nonce, now + 60, FailExpiredChallenge},

@@ -10,17 +10,22 @@ import (
 	"github.com/bias-iot/bias/did"
 )
 
-// Issuer issues a service's challenges without keeping them, so that
+// Issuer issues a service's challenges, for the origin it is reached at,
+// without keeping them, so that
 // anonymous requests for challenges cost no memory and cannot crowd out
 // the devices that answer (an unanswered challenge is never stored).
 // Each nonce carries when it was issued, its validity and a MAC under a
 // key that only this issuer holds:
 //
 //	nonce = iat (4 bytes, big-endian) ‖ life (2) ‖ serial (4) ‖ tag (6)
-//	tag   = HMAC-SHA-256(key, "bias-challenge-v1" ‖ service kid ‖ iat ‖ life ‖ serial)[:6]
+//	tag   = HMAC-SHA-256(key, "bias-challenge-v2" ‖ len ‖ service kid ‖ len ‖ origin ‖ iat ‖ life ‖ serial)[:6]
 //
-// The serial counts the issuer's challenges, so that no two are alike;
-// the tag makes a nonce unpredictable to anyone without the key.
+// (each len is 2 bytes, big-endian). The serial counts the issuer's
+// challenges, so that no two are alike; the tag makes a nonce
+// unpredictable to anyone without the key, and binds it to the origin: an
+// issuer reads back only challenges of its own origin, and so accepts only
+// proofs of them (two issuers of one service at two origins, even with one
+// key, accept none of each other's).
 //
 // An answered nonce is kept in a spent set until it expires: that takes
 // a valid device signature, so only authenticated work fills it. A
@@ -30,6 +35,7 @@ import (
 // Safe for concurrent use.
 type Issuer struct {
 	kid    did.DID
+	origin string
 	key    []byte
 	spent  SpentSet
 	serial atomic.Uint32
@@ -40,17 +46,26 @@ const (
 	nonceTag = 6
 )
 
-// NewIssuer returns the issuer of service key kid's challenges, with a MAC
-// key (32 random bytes, kept by the service and never sent) and the set
-// that remembers answered nonces.
-func NewIssuer(kid did.DID, key []byte, spent SpentSet) *Issuer {
-	return &Issuer{kid: kid, key: append([]byte(nil), key...), spent: spent}
+// NewIssuer returns the issuer of service key kid's challenges for origin
+// (as ParseOrigin returns it: the origin devices reach the service at),
+// with a MAC key (32 random bytes, kept by the service and never sent) and
+// the set that remembers answered nonces. New fails for an origin that is
+// not normalized.
+func NewIssuer(kid did.DID, origin string, key []byte, spent SpentSet) *Issuer {
+	return &Issuer{kid: kid, origin: origin, key: append([]byte(nil), key...), spent: spent}
 }
+
+// Origin is the origin the issuer's challenges name.
+func (i *Issuer) Origin() string { return i.origin }
 
 func (i *Issuer) tag(head []byte) []byte {
 	m := hmac.New(sha256.New, i.key)
-	m.Write([]byte("bias-challenge-v1"))
-	m.Write([]byte(i.kid.String()))
+	m.Write([]byte("bias-challenge-v2"))
+	kid := i.kid.String()
+	m.Write(binary.BigEndian.AppendUint16(nil, uint16(len(kid))))
+	m.Write([]byte(kid))
+	m.Write(binary.BigEndian.AppendUint16(nil, uint16(len(i.origin))))
+	m.Write([]byte(i.origin))
 	m.Write(head)
 	return m.Sum(nil)[:nonceTag]
 }
@@ -61,10 +76,13 @@ func (i *Issuer) New(now, ttl int64) (*Challenge, error) {
 	if ttl < 1 || ttl > MaxValiditySeconds || now < 0 || now > 1<<32-1 {
 		return nil, fmt.Errorf("a challenge lives 1 to %d seconds", MaxValiditySeconds)
 	}
+	if err := checkOrigin(i.origin); err != nil {
+		return nil, fmt.Errorf("the issuer's origin: %w", err)
+	}
 	head := binary.BigEndian.AppendUint32(nil, uint32(now))
 	head = binary.BigEndian.AppendUint16(head, uint16(ttl))
 	head = binary.BigEndian.AppendUint32(head, i.serial.Add(1))
-	return NewChallenge(i.kid, append(head, i.tag(head)...), now, ttl), nil
+	return NewChallenge(i.kid, i.origin, append(head, i.tag(head)...), now, ttl), nil
 }
 
 // Check reads the challenge a nonce stands for: one this issuer made,
@@ -78,7 +96,7 @@ func (i *Issuer) Check(nonce []byte, now int64) (*Challenge, Decision) {
 		return nil, deny(FailUnknownChallenge, "no challenge with this nonce was issued here")
 	}
 	iat := int64(binary.BigEndian.Uint32(head))
-	c := NewChallenge(i.kid, append([]byte(nil), nonce...), iat, int64(binary.BigEndian.Uint16(head[4:])))
+	c := NewChallenge(i.kid, i.origin, append([]byte(nil), nonce...), iat, int64(binary.BigEndian.Uint16(head[4:])))
 	if now >= c.Expires {
 		return nil, deny(FailExpiredChallenge, "the challenge expired at %d; now %d", c.Expires, now)
 	}

@@ -8,12 +8,20 @@
 // The exchange:
 //
 //	service                                   device
-//	   | -- challenge (signed by the service) --> |  checks the service
+//	   | -- challenge (signed by the service) --> |  checks the service, and
+//	   |                                          |  that it names the origin
+//	   |                                          |  the device talks to
 //	   | <-- proof (signed by the device) ------- |  binds the service's nonce
-//	   decide: device validated, key current,
-//	   challenge unexpired and unused
+//	   decide: device validated, key current,       and that origin
+//	   challenge unexpired and unused, both for
+//	   the service's own origin
 //
-// A proof in COSE form is under 200 bytes. Signatures of each message
+// A challenge names the origin (scheme, host, port) the service is reached
+// at, under its signature, and a device answers only a challenge that
+// names the origin it sent its request to: a host that relays another
+// service's challenge to a device gets no answer, and the proof of a
+// challenge of its own origin is refused by any other service. A proof in
+// COSE form is under 200 bytes. Signatures of each message
 // type are domain-separated (COSE external AAD, JWS typ), so that no
 // signature of one kind verifies as another, nor as a ledger operation.
 package authn
@@ -37,8 +45,14 @@ const (
 // Domain separation of signatures.
 var (
 	aadChallenge = []byte("bias-authn-challenge-v1")
-	aadProof     = []byte("bias-authn-proof-v1")
+	aadProof     = []byte("bias-authn-proof-v2\x00") // followed by the proof's origin
 )
+
+// proofAAD is the external AAD of a COSE proof: it signs the origin that
+// the proof does not carry.
+func proofAAD(origin string) []byte {
+	return append(append([]byte(nil), aadProof...), origin...)
+}
 
 // JWS types.
 const (
@@ -46,23 +60,33 @@ const (
 	TypProof     = "bias-proof+jwt"
 )
 
-// Challenge is what a service sends a device: who it is (signed with its
-// registered key), a fresh nonce and a short validity.
+// Challenge is what a service sends a device: who it is and where it is
+// reached (signed with its registered key), a fresh nonce and a short
+// validity.
 type Challenge struct {
-	Service  did.DID // the service; Kid names the signing key
-	Kid      did.DID
-	Network  string
+	Service did.DID // the service; Kid names the signing key
+	Kid     did.DID
+	Network string
+	// Origin is the origin the service is reached at, in the form
+	// ParseOrigin returns ("https://printer.example", "coaps://[2001:db8::1]:5700"):
+	// a device answers the challenge only if it sent its request there.
+	Origin   string
 	Nonce    []byte
 	IssuedAt int64 // Unix seconds
 	Expires  int64 // Unix seconds
 }
 
-// Proof is a device's answer: the service's nonce and its own, signed by
-// the device's registered key.
+// Proof is a device's answer: the service's nonce and its own, for the
+// origin it talks to, signed by the device's registered key.
 type Proof struct {
-	Device       did.DID // the device; Kid names the signing key
-	Kid          did.DID
-	Service      did.DID
+	Device  did.DID // the device; Kid names the signing key
+	Kid     did.DID
+	Service did.DID
+	// Origin is the origin the device sent its request to (the
+	// challenge's, which the device checked). A JWS proof carries it; a
+	// COSE proof signs it without carrying it (external AAD), so that it
+	// stays under 200 bytes: its verifier supplies the origin it expects.
+	Origin       string
 	ServiceNonce []byte
 	DeviceNonce  []byte
 	IssuedAt     int64 // Unix seconds
@@ -87,6 +111,9 @@ func (c *Challenge) check() error {
 	if c.Network != c.Service.Network {
 		return fmt.Errorf("%w: challenge network differs from the service's", ErrMalformed)
 	}
+	if err := checkOrigin(c.Origin); err != nil {
+		return fmt.Errorf("%w: challenge origin: %v", ErrMalformed, err)
+	}
 	if len(c.Nonce) != NonceLen {
 		return fmt.Errorf("%w: challenge nonce must be %d bytes", ErrMalformed, NonceLen)
 	}
@@ -103,8 +130,27 @@ func (p *Proof) check() error {
 	if p.Service.Network != p.Device.Network {
 		return fmt.Errorf("%w: device and service are on different networks", ErrMalformed)
 	}
+	if err := checkOrigin(p.Origin); err != nil {
+		return fmt.Errorf("%w: proof origin: %v", ErrMalformed, err)
+	}
 	if len(p.ServiceNonce) != NonceLen || len(p.DeviceNonce) != NonceLen {
 		return fmt.Errorf("%w: nonces must be %d bytes", ErrMalformed, NonceLen)
+	}
+	return nil
+}
+
+// checkOrigin accepts an origin only in its normalized form, so that an
+// origin has one encoding and two are compared as strings.
+func checkOrigin(o string) error {
+	if o == "" {
+		return errors.New("missing")
+	}
+	n, err := ParseOrigin(o)
+	if err != nil {
+		return err
+	}
+	if n != o {
+		return fmt.Errorf("%.60q is not in its normalized form", o)
 	}
 	return nil
 }

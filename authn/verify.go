@@ -34,7 +34,18 @@ const (
 	FailExpiredToken     Reason = "fail/expired-token"     // a session token past its exp
 	FailUnboundToken     Reason = "fail/unbound-token"     //nolint:gosec // a reason, no credential: a session token without a DPoP proof, or bound to no key
 	FailBadDPoP          Reason = "fail/bad-dpop"          // a DPoP proof that does not hold for this request, token or key
+	FailWrongOrigin      Reason = "fail/wrong-origin"      // a challenge or proof of another origin than the one the device talks to, or the service is reached at
 )
+
+// Reasons lists the reasons, in the order they were added: the list that
+// the API's documentation is checked against.
+func Reasons() []Reason {
+	return []Reason{
+		OK, FailMalformed, FailUnknownDID, FailUnknownKey, FailBadSignature, FailRevoked, FailNotValidated,
+		FailWrongService, FailExpiredChallenge, FailReplayedNonce, FailUnknownChallenge, FailWrongKind,
+		FailContractDenied, FailUnavailable, FailExpiredToken, FailUnboundToken, FailBadDPoP, FailWrongOrigin,
+	}
+}
 
 // Entity is what a decision needs to know of an entity, from the ledger.
 type Entity struct {
@@ -133,13 +144,39 @@ func signer(ctx context.Context, v View, s *Signed, kind string) (*Entity, Decis
 	return e, Decision{OK: true, Reason: OK}
 }
 
-// VerifyChallenge is the device's side: the challenge is signed by a
-// current key of a validated service and has not expired at now (Unix
-// seconds).
-func VerifyChallenge(ctx context.Context, v View, msg []byte, now int64) (*Challenge, Decision) {
+// VerifyChallenge is the device's side: the challenge names origin, the
+// origin the device sent the request that the challenge answered to (in
+// any form ParseOrigin reads), is signed by a current key of a validated
+// service and has not expired at now (Unix seconds). A challenge of
+// another origin is refused (fail/wrong-origin) before the ledger is
+// read: the host the device talks to relays another service's challenge,
+// and would use the device's proof there.
+func VerifyChallenge(ctx context.Context, v View, origin string, msg []byte, now int64) (*Challenge, Decision) {
+	want, err := ParseOrigin(origin)
+	if err != nil {
+		return nil, deny(FailWrongOrigin, "the device's origin: %v", err)
+	}
+	c, d := verifyChallenge(ctx, v, msg, now, func(c *Challenge) Decision {
+		if c.Origin != want {
+			return deny(FailWrongOrigin, "the challenge is for %s, and the device talks to %s", c.Origin, want)
+		}
+		return Decision{OK: true}
+	})
+	return c, d
+}
+
+// verifyChallenge decodes and checks a challenge; first, when set, checks
+// its claims before the ledger is read.
+func verifyChallenge(ctx context.Context, v View, msg []byte, now int64, first func(*Challenge) Decision) (*Challenge, Decision) {
 	c, s, err := DecodeChallenge(msg)
 	if err != nil {
 		return nil, deny(FailMalformed, "%v", err)
+	}
+	if first != nil {
+		if d := first(c); !d.OK {
+			d.Service, d.Kid, d.Encoding, d.At = c.Service.String(), c.Kid.String(), s.Encoding, now
+			return nil, d
+		}
 	}
 	if now >= c.Expires || now < c.IssuedAt-clockSkew {
 		return nil, deny(FailExpiredChallenge, "challenge valid from %d to %d; now %d", c.IssuedAt, c.Expires, now)
@@ -162,19 +199,22 @@ type Issued interface {
 }
 
 // VerifyProof is the service's side: the proof is signed by a current key
-// of a validated device, answers a challenge that this service issued,
-// unexpired and not answered before.
-func VerifyProof(ctx context.Context, v View, issued Issued, service did.DID, msg []byte, now int64) Decision {
-	p, s, err := DecodeProof(msg)
+// of a validated device, made for origin (the service's own, as
+// ParseOrigin returns it), and answers a challenge that this service
+// issued for that origin, unexpired and not answered before.
+func VerifyProof(ctx context.Context, v View, issued Issued, service did.DID, origin string, msg []byte, now int64) Decision {
+	p, s, err := DecodeProof(msg, origin)
 	if err != nil {
 		return deny(FailMalformed, "%v", err)
 	}
-	return decideProof(ctx, v, p, s, service, now, func() (*Challenge, Decision) {
+	return decideProof(ctx, v, p, s, service, origin, now, func() (*Challenge, Decision) {
 		return issued.Spend(p.ServiceNonce, now)
 	})
 }
 
-func decideProof(ctx context.Context, v View, p *Proof, s *Signed, service did.DID, now int64, challenge func() (*Challenge, Decision)) Decision {
+// decideProof decides a decoded proof for service at origin; challenge
+// finds (and spends) the challenge it answers, once its signature holds.
+func decideProof(ctx context.Context, v View, p *Proof, s *Signed, service did.DID, origin string, now int64, challenge func() (*Challenge, Decision)) Decision {
 	base := Decision{Device: p.Device.String(), Service: p.Service.String(), Kid: p.Kid.String(), Encoding: s.Encoding, At: now}
 	fail := func(d Decision) Decision {
 		d.Device, d.Service, d.Kid, d.Encoding, d.At, d.Signed = base.Device, base.Service, base.Kid, base.Encoding, now, base.Signed
@@ -182,6 +222,9 @@ func decideProof(ctx context.Context, v View, p *Proof, s *Signed, service did.D
 	}
 	if p.Service.Base() != service.Base() {
 		return fail(deny(FailWrongService, "the proof is for %s", p.Service))
+	}
+	if p.Origin != origin { // a JWS proof; a COSE one of another origin fails its signature
+		return fail(deny(FailWrongOrigin, "the proof is for %s, not %s", p.Origin, origin))
 	}
 	if _, d := signer(ctx, v, s, op.KindDevice); !d.OK {
 		return fail(d)
@@ -195,6 +238,9 @@ func decideProof(ctx context.Context, v View, p *Proof, s *Signed, service did.D
 	if c.Service.Base() != service.Base() {
 		return fail(deny(FailWrongService, "the challenge was issued by %s", c.Service))
 	}
+	if c.Origin != origin {
+		return fail(deny(FailWrongOrigin, "the challenge was issued for %s, not %s", c.Origin, origin))
+	}
 	if now >= c.Expires {
 		return fail(deny(FailExpiredChallenge, "the challenge expired at %d; now %d", c.Expires, now))
 	}
@@ -205,10 +251,11 @@ func decideProof(ctx context.Context, v View, p *Proof, s *Signed, service did.D
 	return base
 }
 
-// NewChallenge makes a challenge for service key kid with a fresh nonce
-// (from the caller's randomness) valid for ttl seconds from now.
-func NewChallenge(kid did.DID, nonce []byte, now, ttl int64) *Challenge {
-	return &Challenge{Service: kid.Base(), Kid: kid, Network: kid.Network, Nonce: nonce, IssuedAt: now, Expires: now + ttl}
+// NewChallenge makes a challenge for service key kid, reached at origin,
+// with a fresh nonce (from the caller's randomness) valid for ttl seconds
+// from now.
+func NewChallenge(kid did.DID, origin string, nonce []byte, now, ttl int64) *Challenge {
+	return &Challenge{Service: kid.Base(), Kid: kid, Network: kid.Network, Origin: origin, Nonce: nonce, IssuedAt: now, Expires: now + ttl}
 }
 
 // SpentSet remembers the challenges answered, per service, until they
@@ -222,18 +269,20 @@ type SpentSet interface {
 // VerifyPair decides on a proof together with the challenge it answers,
 // as a node does for a service that forwards both: the challenge must be
 // signed by a current key of a validated service and unexpired, the proof
-// by a current key of a validated device and bound to that challenge, and
-// the pair not seen before.
+// by a current key of a validated device, bound to that challenge and made
+// for its origin, and the pair not seen before. Whether that origin is
+// the service's is the service's to know (it signed it); a node sees that
+// the device answered for the origin the service named.
 func VerifyPair(ctx context.Context, v View, spent SpentSet, challenge, proof []byte, now int64) Decision {
-	c, d := VerifyChallenge(ctx, v, challenge, now)
+	c, d := verifyChallenge(ctx, v, challenge, now, nil)
 	if !d.OK {
 		return d
 	}
-	p, s, err := DecodeProof(proof)
+	p, s, err := DecodeProof(proof, c.Origin)
 	if err != nil {
 		return deny(FailMalformed, "%v", err)
 	}
-	return decideProof(ctx, v, p, s, c.Service, now, func() (*Challenge, Decision) {
+	return decideProof(ctx, v, p, s, c.Service, c.Origin, now, func() (*Challenge, Decision) {
 		if !spent.Spend(c.Service, c.Nonce, c.Expires, now) {
 			return nil, deny(FailReplayedNonce, "the challenge was already answered")
 		}

@@ -38,12 +38,33 @@ func (d *Device) now() time.Time {
 	return time.Now()
 }
 
-// Answer verifies a challenge and returns the proof that answers it, or
-// the decision that refused the service.
-func (d *Device) Answer(ctx context.Context, challenge []byte) ([]byte, error) {
-	c, dec := authn.VerifyChallenge(ctx, d.View, challenge, d.now().Unix())
+// RefusedError is the device's refusal of a service's challenge, with
+// the decision's reason (fail/wrong-origin for a challenge of another
+// origin than the one the device talks to: a relay).
+type RefusedError struct{ Decision authn.Decision }
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("service refused: %s: %s", e.Decision.Reason, e.Decision.Detail)
+}
+
+// Answer verifies a challenge that the service at serviceURL (its origin,
+// or any URL of it: the one the device sent its request to) sent, and
+// returns the proof that answers it, or a *RefusedError. A challenge that
+// names another origin is refused (fail/wrong-origin): the host at
+// serviceURL would hand the device another service's challenge to use its
+// proof there.
+func (d *Device) Answer(ctx context.Context, serviceURL string, challenge []byte) ([]byte, error) {
+	u, err := url.Parse(serviceURL)
+	if err != nil {
+		return nil, &RefusedError{authn.Decision{Reason: authn.FailWrongOrigin, Detail: "the service's URL does not parse"}}
+	}
+	origin, err := authn.OriginOf(u)
+	if err != nil {
+		return nil, &RefusedError{authn.Decision{Reason: authn.FailWrongOrigin, Detail: err.Error()}}
+	}
+	c, dec := authn.VerifyChallenge(ctx, d.View, origin, challenge, d.now().Unix())
 	if !dec.OK {
-		return nil, fmt.Errorf("service refused: %s: %s", dec.Reason, dec.Detail)
+		return nil, &RefusedError{dec}
 	}
 	enc := d.Encoding
 	if enc == "" {
@@ -52,14 +73,15 @@ func (d *Device) Answer(ctx context.Context, challenge []byte) ([]byte, error) {
 	return d.answer(c, enc)
 }
 
-// answer signs the proof of a challenge already verified.
+// answer signs the proof of a challenge already verified, for its origin
+// (the one the device talks to).
 func (d *Device) answer(c *authn.Challenge, enc authn.Encoding) ([]byte, error) {
 	nonce := make([]byte, authn.NonceLen)
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, err
 	}
 	return authn.SignProof(d.Signer, &authn.Proof{
-		Device: d.Kid.Base(), Kid: d.Kid, Service: c.Service, ServiceNonce: c.Nonce, DeviceNonce: nonce, IssuedAt: d.now().Unix(),
+		Device: d.Kid.Base(), Kid: d.Kid, Service: c.Service, Origin: c.Origin, ServiceNonce: c.Nonce, DeviceNonce: nonce, IssuedAt: d.now().Unix(),
 	}, enc)
 }
 
@@ -67,6 +89,13 @@ func (d *Device) answer(c *authn.Challenge, enc authn.Encoding) ([]byte, error) 
 // with WWW-Authenticate: Bias challenge=...) and retries the request once
 // with the proof. Requests with a body must be replayable (GetBody set, as
 // http.NewRequest does for in-memory bodies).
+//
+// It answers only a challenge that names the origin of the request's URL
+// (the one the 401 came from): a host that hands the device another
+// service's challenge gets no proof, and the request fails with a
+// *RefusedError of reason fail/wrong-origin. A challenge that does not
+// verify otherwise (an unknown or revoked service) is not answered
+// either, and its 401 is returned.
 //
 // A session token that a service returns (header Bias-Token) is kept and
 // presented (Authorization: DPoP, with a DPoP proof signed by the device's
@@ -94,7 +123,30 @@ func (t *Transport) Token() string {
 	return t.token
 }
 
-func origin(u *url.URL) string { return strings.ToLower(u.Scheme + "://" + u.Host) }
+// origin is u's origin (authn.OriginOf), or its scheme and host in lower
+// case for a URL that has none (it can be no challenge's).
+func origin(u *url.URL) string {
+	if o, err := authn.OriginOf(u); err == nil {
+		return o
+	}
+	return strings.ToLower(u.Scheme + "://" + u.Host)
+}
+
+// verify checks a challenge that came in the answer to r: it must name
+// r's origin.
+func (t *Transport) verify(r *http.Request, ch []byte) (*authn.Challenge, authn.Decision) {
+	return authn.VerifyChallenge(r.Context(), t.Device.View, origin(r.URL), ch, t.Device.now().Unix())
+}
+
+// refused is the outcome of a challenge the device does not answer: a
+// relayed one is an error; another's 401 is the answer.
+func refused(resp *http.Response, d authn.Decision) (*http.Response, error) {
+	if d.Reason == authn.FailWrongOrigin {
+		drain(resp)
+		return nil, &RefusedError{d}
+	}
+	return resp, nil
+}
 
 // keep holds the session token that the answer to the device's proof
 // carries (an answer to anything else is not a service's word on this
@@ -211,9 +263,9 @@ func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if err != nil {
 		return resp, nil //nolint:nilerr // not a bias challenge: the service's 401 is the answer
 	}
-	c, dec := authn.VerifyChallenge(r.Context(), t.Device.View, ch, t.Device.now().Unix())
+	c, dec := t.verify(r, ch)
 	if !dec.OK {
-		return resp, nil // the service is not trusted: show its 401
+		return refused(resp, dec) // the service is not trusted: show its 401
 	}
 	drain(resp)
 	// A service of the token's audience gets the token; one that refused
@@ -232,8 +284,8 @@ func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 		if ch, err = authn.DecodeText(v); err != nil {
 			return resp, nil //nolint:nilerr // not a bias challenge: the service's 401 is the answer
 		}
-		if c, dec = authn.VerifyChallenge(r.Context(), t.Device.View, ch, t.Device.now().Unix()); !dec.OK {
-			return resp, nil // the service is not trusted: show its 401
+		if c, dec = t.verify(r, ch); !dec.OK {
+			return refused(resp, dec) // the service is not trusted: show its 401
 		}
 		drain(resp)
 	}

@@ -29,6 +29,9 @@ func TestAnonymousChallengesDoNotDenyDevices(t *testing.T) {
 	devKey, devKid := v.add(t, "camera", op.KindDevice)
 	s := &Service{Signer: svcKey, Kid: svcKid, View: v, Encoding: authn.COSE}
 	h := s.Middleware(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") }))
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	s.URL = srv.URL
 	const anonymous = 1<<16 + 4096
 	var refused atomic.Int64
 	var wg sync.WaitGroup
@@ -57,8 +60,6 @@ func TestAnonymousChallengesDoNotDenyDevices(t *testing.T) {
 		t.Fatalf("an anonymous request after the load: %d %q", rec.Code, rec.Header().Get("WWW-Authenticate"))
 	}
 	// A device, over a real socket, is admitted.
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
 	c := &http.Client{Transport: &Transport{Device: &Device{Signer: devKey, Kid: devKid, View: v}}}
 	resp, err := c.Get(srv.URL)
 	if err != nil {
@@ -83,6 +84,7 @@ func BenchmarkAnonymousChallenges(b *testing.B) {
 	h := s.Middleware(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") }))
 	srv := httptest.NewServer(h)
 	b.Cleanup(srv.Close)
+	s.URL = srv.URL
 	const anonymous = 100_000
 	msg := []byte("a message of about a challenge's size: 100 bytes, more or less, to sign with Ed25519 now")
 	t0 := time.Now()

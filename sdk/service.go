@@ -21,7 +21,7 @@ import (
 // challenges signed with its registered key and decides the proofs that
 // answer them, against its node's view of the ledger.
 //
-//	svc := &sdk.Service{Signer: key, Kid: id.WithFragment("k1"), View: sdk.View{C: client}}
+//	svc := &sdk.Service{Signer: key, Kid: id.WithFragment("k1"), View: sdk.View{C: client}, URL: "https://printer.example"}
 //	http.Handle("/print", svc.Middleware(printHandler))
 type Service struct {
 	Signer   cose.Signer
@@ -48,13 +48,18 @@ type Service struct {
 	Node    *Client
 	Context func(r *http.Request) map[string]string
 
-	// URL is the service's public base URL (scheme and host), as devices
-	// reach it: the DPoP proofs that come with session tokens must name
-	// it. A service without one accepts no session token (a Host header
-	// is the sender's word, not the service's).
+	// URL is the service's public base URL (scheme and host; a path is
+	// ignored), as devices reach it: http, https, coap or coaps. Required:
+	// its origin is signed into every challenge, and a device answers only
+	// a challenge of the origin it talks to (so that no other host can
+	// relay this service's challenge and use the device's proof here); the
+	// DPoP proofs that come with session tokens must name it. It is never
+	// taken from a request's Host header (the sender's word, not the
+	// service's). Read once, at the first challenge or proof.
 	URL string
 
 	once     sync.Once
+	origin   string // of URL
 	issuer   *authn.Issuer
 	dpopSeen *authn.MemorySpentSet // the DPoP proofs' jti, for their window
 	fault    error                 // set when the issuer could not be made
@@ -67,17 +72,30 @@ func (s *Service) now() time.Time {
 	return time.Now()
 }
 
+// ErrNoURL is the fault of a service without a URL (or with one that has
+// no origin): it can issue no challenge.
+var ErrNoURL = errors.New("sdk.Service.URL must be the service's base URL (http, https, coap or coaps): its challenges name its origin")
+
 // init makes the service's challenge issuer once (concurrent first
-// requests share it): a MAC key of its own, so that its challenges are
-// stateless until answered and bound to this instance.
+// requests share it): for the origin of its URL, with a MAC key of its
+// own, so that its challenges are stateless until answered and bound to
+// this instance.
 func (s *Service) init() error {
 	s.once.Do(func() {
+		u, err := url.Parse(s.URL)
+		if err == nil {
+			s.origin, err = authn.OriginOf(u)
+		}
+		if s.URL == "" || err != nil {
+			s.fault = ErrNoURL
+			return
+		}
 		key := make([]byte, 32)
 		if _, err := rand.Read(key); err != nil {
 			s.fault = err
 			return
 		}
-		s.issuer = authn.NewIssuer(s.Kid, key, authn.NewMemorySpentSet(1<<20))
+		s.issuer = authn.NewIssuer(s.Kid, s.origin, key, authn.NewMemorySpentSet(1<<20))
 		s.dpopSeen = authn.NewMemorySpentSet(1 << 20)
 	})
 	return s.fault
@@ -118,7 +136,7 @@ func (s *Service) verifyAtNode(ctx context.Context, proof []byte, request map[st
 	if err := s.init(); err != nil {
 		return authn.Decision{Reason: authn.FailUnavailable, Detail: "the service has no challenge key"}
 	}
-	p, _, err := authn.DecodeProof(proof)
+	p, _, err := authn.DecodeProof(proof, s.origin)
 	if err != nil {
 		return authn.Decision{Reason: authn.FailMalformed, Detail: err.Error()}
 	}
@@ -150,7 +168,7 @@ func (s *Service) Verify(ctx context.Context, proof []byte) authn.Decision {
 	if err := s.init(); err != nil {
 		return authn.Decision{Reason: authn.FailUnavailable, Detail: "the service has no challenge key"}
 	}
-	d := authn.VerifyProof(ctx, s.View, s.issuer, s.Kid.Base(), proof, s.now().Unix())
+	d := authn.VerifyProof(ctx, s.View, s.issuer, s.Kid.Base(), s.origin, proof, s.now().Unix())
 	return s.allow(ctx, d)
 }
 

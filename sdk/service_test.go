@@ -61,7 +61,7 @@ func TestChallengeConcurrentOnFreshService(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	const rounds, n = 10, 64
 	for round := range rounds {
-		s := &Service{Signer: svcKey, Kid: svcKid, View: v, Now: func() time.Time { return now }}
+		s := &Service{Signer: svcKey, Kid: svcKid, View: v, Now: func() time.Time { return now }, URL: "https://printer.example/"}
 		challenges := make([][]byte, n)
 		errs := make([]error, n)
 		start := make(chan struct{})
@@ -79,13 +79,13 @@ func TestChallengeConcurrentOnFreshService(t *testing.T) {
 			if errs[i] != nil {
 				t.Fatalf("round %d, challenge %d: %v", round, i, errs[i])
 			}
-			c, d := authn.VerifyChallenge(ctx, v, b, now.Unix())
+			c, d := authn.VerifyChallenge(ctx, v, "https://printer.example", b, now.Unix())
 			if !d.OK {
 				t.Fatalf("round %d, challenge %d: the device rejects it: %+v", round, i, d)
 			}
 			dn := make([]byte, authn.NonceLen)
 			rand.Read(dn)
-			p := &authn.Proof{Device: devKid.Base(), Kid: devKid, Service: c.Service, ServiceNonce: c.Nonce, DeviceNonce: dn, IssuedAt: now.Unix()}
+			p := &authn.Proof{Device: devKid.Base(), Kid: devKid, Service: c.Service, Origin: c.Origin, ServiceNonce: c.Nonce, DeviceNonce: dn, IssuedAt: now.Unix()}
 			proof, err := authn.SignProof(devKey, p, authn.JWS)
 			if err != nil {
 				t.Fatal(err)

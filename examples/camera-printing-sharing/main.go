@@ -87,7 +87,7 @@ func run() error {
 			}
 			fmt.Fprintf(w, "%s: hello %s (contract %s), by %s", name, d.Device, d.Contract, how)
 		})))
-		svc.URL = srv.URL // the URL the camera's DPoP proofs must name
+		svc.URL = srv.URL // the origin its challenges name, and the URL of the camera's DPoP proofs
 		return srv
 	}
 	for _, e := range []*exnet.Entity{s1, s2, cam} {

@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/bias-iot/bias/authn"
@@ -81,16 +82,19 @@ func run() error {
 	fmt.Printf("• car %s of operator A validated; MEC services of A, B, C registered and bound to their operators' contracts\n", car.DID)
 
 	// One hop: the MEC service challenges, the car answers after checking the
-	// service on the same edge node, the edge node decides from its replica.
+	// service on the same edge node (and that the challenge names the MEC it
+	// reached: here a CoAP endpoint of the operator), the edge node decides
+	// from its replica.
 	hop := func(m mec, area string) (authn.Decision, time.Duration) {
 		t0 := time.Now()
-		svc := &sdk.Service{Signer: m.svc.Key, Kid: m.svc.DID.WithFragment("k1"), View: sdk.View{C: m.edge}}
+		at := "coaps://mec." + strings.ToLower(m.op.Name) + ".example"
+		svc := &sdk.Service{Signer: m.svc.Key, Kid: m.svc.DID.WithFragment("k1"), View: sdk.View{C: m.edge}, URL: at}
 		dev := &sdk.Device{Signer: car.Key, Kid: car.DID.WithFragment("k1"), View: sdk.View{C: m.edge}}
 		ch, err := svc.Challenge()
 		if err != nil {
 			return authn.Decision{Reason: authn.FailUnavailable, Detail: err.Error()}, 0
 		}
-		proof, err := dev.Answer(ctx, ch)
+		proof, err := dev.Answer(ctx, at, ch)
 		if err != nil {
 			return authn.Decision{Reason: authn.FailRevoked, Detail: err.Error()}, time.Since(t0)
 		}

@@ -39,7 +39,7 @@ func newWorld(t *testing.T) *world {
 	c.Bind(t, w.svc, 2, w.ref)
 	w.cam = c.Register(t, op.KindDevice, op.Attr{K: "class", V: "camera"})
 	w.meter = c.Register(t, op.KindDevice, op.Attr{K: "class", V: "meter"})
-	w.iss = authn.NewIssuer(w.svc.Kid(), make([]byte, 32), authn.NewMemorySpentSet(4))
+	w.iss = authn.NewIssuer(w.svc.Kid(), "coaps://cams.example", make([]byte, 32), authn.NewMemorySpentSet(4))
 	return w
 }
 
@@ -54,7 +54,7 @@ func (w *world) pair(t *testing.T, dev registrytest.Entity, now int64) ([]byte, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	pr, err := authn.SignProof(dev.Signer, &authn.Proof{Device: dev.DID, Kid: dev.Kid(), Service: w.svc.DID, ServiceNonce: c.Nonce,
+	pr, err := authn.SignProof(dev.Signer, &authn.Proof{Device: dev.DID, Kid: dev.Kid(), Service: w.svc.DID, Origin: c.Origin, ServiceNonce: c.Nonce,
 		DeviceNonce: make([]byte, authn.NonceLen), IssuedAt: now}, authn.COSE)
 	if err != nil {
 		t.Fatal(err)

@@ -237,13 +237,13 @@ func TestVerifyRoute(t *testing.T) {
 	svc := a.register(t, op.KindService)
 	a.submit(t, a.sign(t, op.Payload{Type: op.TypeUpdate, Update: &op.Update{DID: svc.id.String(), Version: 2,
 		Doc: op.Document{Keys: []op.Key{op.KeyFrom("k1", svc.key.Public())}, Access: []string{prov + "/cams"}}}}))
-	service := &sdk.Service{Signer: svc.key, Kid: svc.id.WithFragment("k1"), View: sdk.View{C: a.c}, Encoding: authn.COSE}
+	service := &sdk.Service{Signer: svc.key, Kid: svc.id.WithFragment("k1"), View: sdk.View{C: a.c}, Encoding: authn.COSE, URL: "coaps://cams.example"}
 	pair := func(dev entity) ([]byte, []byte) {
 		ch, err := service.Challenge()
 		if err != nil {
 			t.Fatal(err)
 		}
-		pr, err := (&sdk.Device{Signer: dev.key, Kid: dev.id.WithFragment("k1"), View: sdk.View{C: a.c}}).Answer(t.Context(), ch)
+		pr, err := (&sdk.Device{Signer: dev.key, Kid: dev.id.WithFragment("k1"), View: sdk.View{C: a.c}}).Answer(t.Context(), service.URL, ch)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -306,7 +306,7 @@ func TestFakeDecisionsNotAttributed(t *testing.T) {
 	a := newAPI(t)
 	cam := a.register(t, op.KindDevice)
 	svc := a.register(t, op.KindService)
-	service := &sdk.Service{Signer: svc.key, Kid: svc.id.WithFragment("k1"), View: sdk.View{C: a.c}, Encoding: authn.COSE}
+	service := &sdk.Service{Signer: svc.key, Kid: svc.id.WithFragment("k1"), View: sdk.View{C: a.c}, Encoding: authn.COSE, URL: "coaps://cams.example"}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	mine, err := a.c.Decisions(ctx, cam.id.String(), "")
@@ -322,7 +322,7 @@ func TestFakeDecisionsNotAttributed(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		pr, err := (&sdk.Device{Signer: signer, Kid: cam.id.WithFragment("k1"), View: sdk.View{C: a.c}}).Answer(t.Context(), ch)
+		pr, err := (&sdk.Device{Signer: signer, Kid: cam.id.WithFragment("k1"), View: sdk.View{C: a.c}}).Answer(t.Context(), service.URL, ch)
 		if err != nil {
 			t.Fatal(err)
 		}

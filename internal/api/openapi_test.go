@@ -19,6 +19,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/bias-iot/bias/authn"
 	"github.com/bias-iot/bias/internal/ledger"
 	"github.com/bias-iot/bias/internal/resolver"
 	"github.com/bias-iot/bias/op"
@@ -264,6 +265,24 @@ func TestOpenAPIDocumentsEveryReason(t *testing.T) {
 		if !enum[r] {
 			t.Errorf("x-reason-status holds %q, which is not in the enum", r)
 		}
+	}
+}
+
+// TestOpenAPIDocumentsEveryAuthnReason: the reasons of an authentication
+// decision are documented, in their order (an append-only list).
+func TestOpenAPIDocumentsEveryAuthnReason(t *testing.T) {
+	raw, _ := dig(loadOpenAPI(t), "components", "schemas", "AuthnDecision", "properties", "reason", "enum").([]any)
+	var got []string
+	for _, v := range raw {
+		s, _ := v.(string)
+		got = append(got, s)
+	}
+	var want []string
+	for _, r := range authn.Reasons() {
+		want = append(want, string(r))
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("AuthnDecision.reason enum %v, want authn.Reasons() %v", got, want)
 	}
 }
 

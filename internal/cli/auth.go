@@ -19,8 +19,10 @@ func (a *app) authCmd() *cobra.Command {
 		Short: "Play a device and a service authenticating each other through a node",
 		Long: `Mutual authentication (docs/authentication.md): a service issues a signed
 challenge, a device checks the service on the ledger and answers with a signed
-proof, and the service (or any node) decides. Messages are printed as compact
-JWS or base64url COSE_Sign1 (no padding).`,
+proof, and the service (or any node) decides. A challenge names the origin of
+the service's URL, and the device answers only a challenge of the origin it
+talks to (--url). Messages are printed as compact JWS or base64url COSE_Sign1
+(no padding).`,
 	}
 	cmd.AddCommand(a.authChallengeCmd(), a.authAnswerCmd(), a.authVerifyCmd(), a.authDemoCmd())
 	return cmd
@@ -57,18 +59,18 @@ func readMsg(s string) ([]byte, error) {
 }
 
 func (a *app) authChallengeCmd() *cobra.Command {
-	var keyPath, enc string
+	var keyPath, enc, serviceURL string
 	cmd := &cobra.Command{
-		Use:     "challenge SERVICE_DID --key FILE",
+		Use:     "challenge SERVICE_DID --key FILE --url URL",
 		Short:   "Issue a challenge as a service",
-		Example: example("bias auth challenge did:bias:local:... --key printer.key --encoding cose > challenge.txt"),
+		Example: example("bias auth challenge did:bias:local:... --key printer.key --url https://printer.example --encoding cose > challenge.txt"),
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := a.entitySigner(cmd.Context(), args[0], keyPath)
 			if err != nil {
 				return err
 			}
-			svc := &sdk.Service{Signer: s.Signer, Kid: s.Kid, View: s.View, Encoding: authn.Encoding(enc)}
+			svc := &sdk.Service{Signer: s.Signer, Kid: s.Kid, View: s.View, Encoding: authn.Encoding(enc), URL: serviceURL}
 			c, err := svc.Challenge()
 			if err != nil {
 				return err
@@ -79,16 +81,18 @@ func (a *app) authChallengeCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&keyPath, "key", "", "a key of the service (required)")
 	cmd.Flags().StringVar(&enc, "encoding", "jws", "jws or cose")
+	cmd.Flags().StringVar(&serviceURL, "url", "", "the service's base URL, as devices reach it; the challenge names its origin (required)")
 	cmd.MarkFlagRequired("key")
+	cmd.MarkFlagRequired("url")
 	return cmd
 }
 
 func (a *app) authAnswerCmd() *cobra.Command {
-	var keyPath string
+	var keyPath, serviceURL string
 	cmd := &cobra.Command{
-		Use:     "answer DEVICE_DID CHALLENGE --key FILE",
+		Use:     "answer DEVICE_DID CHALLENGE --key FILE --url URL",
 		Short:   "Check a service's challenge and answer it as a device",
-		Example: example("bias auth answer did:bias:local:... challenge.txt --key cam.key > proof.txt"),
+		Example: example("bias auth answer did:bias:local:... challenge.txt --key cam.key --url https://printer.example > proof.txt"),
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dev, err := a.entitySigner(cmd.Context(), args[0], keyPath)
@@ -99,7 +103,7 @@ func (a *app) authAnswerCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			p, err := dev.Answer(cmd.Context(), ch)
+			p, err := dev.Answer(cmd.Context(), serviceURL, ch)
 			if err != nil {
 				return err
 			}
@@ -108,7 +112,9 @@ func (a *app) authAnswerCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&keyPath, "key", "", "a key of the device (required)")
+	cmd.Flags().StringVar(&serviceURL, "url", "", "the URL the device got the challenge from: the challenge must name its origin (required)")
 	cmd.MarkFlagRequired("key")
+	cmd.MarkFlagRequired("url")
 	return cmd
 }
 
@@ -143,7 +149,7 @@ func (a *app) authVerifyCmd() *cobra.Command {
 }
 
 func (a *app) authDemoCmd() *cobra.Command {
-	var svcKey, devKey, enc string
+	var svcKey, devKey, enc, serviceURL string
 	cmd := &cobra.Command{
 		Use:     "demo SERVICE_DID DEVICE_DID --service-key FILE --device-key FILE",
 		Short:   "Run a whole mutual authentication and show each step",
@@ -159,14 +165,14 @@ func (a *app) authDemoCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			svc := &sdk.Service{Signer: s.Signer, Kid: s.Kid, View: s.View, Encoding: authn.Encoding(enc)}
+			svc := &sdk.Service{Signer: s.Signer, Kid: s.Kid, View: s.View, Encoding: authn.Encoding(enc), URL: serviceURL}
 			t0 := time.Now()
 			ch, err := svc.Challenge()
 			if err != nil {
 				return err
 			}
-			a.out("1. service %s issues a challenge (%s, %d bytes)\n", s.Kid, enc, len(ch))
-			p, err := dev.Answer(ctx, ch)
+			a.out("1. service %s at %s issues a challenge (%s, %d bytes)\n", s.Kid, serviceURL, enc, len(ch))
+			p, err := dev.Answer(ctx, serviceURL, ch)
 			if err != nil {
 				return fmt.Errorf("2. the device refuses the service: %w", err)
 			}
@@ -186,6 +192,7 @@ func (a *app) authDemoCmd() *cobra.Command {
 	cmd.Flags().StringVar(&svcKey, "service-key", "", "a key of the service (required)")
 	cmd.Flags().StringVar(&devKey, "device-key", "", "a key of the device (required)")
 	cmd.Flags().StringVar(&enc, "encoding", "jws", "jws or cose")
+	cmd.Flags().StringVar(&serviceURL, "url", "https://service.example", "the service's URL, which its challenge names and the device talks to")
 	cmd.MarkFlagRequired("service-key")
 	cmd.MarkFlagRequired("device-key")
 	return cmd

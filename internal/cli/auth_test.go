@@ -26,11 +26,15 @@ func TestAuthCommands(t *testing.T) {
 	}
 	// Step by step, through files, with the node deciding.
 	ch := f.path("challenge.txt")
-	if err := os.WriteFile(ch, []byte(f.must("auth", "challenge", svc, "--key", svcKey, "--encoding", "cose")), 0o600); err != nil {
+	if err := os.WriteFile(ch, []byte(f.must("auth", "challenge", svc, "--key", svcKey, "--encoding", "cose", "--url", "coaps://printer.example")), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A device that talks to another host does not answer it.
+	if out := f.fail("auth", "answer", dev, ch, "--key", devKey, "--url", "coaps://relay.example"); !strings.Contains(out, string(authn.FailWrongOrigin)) {
+		t.Fatalf("answer at another origin: %s", out)
+	}
 	pr := f.path("proof.txt")
-	if err := os.WriteFile(pr, []byte(f.must("auth", "answer", dev, ch, "--key", devKey)), 0o600); err != nil {
+	if err := os.WriteFile(pr, []byte(f.must("auth", "answer", dev, ch, "--key", devKey, "--url", "coaps://printer.example:5684")), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	var d authn.Decision

@@ -52,11 +52,11 @@ func TestAccessContract(t *testing.T) {
 	}
 
 	view := sdk.View{C: h.Client}
-	svc := &sdk.Service{Signer: mec.Signer, Kid: mec.DID.WithFragment("k1"), View: view}
+	svc := &sdk.Service{Signer: mec.Signer, Kid: mec.DID.WithFragment("k1"), View: view, URL: "coaps://mec.example"}
 	dev := &sdk.Device{Signer: car.Signer, Kid: car.DID.WithFragment("k1"), View: view}
 	auth := func(area string) authn.Decision {
 		ch, _ := svc.Challenge()
-		p, err := dev.Answer(t.Context(), ch)
+		p, err := dev.Answer(t.Context(), svc.URL, ch)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -34,18 +34,21 @@ func TestAuthenticationThroughNode(t *testing.T) {
 		ch, pr []byte
 		device authn.Decision // the device's check of the challenge
 	}
+	const origin = "https://printer.example"
+	answerFor := origin // the origin the device signs its proof for
 	exchange := func(enc authn.Encoding, devSigner cose.Signer, devKid did.DID, service did.DID, now time.Time) pair {
-		c := authn.NewChallenge(svc.DID.WithFragment("k1"), freshNonce(), now.Unix(), 30)
+		c := authn.NewChallenge(svc.DID.WithFragment("k1"), origin, freshNonce(), now.Unix(), 30)
 		cb, err := authn.SignChallenge(svc.Signer, c, enc)
 		if err != nil {
 			t.Fatal(err)
 		}
 		// The device checks the service through its node.
-		got, d := authn.VerifyChallenge(t.Context(), view, cb, time.Now().Unix())
+		got, d := authn.VerifyChallenge(t.Context(), view, origin, cb, time.Now().Unix())
 		if got == nil {
 			got = c // answer anyway, to see the node refuse it too
 		}
-		pb, err := authn.SignProof(devSigner, &authn.Proof{Device: devKid.Base(), Kid: devKid, Service: service, ServiceNonce: got.Nonce, DeviceNonce: freshNonce(), IssuedAt: time.Now().Unix()}, enc)
+		pb, err := authn.SignProof(devSigner, &authn.Proof{Device: devKid.Base(), Kid: devKid, Service: service, Origin: answerFor,
+			ServiceNonce: got.Nonce, DeviceNonce: freshNonce(), IssuedAt: time.Now().Unix()}, enc)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,6 +89,18 @@ func TestAuthenticationThroughNode(t *testing.T) {
 		{"fail/proof-for-another-service", func() pair {
 			return exchange(authn.COSE, dev.Signer, dev.DID.WithFragment("k1"), other.DID, time.Now())
 		}, authn.FailWrongService},
+		{"fail/wrong-origin-proof", func() pair {
+			// A proof made for another origin than the challenge names.
+			answerFor = "https://relay.example"
+			defer func() { answerFor = origin }()
+			return exchange(authn.JWS, dev.Signer, dev.DID.WithFragment("k1"), svc.DID, time.Now())
+		}, authn.FailWrongOrigin},
+		{"fail/wrong-origin-proof-cose", func() pair {
+			// In COSE the proof does not carry its origin: it signs it.
+			answerFor = "https://relay.example"
+			defer func() { answerFor = origin }()
+			return exchange(authn.COSE, dev.Signer, dev.DID.WithFragment("k1"), svc.DID, time.Now())
+		}, authn.FailBadSignature},
 		{"fail/tampered-bytes", func() pair {
 			p := exchange(authn.COSE, dev.Signer, dev.DID.WithFragment("k1"), svc.DID, time.Now())
 			p.pr[len(p.pr)-3] ^= 1

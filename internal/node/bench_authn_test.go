@@ -13,6 +13,9 @@ import (
 	"github.com/bias-iot/bias/op"
 )
 
+// benchOrigin is the origin of the benchmarks' service.
+const benchOrigin = "https://printer.example"
+
 // authnFixture registers and validates a service (Ed25519) and a device
 // (Ed25519) and pre-computes n challenge/proof pairs in enc.
 func authnFixture(b *testing.B, n int, enc authn.Encoding) (*nodetest.Harness, nodetest.Entity, [][2][]byte, *authn.Issuer) {
@@ -20,7 +23,7 @@ func authnFixture(b *testing.B, n int, enc authn.Encoding) (*nodetest.Harness, n
 	svc := h.RegisterValidated(op.KindService, cose.AlgEdDSA)
 	dev := h.RegisterValidated(op.KindDevice, cose.AlgEdDSA)
 	now := time.Now().Unix()
-	store := authn.NewIssuer(svc.DID.WithFragment("k1"), freshNonce(), authn.NewMemorySpentSet(n+1))
+	store := authn.NewIssuer(svc.DID.WithFragment("k1"), benchOrigin, freshNonce(), authn.NewMemorySpentSet(n+1))
 	pairs := make([][2][]byte, n)
 	for i := range pairs {
 		c, err := store.New(now, 300)
@@ -28,7 +31,7 @@ func authnFixture(b *testing.B, n int, enc authn.Encoding) (*nodetest.Harness, n
 			b.Fatal(err)
 		}
 		cb, _ := authn.SignChallenge(svc.Signer, c, enc)
-		pb, _ := authn.SignProof(dev.Signer, &authn.Proof{Device: dev.DID, Kid: dev.DID.WithFragment("k1"), Service: svc.DID, ServiceNonce: c.Nonce, DeviceNonce: freshNonce(), IssuedAt: now}, enc)
+		pb, _ := authn.SignProof(dev.Signer, &authn.Proof{Device: dev.DID, Kid: dev.DID.WithFragment("k1"), Service: svc.DID, Origin: benchOrigin, ServiceNonce: c.Nonce, DeviceNonce: freshNonce(), IssuedAt: now}, enc)
 		pairs[i] = [2][]byte{cb, pb}
 	}
 	return h, svc, pairs, store
@@ -105,7 +108,7 @@ func BenchmarkVerifyProof(b *testing.B) {
 			view := h.Node.Resolver()
 			now := time.Now().Unix()
 			runAll(b, pairs, 1, func(p [2][]byte) authn.Decision {
-				return authn.VerifyProof(context.Background(), view, store, svc.DID, p[1], now)
+				return authn.VerifyProof(context.Background(), view, store, svc.DID, benchOrigin, p[1], now)
 			})
 		})
 	}

@@ -32,7 +32,7 @@ func TestCachedViewDropsOnEvent(t *testing.T) {
 			t.Errorf("the cached view's Run: %v, want it to end with the context", err)
 		}
 	}()
-	svc := &sdk.Service{Signer: svcE.Signer, Kid: svcE.DID.WithFragment("k1"), View: cv}
+	svc := &sdk.Service{Signer: svcE.Signer, Kid: svcE.DID.WithFragment("k1"), View: cv, URL: "https://printer.example"}
 	dev := &sdk.Device{Signer: devE.Signer, Kid: devE.DID.WithFragment("k1"), View: sdk.View{C: h.Client}}
 	auth := authenticator(t, svc, dev)
 	// Wait until the view follows the stream (entities get cached).
@@ -72,7 +72,7 @@ func authenticator(t *testing.T, svc *sdk.Service, dev *sdk.Device) func() authn
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := dev.Answer(t.Context(), ch)
+		p, err := dev.Answer(t.Context(), svc.URL, ch)
 		if err != nil {
 			t.Fatal(err)
 		}

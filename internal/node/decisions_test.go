@@ -22,10 +22,10 @@ func TestDecisionEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	view := sdk.View{C: h.Client}
-	svc := &sdk.Service{Signer: svcE.Signer, Kid: svcE.DID.WithFragment("k1"), View: view}
+	svc := &sdk.Service{Signer: svcE.Signer, Kid: svcE.DID.WithFragment("k1"), View: view, URL: "https://printer.example"}
 	dev := &sdk.Device{Signer: devE.Signer, Kid: devE.DID.WithFragment("k1"), View: view}
 	ch, _ := svc.Challenge()
-	p, _ := dev.Answer(t.Context(), ch)
+	p, _ := dev.Answer(t.Context(), svc.URL, ch)
 	for i := 0; i < 2; i++ { // accepted, then the replay refused
 		if _, err := h.Client.Verify(t.Context(), ch, p); err != nil {
 			t.Fatal(err)

@@ -73,7 +73,7 @@ func challengeOf(t *testing.T, url string, dev *sdk.Device) (challenge, proof []
 	if challenge, err = authn.DecodeText(v); err != nil {
 		t.Fatal(err)
 	}
-	if proof, err = dev.Answer(t.Context(), challenge); err != nil {
+	if proof, err = dev.Answer(t.Context(), url, challenge); err != nil {
 		t.Fatal(err)
 	}
 	return challenge, proof
@@ -92,8 +92,9 @@ func TestProofReplayAcrossNodes(t *testing.T) {
 	svcE := h.RegisterValidated(op.KindService, cose.AlgEdDSA)
 	devE := h.RegisterValidated(op.KindDevice, cose.AlgEdDSA)
 	dev := &sdk.Device{Signer: devE.Signer, Kid: devE.DID.WithFragment("k1"), View: sdk.View{C: h.Client}}
-	instance := func(node bool) string {
-		s := &sdk.Service{Signer: svcE.Signer, Kid: svcE.DID.WithFragment("k1"), View: sdk.View{C: h.Client}}
+	// An instance at url ("": its own), as replicas behind one public URL.
+	instance := func(node bool, url string) string {
+		s := &sdk.Service{Signer: svcE.Signer, Kid: svcE.DID.WithFragment("k1"), View: sdk.View{C: h.Client}, URL: url}
 		if node {
 			s.Node = h.Client
 		}
@@ -104,7 +105,8 @@ func TestProofReplayAcrossNodes(t *testing.T) {
 		node bool
 	}{{"local", false}, {"at-node", true}} {
 		t.Run(mode.name, func(t *testing.T) {
-			a, replica, restarted := instance(mode.node), instance(mode.node), instance(mode.node)
+			a := instance(mode.node, "")
+			replica, restarted := instance(mode.node, a), instance(mode.node, a)
 			_, proof := challengeOf(t, a, dev)
 			auth := sdk.AuthScheme + ` proof="` + authn.EncodeText(proof) + `"`
 			if code, reason := call(t, a, auth); code != 200 {
@@ -140,7 +142,7 @@ func TestForgedProofDoesNotSpendChallenge(t *testing.T) {
 	// The forger saw the challenge; it signs an answer with its own key
 	// under the device's kid.
 	forger := &sdk.Device{Signer: nodetest.NewKey(t, cose.AlgEdDSA), Kid: devE.DID.WithFragment("k1"), View: sdk.View{C: h.Client}}
-	forged, err := forger.Answer(t.Context(), challenge)
+	forged, err := forger.Answer(t.Context(), url, challenge)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,10 +200,12 @@ func TestTokenNotSentToOtherHosts(t *testing.T) {
 	}
 	plain := httptest.NewServer(record(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "hello") })))
 	t.Cleanup(plain.Close)
-	strangerSrv := httptest.NewServer(record(service(stranger, 0).Middleware(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	strangerSvc := service(stranger, 0)
+	strangerSrv := httptest.NewServer(record(strangerSvc.Middleware(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "ok")
 	}))))
 	t.Cleanup(strangerSrv.Close)
+	strangerSvc.URL = strangerSrv.URL
 	redirect := httptest.NewServer(http.RedirectHandler(plain.URL+"/elsewhere", http.StatusFound))
 	t.Cleanup(redirect.Close)
 
@@ -463,7 +467,7 @@ func TestStalledStreamFallsBackToNode(t *testing.T) {
 	cv.StaleAfter, cv.OnStale = 2*time.Second, func() { staleSaid.Store(true) }
 	ran := make(chan error, 1)
 	go func() { ran <- cv.Run(t.Context()) }()
-	svc := &sdk.Service{Signer: svcE.Signer, Kid: svcE.DID.WithFragment("k1"), View: cv}
+	svc := &sdk.Service{Signer: svcE.Signer, Kid: svcE.DID.WithFragment("k1"), View: cv, URL: "https://printer.example"}
 	dev := &sdk.Device{Signer: devE.Signer, Kid: devE.DID.WithFragment("k1"), View: sdk.View{C: h.Client}}
 	auth := authenticator(t, svc, dev)
 	// The view caches while its stream is alive (events keep it so).

@@ -33,6 +33,7 @@ func TestMiddleware(t *testing.T) {
 				fmt.Fprintf(w, "hello %s", d.Device)
 			})))
 			defer srv.Close()
+			svc.URL = srv.URL
 
 			// Without the SDK: 401 with a challenge.
 			resp, err := http.Get(srv.URL)
@@ -60,7 +61,7 @@ func TestMiddleware(t *testing.T) {
 	// Conditional access: a service that admits only devices of one
 	// provider admits this one only when it names the device's.
 	for admitted, want := range map[string]authn.Reason{h.Provider.DID.String(): authn.OK, h.Other.DID.String(): authn.FailContractDenied} {
-		strict := &sdk.Service{Signer: svcE.Signer, Kid: svcE.DID.WithFragment("k1"), View: view,
+		strict := &sdk.Service{Signer: svcE.Signer, Kid: svcE.DID.WithFragment("k1"), View: view, URL: "https://printer.example",
 			Allow: func(_ context.Context, e *authn.Entity, _ authn.Decision) error {
 				if e.Provider != admitted {
 					return fmt.Errorf("only devices of %s are admitted", admitted)
@@ -69,7 +70,7 @@ func TestMiddleware(t *testing.T) {
 			}}
 		ch, _ := strict.Challenge()
 		devSDK := &sdk.Device{Signer: devE.Signer, Kid: devE.DID.WithFragment("k1"), View: view}
-		p, err := devSDK.Answer(t.Context(), ch)
+		p, err := devSDK.Answer(t.Context(), strict.URL, ch)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,6 +86,7 @@ func TestMiddleware(t *testing.T) {
 	svc := &sdk.Service{Signer: svcE.Signer, Kid: svcE.DID.WithFragment("k1"), View: view}
 	srv := httptest.NewServer(svc.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})))
 	defer srv.Close()
+	svc.URL = srv.URL
 	dev := &sdk.Device{Signer: devE.Signer, Kid: devE.DID.WithFragment("k1"), View: view}
 	resp, err := (&http.Client{Transport: &sdk.Transport{Device: dev}}).Get(srv.URL)
 	if err != nil {

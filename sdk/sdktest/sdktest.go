@@ -5,7 +5,7 @@
 //	n := sdktest.Start(t)
 //	svcDID, svcKey := n.Register(t, op.KindService, cose.AlgES256)
 //	devDID, devKey := n.Register(t, op.KindDevice, cose.AlgEdDSA)
-//	svc := &sdk.Service{Signer: svcKey, Kid: svcDID.WithFragment("k1"), View: n.View()}
+//	svc := &sdk.Service{Signer: svcKey, Kid: svcDID.WithFragment("k1"), View: n.View(), URL: "https://printer.example"}
 package sdktest
 
 import (

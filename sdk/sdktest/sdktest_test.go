@@ -16,14 +16,14 @@ func TestStart(t *testing.T) {
 	n := sdktest.Start(t)
 	svcDID, svcKey := n.Register(t, op.KindService, cose.AlgES256)
 	devDID, devKey := n.Register(t, op.KindDevice, cose.AlgEdDSA)
-	svc := &sdk.Service{Signer: svcKey, Kid: svcDID.WithFragment("k1"), View: n.View()}
+	svc := &sdk.Service{Signer: svcKey, Kid: svcDID.WithFragment("k1"), View: n.View(), URL: "https://printer.example"}
 	dev := &sdk.Device{Signer: devKey, Kid: devDID.WithFragment("k1"), View: n.View()}
 	authenticate := func() authn.Decision {
 		ch, err := svc.Challenge()
 		if err != nil {
 			t.Fatal(err)
 		}
-		proof, err := dev.Answer(t.Context(), ch)
+		proof, err := dev.Answer(t.Context(), svc.URL, ch)
 		if err != nil {
 			t.Fatal(err)
 		}

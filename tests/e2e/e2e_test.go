@@ -160,13 +160,13 @@ func TestOperators(t *testing.T) {
 	validate(ps[0], A, car)
 
 	auth := func(at *proc, area string) authn.Decision {
-		svc := &sdk.Service{Signer: mecKey, Kid: mec.WithFragment("k1"), View: sdk.View{C: at.c}}
+		svc := &sdk.Service{Signer: mecKey, Kid: mec.WithFragment("k1"), View: sdk.View{C: at.c}, URL: "coaps://mec.example"}
 		dev := &sdk.Device{Signer: carKey, Kid: car.WithFragment("k1"), View: sdk.View{C: at.c}}
 		ch, err := svc.Challenge()
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := dev.Answer(ctx, ch)
+		p, err := dev.Answer(ctx, svc.URL, ch)
 		if err != nil {
 			return authn.Decision{Reason: authn.FailRevoked, Detail: err.Error()}
 		}

@@ -79,13 +79,13 @@ func TestMeasure(t *testing.T) {
 		})
 	}
 	auth := func(at *proc, c car) authn.Decision {
-		s := &sdk.Service{Signer: svcKey, Kid: svc.WithFragment("k1"), View: sdk.View{C: at.c}}
+		s := &sdk.Service{Signer: svcKey, Kid: svc.WithFragment("k1"), View: sdk.View{C: at.c}, URL: "coaps://mec.example"}
 		d := &sdk.Device{Signer: c.key, Kid: c.id.WithFragment("k1"), View: sdk.View{C: at.c}}
 		ch, err := s.Challenge()
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := d.Answer(ctx, ch)
+		p, err := d.Answer(ctx, s.URL, ch)
 		if err != nil {
 			return authn.Decision{Reason: authn.FailRevoked}
 		}
