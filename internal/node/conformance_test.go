@@ -136,9 +136,10 @@ func TestResolverConformance(t *testing.T) {
 	h.MustSubmit(tx)
 	dev := id.String()
 	v1 := h.Entity(id)
-	// Version 1 alone in its second: later versions in a later one. (One
-	// more block after the pause: until the ledger's block time keeps up
-	// after an idle spell, a block carries its predecessor's commit time.)
+	// Version 1 alone in its second: later versions in a later one. (A
+	// block carries its predecessor's commit time, refreshed only after a
+	// pause longer than cometledger's MaxTimeLag: one more block after this
+	// short pause carries the later time.)
 	time.Sleep(time.Until(v1.Created.Truncate(time.Second).Add(1100 * time.Millisecond)))
 	h.Register(op.KindDevice, h.Provider.DID, cose.AlgEdDSA)
 
