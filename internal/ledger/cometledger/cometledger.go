@@ -144,7 +144,7 @@ func Start(c Config, app abci.Application, log *slog.Logger) (*Ledger, error) {
 	}
 	n, err := nm.NewNode(cfg, l.signer, nodeKey,
 		proxy.NewConnSyncLocalClientCreator(&shim{Application: app, l: l, maxAge: c.TimeoutCommit + lag}),
-		nm.DefaultGenesisDocProviderFunc(cfg), cmtcfg.DefaultDBProvider,
+		nm.DefaultGenesisDocProviderFunc(cfg), shutdownSafeDBProvider,
 		nm.DefaultMetricsProvider(cfg.Instrumentation), slogAdapter{log.With("module", "cometbft")})
 	if err != nil {
 		return nil, fmt.Errorf("create node: %w", err)
