@@ -53,10 +53,18 @@ func (d *shutdownSafeDB) Has(k []byte) (bool, error) {
 	return d.DB.Has(k)
 }
 
-func (d *shutdownSafeDB) Set(k, v []byte) error     { return d.write(func() error { return d.DB.Set(k, v) }) }
-func (d *shutdownSafeDB) SetSync(k, v []byte) error { return d.write(func() error { return d.DB.SetSync(k, v) }) }
-func (d *shutdownSafeDB) Delete(k []byte) error     { return d.write(func() error { return d.DB.Delete(k) }) }
-func (d *shutdownSafeDB) DeleteSync(k []byte) error { return d.write(func() error { return d.DB.DeleteSync(k) }) }
+func (d *shutdownSafeDB) Set(k, v []byte) error {
+	return d.write(func() error { return d.DB.Set(k, v) })
+}
+func (d *shutdownSafeDB) SetSync(k, v []byte) error {
+	return d.write(func() error { return d.DB.SetSync(k, v) })
+}
+func (d *shutdownSafeDB) Delete(k []byte) error {
+	return d.write(func() error { return d.DB.Delete(k) })
+}
+func (d *shutdownSafeDB) DeleteSync(k []byte) error {
+	return d.write(func() error { return d.DB.DeleteSync(k) })
+}
 
 func (d *shutdownSafeDB) write(f func() error) error {
 	d.mu.RLock()
