@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -243,6 +244,19 @@ func rejections(t *testing.T, enc Encoding) {
 			// A proof of our challenge, checked by a verifier of another origin.
 			return VerifyProof(ctx, s.v, s.store, s.svc.id, "https://other.example", good(s), now)
 		}, otherOrigin},
+		{"fail/issued-challenge-of-another-origin", func(s *setup) Decision {
+			// A store that hands back a challenge of another origin (one
+			// shared by two services): the verifier's own origin decides.
+			return VerifyProof(ctx, s.v, elsewhereIssued{s.store}, s.svc.id, svcOrigin, good(s), now)
+		}, FailWrongOrigin},
+		{"fail/pair-proof-for-another-origin", func(s *setup) Decision {
+			// At a node: the proof must be made for the challenge's origin.
+			ch, err := SignChallenge(s.svc.s, s.c, enc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return VerifyPair(ctx, s.v, NewMemorySpentSet(10), ch, proofFor(s.dev.s, s.dev.kid, s.svc.id, "https://relay.example", s.c.Nonce), now)
+		}, otherOrigin},
 		{"fail/unknown-challenge-of-another-origin", func(s *setup) Decision {
 			// The service at another origin, with the same key, never issued
 			// it: the nonce's MAC covers the origin.
@@ -467,6 +481,34 @@ func TestContractAudience(t *testing.T) {
 		}
 		if _, got := VerifyToken(ctx, v, tok, sharing.id, now+1); got.Reason != want {
 			t.Fatalf("a token naming the service, issued by %s: %+v, want %s", issuer.id, got, want)
+		}
+	}
+}
+
+// elsewhereIssued hands back the challenges it spends as made for another
+// origin.
+type elsewhereIssued struct{ Issued }
+
+func (e elsewhereIssued) Spend(nonce []byte, now int64) (*Challenge, Decision) {
+	c, d := e.Issued.Spend(nonce, now)
+	if c != nil {
+		o := *c
+		o.Origin = "https://elsewhere.example"
+		c = &o
+	}
+	return c, d
+}
+
+func TestHTUNormalizesTheOrigin(t *testing.T) {
+	for _, c := range [][2]string{
+		{"https://p.example:443/x?q=1", "https://P.example/x"},
+		{"http://p.example:80", "http://p.example/"},
+		{"coaps://[2001:DB8::1]:5684/t", "coaps://[2001:db8::1]/t"},
+	} {
+		a, _ := url.Parse(c[0])
+		b, _ := url.Parse(c[1])
+		if HTU(a) != HTU(b) {
+			t.Errorf("HTU(%s) = %s, HTU(%s) = %s", c[0], HTU(a), c[1], HTU(b))
 		}
 	}
 }

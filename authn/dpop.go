@@ -43,10 +43,17 @@ type dpopHeader struct {
 // HTU is a request's URL as a DPoP proof names it: scheme, host and path,
 // without query and fragment (RFC 9449 section 4.2).
 func HTU(u *url.URL) string {
-	v := url.URL{Scheme: strings.ToLower(u.Scheme), Host: strings.ToLower(u.Host), Path: u.EscapedPath()}
-	if v.Path == "" {
-		v.Path = "/"
+	path := u.EscapedPath()
+	if path == "" {
+		path = "/"
 	}
+	// The origin as challenges name it (default port elided, host
+	// normalized), so that https://p.example:443/x and https://p.example/x
+	// are one URL on both sides.
+	if o, err := OriginOf(u); err == nil {
+		return o + path
+	}
+	v := url.URL{Scheme: strings.ToLower(u.Scheme), Host: strings.ToLower(u.Host), Path: path}
 	return v.String()
 }
 

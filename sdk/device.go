@@ -149,15 +149,17 @@ func refused(resp *http.Response, d authn.Decision) (*http.Response, error) {
 }
 
 // keep holds the session token that the answer to the device's proof
-// carries (an answer to anything else is not a service's word on this
-// device, and may not replace the token held).
-func (t *Transport) keep(r *http.Request, resp *http.Response) {
+// of c carries, if that service issued it (an answer to anything else is
+// not a service's word on this device, and another issuer's token, which
+// the host could only have taken elsewhere, may not replace the token
+// held).
+func (t *Transport) keep(r *http.Request, resp *http.Response, c *authn.Challenge) {
 	tok := resp.Header.Get(TokenHeader)
 	if tok == "" {
 		return
 	}
 	iss, aud, err := authn.PeekToken([]byte(tok))
-	if err != nil {
+	if err != nil || iss != c.Service.Base().String() {
 		return
 	}
 	t.mu.Lock()
@@ -304,7 +306,7 @@ func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	retry.Header.Set("Authorization", AuthScheme+` proof="`+authn.EncodeText(proof)+`"`)
 	resp, err = base.RoundTrip(retry)
 	if err == nil {
-		t.keep(r, resp)
+		t.keep(r, resp, c)
 	}
 	return resp, err
 }

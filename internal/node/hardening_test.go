@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"io"
 	"net"
@@ -494,5 +495,49 @@ func TestStalledStreamFallsBackToNode(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not end with the stalled stream")
+	}
+}
+
+// TestTokenKeptOnlyFromItsIssuer: a service the device proves itself to
+// may answer with a session token of its own, never replace the device's
+// token with one naming another issuer (which it could only have taken
+// elsewhere, or forged).
+func TestTokenKeptOnlyFromItsIssuer(t *testing.T) {
+	t.Parallel()
+	h := nodetest.Start(t)
+	view := sdk.View{C: h.Client}
+	printing, mallory := h.RegisterValidated(op.KindService, cose.AlgEdDSA), h.RegisterValidated(op.KindService, cose.AlgEdDSA)
+	camera := h.RegisterValidated(op.KindDevice, cose.AlgEdDSA)
+	s1 := protect(t, &sdk.Service{Signer: printing.Signer, Kid: printing.DID.WithFragment("k1"), View: view, TokenTTL: 5 * time.Minute, Audience: []did.DID{printing.DID}})
+	enc := base64.RawURLEncoding.EncodeToString
+	forged := enc([]byte(`{"alg":"EdDSA"}`)) + "." + enc([]byte(`{"iss":"`+printing.DID.String()+`","aud":["`+printing.DID.String()+`"]}`)) + "." + enc([]byte("sig"))
+	m := &sdk.Service{Signer: mallory.Signer, Kid: mallory.DID.WithFragment("k1"), View: view}
+	srv := httptest.NewServer(m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set(sdk.TokenHeader, forged)
+		_, _ = io.WriteString(w, "ok")
+	})))
+	t.Cleanup(srv.Close)
+	m.URL = srv.URL
+
+	tr := &sdk.Transport{Device: &sdk.Device{Signer: camera.Signer, Kid: camera.DID.WithFragment("k1"), View: view}}
+	c := &http.Client{Transport: tr}
+	for _, u := range []string{s1, srv.URL} {
+		resp, err := c.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d", u, resp.StatusCode)
+		}
+		if u == s1 && tr.Token() == "" {
+			t.Fatal("no token from printing")
+		}
+	}
+	if tr.Token() == forged {
+		t.Fatal("the device took another service's word for printing's token")
+	}
+	if iss, _, err := authn.PeekToken([]byte(tr.Token())); err != nil || iss != printing.DID.String() {
+		t.Fatalf("token held: %q %v", iss, err)
 	}
 }
