@@ -54,3 +54,21 @@ func TestLimitHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestClientOf: a per-client bound counts an IPv6 client by its /64.
+func TestClientOf(t *testing.T) {
+	for addr, want := range map[string]string{
+		"192.0.2.7:5000":             "192.0.2.7",
+		"[::ffff:192.0.2.7]:5000":    "192.0.2.7",
+		"[2001:db8:1:2:aaaa::1]:443": "2001:db8:1:2::/64",
+		"[2001:db8:1:2:bbbb::9]:443": "2001:db8:1:2::/64",
+		"[2001:db8:1:3::1]:443":      "2001:db8:1:3::/64",
+		"[fe80::1%eth0]:443":         "fe80::/64",
+		"not an address":             "not an address",
+	} {
+		r := &http.Request{RemoteAddr: addr}
+		if got := clientOf(r); got != want {
+			t.Errorf("%s: %s, want %s", addr, got, want)
+		}
+	}
+}

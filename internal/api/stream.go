@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"net/http"
 	"sync"
 	"time"
@@ -31,12 +32,23 @@ func newStreamLimiter(max, per int) *streamLimiter {
 	return &streamLimiter{perIP: map[string]int{}, max: max, per: per}
 }
 
+// clientOf is the client a bound per client counts r against: its IPv4
+// address, or the /64 of its IPv6 address (one host commonly holds a
+// whole /64, and could otherwise take a slot per address of it).
 func clientOf(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
 	}
-	return host
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	if a = a.Unmap(); a.Is6() {
+		p, _ := a.WithZone("").Prefix(64)
+		return p.String()
+	}
+	return a.String()
 }
 
 // acquire takes a stream for r's client; the release func gives it back.
