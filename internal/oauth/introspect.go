@@ -1,0 +1,106 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+
+	"github.com/bias-iot/bias/authn"
+	"github.com/bias-iot/bias/did"
+	"github.com/bias-iot/bias/op"
+)
+
+// Introspection is an introspection response (RFC 7662 section 2.2): an
+// inactive token shows nothing but active false.
+type Introspection struct {
+	Active    bool   `json:"active"`
+	Scope     string `json:"scope,omitempty"`
+	ClientID  string `json:"client_id,omitempty"`
+	TokenType string `json:"token_type,omitempty"` // Bearer or DPoP
+	Exp       int64  `json:"exp,omitempty"`
+	Iat       int64  `json:"iat,omitempty"`
+	Sub       string `json:"sub,omitempty"`
+	Aud       string `json:"aud,omitempty"`
+	Iss       string `json:"iss,omitempty"`
+	Jti       string `json:"jti,omitempty"`
+	Cnf       *JKT   `json:"cnf,omitempty"`
+}
+
+// Introspect answers whether an access token of any operator is active at
+// now, from the ledger: signed by a token key that its operator (the
+// provider its kid names) publishes, unexpired, its device still
+// validated and its resource still a validated service. A device revoked
+// in the last committed block makes its tokens inactive at once. The
+// reason for an inactive answer is returned for the log only.
+func (s *Server) Introspect(ctx context.Context, token string, now int64) (*Introspection, error) {
+	return Introspect(ctx, s.c.Ledger, token, now)
+}
+
+// errInactive explains an inactive token (for the log, never sent).
+var errInactive = errors.New("inactive")
+
+// Introspect is Server.Introspect for a node that acts for no operator.
+func Introspect(ctx context.Context, l Ledger, token string, now int64) (*Introspection, error) {
+	no := func(why string) (*Introspection, error) {
+		return &Introspection{}, errors.Join(errInactive, errors.New(why))
+	}
+	c, kid, j, err := DecodeAccessToken([]byte(token))
+	if err != nil {
+		return no(err.Error())
+	}
+	p, err := l.Provider(ctx, kid.Base().String())
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		return no("the kid names no provider")
+	}
+	k, ok := p.TokenKey(kid.Fragment)
+	if !ok {
+		return no("the provider does not publish the kid")
+	}
+	pk, err := k.Public()
+	if err != nil || !j.Verify(pk) {
+		return no("the signature does not verify")
+	}
+	if now >= c.Exp || c.Iat > now+clockSkew {
+		return no("expired")
+	}
+	for _, x := range []struct{ id, kind string }{{c.Sub, op.KindDevice}, {c.Aud, op.KindService}} {
+		id, err := did.ParseNoFragment(x.id)
+		if err != nil {
+			return no("sub or aud is not a DID")
+		}
+		_, d := authn.Standing(ctx, l, id, x.kind)
+		if d.Reason == authn.FailUnavailable {
+			return nil, errors.New(d.Detail)
+		}
+		if !d.OK {
+			return no(string(d.Reason) + ": " + d.Detail)
+		}
+	}
+	out := &Introspection{Active: true, Scope: c.Scope, ClientID: c.ClientID, TokenType: "Bearer", Exp: c.Exp, Iat: c.Iat,
+		Sub: c.Sub, Aud: c.Aud, Iss: c.Iss, Jti: c.Jti, Cnf: c.Cnf}
+	if c.Cnf != nil {
+		out.TokenType = "DPoP"
+	}
+	return out, nil
+}
+
+// DecodeAccessToken decodes an access token (at most MaxJWTBytes, typ
+// at+jwt, kid a provider's DID URL, strict claims) without checking its
+// signature.
+func DecodeAccessToken(b []byte) (*AccessClaims, did.DID, *authn.JWT, error) {
+	var c AccessClaims
+	j, err := authn.DecodeJWT(b, MaxJWTBytes, &c)
+	if err != nil {
+		return nil, did.DID{}, nil, err
+	}
+	if j.Header.Typ != TypAccessToken {
+		return nil, did.DID{}, nil, errors.New("typ must be " + TypAccessToken)
+	}
+	kid, err := did.Parse(j.Header.Kid)
+	if err != nil || kid.Fragment == "" {
+		return nil, did.DID{}, nil, errors.New("kid must be a provider's DID URL")
+	}
+	return &c, kid, j, nil
+}
