@@ -25,7 +25,7 @@ import (
 // by its registered key.
 
 // GrantJWTBearer is the grant type of an RFC 7523 assertion.
-const GrantJWTBearer = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+const GrantJWTBearer = "urn:ietf:params:oauth:grant-type:jwt-bearer" //nolint:gosec // a grant type's name, no credential
 
 // assertionClaims are an RFC 7523 assertion's claims.
 type assertionClaims struct {

@@ -48,6 +48,8 @@ type Access interface {
 }
 
 // Paths of the endpoints under the issuer URL.
+//
+//nolint:gosec // paths, no credentials
 const (
 	PathToken      = "/oauth/token"
 	PathIntrospect = "/oauth/introspect"

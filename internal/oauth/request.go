@@ -6,6 +6,8 @@ import (
 )
 
 // Grant types.
+//
+//nolint:gosec // names of grant types, no credentials
 const (
 	GrantJWTBearer = "urn:ietf:params:oauth:grant-type:jwt-bearer"     // RFC 7523
 	GrantExchange  = "urn:ietf:params:oauth:grant-type:token-exchange" // RFC 8693
@@ -13,6 +15,8 @@ const (
 )
 
 // Token types and the client assertion type.
+//
+//nolint:gosec // names of token types, no credentials
 const (
 	TokenTypeJWT        = "urn:ietf:params:oauth:token-type:jwt"
 	TokenTypeAccess     = "urn:ietf:params:oauth:token-type:access_token"
