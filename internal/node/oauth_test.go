@@ -40,7 +40,7 @@ type oauthWorld struct {
 	introspectPath string
 }
 
-func newOAuthWorld(t *testing.T) *oauthWorld {
+func newOAuthWorld(t testing.TB) *oauthWorld {
 	t.Helper()
 	h := nodetest.Start(t)
 	w := &oauthWorld{h: h, a: h.Other, b: h.Provider}
@@ -79,7 +79,7 @@ func newOAuthWorld(t *testing.T) *oauthWorld {
 
 // waitPublished waits until provider's publication holds a token key,
 // and returns its JWK kid.
-func (w *oauthWorld) waitPublished(t *testing.T, c *sdk.Client, provider did.DID) string {
+func (w *oauthWorld) waitPublished(t testing.TB, c *sdk.Client, provider did.DID) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
@@ -95,7 +95,7 @@ func (w *oauthWorld) waitPublished(t *testing.T, c *sdk.Client, provider did.DID
 	}
 }
 
-func randomJTI(t *testing.T) string {
+func randomJTI(t testing.TB) string {
 	t.Helper()
 	b := make([]byte, 12)
 	if _, err := rand.Read(b); err != nil {
@@ -105,7 +105,7 @@ func randomJTI(t *testing.T) string {
 }
 
 // assertion signs claims as e's assertion (kid e#k1 unless kid is set).
-func assertion(t *testing.T, s cose.Signer, kid string, claims any) string {
+func assertion(t testing.TB, s cose.Signer, kid string, claims any) string {
 	t.Helper()
 	b, err := authn.SignJWT(s, "JWT", kid, claims)
 	if err != nil {
@@ -114,7 +114,7 @@ func assertion(t *testing.T, s cose.Signer, kid string, claims any) string {
 	return string(b)
 }
 
-func (w *oauthWorld) assertionOf(t *testing.T, e nodetest.Entity) string {
+func (w *oauthWorld) assertionOf(t testing.TB, e nodetest.Entity) string {
 	t.Helper()
 	now := time.Now().Unix()
 	return assertion(t, e.Signer, e.DID.WithFragment("k1").String(), map[string]any{
@@ -123,12 +123,12 @@ func (w *oauthWorld) assertionOf(t *testing.T, e nodetest.Entity) string {
 
 // post sends a form to url (with a DPoP header unless ""), and returns the
 // status and the decoded JSON answer.
-func post(t *testing.T, u string, form url.Values, dpop string) (int, map[string]any) {
+func post(t testing.TB, u string, form url.Values, dpop string) (int, map[string]any) {
 	t.Helper()
 	return postBody(t, u, "application/x-www-form-urlencoded", []byte(form.Encode()), dpop)
 }
 
-func postBody(t *testing.T, u, ctype string, body []byte, dpop string) (int, map[string]any) {
+func postBody(t testing.TB, u, ctype string, body []byte, dpop string) (int, map[string]any) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, u, bytes.NewReader(body))
 	if err != nil {
@@ -157,7 +157,7 @@ func postBody(t *testing.T, u, ctype string, body []byte, dpop string) (int, map
 	return resp.StatusCode, out
 }
 
-func (w *oauthWorld) bearer(t *testing.T, e nodetest.Entity, resource, scope string) url.Values {
+func (w *oauthWorld) bearer(t testing.TB, e nodetest.Entity, resource, scope string) url.Values {
 	t.Helper()
 	f := url.Values{"grant_type": {oauth.GrantJWTBearer}, "assertion": {w.assertionOf(t, e)}, "resource": {resource}}
 	if scope != "" {
@@ -166,7 +166,7 @@ func (w *oauthWorld) bearer(t *testing.T, e nodetest.Entity, resource, scope str
 	return f
 }
 
-func dpopProof(t *testing.T, s cose.Signer, method, htu string, token []byte) string {
+func dpopProof(t testing.TB, s cose.Signer, method, htu string, token []byte) string {
 	t.Helper()
 	jti := make([]byte, 16)
 	if _, err := rand.Read(jti); err != nil {
