@@ -152,3 +152,18 @@ func (o *OAuthSource) Token() (*oauth2.Token, error) {
 		Expiry: now().Add(time.Duration(t.ExpiresIn) * time.Second)}
 	return tok.WithExtra(map[string]any{"id_token": t.IDToken, "scope": t.Scope}), nil
 }
+
+// OAuthMetadata is what a device needs of an authorization server's
+// metadata (RFC 8414).
+type OAuthMetadata struct {
+	Issuer        string `json:"issuer"`
+	TokenEndpoint string `json:"token_endpoint"`
+	JWKSURI       string `json:"jwks_uri"`
+}
+
+// OAuthMetadata reads the metadata of the node's authorization server
+// (GET /.well-known/oauth-authorization-server).
+func (c *Client) OAuthMetadata(ctx context.Context) (*OAuthMetadata, error) {
+	var out OAuthMetadata
+	return &out, c.do(ctx, http.MethodGet, "/.well-known/oauth-authorization-server", "", nil, &out)
+}
