@@ -524,3 +524,31 @@ func TestOAuthConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestOAuthAnonymousLoadDoesNotDenyDevices: assertions that do not verify
+// spend nothing: a flood of forgeries naming the camera, one of them with
+// the jti of the camera's next assertion, leaves that assertion good (the
+// replay cache keeps only what a device's signature vouches for, a
+// bounded share per device).
+func TestOAuthAnonymousLoadDoesNotDenyDevices(t *testing.T) {
+	t.Parallel()
+	w := newOAuthWorld(t)
+	now := time.Now().Unix()
+	cam := w.cam.DID.String()
+	jti := randomJTI(t)
+	forger := nodetest.NewKey(t, cose.AlgES256)
+	for i := range 300 {
+		j := randomJTI(t)
+		if i == 0 {
+			j = jti
+		}
+		forged := assertion(t, forger, w.cam.DID.WithFragment("k1").String(), map[string]any{"iss": cam, "sub": cam, "aud": w.token, "iat": now, "exp": now + 60, "jti": j})
+		if code, out := post(t, w.token, url.Values{"grant_type": {oauth.GrantJWTBearer}, "assertion": {forged}, "resource": {w.svc.DID.String()}}, ""); code != 400 || out["error"] != oauth.ErrInvalidGrant {
+			t.Fatalf("forgery %d: %d %v", i, code, out)
+		}
+	}
+	good := assertion(t, w.cam.Signer, w.cam.DID.WithFragment("k1").String(), map[string]any{"iss": cam, "sub": cam, "aud": w.token, "iat": now, "exp": now + 60, "jti": jti})
+	if code, out := post(t, w.token, url.Values{"grant_type": {oauth.GrantJWTBearer}, "assertion": {good}, "resource": {w.svc.DID.String()}}, ""); code != 200 {
+		t.Fatalf("the camera after the flood: %d %v", code, out)
+	}
+}
