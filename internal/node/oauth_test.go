@@ -19,6 +19,7 @@ import (
 	"github.com/bias-iot/bias/internal/node"
 	"github.com/bias-iot/bias/internal/node/nodetest"
 	"github.com/bias-iot/bias/internal/oauth"
+	"github.com/bias-iot/bias/keyfile"
 	"github.com/bias-iot/bias/op"
 	"github.com/bias-iot/bias/sdk"
 )
@@ -432,6 +433,31 @@ func TestOAuthIntrospectRevoked(t *testing.T) {
 	if code != 200 || out["active"] != true || out["sub"] != w.cam.DID.String() || out["scope"] != "read" || out["token_type"] != "DPoP" ||
 		out["cnf"].(map[string]any)["jkt"] != jkt || out["iss"] != w.issuer {
 		t.Fatalf("introspect: %d %v", code, out)
+	}
+	// A token B's key signed for a service B may not issue for (A's
+	// service bound to no contract that admits B) is not active anywhere.
+	tk, err := keyfile.Load(node.TokenKeyPath(w.h.Home))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().Unix()
+	beyond, err := authn.SignJWT(tk, oauth.TypAccessToken, w.kid, oauth.AccessClaims{Iss: w.issuer, Sub: w.cam.DID.String(), Aud: w.unbound.DID.String(),
+		ClientID: w.cam.DID.String(), Iat: now, Exp: now + 60, AuthTime: now, Jti: randomJTI(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, out := post(t, w.introspectPath, url.Values{"token": {string(beyond)}}, ""); code != 200 || out["active"] != false {
+		t.Fatalf("fail/issuer-not-admitted: %d %v", code, out)
+	}
+	// The same key, for the service it may issue for: active (the check
+	// above fails for the reason it names).
+	within, err := authn.SignJWT(tk, oauth.TypAccessToken, w.kid, oauth.AccessClaims{Iss: w.issuer, Sub: w.cam.DID.String(), Aud: w.svc.DID.String(),
+		ClientID: w.cam.DID.String(), Iat: now, Exp: now + 60, AuthTime: now, Jti: randomJTI(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, out := post(t, w.introspectPath, url.Values{"token": {string(within)}}, ""); code != 200 || out["active"] != true {
+		t.Fatalf("the same key within its rights: %d %v", code, out)
 	}
 	res := w.h.MustSubmit(w.h.Sign(w.a.Signer, w.a.Kid, op.Payload{Type: op.TypeRevoke, Status: &op.Status{DID: w.cam.DID.String(), Version: 2, Reason: "stolen"}}))
 	// The submission returns once its block is committed: the next

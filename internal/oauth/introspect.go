@@ -28,7 +28,8 @@ type Introspection struct {
 // Introspect answers whether an access token of any operator is active at
 // now, from the ledger: signed by a token key that its operator (the
 // provider its kid names) publishes, unexpired, its device still
-// validated and its resource still a validated service. A device revoked
+// validated, its resource still a validated service that the operator may
+// issue for (MayIssue). A device revoked
 // in the last committed block makes its tokens inactive at once. The
 // reason for an inactive answer is returned for the log only.
 func (s *Server) Introspect(ctx context.Context, token string, now int64) (*Introspection, error) {
@@ -65,18 +66,30 @@ func Introspect(ctx context.Context, l Ledger, token string, now int64) (*Intros
 	if now >= c.Exp || c.Iat > now+clockSkew {
 		return no("expired")
 	}
+	var svc *authn.Entity
 	for _, x := range []struct{ id, kind string }{{c.Sub, op.KindDevice}, {c.Aud, op.KindService}} {
 		id, err := did.ParseNoFragment(x.id)
 		if err != nil {
 			return no("sub or aud is not a DID")
 		}
-		_, d := authn.Standing(ctx, l, id, x.kind)
+		e, d := authn.Standing(ctx, l, id, x.kind)
 		if d.Reason == authn.FailUnavailable {
 			return nil, errors.New(d.Detail)
 		}
 		if !d.OK {
 			return no(string(d.Reason) + ": " + d.Detail)
 		}
+		svc = e
+	}
+	// The operator must have been entitled to issue for the resource, as
+	// its token endpoint decides: a token it signed beyond that is not
+	// active anywhere.
+	ok, err = MayIssue(ctx, l, svc, p.DID)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return no("the issuer may not issue tokens for the resource")
 	}
 	out := &Introspection{Active: true, Scope: c.Scope, ClientID: c.ClientID, TokenType: "Bearer", Exp: c.Exp, Iat: c.Iat,
 		Sub: c.Sub, Aud: c.Aud, Iss: c.Iss, Jti: c.Jti, Cnf: c.Cnf}

@@ -272,19 +272,34 @@ func (s *Server) target(ctx context.Context, resource string) (*authn.Entity, *E
 		return nil, refuse(ErrInvalidTarget, "the resource: %s: %s", d.Reason, d.Detail)
 	}
 	me := s.c.Provider.Base().String()
-	if svc.Provider == me {
+	ok, err := MayIssue(ctx, s.c.Ledger, svc, me)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	if ok {
 		return svc, nil
 	}
+	return nil, refuse(ErrInvalidTarget, "this operator (%s) issues no tokens for %s: it is of another provider and binds no access contract that admits this one", me, resource)
+}
+
+// MayIssue reports whether the operator provider may issue tokens for the
+// service svc: svc is one of its services, or bound to an access contract
+// whose owner admits it (the owner, or one of its binders). The token
+// endpoint and introspection both hold tokens to it.
+func MayIssue(ctx context.Context, l Ledger, svc *authn.Entity, provider string) (bool, error) {
+	if svc.Provider == provider {
+		return true, nil
+	}
 	for _, ref := range svc.Access {
-		c, err := s.c.Ledger.Contract(ctx, ref)
+		c, err := l.Contract(ctx, ref)
 		if err != nil {
-			return nil, unavailable(err)
+			return false, err
 		}
-		if c != nil && c.Kind == op.ContractAccess && c.Admits(me) {
-			return svc, nil
+		if c != nil && c.Kind == op.ContractAccess && c.Admits(provider) {
+			return true, nil
 		}
 	}
-	return nil, refuse(ErrInvalidTarget, "this operator (%s) issues no tokens for %s: it is of another provider and binds no access contract that admits this one", me, resource)
+	return false, nil
 }
 
 // decide runs the resource's access contracts for the device, once per
