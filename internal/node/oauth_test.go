@@ -3,12 +3,17 @@ package node_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"math/big"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -576,5 +581,66 @@ func TestOAuthAnonymousLoadDoesNotDenyDevices(t *testing.T) {
 	good := assertion(t, w.cam.Signer, w.cam.DID.WithFragment("k1").String(), map[string]any{"iss": cam, "sub": cam, "aud": w.token, "iat": now, "exp": now + 60, "jti": jti})
 	if code, out := post(t, w.token, url.Values{"grant_type": {oauth.GrantJWTBearer}, "assertion": {good}, "resource": {w.svc.DID.String()}}, ""); code != 200 {
 		t.Fatalf("the camera after the flood: %d %v", code, out)
+	}
+}
+
+// TestOAuthTokenKeyPublication: the node publishes its token key on
+// start by read-modify-write of the provider's publication: the CA
+// certificates published meanwhile stay, and a new token key (the old
+// one removed from the home) is published beside the old one.
+func TestOAuthTokenKeyPublication(t *testing.T) {
+	t.Parallel()
+	h := nodetest.Start(t)
+	w := &oauthWorld{}
+	first := w.waitPublished(t, h.Client, h.Provider.DID)
+	p, err := h.Client.Provider(t.Context(), h.Provider.DID.String())
+	if err != nil || p.Publication.Version != 1 || len(p.Publication.TokenKeys) != 1 {
+		t.Fatalf("first publication: %+v %v", p, err)
+	}
+	// Another publisher (the X.509 CA) publishes a CA certificate, keeping
+	// the token key.
+	_, caKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ca"}, NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour),
+		BasicConstraintsValid: true, IsCA: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, caKey.Public(), caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk, err := keyfile.Load(node.TokenKeyPath(h.Home))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := op.KeyFrom(node.TokenKeyID(tk.Public()), tk.Public())
+	h.MustSubmit(h.Sign(h.Provider.Signer, h.Provider.Kid, op.Payload{Type: op.TypePublish, Publish: &op.Publish{
+		Provider: h.Provider.DID.String(), Version: 1, CA: [][]byte{der}, TokenKeys: []op.Key{old}}}))
+	// A new token key: restart without the old file.
+	h.Stop()
+	if err := os.Remove(node.TokenKeyPath(h.Home)); err != nil {
+		t.Fatal(err)
+	}
+	h.Restart()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	for {
+		p, err = h.Client.Provider(ctx, h.Provider.DID.String())
+		if err == nil && p.Publication.Version == 3 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("no third publication: %+v %v", p, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	pub := p.Publication
+	if len(pub.CA) != 1 || pub.CA[0] != base64.StdEncoding.EncodeToString(der) || len(pub.TokenKeys) != 2 ||
+		h.Provider.DID.WithFragment(pub.TokenKeys[0].ID).String() != first || pub.TokenKeys[1].ID == pub.TokenKeys[0].ID {
+		t.Fatalf("third publication: %+v", pub)
+	}
+	info, err := os.Stat(node.TokenKeyPath(h.Home))
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("token key file: %v %v", info, err)
 	}
 }
