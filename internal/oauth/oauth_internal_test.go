@@ -21,6 +21,9 @@ func TestNewRefuses(t *testing.T) {
 	}
 	ok := Config{Issuer: "https://id.example", Provider: did.New("local", []byte("p")), Key: k, KeyID: "oauth-1",
 		Ledger: fakeLedger{}, Access: fakeAccess{}, Spent: authn.NewMemorySpentSet(16), Rand: rand.Reader}
+	if s, err := New(ok); err != nil || s.TokenEndpoint() != "https://id.example/oauth/token" || s.lifetime != DefaultLifetime {
+		t.Fatalf("the base config: %v", err)
+	}
 	for name, mod := range map[string]func(c *Config){
 		"fail/http-issuer":    func(c *Config) { c.Issuer = "http://id.example" },
 		"fail/issuer-path-/":  func(c *Config) { c.Issuer = "https://id.example/" },
