@@ -167,3 +167,43 @@ func (c *Client) OAuthMetadata(ctx context.Context) (*OAuthMetadata, error) {
 	var out OAuthMetadata
 	return &out, c.do(ctx, http.MethodGet, "/.well-known/oauth-authorization-server", "", nil, &out)
 }
+
+// DPoPTransport presents the DPoP-bound access tokens of Source (an
+// OAuthSource with DPoP set, wrapped or not in oauth2.ReuseTokenSource)
+// with a fresh DPoP proof of the device's key for each request (RFC 9449
+// section 7): Authorization: DPoP <token>, and DPoP: a proof of the
+// method, the URL and the token.
+type DPoPTransport struct {
+	Source oauth2.TokenSource
+	Signer cose.Signer // the device's key the tokens are bound to
+	Base   http.RoundTripper
+	Now    func() time.Time
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t *DPoPTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	tok, err := t.Source.Token()
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now
+	if t.Now != nil {
+		now = t.Now
+	}
+	jti := make([]byte, 16)
+	if _, err := rand.Read(jti); err != nil {
+		return nil, err
+	}
+	proof, err := authn.SignDPoP(t.Signer, req.Method, authn.HTU(req.URL), []byte(tok.AccessToken), now().Unix(), jti)
+	if err != nil {
+		return nil, err
+	}
+	r := req.Clone(req.Context())
+	r.Header.Set("Authorization", "DPoP "+tok.AccessToken)
+	r.Header.Set("DPoP", string(proof))
+	base := t.Base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return base.RoundTrip(r)
+}
