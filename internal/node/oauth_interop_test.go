@@ -241,7 +241,7 @@ func TestOAuthAcrossOperators(t *testing.T) {
 	if code, body := getWith(t, dc, u.String(), nil); code != 200 || body != cam.DID.String() {
 		t.Fatalf("go-jose through sdk.DPoPTransport: %d %s", code, body)
 	}
-		// The bearer token from x/oauth2 is accepted by go-jose too.
+	// The bearer token from x/oauth2 is accepted by go-jose too.
 	if code, body := getWith(t, cfg.Client(ctx, tok), u.String(), nil); code != 200 || body != cam.DID.String() {
 		t.Fatalf("go-jose bearer: %d %s", code, body)
 	}
