@@ -556,6 +556,21 @@ func TestOAuthConfig(t *testing.T) {
 	}
 }
 
+// TestOAuthSyntaxBeforeSpending: a request refused for its form (a
+// malformed scope) spends nothing: the same assertion then gets a token.
+func TestOAuthSyntaxBeforeSpending(t *testing.T) {
+	t.Parallel()
+	w := newOAuthWorld(t)
+	f := w.bearer(t, w.cam, w.svc.DID.String(), "read  read")
+	if code, out := post(t, w.token, f, ""); code != 400 || out["error"] != oauth.ErrInvalidScope {
+		t.Fatalf("malformed scope: %d %v", code, out)
+	}
+	f.Set("scope", "read")
+	if code, out := post(t, w.token, f, ""); code != 200 {
+		t.Fatalf("the same assertion, well formed: %d %v", code, out)
+	}
+}
+
 // TestOAuthAnonymousLoadDoesNotDenyDevices: assertions that do not verify
 // spend nothing: a flood of forgeries naming the camera, one of them with
 // the jti of the camera's next assertion, leaves that assertion good (the

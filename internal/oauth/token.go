@@ -87,6 +87,17 @@ type subject struct {
 // for scope openid, an ID token. A refusal is an *Error with its RFC
 // error code; no token is issued.
 func (s *Server) Token(ctx context.Context, r *TokenRequest, now int64) (*TokenResponse, *Error) {
+	// What costs nothing is checked before anything is spent (a client's
+	// or a device's jti, a challenge).
+	switch r.GrantType {
+	case GrantJWTBearer, GrantProof, GrantExchange:
+	default:
+		return nil, refuse(ErrUnsupportedGrantType, "grant_type %.80q is not supported; use %s, %s or %s", r.GrantType, GrantJWTBearer, GrantExchange, GrantProof)
+	}
+	scopes, e := parseScope(r.Scope)
+	if e != nil {
+		return nil, e
+	}
 	clientID, e := s.client(ctx, r, now)
 	if e != nil {
 		return nil, e
@@ -104,10 +115,8 @@ func (s *Server) Token(ctx context.Context, r *TokenRequest, now int64) (*TokenR
 		sub = &subject{device: dev, key: key, grant: "jwt-bearer"}
 	case GrantProof:
 		sub, e = s.proofGrant(ctx, r, now)
-	case GrantExchange:
+	default: // GrantExchange
 		sub, e = s.exchangeGrant(ctx, r, now)
-	default:
-		return nil, refuse(ErrUnsupportedGrantType, "grant_type %.80q is not supported; use %s, %s or %s", r.GrantType, GrantJWTBearer, GrantExchange, GrantProof)
 	}
 	if e != nil {
 		return nil, e
@@ -124,10 +133,6 @@ func (s *Server) Token(ctx context.Context, r *TokenRequest, now int64) (*TokenR
 	}
 	if sub.resource != "" && resource != sub.resource {
 		return nil, refuse(ErrInvalidTarget, "the proof was made for %s", sub.resource)
-	}
-	scopes, e := parseScope(r.Scope)
-	if e != nil {
-		return nil, e
 	}
 	svc, e := s.target(ctx, resource)
 	if e != nil {
