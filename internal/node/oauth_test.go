@@ -557,7 +557,7 @@ func TestOAuthConfig(t *testing.T) {
 }
 
 // TestOAuthSyntaxBeforeSpending: a request refused for its form (a
-// malformed scope) spends nothing: the same assertion then gets a token.
+// malformed scope, a resource that is no DID) spends nothing: the same assertion then gets a token.
 func TestOAuthSyntaxBeforeSpending(t *testing.T) {
 	t.Parallel()
 	w := newOAuthWorld(t)
@@ -566,6 +566,11 @@ func TestOAuthSyntaxBeforeSpending(t *testing.T) {
 		t.Fatalf("malformed scope: %d %v", code, out)
 	}
 	f.Set("scope", "read")
+	f.Set("resource", "https://not-a-did.example")
+	if code, out := post(t, w.token, f, ""); code != 400 || out["error"] != oauth.ErrInvalidTarget {
+		t.Fatalf("a resource that is no DID: %d %v", code, out)
+	}
+	f.Set("resource", w.svc.DID.String())
 	if code, out := post(t, w.token, f, ""); code != 200 {
 		t.Fatalf("the same assertion, well formed: %d %v", code, out)
 	}

@@ -98,6 +98,11 @@ func (s *Server) Token(ctx context.Context, r *TokenRequest, now int64) (*TokenR
 	if e != nil {
 		return nil, e
 	}
+	if r.Resource != "" || r.GrantType != GrantProof {
+		if _, err := did.ParseNoFragment(r.Resource); err != nil {
+			return nil, refuse(ErrInvalidTarget, "resource (the DID of the service the token is for) is required")
+		}
+	}
 	clientID, e := s.client(ctx, r, now)
 	if e != nil {
 		return nil, e
