@@ -60,6 +60,10 @@ func startTwoOperators(t *testing.T) *twoOperators {
 			}
 		})
 		o.clients = append(o.clients, sdk.NewClient(run.URL()))
+		if i == 1 {
+			// Runs first (cleanups are last in, first out): see quiesce.
+			t.Cleanup(func() { o.quiesce(t) })
+		}
 		s, err := keyfile.Load(n.AdminKey)
 		if err != nil {
 			t.Fatal(err)
@@ -73,6 +77,26 @@ func startTwoOperators(t *testing.T) *twoOperators {
 		}
 	}
 	return o
+}
+
+// quiesce waits until both nodes are at the same height, and then for
+// longer than CometBFT's PeerQueryMaj23SleepDuration (2 s), before they
+// stop: CometBFT v0.38's consensus reactor may wake from that sleep and
+// read a commit for a peer that catches up after its node closed the block
+// store (queryMaj23Routine: "panic: leveldb: closed"), and two in-process
+// validators a block apart are that case.
+func (o *twoOperators) quiesce(t *testing.T) {
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		a, err1 := o.clients[0].Status(context.Background())
+		b, err2 := o.clients[1].Status(context.Background())
+		if err1 == nil && err2 == nil && a.Height == b.Height {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	t.Log("quiet")
 }
 
 // submit submits tx at A's node, retrying while the network is starting.
