@@ -100,9 +100,22 @@ func (s *Server) oauthIntrospect(w http.ResponseWriter, r *http.Request) error {
 		s.oauthError(w, r, e)
 		return nil
 	}
-	out, err := oauth.Introspect(r.Context(), s.res, req.Token, time.Now().Unix())
-	if err != nil && out == nil {
-		return unhealthy(err)
+	var out *oauth.Introspection
+	switch {
+	case s.oauth != nil:
+		out, e = s.oauth.IntrospectFor(r.Context(), req, time.Now().Unix())
+	case req.ClientAssertion != "" || req.ClientAssertionType != "":
+		e = &oauth.Error{Code: oauth.ErrInvalidClient, Status: http.StatusUnauthorized,
+			Description: "this node is no authorization server: it authenticates no clients; introspect anonymously"}
+	default:
+		var err error
+		if out, err = oauth.Introspect(r.Context(), s.res, req.Token, time.Now().Unix()); out == nil {
+			e = &oauth.Error{Code: oauth.ErrUnavailable, Status: http.StatusServiceUnavailable, Description: "the ledger does not answer; retry", Cause: err}
+		}
+	}
+	if e != nil {
+		s.oauthError(w, r, e)
+		return nil
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, out)

@@ -439,6 +439,27 @@ func TestOAuthIntrospectRevoked(t *testing.T) {
 		out["cnf"].(map[string]any)["jkt"] != jkt || out["iss"] != w.issuer {
 		t.Fatalf("introspect: %d %v", code, out)
 	}
+	// A resource server that authenticates (private_key_jwt) learns only
+	// of the tokens for it.
+	clientAssertion := func(e nodetest.Entity, s cose.Signer, aud string) string {
+		now, id := time.Now().Unix(), e.DID.String()
+		return assertion(t, s, e.DID.WithFragment("k1").String(), map[string]any{"iss": id, "sub": id, "aud": aud, "iat": now, "exp": now + 60, "jti": randomJTI(t)})
+	}
+	as := func(e nodetest.Entity, s cose.Signer, aud string) url.Values {
+		return url.Values{"token": {tok}, "client_assertion_type": {oauth.ClientAssertionType}, "client_assertion": {clientAssertion(e, s, aud)}}
+	}
+	if code, out := post(t, w.introspectPath, as(w.svc, w.svc.Signer, w.introspectPath), ""); code != 200 || out["active"] != true {
+		t.Fatalf("introspected by its resource server: %d %v", code, out)
+	}
+	if code, out := post(t, w.introspectPath, as(w.client, w.client.Signer, w.introspectPath), ""); code != 200 || out["active"] != false || len(out) != 1 {
+		t.Fatalf("introspected by another service: %d %v", code, out)
+	}
+	if code, out := post(t, w.introspectPath, as(w.svc, w.client.Signer, w.introspectPath), ""); code != 401 || out["error"] != oauth.ErrInvalidClient {
+		t.Fatalf("fail/client-bad-signature: %d %v", code, out)
+	}
+	if code, out := post(t, w.introspectPath, as(w.svc, w.svc.Signer, "https://elsewhere.example"), ""); code != 401 || out["error"] != oauth.ErrInvalidClient {
+		t.Fatalf("fail/client-wrong-audience: %d %v", code, out)
+	}
 	// A token B's key signed for a service B may not issue for (A's
 	// service bound to no contract that admits B) is not active anywhere.
 	tk, err := keyfile.Load(node.TokenKeyPath(w.h.Home))

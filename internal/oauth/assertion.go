@@ -68,7 +68,7 @@ func DecodeAssertion(b []byte) (*authn.JWT, *AssertionClaims, did.DID, error) {
 // assertion checks an assertion of an entity of kind (a device's grant,
 // a service's client authentication) at now: the form (DecodeAssertion),
 // iss and sub the signer's DID, aud naming the token endpoint (or the
-// issuer), fresh (iat at most clockSkew ahead, exp after now and at most
+// issuer, or the introspection endpoint), fresh (iat at most clockSkew ahead, exp after now and at most
 // MaxAssertionLife after iat, nbf passed), the signer validated, the kid
 // a current key of it that signed; and then its jti not seen before
 // (kept until exp, per signer: only a verified signature spends). A
@@ -90,7 +90,7 @@ func (s *Server) assertion(ctx context.Context, raw string, kind, code string, n
 		return no("iss and sub must be the DID of the key's owner")
 	case c.Jti == "" || len(c.Jti) > 128:
 		return no("jti must be 1 to 128 characters")
-	case !slices.Contains(c.Aud, s.token) && !slices.Contains(c.Aud, s.issuer):
+	case !slices.Contains(c.Aud, s.token) && !slices.Contains(c.Aud, s.issuer) && !slices.Contains(c.Aud, s.issuer+PathIntrospect):
 		return no("the assertion is for another audience; name %s", s.token)
 	case c.Iat <= 0 || c.Exp <= c.Iat || c.Exp-c.Iat > MaxAssertionLife:
 		return no("an assertion has an iat and lives 1 to %d seconds", MaxAssertionLife)

@@ -36,6 +36,33 @@ func (s *Server) Introspect(ctx context.Context, token string, now int64) (*Intr
 	return Introspect(ctx, s.c.Ledger, token, now)
 }
 
+// IntrospectFor answers r: anonymously as Introspect does, or, when r
+// carries a client assertion (private_key_jwt, as at the token endpoint:
+// a validated service, its assertion for the token endpoint, the issuer
+// or the introspection endpoint, used once), for that service alone: a
+// token for another audience is inactive to it (RFC 7662 section 4).
+func (s *Server) IntrospectFor(ctx context.Context, r *IntrospectRequest, now int64) (*Introspection, *Error) {
+	client := ""
+	if r.ClientAssertionType != "" || r.ClientAssertion != "" {
+		if r.ClientAssertionType != ClientAssertionType || r.ClientAssertion == "" {
+			return nil, refuse(ErrInvalidClient, "client authentication is private_key_jwt: client_assertion_type %s and client_assertion", ClientAssertionType)
+		}
+		svc, _, e := s.assertion(ctx, r.ClientAssertion, op.KindService, ErrInvalidClient, now)
+		if e != nil {
+			return nil, e
+		}
+		client = svc.DID
+	}
+	out, err := Introspect(ctx, s.c.Ledger, r.Token, now)
+	if out == nil {
+		return nil, unavailable(err)
+	}
+	if client != "" && out.Active && out.Aud != client {
+		return &Introspection{}, nil
+	}
+	return out, nil
+}
+
 // errInactive explains an inactive token (for the log, never sent).
 var errInactive = errors.New("inactive")
 

@@ -88,18 +88,22 @@ func ParseTokenRequest(body []byte, dpop []string) (*TokenRequest, *Error) {
 // IntrospectRequest is an introspection request (RFC 7662 section 2.1).
 type IntrospectRequest struct {
 	Token, TokenTypeHint string
+	// A resource server registered on the ledger may authenticate
+	// (private_key_jwt): it then learns only of the tokens for it.
+	ClientAssertionType, ClientAssertion string
 }
 
 // ParseIntrospectRequest decodes an introspection request's body.
 func ParseIntrospectRequest(body []byte) (*IntrospectRequest, *Error) {
-	v, e := parseForm(body, []string{"token", "token_type_hint"})
+	v, e := parseForm(body, []string{"token", "token_type_hint", "client_assertion_type", "client_assertion"})
 	if e != nil {
 		return nil, e
 	}
 	if v.Get("token") == "" {
 		return nil, refuse(ErrInvalidRequest, "token is required")
 	}
-	return &IntrospectRequest{Token: v.Get("token"), TokenTypeHint: v.Get("token_type_hint")}, nil
+	return &IntrospectRequest{Token: v.Get("token"), TokenTypeHint: v.Get("token_type_hint"),
+		ClientAssertionType: v.Get("client_assertion_type"), ClientAssertion: v.Get("client_assertion")}, nil
 }
 
 // parseForm decodes a form body, each of the known parameters at most
