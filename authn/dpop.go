@@ -31,7 +31,7 @@ type DPoPClaims struct {
 	Htm string `json:"htm"`
 	Htu string `json:"htu"`
 	Iat int64  `json:"iat"`
-	Ath string `json:"ath"` // base64url SHA-256 of the access (session) token
+	Ath string `json:"ath,omitempty"` // base64url SHA-256 of the access (session) token; none at a token endpoint
 }
 
 type dpopHeader struct {
@@ -64,21 +64,27 @@ func tokenHash(token []byte) string {
 
 // SignDPoP makes the DPoP proof of a request (method, htu as HTU gives it)
 // that carries token, signed by the device's key s, at now, with jti from
-// the caller's randomness.
+// the caller's randomness. A nil token makes a proof without ath, as an
+// OAuth 2.0 token request carries (RFC 9449 section 4.2).
 func SignDPoP(s cose.Signer, method, htu string, token []byte, now int64, jti []byte) ([]byte, error) {
 	j, err := did.PublicJWK(s.Public())
 	if err != nil {
 		return nil, err
 	}
 	h := dpopHeader{Typ: TypDPoP, Alg: s.Public().Alg().String(), JWK: &did.JWK{Kty: j.Kty, Crv: j.Crv, X: j.X, Y: j.Y}}
-	return signCompact(s, h, DPoPClaims{Jti: b64.EncodeToString(jti), Htm: method, Htu: htu, Iat: now, Ath: tokenHash(token)})
+	c := DPoPClaims{Jti: b64.EncodeToString(jti), Htm: method, Htu: htu, Iat: now}
+	if token != nil {
+		c.Ath = tokenHash(token)
+	}
+	return signCompact(s, h, c)
 }
 
 // VerifyDPoP checks the DPoP proof of a request (method, htu as HTU gives
 // it) that carries token, at now: typ, an asymmetric alg (EdDSA, ES256),
 // a public jwk whose key verifies the signature, htm, htu, iat within
-// DPoPWindow and ath. It returns the claims and the key; the caller binds
-// the key to the token (Bound) and refuses a jti seen before.
+// DPoPWindow and ath (none for a nil token: a token request). It returns
+// the claims and the key; the caller binds the key to the token (Bound)
+// and refuses a jti seen before.
 func VerifyDPoP(proof []byte, method, htu string, token []byte, now int64) (*DPoPClaims, cose.PublicKey, error) {
 	bad := func(format string, args ...any) (*DPoPClaims, cose.PublicKey, error) {
 		return nil, cose.PublicKey{}, fmt.Errorf("%w: DPoP proof: %s", ErrMalformed, fmt.Sprintf(format, args...))
@@ -127,7 +133,9 @@ func VerifyDPoP(proof []byte, method, htu string, token []byte, now int64) (*DPo
 		return bad("for %.200q, not %s", c.Htu, htu)
 	case c.Iat < now-DPoPWindow || c.Iat > now+DPoPWindow:
 		return bad("made at %d; now %d", c.Iat, now)
-	case c.Ath != tokenHash(token):
+	case token == nil && c.Ath != "":
+		return bad("carries ath where no token is presented")
+	case token != nil && c.Ath != tokenHash(token):
 		return bad("for another token")
 	}
 	return &c, key, nil

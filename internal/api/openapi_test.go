@@ -178,6 +178,12 @@ func checkResponses(t *testing.T, doc map[string]any, r routeSpec, oper map[stri
 		if strings.HasPrefix(r.path, "/1.0/") {
 			want, ctype = "#/components/schemas/ResolutionResult", "application/did-resolution"
 		}
+		// The OAuth endpoints answer refusals in RFC 6749's form (a 404 of
+		// a node that is no authorization server, and a ledger that does
+		// not answer introspection, in the API's).
+		if ref, _ := dig(resolve(t, doc, resp), "content", ctype, "schema", "$ref").(string); strings.HasPrefix(r.path, "/oauth/") && ref == "#/components/schemas/OAuthError" {
+			continue
+		}
 		ref, _ := dig(resolve(t, doc, resp), "content", ctype, "schema", "$ref").(string)
 		if ref != want {
 			t.Errorf("%s %s: response %s is not a %s", r.method, r.path, code, want)

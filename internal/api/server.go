@@ -23,6 +23,7 @@ import (
 	"github.com/bias-iot/bias/did"
 	"github.com/bias-iot/bias/internal/access"
 	"github.com/bias-iot/bias/internal/ledger"
+	"github.com/bias-iot/bias/internal/oauth"
 	"github.com/bias-iot/bias/internal/resolver"
 	"github.com/bias-iot/bias/lightclient"
 	"github.com/bias-iot/bias/op"
@@ -54,6 +55,9 @@ type Config struct {
 	// stream replays at most the last MaxReplayBlocks blocks. Zero: the
 	// defaults (DefaultMaxStreams...).
 	MaxStreams, MaxStreamsPerClient, MaxReplayBlocks int
+	// OAuth is the node's authorization server (nil: the node acts for no
+	// provider; it still serves JWK Sets and introspection).
+	OAuth *oauth.Server
 }
 
 // Server serves the API.
@@ -70,6 +74,7 @@ type Server struct {
 	paging        chan struct{} // a slot per page of event history being read
 	streams       *streamLimiter
 	maxReplay     int
+	oauth         *oauth.Server
 }
 
 // New returns the API of c.
@@ -80,10 +85,12 @@ func New(c Config) *Server {
 		}
 		return d
 	}
-	return &Server{l: c.Ledger, res: c.Resolver, acc: c.Access, pre: c.Precheck, network: c.Resolver.Network(), log: c.Log,
+	s := &Server{l: c.Ledger, res: c.Resolver, acc: c.Access, pre: c.Precheck, network: c.Resolver.Network(), log: c.Log,
 		submitTimeout: 30 * time.Second, decisions: newDecisionLog(10000), heavy: make(chan struct{}, 2), paging: make(chan struct{}, 2),
 		streams:   newStreamLimiter(or(c.MaxStreams, DefaultMaxStreams), or(c.MaxStreamsPerClient, DefaultMaxStreamsPerClient)),
 		maxReplay: or(c.MaxReplayBlocks, DefaultMaxReplayBlocks)}
+	s.oauth = c.OAuth
+	return s
 }
 
 // Handler returns the route table.
@@ -125,6 +132,12 @@ func (s *Server) Handler() http.Handler {
 	route("GET /v1/providers/{did}/contracts", s.contracts)
 	route("GET /v1/providers/{did}/contracts/{name}", s.contractRecord)
 	route("POST /v1/contracts/dry-run", s.dryRun)
+	route("GET /.well-known/oauth-authorization-server", s.oauthMetadata) // oauth.PathMetadata
+	route("GET /.well-known/openid-configuration", s.oauthMetadata)       // oauth.PathOIDC
+	route("POST /oauth/token", s.oauthToken)                              // oauth.PathToken
+	route("POST /oauth/introspect", s.oauthIntrospect)                    // oauth.PathIntrospect
+	route("GET /oauth/authorize", s.oauthAuthorize)                       // oauth.PathAuthorize
+	route("GET /v1/providers/{did}/jwks", s.providerJWKS)
 	// No route: 404, or 405 with Allow when the path exists with other
 	// methods (as the mux decides), both in the one error format.
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -37,6 +37,8 @@ type Config struct {
 	CreateEmptyBlocks bool `json:"createEmptyBlocks"`
 	// AllowDuplicateIP lets peers share an IP (several nodes on one host).
 	AllowDuplicateIP bool `json:"allowDuplicateIP"`
+	// OAuth configures the authorization server (docs/oauth.md).
+	OAuth OAuthConfig `json:"oauth,omitzero"`
 }
 
 // Default is the single-node configuration.
@@ -65,6 +67,9 @@ func (c Config) Validate() error {
 	}
 	if c.TimeoutCommit < 0 {
 		errs = append(errs, errors.New("timeoutCommit is negative"))
+	}
+	if err := c.OAuth.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

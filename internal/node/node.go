@@ -25,6 +25,7 @@ import (
 	"github.com/bias-iot/bias/internal/api"
 	"github.com/bias-iot/bias/internal/ledger"
 	"github.com/bias-iot/bias/internal/ledger/cometledger"
+	"github.com/bias-iot/bias/internal/oauth"
 	"github.com/bias-iot/bias/internal/registry"
 	"github.com/bias-iot/bias/internal/resolver"
 	"github.com/bias-iot/bias/internal/state"
@@ -108,6 +109,9 @@ func NewProviderKey(home, name string) (*registry.GenesisProvider, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := ensureTokenKey(home); err != nil {
+		return nil, err
+	}
 	return &registry.GenesisProvider{Name: name, Keys: []op.Key{op.KeyFrom(AdminKeyID, s.Public())}}, nil
 }
 
@@ -130,6 +134,10 @@ type Node struct {
 	ln     net.Listener
 	srv    *http.Server
 	served chan error
+	// as is the authorization server (internal/oauth); stopOAuth ends its
+	// publication of the token key.
+	as        *oauth.Server
+	stopOAuth func()
 }
 
 // Start opens the home's state, starts the ledger (replaying what the
@@ -178,7 +186,10 @@ func Start(cfg Config, log *slog.Logger) (*Node, error) {
 	}
 	n.res = resolver.New(n.led, cfg.Network)
 	n.acc = access.New(n.res, n.app.Programs(), authn.NewMemorySpentSet(1<<20))
-	handler := api.New(api.Config{Ledger: n.led, Resolver: n.res, Access: n.acc, Precheck: n.app, Log: log.With("module", "api")}).Handler()
+	if err := n.startOAuth(log.With("module", "oauth")); err != nil {
+		return nil, errors.Join(fmt.Errorf("oauth: %w", err), n.ln.Close(), n.led.Close(), st.Close())
+	}
+	handler := api.New(api.Config{Ledger: n.led, Resolver: n.res, Access: n.acc, Precheck: n.app, Log: log.With("module", "api"), OAuth: n.as}).Handler()
 	n.srv = &http.Server{
 		// The API refuses a header over its limit in its own error
 		// format; the server's larger limit stops the rest.
@@ -233,6 +244,9 @@ func (n *Node) Served() <-chan error { return n.served }
 func (n *Node) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	if n.stopOAuth != nil {
+		n.stopOAuth()
+	}
 	errs := []error{n.srv.Shutdown(ctx)}
 	errs = append(errs, n.led.Close(), n.st.Close())
 	return errors.Join(errs...)

@@ -1,0 +1,67 @@
+package authn
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/bias-iot/bias/cose"
+)
+
+// JWTHeader is the protected header of a JWT that is not one of the
+// protocol's own messages (OAuth 2.0 assertions and access tokens): the
+// kid is whatever the issuer names its key with.
+type JWTHeader struct {
+	Alg string `json:"alg"`
+	Typ string `json:"typ,omitempty"`
+	Kid string `json:"kid,omitempty"`
+}
+
+// JWT is a decoded compact JWS whose signature is still to be checked.
+type JWT struct {
+	Header JWTHeader
+	Alg    cose.Alg
+	input  []byte
+	sig    []byte
+}
+
+// Verify reports whether k, of the header's alg, signed the JWT.
+func (j *JWT) Verify(k cose.PublicKey) bool { return k.Alg() == j.Alg && k.Verify(j.input, j.sig) }
+
+// SignJWT signs claims as a compact JWS with s, whose header names typ
+// ("" for none) and kid.
+func SignJWT(s cose.Signer, typ, kid string, claims any) ([]byte, error) {
+	return signCompact(s, JWTHeader{Alg: s.Public().Alg().String(), Typ: typ, Kid: kid}, claims)
+}
+
+// DecodeJWT decodes a compact JWS of at most max bytes as strictly as the
+// protocol's own messages: canonical base64url parts, a header and claims
+// of exactly one JSON object each, every member known (claims: by a field
+// of claims, a pointer to a struct) and none twice, an asymmetric alg
+// (EdDSA, ES256). The caller checks typ and kid, then the signature.
+func DecodeJWT(b []byte, max int, claims any) (*JWT, error) {
+	if len(b) > max {
+		return nil, fmt.Errorf("%w: larger than %d bytes", ErrMalformed, max)
+	}
+	parts := strings.Split(string(b), ".")
+	if len(parts) != 3 {
+		return nil, fmt.Errorf("%w: a compact JWS has three parts", ErrMalformed)
+	}
+	hb, err1 := decodePart(parts[0])
+	cb, err2 := decodePart(parts[1])
+	sig, err3 := decodePart(parts[2])
+	if err1 != nil || err2 != nil || err3 != nil {
+		return nil, fmt.Errorf("%w: JWS parts must be base64url without padding", ErrMalformed)
+	}
+	var h JWTHeader
+	if err := strictJSON(hb, &h); err != nil {
+		return nil, fmt.Errorf("%w: JWS header: %v", ErrMalformed, err)
+	}
+	alg, err := cose.ParseAlg(h.Alg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: alg: %v", ErrMalformed, err)
+	}
+	if err := strictJSON(cb, claims); err != nil {
+		return nil, fmt.Errorf("%w: JWS claims: %v", ErrMalformed, err)
+	}
+	return &JWT{Header: h, Alg: alg, input: []byte(parts[0] + "." + parts[1]), sig: sig}, nil
+}
