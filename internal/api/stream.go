@@ -3,8 +3,8 @@ package api
 import (
 	"fmt"
 	"net"
-	"net/netip"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 )
