@@ -54,6 +54,8 @@ type Config struct {
 	// stream replays at most the last MaxReplayBlocks blocks. Zero: the
 	// defaults (DefaultMaxStreams...).
 	MaxStreams, MaxStreamsPerClient, MaxReplayBlocks int
+	// X509 is the node's certificate authority (x509.go); nil: none.
+	X509 X509
 }
 
 // Server serves the API.
@@ -70,6 +72,7 @@ type Server struct {
 	paging        chan struct{} // a slot per page of event history being read
 	streams       *streamLimiter
 	maxReplay     int
+	x509          X509
 }
 
 // New returns the API of c.
@@ -83,7 +86,7 @@ func New(c Config) *Server {
 	return &Server{l: c.Ledger, res: c.Resolver, acc: c.Access, pre: c.Precheck, network: c.Resolver.Network(), log: c.Log,
 		submitTimeout: 30 * time.Second, decisions: newDecisionLog(10000), heavy: make(chan struct{}, 2), paging: make(chan struct{}, 2),
 		streams:   newStreamLimiter(or(c.MaxStreams, DefaultMaxStreams), or(c.MaxStreamsPerClient, DefaultMaxStreamsPerClient)),
-		maxReplay: or(c.MaxReplayBlocks, DefaultMaxReplayBlocks)}
+		maxReplay: or(c.MaxReplayBlocks, DefaultMaxReplayBlocks), x509: c.X509}
 }
 
 // Handler returns the route table.
@@ -123,6 +126,11 @@ func (s *Server) Handler() http.Handler {
 	route("GET /v1/providers/{did}/contracts", s.contracts)
 	route("GET /v1/providers/{did}/contracts/{name}", s.contractRecord)
 	route("POST /v1/contracts/dry-run", s.dryRun)
+	route("POST /v1/x509/issue", s.x509Issue)
+	route("GET /v1/x509/ca/{provider}", s.x509CA)
+	route("GET /v1/x509/crl/{provider}", s.x509CRL)
+	route("POST /v1/x509/ocsp/{provider}", s.x509OCSP)
+	route("GET /v1/x509/ocsp/{provider}/{request...}", s.x509OCSP)
 	// No route: 404, or 405 with Allow when the path exists with other
 	// methods (as the mux decides), both in the one error format.
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

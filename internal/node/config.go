@@ -37,6 +37,8 @@ type Config struct {
 	CreateEmptyBlocks bool `json:"createEmptyBlocks"`
 	// AllowDuplicateIP lets peers share an IP (several nodes on one host).
 	AllowDuplicateIP bool `json:"allowDuplicateIP"`
+	// X509 configures the node's X.509 CA (x509.go).
+	X509 X509Config `json:"x509,omitzero"`
 }
 
 // Default is the single-node configuration.
@@ -66,6 +68,7 @@ func (c Config) Validate() error {
 	if c.TimeoutCommit < 0 {
 		errs = append(errs, errors.New("timeoutCommit is negative"))
 	}
+	errs = append(errs, c.X509.validate())
 	return errors.Join(errs...)
 }
 

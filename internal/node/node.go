@@ -23,6 +23,7 @@ import (
 	"github.com/bias-iot/bias/cose"
 	"github.com/bias-iot/bias/internal/access"
 	"github.com/bias-iot/bias/internal/api"
+	"github.com/bias-iot/bias/internal/ca"
 	"github.com/bias-iot/bias/internal/ledger"
 	"github.com/bias-iot/bias/internal/ledger/cometledger"
 	"github.com/bias-iot/bias/internal/registry"
@@ -95,6 +96,9 @@ func Init(cfg Config, extra ...string) (*InitInfo, error) {
 	if err := os.WriteFile(filepath.Join(cfg.Home, "provider", "did"), []byte(pid.String()+"\n"), 0o644); err != nil {
 		return nil, err
 	}
+	if _, err := ensureCA(cfg.Home); err != nil {
+		return nil, err
+	}
 	return &InitInfo{Created: true, ProviderDID: pid.String(), AdminKey: AdminKeyPath(cfg.Home)}, nil
 }
 
@@ -130,6 +134,9 @@ type Node struct {
 	ln     net.Listener
 	srv    *http.Server
 	served chan error
+	// The X.509 CA (nil without one) and the end of its goroutines.
+	ca       *ca.Authority
+	x509Stop context.CancelFunc
 }
 
 // Start opens the home's state, starts the ledger (replaying what the
@@ -178,7 +185,14 @@ func Start(cfg Config, log *slog.Logger) (*Node, error) {
 	}
 	n.res = resolver.New(n.led, cfg.Network)
 	n.acc = access.New(n.res, n.app.Programs(), authn.NewMemorySpentSet(1<<20))
-	handler := api.New(api.Config{Ledger: n.led, Resolver: n.res, Access: n.acc, Precheck: n.app, Log: log.With("module", "api")}).Handler()
+	if err := n.startX509(log.With("module", "x509")); err != nil {
+		return nil, errors.Join(fmt.Errorf("x509: %w", err), n.ln.Close(), n.led.Close(), st.Close())
+	}
+	apiCfg := api.Config{Ledger: n.led, Resolver: n.res, Access: n.acc, Precheck: n.app, Log: log.With("module", "api")}
+	if n.ca != nil {
+		apiCfg.X509 = n.ca
+	}
+	handler := api.New(apiCfg).Handler()
 	n.srv = &http.Server{
 		// The API refuses a header over its limit in its own error
 		// format; the server's larger limit stops the rest.
@@ -234,6 +248,10 @@ func (n *Node) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	errs := []error{n.srv.Shutdown(ctx)}
+	if n.ca != nil {
+		n.x509Stop()
+		errs = append(errs, n.ca.Close())
+	}
 	errs = append(errs, n.led.Close(), n.st.Close())
 	return errors.Join(errs...)
 }
