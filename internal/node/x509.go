@@ -134,8 +134,11 @@ func (n *Node) publishCA(ctx context.Context, log *slog.Logger) {
 
 func (n *Node) publishOnce(ctx context.Context, admin cose.Signer, pid did.DID) (bool, error) {
 	p, err := n.res.Provider(ctx, pid.String())
-	if err != nil || p == nil {
+	if err != nil {
 		return false, fmt.Errorf("reading the provider: %w", err)
+	}
+	if p == nil {
+		return false, errors.New("the provider is not in the state yet")
 	}
 	var cur [][]byte
 	var keys []op.Key
