@@ -45,10 +45,15 @@ type logEntry struct {
 // revocation is acknowledged), compacted when opened. Safe for concurrent
 // use.
 type Index struct {
-	mu    sync.Mutex
-	f     *os.File
-	certs map[string]*Issued   // by serial
-	byDID map[string][]*Issued // by DID
+	mu      sync.Mutex
+	f       *os.File
+	written uint64 // lines appended
+	// syncMu serialises syncs; synced is the count of lines on disk: one
+	// sync covers every line written before it (group commit).
+	syncMu sync.Mutex
+	synced uint64
+	certs  map[string]*Issued   // by serial
+	byDID  map[string][]*Issued // by DID
 }
 
 // OpenIndex reads the index file at path (a missing one is empty), drops
@@ -150,35 +155,59 @@ func compareStrings(a, b string) int {
 	return 0
 }
 
-func (x *Index) appendLine(e logEntry) error {
+// appendLine writes a line (x.mu held) and returns its number, to wait
+// for with syncTo.
+func (x *Index) appendLine(e logEntry) (uint64, error) {
 	line, err := json.Marshal(e)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if _, err := x.f.Write(append(line, '\n')); err != nil {
-		return err
+		return 0, err
 	}
-	return x.f.Sync()
+	x.written++
+	return x.written, nil
 }
 
-// Add records an issued certificate, on disk first.
-func (x *Index) Add(c Issued) error {
+// syncTo returns once line n is on disk: a sync of every line written
+// so far, unless a sync since covered it.
+func (x *Index) syncTo(n uint64) error {
+	x.syncMu.Lock()
+	defer x.syncMu.Unlock()
+	if x.synced >= n {
+		return nil
+	}
 	x.mu.Lock()
-	defer x.mu.Unlock()
-	if err := x.appendLine(logEntry{Issue: &c}); err != nil {
+	target := x.written
+	x.mu.Unlock()
+	if err := x.f.Sync(); err != nil {
 		return fmt.Errorf("index: %w", err)
 	}
-	x.add(&c)
+	x.synced = target
 	return nil
+}
+
+// Add records an issued certificate and returns once it is on disk.
+func (x *Index) Add(c Issued) error {
+	x.mu.Lock()
+	n, err := x.appendLine(logEntry{Issue: &c})
+	if err == nil {
+		x.add(&c)
+	}
+	x.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("index: %w", err)
+	}
+	return x.syncTo(n)
 }
 
 // Revoke records the revocation of a certificate at at (Unix seconds)
 // and reports whether it was not revoked before.
 func (x *Index) Revoke(serial string, at int64, reason int) (bool, error) {
 	x.mu.Lock()
-	defer x.mu.Unlock()
 	c := x.certs[serial]
 	if c == nil || c.Revoked != 0 {
+		x.mu.Unlock()
 		return false, nil
 	}
 	e := logEntry{Revoke: &struct {
@@ -186,11 +215,15 @@ func (x *Index) Revoke(serial string, at int64, reason int) (bool, error) {
 		At     int64  `json:"at"`
 		Reason int    `json:"reason"`
 	}{serial, at, reason}}
-	if err := x.appendLine(e); err != nil {
+	n, err := x.appendLine(e)
+	if err == nil {
+		c.Revoked, c.Reason = at, reason
+	}
+	x.mu.Unlock()
+	if err != nil {
 		return false, fmt.Errorf("index: %w", err)
 	}
-	c.Revoked, c.Reason = at, reason
-	return true, nil
+	return true, x.syncTo(n)
 }
 
 // Get returns the certificate of serial, or false.

@@ -32,7 +32,7 @@ type x509Device struct {
 	priv crypto.Signer
 }
 
-func newX509Device(t *testing.T, h *nodetest.Harness, alg cose.Alg, provider nodetest.Provider, aliases ...string) x509Device {
+func newX509Device(t testing.TB, h *nodetest.Harness, alg cose.Alg, provider nodetest.Provider, aliases ...string) x509Device {
 	t.Helper()
 	s, priv, err := cose.GenerateKey(alg)
 	if err != nil {
@@ -50,7 +50,7 @@ func newX509Device(t *testing.T, h *nodetest.Harness, alg cose.Alg, provider nod
 	return x509Device{Entity: nodetest.Entity{Signer: s, KeyID: "k1", DID: id}, priv: priv}
 }
 
-func (d x509Device) request(t *testing.T, aud string, mod func(*x509ca.Request)) []byte {
+func (d x509Device) request(t testing.TB, aud string, mod func(*x509ca.Request)) []byte {
 	t.Helper()
 	jti, err := x509ca.NewID()
 	if err != nil {
@@ -67,7 +67,7 @@ func (d x509Device) request(t *testing.T, aud string, mod func(*x509ca.Request))
 	return b
 }
 
-func csr(t *testing.T, priv crypto.Signer, tmpl *x509.CertificateRequest) []byte {
+func csr(t testing.TB, priv crypto.Signer, tmpl *x509.CertificateRequest) []byte {
 	t.Helper()
 	b, err := x509.CreateCertificateRequest(rand.Reader, tmpl, priv)
 	if err != nil {
@@ -76,7 +76,7 @@ func csr(t *testing.T, priv crypto.Signer, tmpl *x509.CertificateRequest) []byte
 	return b
 }
 
-func issue(t *testing.T, h *nodetest.Harness, req []byte) (*sdk.X509Certificate, error) {
+func issue(t testing.TB, h *nodetest.Harness, req []byte) (*sdk.X509Certificate, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
@@ -85,7 +85,7 @@ func issue(t *testing.T, h *nodetest.Harness, req []byte) (*sdk.X509Certificate,
 
 // parsed parses an issued certificate and its CA with crypto/x509 and
 // checks the chain for client authentication.
-func parsed(t *testing.T, c *sdk.X509Certificate) (*x509.Certificate, *x509.Certificate) {
+func parsed(t testing.TB, c *sdk.X509Certificate) (*x509.Certificate, *x509.Certificate) {
 	t.Helper()
 	cb, _ := pem.Decode([]byte(c.Certificate))
 	ab, _ := pem.Decode([]byte(c.CA))
@@ -178,7 +178,7 @@ func TestX509Issue(t *testing.T) {
 			t.Fatal(err)
 		}
 		cert, _ := parsed(t, got)
-		if life := cert.NotAfter.Sub(time.Now()); life < 23*time.Hour || life > 24*time.Hour+time.Minute {
+		if life := time.Until(cert.NotAfter); life < 23*time.Hour || life > 24*time.Hour+time.Minute {
 			t.Errorf("default lifetime %v, want 24h", life)
 		}
 	})
