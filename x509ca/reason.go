@@ -25,7 +25,6 @@ const (
 	ReasonLifetime      Reason = "x509-lifetime"       // a lifetime longer than the CA's, or out of bounds
 	ReasonNoCA          Reason = "x509-no-ca"          // this node runs no CA for that provider
 	ReasonUnavailable   Reason = "x509-unavailable"    // the ledger could not be read
-	ReasonBusy          Reason = "x509-busy"           // the replay cache is full; retry later
 )
 
 // Reasons lists every reason, in the order of the list.
@@ -34,6 +33,6 @@ func Reasons() []Reason {
 		ReasonMalformed, ReasonOversized, ReasonWrongNetwork, ReasonWrongAudience, ReasonUnknownDID,
 		ReasonUnknownKey, ReasonBadSignature, ReasonNotValidated, ReasonRevoked, ReasonWrongKind,
 		ReasonStale, ReasonReplayed, ReasonBadCSR, ReasonCSRKey, ReasonCSRNames, ReasonCSRCA,
-		ReasonLifetime, ReasonNoCA, ReasonUnavailable, ReasonBusy,
+		ReasonLifetime, ReasonNoCA, ReasonUnavailable,
 	}
 }

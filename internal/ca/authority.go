@@ -107,6 +107,7 @@ func New(c Config) (*Authority, error) {
 		return nil, err
 	}
 	a := &Authority{c: c, ca: c.CA, idx: idx, spent: authn.NewMemorySpentSet(c.ReplayLimit), log: c.Log, now: c.Now, dirty: make(chan struct{}, 1)}
+	a.crlNumber = lastCRLNumber(c.CRLFile)
 	if err := a.refreshCRL(context.Background(), true); err != nil {
 		return nil, errors.Join(err, idx.Close())
 	}

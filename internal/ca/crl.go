@@ -75,3 +75,21 @@ func (a *Authority) runHook(ctx context.Context) {
 		a.log.Warn("x509: the CRL hook failed", "hook", a.c.CRLHook[0], "err", err, "output", string(out[:min(len(out), 512)]))
 	}
 }
+
+// lastCRLNumber reads the number of the CRL file a previous run wrote (0
+// if there is none): the next one is higher.
+func lastCRLNumber(path string) int64 {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		return 0
+	}
+	l, err := x509.ParseRevocationList(blk.Bytes)
+	if err != nil || l.Number == nil || !l.Number.IsInt64() {
+		return 0
+	}
+	return l.Number.Int64()
+}
