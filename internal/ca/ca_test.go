@@ -53,7 +53,7 @@ func TestIndexDurable(t *testing.T) {
 	if err != nil {
 		t.Fatalf("reopen: %v", err)
 	}
-	defer x.Close()
+	t.Cleanup(func() { _ = x.Close() })
 	if _, ok := x.Get("04"); ok {
 		t.Error("the torn line was read")
 	}
