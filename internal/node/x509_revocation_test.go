@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"io"
 	"math/big"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -244,4 +247,72 @@ func TestX509CAPublished(t *testing.T) {
 func x509Reason(err error, r string) bool {
 	var ae *sdk.APIError
 	return errors.As(err, &ae) && ae.Reason == r
+}
+
+// TestX509OCSPForms: the GET form (RFC 6960 A.1, base64 in the path, as
+// nginx sends it) answers as POST does; junk gets malformedRequest, a
+// request about another CA's certificate unauthorized (OCSP error
+// responses), a provider whose CA this node does not run 404 x509-no-ca,
+// and a POST of another type 415.
+func TestX509OCSPForms(t *testing.T) {
+	h := nodetest.Start(t)
+	d := newX509Device(t, h, cose.AlgES256, h.Provider)
+	c, err := issue(t, h, d.request(t, h.Provider.DID.String(), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, caCert := parsed(t, c)
+	base := h.Node.URL() + "/v1/x509/ocsp/" + h.Provider.DID.String()
+	do := func(method, url, ctype string, body []byte) (int, []byte) {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(t.Context(), method, url, bytes.NewReader(body))
+		if ctype != "" {
+			req.Header.Set("Content-Type", ctype)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	der, err := ocsp.CreateRequest(cert, caCert, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, b := do(http.MethodGet, base+"/"+url.PathEscape(base64.StdEncoding.EncodeToString(der)), "", nil)
+	if code != http.StatusOK {
+		t.Fatalf("GET: %d %s", code, b)
+	}
+	if r, err := ocsp.ParseResponseForCert(b, cert, caCert); err != nil || r.Status != ocsp.Good {
+		t.Fatalf("GET answer: %v", err)
+	}
+	code, b = do(http.MethodPost, base, "application/ocsp-request", []byte("junk"))
+	if _, err := ocsp.ParseResponse(b, nil); code != http.StatusOK || !errors.Is(err, ocsp.ResponseError{Status: ocsp.Malformed}) {
+		t.Errorf("junk: %d %v", code, err)
+	}
+	// A certificate of another CA (the othernet-free way: a self-made one).
+	otherCA := *caCert
+	otherCA.RawSubject = []byte{0x30, 0x00}
+	der2, err := ocsp.CreateRequest(cert, &otherCA, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, b = do(http.MethodPost, base, "application/ocsp-request", der2)
+	if _, err := ocsp.ParseResponse(b, nil); code != http.StatusOK || !errors.Is(err, ocsp.ResponseError{Status: ocsp.Unauthorized}) {
+		t.Errorf("another issuer: %d %v", code, err)
+	}
+	if code, b = do(http.MethodPost, h.Node.URL()+"/v1/x509/ocsp/"+h.Other.DID.String(), "application/ocsp-request", der); code != http.StatusNotFound || !strings.Contains(string(b), "x509-no-ca") {
+		t.Errorf("another provider: %d %s", code, b)
+	}
+	if code, _ = do(http.MethodPost, base, "text/plain", der); code != http.StatusUnsupportedMediaType {
+		t.Errorf("text/plain: %d", code)
+	}
+	if code, b = do(http.MethodPost, h.Node.URL()+"/v1/x509/issue", "text/plain", []byte("x")); code != http.StatusUnsupportedMediaType {
+		t.Errorf("issue as text/plain: %d %s", code, b)
+	}
+	if code, b = do(http.MethodGet, h.Node.URL()+"/v1/x509/crl/"+h.Other.DID.String(), "", nil); code != http.StatusNotFound || !strings.Contains(string(b), "x509-no-ca") {
+		t.Errorf("CRL of another provider: %d %s", code, b)
+	}
 }
