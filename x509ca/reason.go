@@ -25,6 +25,7 @@ const (
 	ReasonLifetime      Reason = "x509-lifetime"       // a lifetime longer than the CA's, or out of bounds
 	ReasonNoCA          Reason = "x509-no-ca"          // this node runs no CA for that provider
 	ReasonUnavailable   Reason = "x509-unavailable"    // the ledger could not be read
+	ReasonTooMany       Reason = "x509-too-many"       // the device holds as many unexpired certificates of this CA as it may
 )
 
 // Reasons lists every reason, in the order of the list.
@@ -33,6 +34,6 @@ func Reasons() []Reason {
 		ReasonMalformed, ReasonOversized, ReasonWrongNetwork, ReasonWrongAudience, ReasonUnknownDID,
 		ReasonUnknownKey, ReasonBadSignature, ReasonNotValidated, ReasonRevoked, ReasonWrongKind,
 		ReasonStale, ReasonReplayed, ReasonBadCSR, ReasonCSRKey, ReasonCSRNames, ReasonCSRCA,
-		ReasonLifetime, ReasonNoCA, ReasonUnavailable,
+		ReasonLifetime, ReasonNoCA, ReasonUnavailable, ReasonTooMany,
 	}
 }

@@ -43,7 +43,7 @@ func x509Reasons() []struct {
 		x509ca.ReasonBadCSR: http.StatusBadRequest, x509ca.ReasonCSRKey: http.StatusForbidden,
 		x509ca.ReasonCSRNames: http.StatusForbidden, x509ca.ReasonCSRCA: http.StatusForbidden,
 		x509ca.ReasonLifetime: http.StatusBadRequest, x509ca.ReasonNoCA: http.StatusNotFound,
-		x509ca.ReasonUnavailable: http.StatusServiceUnavailable,
+		x509ca.ReasonUnavailable: http.StatusServiceUnavailable, x509ca.ReasonTooMany: http.StatusTooManyRequests,
 	}
 	var out []struct {
 		Reason Reason

@@ -26,6 +26,7 @@ const (
 	DefaultOCSPValid   = 5 * time.Minute
 	DefaultCRLValid    = 48 * time.Hour
 	DefaultReplayLimit = 1 << 18
+	DefaultPerDevice   = 16
 	hookTimeout        = 30 * time.Second
 )
 
@@ -59,8 +60,12 @@ type Config struct {
 	// ReplayLimit bounds the requests remembered (default
 	// DefaultReplayLimit; a device takes at most a sixteenth).
 	ReplayLimit int
-	Now         func() time.Time
-	Log         *slog.Logger
+	// PerDevice bounds the unexpired, unrevoked certificates a device
+	// holds of this CA (default DefaultPerDevice): the index, and the
+	// work a device can make the CA do, stay bounded.
+	PerDevice int
+	Now       func() time.Time
+	Log       *slog.Logger
 }
 
 // Authority issues device certificates and answers for them.
@@ -92,6 +97,9 @@ func New(c Config) (*Authority, error) {
 	}
 	if c.ReplayLimit == 0 {
 		c.ReplayLimit = DefaultReplayLimit
+	}
+	if c.PerDevice == 0 {
+		c.PerDevice = DefaultPerDevice
 	}
 	if c.CRLFile == "" {
 		c.CRLFile = filepath.Join(c.Dir, "crl.pem")
@@ -168,6 +176,9 @@ func (a *Authority) Issue(ctx context.Context, req []byte) (*Certificate, error)
 		if err := x509ca.CheckCSR(r.CSR, key, dev); err != nil {
 			return nil, err
 		}
+	}
+	if len(a.idx.Live(e.DID)) >= a.c.PerDevice {
+		return nil, x509ca.Refuse(x509ca.ReasonTooMany, fmt.Sprintf("a device holds at most %d unexpired certificates of this CA", a.c.PerDevice))
 	}
 	// Spent only now: a request refused above, or one nobody signed, takes
 	// no room in the replay cache.

@@ -49,6 +49,9 @@ func rawSignRate(b *testing.B) float64 {
 // signs the certificate and syncs the index file before answering.
 func BenchmarkX509Issue(b *testing.B) {
 	h := nodetest.Start(b)
+	h.Stop()
+	h.Config.X509.PerDevice = 1 << 16 // b.N/8 certificates a device
+	h.Restart()
 	prov := h.Provider.DID.String()
 	const devices = 8
 	var devs []x509Device

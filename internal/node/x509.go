@@ -33,6 +33,9 @@ type X509Config struct {
 	// BIAS_CRL_FILE in its environment), e.g. to make a server reload it.
 	CRLFile string   `json:"crlFile,omitempty"`
 	CRLHook []string `json:"crlHook,omitempty"`
+	// PerDevice bounds the unexpired certificates a device holds of
+	// this CA (default 16).
+	PerDevice int `json:"perDevice,omitempty"`
 	// NoPublish: do not publish the CA certificate on the ledger at start
 	// (bias x509 publish does it with an admin key kept elsewhere).
 	NoPublish bool `json:"noPublish,omitempty"`
@@ -41,6 +44,9 @@ type X509Config struct {
 func (c X509Config) validate() error {
 	if l := time.Duration(c.Lifetime); l != 0 && (l < x509ca.MinLifetime || l > x509ca.MaxLifetime) {
 		return fmt.Errorf("x509.lifetime %v: must be %v to %v", l, x509ca.MinLifetime, x509ca.MaxLifetime)
+	}
+	if c.PerDevice < 0 || c.PerDevice > 1<<16 {
+		return errors.New("x509.perDevice must be 0 (the default) to 65536")
 	}
 	return nil
 }
@@ -83,7 +89,7 @@ func (n *Node) startX509(log *slog.Logger) error {
 	}
 	n.ca, err = ca.New(ca.Config{
 		CA: c, View: n.res, Network: n.cfg.Network, Dir: dir, Lifetime: time.Duration(x.Lifetime), URL: url,
-		CRLFile: x.CRLFile, CRLHook: x.CRLHook, Log: log,
+		CRLFile: x.CRLFile, CRLHook: x.CRLHook, PerDevice: x.PerDevice, Log: log,
 	})
 	if err != nil {
 		return err

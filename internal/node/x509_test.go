@@ -230,6 +230,12 @@ func TestX509Refusals(t *testing.T) {
 	if _, err := issue(t, h, replayed); err != nil {
 		t.Fatalf("first use: %v", err)
 	}
+	full := newX509Device(t, h, cose.AlgEdDSA, h.Provider)
+	for i := range 16 {
+		if _, err := issue(t, h, full.request(t, prov, nil)); err != nil {
+			t.Fatalf("certificate %d of 16: %v", i+1, err)
+		}
+	}
 	tampered := good.request(t, prov, nil)
 	tampered[len(tampered)-1] ^= 1
 
@@ -257,6 +263,7 @@ func TestX509Refusals(t *testing.T) {
 		{"fail/stale", good.request(t, prov, func(r *x509ca.Request) { r.IssuedAt -= 120 }), x509ca.ReasonStale},
 		{"fail/future", good.request(t, prov, func(r *x509ca.Request) { r.IssuedAt += 120 }), x509ca.ReasonStale},
 		{"fail/replayed", replayed, x509ca.ReasonReplayed},
+		{"fail/too-many", full.request(t, prov, nil), x509ca.ReasonTooMany},
 		{"fail/longer-lifetime", good.request(t, prov, func(r *x509ca.Request) { r.Lifetime = 25 * 3600 }), x509ca.ReasonLifetime},
 		{"fail/lifetime-over-30d", good.request(t, prov, func(r *x509ca.Request) { r.Lifetime = 31 * 24 * 3600 }), x509ca.ReasonLifetime},
 		{"fail/lifetime-too-short", good.request(t, prov, func(r *x509ca.Request) { r.Lifetime = 1 }), x509ca.ReasonLifetime},
