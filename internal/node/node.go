@@ -134,7 +134,8 @@ type Node struct {
 	ln     net.Listener
 	srv    *http.Server
 	served chan error
-	// The X.509 CA (nil without one) and the end of its goroutines.
+	// The X.509 CA (nil without one), and what stops its following of
+	// the ledger (and waits for it).
 	ca       *ca.Authority
 	x509Stop context.CancelFunc
 }

@@ -95,9 +95,11 @@ func (n *Node) startX509(log *slog.Logger) error {
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	n.x509Stop = cancel
+	followed := make(chan struct{})
+	n.x509Stop = func() { cancel(); <-followed }
 	from := n.led.Height() + 1
 	go func() {
+		defer close(followed)
 		if err := n.ca.Follow(ctx, n.led, from); err != nil && !errors.Is(err, context.Canceled) {
 			log.Error("x509: following the ledger stopped", "err", err)
 		}
