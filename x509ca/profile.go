@@ -167,3 +167,16 @@ func WithCA(cur [][]byte, der []byte) ([][]byte, bool) {
 	}
 	return out, true
 }
+
+// WithoutCA returns the CA list of a publication without der, and
+// whether it held it (the end of a rotation: the old CA withdrawn once
+// nothing it issued is still valid).
+func WithoutCA(cur [][]byte, der []byte) ([][]byte, bool) {
+	var out [][]byte
+	for _, c := range cur {
+		if string(c) != string(der) {
+			out = append(out, c)
+		}
+	}
+	return out, len(out) != len(cur)
+}

@@ -191,15 +191,18 @@ func (a *app) x509CRLCmd() *cobra.Command {
 
 func (a *app) x509PublishCmd() *cobra.Command {
 	var keyPath, certPath string
+	var remove bool
 	cmd := &cobra.Command{
-		Use:   "publish PROVIDER_DID --key ADMIN_KEY --cert CA_PEM",
+		Use:   "publish PROVIDER_DID --key ADMIN_KEY --cert CA_PEM [--remove]",
 		Short: "Publish a CA certificate in the provider's ledger record (keeping what it publishes)",
 		Long: `A node publishes its CA at start when its home holds the provider's admin key;
 with the admin key kept elsewhere (x509.noPublish), this does it: it reads the
 provider's publication, adds the certificate (keeping the other CA certificates
 and the token keys) and submits provider.publish, again if another publication
-came first.`,
-		Example: example("bias x509 publish did:bias:testnet:... --key admin.key --cert node0/provider/ca.pem"),
+came first. With --remove it withdraws the certificate instead (the end of a
+CA rotation, once nothing the old CA issued is still valid).`,
+		Example: example("bias x509 publish did:bias:testnet:... --key admin.key --cert node0/provider/ca.pem",
+			"bias x509 publish did:bias:testnet:... --key admin.key --cert old-ca.pem --remove"),
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			der, err := readPEMOrDER(certPath, "CERTIFICATE")
@@ -232,8 +235,11 @@ came first.`,
 					}
 				}
 				list, changed := x509ca.WithCA(cur, der)
+				if remove {
+					list, changed = x509ca.WithoutCA(cur, der)
+				}
 				if !changed {
-					a.out("already published (version %d)\n", version)
+					a.out("nothing to change (publication version %d)\n", version)
 					return nil
 				}
 				signer, kid, err := a.adminSigner(cmd.Context(), p.DID, keyPath)
@@ -260,5 +266,6 @@ came first.`,
 	}
 	cmd.Flags().StringVar(&keyPath, "key", "", "an admin key of the provider (required)")
 	cmd.Flags().StringVar(&certPath, "cert", "", "the CA certificate, PEM or DER (required)")
+	cmd.Flags().BoolVar(&remove, "remove", false, "withdraw the certificate instead of adding it")
 	return cmd
 }

@@ -82,7 +82,7 @@ func TestX509Commands(t *testing.T) {
 			t.Fatal("the CRL does not list the revoked certificate")
 		}
 	}
-	if got := f.must("x509", "publish", f.provider, "--key", f.admin, "--cert", ca.CertPath(f.h.Home)); !strings.Contains(got, "already published") {
+	if got := f.must("x509", "publish", f.provider, "--key", f.admin, "--cert", ca.CertPath(f.h.Home)); !strings.Contains(got, "nothing to change") {
 		t.Errorf("publish of the published CA: %q", got)
 	}
 	// A second CA of the provider (another node's, or a rotation) is
@@ -94,5 +94,11 @@ func TestX509Commands(t *testing.T) {
 	f.must("x509", "publish", f.provider, "--key", f.admin, "--cert", ca.CertPath(home))
 	if n := strings.Count(f.must("x509", "ca", f.provider), "BEGIN CERTIFICATE"); n != 2 {
 		t.Errorf("%d CA certificates published, want 2", n)
+	}
+	// The end of the rotation: the first is withdrawn.
+	f.must("x509", "publish", f.provider, "--key", f.admin, "--cert", ca.CertPath(f.h.Home), "--remove")
+	second, _ := os.ReadFile(ca.CertPath(home))
+	if got := f.must("x509", "ca", f.provider); got != string(second) {
+		t.Errorf("after --remove the provider publishes:\n%s", got)
 	}
 }
