@@ -203,7 +203,7 @@ came first. With --remove it withdraws the certificate instead (the end of a
 CA rotation, once nothing the old CA issued is still valid).`,
 		Example: example("bias x509 publish did:bias:testnet:... --key admin.key --cert node0/provider/ca.pem",
 			"bias x509 publish did:bias:testnet:... --key admin.key --cert old-ca.pem --remove"),
-		Args:    cobra.ExactArgs(1),
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			der, err := readPEMOrDER(certPath, "CERTIFICATE")
 			if err != nil {
