@@ -59,7 +59,10 @@ BIAS=$W/bias
 go build -o "$BIAS" ./cmd/bias
 
 # --- the networks -------------------------------------------------------------
-HB=$(free_base 8); PB=$(free_base 8)
+# One run of free ports for everything (picked apart, two runs could overlap):
+# testnet API and p2p, othernet API and p2p, nginx, mosquitto.
+P0=$(free_base 14)
+HB=$P0; PB=$((P0 + 4)); OHB=$((P0 + 8)); OPB=$((P0 + 10)); NGX=$((P0 + 12)); MQ=$((P0 + 13))
 "$BIAS" testnet init --validators 4 --dir "$W/net" --http-base "$HB" --p2p-base "$PB" --timeout-commit 200ms >/dev/null
 A=$(cat "$W/net/node0/provider/did"); B=$(cat "$W/net/node1/provider/did")
 NA=http://127.0.0.1:$HB; NB=http://127.0.0.1:$((HB + 1))
@@ -74,7 +77,6 @@ chmod +x "$W/reload-mosquitto.sh"
 sed -i "s|\"allowDuplicateIP\": true|\"allowDuplicateIP\": true, \"x509\": {\"crlFile\": \"$W/crl-b.pem\", \"crlHook\": [\"$W/reload-mosquitto.sh\"]}|" "$W/net/node1/config/bias.json"
 grep -q crlHook "$W/net/node1/config/bias.json" || fail "could not configure node1's CRL hook"
 
-OHB=$(free_base 2); OPB=$(free_base 2)
 "$BIAS" testnet init --validators 1 --network othernet --dir "$W/other" --http-base "$OHB" --p2p-base "$OPB" >/dev/null
 O=$(cat "$W/other/node0/provider/did"); NO=http://127.0.0.1:$OHB
 
@@ -135,7 +137,6 @@ printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > "$W/srv.ex
 openssl x509 -req -in "$W/srv.csr" -CA "$W/srvca.pem" -CAkey "$W/srvca.key" -CAcreateserial -days 2 -extfile "$W/srv.ext" -out "$W/srv.pem" 2>/dev/null
 chmod 644 "$W"/*.pem "$W/srv.key"
 
-SB=$(free_base 2); NGX=$SB; MQ=$((SB + 1))
 mkdir -p "$W/nginx"
 cat > "$W/nginx/nginx.conf" <<EOF
 worker_processes 1;
@@ -191,13 +192,12 @@ wait_ok "mosquitto pid" test -s "$W/mosquitto.pid"
 https() { # cert key: prints the body, fails if the TLS connection is refused
   curl -sS -f -m 5 --cacert "$W/srvca.pem" --cert "$1" --key "$2" "https://127.0.0.1:$NGX/"
 }
-mqtt() { # cert key: one message through B's broker, as the device
-  local got
-  mosquitto_sub -h 127.0.0.1 -p "$MQ" --cafile "$W/srvca.pem" --cert "$1" --key "$2" -t "bias/test" -C 1 -W 5 >"$W/sub.out" 2>"$W/sub.err" &
-  local sub=$!
-  sleep 0.5
-  mosquitto_pub -h 127.0.0.1 -p "$MQ" --cafile "$W/srvca.pem" --cert "$1" --key "$2" -t "bias/test" -m "hello from $3" 2>"$W/pub.err" || { wait $sub 2>/dev/null; return 1; }
-  wait $sub || return 1
+mqtt() { # cert key name: one message through B's broker, as the device: it
+  # publishes (retained, on a topic of its own) and subscribes to get it back.
+  local got topic="bias/test/$RANDOM$RANDOM"
+  : >"$W/sub.out"; : >"$W/sub.err"
+  mosquitto_pub -h 127.0.0.1 -p "$MQ" --cafile "$W/srvca.pem" --cert "$1" --key "$2" -t "$topic" -r -m "hello from $3" 2>"$W/pub.err" || return 1
+  mosquitto_sub -h 127.0.0.1 -p "$MQ" --cafile "$W/srvca.pem" --cert "$1" --key "$2" -t "$topic" -C 1 -W 10 >"$W/sub.out" 2>"$W/sub.err" || return 1
   got=$(cat "$W/sub.out")
   [ "$got" = "hello from $3" ]
 }
