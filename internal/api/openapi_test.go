@@ -311,17 +311,16 @@ func schemaFields(t *testing.T, doc map[string]any, name string) (props, require
 func TestOpenAPIViewSchemas(t *testing.T) {
 	doc := loadOpenAPI(t)
 	for name, v := range map[string]any{
-		"ErrorBody":       sdk.ErrorBody{},
-		"SubmitResult":    sdk.SubmitResult{},
-		"KeyView":         sdk.KeyView{},
-		"EntityView":      sdk.EntityView{},
-		"ProofView":       sdk.ProofView{},
-		"ProviderView":    sdk.ProviderView{},
-		"StatusView":      sdk.StatusView{},
-		"ValidatorView":   sdk.ValidatorView{},
-		"HeaderView":      sdk.HeaderView{},
-		"Endpoint":        op.Endpoint{},
-		"X509Certificate": sdk.X509Certificate{},
+		"ErrorBody":     sdk.ErrorBody{},
+		"SubmitResult":  sdk.SubmitResult{},
+		"KeyView":       sdk.KeyView{},
+		"EntityView":    sdk.EntityView{},
+		"ProofView":     sdk.ProofView{},
+		"ProviderView":  sdk.ProviderView{},
+		"StatusView":    sdk.StatusView{},
+		"ValidatorView": sdk.ValidatorView{},
+		"HeaderView":    sdk.HeaderView{},
+		"Endpoint":      op.Endpoint{},
 	} {
 		names, required := jsonFields(reflect.TypeOf(v))
 		props, req := schemaFields(t, doc, name)
