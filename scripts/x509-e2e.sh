@@ -42,11 +42,15 @@ trap cleanup EXIT
 step() { echo "== $*"; }
 fail() { echo "x509-e2e: FAIL: $*" >&2; exit 1; }
 
-# free_base N: a port P with P..P+N-1 all free on 127.0.0.1.
+# free_base N: a port P with P..P+N-1 all free on 127.0.0.1, below the
+# ephemeral range (where the nodes' own outgoing connections could take
+# one before its listener binds it).
 free_base() {
-  local n=$1 base p ok
+  local n=$1 base p ok lo=32768
+  [ -r /proc/sys/net/ipv4/ip_local_port_range ] && read -r lo _ < /proc/sys/net/ipv4/ip_local_port_range
+  [ "$lo" -gt $((10000 + n + 1000)) ] || fail "the ephemeral port range starts at $lo: no room below it"
   for _ in $(seq 1 100); do
-    base=$((20000 + RANDOM % 40000)); ok=1
+    base=$((10000 + RANDOM % (lo - 10000 - n))); ok=1
     for p in $(seq "$base" $((base + n - 1))); do
       if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then ok=0; break; fi
     done
