@@ -58,6 +58,16 @@ func Save(path string, priv crypto.Signer) error {
 
 // Load reads a key file and returns its signer.
 func Load(path string) (cose.Signer, error) {
+	cs, err := LoadPrivate(path)
+	if err != nil {
+		return nil, err
+	}
+	return cose.NewSigner(cs)
+}
+
+// LoadPrivate reads a key file and returns its private key as a
+// crypto.Signer (for a tls.Certificate, an X.509 CA), with Load's checks.
+func LoadPrivate(path string) (crypto.Signer, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, err
@@ -81,5 +91,5 @@ func Load(path string) (cose.Signer, error) {
 	if !ok {
 		return nil, fmt.Errorf("key file %s: not a signing key", path)
 	}
-	return cose.NewSigner(cs)
+	return cs, nil
 }

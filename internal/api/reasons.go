@@ -30,7 +30,7 @@ func Reasons() []struct {
 	Reason Reason
 	Status int
 } {
-	return []struct {
+	return append([]struct {
 		Reason Reason
 		Status int
 	}{
@@ -43,7 +43,7 @@ func Reasons() []struct {
 		{ReasonUnsupportedMedia, http.StatusUnsupportedMediaType},
 		{ReasonTooManyRequests, http.StatusTooManyRequests},
 		{ReasonHeadersTooLarge, http.StatusRequestHeaderFieldsTooLarge},
-	}
+	}, x509Reasons()...)
 }
 
 // Status is the HTTP status of an API reason.

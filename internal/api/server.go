@@ -58,6 +58,8 @@ type Config struct {
 	// OAuth is the node's authorization server (nil: the node acts for no
 	// provider; it still serves JWK Sets and introspection).
 	OAuth *oauth.Server
+	// X509 is the node's certificate authority (x509.go); nil: none.
+	X509 X509
 }
 
 // Server serves the API.
@@ -75,6 +77,7 @@ type Server struct {
 	streams       *streamLimiter
 	maxReplay     int
 	oauth         *oauth.Server
+	x509          X509
 }
 
 // New returns the API of c.
@@ -88,7 +91,7 @@ func New(c Config) *Server {
 	s := &Server{l: c.Ledger, res: c.Resolver, acc: c.Access, pre: c.Precheck, network: c.Resolver.Network(), log: c.Log,
 		submitTimeout: 30 * time.Second, decisions: newDecisionLog(10000), heavy: make(chan struct{}, 2), paging: make(chan struct{}, 2),
 		streams:   newStreamLimiter(or(c.MaxStreams, DefaultMaxStreams), or(c.MaxStreamsPerClient, DefaultMaxStreamsPerClient)),
-		maxReplay: or(c.MaxReplayBlocks, DefaultMaxReplayBlocks)}
+		maxReplay: or(c.MaxReplayBlocks, DefaultMaxReplayBlocks), x509: c.X509}
 	s.oauth = c.OAuth
 	return s
 }
@@ -138,6 +141,11 @@ func (s *Server) Handler() http.Handler {
 	route("POST /oauth/introspect", s.oauthIntrospect)                    // oauth.PathIntrospect
 	route("GET /oauth/authorize", s.oauthAuthorize)                       // oauth.PathAuthorize
 	route("GET /v1/providers/{did}/jwks", s.providerJWKS)
+	route("POST /v1/x509/issue", s.x509Issue)
+	route("GET /v1/x509/ca/{provider}", s.x509CA)
+	route("GET /v1/x509/crl/{provider}", s.x509CRL)
+	route("POST /v1/x509/ocsp/{provider}", s.x509OCSP)
+	route("GET /v1/x509/ocsp/{provider}/{request...}", s.x509OCSP)
 	// No route: 404, or 405 with Allow when the path exists with other
 	// methods (as the mux decides), both in the one error format.
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

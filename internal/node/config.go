@@ -39,6 +39,8 @@ type Config struct {
 	AllowDuplicateIP bool `json:"allowDuplicateIP"`
 	// OAuth configures the authorization server (docs/oauth.md).
 	OAuth OAuthConfig `json:"oauth,omitzero"`
+	// X509 configures the node's X.509 CA (x509.go).
+	X509 X509Config `json:"x509,omitzero"`
 }
 
 // Default is the single-node configuration.
@@ -71,6 +73,7 @@ func (c Config) Validate() error {
 	if err := c.OAuth.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, c.X509.validate())
 	return errors.Join(errs...)
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/bias-iot/bias/cose"
 	"github.com/bias-iot/bias/internal/access"
 	"github.com/bias-iot/bias/internal/api"
+	"github.com/bias-iot/bias/internal/ca"
 	"github.com/bias-iot/bias/internal/ledger"
 	"github.com/bias-iot/bias/internal/ledger/cometledger"
 	"github.com/bias-iot/bias/internal/oauth"
@@ -96,6 +97,9 @@ func Init(cfg Config, extra ...string) (*InitInfo, error) {
 	if err := os.WriteFile(filepath.Join(cfg.Home, "provider", "did"), []byte(pid.String()+"\n"), 0o644); err != nil {
 		return nil, err
 	}
+	if _, err := ensureCA(cfg.Home); err != nil {
+		return nil, err
+	}
 	return &InitInfo{Created: true, ProviderDID: pid.String(), AdminKey: AdminKeyPath(cfg.Home)}, nil
 }
 
@@ -138,6 +142,10 @@ type Node struct {
 	// publication of the token key.
 	as        *oauth.Server
 	stopOAuth func()
+	// The X.509 CA (nil without one), and what stops its following of
+	// the ledger (and waits for it).
+	ca       *ca.Authority
+	x509Stop context.CancelFunc
 }
 
 // Start opens the home's state, starts the ledger (replaying what the
@@ -189,7 +197,17 @@ func Start(cfg Config, log *slog.Logger) (*Node, error) {
 	if err := n.startOAuth(log.With("module", "oauth")); err != nil {
 		return nil, errors.Join(fmt.Errorf("oauth: %w", err), n.ln.Close(), n.led.Close(), st.Close())
 	}
-	handler := api.New(api.Config{Ledger: n.led, Resolver: n.res, Access: n.acc, Precheck: n.app, Log: log.With("module", "api"), OAuth: n.as}).Handler()
+	if err := n.startX509(log.With("module", "x509")); err != nil {
+		if n.stopOAuth != nil {
+			n.stopOAuth()
+		}
+		return nil, errors.Join(fmt.Errorf("x509: %w", err), n.ln.Close(), n.led.Close(), st.Close())
+	}
+	apiCfg := api.Config{Ledger: n.led, Resolver: n.res, Access: n.acc, Precheck: n.app, Log: log.With("module", "api"), OAuth: n.as}
+	if n.ca != nil {
+		apiCfg.X509 = n.ca
+	}
+	handler := api.New(apiCfg).Handler()
 	n.srv = &http.Server{
 		// The API refuses a header over its limit in its own error
 		// format; the server's larger limit stops the rest.
@@ -248,6 +266,10 @@ func (n *Node) Close() error {
 		n.stopOAuth()
 	}
 	errs := []error{n.srv.Shutdown(ctx)}
+	if n.ca != nil {
+		n.x509Stop()
+		errs = append(errs, n.ca.Close())
+	}
 	errs = append(errs, n.led.Close(), n.st.Close())
 	return errors.Join(errs...)
 }

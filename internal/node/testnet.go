@@ -86,6 +86,9 @@ func InitTestnet(tc TestnetConfig) ([]TestnetNode, error) {
 		if err := os.WriteFile(filepath.Join(cfg.Home, "provider", "did"), []byte(pid.String()+"\n"), 0o644); err != nil {
 			return nil, err
 		}
+		if _, err := ensureCA(cfg.Home); err != nil {
+			return nil, err
+		}
 		g.Providers = append(g.Providers, *gp)
 		vals = append(vals, cometledger.GenesisValidator{Name: name, PubKey: id.ValidatorPubKey, Power: 10})
 		peers = append(peers, fmt.Sprintf("%s@%s:%d", id.NodeID, tc.Host, tc.P2PBase+i))
