@@ -14,6 +14,9 @@ type JWTHeader struct {
 	Alg string `json:"alg"`
 	Typ string `json:"typ,omitempty"`
 	Kid string `json:"kid,omitempty"`
+	// Crit names extensions a recipient must understand (RFC 7515
+	// section 4.1.11): bias understands none, so a JWT with it is refused.
+	Crit []string `json:"crit,omitempty"`
 }
 
 // JWT is a decoded compact JWS whose signature is still to be checked.
@@ -39,6 +42,18 @@ func SignJWT(s cose.Signer, typ, kid string, claims any) ([]byte, error) {
 // of claims, a pointer to a struct) and none twice, an asymmetric alg
 // (EdDSA, ES256). The caller checks typ and kid, then the signature.
 func DecodeJWT(b []byte, max int, claims any) (*JWT, error) {
+	return decodeJWT(b, max, claims, strictJSON)
+}
+
+// DecodeForeignJWT is DecodeJWT for a JWT another implementation made (an
+// OAuth client's assertion): header members and claims that no field
+// names are ignored, as RFC 7515 and RFC 7519 have it, but never a case
+// variant of a known one, a member twice, or a crit header.
+func DecodeForeignJWT(b []byte, max int, claims any) (*JWT, error) {
+	return decodeJWT(b, max, claims, lenientJSON)
+}
+
+func decodeJWT(b []byte, max int, claims any, decode func([]byte, any) error) (*JWT, error) {
 	if len(b) > max {
 		return nil, fmt.Errorf("%w: larger than %d bytes", ErrMalformed, max)
 	}
@@ -53,14 +68,17 @@ func DecodeJWT(b []byte, max int, claims any) (*JWT, error) {
 		return nil, fmt.Errorf("%w: JWS parts must be base64url without padding", ErrMalformed)
 	}
 	var h JWTHeader
-	if err := strictJSON(hb, &h); err != nil {
+	if err := decode(hb, &h); err != nil {
 		return nil, fmt.Errorf("%w: JWS header: %v", ErrMalformed, err)
+	}
+	if h.Crit != nil {
+		return nil, fmt.Errorf("%w: JWS header: crit names extensions bias does not understand", ErrMalformed)
 	}
 	alg, err := cose.ParseAlg(h.Alg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: alg: %v", ErrMalformed, err)
 	}
-	if err := strictJSON(cb, claims); err != nil {
+	if err := decode(cb, claims); err != nil {
 		return nil, fmt.Errorf("%w: JWS claims: %v", ErrMalformed, err)
 	}
 	return &JWT{Header: h, Alg: alg, input: []byte(parts[0] + "." + parts[1]), sig: sig}, nil

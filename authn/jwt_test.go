@@ -86,3 +86,54 @@ func TestDPoPAtTokenEndpoint(t *testing.T) {
 }
 
 func b64std(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+// TestDecodeForeignJWT: a JWT another implementation made may carry
+// header members and claims bias does not read; never one twice, a case
+// variant of a known one, or a crit header.
+func TestDecodeForeignJWT(t *testing.T) {
+	s, _, err := cose.GenerateKey(cose.AlgEdDSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := func(header, claims string) []byte {
+		in := base64.RawURLEncoding.EncodeToString([]byte(header)) + "." + base64.RawURLEncoding.EncodeToString([]byte(claims))
+		sig, err := s.SignMessage([]byte(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []byte(in + "." + base64.RawURLEncoding.EncodeToString(sig))
+	}
+	type claims struct {
+		Iss string `json:"iss"`
+		Exp int64  `json:"exp"`
+	}
+	for name, c := range map[string]struct {
+		header, claims string
+		ok             bool
+	}{
+		"other-members":      {`{"alg":"EdDSA","x5t":"a","cty":"b"}`, `{"iss":"i","exp":1,"scope":"x","nested":{"a":[1,{"b":2}]}}`, true},
+		"fail/claim-twice":   {`{"alg":"EdDSA"}`, `{"iss":"i","iss":"j","exp":1}`, false},
+		"fail/unknown-twice": {`{"alg":"EdDSA"}`, `{"iss":"i","x":1,"x":2}`, false},
+		"fail/case-variant":  {`{"alg":"EdDSA"}`, `{"iss":"i","ISS":"j","exp":1}`, false},
+		"fail/header-case":   {`{"alg":"EdDSA","ALG":"none"}`, `{"iss":"i"}`, false},
+		"fail/crit":          {`{"alg":"EdDSA","crit":["exp"]}`, `{"iss":"i"}`, false},
+		"fail/too-deep":      {`{"alg":"EdDSA"}`, `{"x":[[[[[[1]]]]]]}`, false},
+		"fail/not-an-object": {`{"alg":"EdDSA"}`, `[1]`, false},
+		"fail/trailing":      {`{"alg":"EdDSA"}`, `{"iss":"i"} {}`, false},
+	} {
+		var got claims
+		j, err := authn.DecodeForeignJWT(mk(c.header, c.claims), 4096, &got)
+		if (err == nil) != c.ok {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if c.ok && (got.Iss != "i" || !j.Verify(s.Public())) {
+			t.Errorf("%s: %+v", name, got)
+		}
+	}
+	// The strict form still refuses what the foreign one ignores.
+	var got claims
+	if _, err := authn.DecodeJWT(mk(`{"alg":"EdDSA"}`, `{"iss":"i","scope":"x"}`), 4096, &got); err == nil {
+		t.Error("DecodeJWT accepted an unknown claim")
+	}
+}

@@ -111,6 +111,8 @@ func (s *Server) oauthIntrospect(w http.ResponseWriter, r *http.Request) error {
 		var err error
 		if out, err = oauth.Introspect(r.Context(), s.res, req.Token, time.Now().Unix()); out == nil {
 			e = &oauth.Error{Code: oauth.ErrUnavailable, Status: http.StatusServiceUnavailable, Description: "the ledger does not answer; retry", Cause: err}
+		} else {
+			out.Iss = "" // no issuer URL is on the ledger: not one this node can vouch for
 		}
 	}
 	if e != nil {

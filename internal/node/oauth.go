@@ -86,15 +86,23 @@ func (n *Node) startOAuth(log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("token key: %w", err)
 	}
-	issuer := n.cfg.OAuth.Issuer
+	issuer, configured := n.cfg.OAuth.Issuer, true
 	if issuer == "" {
-		issuer = "http://" + n.ln.Addr().String()
+		issuer, configured = "http://"+n.ln.Addr().String(), false
 	}
 	n.as, err = oauth.New(oauth.Config{
 		Issuer: issuer, Provider: prov, Key: key, KeyID: TokenKeyID(key.Public()),
 		Lifetime: int64(time.Duration(n.cfg.OAuth.TokenLifetime) / time.Second),
 		Ledger:   n.res, Access: n.acc, Spent: authn.NewMemorySpentSet(1 << 20), Rand: rand.Reader,
 	})
+	if err != nil && !configured {
+		// The default issuer (http on the API's address) is one only on a
+		// loopback address: elsewhere the node serves on, without an
+		// authorization server of its own, until oauth.issuer names one.
+		log.Warn("no authorization server: set oauth.issuer (an https URL) to issue tokens here", "default", issuer, "err", err)
+		n.as = nil
+		return nil
+	}
 	if err != nil {
 		return err
 	}

@@ -11,9 +11,11 @@ import (
 	"encoding/json"
 	"io"
 	"math/big"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -277,9 +279,15 @@ func TestOAuthRefusals(t *testing.T) {
 		dpop  string
 		code  string
 	}{
-		"fail/malformed-assertion":     {form: grant("not.a.jwt"), code: oauth.ErrInvalidGrant},
+		"fail/malformed-assertion": {form: grant("not.a.jwt"), code: oauth.ErrInvalidGrant},
+		"fail/actor-token": {form: func() url.Values {
+			f := url.Values{"grant_type": {oauth.GrantExchange}, "subject_token": {session}, "subject_token_type": {oauth.TokenTypeJWT}, "resource": {svc}}
+			f.Set("actor_token", session)
+			f.Set("actor_token_type", oauth.TokenTypeJWT)
+			return f
+		}(), code: oauth.ErrInvalidRequest},
 		"fail/oversized-assertion":     {form: grant(strings.Repeat("a", oauth.MaxJWTBytes+1)), code: oauth.ErrInvalidGrant},
-		"fail/unknown-claim":           {form: grant(signed(func(m map[string]any) { m["admin"] = true })), code: oauth.ErrInvalidGrant},
+		"fail/case-variant-claim":      {form: grant(signed(func(m map[string]any) { m["ISS"] = "did:bias:local:other" })), code: oauth.ErrInvalidGrant},
 		"fail/expired-assertion":       {form: grant(signed(func(m map[string]any) { m["iat"], m["exp"] = now-200, now-100 })), code: oauth.ErrInvalidGrant},
 		"fail/long-lived-assertion":    {form: grant(signed(func(m map[string]any) { m["exp"] = now + 3600 })), code: oauth.ErrInvalidGrant},
 		"fail/future-assertion":        {form: grant(signed(func(m map[string]any) { m["iat"], m["exp"] = now+600, now+700 })), code: oauth.ErrInvalidGrant},
@@ -486,7 +494,43 @@ func TestOAuthIntrospectRevoked(t *testing.T) {
 	if code, out := post(t, w.introspectPath, url.Values{"token": {string(within)}}, ""); code != 200 || out["active"] != true {
 		t.Fatalf("the same key within its rights: %d %v", code, out)
 	}
-	res := w.h.MustSubmit(w.h.Sign(w.a.Signer, w.a.Kid, op.Payload{Type: op.TypeRevoke, Status: &op.Status{DID: w.cam.DID.String(), Version: 2, Reason: "stolen"}}))
+	// The operator's key naming another issuer (posing as another
+	// operator): not active; and no token lives longer than any operator
+	// may let it.
+	posing, err := authn.SignJWT(tk, oauth.TypAccessToken, w.kid, oauth.AccessClaims{Iss: "https://id.operator-a.example", Sub: w.cam.DID.String(), Aud: w.svc.DID.String(),
+		ClientID: w.cam.DID.String(), Iat: now, Exp: now + 60, AuthTime: now, Jti: randomJTI(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, out := post(t, w.introspectPath, url.Values{"token": {string(posing)}}, ""); code != 200 || out["active"] != false {
+		t.Fatalf("fail/iss-of-another-operator: %d %v", code, out)
+	}
+	forever, err := authn.SignJWT(tk, oauth.TypAccessToken, w.kid, oauth.AccessClaims{Iss: w.issuer, Sub: w.cam.DID.String(), Aud: w.svc.DID.String(),
+		ClientID: w.cam.DID.String(), Iat: 1, Exp: now + 10*365*86400, AuthTime: 1, Jti: randomJTI(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, out := post(t, w.introspectPath, url.Values{"token": {string(forever)}}, ""); code != 200 || out["active"] != false {
+		t.Fatalf("fail/lives-ten-years: %d %v", code, out)
+	}
+	// The device's key rotated out: the DPoP-bound token is over with it.
+	k2 := nodetest.NewKey(t, cose.AlgES256)
+	w.h.MustSubmit(w.h.Sign(w.a.Signer, w.a.Kid, op.Payload{Type: op.TypeUpdate, Update: &op.Update{DID: w.cam.DID.String(), Version: 2, Doc: op.Document{
+		Keys: []op.Key{op.KeyFrom("k1", w.cam.Signer.Public()), op.KeyFrom("k2", k2.Public())}}}}))
+	if code, out := post(t, w.introspectPath, url.Values{"token": {tok}}, ""); code != 200 || out["active"] != true {
+		t.Fatalf("with its key still held: %d %v", code, out)
+	}
+	w.h.MustSubmit(w.h.Sign(w.a.Signer, w.a.Kid, op.Payload{Type: op.TypeUpdate, Update: &op.Update{DID: w.cam.DID.String(), Version: 3, Doc: op.Document{
+		Keys: []op.Key{op.KeyFrom("k2", k2.Public())}}}}))
+	if code, out := post(t, w.introspectPath, url.Values{"token": {tok}}, ""); code != 200 || out["active"] != false {
+		t.Fatalf("fail/key-rotated-out: %d %v", code, out)
+	}
+	// A bearer token (bound to no key) stands until the revocation.
+	tok = string(within)
+	if code, out := post(t, w.introspectPath, url.Values{"token": {tok}}, ""); code != 200 || out["active"] != true {
+		t.Fatalf("before the revocation: %d %v", code, out)
+	}
+	res := w.h.MustSubmit(w.h.Sign(w.a.Signer, w.a.Kid, op.Payload{Type: op.TypeRevoke, Status: &op.Status{DID: w.cam.DID.String(), Version: 4, Reason: "stolen"}}))
 	// The submission returns once its block is committed: the next
 	// introspection reads that state.
 	code, out = post(t, w.introspectPath, url.Values{"token": {tok}}, "")
@@ -635,10 +679,25 @@ func TestOAuthTokenKeyPublication(t *testing.T) {
 	h := nodetest.Start(t)
 	w := &oauthWorld{}
 	first := w.waitPublished(t, h.Client, h.Provider.DID)
-	p, err := h.Client.Provider(t.Context(), h.Provider.DID.String())
-	if err != nil || p.Publication.Version != 1 || len(p.Publication.TokenKeys) != 1 {
-		t.Fatalf("first publication: %+v %v", p, err)
+	// The node's publications at start settle: its token key and its
+	// X.509 CA, each published keeping the other.
+	settle := func(done func(*sdk.PublicationView) bool) *sdk.ProviderView {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		for {
+			p, err := h.Client.Provider(ctx, h.Provider.DID.String())
+			if err == nil && p.Publication != nil && done(p.Publication) {
+				return p
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("publication: %+v %v", p, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
+	p := settle(func(pub *sdk.PublicationView) bool { return len(pub.TokenKeys) == 1 && len(pub.CA) == 1 })
+	nodeCA := p.Publication.CA[0]
 	// Another publisher (the X.509 CA) publishes a CA certificate, keeping
 	// the token key.
 	_, caKey, err := ed25519.GenerateKey(rand.Reader)
@@ -656,33 +715,119 @@ func TestOAuthTokenKeyPublication(t *testing.T) {
 		t.Fatal(err)
 	}
 	old := op.KeyFrom(node.TokenKeyID(tk.Public()), tk.Public())
+	nodeDER, err := base64.StdEncoding.DecodeString(nodeCA)
+	if err != nil {
+		t.Fatal(err)
+	}
 	h.MustSubmit(h.Sign(h.Provider.Signer, h.Provider.Kid, op.Payload{Type: op.TypePublish, Publish: &op.Publish{
-		Provider: h.Provider.DID.String(), Version: 1, CA: [][]byte{der}, TokenKeys: []op.Key{old}}}))
+		Provider: h.Provider.DID.String(), Version: p.Publication.Version, CA: [][]byte{nodeDER, der}, TokenKeys: []op.Key{old}}}))
 	// A new token key: restart without the old file.
 	h.Stop()
 	if err := os.Remove(node.TokenKeyPath(h.Home)); err != nil {
 		t.Fatal(err)
 	}
 	h.Restart()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	for {
-		p, err = h.Client.Provider(ctx, h.Provider.DID.String())
-		if err == nil && p.Publication.Version == 3 {
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("no third publication: %+v %v", p, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	pub := p.Publication
-	if len(pub.CA) != 1 || pub.CA[0] != base64.StdEncoding.EncodeToString(der) || len(pub.TokenKeys) != 2 ||
+	pub := settle(func(pub *sdk.PublicationView) bool { return len(pub.TokenKeys) == 2 }).Publication
+	if !slices.Contains(pub.CA, base64.StdEncoding.EncodeToString(der)) || !slices.Contains(pub.CA, nodeCA) ||
 		h.Provider.DID.WithFragment(pub.TokenKeys[0].ID).String() != first || pub.TokenKeys[1].ID == pub.TokenKeys[0].ID {
-		t.Fatalf("third publication: %+v", pub)
+		t.Fatalf("after the new token key: %+v", pub)
 	}
 	info, err := os.Stat(node.TokenKeyPath(h.Home))
 	if err != nil || info.Mode().Perm() != 0o600 {
 		t.Fatalf("token key file: %v %v", info, err)
+	}
+}
+
+// TestOAuthDefaultIssuerOffLoopback: a provider's node that listens
+// beyond loopback, with no oauth.issuer, starts (an authorization
+// server is a feature of the node, not a condition of running it) and
+// serves no metadata until an https issuer is configured.
+func TestOAuthDefaultIssuerOffLoopback(t *testing.T) {
+	t.Parallel()
+	home := t.TempDir()
+	cfg := node.Test(home)
+	if _, err := node.Init(cfg); err != nil {
+		t.Fatal(err)
+	}
+	cfg.HTTP = "0.0.0.0:0"
+	n, err := node.Start(cfg, nodetest.Logger(t))
+	if err != nil {
+		t.Fatalf("the node did not start: %v", err)
+	}
+	t.Cleanup(func() { _ = n.Close() })
+	_, port, err := net.SplitHostPort(n.HTTPAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get("http://127.0.0.1:" + port + "/.well-known/oauth-authorization-server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("metadata without an issuer: %d", resp.StatusCode)
+	}
+}
+
+// TestOAuthForeignAssertions: assertions as other implementations make
+// them (RFC 7523 section 3, RFC 7519, RFC 7515): claims bias does not
+// read, no iat, a fractional exp, typ in lower case, no kid, header
+// members bias does not read; and a crit header refused.
+func TestOAuthForeignAssertions(t *testing.T) {
+	t.Parallel()
+	w := newOAuthWorld(t)
+	svc := w.svc.DID.String()
+	id := w.cam.DID.String()
+	kid := w.cam.DID.WithFragment("k1").String()
+	raw := func(header, claims map[string]any) string {
+		enc := func(v any) string {
+			b, err := json.Marshal(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return base64.RawURLEncoding.EncodeToString(b)
+		}
+		in := enc(header) + "." + enc(claims)
+		sig, err := w.cam.Signer.SignMessage([]byte(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return in + "." + base64.RawURLEncoding.EncodeToString(sig)
+	}
+	alg := w.cam.Signer.Public().Alg().String()
+	for name, c := range map[string]struct {
+		header map[string]any
+		claims func(now int64) map[string]any
+		ok     bool
+	}{
+		"other-claims": {map[string]any{"alg": alg, "typ": "JWT", "kid": kid}, func(now int64) map[string]any {
+			return map[string]any{"iss": id, "sub": id, "aud": w.token, "iat": now, "exp": now + 60, "jti": randomJTI(t), "scope": "x", "admin": true}
+		}, true},
+		"no-iat-fractional-exp": {map[string]any{"alg": alg, "kid": kid}, func(now int64) map[string]any {
+			return map[string]any{"iss": id, "sub": id, "aud": w.token, "exp": float64(now) + 60.5, "jti": randomJTI(t)}
+		}, true},
+		"typ-lower-case-other-header-members": {map[string]any{"alg": alg, "typ": "jwt", "kid": kid, "x5t": "abc", "cty": "text"}, func(now int64) map[string]any {
+			return map[string]any{"iss": id, "sub": id, "aud": w.token, "iat": now, "exp": now + 60, "jti": randomJTI(t)}
+		}, true},
+		"no-kid": {map[string]any{"alg": alg}, func(now int64) map[string]any {
+			return map[string]any{"iss": id, "sub": id, "aud": w.token, "iat": now, "exp": now + 60, "jti": randomJTI(t)}
+		}, true},
+		"fail/crit": {map[string]any{"alg": alg, "kid": kid, "crit": []string{"exp"}}, func(now int64) map[string]any {
+			return map[string]any{"iss": id, "sub": id, "aud": w.token, "iat": now, "exp": now + 60, "jti": randomJTI(t)}
+		}, false},
+		"fail/no-iat-far-exp": {map[string]any{"alg": alg, "kid": kid}, func(now int64) map[string]any {
+			return map[string]any{"iss": id, "sub": id, "aud": w.token, "exp": now + 3600, "jti": randomJTI(t)}
+		}, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := url.Values{"grant_type": {oauth.GrantJWTBearer}, "assertion": {raw(c.header, c.claims(time.Now().Unix()))}, "resource": {svc}}
+			code, out := post(t, w.token, f, "")
+			if c.ok && code != 200 {
+				t.Fatalf("refused: %d %v", code, out)
+			}
+			if !c.ok && (code != 400 || out["error"] != oauth.ErrInvalidGrant) {
+				t.Fatalf("got %d %v, want invalid_grant", code, out)
+			}
+		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 
 	"github.com/bias-iot/bias/authn"
 	"github.com/bias-iot/bias/cose"
@@ -13,15 +14,30 @@ import (
 
 // AssertionClaims are the claims of an RFC 7523 assertion (a device's
 // jwt-bearer grant, section 2.1, or a service's private_key_jwt client
-// authentication, section 2.2): no other claim is accepted.
+// authentication, section 2.2) that bias reads; other claims are ignored
+// (RFC 7523 section 3: the JWT may contain them).
 type AssertionClaims struct {
-	Iss string   `json:"iss"`
-	Sub string   `json:"sub"`
-	Aud Audience `json:"aud"`
-	Exp int64    `json:"exp"`
-	Iat int64    `json:"iat"`
-	Nbf int64    `json:"nbf,omitempty"`
-	Jti string   `json:"jti"`
+	Iss string      `json:"iss"`
+	Sub string      `json:"sub"`
+	Aud Audience    `json:"aud"`
+	Exp NumericDate `json:"exp"`
+	Iat NumericDate `json:"iat,omitempty"`
+	Nbf NumericDate `json:"nbf,omitempty"`
+	Jti string      `json:"jti"`
+}
+
+// NumericDate is a JWT time (RFC 7519 section 2): seconds since the
+// epoch, which may have a fraction; bias reads it to the second.
+type NumericDate int64
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (n *NumericDate) UnmarshalJSON(b []byte) error {
+	var f float64
+	if err := json.Unmarshal(b, &f); err != nil || f < 0 || f > 1<<40 {
+		return errors.New("a NumericDate is a number of seconds since 1970")
+	}
+	*n = NumericDate(int64(f))
+	return nil
 }
 
 // Audience is a JWT's aud: one string or an array of them (RFC 7519
@@ -47,16 +63,26 @@ func (a *Audience) UnmarshalJSON(b []byte) error {
 }
 
 // DecodeAssertion decodes an assertion (at most MaxJWTBytes) without
-// checking its signature: the header's kid must be the DID URL of a key,
-// typ absent or "JWT".
+// checking its signature, as another implementation may make it (header
+// members and claims bias does not read are ignored; no crit): typ absent
+// or "JWT" in any case (a media type); the kid, if any, the DID URL of a
+// key, else the signer is sub and the key is found by trying its keys
+// (the returned DID then has no fragment).
 func DecodeAssertion(b []byte) (*authn.JWT, *AssertionClaims, did.DID, error) {
 	var c AssertionClaims
-	j, err := authn.DecodeJWT(b, MaxJWTBytes, &c)
+	j, err := authn.DecodeForeignJWT(b, MaxJWTBytes, &c)
 	if err != nil {
 		return nil, nil, did.DID{}, err
 	}
-	if j.Header.Typ != "" && j.Header.Typ != "JWT" {
+	if j.Header.Typ != "" && !strings.EqualFold(j.Header.Typ, "JWT") {
 		return nil, nil, did.DID{}, errors.New("typ must be JWT or absent")
+	}
+	if j.Header.Kid == "" {
+		sub, err := did.ParseNoFragment(c.Sub)
+		if err != nil {
+			return nil, nil, did.DID{}, errors.New("without a kid, sub must be the signer's DID")
+		}
+		return j, &c, sub, nil
 	}
 	kid, err := did.Parse(j.Header.Kid)
 	if err != nil || kid.Fragment == "" {
@@ -92,11 +118,15 @@ func (s *Server) assertion(ctx context.Context, raw string, kind, code string, n
 		return no("jti must be 1 to 128 characters")
 	case !slices.Contains(c.Aud, s.token) && !slices.Contains(c.Aud, s.issuer) && !slices.Contains(c.Aud, s.issuer+PathIntrospect):
 		return no("the assertion is for another audience; name %s", s.token)
-	case c.Iat <= 0 || c.Exp <= c.Iat || c.Exp-c.Iat > MaxAssertionLife:
-		return no("an assertion has an iat and lives 1 to %d seconds", MaxAssertionLife)
-	case c.Iat > now+clockSkew || (c.Nbf != 0 && c.Nbf > now+clockSkew):
+	case c.Iat != 0 && (c.Exp <= c.Iat || int64(c.Exp-c.Iat) > MaxAssertionLife):
+		return no("an assertion lives 1 to %d seconds", MaxAssertionLife)
+	case int64(c.Exp) > now+clockSkew+MaxAssertionLife:
+		// Without iat the expiry alone bounds the life (RFC 7523 section
+		// 3: iat is optional), as the replay cache must keep the jti.
+		return no("an assertion expires at most %d seconds from now", MaxAssertionLife)
+	case int64(c.Iat) > now+clockSkew || (c.Nbf != 0 && int64(c.Nbf) > now+clockSkew):
 		return no("the assertion is dated in the future")
-	case now >= c.Exp:
+	case now >= int64(c.Exp):
 		return no("the assertion expired")
 	}
 	e, d := authn.Standing(ctx, s.c.Ledger, kid, kind)
@@ -108,20 +138,28 @@ func (s *Server) assertion(ctx context.Context, raw string, kind, code string, n
 	}
 	var pk cose.PublicKey
 	for _, k := range e.Keys {
-		if k.ID == kid.Fragment {
-			pk, err = k.Public()
-			if err != nil {
-				return no("%s is not a usable key", kid)
-			}
+		if kid.Fragment != "" && k.ID != kid.Fragment {
+			continue
+		}
+		p, err := k.Public()
+		if err != nil {
+			continue
+		}
+		if kid.Fragment != "" || j.Verify(p) {
+			pk = p
+			break
 		}
 	}
 	if pk.IsZero() {
+		if kid.Fragment == "" {
+			return no("no current key of %s signed the assertion", self)
+		}
 		return no("%s is not a current key of %s", kid.Fragment, self)
 	}
 	if !j.Verify(pk) {
 		return no("the signature does not verify with %s", kid)
 	}
-	if !s.c.Spent.Spend(kid.Base(), []byte("oauth-assertion\x00"+c.Jti), c.Exp+1, now) {
+	if !s.c.Spent.Spend(kid.Base(), []byte("oauth-assertion\x00"+c.Jti), int64(c.Exp)+1, now) {
 		return no("this assertion (jti) was used before")
 	}
 	return e, pk, nil

@@ -23,6 +23,8 @@ type Introspection struct {
 	Iss       string `json:"iss,omitempty"`
 	Jti       string `json:"jti,omitempty"`
 	Cnf       *JKT   `json:"cnf,omitempty"`
+	// provider is the operator whose token key signed (the kid's DID).
+	provider string
 }
 
 // Introspect answers whether an access token of any operator is active at
@@ -32,8 +34,30 @@ type Introspection struct {
 // issue for (MayIssue). A device revoked
 // in the last committed block makes its tokens inactive at once. The
 // reason for an inactive answer is returned for the log only.
+//
+// The token's iss is shown only when this node can vouch for it: a token
+// of its own operator must name this server's issuer (else it is
+// inactive); another operator's issuer URL is on no ledger, so its iss is
+// not shown (RFC 7662 makes iss optional): the signing provider is what
+// the kid proves, not the URL a token claims.
 func (s *Server) Introspect(ctx context.Context, token string, now int64) (*Introspection, error) {
-	return Introspect(ctx, s.c.Ledger, token, now)
+	out, err := Introspect(ctx, s.c.Ledger, token, now)
+	return s.vouch(out), err
+}
+
+// vouch applies the rule of iss above to an answer of Introspect.
+func (s *Server) vouch(out *Introspection) *Introspection {
+	if out == nil || !out.Active {
+		return out
+	}
+	if out.provider != s.c.Provider.String() {
+		out.Iss = ""
+		return out
+	}
+	if out.Iss != s.issuer {
+		return &Introspection{}
+	}
+	return out
 }
 
 // IntrospectFor answers r: anonymously as Introspect does, or, when r
@@ -57,6 +81,7 @@ func (s *Server) IntrospectFor(ctx context.Context, r *IntrospectRequest, now in
 	if out == nil {
 		return nil, unavailable(err)
 	}
+	out = s.vouch(out)
 	if client != "" && out.Active && out.Aud != client {
 		return &Introspection{}, nil
 	}
@@ -93,7 +118,10 @@ func Introspect(ctx context.Context, l Ledger, token string, now int64) (*Intros
 	if now >= c.Exp || c.Iat > now+clockSkew {
 		return no("expired")
 	}
-	var svc *authn.Entity
+	if c.Exp-c.Iat > MaxLifetime {
+		return no("the token lives longer than any operator may let it")
+	}
+	var svc, dev *authn.Entity
 	for _, x := range []struct{ id, kind string }{{c.Sub, op.KindDevice}, {c.Aud, op.KindService}} {
 		id, err := did.ParseNoFragment(x.id)
 		if err != nil {
@@ -106,7 +134,15 @@ func Introspect(ctx context.Context, l Ledger, token string, now int64) (*Intros
 		if !d.OK {
 			return no(string(d.Reason) + ": " + d.Detail)
 		}
+		if x.kind == op.KindDevice {
+			dev = e
+		}
 		svc = e
+	}
+	// A token bound to a key the device no longer holds (rotated out,
+	// perhaps after a compromise) is over with the key.
+	if c.Cnf != nil && !holdsKey(dev, c.Cnf.Jkt) {
+		return no("the device no longer holds the key the token is bound to")
 	}
 	// The operator must have been entitled to issue for the resource, as
 	// its token endpoint decides: a token it signed beyond that is not
@@ -119,11 +155,29 @@ func Introspect(ctx context.Context, l Ledger, token string, now int64) (*Intros
 		return no("the issuer may not issue tokens for the resource")
 	}
 	out := &Introspection{Active: true, Scope: c.Scope, ClientID: c.ClientID, TokenType: "Bearer", Exp: c.Exp, Iat: c.Iat,
-		Sub: c.Sub, Aud: c.Aud, Iss: c.Iss, Jti: c.Jti, Cnf: c.Cnf}
+		Sub: c.Sub, Aud: c.Aud, Iss: c.Iss, Jti: c.Jti, Cnf: c.Cnf, provider: p.DID}
 	if c.Cnf != nil {
 		out.TokenType = "DPoP"
 	}
 	return out, nil
+}
+
+// holdsKey reports whether one of e's current keys has the JWK
+// thumbprint jkt.
+func holdsKey(e *authn.Entity, jkt string) bool {
+	if e == nil {
+		return false
+	}
+	for _, k := range e.Keys {
+		pk, err := k.Public()
+		if err != nil {
+			continue
+		}
+		if t, err := did.JWKThumbprint(pk); err == nil && t == jkt {
+			return true
+		}
+	}
+	return false
 }
 
 // DecodeAccessToken decodes an access token (at most MaxJWTBytes, typ

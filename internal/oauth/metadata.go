@@ -22,9 +22,15 @@ type Metadata struct {
 	TokenEndpointAuthMethodsSupported          []string `json:"token_endpoint_auth_methods_supported"`
 	TokenEndpointAuthSigningAlgValuesSupported []string `json:"token_endpoint_auth_signing_alg_values_supported"`
 	IntrospectionEndpointAuthMethodsSupported  []string `json:"introspection_endpoint_auth_methods_supported"`
-	DPoPSigningAlgValuesSupported              []string `json:"dpop_signing_alg_values_supported"`
-	ScopesSupported                            []string `json:"scopes_supported"`
-	ClaimsSupported                            []string `json:"claims_supported"`
+	// IntrospectionEndpointAuthSigningAlgValuesSupported is due with
+	// private_key_jwt (RFC 8414 section 2).
+	IntrospectionEndpointAuthSigningAlgValuesSupported []string `json:"introspection_endpoint_auth_signing_alg_values_supported"`
+	// RequestURIParameterSupported is false: an omitted value means true
+	// (OpenID Connect Discovery 1.0 section 3).
+	RequestURIParameterSupported  bool     `json:"request_uri_parameter_supported"`
+	DPoPSigningAlgValuesSupported []string `json:"dpop_signing_alg_values_supported"`
+	ScopesSupported               []string `json:"scopes_supported"`
+	ClaimsSupported               []string `json:"claims_supported"`
 }
 
 // Metadata is the server's metadata document.
@@ -42,10 +48,11 @@ func (s *Server) Metadata() Metadata {
 		IDTokenSigningAlgValuesSupported:           []string{s.c.Key.Public().Alg().String()},
 		TokenEndpointAuthMethodsSupported:          []string{"none", "private_key_jwt"},
 		TokenEndpointAuthSigningAlgValuesSupported: algs,
-		IntrospectionEndpointAuthMethodsSupported:  []string{"none"},
-		DPoPSigningAlgValuesSupported:              algs,
-		ScopesSupported:                            []string{ScopeOpenID},
-		ClaimsSupported:                            []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "bias_provider"},
+		IntrospectionEndpointAuthMethodsSupported:  []string{"none", "private_key_jwt"},
+		IntrospectionEndpointAuthSigningAlgValuesSupported: algs,
+		DPoPSigningAlgValuesSupported:                      algs,
+		ScopesSupported:                                    []string{ScopeOpenID},
+		ClaimsSupported:                                    []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "bias_provider"},
 	}
 }
 

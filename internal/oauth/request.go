@@ -52,7 +52,7 @@ type TokenRequest struct {
 // tokenParams are the parameters read; others are ignored (RFC 6749
 // section 3.2).
 var tokenParams = []string{"grant_type", "assertion", "challenge", "proof", "subject_token", "subject_token_type",
-	"requested_token_type", "resource", "scope", "client_id", "client_assertion_type", "client_assertion", "audience"}
+	"requested_token_type", "resource", "scope", "client_id", "client_assertion_type", "client_assertion", "audience", "actor_token", "actor_token_type"}
 
 // ParseTokenRequest decodes a token request's body
 // (application/x-www-form-urlencoded) and its DPoP header: each parameter
@@ -66,6 +66,11 @@ func ParseTokenRequest(body []byte, dpop []string) (*TokenRequest, *Error) {
 	}
 	if len(dpop) > 1 {
 		return nil, refuse(ErrInvalidDPoPProof, "at most one DPoP header")
+	}
+	if v.Get("actor_token") != "" || v.Get("actor_token_type") != "" {
+		// RFC 8693 delegation: bias issues for the subject alone, and
+		// does not pretend to have honoured an actor.
+		return nil, refuse(ErrInvalidRequest, "actor_token is not supported: bias issues tokens for the subject itself (no delegation)")
 	}
 	if v.Get("audience") != "" {
 		return nil, refuse(ErrInvalidTarget, "name the service with resource (its DID), not audience")
