@@ -24,8 +24,14 @@ type SubmitResult struct {
 	Version uint64 `json:"version,omitempty"`
 	// EntityStatus is the entity's status after the operation.
 	EntityStatus string `json:"entityStatus,omitempty"`
-	// Count is the number of devices of a bulk enrollment.
+	// Count is the number of devices of a bulk enrollment, or the
+	// approvals a proposal has from current providers.
 	Count int `json:"count,omitempty"`
+	// Proposal and ProposalStatus are the id and status (open,
+	// executed) of the proposal that a gov.propose made or a gov.vote
+	// approved; DID is then the provider an executed admission admitted.
+	Proposal       string `json:"proposal,omitempty"`
+	ProposalStatus string `json:"proposalStatus,omitempty"`
 }
 
 // ErrorBody is the JSON of every error response.

@@ -257,6 +257,9 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) error {
 	out := sdk.SubmitResult{Status: "committed", Reason: string(op.ReasonOK), Hash: hash, Height: res.Height}
 	if rr, err := record.DecodeResult(res.Data); err == nil {
 		out.DID, out.Version, out.EntityStatus, out.Count = rr.DID, rr.Version, rr.Status, rr.Count
+		if rr.Proposal != "" { // a governance operation: the proposal's status
+			out.EntityStatus, out.Proposal, out.ProposalStatus = "", rr.Proposal, rr.Status
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
