@@ -102,6 +102,10 @@ type ProviderView struct {
 	Keys        []KeyView        `json:"keys"`
 	Created     time.Time        `json:"created"`
 	Publication *PublicationView `json:"publication,omitempty"`
+	// Admitted is the proposal that admitted the provider (none for a
+	// founding one); Removed the height of the block that removed it.
+	Admitted string `json:"admitted,omitempty"`
+	Removed  int64  `json:"removed,omitempty"`
 }
 
 // PublicationView is what a provider publishes for the verifiers of its
@@ -213,7 +217,7 @@ func EntityViewOf(e *record.Entity, height int64) *EntityView {
 
 // ProviderViewOf is the JSON view of a provider record.
 func ProviderViewOf(p *record.Provider) *ProviderView {
-	v := &ProviderView{DID: p.DID, Name: p.Name, Keys: KeyViews(p.Keys), Created: time.Unix(0, p.Created).UTC()}
+	v := &ProviderView{DID: p.DID, Name: p.Name, Keys: KeyViews(p.Keys), Created: time.Unix(0, p.Created).UTC(), Admitted: p.Admitted, Removed: p.Removed}
 	if pub := p.Publication; pub != nil {
 		v.Publication = &PublicationView{Version: pub.Version, TokenKeys: KeyViews(pub.TokenKeys), Updated: time.Unix(0, pub.Updated).UTC(), Height: pub.Height}
 		for _, der := range pub.CA {
