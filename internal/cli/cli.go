@@ -76,6 +76,7 @@ Then, in another shell:        bias status`,
 	root.AddCommand(
 		a.nodeCmd(), a.testnetCmd(), a.keyCmd(), a.registerCmd(), a.showCmd(), a.updateCmd(),
 		a.rotateCmd(), a.deactivateCmd(), a.providerCmd(), a.statusCmd(), a.resolveCmd(), a.authCmd(), a.contractCmd(),
+		a.govCmd(),
 	)
 	return root
 }
