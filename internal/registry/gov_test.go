@@ -71,6 +71,15 @@ func updates(us []abci.ValidatorUpdate) map[string]int64 {
 	return m
 }
 
+func attr(ev abci.Event, key string) string {
+	for _, a := range ev.Attributes {
+		if a.Key == key {
+			return a.Value
+		}
+	}
+	return ""
+}
+
 func mustDID(t *testing.T, s string) did.DID {
 	t.Helper()
 	d, err := did.ParseNoFragment(s)
@@ -117,6 +126,12 @@ func TestGovMembershipAndValidators(t *testing.T) {
 	var res record.Result
 	if err := op.Unmarshal(resp.TxResults[0].Data, &res); err != nil || res.Status != record.ProposalExecuted || res.Count != 3 || res.DID == "" {
 		t.Fatalf("result %+v, %v", res, err)
+	}
+	// The vote's event, then what the execution did.
+	evs := resp.TxResults[0].Events
+	if len(evs) != 2 || evs[0].Type != record.EventGov || evs[1].Type != record.EventGov ||
+		attr(evs[0], "status") != record.ProposalExecuted || attr(evs[0], "approvals") != "3" || attr(evs[1], "admitted") != res.DID {
+		t.Fatalf("events %+v", evs)
 	}
 	e := provider{signer: eKey, kid: mustDID(t, res.DID).WithFragment("admin-1")}
 	if gov := g.governance(); len(gov.Providers) != 5 || !gov.IsProvider(res.DID) {
