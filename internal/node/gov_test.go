@@ -23,7 +23,11 @@ func TestGovViews(t *testing.T) {
 	}
 	want := op.Params{VoteNum: 3, VoteDen: 4, Deadline: 50}
 	p := op.Proposal{Kind: op.ProposalParams, Params: &want}
-	res := h.MustSubmit(h.Sign(h.Provider.Signer, h.Provider.Kid, op.Payload{Type: op.TypePropose, Gov: &op.Gov{Provider: h.Provider.DID.String(), Proposal: &p}}))
+	propose := h.Sign(h.Provider.Signer, h.Provider.Kid, op.Payload{Type: op.TypePropose, Gov: &op.Gov{Provider: h.Provider.DID.String(), Proposal: &p}})
+	res := h.MustSubmit(propose)
+	if _, err := h.Submit(propose); !isReason(err, op.ReasonReplayed) {
+		t.Fatalf("the proposal again: %v", err)
+	}
 	list, err := h.Client.Proposals(ctx)
 	if err != nil || len(list) != 1 || list[0].ID != res.Proposal || list[0].Status != record.ProposalOpen ||
 		list[0].Counted != 1 || list[0].Providers != 2 || list[0].Threshold != "2/3" || list[0].Deadline != res.Height+10_000 {
