@@ -3,6 +3,7 @@ package node_test
 import (
 	"bytes"
 	"context"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -23,7 +24,9 @@ import (
 // full node's consensus key as its validator: CometBFT's validator set
 // takes it in and its address signs commits. A proposal short of the
 // threshold never changes the set; then A, B, C and E remove D, whose
-// validator leaves the set. Registrations commit throughout.
+// validator leaves the set. A light client that trusts the genesis set
+// verifies headers of both new sets (lightclient.VerifyTrusting).
+// Registrations commit throughout.
 func TestTestnetGovernance(t *testing.T) {
 	t.Parallel()
 	const network = "govnet"
@@ -162,6 +165,37 @@ func TestTestnetGovernance(t *testing.T) {
 		}
 		return false
 	})
+	gb, err := os.ReadFile(cometledger.GenesisFile(nodes[0].Config.Home))
+	if err != nil {
+		t.Fatal(err)
+	}
+	genesis, err := lightclient.ParseGenesis(gb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A light client that trusts the genesis set follows the change:
+	// the genesis validators that signed a header of the new set hold
+	// more than a third of the genesis power.
+	follows := func() bool {
+		st, err := clients[0].Status(ctx)
+		if err != nil {
+			return false
+		}
+		vs, err := st.ValidatorSet()
+		if err != nil {
+			return false
+		}
+		sh, err := clients[0].SignedHeader(ctx, st.Height)
+		if err != nil {
+			return false
+		}
+		if lightclient.Verify(network, sh, genesis.Validators) == nil {
+			return false // still the genesis set
+		}
+		// The status and the header may name different sets for a moment.
+		return lightclient.VerifyTrusting(network, sh, genesis.Validators, vs) == nil
+	}
+	waitFor(ctx, t, "a header of the new set verified from the genesis set", follows)
 	for _, v := range validators(ctx, clients[0]) {
 		if v.Power != 10 {
 			t.Fatalf("a proposal short of the threshold changed a validator: %+v", v)
@@ -182,6 +216,7 @@ func TestTestnetGovernance(t *testing.T) {
 	waitFor(ctx, t, "D's validator out of the set", func() bool {
 		return !hasValidator(ctx, clients[0], dVal, 10) && len(validators(ctx, clients[0])) == 4
 	})
+	waitFor(ctx, t, "a header of the set without D verified from the genesis set", follows)
 	// D's admin key signs nothing now.
 	if _, err := clients[3].Submit(ctx, mustSign(t, ops[3].signer, ops[3].id, op.Gov{Provider: ops[3].id.String(), Vote: short.Proposal})); !isReason(err, op.ReasonUnauthorized) {
 		t.Fatalf("a removed provider voted: %v", err)
