@@ -224,3 +224,37 @@ func Verify(chainID string, sh *SignedHeader, vals *ValidatorSet) error {
 	}
 	return nil
 }
+
+// VerifyTrusting checks a header whose validator set vals may differ
+// from the set the verifier trusts, trusted (CometBFT's skipping rule,
+// trust level 1/3): vals is the header's own set and signed it by more
+// than two thirds (Verify), and validators of trusted, by their keys,
+// signed it with more than one third of trusted's power, so that at
+// least one honest member of the trusted set vouches for the change.
+//
+// The rule holds only while trusted is recent: a set whose members left
+// the network long ago may sign anything with its old keys. The caller
+// bounds the age of trusted (CometBFT's trusting period: less than the
+// time in which a removed validator's misbehaviour can still be
+// punished) and moves trusted forward as it verifies headers.
+func VerifyTrusting(chainID string, sh *SignedHeader, trusted, vals *ValidatorSet) error {
+	if err := Verify(chainID, sh, vals); err != nil {
+		return err
+	}
+	var power int64
+	for i, s := range sh.Commit.Signatures {
+		if s.Flag != FlagCommit {
+			continue
+		}
+		for _, t := range trusted.vals {
+			if bytes.Equal(t.PubKey, vals.vals[i].PubKey) { // its signature verified in Verify
+				power += t.Power
+				break
+			}
+		}
+	}
+	if power*3 <= trusted.total {
+		return fail("signed by %d of the trusted set's %d voting power, not more than one third", power, trusted.total)
+	}
+	return nil
+}

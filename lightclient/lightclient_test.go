@@ -223,3 +223,49 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// TestVerifyTrusting: a header of a changed validator set verifies
+// against the trusted set while more than a third of the trusted power
+// signed it, and not when the new set is mostly new keys.
+func TestVerifyTrusting(t *testing.T) {
+	old, trusted := newVals(t, 10, 10, 10, 10)
+	fresh, _ := newVals(t, 10, 10, 10)
+	all := func(int) uint8 { return FlagCommit }
+	set := func(tv ...testVal) *ValidatorSet {
+		var vs []Validator
+		for _, v := range tv {
+			vs = append(vs, v.Validator)
+		}
+		s, err := NewValidatorSet(vs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	// One admitted, one removed: three of the four trusted keys sign.
+	joined := append(append([]testVal{}, old[:3]...), fresh[0])
+	next := set(joined...)
+	sh := signed(t, joined, next, all)
+	if err := VerifyTrusting("c", sh, trusted, next); err != nil {
+		t.Fatalf("one in, one out: %v", err)
+	}
+	if err := Verify("c", sh, trusted); !errors.Is(err, ErrUnverified) {
+		t.Fatalf("the trusted set alone should not verify a header of another set: %v", err)
+	}
+	// Only one trusted key (10 of 40) among three new ones.
+	taken := append([]testVal{old[0]}, fresh...)
+	far := set(taken...)
+	if err := VerifyTrusting("c", signed(t, taken, far, all), trusted, far); !errors.Is(err, ErrUnverified) || !strings.Contains(err.Error(), "one third") {
+		t.Fatalf("a set of mostly new keys: %v", err)
+	}
+	// The header's own set must still sign it by more than two thirds.
+	flags := func(i int) uint8 {
+		if i < 2 {
+			return FlagCommit
+		}
+		return FlagAbsent
+	}
+	if err := VerifyTrusting("c", signed(t, joined, next, flags), trusted, next); !errors.Is(err, ErrUnverified) {
+		t.Fatalf("half of the new set: %v", err)
+	}
+}

@@ -132,7 +132,7 @@ func (p *Payload) Validate() error {
 		return Reject(ReasonInvalidField, "network: "+err.Error())
 	}
 	bodies := 0
-	for _, set := range []bool{p.Register != nil, p.Update != nil, p.Status != nil, p.Enroll != nil, p.Contract != nil, p.Publish != nil} {
+	for _, set := range []bool{p.Register != nil, p.Update != nil, p.Status != nil, p.Enroll != nil, p.Contract != nil, p.Publish != nil, p.Gov != nil} {
 		if set {
 			bodies++
 		}
@@ -151,6 +151,8 @@ func (p *Payload) Validate() error {
 		want = p.Contract != nil
 	case TypePublish:
 		want = p.Publish != nil
+	case TypePropose, TypeVote:
+		want = p.Gov != nil
 	default:
 		return Reject(ReasonMalformed, fmt.Sprintf("unknown operation type %.64q", p.Type))
 	}
@@ -174,6 +176,8 @@ func (p *Payload) Validate() error {
 		return p.Contract.validate(p.Network, p.Type)
 	case p.Publish != nil:
 		return p.Publish.validate(p.Network)
+	case p.Gov != nil:
+		return p.Gov.validate(p.Network, p.Type)
 	default:
 		return p.Enroll.validate(p.Network)
 	}

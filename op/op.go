@@ -35,6 +35,8 @@ const (
 	TypeDeploy     = "contract.deploy"
 	TypeContractUp = "contract.update"
 	TypePublish    = "provider.publish"
+	TypePropose    = "gov.propose" // a governance proposal (gov.go)
+	TypeVote       = "gov.vote"    // a provider's approval of a proposal
 )
 
 // Contract kinds.
@@ -93,6 +95,7 @@ type Payload struct {
 	Enroll   *Enroll   `cbor:"6,keyasint,omitempty" json:"enroll,omitempty"`
 	Contract *Contract `cbor:"7,keyasint,omitempty" json:"contract,omitempty"`
 	Publish  *Publish  `cbor:"8,keyasint,omitempty" json:"publish,omitempty"`
+	Gov      *Gov      `cbor:"9,keyasint,omitempty" json:"gov,omitempty"`
 }
 
 // Publish sets what a provider publishes for the verifiers of the

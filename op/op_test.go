@@ -47,6 +47,9 @@ func samplePayloads(t testing.TB) []struct {
 		{es, target.WithFragment("k1"), Payload{Type: TypeUpdate, Network: "local", Update: &Update{DID: target.String(), Version: 3, Doc: Document{Keys: []Key{KeyFrom("k1", es.Public())}}}}},
 		{dev, prov.WithFragment("admin-1"), Payload{Type: TypeRevoke, Network: "local", Status: &Status{DID: target.String(), Version: 2, Reason: "lost"}}},
 		{dev, prov.WithFragment("admin-1"), Payload{Type: TypeEnroll, Network: "local", Enroll: &Enroll{Provider: prov.String(), Items: []EnrollEntry{{Doc: Document{Keys: []Key{KeyFrom("k1", es.Public())}}}}}}},
+		{dev, prov.WithFragment("admin-1"), Payload{Type: TypePropose, Network: "local", Gov: &Gov{Provider: prov.String(), Proposal: &Proposal{
+			Kind: ProposalAdmit, Admit: &Admit{Name: "operator-e", Keys: []Key{KeyFrom("admin-1", es.Public())}, Validator: &Validator{PubKey: dev.Public().Bytes(), Power: 10}}}}}},
+		{dev, prov.WithFragment("admin-1"), Payload{Type: TypeVote, Network: "local", Gov: &Gov{Provider: prov.String(), Vote: strings.Repeat("0f", 32)}}},
 	}
 }
 

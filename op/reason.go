@@ -28,6 +28,10 @@ const (
 	ReasonTimeout           Reason = "timeout"            // not committed in time; it may still commit
 	ReasonAliasTaken        Reason = "alias-taken"        // a legacy identifier is held by another live entity
 	ReasonBadContract       Reason = "bad-contract"       // a contract does not compile, has the wrong type or costs too much
+	ReasonUnknownProposal   Reason = "unknown-proposal"   // a vote names no proposal on the ledger
+	ReasonAlreadyVoted      Reason = "already-voted"      // the provider already approved this proposal
+	ReasonProposalClosed    Reason = "proposal-closed"    // the proposal was executed or expired
+	ReasonUnsafeChange      Reason = "unsafe-change"      // the change would remove the last provider or leave an unsafe validator set
 )
 
 var reasons = []Reason{
@@ -35,7 +39,8 @@ var reasons = []Reason{
 	ReasonWrongNetwork, ReasonBadSignature, ReasonUnknownSigner, ReasonUnauthorized,
 	ReasonUnknownEntity, ReasonUnknownProvider, ReasonReplayed, ReasonStaleVersion,
 	ReasonInvalidTransition, ReasonBadTicket, ReasonInternal, ReasonMempoolFull, ReasonTimeout,
-	ReasonAliasTaken, ReasonBadContract,
+	ReasonAliasTaken, ReasonBadContract, ReasonUnknownProposal, ReasonAlreadyVoted, ReasonProposalClosed,
+	ReasonUnsafeChange,
 }
 
 // Reasons returns every reason code in code order.

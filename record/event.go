@@ -11,6 +11,10 @@ const (
 	EventEntity   = "bias.entity"   // an entity changed: EntityEvent
 	EventContract = "bias.contract" // a contract was deployed or updated
 	EventProvider = "bias.provider" // a provider published its CA certificates or token keys
+	// EventGov: a proposal was made or approved (attributes op, proposal,
+	// kind, provider, status, approvals) and, once executed, what it did
+	// (admitted, removed, validator).
+	EventGov = "bias.gov"
 )
 
 // EntityEvent is one committed change of an entity: what the registry

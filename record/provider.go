@@ -15,6 +15,12 @@ type Provider struct {
 	// Publication is what the provider publishes for the verifiers of
 	// its credentials (op.Publish); nil until its first.
 	Publication *Publication `cbor:"6,keyasint,omitempty" json:"publication,omitempty"`
+	// Admitted is the id of the proposal that admitted the provider (""
+	// for a founding provider); Removed the height of the block that
+	// removed it (0 while it is a member). A removed provider's record
+	// stays, so that its entities resolve; its keys sign nothing.
+	Admitted string `cbor:"7,keyasint,omitempty" json:"admitted,omitempty"`
+	Removed  int64  `cbor:"8,keyasint,omitempty" json:"removed,omitempty"`
 }
 
 // Publication is a provider's published CA certificates and token keys,

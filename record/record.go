@@ -33,6 +33,8 @@ const (
 	prefixAlias    = "i/"
 	prefixContract = "k/"
 	prefixTicket   = "t/"
+	prefixProposal = "g/"
+	keyGovernance  = "n/governance"
 )
 
 // EntityKey is the state key of an entity's current record.
@@ -76,6 +78,16 @@ func ContractVersionKey(provider, name string, v uint64) []byte {
 // provider signed.
 func TicketKey(hash [32]byte) []byte { return append([]byte(prefixTicket), hash[:]...) }
 
+// ProposalKey is the state key of a governance proposal.
+func ProposalKey(id string) []byte { return []byte(prefixProposal + id) }
+
+// ProposalPrefix is the key prefix of all proposals.
+func ProposalPrefix() []byte { return []byte(prefixProposal) }
+
+// GovernanceKey is the state key of the network's membership and
+// parameters (Governance).
+func GovernanceKey() []byte { return []byte(keyGovernance) }
+
 // decode decodes a record strictly: the registry writes deterministic
 // CBOR, and anything else is not a record it wrote.
 func decode[T any](what string, b []byte) (*T, error) {
@@ -93,6 +105,9 @@ type Result struct {
 	Version uint64 `cbor:"2,keyasint,omitempty" json:"version,omitempty"`
 	Status  string `cbor:"3,keyasint,omitempty" json:"status,omitempty"`
 	Count   int    `cbor:"4,keyasint,omitempty" json:"count,omitempty"`
+	// Proposal is the id of the proposal a governance operation made or
+	// approved (Status is then the proposal's, Count its approvals).
+	Proposal string `cbor:"5,keyasint,omitempty" json:"proposal,omitempty"`
 }
 
 // DecodeResult decodes a committed operation's result data.

@@ -24,8 +24,14 @@ type SubmitResult struct {
 	Version uint64 `json:"version,omitempty"`
 	// EntityStatus is the entity's status after the operation.
 	EntityStatus string `json:"entityStatus,omitempty"`
-	// Count is the number of devices of a bulk enrollment.
+	// Count is the number of devices of a bulk enrollment, or the
+	// approvals a proposal has from current providers.
 	Count int `json:"count,omitempty"`
+	// Proposal and ProposalStatus are the id and status (open,
+	// executed) of the proposal that a gov.propose made or a gov.vote
+	// approved; DID is then the provider an executed admission admitted.
+	Proposal       string `json:"proposal,omitempty"`
+	ProposalStatus string `json:"proposalStatus,omitempty"`
 }
 
 // ErrorBody is the JSON of every error response.
@@ -96,6 +102,10 @@ type ProviderView struct {
 	Keys        []KeyView        `json:"keys"`
 	Created     time.Time        `json:"created"`
 	Publication *PublicationView `json:"publication,omitempty"`
+	// Admitted is the proposal that admitted the provider (none for a
+	// founding one); Removed the height of the block that removed it.
+	Admitted string `json:"admitted,omitempty"`
+	Removed  int64  `json:"removed,omitempty"`
 }
 
 // PublicationView is what a provider publishes for the verifiers of its
@@ -207,7 +217,7 @@ func EntityViewOf(e *record.Entity, height int64) *EntityView {
 
 // ProviderViewOf is the JSON view of a provider record.
 func ProviderViewOf(p *record.Provider) *ProviderView {
-	v := &ProviderView{DID: p.DID, Name: p.Name, Keys: KeyViews(p.Keys), Created: time.Unix(0, p.Created).UTC()}
+	v := &ProviderView{DID: p.DID, Name: p.Name, Keys: KeyViews(p.Keys), Created: time.Unix(0, p.Created).UTC(), Admitted: p.Admitted, Removed: p.Removed}
 	if pub := p.Publication; pub != nil {
 		v.Publication = &PublicationView{Version: pub.Version, TokenKeys: KeyViews(pub.TokenKeys), Updated: time.Unix(0, pub.Updated).UTC(), Height: pub.Height}
 		for _, der := range pub.CA {

@@ -31,6 +31,8 @@ type Records interface {
 	EntityRecord(ctx context.Context, id string) (*record.Entity, error)
 	// ContractVersion reads a contract at version (0: its current one).
 	ContractVersion(ctx context.Context, provider, name string, version uint64) (*record.Contract, error)
+	// Provider reads a provider (nil if there is none).
+	Provider(ctx context.Context, id string) (*record.Provider, error)
 }
 
 // Decider makes a node's access decisions.
@@ -177,6 +179,14 @@ func (d *Decider) contracts(ctx context.Context, dec authn.Decision, request map
 		if !c.Admits(svc.Provider) {
 			// The owner no longer admits this service's provider.
 			return deny(id + " does not admit services of " + svc.Provider)
+		}
+		owner, err := d.r.Provider(ctx, c.Provider)
+		if err != nil {
+			return dec, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		}
+		if owner == nil || owner.Removed != 0 {
+			// A removed provider's contracts decide nothing: they deny.
+			return deny(id + ": its provider was removed by governance")
 		}
 		prg, err := d.programs.Program(id, contract.Kind(c.Kind), c.Source)
 		if err != nil {

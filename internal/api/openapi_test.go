@@ -386,6 +386,11 @@ func TestOpenAPIPayloadSchemas(t *testing.T) {
 		"OpEnroll":      op.Enroll{},
 		"OpEnrollEntry": op.EnrollEntry{},
 		"OpTicket":      op.Ticket{},
+		"OpGov":         op.Gov{},
+		"OpProposal":    op.Proposal{},
+		"OpAdmit":       op.Admit{},
+		"OpValidator":   op.Validator{},
+		"OpParams":      op.Params{},
 	} {
 		want := cborFields(reflect.TypeOf(v))
 		props, _ := dig(doc, "components", "schemas", name, "properties").(map[string]any)
@@ -407,7 +412,7 @@ func TestOpenAPIPayloadSchemas(t *testing.T) {
 	for _, v := range types {
 		docTypes = append(docTypes, v.(string))
 	}
-	for _, typ := range []string{op.TypeRegister, op.TypeUpdate, op.TypeDeactivate, op.TypeValidate, op.TypeReject, op.TypeRevoke, op.TypeEnroll} {
+	for _, typ := range []string{op.TypeRegister, op.TypeUpdate, op.TypeDeactivate, op.TypeValidate, op.TypeReject, op.TypeRevoke, op.TypeEnroll, op.TypePropose, op.TypeVote} {
 		if !slices.Contains(docTypes, typ) {
 			t.Errorf("operation type %q is not in the OperationType enum", typ)
 		}

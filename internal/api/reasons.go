@@ -87,9 +87,10 @@ func statusOf(r op.Reason) int {
 		return http.StatusUnauthorized
 	case op.ReasonUnauthorized:
 		return http.StatusForbidden
-	case op.ReasonUnknownEntity, op.ReasonUnknownProvider:
+	case op.ReasonUnknownEntity, op.ReasonUnknownProvider, op.ReasonUnknownProposal:
 		return http.StatusNotFound
-	case op.ReasonReplayed, op.ReasonStaleVersion, op.ReasonInvalidTransition, op.ReasonAliasTaken:
+	case op.ReasonReplayed, op.ReasonStaleVersion, op.ReasonInvalidTransition, op.ReasonAliasTaken,
+		op.ReasonAlreadyVoted, op.ReasonProposalClosed, op.ReasonUnsafeChange:
 		return http.StatusConflict
 	case op.ReasonBadTicket, op.ReasonBadContract:
 		return http.StatusUnprocessableEntity

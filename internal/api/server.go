@@ -111,6 +111,9 @@ func (s *Server) Handler() http.Handler {
 	route("GET /v1/entities/{did}/versions/{version}", s.entityVersion)
 	route("GET /v1/providers", s.providers)
 	route("GET /v1/providers/{did}", s.provider)
+	route("GET /v1/gov", s.governance)
+	route("GET /v1/gov/proposals", s.proposals)
+	route("GET /v1/gov/proposals/{id}", s.proposal)
 	route("GET /v1/status", s.status)
 	route("GET /v1/blocks/{height}", s.header)
 	route("GET /v1/blocks/{height}/signed", s.signedHeader)
@@ -278,6 +281,9 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) error {
 	out := sdk.SubmitResult{Status: "committed", Reason: string(op.ReasonOK), Hash: hash, Height: res.Height}
 	if rr, err := record.DecodeResult(res.Data); err == nil {
 		out.DID, out.Version, out.EntityStatus, out.Count = rr.DID, rr.Version, rr.Status, rr.Count
+		if rr.Proposal != "" { // a governance operation: the proposal's status
+			out.EntityStatus, out.Proposal, out.ProposalStatus = "", rr.Proposal, rr.Status
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

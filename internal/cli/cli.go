@@ -77,6 +77,7 @@ Then, in another shell:        bias status`,
 		a.nodeCmd(), a.testnetCmd(), a.keyCmd(), a.registerCmd(), a.showCmd(), a.updateCmd(),
 		a.rotateCmd(), a.deactivateCmd(), a.providerCmd(), a.statusCmd(), a.resolveCmd(), a.authCmd(), a.contractCmd(),
 		a.x509Cmd(),
+		a.govCmd(),
 	)
 	root.AddCommand(a.oauthCmd())
 	return root

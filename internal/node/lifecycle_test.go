@@ -108,6 +108,20 @@ func TestRejections(t *testing.T) {
 		return tx
 	}
 
+	propose := func(by nodetest.Provider, p op.Proposal) []byte {
+		return h.Sign(by.Signer, by.Kid, op.Payload{Type: op.TypePropose, Gov: &op.Gov{Provider: by.DID.String(), Proposal: &p}})
+	}
+	vote := func(by nodetest.Provider, tx []byte) []byte {
+		s, err := op.Decode(tx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h.Sign(by.Signer, by.Kid, op.Payload{Type: op.TypeVote, Gov: &op.Gov{Provider: by.DID.String(), Vote: op.ProposalID(s.PayloadHash)}})
+	}
+	params := func(deadline int64, nonce string) op.Proposal {
+		return op.Proposal{Kind: op.ProposalParams, Params: &op.Params{VoteNum: 2, VoteDen: 3, Deadline: deadline}, Nonce: []byte(nonce)}
+	}
+
 	// One operation per reason, the simplest that earns it.
 	cases := []struct {
 		reason op.Reason
@@ -173,6 +187,30 @@ func TestRejections(t *testing.T) {
 		{op.ReasonBadContract, 422, func() []byte {
 			return h.Sign(h.Provider.Signer, h.Provider.Kid, op.Payload{Type: op.TypeDeploy, Contract: &op.Contract{
 				Provider: h.Provider.DID.String(), Name: "broken", Kind: op.ContractRegistration, Source: `"validate" +`}})
+		}},
+		{op.ReasonUnknownProposal, 404, func() []byte {
+			return h.Sign(h.Provider.Signer, h.Provider.Kid, op.Payload{Type: op.TypeVote, Gov: &op.Gov{Provider: h.Provider.DID.String(), Vote: strings.Repeat("0", 64)}})
+		}},
+		{op.ReasonAlreadyVoted, 409, func() []byte {
+			tx := propose(h.Provider, params(100, "voted"))
+			h.MustSubmit(tx) // 1 of 2: open
+			return vote(h.Provider, tx)
+		}},
+		{op.ReasonProposalClosed, 409, func() []byte {
+			// Both providers set a deadline of one block; a proposal then
+			// expires two blocks on.
+			short := propose(h.Provider, params(1, "short"))
+			h.MustSubmit(short)
+			h.MustSubmit(vote(h.Other, short))
+			tx := propose(h.Provider, params(100, "late"))
+			h.MustSubmit(tx)
+			h.Register(op.KindDevice, h.Provider.DID, cose.AlgEdDSA)
+			h.Register(op.KindDevice, h.Provider.DID, cose.AlgEdDSA)
+			return vote(h.Other, tx)
+		}},
+		{op.ReasonUnsafeChange, 409, func() []byte {
+			// The default provider runs the only validator.
+			return propose(h.Other, op.Proposal{Kind: op.ProposalRemove, Provider: h.Provider.DID.String()})
 		}},
 	}
 	seen := map[op.Reason]bool{}

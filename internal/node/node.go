@@ -74,6 +74,7 @@ func Init(cfg Config, extra ...string) (*InitInfo, error) {
 	if err != nil {
 		return nil, err
 	}
+	gp.Validator = id.ValidatorPubKey.Bytes() // the default provider runs the validator
 	g := registry.Genesis{Network: cfg.Network, Providers: []registry.GenesisProvider{*gp}}
 	for _, name := range extra {
 		s, err := keyfile.Generate(filepath.Join(cfg.Home, "provider", name+".key"), cose.AlgEdDSA)

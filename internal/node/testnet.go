@@ -89,6 +89,7 @@ func InitTestnet(tc TestnetConfig) ([]TestnetNode, error) {
 		if _, err := ensureCA(cfg.Home); err != nil {
 			return nil, err
 		}
+		gp.Validator = id.ValidatorPubKey.Bytes() // each operator runs its validator
 		g.Providers = append(g.Providers, *gp)
 		vals = append(vals, cometledger.GenesisValidator{Name: name, PubKey: id.ValidatorPubKey, Power: 10})
 		peers = append(peers, fmt.Sprintf("%s@%s:%d", id.NodeID, tc.Host, tc.P2PBase+i))

@@ -84,6 +84,27 @@ func TestAcceptedOperations(t *testing.T) {
 			op.KeyFrom("t2", w.key(cose.AlgEdDSA, "p-token-2").Public()), op.KeyFrom("t1", w.key(cose.AlgES256, "p-token").Public())),
 		w.publish(w.q, 0, nil, op.KeyFrom("t1", w.key(cose.AlgEdDSA, "q-token").Public())))
 
+	// Governance (the world set a threshold of more than one half and
+	// removed s): p and q admit t with a validator; q, r and p (3 of
+	// the 4 providers now) raise q's validator's power; p, r and t set
+	// the threshold back to two thirds.
+	tKey := w.key(cose.AlgEdDSA, "t")
+	admitT := w.propose(w.p, op.Proposal{Kind: op.ProposalAdmit, Admit: &op.Admit{
+		Name: "t", Keys: []op.Key{op.KeyFrom("admin-1", tKey.Public())}, Validator: &op.Validator{PubKey: validatorKey("t"), Power: 5}}})
+	block("governance: admit a provider", admitT, w.vote(w.q, w.proposalID(admitT)))
+	tDID, err := ProviderDID(network, GenesisProvider{Name: "t", Keys: []op.Key{op.KeyFrom("admin-1", tKey.Public())}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	power := w.propose(w.q, op.Proposal{Kind: op.ProposalValidator, Provider: w.q.kid.Base().String(), Validator: &op.Validator{PubKey: validatorKey("b"), Power: 12}})
+	block("governance: a validator's power", power, w.vote(w.r, w.proposalID(power)), w.vote(w.p, w.proposalID(power)))
+	params := w.propose(w.p, op.Proposal{Kind: op.ProposalParams, Params: &op.Params{VoteNum: 2, VoteDen: 3, Deadline: 100}})
+	block("governance: params", params, w.vote(w.r, w.proposalID(params)), w.vote(provider{signer: tKey, kid: tDID.WithFragment("admin-1")}, w.proposalID(params)))
+	gov, err := getGovernance(w.c.st.Latest())
+	if err != nil || gov == nil || len(gov.Providers) != 4 || !gov.IsProvider(tDID.String()) || gov.Params.VoteDen != 3 || gov.TotalPower() != 37 {
+		t.Errorf("governance after the proposals: %+v, %v", gov, err)
+	}
+
 	// What the operations did, in words.
 	for _, c := range []struct {
 		e       entity

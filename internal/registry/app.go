@@ -1,7 +1,10 @@
 // Package registry is bias's ledger application: the deterministic state
 // machine behind the ABCI boundary that checks and applies signed
 // operations (register, update, deactivate, validate, reject, revoke, bulk
-// enroll) over the Merkle state.
+// enroll, contracts, publications, and the providers' governance:
+// proposals and votes that admit and remove providers and change the
+// validator set, which FinalizeBlock hands to CometBFT) over the Merkle
+// state.
 //
 // It reads no clock, no randomness and no map order: block time comes from
 // the header, and every input is an operation in a block. A rejected
@@ -14,11 +17,13 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 
 	abci "github.com/cometbft/cometbft/abci/types"
@@ -102,6 +107,10 @@ func (a *App) InitChain(_ context.Context, req *abci.RequestInitChain) (*abci.Re
 	if g.Network != a.network {
 		return nil, fmt.Errorf("genesis app_state network %q differs from the chain id %q", g.Network, a.network)
 	}
+	gov, err := genesisGovernance(g, req.Validators)
+	if err != nil {
+		return nil, err
+	}
 	for _, gp := range g.Providers {
 		id, err := ProviderDID(g.Network, gp)
 		if err != nil {
@@ -115,7 +124,54 @@ func (a *App) InitChain(_ context.Context, req *abci.RequestInitChain) (*abci.Re
 			return nil, err
 		}
 	}
+	b, err := op.Marshal(gov)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.st.Set(record.GovernanceKey(), b); err != nil {
+		return nil, err
+	}
 	return &abci.ResponseInitChain{AppHash: a.st.WorkingHash()}, nil
+}
+
+// genesisGovernance is the first governance record: the founding
+// providers, CometBFT's genesis validators (each assigned to the
+// provider that names it) and the parameters.
+func genesisGovernance(g *Genesis, vals []abci.ValidatorUpdate) (*record.Governance, error) {
+	gov := &record.Governance{Params: op.DefaultParams()}
+	if g.Params != nil {
+		gov.Params = *g.Params
+	}
+	if len(vals) > MaxValidators {
+		return nil, fmt.Errorf("genesis: at most %d validators", MaxValidators)
+	}
+	for _, v := range vals {
+		pk := v.PubKey.GetEd25519()
+		if len(pk) != 32 || v.Power <= 0 || v.Power > op.MaxValidatorPower {
+			return nil, fmt.Errorf("genesis validator %X: an Ed25519 key with a power of 1 to %d", pk, int64(op.MaxValidatorPower))
+		}
+		if _, dup := gov.Validator(pk); dup {
+			return nil, fmt.Errorf("genesis validator %X is listed twice", pk)
+		}
+		gov.Validators = append(gov.Validators, record.Validator{PubKey: pk, Power: v.Power})
+		slices.SortFunc(gov.Validators, func(a, b record.Validator) int { return bytes.Compare(a.PubKey, b.PubKey) })
+	}
+	for _, gp := range g.Providers {
+		id, err := ProviderDID(g.Network, gp)
+		if err != nil {
+			return nil, err
+		}
+		gov.Providers = insertSorted(gov.Providers, id.String())
+		if gp.Validator == nil {
+			continue
+		}
+		i := slices.IndexFunc(gov.Validators, func(v record.Validator) bool { return bytes.Equal(v.PubKey, gp.Validator) })
+		if i < 0 || gov.Validators[i].Provider != "" {
+			return nil, fmt.Errorf("genesis provider %q: its validator is not a genesis validator, or is another's", gp.Name)
+		}
+		gov.Validators[i].Provider = id.String()
+	}
+	return gov, nil
 }
 
 // decode decodes an operation, or takes it from the cache.
@@ -188,6 +244,10 @@ func (a *App) lastTime() int64 { return a.lastBlockTime.Load() }
 func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (*abci.ResponseFinalizeBlock, error) {
 	a.block = blockInfo{Height: req.Height, Time: req.Time.UnixNano()}
 	a.lastBlockTime.Store(a.block.Time)
+	before, err := getGovernance(a.st)
+	if err != nil {
+		return nil, err
+	}
 	res := make([]*abci.ExecTxResult, len(req.Txs))
 	for i, tx := range req.Txs {
 		r, err := a.deliver(tx)
@@ -196,7 +256,23 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 		}
 		res[i] = r
 	}
-	return &abci.ResponseFinalizeBlock{TxResults: res, AppHash: a.st.WorkingHash()}, nil
+	vals, err := a.validatorUpdates(before)
+	if err != nil {
+		return nil, err
+	}
+	return &abci.ResponseFinalizeBlock{TxResults: res, ValidatorUpdates: vals, AppHash: a.st.WorkingHash()}, nil
+}
+
+// validatorUpdates tells CometBFT how the block changed the validator
+// set: the difference between the governance record before the block
+// and after it (one update per key, however many proposals touched it).
+// CometBFT applies them from height H+2.
+func (a *App) validatorUpdates(before *record.Governance) ([]abci.ValidatorUpdate, error) {
+	after, err := getGovernance(a.st)
+	if err != nil || before == nil || after == nil {
+		return nil, err
+	}
+	return validatorDiff(before, after), nil
 }
 
 func (a *App) deliver(tx []byte) (*abci.ExecTxResult, error) {

@@ -3,6 +3,7 @@ package registry
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -53,13 +54,15 @@ func genesis(t testing.TB, n int) ([]byte, []provider) {
 }
 
 // genesisOf makes the genesis of one provider per key: "a", "b", ...,
-// each with its key as admin-1.
+// each with its key as admin-1 and a validator of power 10 whose key
+// derives from its name (newChain hands them to InitChain).
 func genesisOf(t testing.TB, keys ...cose.Signer) ([]byte, []provider) {
 	t.Helper()
 	g := Genesis{Network: network}
 	var ps []provider
 	for i, s := range keys {
 		gp := GenesisProvider{Name: string(rune('a' + i)), Keys: []op.Key{op.KeyFrom("admin-1", s.Public())}}
+		gp.Validator = validatorKey(gp.Name)
 		id, err := ProviderDID(network, gp)
 		if err != nil {
 			t.Fatal(err)
@@ -74,11 +77,30 @@ func genesisOf(t testing.TB, keys ...cose.Signer) ([]byte, []provider) {
 	return b, ps
 }
 
+// validatorKey is the Ed25519 consensus key of a test validator, derived
+// from its name.
+func validatorKey(name string) []byte {
+	d := sha256.Sum256([]byte("validator/" + name))
+	return ed25519.NewKeyFromSeed(d[:]).Public().(ed25519.PublicKey)
+}
+
+// newChain starts a chain from appState, with CometBFT's genesis
+// validators those its providers name (power 10 each).
 func newChain(t testing.TB, appState []byte) *chain {
 	t.Helper()
 	st := statetest.Open(t)
 	c := &chain{t: t, app: New(network, st, slog.New(slog.DiscardHandler)), st: st, time: time.Unix(1_700_000_000, 0)}
-	if _, err := c.app.InitChain(context.Background(), &abci.RequestInitChain{ChainId: network, InitialHeight: 1, AppStateBytes: appState, Time: c.time}); err != nil {
+	var g Genesis
+	if err := json.Unmarshal(appState, &g); err != nil {
+		t.Fatal(err)
+	}
+	var vals []abci.ValidatorUpdate
+	for _, p := range g.Providers {
+		if p.Validator != nil {
+			vals = append(vals, abci.Ed25519ValidatorUpdate(p.Validator, 10))
+		}
+	}
+	if _, err := c.app.InitChain(context.Background(), &abci.RequestInitChain{ChainId: network, InitialHeight: 1, AppStateBytes: appState, Time: c.time, Validators: vals}); err != nil {
 		t.Fatal(err)
 	}
 	c.block()
@@ -88,6 +110,14 @@ func newChain(t testing.TB, appState []byte) *chain {
 // block finalizes and commits a block of txs and returns the results and
 // the app hash.
 func (c *chain) block(txs ...[]byte) ([]*abci.ExecTxResult, []byte) {
+	c.t.Helper()
+	resp := c.finalize(txs...)
+	return resp.TxResults, resp.AppHash
+}
+
+// finalize finalizes and commits a block of txs and returns
+// FinalizeBlock's response.
+func (c *chain) finalize(txs ...[]byte) *abci.ResponseFinalizeBlock {
 	c.t.Helper()
 	c.height++
 	c.time = c.time.Add(time.Second)
@@ -101,7 +131,7 @@ func (c *chain) block(txs ...[]byte) ([]*abci.ExecTxResult, []byte) {
 	if !bytes.Equal(resp.AppHash, c.st.Hash()) {
 		c.t.Fatalf("FinalizeBlock app hash %x differs from committed %x", resp.AppHash, c.st.Hash())
 	}
-	return resp.TxResults, resp.AppHash
+	return resp
 }
 
 func (c *chain) checkTx(tx []byte) *abci.ResponseCheckTx {

@@ -12,12 +12,19 @@ import (
 type Genesis struct {
 	Network   string            `json:"network"`
 	Providers []GenesisProvider `json:"providers"`
+	// Params are the network's first governance parameters (default:
+	// op.DefaultParams).
+	Params *op.Params `json:"params,omitempty"`
 }
 
-// GenesisProvider is a founding provider.
+// GenesisProvider is a founding provider. Validator, if set, is the
+// Ed25519 public key of the genesis validator it runs (one of
+// CometBFT's genesis validators): governance then changes that
+// validator as the provider's. It is not part of the provider's DID.
 type GenesisProvider struct {
-	Name string   `json:"name"`
-	Keys []op.Key `json:"keys"`
+	Name      string   `json:"name"`
+	Keys      []op.Key `json:"keys"`
+	Validator []byte   `json:"validator,omitempty"`
 }
 
 // ProviderDID derives a provider's DID from its genesis entry.
@@ -44,8 +51,19 @@ func ParseGenesis(b []byte) (*Genesis, error) {
 	if err := did.ValidateNetwork(g.Network); err != nil {
 		return nil, fmt.Errorf("genesis network: %w", err)
 	}
+	if len(g.Providers) > MaxProviders {
+		return nil, fmt.Errorf("genesis: at most %d providers", MaxProviders)
+	}
+	if g.Params != nil {
+		if err := g.Params.Validate(); err != nil {
+			return nil, fmt.Errorf("genesis params: %w", err)
+		}
+	}
 	names := map[string]bool{}
 	for i, p := range g.Providers {
+		if p.Validator != nil && len(p.Validator) != 32 {
+			return nil, fmt.Errorf("genesis provider %d: validator must be an Ed25519 public key (32 bytes)", i)
+		}
 		if p.Name == "" || len(p.Name) > op.MaxNameLen || names[p.Name] {
 			return nil, fmt.Errorf("genesis provider %d: name must be unique and 1 to %d bytes", i, op.MaxNameLen)
 		}

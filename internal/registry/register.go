@@ -41,6 +41,9 @@ func (x *executor) register() (*outcome, error) {
 	if exists != nil {
 		return nil, op.Reject(op.ReasonReplayed, "this registration was already applied: "+id.String())
 	}
+	if prov.Removed != 0 {
+		return nil, removedProvider(prov, "it takes no registrations")
+	}
 	doc, err := canonicalDoc(r.Doc)
 	if err != nil {
 		return nil, err

@@ -479,6 +479,83 @@ var rejections = []rejection{
 	{"fail/bad-contract-update", op.ReasonBadContract, everywhere, func(w *world) []byte {
 		return w.contractUpdate(w.p, "acl", 2, `"yes"`)
 	}},
+
+	// Governance (gov.go; the form in op/gov.go).
+	{"fail/gov-propose-bad-kind", op.ReasonInvalidField, everywhere, func(w *world) []byte {
+		return w.propose(w.p, op.Proposal{Kind: "provider.crown", Provider: w.q.kid.Base().String()})
+	}},
+	{"fail/gov-propose-fields-mismatch", op.ReasonInvalidField, everywhere, func(w *world) []byte {
+		return w.propose(w.p, op.Proposal{Kind: op.ProposalRemove, Provider: w.q.kid.Base().String(), Params: &op.Params{VoteNum: 2, VoteDen: 3, Deadline: 9}})
+	}},
+	{"fail/gov-propose-bad-threshold", op.ReasonInvalidField, everywhere, func(w *world) []byte {
+		return w.propose(w.p, op.Proposal{Kind: op.ProposalParams, Params: &op.Params{VoteNum: 1, VoteDen: 3, Deadline: 9}})
+	}},
+	{"fail/gov-propose-bad-validator-key", op.ReasonInvalidField, everywhere, func(w *world) []byte {
+		return w.propose(w.p, op.Proposal{Kind: op.ProposalValidator, Provider: w.p.kid.Base().String(), Validator: &op.Validator{PubKey: []byte{1, 2, 3}, Power: 1}})
+	}},
+	{"fail/gov-propose-other-provider", op.ReasonUnauthorized, everywhere, func(w *world) []byte {
+		return sign(w.t, w.q.signer, w.q.kid, op.Payload{Type: op.TypePropose, Gov: &op.Gov{Provider: w.p.kid.Base().String(), Proposal: &op.Proposal{
+			Kind: op.ProposalRemove, Provider: w.r.kid.Base().String()}}})
+	}},
+	{"fail/gov-propose-non-provider", op.ReasonUnknownProvider, everywhere, func(w *world) []byte {
+		nobody := did.New(network, []byte("nobody"))
+		return w.propose(provider{signer: w.key(cose.AlgEdDSA, "s"), kid: nobody.WithFragment("admin-1")}, op.Proposal{Kind: op.ProposalRemove, Provider: w.q.kid.Base().String()})
+	}},
+	{"fail/gov-propose-removed-provider", op.ReasonUnauthorized, everywhere, func(w *world) []byte {
+		return w.propose(w.s, op.Proposal{Kind: op.ProposalRemove, Provider: w.q.kid.Base().String()})
+	}},
+	{"fail/gov-propose-replayed", op.ReasonReplayed, everywhere, func(w *world) []byte { return w.proposeParams }},
+	{"fail/gov-admit-existing", op.ReasonInvalidField, everywhere, func(w *world) []byte {
+		// s was admitted and removed: its DID is not made twice (the
+		// nonce makes this another proposal than the admission).
+		return w.propose(w.p, op.Proposal{Kind: op.ProposalAdmit, Admit: &op.Admit{Name: "s", Keys: []op.Key{op.KeyFrom("admin-1", w.s.signer.Public())}}, Nonce: []byte("again")})
+	}},
+	{"fail/gov-remove-unknown-provider", op.ReasonUnknownProvider, everywhere, func(w *world) []byte {
+		return w.propose(w.p, op.Proposal{Kind: op.ProposalRemove, Provider: w.s.kid.Base().String(), Nonce: []byte("again")})
+	}},
+	{"fail/gov-remove-third-of-power", op.ReasonUnsafeChange, everywhere, func(w *world) []byte {
+		// r's validator holds 10 of 30.
+		return w.propose(w.p, op.Proposal{Kind: op.ProposalRemove, Provider: w.r.kid.Base().String()})
+	}},
+	{"fail/gov-validator-power-jump", op.ReasonUnsafeChange, everywhere, func(w *world) []byte {
+		return w.propose(w.p, op.Proposal{Kind: op.ProposalValidator, Provider: w.p.kid.Base().String(), Validator: &op.Validator{PubKey: validatorKey("a"), Power: 100}})
+	}},
+	{"fail/gov-validator-key-taken", op.ReasonInvalidField, everywhere, func(w *world) []byte {
+		return w.propose(w.p, op.Proposal{Kind: op.ProposalValidator, Provider: w.p.kid.Base().String(), Validator: &op.Validator{PubKey: validatorKey("b"), Power: 10}})
+	}},
+	{"fail/gov-vote-bad-id", op.ReasonInvalidField, everywhere, func(w *world) []byte {
+		return w.vote(w.q, strings.ToUpper(w.admitS))
+	}},
+	{"fail/gov-vote-non-provider", op.ReasonUnknownProvider, everywhere, func(w *world) []byte {
+		nobody := did.New(network, []byte("nobody"))
+		return w.vote(provider{signer: w.key(cose.AlgEdDSA, "s"), kid: nobody.WithFragment("admin-1")}, w.admitS)
+	}},
+	{"fail/gov-vote-removed-provider", op.ReasonUnauthorized, everywhere, func(w *world) []byte {
+		open := w.propose(w.p, op.Proposal{Kind: op.ProposalParams, Params: &op.Params{VoteNum: 2, VoteDen: 3, Deadline: 9}})
+		w.apply(open)
+		return w.vote(w.s, w.proposalID(open))
+	}},
+	{"fail/gov-vote-unknown-proposal", op.ReasonUnknownProposal, deferredInCheckTx, func(w *world) []byte {
+		return w.vote(w.q, strings.Repeat("ab", 32))
+	}},
+	{"fail/gov-vote-double", op.ReasonAlreadyVoted, everywhere, func(w *world) []byte {
+		// The proposer approved its proposal by making it.
+		return w.vote(w.p, w.admitS)
+	}},
+	{"fail/gov-vote-replayed", op.ReasonReplayed, everywhere, func(w *world) []byte { return w.voteParams }},
+	{"fail/gov-vote-executed", op.ReasonProposalClosed, everywhere, func(w *world) []byte { return w.vote(w.r, w.admitS) }},
+	{"fail/gov-vote-expired", op.ReasonProposalClosed, everywhere, func(w *world) []byte {
+		open := w.propose(w.p, op.Proposal{Kind: op.ProposalParams, Params: &op.Params{VoteNum: 3, VoteDen: 4, Deadline: 9}})
+		w.apply(open)
+		for range 4 { // the deadline is 4 blocks
+			w.apply()
+		}
+		return w.vote(w.q, w.proposalID(open))
+	}},
+	{"fail/register-removed-provider", op.ReasonUnauthorized, everywhere, func(w *world) []byte {
+		tx, _ := w.register(op.KindDevice, w.s, w.key(cose.AlgEdDSA, "orphan"), nil)
+		return tx
+	}},
 }
 
 // rotated registers a device under p with key k1 and applies its own

@@ -35,6 +35,9 @@ func (x *executor) providerSigner(id string) (*record.Provider, error) {
 	if prov == nil {
 		return nil, op.Reject(op.ReasonUnknownProvider, "provider "+id+" is not registered")
 	}
+	if prov.Removed != 0 {
+		return nil, removedProvider(prov, "its keys sign nothing")
+	}
 	k, ok := prov.Key(x.s.Kid.Fragment)
 	if !ok {
 		return nil, x.unknownSigner()
@@ -86,8 +89,9 @@ func (x *executor) target() (e *record.Entity, self bool, err error) {
 		}
 		return e, true, nil
 	case e.Provider:
-		// An entity's provider is registered (a provider is never
-		// removed); were it not, its key would be as unknown as any.
+		// An entity's provider is registered (a removed provider's
+		// record stays, and its keys are refused as unauthorized);
+		// were it not, its key would be as unknown as any.
 		_, err := x.providerSigner(e.Provider)
 		if isReason(err, op.ReasonUnknownProvider) {
 			err = x.unknownSigner()

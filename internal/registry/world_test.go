@@ -40,6 +40,15 @@ type world struct {
 	deployACL   []byte     // p's deployment of its access contract "acl"
 	updateACL   []byte     // p's update of "acl": version 1 -> 2
 	publishP    []byte     // p's first publication (a CA and a token key): version 0 -> 1
+
+	// Governance: p proposed, and q and r approved, a vote threshold of
+	// more than one half with a deadline of 4 blocks (proposeParams,
+	// voteParams); then p and q admitted s (admitS, which r did not
+	// approve), and p, q and r removed it.
+	s             provider // the removed provider
+	proposeParams []byte
+	voteParams    []byte // q's vote on proposeParams
+	admitS        string // the id of the executed admission of s
 }
 
 // heldAlias is the legacy identifier that w.holder holds; otherAlias
@@ -86,7 +95,45 @@ func newWorld(t *testing.T) *world {
 		Keys: []op.Key{op.KeyFrom("k1", w.svc.s.Public())}, Endpoints: []op.Endpoint{{ID: "api", Type: "Print", URI: "https://print.example/v1"}},
 	}}}
 	w.apply(sign(t, w.svc.s, w.svc.kid(), w.updateSvc), w.status(w.p, op.TypeRevoke, w.rev.id, 2))
+
+	w.proposeParams = w.propose(w.p, op.Proposal{Kind: op.ProposalParams, Params: &op.Params{VoteNum: 1, VoteDen: 2, Deadline: 4}})
+	pid := w.proposalID(w.proposeParams)
+	w.voteParams = w.vote(w.q, pid)
+	w.apply(w.proposeParams, w.voteParams, w.vote(w.r, pid))
+	sKey := w.key(cose.AlgEdDSA, "s")
+	admit := w.propose(w.p, op.Proposal{Kind: op.ProposalAdmit, Admit: &op.Admit{Name: "s", Keys: []op.Key{op.KeyFrom("admin-1", sKey.Public())}}})
+	w.admitS = w.proposalID(admit)
+	w.apply(admit, w.vote(w.q, w.admitS))
+	sDID, err := ProviderDID(network, GenesisProvider{Name: "s", Keys: []op.Key{op.KeyFrom("admin-1", sKey.Public())}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.s = provider{signer: sKey, kid: sDID.WithFragment("admin-1")}
+	remove := w.propose(w.p, op.Proposal{Kind: op.ProposalRemove, Provider: sDID.String()})
+	w.apply(remove, w.vote(w.q, w.proposalID(remove)), w.vote(w.r, w.proposalID(remove)))
 	return w
+}
+
+// propose signs prov's proposal.
+func (w *world) propose(prov provider, p op.Proposal) []byte {
+	w.t.Helper()
+	return sign(w.t, prov.signer, prov.kid, op.Payload{Type: op.TypePropose, Gov: &op.Gov{Provider: prov.kid.Base().String(), Proposal: &p}})
+}
+
+// vote signs prov's approval of the proposal id.
+func (w *world) vote(prov provider, id string) []byte {
+	w.t.Helper()
+	return sign(w.t, prov.signer, prov.kid, op.Payload{Type: op.TypeVote, Gov: &op.Gov{Provider: prov.kid.Base().String(), Vote: id}})
+}
+
+// proposalID is the id of the proposal that tx makes.
+func (w *world) proposalID(tx []byte) string {
+	w.t.Helper()
+	s, err := op.Decode(tx)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return op.ProposalID(s.PayloadHash)
 }
 
 // key derives a key of alg from a name (under w.seed).

@@ -1,0 +1,61 @@
+package sdk
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/bias-iot/bias/record"
+)
+
+// ProposalView is a governance proposal as GET /v1/gov/proposals/{id}
+// shows it: the record, its status as a vote submitted now would find it
+// (open, executed, expired), and its approvals counted as the vote
+// counts them (current providers only) against the threshold.
+type ProposalView struct {
+	record.Proposal
+	Status string `json:"status"`
+	// Time is the block time of the block that made it.
+	Time time.Time `json:"time"`
+	// Counted is the number of approvals by current providers; it passes
+	// when Counted/Providers > Threshold.
+	Counted   int    `json:"counted"`
+	Providers int    `json:"providers"`
+	Threshold string `json:"threshold"` // voteNum/voteDen
+}
+
+// ProposalViewOf is the view of p in a state at height (a vote would be
+// in block height+1), under the governance record g.
+func ProposalViewOf(p *record.Proposal, g *record.Governance, height int64) *ProposalView {
+	v := &ProposalView{Proposal: *p, Status: p.StatusAt(height + 1), Time: time.Unix(0, p.Created).UTC()}
+	if g != nil {
+		v.Providers = len(g.Providers)
+		v.Threshold = fmt.Sprintf("%d/%d", g.Params.VoteNum, g.Params.VoteDen)
+		for _, a := range p.Approvals {
+			if g.IsProvider(a.Provider) {
+				v.Counted++
+			}
+		}
+	}
+	return v
+}
+
+// Governance reads the network's providers, validator set and
+// parameters (GET /v1/gov).
+func (c *Client) Governance(ctx context.Context) (*record.Governance, error) {
+	var out record.Governance
+	return &out, c.do(ctx, http.MethodGet, "/v1/gov", "", nil, &out)
+}
+
+// Proposals lists the governance proposals (GET /v1/gov/proposals).
+func (c *Client) Proposals(ctx context.Context) ([]ProposalView, error) {
+	var out []ProposalView
+	return out, c.do(ctx, http.MethodGet, "/v1/gov/proposals", "", nil, &out)
+}
+
+// Proposal reads a governance proposal (GET /v1/gov/proposals/{id}).
+func (c *Client) Proposal(ctx context.Context, id string) (*ProposalView, error) {
+	var out ProposalView
+	return &out, c.do(ctx, http.MethodGet, "/v1/gov/proposals/"+id, "", nil, &out)
+}
