@@ -608,6 +608,8 @@ func TestOAuthConfig(t *testing.T) {
 		"fail/issuer-query":    {Issuer: "https://id.example?x=1"},
 		"fail/issuer-fragment": {Issuer: "https://id.example#f"},
 		"fail/issuer-slash":    {Issuer: "https://id.example/"},
+		"fail/issuer-case":     {Issuer: "https://ID.example"},
+		"fail/issuer-port-443": {Issuer: "https://id.example:443"},
 		"fail/long-lifetime":   {TokenLifetime: node.Duration(2 * time.Hour)},
 		"fail/neg-lifetime":    {TokenLifetime: node.Duration(-time.Second)},
 	} {

@@ -132,6 +132,12 @@ func CheckIssuer(s string) error {
 	default:
 		return fmt.Errorf("oauth: issuer %.80q must be https (http only on a loopback host)", s)
 	}
+	// In the form DPoP proofs name it (authn.HTU: host in lower case, no
+	// default port), so that the token endpoint's exact comparison of htu
+	// meets what clients normalize to.
+	if o, err := authn.OriginOf(u); err != nil || o != u.Scheme+"://"+u.Host {
+		return fmt.Errorf("oauth: issuer %.80q must be canonical: scheme and host in lower case, no default port", s)
+	}
 	return nil
 }
 
