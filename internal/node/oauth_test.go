@@ -644,6 +644,25 @@ func TestOAuthSyntaxBeforeSpending(t *testing.T) {
 	}
 }
 
+// TestOAuthRefusedRequestLeavesTheAssertion: a request refused for its
+// DPoP proof or its scope does not spend the device's assertion: the
+// corrected request gets the token, and then the assertion is spent.
+func TestOAuthRefusedRequestLeavesTheAssertion(t *testing.T) {
+	t.Parallel()
+	w := newOAuthWorld(t)
+	f := w.bearer(t, w.cam, w.svc.DID.String(), "read")
+	other := nodetest.NewKey(t, cose.AlgES256)
+	if code, out := post(t, w.token, f, dpopProof(t, other, http.MethodPost, w.token, nil)); code != 400 || out["error"] != oauth.ErrInvalidDPoPProof {
+		t.Fatalf("a proof of another key: %d %v", code, out)
+	}
+	if code, out := post(t, w.token, f, dpopProof(t, w.cam.Signer, http.MethodPost, w.token, nil)); code != 200 {
+		t.Fatalf("the same assertion, with the device's proof: %d %v", code, out)
+	}
+	if code, out := post(t, w.token, f, dpopProof(t, w.cam.Signer, http.MethodPost, w.token, nil)); code != 400 || out["error"] != oauth.ErrInvalidGrant {
+		t.Fatalf("the assertion again: %d %v", code, out)
+	}
+}
+
 // TestOAuthAnonymousLoadDoesNotDenyDevices: assertions that do not verify
 // spend nothing: a flood of forgeries naming the camera, one of them with
 // the jti of the camera's next assertion, leaves that assertion good (the

@@ -100,8 +100,22 @@ func DecodeAssertion(b []byte) (*authn.JWT, *AssertionClaims, did.DID, error) {
 // (kept until exp, per signer: only a verified signature spends). A
 // refusal is code (invalid_grant or invalid_client) with its cause.
 func (s *Server) assertion(ctx context.Context, raw string, kind, code string, now int64) (*authn.Entity, cose.PublicKey, *Error) {
-	no := func(format string, args ...any) (*authn.Entity, cose.PublicKey, *Error) {
-		return nil, cose.PublicKey{}, refuse(code, format, args...)
+	e, pk, spend, err := s.checkAssertion(ctx, raw, kind, code, now)
+	if err != nil {
+		return nil, cose.PublicKey{}, err
+	}
+	if err := spend(); err != nil {
+		return nil, cose.PublicKey{}, err
+	}
+	return e, pk, nil
+}
+
+// checkAssertion is assertion without spending the jti: spend does, once
+// every other check of the request has passed (a request refused for its
+// DPoP proof or its scope leaves the assertion unused).
+func (s *Server) checkAssertion(ctx context.Context, raw string, kind, code string, now int64) (*authn.Entity, cose.PublicKey, func() *Error, *Error) {
+	no := func(format string, args ...any) (*authn.Entity, cose.PublicKey, func() *Error, *Error) {
+		return nil, cose.PublicKey{}, nil, refuse(code, format, args...)
 	}
 	if len(raw) > MaxJWTBytes {
 		return no("the assertion is larger than %d bytes", MaxJWTBytes)
@@ -131,7 +145,7 @@ func (s *Server) assertion(ctx context.Context, raw string, kind, code string, n
 	}
 	e, d := authn.Standing(ctx, s.c.Ledger, kid, kind)
 	if d.Reason == authn.FailUnavailable {
-		return nil, cose.PublicKey{}, unavailable(errors.New(d.Detail))
+		return nil, cose.PublicKey{}, nil, unavailable(errors.New(d.Detail))
 	}
 	if !d.OK {
 		return no("%s: %s", d.Reason, d.Detail)
@@ -159,10 +173,13 @@ func (s *Server) assertion(ctx context.Context, raw string, kind, code string, n
 	if !j.Verify(pk) {
 		return no("the signature does not verify with %s", kid)
 	}
-	if !s.c.Spent.Spend(kid.Base(), []byte("oauth-assertion\x00"+c.Jti), int64(c.Exp)+1, now) {
-		return no("this assertion (jti) was used before")
+	spend := func() *Error {
+		if !s.c.Spent.Spend(kid.Base(), []byte("oauth-assertion\x00"+c.Jti), int64(c.Exp)+1, now) {
+			return refuse(code, "this assertion (jti) was used before")
+		}
+		return nil
 	}
-	return e, pk, nil
+	return e, pk, spend, nil
 }
 
 // MarshalJSON implements json.Marshaler: one audience as a string.

@@ -108,16 +108,17 @@ func (s *Server) Token(ctx context.Context, r *TokenRequest, now int64) (*TokenR
 		return nil, e
 	}
 	var sub *subject
+	spend := func() *Error { return nil }
 	switch r.GrantType {
 	case GrantJWTBearer:
 		if r.Assertion == "" {
 			return nil, refuse(ErrInvalidRequest, "assertion is required")
 		}
-		dev, key, e := s.assertion(ctx, r.Assertion, op.KindDevice, ErrInvalidGrant, now)
+		dev, key, sp, e := s.checkAssertion(ctx, r.Assertion, op.KindDevice, ErrInvalidGrant, now)
 		if e != nil {
 			return nil, e
 		}
-		sub = &subject{device: dev, key: key, grant: "jwt-bearer"}
+		sub, spend = &subject{device: dev, key: key, grant: "jwt-bearer"}, sp
 	case GrantProof:
 		sub, e = s.proofGrant(ctx, r, now)
 	default: // GrantExchange
@@ -154,6 +155,11 @@ func (s *Server) Token(ctx context.Context, r *TokenRequest, now int64) (*TokenR
 		}
 	} else if r.GrantType == GrantExchange {
 		return nil, refuse(ErrInvalidDPoPProof, "a session token is exchanged with a DPoP proof of the device's key")
+	}
+	// The device's assertion is spent last: a request refused above
+	// leaves it for a corrected one.
+	if e := spend(); e != nil {
+		return nil, e
 	}
 	return s.issue(sub, svc, clientID, scopes, jkt, now, r.GrantType == GrantExchange)
 }
