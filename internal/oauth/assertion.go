@@ -99,15 +99,15 @@ func DecodeAssertion(b []byte) (*authn.JWT, *AssertionClaims, did.DID, error) {
 // a current key of it that signed; and then its jti not seen before
 // (kept until exp, per signer: only a verified signature spends). A
 // refusal is code (invalid_grant or invalid_client) with its cause.
-func (s *Server) assertion(ctx context.Context, raw string, kind, code string, now int64) (*authn.Entity, cose.PublicKey, *Error) {
-	e, pk, spend, err := s.checkAssertion(ctx, raw, kind, code, now)
+func (s *Server) assertion(ctx context.Context, raw string, kind, code string, now int64) (*authn.Entity, *Error) {
+	e, _, spend, err := s.checkAssertion(ctx, raw, kind, code, now)
 	if err != nil {
-		return nil, cose.PublicKey{}, err
+		return nil, err
 	}
 	if err := spend(); err != nil {
-		return nil, cose.PublicKey{}, err
+		return nil, err
 	}
-	return e, pk, nil
+	return e, nil
 }
 
 // checkAssertion is assertion without spending the jti: spend does, once

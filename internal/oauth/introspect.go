@@ -71,7 +71,7 @@ func (s *Server) IntrospectFor(ctx context.Context, r *IntrospectRequest, now in
 		if r.ClientAssertionType != ClientAssertionType || r.ClientAssertion == "" {
 			return nil, refuse(ErrInvalidClient, "client authentication is private_key_jwt: client_assertion_type %s and client_assertion", ClientAssertionType)
 		}
-		svc, _, e := s.assertion(ctx, r.ClientAssertion, op.KindService, ErrInvalidClient, now)
+		svc, e := s.assertion(ctx, r.ClientAssertion, op.KindService, ErrInvalidClient, now)
 		if e != nil {
 			return nil, e
 		}

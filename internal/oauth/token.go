@@ -175,7 +175,7 @@ func (s *Server) client(ctx context.Context, r *TokenRequest, now int64) (string
 	if r.ClientAssertionType != ClientAssertionType || r.ClientAssertion == "" {
 		return "", refuse(ErrInvalidClient, "client authentication is private_key_jwt: client_assertion_type %s and client_assertion", ClientAssertionType)
 	}
-	svc, _, e := s.assertion(ctx, r.ClientAssertion, op.KindService, ErrInvalidClient, now)
+	svc, e := s.assertion(ctx, r.ClientAssertion, op.KindService, ErrInvalidClient, now)
 	if e != nil {
 		return "", e
 	}
