@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -177,7 +178,7 @@ func (a *Authority) Issue(ctx context.Context, req []byte) (*Certificate, error)
 			return nil, err
 		}
 	}
-	if len(a.idx.Live(e.DID)) >= a.c.PerDevice {
+	if len(a.idx.Live(e.DID, now.Unix())) >= a.c.PerDevice {
 		return nil, x509ca.Refuse(x509ca.ReasonTooMany, fmt.Sprintf("a device holds at most %d unexpired certificates of this CA", a.c.PerDevice))
 	}
 	// Spent only now: a request refused above, or one nobody signed, takes
@@ -200,7 +201,8 @@ func (a *Authority) Issue(ctx context.Context, req []byte) (*Certificate, error)
 	if err != nil {
 		return nil, fmt.Errorf("parse issued certificate: %w", err)
 	}
-	issued := Issued{Serial: hex.EncodeToString(serial.Bytes()), DID: e.DID, KeyID: s.Kid.Fragment, Alg: int64(key.Alg()), Pub: key.Bytes(), NotAfter: na.Unix()}
+	issued := Issued{Serial: hex.EncodeToString(serial.Bytes()), DID: e.DID, KeyID: s.Kid.Fragment, Alg: int64(key.Alg()), Pub: key.Bytes(), NotAfter: na.Unix(),
+		Aliases: append([]string(nil), dev.Aliases...)}
 	if err := a.idx.Add(issued); err != nil {
 		return nil, err
 	}
@@ -281,6 +283,13 @@ func verdict(e *record.Entity, c Issued) (ok bool, reason int) {
 	if !found || k.Alg != c.Alg || string(k.Pub) != string(c.Pub) {
 		return false, reasonSuperseded
 	}
+	// Each legacy identifier it names must still be the device's (one
+	// dropped may be another device's now: RFC 5280 section 4.2.1.6).
+	for _, a := range c.Aliases {
+		if !slices.Contains(e.Doc.Aliases, a) {
+			return false, reasonSuperseded
+		}
+	}
 	return true, 0
 }
 
@@ -288,7 +297,7 @@ func verdict(e *record.Entity, c Issued) (ok bool, reason int) {
 // longer stand; it reports whether it revoked any. A failed read changes
 // nothing (the next event or OCSP request reads again).
 func (a *Authority) recheck(ctx context.Context, id string) bool {
-	live := a.idx.Live(id)
+	live := a.idx.Live(id, a.now().Unix())
 	if len(live) == 0 {
 		return false
 	}

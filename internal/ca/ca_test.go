@@ -63,7 +63,7 @@ func TestIndexDurable(t *testing.T) {
 	if c, ok := x.Get("02"); !ok || c.Revoked != now.Unix() || c.Reason != 9 {
 		t.Errorf("revocation lost: %+v", c)
 	}
-	if live := x.Live("did:bias:local:a"); len(live) != 1 || live[0].Serial != "01" {
+	if live := x.Live("did:bias:local:a", now.Add(50*time.Second).Unix()); len(live) != 1 || live[0].Serial != "01" {
 		t.Errorf("live: %+v", live)
 	}
 	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
@@ -121,5 +121,40 @@ func TestCRLNumberGrows(t *testing.T) {
 	}
 	if _, err := Load(home, did.New("local", []byte("q")).String()); err == nil {
 		t.Error("loaded a CA for another provider")
+	}
+}
+
+// TestLiveExpires: an expired certificate is not live, whether or not a
+// CRL pruned it yet (a device's limit counts only what still stands).
+func TestLiveExpires(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	x, err := OpenIndex(filepath.Join(t.TempDir(), "issued.jsonl"), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = x.Close() })
+	if err := x.Add(Issued{Serial: "01", DID: "did:bias:local:a", NotAfter: now.Unix() + 10}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(x.Live("did:bias:local:a", now.Unix())); n != 1 {
+		t.Fatalf("live before expiry: %d", n)
+	}
+	if n := len(x.Live("did:bias:local:a", now.Unix()+10)); n != 0 {
+		t.Fatalf("live at expiry: %d", n)
+	}
+}
+
+// TestVerdictAliases: a certificate stands only while the device holds
+// each legacy identifier it names.
+func TestVerdictAliases(t *testing.T) {
+	e := &record.Entity{DID: "did:bias:local:a", Status: op.StatusValidated,
+		Doc: op.Document{Keys: []op.Key{{ID: "k1", Alg: -8, Pub: make([]byte, 32)}}, Aliases: []string{"urn:imei:49015420-323751-8"}}}
+	c := Issued{DID: e.DID, KeyID: "k1", Alg: -8, Pub: make([]byte, 32), Aliases: []string{"urn:imei:49015420-323751-8"}}
+	if ok, _ := verdict(e, c); !ok {
+		t.Fatal("refused while the alias is held")
+	}
+	e.Doc.Aliases = nil
+	if ok, reason := verdict(e, c); ok || reason != reasonSuperseded {
+		t.Fatalf("alias dropped: %v %d", ok, reason)
 	}
 }

@@ -24,6 +24,9 @@ type Issued struct {
 	Alg      int64  `json:"alg"`
 	Pub      []byte `json:"pub"` // the key's canonical bytes (op.Key.Pub)
 	NotAfter int64  `json:"notAfter"`
+	// Aliases are the legacy identifiers the certificate names (URI
+	// SANs): it stands only while the device holds each of them.
+	Aliases []string `json:"aliases,omitempty"`
 	// Revoked is the Unix time of its revocation (0: not revoked), with
 	// its CRL reason code.
 	Revoked int64 `json:"revoked,omitempty"`
@@ -237,13 +240,14 @@ func (x *Index) Get(serial string) (Issued, bool) {
 	return *c, true
 }
 
-// Live returns the unrevoked certificates of a DID.
-func (x *Index) Live(did string) []Issued {
+// Live returns the certificates of a DID unrevoked and unexpired at now
+// (Unix seconds).
+func (x *Index) Live(did string, now int64) []Issued {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	var out []Issued
 	for _, c := range x.byDID[did] {
-		if c.Revoked == 0 {
+		if c.Revoked == 0 && c.NotAfter > now {
 			out = append(out, *c)
 		}
 	}

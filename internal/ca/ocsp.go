@@ -34,10 +34,16 @@ func (a *Authority) OCSP(ctx context.Context, der []byte) ([]byte, error) {
 	if !a.issues(req) {
 		return ocsp.UnauthorizedErrorResponse, nil
 	}
+	if req.SerialNumber.Sign() <= 0 {
+		return ocsp.MalformedRequestErrorResponse, nil // serials are positive (RFC 5280 section 4.1.2.2)
+	}
 	now := a.now().UTC().Truncate(time.Second)
-	tmpl := ocsp.Response{SerialNumber: req.SerialNumber, ThisUpdate: now, NextUpdate: now.Add(DefaultOCSPValid), Status: ocsp.Unknown}
+	// The CertID in the hash the request used (RFC 6960 section 4.1.1).
+	tmpl := ocsp.Response{SerialNumber: req.SerialNumber, ThisUpdate: now, NextUpdate: now.Add(DefaultOCSPValid), Status: ocsp.Unknown, IssuerHash: req.HashAlgorithm}
 	serial := hex.EncodeToString(req.SerialNumber.Bytes())
-	if c, ok := a.idx.Get(serial); ok {
+	if c, ok := a.idx.Get(serial); ok && (c.Revoked != 0 || c.NotAfter > now.Unix()) {
+		// (An expired certificate that was never revoked is unknown: "good"
+		// holds within a validity period, RFC 6960 section 2.2.)
 		if c.Revoked == 0 {
 			e, err := a.c.View.EntityRecord(ctx, c.DID)
 			if err != nil {
