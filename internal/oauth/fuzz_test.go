@@ -71,7 +71,8 @@ func FuzzAssertion(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if len(b) > oauth.MaxJWTBytes || k.Fragment == "" || c == nil || len(c.Aud) > 4 {
+		// A DID always: the kid's key, or (no kid) the signer named by sub.
+		if len(b) > oauth.MaxJWTBytes || k.IsZero() || c == nil || len(c.Aud) > 4 || (j.Header.Kid != "" && k.Fragment == "") || (j.Header.Kid == "" && k.String() != c.Sub) {
 			t.Fatalf("accepted %q", b)
 		}
 		if j.Verify(s.Public()) && !bytes.Equal(b, signed) {
