@@ -23,7 +23,11 @@ func (s *Server) oauthError(w http.ResponseWriter, r *http.Request, e *oauth.Err
 		w.Header().Set("Retry-After", "1")
 	}
 	if e.Status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_client"`)
+		if e.Scheme != "" {
+			w.Header().Set("WWW-Authenticate", e.Scheme+` realm="bias"`)
+		} else {
+			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_client"`)
+		}
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, e.Status, map[string]string{"error": e.Code, "error_description": e.Description})
@@ -42,6 +46,21 @@ func (s *Server) oauthMetadata(w http.ResponseWriter, _ *http.Request) error {
 	as, err := s.oauthServer()
 	if err != nil {
 		return err
+	}
+	writeJSON(w, http.StatusOK, as.Metadata())
+	return nil
+}
+
+// oauthMetadataAt serves the metadata at the RFC 8414 path of an issuer
+// with a path component (/.well-known/oauth-authorization-server/tenant
+// for https://id.example/tenant); other paths are not found.
+func (s *Server) oauthMetadataAt(w http.ResponseWriter, r *http.Request) error {
+	as, err := s.oauthServer()
+	if err != nil {
+		return err
+	}
+	if !as.MetadataPathFor(r.URL.Path) {
+		return fail(ReasonNotFound, "no authorization server's metadata here: the issuer is "+as.Issuer())
 	}
 	writeJSON(w, http.StatusOK, as.Metadata())
 	return nil
@@ -67,6 +86,9 @@ func (s *Server) oauthToken(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	body, e := readForm(r)
+	if e == nil {
+		e = oauth.CheckAuthorization(r.Header.Get("Authorization"))
+	}
 	if e != nil {
 		s.oauthError(w, r, e)
 		return nil
@@ -88,9 +110,13 @@ func (s *Server) oauthToken(w http.ResponseWriter, r *http.Request) error {
 }
 
 // oauthIntrospect answers for the tokens of every operator, at any node
-// (a node that acts for no provider too).
+// that is an authorization server (it authenticates the resource servers
+// that ask: RFC 7662 section 2.1).
 func (s *Server) oauthIntrospect(w http.ResponseWriter, r *http.Request) error {
 	body, e := readForm(r)
+	if e == nil {
+		e = oauth.CheckAuthorization(r.Header.Get("Authorization"))
+	}
 	if e != nil {
 		s.oauthError(w, r, e)
 		return nil
@@ -101,19 +127,11 @@ func (s *Server) oauthIntrospect(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	var out *oauth.Introspection
-	switch {
-	case s.oauth != nil:
+	if s.oauth != nil {
 		out, e = s.oauth.IntrospectFor(r.Context(), req, time.Now().Unix())
-	case req.ClientAssertion != "" || req.ClientAssertionType != "":
+	} else {
 		e = &oauth.Error{Code: oauth.ErrInvalidClient, Status: http.StatusUnauthorized,
-			Description: "this node is no authorization server: it authenticates no clients; introspect anonymously"}
-	default:
-		var err error
-		if out, err = oauth.Introspect(r.Context(), s.res, req.Token, time.Now().Unix()); out == nil {
-			e = &oauth.Error{Code: oauth.ErrUnavailable, Status: http.StatusServiceUnavailable, Description: "the ledger does not answer; retry", Cause: err}
-		} else {
-			out.Iss = "" // no issuer URL is on the ledger: not one this node can vouch for
-		}
+			Description: "this node acts for no operator and authenticates no resource servers: introspect at an operator's node"}
 	}
 	if e != nil {
 		s.oauthError(w, r, e)

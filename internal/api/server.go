@@ -143,6 +143,8 @@ func (s *Server) Handler() http.Handler {
 	route("POST /oauth/token", s.oauthToken)                              // oauth.PathToken
 	route("POST /oauth/introspect", s.oauthIntrospect)                    // oauth.PathIntrospect
 	route("GET /oauth/authorize", s.oauthAuthorize)                       // oauth.PathAuthorize
+
+	route("GET /.well-known/oauth-authorization-server/{path...}", s.oauthMetadataAt) // RFC 8414 section 3
 	route("GET /v1/providers/{did}/jwks", s.providerJWKS)
 	route("POST /v1/x509/issue", s.x509Issue)
 	route("GET /v1/x509/ca/{provider}", s.x509CA)

@@ -30,6 +30,10 @@ type OAuthConfig struct {
 	Issuer string `json:"issuer,omitempty"`
 	// TokenLifetime of access and ID tokens; 0: 5 min, at most 1 h.
 	TokenLifetime Duration `json:"tokenLifetime,omitempty"`
+	// AnonymousIntrospection answers introspection without client
+	// authentication. Off by default (RFC 7662 section 2.1): resource
+	// servers authenticate with private_key_jwt.
+	AnonymousIntrospection bool `json:"anonymousIntrospection,omitempty"`
 }
 
 // Validate checks the OAuth configuration.
@@ -94,6 +98,7 @@ func (n *Node) startOAuth(log *slog.Logger) error {
 		Issuer: issuer, Provider: prov, Key: key, KeyID: TokenKeyID(key.Public()),
 		Lifetime: int64(time.Duration(n.cfg.OAuth.TokenLifetime) / time.Second),
 		Ledger:   n.res, Access: n.acc, Spent: authn.NewMemorySpentSet(1 << 20), Rand: rand.Reader,
+		AnonymousIntrospection: n.cfg.OAuth.AnonymousIntrospection,
 	})
 	if err != nil && !configured {
 		// The default issuer (http on the API's address) is one only on a

@@ -272,7 +272,7 @@ func TestOAuthAcrossOperators(t *testing.T) {
 
 	// Revoked at A's node: inactive at B's within one block.
 	intro := func() (map[string]any, int64) {
-		_, out := post(t, issuerB+oauth.PathIntrospect, url.Values{"token": {bound.AccessToken}}, "")
+		_, out := introspectAs(t, issuerB+oauth.PathIntrospect, bound.AccessToken, svc, svc.Signer, issuerB+oauth.PathIntrospect)
 		st, err := o.clients[1].Status(ctx)
 		if err != nil {
 			t.Fatal(err)

@@ -129,6 +129,31 @@ func (w *oauthWorld) assertionOf(t testing.TB, e nodetest.Entity) string {
 		"iss": e.DID.String(), "sub": e.DID.String(), "aud": w.token, "iat": now, "exp": now + 60, "jti": randomJTI(t)})
 }
 
+// introspectAs asks the introspection endpoint at u about tok,
+// authenticated as the resource server e (private_key_jwt signed by s,
+// for the audience aud), as RFC 7662 section 2.1 wants.
+func introspectAs(t testing.TB, u, tok string, e nodetest.Entity, s cose.Signer, aud string) (int, map[string]any) {
+	t.Helper()
+	now, id := time.Now().Unix(), e.DID.String()
+	ca := assertion(t, s, e.DID.WithFragment("k1").String(), map[string]any{"iss": id, "sub": id, "aud": aud, "iat": now, "exp": now + 60, "jti": randomJTI(t)})
+	return post(t, u, url.Values{"token": {tok}, "client_assertion_type": {oauth.ClientAssertionType}, "client_assertion": {ca}}, "")
+}
+
+// introspect asks about tok as the resource server it names as aud (one
+// of the world's services; svc for any other).
+func (w *oauthWorld) introspect(t testing.TB, tok string) (int, map[string]any) {
+	t.Helper()
+	rs := w.svc
+	if c, _, _, err := oauth.DecodeAccessToken([]byte(tok)); err == nil {
+		for _, e := range []nodetest.Entity{w.unbound, w.client} {
+			if c.Aud == e.DID.String() {
+				rs = e
+			}
+		}
+	}
+	return introspectAs(t, w.introspectPath, tok, rs, rs.Signer, w.introspectPath)
+}
+
 // post sends a form to url (with a DPoP header unless ""), and returns the
 // status and the decoded JSON answer.
 func post(t testing.TB, u string, form url.Values, dpop string) (int, map[string]any) {
@@ -138,13 +163,29 @@ func post(t testing.TB, u string, form url.Values, dpop string) (int, map[string
 
 func postBody(t testing.TB, u, ctype string, body []byte, dpop string) (int, map[string]any) {
 	t.Helper()
+	code, out, _ := postWith(t, u, ctype, body, map[string]string{"DPoP": dpop})
+	return code, out
+}
+
+// postAuthorized sends a form with an Authorization header, and returns
+// the status, the decoded answer and its WWW-Authenticate header.
+func postAuthorized(t testing.TB, u string, form url.Values, authorization string) (int, map[string]any, string) {
+	t.Helper()
+	return postWith(t, u, "application/x-www-form-urlencoded", []byte(form.Encode()), map[string]string{"Authorization": authorization})
+}
+
+// postWith sends body with the headers that are not "".
+func postWith(t testing.TB, u, ctype string, body []byte, hdr map[string]string) (int, map[string]any, string) {
+	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, u, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", ctype)
-	if dpop != "" {
-		req.Header.Set("DPoP", dpop)
+	for k, v := range hdr {
+		if v != "" {
+			req.Header.Set(k, v)
+		}
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -162,7 +203,7 @@ func postBody(t testing.TB, u, ctype string, body []byte, dpop string) (int, map
 	if resp.Header.Get("Cache-Control") != "no-store" {
 		t.Errorf("Cache-Control %q", resp.Header.Get("Cache-Control"))
 	}
-	return resp.StatusCode, out
+	return resp.StatusCode, out, resp.Header.Get("WWW-Authenticate")
 }
 
 func (w *oauthWorld) bearer(t testing.TB, e nodetest.Entity, resource, scope string) url.Values {
@@ -442,31 +483,31 @@ func TestOAuthIntrospectRevoked(t *testing.T) {
 		t.Fatalf("token: %d %v", code, out)
 	}
 	tok := out["access_token"].(string)
-	code, out = post(t, w.introspectPath, url.Values{"token": {tok}}, "")
+	// Anonymous introspection is refused (RFC 7662 section 2.1), and so is
+	// an Authorization header this server has no credentials for.
+	if code, out := post(t, w.introspectPath, url.Values{"token": {tok}}, ""); code != 401 || out["error"] != oauth.ErrInvalidClient || len(out) != 2 {
+		t.Fatalf("fail/anonymous: %d %v", code, out)
+	}
+	for _, hdr := range []string{"Basic " + base64.StdEncoding.EncodeToString([]byte("svc:secret")), "Bearer " + tok} {
+		code, out, wa := postAuthorized(t, w.introspectPath, url.Values{"token": {tok}}, hdr)
+		if scheme, _, _ := strings.Cut(hdr, " "); code != 401 || out["error"] != oauth.ErrInvalidClient || !strings.HasPrefix(wa, scheme+" ") {
+			t.Fatalf("fail/authorization-%s: %d %v %q", scheme, code, out, wa)
+		}
+	}
+	code, out = w.introspect(t, tok)
 	jkt, _ := did.JWKThumbprint(w.cam.Signer.Public())
 	if code != 200 || out["active"] != true || out["sub"] != w.cam.DID.String() || out["scope"] != "read" || out["token_type"] != "DPoP" ||
 		out["cnf"].(map[string]any)["jkt"] != jkt || out["iss"] != w.issuer {
 		t.Fatalf("introspect: %d %v", code, out)
 	}
-	// A resource server that authenticates (private_key_jwt) learns only
-	// of the tokens for it.
-	clientAssertion := func(e nodetest.Entity, s cose.Signer, aud string) string {
-		now, id := time.Now().Unix(), e.DID.String()
-		return assertion(t, s, e.DID.WithFragment("k1").String(), map[string]any{"iss": id, "sub": id, "aud": aud, "iat": now, "exp": now + 60, "jti": randomJTI(t)})
-	}
-	as := func(e nodetest.Entity, s cose.Signer, aud string) url.Values {
-		return url.Values{"token": {tok}, "client_assertion_type": {oauth.ClientAssertionType}, "client_assertion": {clientAssertion(e, s, aud)}}
-	}
-	if code, out := post(t, w.introspectPath, as(w.svc, w.svc.Signer, w.introspectPath), ""); code != 200 || out["active"] != true {
-		t.Fatalf("introspected by its resource server: %d %v", code, out)
-	}
-	if code, out := post(t, w.introspectPath, as(w.client, w.client.Signer, w.introspectPath), ""); code != 200 || out["active"] != false || len(out) != 1 {
+	// A resource server learns only of the tokens for it.
+	if code, out := introspectAs(t, w.introspectPath, tok, w.client, w.client.Signer, w.introspectPath); code != 200 || out["active"] != false || len(out) != 1 {
 		t.Fatalf("introspected by another service: %d %v", code, out)
 	}
-	if code, out := post(t, w.introspectPath, as(w.svc, w.client.Signer, w.introspectPath), ""); code != 401 || out["error"] != oauth.ErrInvalidClient {
+	if code, out := introspectAs(t, w.introspectPath, tok, w.svc, w.client.Signer, w.introspectPath); code != 401 || out["error"] != oauth.ErrInvalidClient {
 		t.Fatalf("fail/client-bad-signature: %d %v", code, out)
 	}
-	if code, out := post(t, w.introspectPath, as(w.svc, w.svc.Signer, "https://elsewhere.example"), ""); code != 401 || out["error"] != oauth.ErrInvalidClient {
+	if code, out := introspectAs(t, w.introspectPath, tok, w.svc, w.svc.Signer, "https://elsewhere.example"); code != 401 || out["error"] != oauth.ErrInvalidClient {
 		t.Fatalf("fail/client-wrong-audience: %d %v", code, out)
 	}
 	// A token B's key signed for a service B may not issue for (A's
@@ -481,7 +522,7 @@ func TestOAuthIntrospectRevoked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if code, out := post(t, w.introspectPath, url.Values{"token": {string(beyond)}}, ""); code != 200 || out["active"] != false {
+	if code, out := w.introspect(t, string(beyond)); code != 200 || out["active"] != false {
 		t.Fatalf("fail/issuer-not-admitted: %d %v", code, out)
 	}
 	// The same key, for the service it may issue for: active (the check
@@ -491,7 +532,7 @@ func TestOAuthIntrospectRevoked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if code, out := post(t, w.introspectPath, url.Values{"token": {string(within)}}, ""); code != 200 || out["active"] != true {
+	if code, out := w.introspect(t, string(within)); code != 200 || out["active"] != true {
 		t.Fatalf("the same key within its rights: %d %v", code, out)
 	}
 	// The operator's key naming another issuer (posing as another
@@ -502,7 +543,7 @@ func TestOAuthIntrospectRevoked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if code, out := post(t, w.introspectPath, url.Values{"token": {string(posing)}}, ""); code != 200 || out["active"] != false {
+	if code, out := w.introspect(t, string(posing)); code != 200 || out["active"] != false {
 		t.Fatalf("fail/iss-of-another-operator: %d %v", code, out)
 	}
 	forever, err := authn.SignJWT(tk, oauth.TypAccessToken, w.kid, oauth.AccessClaims{Iss: w.issuer, Sub: w.cam.DID.String(), Aud: w.svc.DID.String(),
@@ -510,30 +551,30 @@ func TestOAuthIntrospectRevoked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if code, out := post(t, w.introspectPath, url.Values{"token": {string(forever)}}, ""); code != 200 || out["active"] != false {
+	if code, out := w.introspect(t, string(forever)); code != 200 || out["active"] != false {
 		t.Fatalf("fail/lives-ten-years: %d %v", code, out)
 	}
 	// The device's key rotated out: the DPoP-bound token is over with it.
 	k2 := nodetest.NewKey(t, cose.AlgES256)
 	w.h.MustSubmit(w.h.Sign(w.a.Signer, w.a.Kid, op.Payload{Type: op.TypeUpdate, Update: &op.Update{DID: w.cam.DID.String(), Version: 2, Doc: op.Document{
 		Keys: []op.Key{op.KeyFrom("k1", w.cam.Signer.Public()), op.KeyFrom("k2", k2.Public())}}}}))
-	if code, out := post(t, w.introspectPath, url.Values{"token": {tok}}, ""); code != 200 || out["active"] != true {
+	if code, out := w.introspect(t, tok); code != 200 || out["active"] != true {
 		t.Fatalf("with its key still held: %d %v", code, out)
 	}
 	w.h.MustSubmit(w.h.Sign(w.a.Signer, w.a.Kid, op.Payload{Type: op.TypeUpdate, Update: &op.Update{DID: w.cam.DID.String(), Version: 3, Doc: op.Document{
 		Keys: []op.Key{op.KeyFrom("k2", k2.Public())}}}}))
-	if code, out := post(t, w.introspectPath, url.Values{"token": {tok}}, ""); code != 200 || out["active"] != false {
+	if code, out := w.introspect(t, tok); code != 200 || out["active"] != false {
 		t.Fatalf("fail/key-rotated-out: %d %v", code, out)
 	}
 	// A bearer token (bound to no key) stands until the revocation.
 	tok = string(within)
-	if code, out := post(t, w.introspectPath, url.Values{"token": {tok}}, ""); code != 200 || out["active"] != true {
+	if code, out := w.introspect(t, tok); code != 200 || out["active"] != true {
 		t.Fatalf("before the revocation: %d %v", code, out)
 	}
 	res := w.h.MustSubmit(w.h.Sign(w.a.Signer, w.a.Kid, op.Payload{Type: op.TypeRevoke, Status: &op.Status{DID: w.cam.DID.String(), Version: 4, Reason: "stolen"}}))
 	// The submission returns once its block is committed: the next
 	// introspection reads that state.
-	code, out = post(t, w.introspectPath, url.Values{"token": {tok}}, "")
+	code, out = w.introspect(t, tok)
 	if code != 200 || out["active"] != false || len(out) != 1 {
 		t.Fatalf("after the revocation at height %d: %d %v", res.Height, code, out)
 	}
@@ -545,7 +586,7 @@ func TestOAuthIntrospectRevoked(t *testing.T) {
 		"fail/tampered":  tok[:len(tok)-4] + "AAAA",
 		"fail/oversized": strings.Repeat("a", oauth.MaxJWTBytes+1),
 	} {
-		if code, out := post(t, w.introspectPath, url.Values{"token": {tok}}, ""); code != 200 || out["active"] != false {
+		if code, out := w.introspect(t, tok); code != 200 || out["active"] != false {
 			t.Errorf("%s: %d %v", name, code, out)
 		}
 	}
@@ -598,6 +639,20 @@ func TestOAuthMetadata(t *testing.T) {
 		if u, _ := url.Parse(w.issuer); u.RawQuery != "" || u.Fragment != "" {
 			t.Errorf("issuer %s has a query or fragment", w.issuer)
 		}
+		// Resource servers authenticate to introspect (RFC 7662 section
+		// 2.1): the metadata does not offer "none".
+		if l, _ := m["introspection_endpoint_auth_methods_supported"].([]any); len(l) != 1 || l[0] != "private_key_jwt" {
+			t.Errorf("%s: introspection_endpoint_auth_methods_supported %v", path, l)
+		}
+	}
+	// The issuer has no path: no metadata under a path (RFC 8414 section 3).
+	resp, err := http.Get(w.issuer + oauth.PathMetadata + "/tenant")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("metadata under a path the issuer does not have: %d", resp.StatusCode)
 	}
 }
 
@@ -625,7 +680,8 @@ func TestOAuthConfig(t *testing.T) {
 }
 
 // TestOAuthSyntaxBeforeSpending: a request refused for its form (a
-// malformed scope, a resource that is no DID) spends nothing: the same assertion then gets a token.
+// malformed scope, a resource that is no DID, two resources, an
+// Authorization header) spends nothing: the same assertion then gets a token.
 func TestOAuthSyntaxBeforeSpending(t *testing.T) {
 	t.Parallel()
 	w := newOAuthWorld(t)
@@ -638,7 +694,17 @@ func TestOAuthSyntaxBeforeSpending(t *testing.T) {
 	if code, out := post(t, w.token, f, ""); code != 400 || out["error"] != oauth.ErrInvalidTarget {
 		t.Fatalf("a resource that is no DID: %d %v", code, out)
 	}
+	// A token for two services (RFC 8707: a target this server does not
+	// serve), and client_secret_basic, which bias has no secrets for (RFC
+	// 6749 section 5.2: 401, WWW-Authenticate naming the scheme).
+	f["resource"] = []string{w.svc.DID.String(), w.unbound.DID.String()}
+	if code, out := post(t, w.token, f, ""); code != 400 || out["error"] != oauth.ErrInvalidTarget {
+		t.Fatalf("two resources: %d %v", code, out)
+	}
 	f.Set("resource", w.svc.DID.String())
+	if code, out, wa := postAuthorized(t, w.token, f, "Basic "+base64.StdEncoding.EncodeToString([]byte(w.cam.DID.String()+":x"))); code != 401 || out["error"] != oauth.ErrInvalidClient || wa != `Basic realm="bias"` {
+		t.Fatalf("client_secret_basic: %d %v %q", code, out, wa)
+	}
 	if code, out := post(t, w.token, f, ""); code != 200 {
 		t.Fatalf("the same assertion, well formed: %d %v", code, out)
 	}

@@ -60,13 +60,19 @@ func (s *Server) vouch(out *Introspection) *Introspection {
 	return out
 }
 
-// IntrospectFor answers r: anonymously as Introspect does, or, when r
-// carries a client assertion (private_key_jwt, as at the token endpoint:
-// a validated service, its assertion for the token endpoint, the issuer
-// or the introspection endpoint, used once), for that service alone: a
-// token for another audience is inactive to it (RFC 7662 section 4).
+// IntrospectFor answers r for the resource server that authenticates
+// with a client assertion (private_key_jwt, as at the token endpoint: a
+// validated service, its assertion for the token endpoint, the issuer or
+// the introspection endpoint, used once), for that service alone: a token
+// for another audience is inactive to it (RFC 7662 section 4). A request
+// without client authentication is refused (invalid_client) unless the
+// server is configured to answer anonymous introspection, as Introspect
+// does.
 func (s *Server) IntrospectFor(ctx context.Context, r *IntrospectRequest, now int64) (*Introspection, *Error) {
 	client := ""
+	if r.ClientAssertionType == "" && r.ClientAssertion == "" && !s.c.AnonymousIntrospection {
+		return nil, refuse(ErrInvalidClient, "introspection requires client authentication (RFC 7662 section 2.1): a validated service's private_key_jwt (client_assertion_type %s and client_assertion)", ClientAssertionType)
+	}
 	if r.ClientAssertionType != "" || r.ClientAssertion != "" {
 		if r.ClientAssertionType != ClientAssertionType || r.ClientAssertion == "" {
 			return nil, refuse(ErrInvalidClient, "client authentication is private_key_jwt: client_assertion_type %s and client_assertion", ClientAssertionType)

@@ -36,6 +36,10 @@ type Metadata struct {
 // Metadata is the server's metadata document.
 func (s *Server) Metadata() Metadata {
 	algs := []string{"EdDSA", "ES256"}
+	introspection := []string{"private_key_jwt"}
+	if s.c.AnonymousIntrospection {
+		introspection = append(introspection, "none")
+	}
 	return Metadata{
 		Issuer:                                     s.issuer,
 		AuthorizationEndpoint:                      s.issuer + PathAuthorize,
@@ -48,7 +52,7 @@ func (s *Server) Metadata() Metadata {
 		IDTokenSigningAlgValuesSupported:           []string{s.c.Key.Public().Alg().String()},
 		TokenEndpointAuthMethodsSupported:          []string{"none", "private_key_jwt"},
 		TokenEndpointAuthSigningAlgValuesSupported: algs,
-		IntrospectionEndpointAuthMethodsSupported:  []string{"none", "private_key_jwt"},
+		IntrospectionEndpointAuthMethodsSupported:  introspection,
 		IntrospectionEndpointAuthSigningAlgValuesSupported: algs,
 		DPoPSigningAlgValuesSupported:                      algs,
 		ScopesSupported:                                    []string{ScopeOpenID},

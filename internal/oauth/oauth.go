@@ -89,6 +89,12 @@ type Config struct {
 	// they expire, per signer (bounded; only a verified signature adds).
 	Spent authn.SpentSet
 	Rand  io.Reader
+	// AnonymousIntrospection answers introspection requests that carry
+	// no client authentication. Off by default: RFC 7662 section 2.1
+	// wants the endpoint protected against token scanning, so a resource
+	// server authenticates (private_key_jwt) and learns only of the
+	// tokens for it.
+	AnonymousIntrospection bool
 }
 
 // Server is an authorization server. It is safe for concurrent use.
@@ -144,6 +150,16 @@ func CheckIssuer(s string) error {
 // Issuer is the server's issuer URL.
 func (s *Server) Issuer() string { return s.issuer }
 
+// MetadataPathFor reports whether path is where RFC 8414 section 3 puts
+// the metadata of an issuer with a path component: the well-known suffix
+// inserted between the host and the issuer's path
+// (https://id.example/tenant: /.well-known/oauth-authorization-server/tenant).
+// An issuer without a path has its metadata at PathMetadata alone.
+func (s *Server) MetadataPathFor(path string) bool {
+	u, err := url.Parse(s.issuer)
+	return err == nil && u.Path != "" && path == PathMetadata+u.Path
+}
+
 // TokenEndpoint is the token endpoint's URL.
 func (s *Server) TokenEndpoint() string { return s.token }
 
@@ -176,6 +192,10 @@ type Error struct {
 	Description string
 	Status      int
 	Cause       error
+	// Scheme is the HTTP authentication scheme the client tried in its
+	// Authorization header, which a 401 answer names in WWW-Authenticate
+	// (RFC 6749 section 5.2).
+	Scheme string
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Description }
@@ -194,6 +214,41 @@ func refuse(code, format string, args ...any) *Error {
 		d = d[:300]
 	}
 	return &Error{Code: code, Description: d, Status: st}
+}
+
+// CheckAuthorization refuses a request that authenticates with an
+// Authorization header (client_secret_basic, a bearer token, or any
+// other scheme): bias has no client secrets, and a client that tried a
+// scheme must hear that its credentials were not accepted (RFC 6749
+// section 5.2: 401 with WWW-Authenticate naming the scheme), not be
+// served as if it had sent none. Clients authenticate with
+// private_key_jwt in the body.
+func CheckAuthorization(header string) *Error {
+	if header == "" {
+		return nil
+	}
+	scheme, _, _ := strings.Cut(header, " ")
+	if !isToken(scheme) {
+		scheme = "Basic"
+	}
+	e := refuse(ErrInvalidClient, "the Authorization header (%.20s) is not a client authentication this server accepts: send private_key_jwt (client_assertion_type %s and client_assertion) in the body", scheme, ClientAssertionType)
+	e.Scheme = scheme
+	return e
+}
+
+// isToken reports whether s is an HTTP token (RFC 9110 section 5.6.2) of
+// at most 20 characters: what may name a scheme in WWW-Authenticate.
+func isToken(s string) bool {
+	if s == "" || len(s) > 20 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 func unavailable(err error) *Error {

@@ -87,3 +87,72 @@ func (fakeAccess) Access(context.Context, sdk.AccessRequest, int64) (authn.Decis
 func (fakeAccess) Verify(context.Context, []byte, []byte, map[string]string, int64) (authn.Decision, error) {
 	return authn.Decision{}, nil
 }
+
+// TestMetadataPathFor: RFC 8414 section 3 inserts the well-known suffix
+// between the host and the issuer's path; an issuer without a path has
+// no such second place.
+func TestMetadataPathFor(t *testing.T) {
+	k, _, err := cose.GenerateKey(cose.AlgES256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := func(iss string, anonymous bool) *Server {
+		s, err := New(Config{Issuer: iss, Provider: did.New("local", []byte("p")), Key: k, KeyID: "oauth-1",
+			Ledger: fakeLedger{}, Access: fakeAccess{}, Spent: authn.NewMemorySpentSet(16), Rand: rand.Reader, AnonymousIntrospection: anonymous})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	tenant := server("https://id.example/tenant/b", false)
+	for path, want := range map[string]bool{
+		"/.well-known/oauth-authorization-server/tenant/b":  true,
+		"/.well-known/oauth-authorization-server/tenant":    false,
+		"/.well-known/oauth-authorization-server":           false,
+		"/.well-known/oauth-authorization-server/tenant/b/": false,
+	} {
+		if got := tenant.MetadataPathFor(path); got != want {
+			t.Errorf("%s: %v", path, got)
+		}
+	}
+	if server("https://id.example", false).MetadataPathFor("/.well-known/oauth-authorization-server/") {
+		t.Error("an issuer without a path has its metadata at one place")
+	}
+	// Introspection without client authentication: refused unless the
+	// operator opted in, and the metadata says which.
+	req := &IntrospectRequest{Token: "x"}
+	if _, e := tenant.IntrospectFor(t.Context(), req, 1); e == nil || e.Code != ErrInvalidClient || e.Status != 401 {
+		t.Errorf("fail/anonymous: %v", e)
+	}
+	if m := tenant.Metadata().IntrospectionEndpointAuthMethodsSupported; len(m) != 1 || m[0] != "private_key_jwt" {
+		t.Errorf("metadata: %v", m)
+	}
+	open := server("https://id.example", true)
+	if out, e := open.IntrospectFor(t.Context(), req, 1); e != nil || out == nil || out.Active {
+		t.Errorf("anonymous, opted in: %+v %v", out, e)
+	}
+	if m := open.Metadata().IntrospectionEndpointAuthMethodsSupported; len(m) != 2 || m[1] != "none" {
+		t.Errorf("metadata, opted in: %v", m)
+	}
+}
+
+// TestCheckAuthorization: an Authorization header is refused with the
+// scheme it tried, whatever that scheme is; none is nothing to refuse.
+func TestCheckAuthorization(t *testing.T) {
+	if e := CheckAuthorization(""); e != nil {
+		t.Fatal(e)
+	}
+	for hdr, scheme := range map[string]string{
+		"Basic YTpi":            "Basic",
+		"Bearer abc":            "Bearer",
+		"DPoP abc":              "DPoP",
+		"basic":                 "basic",
+		"Bad\"Scheme x":         "Basic",
+		strings.Repeat("A", 40): "Basic",
+	} {
+		e := CheckAuthorization(hdr)
+		if e == nil || e.Code != ErrInvalidClient || e.Status != 401 || e.Scheme != scheme {
+			t.Errorf("%q: %+v", hdr, e)
+		}
+	}
+}

@@ -64,6 +64,11 @@ func ParseTokenRequest(body []byte, dpop []string) (*TokenRequest, *Error) {
 	if e != nil {
 		return nil, e
 	}
+	if len(v["resource"]) > 1 {
+		// RFC 8707 section 2: a token is for one service here, and a
+		// request for several is a target the server will not serve.
+		return nil, refuse(ErrInvalidTarget, "name one resource: a token is for one service")
+	}
 	if len(dpop) > 1 {
 		return nil, refuse(ErrInvalidDPoPProof, "at most one DPoP header")
 	}
@@ -122,7 +127,7 @@ func parseForm(body []byte, known []string) (url.Values, *Error) {
 		return nil, refuse(ErrInvalidRequest, "the body is not application/x-www-form-urlencoded")
 	}
 	for _, k := range known {
-		if len(v[k]) > 1 {
+		if len(v[k]) > 1 && k != "resource" {
 			return nil, refuse(ErrInvalidRequest, "parameter %s more than once", k)
 		}
 	}
