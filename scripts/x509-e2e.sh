@@ -224,12 +224,17 @@ step "5. openssl verify and openssl ocsp accept the chain and the responses"
 openssl verify -CAfile "$W/ca-b.pem" -purpose sslclient "$W/dev.pem"
 openssl verify -CAfile "$W/ca-b.pem" -purpose sslclient "$W/eddev.pem"
 openssl verify -CAfile "$W/ca-b.pem" -crl_check -CRLfile "$W/crl-b.pem" -purpose sslclient "$W/dev.pem"
-ocsp() { # cert: prints openssl's verdict line
-  openssl ocsp -issuer "$W/ca-b.pem" -cert "$1" -url "$NB/v1/x509/ocsp/$B" -CAfile "$W/ca-b.pem" -no_nonce 2>&1
+ocsp() { # certs...: prints openssl's verdict lines (openssl sends a nonce and checks its echo, RFC 8954)
+  local args=()
+  for c in "$@"; do args+=(-cert "$c"); done
+  openssl ocsp -issuer "$W/ca-b.pem" "${args[@]}" -url "$NB/v1/x509/ocsp/$B" -CAfile "$W/ca-b.pem" 2>&1
 }
 out=$(ocsp "$W/dev.pem"); echo "$out"
 echo "$out" | grep -q "Response verify OK" || fail "openssl does not verify the OCSP response"
 echo "$out" | grep -q ": good" || fail "OCSP: not good"
+if echo "$out" | grep -qi "nonce"; then fail "openssl reports a nonce problem: $out"; fi
+out=$(ocsp "$W/dev.pem" "$W/eddev.pem"); echo "$out"
+[ "$(echo "$out" | grep -c ": good")" = 2 ] || fail "OCSP: one request for two certificates does not answer both"
 
 # --- 3. revocation within one block ---------------------------------------------
 step "3. A revokes the device (at B's node: A's is down); B's servers refuse it"

@@ -1,6 +1,8 @@
 package x509ca
 
 import (
+	"crypto"
+	"crypto/sha1" //nolint:gosec // RFC 5280's key identifier, not a security hash
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -41,12 +43,18 @@ func (d Device) URIs() []*url.URL {
 	return out
 }
 
-// Template is the certificate a CA issues for a device's key: subject CN
-// the DID (when it fits X.520's 64 characters), the DID and the legacy
+// Template is the certificate a CA issues for a device's key pub: subject
+// CN the DID (when it fits X.520's 64 characters), the DID and the legacy
 // identifiers as URI SANs, key usage digitalSignature, extended key usage
-// clientAuth, no CA; with the CA's OCSP and CRL URLs when given.
-func Template(d Device, serial *big.Int, notBefore, notAfter time.Time, ocspURL, crlURL string) *x509.Certificate {
+// clientAuth, no CA, a subject key identifier (RFC 5280 section 4.2.1.2);
+// with the CA's OCSP and CRL URLs when given.
+func Template(d Device, pub crypto.PublicKey, serial *big.Int, notBefore, notAfter time.Time, ocspURL, crlURL string) (*x509.Certificate, error) {
+	ski, err := SubjectKeyID(pub)
+	if err != nil {
+		return nil, err
+	}
 	t := &x509.Certificate{
+		SubjectKeyId:          ski,
 		SerialNumber:          serial,
 		NotBefore:             notBefore,
 		NotAfter:              notAfter,
@@ -64,7 +72,25 @@ func Template(d Device, serial *big.Int, notBefore, notAfter time.Time, ocspURL,
 	if crlURL != "" {
 		t.CRLDistributionPoints = []string{crlURL}
 	}
-	return t
+	return t, nil
+}
+
+// SubjectKeyID is the key identifier of pub by RFC 5280 section
+// 4.2.1.2's method (1): the SHA-1 of its subjectPublicKey bits.
+func SubjectKeyID(pub crypto.PublicKey) ([]byte, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return nil, err
+	}
+	var spki struct {
+		Algorithm pkix.AlgorithmIdentifier
+		PublicKey asn1.BitString
+	}
+	if _, err := asn1.Unmarshal(der, &spki); err != nil {
+		return nil, err
+	}
+	h := sha1.Sum(spki.PublicKey.RightAlign()) //nolint:gosec // an identifier (RFC 5280's method), not a security hash
+	return h[:], nil
 }
 
 var (

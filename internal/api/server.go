@@ -16,6 +16,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	_ "embed"
@@ -154,6 +155,14 @@ func (s *Server) Handler() http.Handler {
 	// No route: 404, or 405 with Allow when the path exists with other
 	// methods (as the mux decides), both in the one error format.
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, ocspPrefix) {
+			// Base64 in the path may hold "//": the mux would redirect to
+			// a cleaned path, which OCSP clients do not follow.
+			if err := s.x509OCSP(w, r); err != nil {
+				s.renderError(w, r, err)
+			}
+			return
+		}
 		if _, pattern := mux.Handler(r); pattern != "" {
 			mux.ServeHTTP(w, r)
 			return

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/bias-iot/bias/did"
@@ -69,7 +70,11 @@ func x509Failed(err error) error {
 
 // ca returns the node's CA if it is provider's.
 func (s *Server) ca(r *http.Request) (X509, error) {
-	if s.x509 == nil || r.PathValue("provider") != s.x509.Provider() {
+	return s.caOf(r.PathValue("provider"))
+}
+
+func (s *Server) caOf(provider string) (X509, error) {
+	if s.x509 == nil || provider != s.x509.Provider() {
 		return nil, fail(Reason(x509ca.ReasonNoCA), "this node runs no CA for that provider")
 	}
 	return s.x509, nil
@@ -140,40 +145,62 @@ func (s *Server) x509CRL(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.Header().Set("Content-Type", "application/pkix-crl")
 	w.Header().Set("Cache-Control", "no-cache")
-	_, _ = w.Write(c.CRL())
+	_, _ = w.Write(c.CRL()) //nolint:gosec // DER of the CA's CRL, application/pkix-crl: no markup
 	return nil
 }
 
+// ocspPrefix is the path of the OCSP responders (…/{provider}).
+const ocspPrefix = "/v1/x509/ocsp/"
+
 // x509OCSP answers an OCSP request: POST with the DER as the body, or GET
-// with it in base64 as the last path segment (RFC 6960, A.1).
+// with it in base64 as the last path segment (RFC 6960, A.1). Every
+// answer is in OCSP's own form (application/ocsp-response), refusals
+// too: malformedRequest for a request that cannot be read (415 for
+// another media type), unauthorized for a provider whose CA this node
+// does not run. A GET is read from the path as it was sent: base64 may
+// hold "//", which the mux would clean away (Handler routes it here
+// first).
 func (s *Server) x509OCSP(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.ca(r)
-	if err != nil {
-		return err
+	answer := func(status int, b []byte) error {
+		w.Header().Set("Content-Type", "application/ocsp-response")
+		w.Header().Set("Cache-Control", "no-cache")
+		w.WriteHeader(status)
+		_, _ = w.Write(b)
+		return nil
 	}
+	provider := r.PathValue("provider")
 	var der []byte
 	if r.Method == http.MethodGet {
-		enc := strings.TrimLeft(r.PathValue("request"), "/")
-		if len(enc) > 2*ca.MaxOCSPRequest {
-			return fail(Reason(x509ca.ReasonOversized), "an OCSP request is at most 1024 bytes")
+		p, enc, _ := strings.Cut(strings.TrimPrefix(r.URL.EscapedPath(), ocspPrefix), "/")
+		var err error
+		if provider, err = url.PathUnescape(p); err != nil {
+			return answer(http.StatusOK, ca.OCSPUnauthorized())
+		}
+		// Clients join the responder URL and the request with a "/" of
+		// their own: a request never begins with one (DER is 0x30, "M").
+		enc, err = url.PathUnescape(strings.TrimLeft(enc, "/"))
+		if err != nil || len(enc) > 2*ca.MaxOCSPRequest {
+			return answer(http.StatusOK, ca.OCSPError())
 		}
 		if der, err = base64.StdEncoding.DecodeString(enc); err != nil {
-			return fail(Reason(x509ca.ReasonMalformed), "the OCSP request is not base64")
+			return answer(http.StatusOK, ca.OCSPError())
 		}
 	} else {
 		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/ocsp-request" {
-			return fail(ReasonUnsupportedMedia, "send the request as application/ocsp-request")
+			return answer(http.StatusUnsupportedMediaType, ca.OCSPError())
 		}
+		var err error
 		if der, err = readBody(r, ca.MaxOCSPRequest+1); err != nil {
-			return fail(Reason(x509ca.ReasonMalformed), "could not read the body")
+			return answer(http.StatusOK, ca.OCSPError())
 		}
+	}
+	c, err := s.caOf(provider)
+	if err != nil {
+		return answer(http.StatusOK, ca.OCSPUnauthorized())
 	}
 	resp, err := c.OCSP(r.Context(), der)
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", "application/ocsp-response")
-	w.Header().Set("Cache-Control", "no-cache")
-	_, _ = w.Write(resp)
-	return nil
+	return answer(http.StatusOK, resp)
 }

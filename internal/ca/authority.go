@@ -79,6 +79,8 @@ type Authority struct {
 	now   func() time.Time
 	dirty chan struct{} // a revocation outside Follow: the CRL is to be re-signed
 
+	issueMu sync.Mutex // a device's count of live certificates, and the next one's addition
+
 	crlMu     sync.Mutex
 	crlDER    []byte
 	crlNumber int64
@@ -178,6 +180,10 @@ func (a *Authority) Issue(ctx context.Context, req []byte) (*Certificate, error)
 			return nil, err
 		}
 	}
+	// The count and the addition below are one step: two requests of a
+	// device at once do not both take its last place.
+	a.issueMu.Lock()
+	defer a.issueMu.Unlock()
 	if len(a.idx.Live(e.DID, now.Unix())) >= a.c.PerDevice {
 		return nil, x509ca.Refuse(x509ca.ReasonTooMany, fmt.Sprintf("a device holds at most %d unexpired certificates of this CA", a.c.PerDevice))
 	}
@@ -191,8 +197,20 @@ func (a *Authority) Issue(ctx context.Context, req []byte) (*Certificate, error)
 		return nil, err
 	}
 	nb := now.Add(-x509ca.Backdate).UTC().Truncate(time.Second)
-	na := now.Add(life).UTC().Truncate(time.Second)
-	tmpl := x509ca.Template(dev, serial, nb, na, a.ocspURL(), a.crlURL())
+	// No certificate outlives its CA's (RFC 5280 section 6: a path is
+	// valid only within each certificate's validity).
+	na := now.Add(life)
+	if na.After(a.ca.Cert.NotAfter) {
+		na = a.ca.Cert.NotAfter
+	}
+	na = na.UTC().Truncate(time.Second)
+	if !na.After(now) {
+		return nil, x509ca.Refuse(x509ca.ReasonNoCA, "this node's CA certificate has expired")
+	}
+	tmpl, err := x509ca.Template(dev, key.Crypto(), serial, nb, na, a.ocspURL(), a.crlURL())
+	if err != nil {
+		return nil, err
+	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.ca.Cert, key.Crypto(), a.ca.Key)
 	if err != nil {
 		return nil, fmt.Errorf("sign certificate: %w", err)
@@ -210,6 +228,11 @@ func (a *Authority) Issue(ctx context.Context, req []byte) (*Certificate, error)
 	// Follow handled before the index held this certificate, would be
 	// missed: read again now that it is held.
 	a.recheck(ctx, e.DID)
+	if c, _ := a.idx.Get(issued.Serial); c.Revoked != 0 {
+		// The device lost its standing meanwhile: what was issued is
+		// revoked already, and is not handed out.
+		return nil, x509ca.Refuse(x509ca.ReasonRevoked, "the device's standing changed while its certificate was issued; it is revoked")
+	}
 	return &Certificate{DER: der, Cert: cert, CA: a.ca.DER}, nil
 }
 

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/crypto/ocsp"
 
 	"github.com/bias-iot/bias/cose"
+	"github.com/bias-iot/bias/internal/ca"
 	"github.com/bias-iot/bias/internal/node/nodetest"
 	"github.com/bias-iot/bias/op"
 	"github.com/bias-iot/bias/sdk"
@@ -311,11 +312,53 @@ func TestX509OCSPForms(t *testing.T) {
 	if _, err := ocsp.ParseResponse(b, nil); code != http.StatusOK || !errors.Is(err, ocsp.ResponseError{Status: ocsp.Unauthorized}) {
 		t.Errorf("another issuer: %d %v", code, err)
 	}
-	if code, b = do(http.MethodPost, h.Node.URL()+"/v1/x509/ocsp/"+h.Other.DID.String(), "application/ocsp-request", der); code != http.StatusNotFound || !strings.Contains(string(b), "x509-no-ca") {
-		t.Errorf("another provider: %d %s", code, b)
+	// Refusals are in OCSP's form too: a client reads them as it reads
+	// any answer.
+	code, b = do(http.MethodPost, h.Node.URL()+"/v1/x509/ocsp/"+h.Other.DID.String(), "application/ocsp-request", der)
+	if _, err := ocsp.ParseResponse(b, nil); code != http.StatusOK || !errors.Is(err, ocsp.ResponseError{Status: ocsp.Unauthorized}) {
+		t.Errorf("another provider: %d %v", code, err)
 	}
-	if code, _ = do(http.MethodPost, base, "text/plain", der); code != http.StatusUnsupportedMediaType {
-		t.Errorf("text/plain: %d", code)
+	code, b = do(http.MethodPost, base, "text/plain", der)
+	if _, err := ocsp.ParseResponse(b, nil); code != http.StatusUnsupportedMediaType || !errors.Is(err, ocsp.ResponseError{Status: ocsp.Malformed}) {
+		t.Errorf("text/plain: %d %v", code, err)
+	}
+	for name, path := range map[string]string{
+		"fail/not-base64": base + "/not*base64",
+		"fail/oversized":  base + "/" + strings.Repeat("A", 4*ca.MaxOCSPRequest),
+	} {
+		code, b = do(http.MethodGet, path, "", nil)
+		if _, err := ocsp.ParseResponse(b, nil); code != http.StatusOK || !errors.Is(err, ocsp.ResponseError{Status: ocsp.Malformed}) {
+			t.Errorf("%s: %d %v", name, code, err)
+		}
+	}
+	// A GET as clients send it: base64 unescaped in the path, "+" and "/"
+	// as they are, "//" too (which a path cleaner would redirect), after
+	// the client's own "/". Requests for serials this CA never issued
+	// make such a base64 soon.
+	var doubled string
+	for i := int64(1); doubled == "" && i < 1<<16; i++ {
+		probe := *cert
+		probe.SerialNumber = big.NewInt(i)
+		d, err := ocsp.CreateRequest(&probe, caCert, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if enc := base64.StdEncoding.EncodeToString(d); strings.Contains(enc, "//") {
+			doubled = enc
+		}
+	}
+	for _, enc := range []string{doubled, base64.StdEncoding.EncodeToString(der)} {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, base, nil)
+		req.URL.Opaque = "//" + req.URL.Host + strings.TrimPrefix(base, h.Node.URL()) + "//" + enc
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if r, err := ocsp.ParseResponse(b, caCert); resp.StatusCode != http.StatusOK || err != nil || r == nil {
+			t.Errorf("GET %s: %d %v", enc, resp.StatusCode, err)
+		}
 	}
 	if code, b = do(http.MethodPost, h.Node.URL()+"/v1/x509/issue", "text/plain", []byte("x")); code != http.StatusUnsupportedMediaType {
 		t.Errorf("issue as text/plain: %d %s", code, b)
