@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -352,4 +353,33 @@ func BenchmarkVerifyAfterChanges(b *testing.B) {
 			b.ReportMetric(float64(c.fetched.Load())/float64(b.N), "headers/op")
 		})
 	}
+}
+
+// FuzzClient: whatever a node answers for a header, the client decides
+// it without a panic and believes only the real header (the fuzzer holds
+// no validator key).
+func FuzzClient(f *testing.F) {
+	g := keys(f, 5)
+	c := newChain(f, 8, g[:4], joinLeave(g, g[4], 3, 6))
+	for _, h := range []int64{1, 5, 8} {
+		b, err := json.Marshal(c.headers[h])
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(h, b)
+	}
+	f.Fuzz(func(t *testing.T, h int64, b []byte) {
+		if h < 1 || h > 8 {
+			return
+		}
+		var sh SignedHeader
+		if json.Unmarshal(b, &sh) != nil {
+			return
+		}
+		src := &chain{t: t, id: c.id, genesis: c.genesis, sets: c.sets, headers: c.headers, forged: map[int64]*SignedHeader{h: &sh}}
+		tr, err := NewClient(c.genesisDoc(), src, nil).VerifyHeight(t.Context(), h, c.now(8))
+		if err == nil && !bytes.Equal(tr.Hash, c.headers[h].Header.Hash()) {
+			t.Fatalf("believed a header no validator signed at %d: %s", h, b)
+		}
+	})
 }
