@@ -172,7 +172,7 @@ func TestJoin(t *testing.T) {
 	// 6. A record registered after both changes, verified against the
 	// original genesis by a client that trusts no node.
 	dev, _ := (&harness{t: t}).register(ps[0], A, op.KindDevice)
-	waitUntil(t, 30*time.Second, "a block after the registration", func() bool { return regs.height() > fourAt+1 })
+	waitUntil(t, 30*time.Second, "E's node serves the record", func() bool { _, err := e.c.Entity(ctx, dev.String()); return err == nil })
 	r = runBias(t, "--node", eURL, "show", "--verify", genesis, dev.String())
 	if r.err != nil || !strings.Contains(r.stderr, "verified: ") || !strings.Contains(r.stdout, dev.String()) {
 		t.Fatalf("show --verify after an admission and a removal: %s %s %v", r.stdout, r.stderr, r.err)
