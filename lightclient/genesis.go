@@ -4,12 +4,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"time"
 )
 
 // Genesis is what a light client takes from a CometBFT genesis file: the
-// chain id and the initial validator set.
+// chain id, the genesis time (the time of block 1) and the initial
+// validator set.
 type Genesis struct {
 	ChainID    string
+	Time       time.Time
 	Validators *ValidatorSet
 }
 
@@ -23,7 +26,8 @@ func ParseGenesis(b []byte) (*Genesis, error) {
 		return nil, fmt.Errorf("genesis larger than %d bytes", MaxGenesisBytes)
 	}
 	var doc struct {
-		ChainID    string `json:"chain_id"`
+		ChainID    string    `json:"chain_id"`
+		Time       time.Time `json:"genesis_time"`
 		Validators []struct {
 			PubKey struct {
 				Type  string `json:"type"`
@@ -37,6 +41,9 @@ func ParseGenesis(b []byte) (*Genesis, error) {
 	}
 	if doc.ChainID == "" {
 		return nil, fmt.Errorf("genesis: no chain_id")
+	}
+	if doc.Time.IsZero() {
+		return nil, fmt.Errorf("genesis: no genesis_time")
 	}
 	vals := make([]Validator, 0, len(doc.Validators))
 	for i, v := range doc.Validators {
@@ -53,5 +60,5 @@ func ParseGenesis(b []byte) (*Genesis, error) {
 	if err != nil {
 		return nil, fmt.Errorf("genesis: %w", err)
 	}
-	return &Genesis{ChainID: doc.ChainID, Validators: vs}, nil
+	return &Genesis{ChainID: doc.ChainID, Time: doc.Time, Validators: vs}, nil
 }

@@ -85,10 +85,14 @@ type Commit struct {
 	Signatures []CommitSig `json:"signatures"`
 }
 
-// SignedHeader is a header and the commit that decided it.
+// SignedHeader is a header and the commit that decided it, with the
+// validator set of its height when the node sends it (CometBFT's light
+// block): Client takes the set from there and checks it against the
+// header's validators hash.
 type SignedHeader struct {
-	Header Header `json:"header"`
-	Commit Commit `json:"commit"`
+	Header     Header      `json:"header"`
+	Commit     Commit      `json:"commit"`
+	Validators []Validator `json:"validators,omitempty"`
 }
 
 // precommit is the SignedMsgType of a precommit vote.
@@ -178,8 +182,15 @@ func (s *ValidatorSet) Hash() []byte {
 	return merkleRoot(items)
 }
 
-// ErrUnverified is wrapped by every verification failure.
-var ErrUnverified = errors.New("header not verified")
+// Verification failures. ErrUnverified is wrapped by every one.
+var (
+	ErrUnverified = errors.New("header not verified")
+	// ErrTooLittleTrust: the header's own set signed it, but the trusted
+	// set's members hold no more than a third of the trusted power among
+	// its signers. A light client then verifies a header between the two
+	// first (bisection).
+	ErrTooLittleTrust = errors.New("too little of the trusted power signed")
+)
 
 func fail(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrUnverified, fmt.Sprintf(format, args...))
@@ -254,7 +265,8 @@ func VerifyTrusting(chainID string, sh *SignedHeader, trusted, vals *ValidatorSe
 		}
 	}
 	if power*3 <= trusted.total {
-		return fail("signed by %d of the trusted set's %d voting power, not more than one third", power, trusted.total)
+		return fmt.Errorf("%w: %w: signed by %d of the trusted set's %d voting power, not more than one third",
+			ErrUnverified, ErrTooLittleTrust, power, trusted.total)
 	}
 	return nil
 }

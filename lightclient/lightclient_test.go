@@ -51,7 +51,7 @@ type testVal struct {
 	Validator
 }
 
-func newVals(t *testing.T, powers ...int64) ([]testVal, *ValidatorSet) {
+func newVals(t testing.TB, powers ...int64) ([]testVal, *ValidatorSet) {
 	t.Helper()
 	var tv []testVal
 	var vals []Validator
@@ -179,7 +179,7 @@ func TestParseGenesis(t *testing.T) {
 		t.Fatal(err)
 	}
 	g, err := ParseGenesis(b)
-	if err != nil || g.ChainID == "" || len(g.Validators.Validators()) != 1 {
+	if err != nil || g.ChainID == "" || g.Time.IsZero() || len(g.Validators.Validators()) != 1 {
 		t.Fatalf("%+v %v", g, err)
 	}
 	var doc map[string]any
@@ -193,6 +193,7 @@ func TestParseGenesis(t *testing.T) {
 	for name, s := range map[string]string{
 		"not json":      `{`,
 		"no chain":      `{"validators":[]}`,
+		"no time":       `{"chain_id":"c","validators":[{"pub_key":{"type":"tendermint/PubKeyEd25519","value":"7arvveyiwIdFC6eRE6Ht9+qvlMS2SQw0hHLuiU9IwVE="},"power":"1"}]}`,
 		"secp256k1":     `{"chain_id":"c","validators":[{"pub_key":{"type":"tendermint/PubKeySecp256k1","value":"AA=="},"power":"1"}]}`,
 		"bad power":     `{"chain_id":"c","validators":[{"pub_key":{"type":"tendermint/PubKeyEd25519","value":"7arvveyiwIdFC6eRE6Ht9+qvlMS2SQw0hHLuiU9IwVE="},"power":"x"}]}`,
 		"no validators": `{"chain_id":"c","validators":[]}`,

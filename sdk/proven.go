@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/bias-iot/bias/authn"
 	"github.com/bias-iot/bias/did"
@@ -22,10 +23,17 @@ import (
 // it asks: each record comes with a Merkle proof, checked against the app
 // hash of a block header that it believes either because
 //
+//   - Light is set: a light client verifies the header from its root of
+//     trust (the genesis, or the newest header its store trusts),
+//     following the validator set through its changes (lightclient.Client:
+//     sequential or skipping verification, trust level 1/3, a trusting
+//     period); the node is not trusted, and its headers come from the
+//     light client's source (a *Client is one);
 //   - Validators is set: the header's commit is signed by more than two
-//     thirds of the voting power of that validator set (a light client:
-//     the node is not trusted at all, only the validators, as consensus
-//     itself assumes); the header comes from Witness if set, else from C;
+//     thirds of the voting power of that validator set (a light client of
+//     a network whose set does not change: the node is not trusted at
+//     all, only the validators, as consensus itself assumes); the header
+//     comes from Witness if set, else from C;
 //   - or, without Validators, it comes from Witness, a node of another
 //     operator: a lie needs both nodes to collude.
 //
@@ -35,6 +43,7 @@ type ProvenView struct {
 	C          *Client                   // the node that answers
 	Witness    *Client                   // a node whose headers are believed (or, with Validators, checked)
 	Validators *lightclient.ValidatorSet // the validator set trusted to sign headers
+	Light      *lightclient.Client       // a light client that follows the validator set
 	// Headers, when set, keeps the app hashes this view has believed, so
 	// that reads at the same height fetch and check the header once, and
 	// the highest height believed: a record proven at a lower one is
@@ -46,6 +55,8 @@ type ProvenView struct {
 	// the caller knows, e.g. a witness's height).
 	MinHeight int64
 }
+
+var _ lightclient.Source = (*Client)(nil)
 
 // HeaderCache holds the app hashes of the newest believed headers.
 type HeaderCache struct {
@@ -119,6 +130,16 @@ func (v ProvenView) appHash(ctx context.Context, network string, height int64) (
 }
 
 func (v ProvenView) fetchAppHash(ctx context.Context, network string, height int64) ([]byte, error) {
+	if v.Light != nil {
+		if v.Light.ChainID() != network {
+			return nil, fmt.Errorf("%w: a record of network %s, the light client follows %s", ErrProof, network, v.Light.ChainID())
+		}
+		t, err := v.Light.VerifyHeight(ctx, height, time.Now())
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrProof, err)
+		}
+		return t.AppHash, nil
+	}
 	src := v.Witness
 	if src == nil {
 		src = v.C

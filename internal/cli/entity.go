@@ -165,8 +165,11 @@ func (a *app) showCmd() *cobra.Command {
 		Use:   "show DID",
 		Short: "Show an entity's record",
 		Long: `Show an entity's record. With --verify GENESIS the record is read with its Merkle
-proof and shown only if the proof holds against a block header that more than two
-thirds of the genesis file's validators signed: the node is not trusted.`,
+proof and shown only if the proof holds against a block header that a light client
+verified from the genesis file's validators, following the validator set through
+its changes (CometBFT's light client rules: more than two thirds of a header's own
+set signed it, and more than a third of a trusted set's power or the set the
+previous header named next; a trusting period of a week): the node is not trusted.`,
 		Example: example("bias show did:bias:local:...", "bias show --proof did:bias:local:...", "bias show --version 1 did:bias:local:...",
 			"bias show --verify ~/.bias/config/genesis.json did:bias:local:..."),
 		Args: cobra.ExactArgs(1),
@@ -199,14 +202,14 @@ thirds of the genesis file's validators signed: the node is not trusted.`,
 	}
 	cmd.Flags().BoolVar(&proof, "proof", false, "include the Merkle proof of the record")
 	cmd.Flags().Uint64Var(&version, "version", 0, "show the record as it was at this version")
-	cmd.Flags().StringVar(&genesis, "verify", "", "verify the record against headers signed by this genesis file's validators")
+	cmd.Flags().StringVar(&genesis, "verify", "", "verify the record against headers verified from this genesis file's validators")
 	cmd.MarkFlagsMutuallyExclusive("proof", "version")
 	cmd.MarkFlagsMutuallyExclusive("verify", "version")
 	return cmd
 }
 
-// trustedView is a ProvenView that trusts the validators of the genesis
-// file at genesisPath, for DID id of that network.
+// trustedView is a ProvenView with a light client whose root of trust is
+// the genesis file at genesisPath, for DID id of that network.
 func (a *app) trustedView(id, genesisPath string) (sdk.ProvenView, did.DID, error) {
 	b, err := os.ReadFile(genesisPath)
 	if err != nil {
@@ -223,7 +226,8 @@ func (a *app) trustedView(id, genesisPath string) (sdk.ProvenView, did.DID, erro
 	if d.Network != g.ChainID {
 		return sdk.ProvenView{}, did.DID{}, fmt.Errorf("%s is of network %s; the genesis file is of %s", d, d.Network, g.ChainID)
 	}
-	return sdk.ProvenView{C: a.client(), Validators: g.Validators}, d, nil
+	c := a.client()
+	return sdk.ProvenView{C: c, Light: lightclient.NewClient(g, c, nil)}, d, nil
 }
 
 // verifyAbsent checks the node's proof that id is not registered; notFound
@@ -240,7 +244,7 @@ func (a *app) verifyAbsent(ctx context.Context, id, genesisPath string, notFound
 	case e != nil:
 		return fmt.Errorf("%w: the node said %s is not registered, and then proved it is", sdk.ErrProof, d)
 	}
-	fmt.Fprintf(a.env.Stderr, "verified: %s is not registered (proof of absence against a header signed by the genesis validators)\n", d)
+	fmt.Fprintf(a.env.Stderr, "verified: %s is not registered (proof of absence against a header verified from the genesis validators)\n", d)
 	return notFound
 }
 
@@ -261,7 +265,7 @@ func (a *app) verifyRecord(ctx context.Context, id, genesisPath string, v *sdk.E
 	// The header of block AppHashHeight commits to the state after the
 	// block before it: the height the node claims is not proven.
 	proven.Height = v.Proof.AppHashHeight - 1
-	fmt.Fprintf(a.env.Stderr, "verified: the record is in the state whose hash block %d carries, signed by the genesis validators\n", v.Proof.AppHashHeight)
+	fmt.Fprintf(a.env.Stderr, "verified: the record is in the state whose hash block %d carries, verified from the genesis validators\n", v.Proof.AppHashHeight)
 	return proven, nil
 }
 

@@ -30,26 +30,7 @@ import (
 func TestTestnetGovernance(t *testing.T) {
 	t.Parallel()
 	const network = "govnet"
-	nodes, err := node.InitTestnet(node.TestnetConfig{
-		Dir: t.TempDir(), Network: network, Validators: 4, FullNodes: 1, Host: "127.0.0.1",
-		HTTPBase: freePorts(t, 5), P2PBase: freePorts(t, 5), TimeoutCommit: 100 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var clients []*sdk.Client
-	for _, n := range nodes {
-		run, err := node.Start(n.Config, nodetest.Logger(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			if err := run.Close(); err != nil {
-				t.Error(err)
-			}
-		})
-		clients = append(clients, sdk.NewClient(run.URL()))
-	}
+	nodes, clients := startNet(t, network, 4, 1)
 	ctx, cancel := context.WithTimeout(t.Context(), 120*time.Second)
 	defer cancel()
 	waitFor(ctx, t, "the network to start", func() bool {

@@ -97,10 +97,13 @@ func nonce() []byte { b := make([]byte, authn.NonceLen); rand.Read(b); return b 
 
 // startNetwork starts four validators (operators A-D) and two edge full
 // nodes as processes, and waits until every node has block 1.
-func startNetwork(t *testing.T) ([]*proc, []operator) {
+func startNetwork(t *testing.T) ([]*proc, []operator) { return startNetworkOf(t, 2) }
+
+// startNetworkOf starts four validators and fullNodes edge full nodes.
+func startNetworkOf(t *testing.T, fullNodes int) ([]*proc, []operator) {
 	dir := t.TempDir()
-	nodes, err := node.InitTestnet(node.TestnetConfig{Dir: dir, Network: "testnet", Validators: 4, FullNodes: 2, Host: "127.0.0.1",
-		HTTPBase: freeBase(t, 6), P2PBase: freeBase(t, 6), TimeoutCommit: 200 * time.Millisecond})
+	nodes, err := node.InitTestnet(node.TestnetConfig{Dir: dir, Network: "testnet", Validators: 4, FullNodes: fullNodes, Host: "127.0.0.1",
+		HTTPBase: freeBase(t, 4+fullNodes), P2PBase: freeBase(t, 4+fullNodes), TimeoutCommit: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -451,20 +451,20 @@ func (l *Ledger) Status(ctx context.Context) (*ledger.Status, error) {
 		// Before the first block there is no validator set to read.
 		return out, nil
 	}
-	out.Validators, err = l.validators(ctx)
+	out.Validators, err = l.validators(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-// validators returns the validator set of the height consensus is at.
-// The caller holds life.
-func (l *Ledger) validators(ctx context.Context) ([]ledger.Validator, error) {
+// validators returns the validator set of height (nil: the height
+// consensus is at). The caller holds life.
+func (l *Ledger) validators(ctx context.Context, height *int64) ([]ledger.Validator, error) {
 	var out []ledger.Validator
 	perPage := 100
 	for page := 1; ; page++ {
-		vals, err := l.client.Validators(ctx, nil, &page, &perPage)
+		vals, err := l.client.Validators(ctx, height, &page, &perPage)
 		if err != nil {
 			return nil, err
 		}

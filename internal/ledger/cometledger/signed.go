@@ -11,10 +11,11 @@ import (
 )
 
 // SignedHeader returns the header of block height with the commit that
-// decided it, for a light client that trusts the validator set and not
-// this node. The commit of the newest block is the one this node saw;
-// an older block's is the one the next block carries.
-func (l *Ledger) SignedHeader(_ context.Context, height int64) (*lightclient.SignedHeader, error) {
+// decided it and the validator set of its height, for a light client
+// that trusts the validator set and not this node. The commit of the
+// newest block is the one this node saw; an older block's is the one the
+// next block carries.
+func (l *Ledger) SignedHeader(ctx context.Context, height int64) (*lightclient.SignedHeader, error) {
 	if !l.enter() {
 		return nil, ledger.ErrClosed
 	}
@@ -48,6 +49,13 @@ func (l *Ledger) SignedHeader(_ context.Context, height int64) (*lightclient.Sig
 		out.Commit.Signatures = append(out.Commit.Signatures, lightclient.CommitSig{
 			Flag: uint8(s.BlockIDFlag), ValidatorAddress: s.ValidatorAddress, Timestamp: s.Timestamp, Signature: s.Signature,
 		})
+	}
+	vals, err := l.validators(ctx, &height)
+	if err != nil {
+		return nil, fmt.Errorf("validators of block %d: %w", height, err)
+	}
+	for _, v := range vals {
+		out.Validators = append(out.Validators, lightclient.Validator{PubKey: v.PubKey, Power: v.Power})
 	}
 	return out, nil
 }

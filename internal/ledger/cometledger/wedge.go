@@ -140,7 +140,7 @@ func (l *Ledger) wedgeFacts(refused *refusal) (wedgeFacts, error) {
 	if err != nil {
 		return f, err
 	}
-	vals, err := l.validators(context.Background())
+	vals, err := l.validators(context.Background(), nil)
 	if err != nil {
 		return f, err
 	}
