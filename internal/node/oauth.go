@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -123,72 +122,23 @@ func (n *Node) startOAuth(log *slog.Logger) error {
 	return nil
 }
 
-// publishTokenKey submits provider.publish with the token key beside the
-// provider's current keys (the oldest dropped past op.MaxTokenKeys) and
-// the CA certificates unchanged, read from the current publication and
-// tried again when another publication came first (stale version).
+// publishTokenKey publishes the token key beside the provider's current
+// ones (the oldest dropped past op.MaxTokenKeys), the CA certificates
+// unchanged.
 func (n *Node) publishTokenKey(ctx context.Context, log *slog.Logger, prov did.DID, admin cose.Signer, key op.Key) {
-	if err := n.led.WaitHeight(ctx, 1); err != nil {
-		return
-	}
-	for try := 0; ; try++ {
-		done, err := n.publishOnce(ctx, prov, admin, key)
-		if done {
-			if err == nil && try > 0 {
-				log.Info("token key published", "provider", prov.String(), "kid", key.ID)
+	n.publish(ctx, log, "token key "+key.ID, prov, admin, func(cur op.Publish) (op.Publish, bool) {
+		for _, k := range cur.TokenKeys {
+			if k.ID == key.ID && k.Alg == key.Alg && string(k.Pub) == string(key.Pub) {
+				return cur, false
 			}
-			return
 		}
-		if ctx.Err() != nil {
-			return
+		next := cur
+		next.TokenKeys = append(append([]op.Key(nil), cur.TokenKeys...), key)
+		if extra := len(next.TokenKeys) - op.MaxTokenKeys; extra > 0 {
+			next.TokenKeys = next.TokenKeys[extra:]
 		}
-		if try > 0 {
-			log.Warn("publishing the token key failed; retrying", "provider", prov.String(), "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(min(time.Duration(try+1)*200*time.Millisecond, 5*time.Second)):
-		}
-	}
-}
-
-// publishOnce publishes key unless it is published; done when it is.
-func (n *Node) publishOnce(ctx context.Context, prov did.DID, admin cose.Signer, key op.Key) (bool, error) {
-	p, err := n.res.Provider(ctx, prov.String())
-	if err != nil || p == nil {
-		return false, errors.Join(errors.New("the provider could not be read"), err)
-	}
-	if k, ok := p.TokenKey(key.ID); ok && k.Alg == key.Alg && string(k.Pub) == string(key.Pub) {
-		return true, nil
-	}
-	next := op.Publish{Provider: prov.String(), Version: p.PublicationVersion()}
-	if pub := p.Publication; pub != nil {
-		next.CA = pub.CA // the X.509 CA certificates stay as they are
-		next.TokenKeys = append(next.TokenKeys, pub.TokenKeys...)
-	}
-	next.TokenKeys = append(next.TokenKeys, key)
-	if extra := len(next.TokenKeys) - op.MaxTokenKeys; extra > 0 {
-		next.TokenKeys = next.TokenKeys[extra:]
-	}
-	kid, ok := adminKid(p, admin.Public())
-	if !ok {
-		return true, errors.New("the admin key is not one of the provider's")
-	}
-	tx, err := op.Sign(admin, kid, op.Payload{Type: op.TypePublish, Network: n.cfg.Network, Publish: &next})
-	if err != nil {
-		return true, err
-	}
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	res, err := n.led.Submit(sctx, tx)
-	if err != nil {
-		return false, err
-	}
-	if res.Code != 0 {
-		return false, fmt.Errorf("%s: %s", op.ReasonFromCode(res.Code), res.Log)
-	}
-	return false, nil // read back on the next round
+		return next, true
+	})
 }
 
 // adminKid is the DID URL of the provider's admin key pub.

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/bias-iot/bias/cose"
 	"github.com/bias-iot/bias/did"
 	"github.com/bias-iot/bias/internal/ca"
 	"github.com/bias-iot/bias/keyfile"
@@ -112,8 +111,7 @@ func (n *Node) startX509(log *slog.Logger) error {
 
 // publishCA puts the CA's certificate into the provider's publication on
 // the ledger, signed with the admin key in the home, keeping what the
-// publication holds (other CA certificates, token keys): read, modify,
-// submit, and again when another publication came first.
+// publication holds (other CA certificates, token keys).
 func (n *Node) publishCA(ctx context.Context, log *slog.Logger) {
 	admin, err := keyfile.Load(AdminKeyPath(n.cfg.Home))
 	if err != nil {
@@ -124,54 +122,12 @@ func (n *Node) publishCA(ctx context.Context, log *slog.Logger) {
 	if err != nil {
 		return
 	}
-	for wait := time.Duration(0); ; wait = min(max(2*wait, 250*time.Millisecond), 5*time.Second) {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-		done, err := n.publishCAOnce(ctx, admin, pid)
-		if done {
-			return
-		}
-		if err != nil {
-			log.Info("x509: publishing the CA certificate, will retry", "err", err)
-		}
-	}
-}
-
-// publishCAOnce publishes the CA certificate unless it is published
-// (keeping the token keys); done when it is.
-func (n *Node) publishCAOnce(ctx context.Context, admin cose.Signer, pid did.DID) (bool, error) {
-	p, err := n.res.Provider(ctx, pid.String())
-	if err != nil {
-		return false, fmt.Errorf("reading the provider: %w", err)
-	}
-	if p == nil {
-		return false, errors.New("the provider is not in the state yet")
-	}
-	var cur [][]byte
-	var keys []op.Key
-	if p.Publication != nil {
-		cur, keys = p.Publication.CA, p.Publication.TokenKeys
-	}
-	list, changed := x509ca.WithCA(cur, n.ca.CACert())
-	if !changed {
-		return true, nil
-	}
-	tx, err := op.Sign(admin, pid.WithFragment(AdminKeyID), op.Payload{Type: op.TypePublish, Network: n.cfg.Network,
-		Publish: &op.Publish{Provider: pid.String(), Version: p.PublicationVersion(), CA: list, TokenKeys: keys}})
-	if err != nil {
-		return false, err
-	}
-	res, err := n.led.Submit(ctx, tx)
-	if err != nil {
-		return false, err
-	}
-	if res.Code != 0 {
-		return false, fmt.Errorf("provider.publish refused: %s: %s", op.ReasonFromCode(res.Code), res.Log)
-	}
-	return true, nil
+	n.publish(ctx, log, "x509: the CA certificate", pid, admin, func(cur op.Publish) (op.Publish, bool) {
+		next := cur
+		var changed bool
+		next.CA, changed = x509ca.WithCA(cur.CA, n.ca.CACert())
+		return next, changed
+	})
 }
 
 // X509Issued is the number of unexpired certificates the node's CA
