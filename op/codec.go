@@ -283,6 +283,9 @@ func (d *Document) validate(field string) error {
 			return Reject(ReasonInvalidField, f+": "+err.Error())
 		}
 	}
+	if err := d.validateAgreement(field, ids); err != nil {
+		return err
+	}
 	if len(d.Endpoints) > MaxEndpoints {
 		return Reject(ReasonInvalidField, fmt.Sprintf("%s.endpoints: at most %d", field, MaxEndpoints))
 	}

@@ -169,6 +169,9 @@ type Document struct {
 	// Access binds a service's access contracts ("<provider DID>/<name>",
 	// its provider's or another's): each must allow a device.
 	Access []string `cbor:"5,keyasint,omitempty" json:"access,omitempty"`
+	// KeyAgreement holds the entity's key-agreement keys (DID Core
+	// keyAgreement), to which its provider seals data; never signers.
+	KeyAgreement []AgreementKey `cbor:"6,keyasint,omitempty" json:"keyAgreement,omitempty"`
 }
 
 // Register is an entity's inception, signed by one of its own new keys
