@@ -201,6 +201,7 @@ func TestPairwiseRefusals(t *testing.T) {
 		{"fail/pairwise-alias", w.pairwiseOp(w.p, w.p, withAlias), op.ReasonInvalidField},
 		{"fail/pairwise-commit-length", w.pairwiseOp(w.p, w.p, badCommit), op.ReasonInvalidField},
 		{"fail/pairwise-by-another-provider", w.pairwiseOp(w.q, w.p, never.entry), op.ReasonUnauthorized},
+		{"fail/pairwise-update-alias", w.update(w.p.signer, w.p.kid, entity{a.s, a.id}, 1, op.Document{Keys: a.entry.Doc.Keys, Aliases: []string{"tel:+15551230001"}}), op.ReasonInvalidField},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			err := w.c.app.Precheck(c.tx)
