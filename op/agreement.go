@@ -1,6 +1,7 @@
 package op
 
 import (
+	"bytes"
 	"crypto/ecdh"
 	"crypto/ecdsa"
 	"fmt"
@@ -96,7 +97,8 @@ func CompressP256(uncompressed []byte) []byte {
 
 // validateAgreement checks the document's key-agreement keys: at most
 // MaxAgreementKeys, each id a fragment unique among the document's ids
-// (ids, which it extends), each key a valid point of its KEM.
+// (ids, which it extends), each key a valid point of its KEM and none a
+// signing key of the document.
 func (d *Document) validateAgreement(field string, ids map[string]bool) error {
 	if len(d.KeyAgreement) > MaxAgreementKeys {
 		return Reject(ReasonInvalidField, fmt.Sprintf("%s.keyAgreement: at most %d keys", field, MaxAgreementKeys))
@@ -113,6 +115,13 @@ func (d *Document) validateAgreement(field string, ids map[string]bool) error {
 			return Reject(ReasonInvalidField, f+".id is not unique (an agreement key never shares a signing key's id)")
 		}
 		ids[k.ID] = true
+		// One key, one use (NIST SP 800-57 part 1, 5.2): a P-256 key that
+		// signs for the entity does not also agree keys.
+		for _, sk := range d.Keys {
+			if bytes.Equal(sk.Pub, k.Pub) {
+				return Reject(ReasonInvalidField, f+" is a signing key of the document (one key, one use)")
+			}
+		}
 		if _, err := k.ECDH(); err != nil {
 			if k.KEM != KEMX25519 && k.KEM != KEMP256 {
 				return Reject(ReasonUnsupportedAlg, f+": "+err.Error())

@@ -67,11 +67,13 @@ func TestAgreementKeyRejects(t *testing.T) {
 	x := agreementKey(t, ecdh.X25519(), "ka1")
 	onePoint := make([]byte, 32)
 	onePoint[0] = 1 // the point of order 1
+	es := newSigner(t, cose.AlgES256)
 	for _, c := range []struct {
 		name string
 		ka   []AgreementKey
 		want Reason
 	}{
+		{"fail/a-signing-key", []AgreementKey{{ID: "ka", KEM: KEMP256, Pub: es.Public().Bytes()}}, ReasonInvalidField},
 		{"fail/too-many", []AgreementKey{x, agreementKey(t, ecdh.X25519(), "ka2"), agreementKey(t, ecdh.P256(), "ka3")}, ReasonInvalidField},
 		{"fail/id-of-a-signing-key", []AgreementKey{{ID: "k1", KEM: KEMX25519, Pub: x.Pub}}, ReasonInvalidField},
 		{"fail/duplicate-id", []AgreementKey{x, {ID: "ka1", KEM: KEMP256, Pub: agreementKey(t, ecdh.P256(), "ka1").Pub}}, ReasonInvalidField},
@@ -87,7 +89,7 @@ func TestAgreementKeyRejects(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			p := Payload{Type: TypeUpdate, Network: "local", Update: &Update{
 				DID: did.New("local", []byte("d")).String(), Version: 1,
-				Doc: Document{Keys: []Key{KeyFrom("k1", s.Public())}, KeyAgreement: c.ka},
+				Doc: Document{Keys: []Key{KeyFrom("k1", s.Public()), KeyFrom("k2", es.Public())}, KeyAgreement: c.ka},
 			}}
 			err := p.Validate()
 			if !errors.Is(err, &Error{Reason: c.want}) {
