@@ -1,7 +1,6 @@
 package sdk_test
 
 import (
-	"crypto/rand"
 	"testing"
 
 	"github.com/bias-iot/bias/authn"
@@ -25,45 +24,28 @@ func TestPairwiseThroughTheLedger(t *testing.T) {
 	devDID, _ := n.Register(t, op.KindDevice, cose.AlgEdDSA)
 
 	type pairwise struct {
-		key     cose.Signer
-		id      did.DID
-		opening op.PairwiseOpening
-		svc     *sdk.Service
+		key cose.Signer
+		id  did.DID
+		svc *sdk.Service
 	}
 	var pws []*pairwise
-	var items []op.PairwiseEntry
+	var reqs []sdk.PairwiseRequest
 	for _, url := range []string{"https://a.example", "https://b.example"} {
 		svcDID, svcKey := n.Register(t, op.KindService, cose.AlgES256)
 		s, _, err := cose.GenerateKey(cose.AlgEdDSA)
 		if err != nil {
 			t.Fatal(err)
 		}
-		e, salt, err := op.NewPairwise(n.Network, devDID, op.Document{Keys: []op.Key{op.KeyFrom("k1", s.Public())}}, rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		id, err := op.PairwiseDID(n.Network, n.Provider.String(), e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		items = append(items, e)
-		pws = append(pws, &pairwise{key: s, id: id, opening: op.PairwiseOpening{DID: id.String(), Salt: salt},
-			svc: &sdk.Service{Signer: svcKey, Kid: svcDID.WithFragment("k1"), View: n.View(), URL: url}})
+		reqs = append(reqs, sdk.PairwiseRequest{Device: devDID, Doc: op.Document{Keys: []op.Key{op.KeyFrom("k1", s.Public())}}})
+		pws = append(pws, &pairwise{key: s, svc: &sdk.Service{Signer: svcKey, Kid: svcDID.WithFragment("k1"), View: n.View(), URL: url}})
 	}
-	submit := func(p op.Payload) *sdk.SubmitResult {
-		t.Helper()
-		p.Network = n.Network
-		tx, err := op.Sign(admin, kid, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := n.Client.Submit(ctx, tx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return res
+	made, _, err := n.Client.RegisterPairwise(ctx, admin, kid, reqs)
+	if err != nil {
+		t.Fatal(err)
 	}
-	submit(op.Payload{Type: op.TypePairwise, Pairwise: &op.Pairwise{Provider: n.Provider.String(), Items: items}})
+	for i, m := range made {
+		pws[i].id = m.DID
+	}
 
 	authenticate := func(p *pairwise) authn.Decision {
 		t.Helper()
@@ -98,12 +80,10 @@ func TestPairwiseThroughTheLedger(t *testing.T) {
 		t.Fatalf("the services saw %d distinct DIDs and keys, want 4", len(seen))
 	}
 
-	dev, err := n.Client.Entity(ctx, devDID.String())
+	res, err := n.Client.RevokeWithPairwise(ctx, admin, kid, devDID, made, "stolen")
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := submit(op.Payload{Type: op.TypeRevoke, Status: &op.Status{DID: devDID.String(), Version: dev.Version, Reason: "stolen",
-		Pairwise: []op.PairwiseOpening{pws[0].opening, pws[1].opening}}})
 	for _, id := range []string{devDID.String(), pws[0].id.String(), pws[1].id.String()} {
 		e, err := n.Client.Entity(ctx, id)
 		if err != nil || e.Status != op.StatusRevoked || e.UpdatedHeight != res.Height {
