@@ -55,26 +55,26 @@ type KeyView struct {
 
 // EntityView is an entity's record.
 type EntityView struct {
-	DID          string            `json:"did"`
-	Kind         string            `json:"kind"`
-	Provider     string            `json:"provider"`
-	Status       string            `json:"status"`
-	StatusReason string            `json:"statusReason,omitempty"`
-	Version      uint64            `json:"version"`
-	Keys         []KeyView         `json:"keys"`
-	Endpoints    []op.Endpoint     `json:"endpoints,omitempty"`
-	Aliases      []string          `json:"aliases,omitempty"`
-	Attributes   map[string]string `json:"attributes,omitempty"`
-	Access       []string          `json:"access,omitempty"` // bound access contracts (services)
+	DID           string            `json:"did"`
+	Kind          string            `json:"kind"`
+	Provider      string            `json:"provider"`
+	Status        string            `json:"status"`
+	StatusReason  string            `json:"statusReason,omitempty"`
+	Version       uint64            `json:"version"`
+	Keys          []KeyView         `json:"keys"`
+	Endpoints     []op.Endpoint     `json:"endpoints,omitempty"`
+	Aliases       []string          `json:"aliases,omitempty"`
+	Attributes    map[string]string `json:"attributes,omitempty"`
+	Access        []string          `json:"access,omitempty"` // bound access contracts (services)
+	Ticket        map[string]string `json:"ticketClaims,omitempty"`
+	Created       time.Time         `json:"created"`
+	Updated       time.Time         `json:"updated"`
+	CreatedHeight int64             `json:"createdHeight"`
+	UpdatedHeight int64             `json:"updatedHeight"`
+	LastOp        string            `json:"lastOp"`
+	LastOpType    string            `json:"lastOpType"`
 	// KeyAgreement holds the key-agreement keys (sdk/seal.go).
-	KeyAgreement  []AgreementKeyView `json:"keyAgreement,omitempty"`
-	Ticket        map[string]string  `json:"ticketClaims,omitempty"`
-	Created       time.Time          `json:"created"`
-	Updated       time.Time          `json:"updated"`
-	CreatedHeight int64              `json:"createdHeight"`
-	UpdatedHeight int64              `json:"updatedHeight"`
-	LastOp        string             `json:"lastOp"`
-	LastOpType    string             `json:"lastOpType"`
+	KeyAgreement []AgreementKeyView `json:"keyAgreement,omitempty"`
 	// Decision is the registration contract's decision, if one decided.
 	Decision *DecisionView `json:"decision,omitempty"`
 	// Height is the block height the record was read at.
@@ -211,10 +211,9 @@ func EntityViewOf(e *record.Entity, height int64) *EntityView {
 		DID:      e.DID, Kind: e.Kind, Provider: e.Provider, Status: e.Status, StatusReason: e.StatusReason,
 		Version: e.Version, Keys: KeyViews(e.Doc.Keys), Endpoints: e.Doc.Endpoints, Aliases: e.Doc.Aliases,
 		Attributes: attrView(e.Doc.Attrs), Ticket: attrView(e.Ticket), Access: e.Doc.Access,
-		KeyAgreement: AgreementKeyViews(e.Doc.KeyAgreement),
-		Created:      time.Unix(0, e.Created).UTC(), Updated: time.Unix(0, e.Updated).UTC(),
+		Created: time.Unix(0, e.Created).UTC(), Updated: time.Unix(0, e.Updated).UTC(),
 		CreatedHeight: e.CreatedHeight, UpdatedHeight: e.UpdatedHeight,
-		LastOp: hex.EncodeToString(e.LastOp), LastOpType: e.LastOpType, Height: height,
+		LastOp: hex.EncodeToString(e.LastOp), LastOpType: e.LastOpType, Height: height, KeyAgreement: AgreementKeyViews(e.Doc.KeyAgreement),
 	}
 }
 
