@@ -1,6 +1,7 @@
 package did
 
 import (
+	"crypto/ecdh"
 	"crypto/ecdsa"
 	"encoding/base64"
 	"fmt"
@@ -48,7 +49,11 @@ type Document struct {
 	VerificationMethod []VerificationMethod `json:"verificationMethod,omitempty"`
 	Authentication     []string             `json:"authentication,omitempty"`
 	AssertionMethod    []string             `json:"assertionMethod,omitempty"`
-	Service            []Service            `json:"service,omitempty"`
+	// KeyAgreement references the key-agreement methods: keys that data
+	// is encrypted to, never listed under authentication or
+	// assertionMethod (they verify no signature).
+	KeyAgreement []string  `json:"keyAgreement,omitempty"`
+	Service      []Service `json:"service,omitempty"`
 }
 
 // VerificationMethod is a public key. Each carries exactly one key
@@ -86,18 +91,27 @@ type Key struct {
 	Pub cose.PublicKey
 }
 
+// AgreementKey is a named key-agreement key (X25519 or P-256) of a
+// subject.
+type AgreementKey struct {
+	ID  string // fragment
+	Pub *ecdh.PublicKey
+}
+
 // Subject is what a document is built from.
 type Subject struct {
 	DID         DID
 	Controller  DID // the provider
 	Keys        []Key
+	Agreement   []AgreementKey
 	Services    []Service // IDs are fragments
 	AlsoKnownAs []string
 }
 
 // NewDocument builds the DID document of a subject: each key appears as a
 // Multikey method (#id) and as a JsonWebKey2020 method (#id-jwk), both
-// referenced from authentication and assertionMethod.
+// referenced from authentication and assertionMethod; each key-agreement
+// key appears the same way, referenced from keyAgreement alone.
 func NewDocument(s Subject) (*Document, error) {
 	id := s.DID.Base().String()
 	d := &Document{ID: id, AlsoKnownAs: s.AlsoKnownAs}
@@ -121,6 +135,18 @@ func NewDocument(s Subject) (*Document, error) {
 		d.Authentication = append(d.Authentication, mk, jk)
 		d.AssertionMethod = append(d.AssertionMethod, mk, jk)
 	}
+	for _, k := range s.Agreement {
+		mb, jwk, err := agreementMaterial(k.Pub)
+		if err != nil {
+			return nil, err
+		}
+		mk := id + "#" + k.ID
+		jk := id + "#" + k.ID + JWKSuffix
+		d.VerificationMethod = append(d.VerificationMethod,
+			VerificationMethod{ID: mk, Type: TypeMultikey, Controller: id, PublicKeyMultibase: mb},
+			VerificationMethod{ID: jk, Type: TypeJSONWebKey2020, Controller: id, PublicKeyJwk: jwk})
+		d.KeyAgreement = append(d.KeyAgreement, mk, jk)
+	}
 	for _, sv := range s.Services {
 		d.Service = append(d.Service, Service{ID: id + "#" + sv.ID, Type: sv.Type, ServiceEndpoint: sv.ServiceEndpoint})
 	}
@@ -140,7 +166,24 @@ func (d *Document) LD() *Document {
 var (
 	codecEd25519 = []byte{0xed, 0x01}
 	codecP256    = []byte{0x80, 0x24} // 0x1200
+	codecX25519  = []byte{0xec, 0x01} // x25519-pub
 )
+
+// agreementMaterial encodes a key-agreement key as publicKeyMultibase
+// (x25519-pub, or p256-pub compressed) and as a JWK (OKP X25519, RFC
+// 8037; EC P-256), without "alg": the key is used with HPKE, not JOSE.
+func agreementMaterial(k *ecdh.PublicKey) (string, *JWK, error) {
+	b64 := base64.RawURLEncoding.EncodeToString
+	b := k.Bytes()
+	switch k.Curve() {
+	case ecdh.X25519():
+		return "z" + base58(append(append([]byte(nil), codecX25519...), b...)), &JWK{Kty: "OKP", Crv: "X25519", X: b64(b)}, nil
+	case ecdh.P256():
+		c := append([]byte{2 | b[64]&1}, b[1:33]...)
+		return "z" + base58(append(append([]byte(nil), codecP256...), c...)), &JWK{Kty: "EC", Crv: "P-256", X: b64(b[1:33]), Y: b64(b[33:])}, nil
+	}
+	return "", nil, fmt.Errorf("%w: an agreement key is X25519 or P-256", cose.ErrUnsupportedAlg)
+}
 
 // Multikey encodes a public key as publicKeyMultibase: base58btc ('z') of
 // the multicodec prefix and the key (Ed25519: 32 bytes; P-256: compressed

@@ -35,7 +35,10 @@ func Generate(path string, alg cose.Alg) (cose.Signer, error) {
 }
 
 // Save writes priv to a new file at path with mode 0600.
-func Save(path string, priv crypto.Signer) error {
+func Save(path string, priv crypto.Signer) error { return save(path, priv) }
+
+// save writes a private key of any kind that PKCS #8 holds.
+func save(path string, priv any) error {
 	der, err := x509.MarshalPKCS8PrivateKey(priv)
 	if err != nil {
 		return fmt.Errorf("encode key: %w", err)
@@ -68,6 +71,19 @@ func Load(path string) (cose.Signer, error) {
 // LoadPrivate reads a key file and returns its private key as a
 // crypto.Signer (for a tls.Certificate, an X.509 CA), with Load's checks.
 func LoadPrivate(path string) (crypto.Signer, error) {
+	k, err := load(path)
+	if err != nil {
+		return nil, err
+	}
+	cs, ok := k.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("key file %s: not a signing key", path)
+	}
+	return cs, nil
+}
+
+// load reads a key file with Load's checks and returns its PKCS #8 key.
+func load(path string) (any, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, err
@@ -87,9 +103,5 @@ func LoadPrivate(path string) (crypto.Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("key file %s: %w", path, err)
 	}
-	cs, ok := k.(crypto.Signer)
-	if !ok {
-		return nil, fmt.Errorf("key file %s: not a signing key", path)
-	}
-	return cs, nil
+	return k, nil
 }

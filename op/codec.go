@@ -132,7 +132,7 @@ func (p *Payload) Validate() error {
 		return Reject(ReasonInvalidField, "network: "+err.Error())
 	}
 	bodies := 0
-	for _, set := range []bool{p.Register != nil, p.Update != nil, p.Status != nil, p.Enroll != nil, p.Contract != nil, p.Publish != nil, p.Gov != nil} {
+	for _, set := range []bool{p.Register != nil, p.Update != nil, p.Status != nil, p.Enroll != nil, p.Contract != nil, p.Publish != nil, p.Gov != nil, p.Pairwise != nil} {
 		if set {
 			bodies++
 		}
@@ -153,6 +153,8 @@ func (p *Payload) Validate() error {
 		want = p.Publish != nil
 	case TypePropose, TypeVote:
 		want = p.Gov != nil
+	case TypePairwise:
+		want = p.Pairwise != nil
 	default:
 		return Reject(ReasonMalformed, fmt.Sprintf("unknown operation type %.64q", p.Type))
 	}
@@ -171,13 +173,18 @@ func (p *Payload) Validate() error {
 		if err := checkDID("status.did", p.Status.DID, p.Network); err != nil {
 			return err
 		}
-		return checkText("status.reason", p.Status.Reason, MaxReasonLen, true)
+		if err := checkText("status.reason", p.Status.Reason, MaxReasonLen, true); err != nil {
+			return err
+		}
+		return p.Status.validatePairwise(p.Type, p.Network)
 	case p.Contract != nil:
 		return p.Contract.validate(p.Network, p.Type)
 	case p.Publish != nil:
 		return p.Publish.validate(p.Network)
 	case p.Gov != nil:
 		return p.Gov.validate(p.Network, p.Type)
+	case p.Pairwise != nil:
+		return p.Pairwise.validate(p.Network)
 	default:
 		return p.Enroll.validate(p.Network)
 	}
@@ -282,6 +289,9 @@ func (d *Document) validate(field string) error {
 			}
 			return Reject(ReasonInvalidField, f+": "+err.Error())
 		}
+	}
+	if err := d.validateAgreement(field, ids); err != nil {
+		return err
 	}
 	if len(d.Endpoints) > MaxEndpoints {
 		return Reject(ReasonInvalidField, fmt.Sprintf("%s.endpoints: at most %d", field, MaxEndpoints))

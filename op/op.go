@@ -96,6 +96,7 @@ type Payload struct {
 	Contract *Contract `cbor:"7,keyasint,omitempty" json:"contract,omitempty"`
 	Publish  *Publish  `cbor:"8,keyasint,omitempty" json:"publish,omitempty"`
 	Gov      *Gov      `cbor:"9,keyasint,omitempty" json:"gov,omitempty"`
+	Pairwise *Pairwise `cbor:"11,keyasint,omitempty" json:"pairwise,omitempty"`
 }
 
 // Publish sets what a provider publishes for the verifiers of the
@@ -169,6 +170,9 @@ type Document struct {
 	// Access binds a service's access contracts ("<provider DID>/<name>",
 	// its provider's or another's): each must allow a device.
 	Access []string `cbor:"5,keyasint,omitempty" json:"access,omitempty"`
+	// KeyAgreement holds the entity's key-agreement keys (DID Core
+	// keyAgreement), to which its provider seals data; never signers.
+	KeyAgreement []AgreementKey `cbor:"6,keyasint,omitempty" json:"keyAgreement,omitempty"`
 }
 
 // Register is an entity's inception, signed by one of its own new keys
@@ -200,6 +204,10 @@ type Status struct {
 	DID     string `cbor:"1,keyasint" json:"did"`
 	Version uint64 `cbor:"2,keyasint" json:"version"`
 	Reason  string `cbor:"3,keyasint,omitempty" json:"reason,omitempty"`
+	// Pairwise lists, in a revocation, the device's pairwise DIDs with the
+	// openings of their commitments: they are revoked with it, in the same
+	// operation (see Pairwise).
+	Pairwise []PairwiseOpening `cbor:"4,keyasint,omitempty" json:"pairwise,omitempty"`
 }
 
 // Enroll registers a batch of devices at once, signed by an admin key of

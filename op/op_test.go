@@ -34,6 +34,8 @@ func samplePayloads(t testing.TB) []struct {
 			Endpoints: []Endpoint{{ID: "api", Type: "Telemetry", URI: "coaps://dev.example/t"}},
 			Aliases:   []string{"urn:imei:490154203237518", "tel:+15551234567", "ip:2001:db8::1"},
 			Attrs:     []Attr{{K: "model", V: "cam-1"}, {K: "vendor", V: "acme"}},
+			// An X25519 key-agreement key (RFC 7748 section 6.1, Alice's).
+			KeyAgreement: []AgreementKey{{ID: "ka1", KEM: KEMX25519, Pub: []byte("\x85\x20\xf0\x09\x89\x30\xa7\x54\x74\x8b\x7d\xdc\xb4\x3e\xf7\x5a\x0d\xbf\x3a\x0d\x26\x38\x1a\xf4\xeb\xa4\xa9\x8e\xaa\x9b\x4e\x6a")}},
 		},
 		Nonce: []byte{1, 2, 3},
 	}}
@@ -49,6 +51,10 @@ func samplePayloads(t testing.TB) []struct {
 		{dev, prov.WithFragment("admin-1"), Payload{Type: TypeEnroll, Network: "local", Enroll: &Enroll{Provider: prov.String(), Items: []EnrollEntry{{Doc: Document{Keys: []Key{KeyFrom("k1", es.Public())}}}}}}},
 		{dev, prov.WithFragment("admin-1"), Payload{Type: TypePropose, Network: "local", Gov: &Gov{Provider: prov.String(), Proposal: &Proposal{
 			Kind: ProposalAdmit, Admit: &Admit{Name: "operator-e", Keys: []Key{KeyFrom("admin-1", es.Public())}, Validator: &Validator{PubKey: dev.Public().Bytes(), Power: 10}}}}}},
+		{dev, prov.WithFragment("admin-1"), Payload{Type: TypePairwise, Network: "local", Pairwise: &Pairwise{Provider: prov.String(), Items: []PairwiseEntry{
+			{Doc: Document{Keys: []Key{KeyFrom("k1", es.Public())}}, Commit: PairwiseCommit("local", target.String(), make([]byte, 16))}}}}},
+		{dev, prov.WithFragment("admin-1"), Payload{Type: TypeRevoke, Network: "local", Status: &Status{DID: target.String(), Version: 2,
+			Pairwise: []PairwiseOpening{{DID: did.New("local", []byte("pairwise")).String(), Salt: make([]byte, 16)}}}}},
 		{dev, prov.WithFragment("admin-1"), Payload{Type: TypeVote, Network: "local", Gov: &Gov{Provider: prov.String(), Vote: strings.Repeat("0f", 32)}}},
 	}
 }

@@ -23,6 +23,9 @@ type Entity struct {
 	LastOpType string `cbor:"14,keyasint" json:"lastOpType"`
 	// Decision is the registration contract's decision, if one decided.
 	Decision *ContractDecision `cbor:"15,keyasint,omitempty" json:"decision,omitempty"`
+	// Pairwise is, for a pairwise DID, the commitment to its device
+	// (op.PairwiseCommit): it names the device to no one without the salt.
+	Pairwise []byte `cbor:"16,keyasint,omitempty" json:"pairwise,omitempty"`
 }
 
 // DecodeEntity decodes an entity record (the value of EntityKey or

@@ -73,6 +73,8 @@ type EntityView struct {
 	UpdatedHeight int64             `json:"updatedHeight"`
 	LastOp        string            `json:"lastOp"`
 	LastOpType    string            `json:"lastOpType"`
+	// KeyAgreement holds the key-agreement keys (sdk/seal.go).
+	KeyAgreement []AgreementKeyView `json:"keyAgreement,omitempty"`
 	// Decision is the registration contract's decision, if one decided.
 	Decision *DecisionView `json:"decision,omitempty"`
 	// Height is the block height the record was read at.
@@ -211,7 +213,7 @@ func EntityViewOf(e *record.Entity, height int64) *EntityView {
 		Attributes: attrView(e.Doc.Attrs), Ticket: attrView(e.Ticket), Access: e.Doc.Access,
 		Created: time.Unix(0, e.Created).UTC(), Updated: time.Unix(0, e.Updated).UTC(),
 		CreatedHeight: e.CreatedHeight, UpdatedHeight: e.UpdatedHeight,
-		LastOp: hex.EncodeToString(e.LastOp), LastOpType: e.LastOpType, Height: height,
+		LastOp: hex.EncodeToString(e.LastOp), LastOpType: e.LastOpType, Height: height, KeyAgreement: AgreementKeyViews(e.Doc.KeyAgreement),
 	}
 }
 

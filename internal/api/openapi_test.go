@@ -395,6 +395,11 @@ func TestOpenAPIPayloadSchemas(t *testing.T) {
 		"OpAdmit":       op.Admit{},
 		"OpValidator":   op.Validator{},
 		"OpParams":      op.Params{},
+		// Privacy (docs/privacy.md).
+		"OpAgreementKey":    op.AgreementKey{},
+		"OpPairwise":        op.Pairwise{},
+		"OpPairwiseEntry":   op.PairwiseEntry{},
+		"OpPairwiseOpening": op.PairwiseOpening{},
 	} {
 		want := cborFields(reflect.TypeOf(v))
 		props, _ := dig(doc, "components", "schemas", name, "properties").(map[string]any)

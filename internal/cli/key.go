@@ -33,6 +33,9 @@ func (a *app) keyCmd() *cobra.Command {
 		Example: example("bias key new device.key", "bias key new --alg p256 service.key"),
 		Args:    cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
+			if strings.EqualFold(alg, "x25519") {
+				return a.newAgreementKey(args[0])
+			}
 			al, err := parseAlg(alg)
 			if err != nil {
 				return err
@@ -45,7 +48,7 @@ func (a *app) keyCmd() *cobra.Command {
 			return nil
 		},
 	}
-	newCmd.Flags().StringVar(&alg, "alg", "ed25519", "key algorithm: ed25519 or p256")
+	newCmd.Flags().StringVar(&alg, "alg", "ed25519", "key algorithm: ed25519 or p256, or x25519 (a key-agreement key, for bias agreement)")
 	showCmd := &cobra.Command{
 		Use:     "show FILE",
 		Short:   "Print the public key of a key file",

@@ -50,5 +50,9 @@ func (x *executor) status() (*outcome, error) {
 	next := *e
 	next.Status = statusAfter[typ]
 	next.StatusReason = x.s.Payload.Status.Reason
-	return x.commitEntity(e, x.bump(&next), typ)
+	out, err := x.commitEntity(e, x.bump(&next), typ)
+	if err != nil {
+		return nil, err
+	}
+	return x.withPairwise(e, out)
 }

@@ -27,6 +27,10 @@ func (x *executor) update() (*outcome, error) {
 	if err := x.checkAccess(e.Kind, e.Provider, next.Doc.Access, e.Doc.Access); err != nil {
 		return nil, err
 	}
+	// A pairwise DID must not name its device: no legacy identifier.
+	if e.Pairwise != nil && len(next.Doc.Aliases) > 0 {
+		return nil, op.Reject(op.ReasonInvalidField, "update.doc: a pairwise DID holds no legacy identifier")
+	}
 	// A legacy identifier is vouched for by the provider: an entity may
 	// drop its own, not add new ones (no squatting with its own key).
 	if self {

@@ -62,7 +62,8 @@ func (r *Resolver) Resolve(ctx context.Context, id string, o did.Options) (*did.
 		// Only a validated entity is valid: the document of any other
 		// lists its keys but authorizes none of them, so that a verifier
 		// that reads DID Core alone, not bias's status, refuses it too.
-		doc.Authentication, doc.AssertionMethod = nil, nil
+		// Nor is anything sealed to it.
+		doc.Authentication, doc.AssertionMethod, doc.KeyAgreement = nil, nil, nil
 	}
 	return &did.Result{Document: doc, DocumentMetadata: md}, nil
 }
@@ -154,6 +155,13 @@ func Document(e *record.Entity) (*did.Document, error) {
 			return nil, err
 		}
 		sub.Keys = append(sub.Keys, did.Key{ID: k.ID, Pub: pk})
+	}
+	for _, k := range e.Doc.KeyAgreement {
+		pk, err := k.ECDH()
+		if err != nil {
+			return nil, err
+		}
+		sub.Agreement = append(sub.Agreement, did.AgreementKey{ID: k.ID, Pub: pk})
 	}
 	for _, ep := range e.Doc.Endpoints {
 		sub.Services = append(sub.Services, did.Service{ID: ep.ID, Type: ep.Type, ServiceEndpoint: ep.URI})
