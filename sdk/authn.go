@@ -8,6 +8,7 @@ import (
 
 	"github.com/bias-iot/bias/authn"
 	"github.com/bias-iot/bias/did"
+	"github.com/bias-iot/bias/op"
 	"github.com/bias-iot/bias/record"
 )
 
@@ -34,6 +35,33 @@ func (v View) Entity(ctx context.Context, id did.DID) (*authn.Entity, error) {
 	}
 	return out, nil
 }
+
+// IssuerKey implements authn.Issuers: the token key id that provider
+// publishes (op.Publish), nil if none.
+func (v View) IssuerKey(ctx context.Context, provider, kid string) (*op.Key, error) {
+	p, err := v.C.Provider(ctx, provider)
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if p.Publication == nil {
+		return nil, nil
+	}
+	for _, kv := range p.Publication.TokenKeys {
+		if kv.ID == kid {
+			k, err := kv.Key()
+			if err != nil {
+				return nil, err
+			}
+			return &k, nil
+		}
+	}
+	return nil, nil
+}
+
+var _ authn.Issuers = View{}
 
 // Contract implements authn.View.
 func (v View) Contract(ctx context.Context, ref string) (*record.Contract, error) {

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/bias-iot/bias/authn"
@@ -81,7 +82,7 @@ func (d *Decider) Verify(ctx context.Context, challenge, proof []byte, request m
 	if err := CheckContext(request); err != nil {
 		return authn.Decision{Reason: authn.FailMalformed, Detail: err.Error()}, nil //nolint:nilerr // a bad request is a refusal
 	}
-	dec := authn.VerifyPair(ctx, d.r, d.spent, challenge, proof, now)
+	dec := authn.VerifyPair(ctx, issuers{d.r}, d.spent, challenge, proof, now)
 	if dec.Reason == authn.FailUnavailable {
 		return dec, ErrUnavailable
 	}
@@ -155,6 +156,7 @@ func (d *Decider) contracts(ctx context.Context, dec authn.Decision, request map
 	in := contract.AccessInputs{
 		Device:       map[string]string{"did": dev.DID, "provider": dev.Provider, "kind": dev.Kind},
 		DeviceAttrs:  dev.Attrs(),
+		Disclosed:    dec.Disclosed,
 		Service:      map[string]string{"did": svc.DID, "provider": svc.Provider, "kind": svc.Kind},
 		ServiceAttrs: svc.Attrs(),
 		Request:      request,
@@ -193,8 +195,32 @@ func (d *Decider) contracts(ctx context.Context, dec authn.Decision, request map
 			return deny(id + " does not compile")
 		}
 		if out := prg.Eval(values); out.Outcome != "allow" {
+			if strings.HasPrefix(out.Reason, "contract error: no such key") && strings.Contains(c.Source, "disclosed") {
+				// The contract requires a claim the device did not disclose.
+				dec.OK, dec.Reason, dec.Detail = false, authn.FailClaimMissing, id+": "+out.Reason
+				return dec, nil
+			}
 			return deny(id + ": " + out.Reason)
 		}
 	}
 	return dec, nil
+}
+
+// issuers is the node's view with the keys that sign credentials: the
+// token keys each provider publishes on the ledger.
+type issuers struct{ Records }
+
+var _ authn.Issuers = issuers{}
+
+// IssuerKey implements authn.Issuers.
+func (v issuers) IssuerKey(ctx context.Context, provider, kid string) (*op.Key, error) {
+	p, err := v.Provider(ctx, provider)
+	if err != nil || p == nil || p.Removed != 0 {
+		return nil, err // a removed provider's keys sign nothing
+	}
+	k, ok := p.TokenKey(kid)
+	if !ok {
+		return nil, nil
+	}
+	return &k, nil
 }
