@@ -251,14 +251,16 @@ func checkCredential(ctx context.Context, v View, e *Entity, p *Proof, ask Claim
 	if cl.Exp == 0 || now >= cl.Exp || cl.Jti == "" {
 		return nil, deny(FailBadCredential, "the credential has a jti and an exp after now (exp %d, now %d)", cl.Exp, now)
 	}
-	if st, ok := v.(Statuses); ok {
-		revoked, err := st.CredentialRevoked(ctx, cl.Iss, cl.Jti)
-		if err != nil {
-			return nil, deny(FailUnavailable, "the ledger view failed")
-		}
-		if revoked {
-			return nil, deny(FailCredentialRevoked, "%s revoked the credential", cl.Iss)
-		}
+	st, ok := v.(Statuses)
+	if !ok {
+		return nil, deny(FailUnavailable, "this verifier reads no credential status")
+	}
+	revoked, err := st.CredentialRevoked(ctx, cl.Iss, cl.Jti)
+	if err != nil {
+		return nil, deny(FailUnavailable, "the ledger view failed")
+	}
+	if revoked {
+		return nil, deny(FailCredentialRevoked, "%s revoked the credential", cl.Iss)
 	}
 	disclosed := map[string]string{}
 	for _, d := range sd.Disclosures {

@@ -132,7 +132,7 @@ func (p *Payload) Validate() error {
 		return Reject(ReasonInvalidField, "network: "+err.Error())
 	}
 	bodies := 0
-	for _, set := range []bool{p.Register != nil, p.Update != nil, p.Status != nil, p.Enroll != nil, p.Contract != nil, p.Publish != nil, p.Gov != nil} {
+	for _, set := range []bool{p.Register != nil, p.Update != nil, p.Status != nil, p.Enroll != nil, p.Contract != nil, p.Publish != nil, p.Gov != nil, p.Credential != nil} {
 		if set {
 			bodies++
 		}
@@ -153,6 +153,8 @@ func (p *Payload) Validate() error {
 		want = p.Publish != nil
 	case TypePropose, TypeVote:
 		want = p.Gov != nil
+	case TypeCredentialStatus:
+		want = p.Credential != nil
 	default:
 		return Reject(ReasonMalformed, fmt.Sprintf("unknown operation type %.64q", p.Type))
 	}
@@ -178,6 +180,8 @@ func (p *Payload) Validate() error {
 		return p.Publish.validate(p.Network)
 	case p.Gov != nil:
 		return p.Gov.validate(p.Network, p.Type)
+	case p.Credential != nil:
+		return p.Credential.validate(p.Network)
 	default:
 		return p.Enroll.validate(p.Network)
 	}

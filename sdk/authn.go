@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
+	"time"
 
 	"github.com/bias-iot/bias/authn"
 	"github.com/bias-iot/bias/did"
@@ -115,3 +117,30 @@ func (c *Client) Access(ctx context.Context, req AccessRequest) (*authn.Decision
 	var d authn.Decision
 	return &d, c.do(ctx, http.MethodPost, "/v1/authn/access", "application/json", body, &d)
 }
+
+// CredentialStatusView is a credential's status (GET
+// /v1/providers/{did}/credentials/{id}).
+type CredentialStatusView struct {
+	Provider string    `json:"provider"`
+	ID       string    `json:"id"`
+	Revoked  bool      `json:"revoked"`
+	Height   int64     `json:"height,omitempty"`
+	Time     time.Time `json:"time,omitzero"`
+}
+
+// CredentialStatus reads whether provider revoked its credential id.
+func (c *Client) CredentialStatus(ctx context.Context, provider, id string) (*CredentialStatusView, error) {
+	var out CredentialStatusView
+	return &out, c.do(ctx, http.MethodGet, "/v1/providers/"+url.PathEscape(provider)+"/credentials/"+url.PathEscape(id), "", nil, &out)
+}
+
+// CredentialRevoked implements authn.Statuses.
+func (v View) CredentialRevoked(ctx context.Context, provider, id string) (bool, error) {
+	s, err := v.C.CredentialStatus(ctx, provider, id)
+	if err != nil {
+		return false, err
+	}
+	return s.Revoked, nil
+}
+
+var _ authn.Statuses = View{}

@@ -34,6 +34,8 @@ type Records interface {
 	ContractVersion(ctx context.Context, provider, name string, version uint64) (*record.Contract, error)
 	// Provider reads a provider (nil if there is none).
 	Provider(ctx context.Context, id string) (*record.Provider, error)
+	// CredentialRevoked reads a credential's status (authn.Statuses).
+	CredentialRevoked(ctx context.Context, provider, id string) (bool, error)
 }
 
 // Decider makes a node's access decisions.
@@ -210,7 +212,10 @@ func (d *Decider) contracts(ctx context.Context, dec authn.Decision, request map
 // token keys each provider publishes on the ledger.
 type issuers struct{ Records }
 
-var _ authn.Issuers = issuers{}
+var (
+	_ authn.Issuers  = issuers{}
+	_ authn.Statuses = issuers{}
+)
 
 // IssuerKey implements authn.Issuers.
 func (v issuers) IssuerKey(ctx context.Context, provider, kid string) (*op.Key, error) {

@@ -144,6 +144,7 @@ func (s *Server) Handler() http.Handler {
 	route("POST /oauth/introspect", s.oauthIntrospect)                    // oauth.PathIntrospect
 	route("GET /oauth/authorize", s.oauthAuthorize)                       // oauth.PathAuthorize
 	route("GET /v1/providers/{did}/jwks", s.providerJWKS)
+	route("GET /v1/providers/{did}/credentials/{id}", s.credentialStatus) // authn.go
 	route("POST /v1/x509/issue", s.x509Issue)
 	route("GET /v1/x509/ca/{provider}", s.x509CA)
 	route("GET /v1/x509/crl/{provider}", s.x509CRL)
