@@ -9,9 +9,12 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/fxamacker/cbor/v2"
+
 	"github.com/bias-iot/bias/cose"
 	"github.com/bias-iot/bias/did"
 	"github.com/bias-iot/bias/op"
+	"github.com/bias-iot/bias/sdcwt"
 	"github.com/bias-iot/bias/sdjwt"
 )
 
@@ -76,10 +79,13 @@ func (r ClaimRequest) Check() error {
 }
 
 // Credential is what a device keeps of the credential its provider issued
-// it: the issuer-signed JWT and all its disclosures.
+// it: the issuer-signed JWT and all its disclosures (a JWS device), or
+// the SD-CWT with all its disclosures (a COSE device).
 type Credential struct {
-	JWT         string
-	Disclosures []*sdjwt.Disclosure
+	JWT            string
+	Disclosures    []*sdjwt.Disclosure
+	CWT            []byte
+	CWTDisclosures []*sdcwt.Disclosure
 }
 
 // TypCredential is the JWS typ of a bias credential's issuer-signed JWT.
@@ -143,6 +149,19 @@ func ParseCredential(s string) (*Credential, error) {
 // Present returns the presentation of the top-level claims named: the
 // issuer-signed JWT and the disclosures of those names only.
 func (c *Credential) Present(names []string) *Presentation {
+	if c.CWT != nil {
+		var chosen []*sdcwt.Disclosure
+		for _, d := range c.CWTDisclosures {
+			if name, ok := d.Key.(string); ok && slices.Contains(names, name) {
+				chosen = append(chosen, d)
+			}
+		}
+		b, err := sdcwt.Present(c.CWT, chosen)
+		if err != nil {
+			return &Presentation{CWT: c.CWT} // unparsable: the verifier refuses it
+		}
+		return &Presentation{CWT: b}
+	}
 	p := &Presentation{JWT: c.JWT}
 	for _, d := range c.Disclosures {
 		if !d.IsArray && slices.Contains(names, d.Name) {
@@ -158,6 +177,9 @@ type Presentation struct {
 	JWT         string
 	Disclosures []*sdjwt.Disclosure
 	parsed      *sdjwt.SDJWT // when decoded
+	// CWT is the SD-CWT with the disclosures chosen (a COSE device).
+	CWT []byte
+	cwt *sdcwt.SDCWT // when decoded
 }
 
 // Issuers finds the keys that sign the credentials a provider issues: the
@@ -187,13 +209,13 @@ type credentialClaims struct {
 // sdReason names the refusal of an sdjwt error.
 func sdReason(err error) Reason {
 	switch {
-	case errors.Is(err, sdjwt.ErrOversized):
+	case errors.Is(err, sdjwt.ErrOversized), errors.Is(err, sdcwt.ErrOversized):
 		return FailOversizedCredential
-	case errors.Is(err, sdjwt.ErrDuplicate):
+	case errors.Is(err, sdjwt.ErrDuplicate), errors.Is(err, sdcwt.ErrDuplicate):
 		return FailDuplicateDisclosure
-	case errors.Is(err, sdjwt.ErrUnreferenced), errors.Is(err, sdjwt.ErrReserved):
+	case errors.Is(err, sdjwt.ErrUnreferenced), errors.Is(err, sdjwt.ErrReserved), errors.Is(err, sdcwt.ErrUnreferenced), errors.Is(err, sdcwt.ErrReserved):
 		return FailBadDisclosure
-	case errors.Is(err, sdjwt.ErrBadSignature):
+	case errors.Is(err, sdjwt.ErrBadSignature), errors.Is(err, sdcwt.ErrBadSignature):
 		return FailBadCredential
 	}
 	return FailMalformed
@@ -215,36 +237,29 @@ func checkCredential(ctx context.Context, v View, e *Entity, p *Proof, ask Claim
 	if !ok {
 		return nil, deny(FailUnavailable, "this verifier reads no credential issuers")
 	}
-	sd := p.Presentation.parsed
-	if sd.Header.Typ != TypCredential {
-		return nil, deny(FailBadCredential, "the credential's typ is %.40q, not %s", sd.Header.Typ, TypCredential)
+	cred, d := openCredential(p.Presentation)
+	if !d.OK {
+		return nil, d
 	}
-	raw, err := sd.Payload()
-	if err != nil {
-		return nil, deny(FailBadCredential, "%v", err)
-	}
-	var cl credentialClaims
-	if b, err := json.Marshal(map[string]any{"iss": raw["iss"], "sub": raw["sub"], "jti": raw["jti"], "exp": raw["exp"], "iat": raw["iat"]}); err != nil || json.Unmarshal(b, &cl) != nil {
-		return nil, deny(FailBadCredential, "iss, sub and jti are strings, exp and iat integers")
-	}
+	cl := cred.claims
 	if cl.Iss != e.Provider {
 		return nil, deny(FailWrongIssuer, "the credential is issued by %.80s, not the device's provider %s", cl.Iss, e.Provider)
 	}
 	if sub, err := did.ParseNoFragment(cl.Sub); err != nil || sub.String() != e.DID {
 		return nil, deny(FailWrongSubject, "the credential is of %.80s, not %s", cl.Sub, e.DID)
 	}
-	key, err := issuers.IssuerKey(ctx, cl.Iss, sd.Header.Kid)
+	key, err := issuers.IssuerKey(ctx, cl.Iss, cred.kid)
 	if err != nil {
 		return nil, deny(FailUnavailable, "the ledger view failed")
 	}
 	if key == nil {
-		return nil, deny(FailBadCredential, "%s publishes no key %.40q", cl.Iss, sd.Header.Kid)
+		return nil, deny(FailBadCredential, "%s publishes no key %.40q", cl.Iss, cred.kid)
 	}
 	pk, err := key.Public()
 	if err != nil {
 		return nil, deny(FailBadCredential, "the issuer's key: %v", err)
 	}
-	claims, err := sd.Verify(pk)
+	claims, err := cred.verify(pk)
 	if err != nil {
 		return nil, deny(sdReason(err), "%v", err)
 	}
@@ -263,11 +278,10 @@ func checkCredential(ctx context.Context, v View, e *Entity, p *Proof, ask Claim
 		return nil, deny(FailCredentialRevoked, "%s revoked the credential", cl.Iss)
 	}
 	disclosed := map[string]string{}
-	for _, d := range sd.Disclosures {
-		if d.IsArray || !slices.Contains(ask.Names(), d.Name) {
-			continue
+	for _, name := range cred.names {
+		if v, ok := claims[name]; ok && slices.Contains(ask.Names(), name) {
+			disclosed[name] = valueText(v) // a top-level claim the challenge asked
 		}
-		disclosed[d.Name] = valueText(claims[d.Name])
 	}
 	for _, n := range ask.Required {
 		if _, ok := disclosed[n]; !ok {
@@ -290,4 +304,80 @@ func valueText(v any) string {
 	}
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// opened is a presented credential, read in either form.
+type opened struct {
+	claims credentialClaims
+	kid    string   // the issuer's key
+	names  []string // the top-level claim names disclosed
+	verify func(cose.PublicKey) (map[string]any, error)
+}
+
+// openCredential reads a presentation's clear claims and issuer key id.
+func openCredential(p *Presentation) (*opened, Decision) {
+	if p.cwt != nil {
+		return openCWT(p.cwt)
+	}
+	sd := p.parsed
+	if sd.Header.Typ != TypCredential {
+		return nil, deny(FailBadCredential, "the credential's typ is %.40q, not %s", sd.Header.Typ, TypCredential)
+	}
+	raw, err := sd.Payload()
+	if err != nil {
+		return nil, deny(FailBadCredential, "%v", err)
+	}
+	o := &opened{kid: sd.Header.Kid, verify: sd.Verify}
+	if b, err := json.Marshal(map[string]any{"iss": raw["iss"], "sub": raw["sub"], "jti": raw["jti"], "exp": raw["exp"], "iat": raw["iat"]}); err != nil || json.Unmarshal(b, &o.claims) != nil {
+		return nil, deny(FailBadCredential, "iss, sub and jti are strings, exp and iat integers")
+	}
+	for _, d := range sd.Disclosures {
+		if !d.IsArray {
+			o.names = append(o.names, d.Name)
+		}
+	}
+	return o, Decision{OK: true}
+}
+
+func openCWT(sd *sdcwt.SDCWT) (*opened, Decision) {
+	var m map[any]cbor.RawMessage // claim keys, and simple(59)
+	var cl cwtCredentialClaims
+	err := cwtDec.Unmarshal(sd.Msg.Payload, &m)
+	for k, dst := range map[uint64]any{1: &cl.Iss, 2: &cl.Sub, 4: &cl.Exp, 6: &cl.Iat, 7: &cl.Cti} {
+		if err == nil {
+			raw, ok := m[k]
+			if !ok {
+				raw, ok = m[int64(k)] //nolint:gosec // claim keys 1 to 7
+			}
+			if ok {
+				err = cwtDec.Unmarshal(raw, dst)
+			}
+		}
+	}
+	if err != nil || len(cl.Cti) != 16 {
+		return nil, deny(FailBadCredential, "iss and sub are text, exp and iat integers, cti 16 bytes")
+	}
+	o := &opened{
+		claims: credentialClaims{Iss: cl.Iss, Sub: cl.Sub, Jti: b64.EncodeToString(cl.Cti), Exp: cl.Exp, Iat: cl.Iat},
+		kid:    string(sd.Msg.Kid),
+		verify: func(k cose.PublicKey) (map[string]any, error) {
+			claims, err := sd.Verify(k)
+			if err != nil {
+				return nil, err
+			}
+			out := map[string]any{}
+			for k, v := range claims {
+				if name, ok := k.(string); ok {
+					out[name] = v
+				}
+			}
+			return out, nil
+		},
+	}
+	for _, d := range sd.Disclosures {
+		if name, ok := d.Key.(string); ok {
+			o.names = append(o.names, name)
+		}
+	}
+	return o, Decision{OK: true}
 }

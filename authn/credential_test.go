@@ -1,6 +1,7 @@
 package authn
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/bias-iot/bias/cose"
 	"github.com/bias-iot/bias/did"
 	"github.com/bias-iot/bias/op"
+	"github.com/bias-iot/bias/sdcwt"
 	"github.com/bias-iot/bias/sdjwt"
 )
 
@@ -41,7 +43,7 @@ type credWorld struct {
 	iss       *Issuer
 }
 
-func newCredWorld(t *testing.T) *credWorld {
+func newCredWorld(t testing.TB) *credWorld {
 	w := &credWorld{v: credView{fakeView: fakeView{}, keys: map[string]op.Key{}, revoked: map[string]bool{}}}
 	w.provider = did.New("local", []byte("operator-a"))
 	w.svc = newParty(t, w.v.fakeView, "mec", op.KindService, cose.AlgEdDSA)
@@ -244,5 +246,140 @@ func TestDisclosurePair(t *testing.T) {
 	d := VerifyPair(context.Background(), w.v, NewMemorySpentSet(10), cb, pb, now+1)
 	if !d.OK || d.Disclosed["subscription"] != "gold" || d.Disclosed["firmware"] != "4.2.1" || len(d.Disclosed) != 2 {
 		t.Fatalf("%+v", d)
+	}
+}
+
+func (w *credWorld) credentialCWT(t testing.TB, attrs map[string]string) *Credential {
+	t.Helper()
+	tok, _, err := IssueCredentialCWT(w.issuerKey, "cred-1", w.provider, w.dev.id, attrs, now-10, 3600, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ParseCredentialCWT(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func (w *credWorld) proveCOSE(t testing.TB, level int, pres *Presentation) []byte {
+	t.Helper()
+	c, err := w.iss.NewAt(now, 60, level)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := SignProof(w.dev.s, &Proof{Device: w.dev.id, Kid: w.dev.kid, Service: w.svc.id, Origin: svcOrigin, ServiceNonce: c.Nonce, DeviceNonce: nonce(), IssuedAt: now, Presentation: pres}, COSE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pb
+}
+
+// A COSE device presents an SD-CWT in its proof (the SD-KBT): the
+// service sees the claims asked and nothing more; the refusals hold as
+// for JWS; the sizes of a presentation with one and with three
+// disclosures are logged.
+func TestDisclosureCOSE(t *testing.T) {
+	w := newCredWorld(t)
+	attrs := map[string]string{"subscription": "gold", "firmware": "4.2.1", "area": "A7", "owner": "Ada Lovelace"}
+	cred := w.credentialCWT(t, attrs)
+	ctx := context.Background()
+	one := cred.Present([]string{"subscription"})
+	pb := w.proveCOSE(t, 0, one)
+	if bytes.Contains(pb, []byte("Ada Lovelace")) || bytes.Contains(pb, []byte("4.2.1")) {
+		t.Fatal("the proof carries what was not asked")
+	}
+	d := VerifyProof(ctx, w.v, w.iss, w.svc.id, svcOrigin, pb, now+1)
+	if !d.OK || d.Encoding != COSE || len(d.Disclosed) != 1 || d.Disclosed["subscription"] != "gold" {
+		t.Fatalf("%+v", d)
+	}
+	three := w.proveCOSE(t, 1, cred.Present([]string{"subscription", "firmware", "area"}))
+	d = VerifyProof(ctx, w.v, w.iss, w.svc.id, svcOrigin, three, now+1)
+	if !d.OK || len(d.Disclosed) != 3 || d.Disclosed["area"] != "A7" {
+		t.Fatalf("three: %+v", d)
+	}
+	t.Logf("COSE presentation: %d bytes with one disclosure, %d with three (credential of %d attributes, 2 decoys)", len(pb), len(three), len(attrs))
+	if len(pb) >= len(three) || len(three) > MaxPresentation {
+		t.Fatalf("sizes %d, %d", len(pb), len(three))
+	}
+	other := w.credentialCWT(t, map[string]string{"subscription": "gold"})
+	dup, _ := sdcwt.Present(cred.CWT, []*sdcwt.Disclosure{one0(t, cred), one0(t, cred)})
+	foreign, _ := sdcwt.Present(cred.CWT, other.CWTDisclosures)
+	for name, c := range map[string]struct {
+		pres *Presentation
+		want Reason
+	}{
+		"fail/duplicate-disclosure": {&Presentation{CWT: dup}, FailDuplicateDisclosure},
+		"fail/foreign-disclosure":   {&Presentation{CWT: foreign}, FailBadDisclosure},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if d := VerifyProof(ctx, w.v, w.iss, w.svc.id, svcOrigin, w.proveCOSE(t, 0, c.pres), now+1); d.OK || d.Reason != c.want {
+				t.Fatalf("got %s (%s), want %s", d.Reason, d.Detail, c.want)
+			}
+		})
+	}
+	t.Run("fail/other-origin", func(t *testing.T) {
+		if d := VerifyProof(ctx, w.v, w.iss, w.svc.id, "https://other.example", w.proveCOSE(t, 0, one), now+1); d.OK || d.Reason != FailBadSignature {
+			t.Fatalf("got %+v", d)
+		}
+	})
+}
+
+func one0(t *testing.T, c *Credential) *sdcwt.Disclosure {
+	for _, d := range c.CWTDisclosures {
+		if d.Key == "subscription" {
+			return d
+		}
+	}
+	t.Fatal("no subscription")
+	return nil
+}
+
+// BenchmarkVerify measures, in one run, the verification of a plain COSE
+// proof and of COSE and JWS proofs that present a credential with one
+// disclosure: the ratio is the cost of selective disclosure.
+func BenchmarkVerify(b *testing.B) {
+	w := newCredWorld(b)
+	cwtCred := w.credentialCWT(b, carAttrs)
+	jwtSD, _, _ := IssueCredential(w.issuerKey, "cred-1", w.provider, w.dev.id, carAttrs, now-10, 3600, rand.Reader)
+	jwtCred, _ := ParseCredential(jwtSD)
+	ctx := context.Background()
+	for _, c := range []struct {
+		name  string
+		level int
+		proof func(*Challenge) []byte
+	}{
+		{"plain-cose", -1, nil},
+		{"sd-cwt-1", 0, nil},
+		{"sd-jwt-1", 0, nil},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			iss := NewIssuer(w.svc.kid, svcOrigin, nonce(), NewMemorySpentSet(1<<22))
+			if c.level >= 0 {
+				if err := iss.Ask(ClaimRequest{Required: []string{"subscription"}}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			proofs := make([][]byte, b.N)
+			for i := range proofs {
+				ch, _ := iss.NewAt(now, 60, max(c.level, 0))
+				p := &Proof{Device: w.dev.id, Kid: w.dev.kid, Service: w.svc.id, Origin: svcOrigin, ServiceNonce: ch.Nonce, DeviceNonce: nonce(), IssuedAt: now}
+				enc := COSE
+				switch c.name {
+				case "sd-cwt-1":
+					p.Presentation = cwtCred.Present([]string{"subscription"})
+				case "sd-jwt-1":
+					p.Presentation, enc = jwtCred.Present([]string{"subscription"}), JWS
+				}
+				proofs[i], _ = SignProof(w.dev.s, p, enc)
+			}
+			b.ResetTimer()
+			for i := range b.N {
+				if d := VerifyProof(ctx, w.v, iss, w.svc.id, svcOrigin, proofs[i], now+1); !d.OK {
+					b.Fatal(d)
+				}
+			}
+			b.ReportMetric(float64(len(proofs[0])), "proof-bytes")
+		})
 	}
 }

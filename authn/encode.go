@@ -103,6 +103,9 @@ func SignProof(s cose.Signer, p *Proof, enc Encoding) ([]byte, error) {
 	}
 	switch enc {
 	case COSE:
+		if p.Presentation != nil {
+			return signKBT(s, p)
+		}
 		payload, err := op.Marshal(proofCBOR{Service: p.Service.SuffixBytes(), ServiceNonce: p.ServiceNonce, DeviceNonce: p.DeviceNonce, IssuedAt: p.IssuedAt})
 		if err != nil {
 			return nil, err
@@ -226,7 +229,9 @@ func DecodeProof(b []byte, origin string) (*Proof, *Signed, error) {
 		if p, s, err = decodeKB(b); err != nil {
 			return nil, nil, err
 		}
-	} else if len(b) > MaxMessage {
+	} else if DetectEncoding(b) == COSE && len(b) > MaxMessage && !isKBT(b) {
+		return nil, nil, fmt.Errorf("%w: larger than %d bytes", ErrMalformed, MaxMessage)
+	} else if len(b) > MaxMessage && DetectEncoding(b) == JWS {
 		return nil, nil, fmt.Errorf("%w: larger than %d bytes", ErrMalformed, MaxMessage)
 	} else if DetectEncoding(b) == JWS {
 		var claims proofJWT
@@ -246,6 +251,19 @@ func DecodeProof(b []byte, origin string) (*Proof, *Signed, error) {
 		m, kid, err := decodeCOSE(b)
 		if err != nil {
 			return nil, nil, err
+		}
+		if kcwt, err := kbtOf(m); err != nil {
+			return nil, nil, err
+		} else if kcwt != nil {
+			if p, err = decodeKBT(m, kid, kcwt, origin); err != nil {
+				return nil, nil, err
+			}
+			aad := proofAAD(origin)
+			s = &Signed{Encoding: COSE, Kid: kid, Alg: m.Alg, verify: func(k cose.PublicKey) bool { return m.Verify(k, aad) == nil }}
+			if err := p.check(); err != nil {
+				return nil, nil, err
+			}
+			return &p, s, nil
 		}
 		var pl proofCBOR
 		if err := op.Unmarshal(m.Payload, &pl); err != nil {

@@ -90,7 +90,10 @@ func (d *Device) answer(c *authn.Challenge, enc authn.Encoding) ([]byte, error) 
 	if d.Credential != nil && !c.Claims.Empty() {
 		// Only what the challenge asks: nothing more reaches the service.
 		p.Presentation = d.Credential.Present(c.Claims.Names())
-		enc = authn.JWS // an SD-JWT is presented in a JWS proof
+		enc = authn.JWS // an SD-JWT is presented in a JWS proof, an SD-CWT in a COSE one
+		if d.Credential.CWT != nil {
+			enc = authn.COSE
+		}
 	}
 	return authn.SignProof(d.Signer, p, enc)
 }
