@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"strings"
 	"testing"
 
@@ -65,7 +66,7 @@ func newCredWorld(t testing.TB) *credWorld {
 
 var carAttrs = map[string]string{"subscription": "gold", "firmware": "4.2.1", "owner": "Ada Lovelace"}
 
-func (w *credWorld) credential(t *testing.T, s cose.Signer, provider, device did.DID, attrs map[string]string) *Credential {
+func (w *credWorld) credential(t testing.TB, s cose.Signer, provider, device did.DID, attrs map[string]string) *Credential {
 	t.Helper()
 	sd, _, err := IssueCredential(s, "cred-1", provider, device, attrs, now-10, 3600, rand.Reader)
 	if err != nil {
@@ -351,6 +352,7 @@ func BenchmarkVerify(b *testing.B) {
 	}{
 		{"plain-cose", -1, nil},
 		{"sd-cwt-1", 0, nil},
+		{"sd-cwt-3", 0, nil},
 		{"sd-jwt-1", 0, nil},
 	} {
 		b.Run(c.name, func(b *testing.B) {
@@ -368,6 +370,8 @@ func BenchmarkVerify(b *testing.B) {
 				switch c.name {
 				case "sd-cwt-1":
 					p.Presentation = cwtCred.Present([]string{"subscription"})
+				case "sd-cwt-3":
+					p.Presentation = cwtCred.Present([]string{"subscription", "firmware", "owner"})
 				case "sd-jwt-1":
 					p.Presentation, enc = jwtCred.Present([]string{"subscription"}), JWS
 				}
@@ -382,4 +386,38 @@ func BenchmarkVerify(b *testing.B) {
 			b.ReportMetric(float64(len(proofs[0])), "proof-bytes")
 		})
 	}
+}
+
+// FuzzDecodePresentation holds the proof decoder to its rules on proofs
+// that carry a credential (SD-JWT+KB, SD-KBT): no panic, every refusal
+// malformed, and a decoded presentation is the one its proof names.
+func FuzzDecodePresentation(f *testing.F) {
+	w := newCredWorld(f)
+	jwt := w.credential(f, w.issuerKey, w.provider, w.dev.id, carAttrs).Present([]string{"subscription"})
+	cwt := w.credentialCWT(f, carAttrs).Present([]string{"subscription", "firmware"})
+	for _, c := range []struct {
+		p   *Presentation
+		enc Encoding
+	}{{jwt, JWS}, {cwt, COSE}} {
+		pb, err := SignProof(w.dev.s, &Proof{Device: w.dev.id, Kid: w.dev.kid, Service: w.svc.id, Origin: svcOrigin, ServiceNonce: nonce(), DeviceNonce: nonce(), IssuedAt: now, Presentation: c.p}, c.enc)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(pb)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, _, err := DecodeProof(b, svcOrigin)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("unnamed refusal: %v", err)
+			}
+			return
+		}
+		if p.Presentation != nil && p.Presentation.parsed == nil && p.Presentation.cwt == nil {
+			t.Fatal("a presentation decoded without its credential")
+		}
+		if len(b) > MaxPresentation {
+			t.Fatalf("accepted %d bytes", len(b))
+		}
+	})
 }
