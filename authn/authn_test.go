@@ -53,7 +53,7 @@ type party struct {
 	s   cose.Signer
 }
 
-func newParty(t *testing.T, v fakeView, name, kind string, alg cose.Alg) party {
+func newParty(t testing.TB, v fakeView, name, kind string, alg cose.Alg) party {
 	s, _, err := cose.GenerateKey(alg)
 	if err != nil {
 		t.Fatal(err)

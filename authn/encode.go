@@ -10,14 +10,17 @@ import (
 	"github.com/bias-iot/bias/cose"
 	"github.com/bias-iot/bias/did"
 	"github.com/bias-iot/bias/op"
+	"github.com/bias-iot/bias/sdjwt"
 )
 
 // CBOR payloads: the signer's DID is the kid's; the network is the kid's.
 type challengeCBOR struct {
-	Nonce    []byte `cbor:"1,keyasint"`
-	IssuedAt int64  `cbor:"2,keyasint"`
-	Expires  int64  `cbor:"3,keyasint"`
-	Origin   string `cbor:"4,keyasint"`
+	Nonce    []byte   `cbor:"1,keyasint"`
+	IssuedAt int64    `cbor:"2,keyasint"`
+	Expires  int64    `cbor:"3,keyasint"`
+	Origin   string   `cbor:"4,keyasint"`
+	Required []string `cbor:"5,keyasint,omitempty"`
+	Optional []string `cbor:"6,keyasint,omitempty"`
 }
 
 // proofCBOR carries no origin: its signature covers it (proofAAD), and
@@ -37,6 +40,9 @@ type challengeJWT struct {
 	Nonce  string `json:"nonce"`
 	Iat    int64  `json:"iat"`
 	Exp    int64  `json:"exp"`
+	// Claims asked of the device's credential.
+	Req []string `json:"req,omitempty"`
+	Opt []string `json:"opt,omitempty"`
 }
 
 type proofJWT struct {
@@ -46,6 +52,19 @@ type proofJWT struct {
 	Nonce  string `json:"nonce"`
 	DN     string `json:"dn"`
 	Iat    int64  `json:"iat"`
+}
+
+// proofKB is a proof that carries a credential: the presentation's KB-JWT
+// (RFC 9901 section 4.3), whose aud is the service and nonce the
+// challenge's, with the proof's other claims.
+type proofKB struct {
+	Iss    string `json:"iss"`
+	Aud    string `json:"aud"`
+	Origin string `json:"origin"`
+	Nonce  string `json:"nonce"`
+	DN     string `json:"dn"`
+	Iat    int64  `json:"iat"`
+	SDHash string `json:"sd_hash"`
 }
 
 type jwsHeader struct {
@@ -63,7 +82,7 @@ func SignChallenge(s cose.Signer, c *Challenge, enc Encoding) ([]byte, error) {
 	}
 	switch enc {
 	case COSE:
-		payload, err := op.Marshal(challengeCBOR{Nonce: c.Nonce, IssuedAt: c.IssuedAt, Expires: c.Expires, Origin: c.Origin})
+		payload, err := op.Marshal(challengeCBOR{Nonce: c.Nonce, IssuedAt: c.IssuedAt, Expires: c.Expires, Origin: c.Origin, Required: c.Claims.Required, Optional: c.Claims.Optional})
 		if err != nil {
 			return nil, err
 		}
@@ -71,6 +90,7 @@ func SignChallenge(s cose.Signer, c *Challenge, enc Encoding) ([]byte, error) {
 	case JWS:
 		return signJWS(s, c.Kid, TypChallenge, challengeJWT{
 			Iss: c.Service.String(), Net: c.Network, Origin: c.Origin, Nonce: b64.EncodeToString(c.Nonce), Iat: c.IssuedAt, Exp: c.Expires,
+			Req: c.Claims.Required, Opt: c.Claims.Optional,
 		})
 	}
 	return nil, fmt.Errorf("unknown encoding %q", enc)
@@ -83,12 +103,18 @@ func SignProof(s cose.Signer, p *Proof, enc Encoding) ([]byte, error) {
 	}
 	switch enc {
 	case COSE:
+		if p.Presentation != nil {
+			return signKBT(s, p)
+		}
 		payload, err := op.Marshal(proofCBOR{Service: p.Service.SuffixBytes(), ServiceNonce: p.ServiceNonce, DeviceNonce: p.DeviceNonce, IssuedAt: p.IssuedAt})
 		if err != nil {
 			return nil, err
 		}
 		return cose.Sign1(s, []byte(p.Kid.String()), payload, proofAAD(p.Origin))
 	case JWS:
+		if p.Presentation != nil {
+			return signKB(s, p)
+		}
 		return signJWS(s, p.Kid, TypProof, proofJWT{
 			Iss: p.Device.String(), Aud: p.Service.String(), Origin: p.Origin, Nonce: b64.EncodeToString(p.ServiceNonce),
 			DN: b64.EncodeToString(p.DeviceNonce), Iat: p.IssuedAt,
@@ -109,9 +135,10 @@ type Signed struct {
 // Verify checks the signature with k.
 func (s *Signed) Verify(k cose.PublicKey) bool { return k.Alg() == s.Alg && s.verify(k) }
 
-// DetectEncoding tells the two wire forms apart: a JWS is ASCII with two dots.
+// DetectEncoding tells the two wire forms apart: a JWS is ASCII with two
+// dots; an SD-JWT+KB (a JWS proof that carries a credential) has ~.
 func DetectEncoding(b []byte) Encoding {
-	if len(b) > 0 && b[0] == 'e' && bytes.Count(b, []byte{'.'}) == 2 {
+	if len(b) > 0 && b[0] == 'e' && (bytes.Count(b, []byte{'.'}) == 2 || bytes.IndexByte(b, '~') > 0) {
 		return JWS
 	}
 	return COSE
@@ -164,7 +191,8 @@ func DecodeChallenge(b []byte) (*Challenge, *Signed, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: nonce", ErrMalformed)
 		}
-		c = Challenge{Service: svc, Kid: s.Kid, Network: claims.Net, Origin: claims.Origin, Nonce: nonce, IssuedAt: claims.Iat, Expires: claims.Exp}
+		c = Challenge{Service: svc, Kid: s.Kid, Network: claims.Net, Origin: claims.Origin, Nonce: nonce, IssuedAt: claims.Iat, Expires: claims.Exp,
+			Claims: ClaimRequest{Required: claims.Req, Optional: claims.Opt}}
 	} else {
 		m, kid, err := decodeCOSE(b)
 		if err != nil {
@@ -174,7 +202,8 @@ func DecodeChallenge(b []byte) (*Challenge, *Signed, error) {
 		if err := op.Unmarshal(m.Payload, &pl); err != nil {
 			return nil, nil, fmt.Errorf("%w: payload: %v", ErrMalformed, err)
 		}
-		c = Challenge{Service: kid.Base(), Kid: kid, Network: kid.Network, Origin: pl.Origin, Nonce: pl.Nonce, IssuedAt: pl.IssuedAt, Expires: pl.Expires}
+		c = Challenge{Service: kid.Base(), Kid: kid, Network: kid.Network, Origin: pl.Origin, Nonce: pl.Nonce, IssuedAt: pl.IssuedAt, Expires: pl.Expires,
+			Claims: ClaimRequest{Required: pl.Required, Optional: pl.Optional}}
 		s = &Signed{Encoding: COSE, Kid: kid, Alg: m.Alg, verify: func(k cose.PublicKey) bool { return m.Verify(k, aadChallenge) == nil }}
 	}
 	if err := c.check(); err != nil {
@@ -190,12 +219,21 @@ func DecodeChallenge(b []byte) (*Challenge, *Signed, error) {
 // it: a proof made for another origin does not verify); a JWS proof
 // carries its own, which the caller compares with origin.
 func DecodeProof(b []byte, origin string) (*Proof, *Signed, error) {
-	if len(b) > MaxMessage {
-		return nil, nil, fmt.Errorf("%w: larger than %d bytes", ErrMalformed, MaxMessage)
+	if len(b) > MaxPresentation {
+		return nil, nil, fmt.Errorf("%w: %w: larger than %d bytes", ErrMalformed, sdjwt.ErrOversized, MaxPresentation)
 	}
 	var p Proof
 	var s *Signed
-	if DetectEncoding(b) == JWS {
+	if DetectEncoding(b) == JWS && bytes.IndexByte(b, '~') >= 0 {
+		var err error
+		if p, s, err = decodeKB(b); err != nil {
+			return nil, nil, err
+		}
+	} else if DetectEncoding(b) == COSE && len(b) > MaxMessage && !isKBT(b) {
+		return nil, nil, fmt.Errorf("%w: larger than %d bytes", ErrMalformed, MaxMessage)
+	} else if len(b) > MaxMessage && DetectEncoding(b) == JWS {
+		return nil, nil, fmt.Errorf("%w: larger than %d bytes", ErrMalformed, MaxMessage)
+	} else if DetectEncoding(b) == JWS {
 		var claims proofJWT
 		var err error
 		if s, err = decodeJWS(b, TypProof, &claims); err != nil {
@@ -213,6 +251,19 @@ func DecodeProof(b []byte, origin string) (*Proof, *Signed, error) {
 		m, kid, err := decodeCOSE(b)
 		if err != nil {
 			return nil, nil, err
+		}
+		if kcwt, err := kbtOf(m); err != nil {
+			return nil, nil, err
+		} else if kcwt != nil {
+			if p, err = decodeKBT(m, kid, kcwt, origin); err != nil {
+				return nil, nil, err
+			}
+			aad := proofAAD(origin)
+			s = &Signed{Encoding: COSE, Kid: kid, Alg: m.Alg, verify: func(k cose.PublicKey) bool { return m.Verify(k, aad) == nil }}
+			if err := p.check(); err != nil {
+				return nil, nil, err
+			}
+			return &p, s, nil
 		}
 		var pl proofCBOR
 		if err := op.Unmarshal(m.Payload, &pl); err != nil {
@@ -314,4 +365,50 @@ func decodePart(s string) ([]byte, error) {
 		err = fmt.Errorf("not in canonical base64url")
 	}
 	return b, err
+}
+
+// signKB signs a proof that carries a credential: the SD-JWT+KB whose
+// KB-JWT is the proof.
+func signKB(s cose.Signer, p *Proof) ([]byte, error) {
+	prefix := sdjwt.Present(p.Presentation.JWT, p.Presentation.Disclosures)
+	if len(prefix) > MaxPresentation-MaxMessage {
+		return nil, fmt.Errorf("%w: a presentation of more than %d bytes", sdjwt.ErrOversized, MaxPresentation-MaxMessage)
+	}
+	kb, err := signJWS(s, p.Kid, TypKB, proofKB{
+		Iss: p.Device.String(), Aud: p.Service.String(), Origin: p.Origin, Nonce: b64.EncodeToString(p.ServiceNonce),
+		DN: b64.EncodeToString(p.DeviceNonce), Iat: p.IssuedAt, SDHash: sdjwt.Digest(prefix),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(prefix), kb...), nil
+}
+
+// decodeKB decodes an SD-JWT+KB proof: the presentation, and its KB-JWT,
+// which must sign the presentation's sd_hash (not verified yet).
+func decodeKB(b []byte) (Proof, *Signed, error) {
+	sd, err := sdjwt.Parse(string(b))
+	if err != nil {
+		return Proof{}, nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	if sd.KB == "" || len(sd.KB) > MaxMessage {
+		return Proof{}, nil, fmt.Errorf("%w: a proof with a credential ends with its KB-JWT", ErrMalformed)
+	}
+	var claims proofKB
+	s, err := decodeJWS([]byte(sd.KB), TypKB, &claims)
+	if err != nil {
+		return Proof{}, nil, err
+	}
+	if claims.SDHash != sd.SDHash() {
+		return Proof{}, nil, fmt.Errorf("%w: %w: the proof's sd_hash is not of this presentation", ErrMalformed, sdjwt.ErrUnreferenced)
+	}
+	dev, err1 := did.ParseNoFragment(claims.Iss)
+	svc, err2 := did.ParseNoFragment(claims.Aud)
+	sn, err3 := b64.DecodeString(claims.Nonce)
+	dn, err4 := b64.DecodeString(claims.DN)
+	if err1 != nil || err2 != nil || err3 != nil || err4 != nil {
+		return Proof{}, nil, fmt.Errorf("%w: iss, aud, nonce or dn", ErrMalformed)
+	}
+	pres := &Presentation{JWT: sd.IssuerJWT, Disclosures: sd.Disclosures, parsed: sd}
+	return Proof{Device: dev, Kid: s.Kid, Service: svc, Origin: claims.Origin, ServiceNonce: sn, DeviceNonce: dn, IssuedAt: claims.Iat, Presentation: pres}, s, nil
 }

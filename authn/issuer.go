@@ -17,7 +17,7 @@ import (
 // Each nonce carries when it was issued, its validity and a MAC under a
 // key that only this issuer holds:
 //
-//	nonce = iat (4 bytes, big-endian) ‖ life (2) ‖ serial (4) ‖ tag (6)
+//	nonce = iat (4 bytes, big-endian) ‖ life (2) ‖ level (1) ‖ serial (3) ‖ tag (6)
 //	tag   = HMAC-SHA-256(key, "bias-challenge-v2" ‖ len ‖ service kid ‖ len ‖ origin ‖ iat ‖ life ‖ serial)[:6]
 //
 // (each len is 2 bytes, big-endian). The serial counts the issuer's
@@ -39,6 +39,7 @@ type Issuer struct {
 	key    []byte
 	spent  SpentSet
 	serial atomic.Uint32
+	asks   []ClaimRequest
 }
 
 // Nonce layout.
@@ -53,6 +54,24 @@ const (
 // not normalized.
 func NewIssuer(kid did.DID, origin string, key []byte, spent SpentSet) *Issuer {
 	return &Issuer{kid: kid, origin: origin, key: append([]byte(nil), key...), spent: spent}
+}
+
+// Ask sets what the issuer's challenges ask of the device's credential,
+// by level: NewAt(now, ttl, 0) asks asks[0], a later challenge may ask
+// more (progressive disclosure). At most 256 levels; the level is in the
+// nonce, under its MAC, so that the issuer reads back what it asked. Set
+// it before the first challenge.
+func (i *Issuer) Ask(asks ...ClaimRequest) error {
+	if len(asks) > 256 {
+		return fmt.Errorf("at most 256 levels")
+	}
+	for _, a := range asks {
+		if err := a.Check(); err != nil {
+			return err
+		}
+	}
+	i.asks = asks
+	return nil
 }
 
 // Origin is the origin the issuer's challenges name.
@@ -71,18 +90,34 @@ func (i *Issuer) tag(head []byte) []byte {
 }
 
 // New makes a challenge valid ttl seconds (1 to MaxValiditySeconds) from
-// now.
-func (i *Issuer) New(now, ttl int64) (*Challenge, error) {
+// now, asking what level 0 asks (Ask).
+func (i *Issuer) New(now, ttl int64) (*Challenge, error) { return i.NewAt(now, ttl, 0) }
+
+// NewAt is New asking what level asks.
+func (i *Issuer) NewAt(now, ttl int64, level int) (*Challenge, error) {
 	if ttl < 1 || ttl > MaxValiditySeconds || now < 0 || now > 1<<32-1 {
 		return nil, fmt.Errorf("a challenge lives 1 to %d seconds", MaxValiditySeconds)
+	}
+	if level < 0 || (level > 0 && level >= len(i.asks)) {
+		return nil, fmt.Errorf("no claim request at level %d", level)
 	}
 	if err := checkOrigin(i.origin); err != nil {
 		return nil, fmt.Errorf("the issuer's origin: %w", err)
 	}
 	head := binary.BigEndian.AppendUint32(nil, uint32(now))
 	head = binary.BigEndian.AppendUint16(head, uint16(ttl))
-	head = binary.BigEndian.AppendUint32(head, i.serial.Add(1))
-	return NewChallenge(i.kid, i.origin, append(head, i.tag(head)...), now, ttl), nil
+	head = binary.BigEndian.AppendUint32(head, uint32(level)<<24|i.serial.Add(1)&0xffffff)
+	c := NewChallenge(i.kid, i.origin, append(head, i.tag(head)...), now, ttl)
+	c.Claims = i.ask(level)
+	return c, nil
+}
+
+// ask is what level asks (nothing when no level is set).
+func (i *Issuer) ask(level int) ClaimRequest {
+	if level < len(i.asks) {
+		return i.asks[level]
+	}
+	return ClaimRequest{}
 }
 
 // Check reads the challenge a nonce stands for: one this issuer made,
@@ -97,6 +132,7 @@ func (i *Issuer) Check(nonce []byte, now int64) (*Challenge, Decision) {
 	}
 	iat := int64(binary.BigEndian.Uint32(head))
 	c := NewChallenge(i.kid, i.origin, append([]byte(nil), nonce...), iat, int64(binary.BigEndian.Uint16(head[4:])))
+	c.Claims = i.ask(int(head[6]))
 	if now >= c.Expires {
 		return nil, deny(FailExpiredChallenge, "the challenge expired at %d; now %d", c.Expires, now)
 	}

@@ -74,6 +74,9 @@ type Challenge struct {
 	Nonce    []byte
 	IssuedAt int64 // Unix seconds
 	Expires  int64 // Unix seconds
+	// Claims names what the service asks of the device's credential
+	// (none: it asks nothing, as before selective disclosure).
+	Claims ClaimRequest
 }
 
 // Proof is a device's answer: the service's nonce and its own, for the
@@ -90,6 +93,9 @@ type Proof struct {
 	ServiceNonce []byte
 	DeviceNonce  []byte
 	IssuedAt     int64 // Unix seconds
+	// Presentation is the device's credential with the disclosures it
+	// presents (nil: none). The proof's signature is its key binding.
+	Presentation *Presentation
 }
 
 // Encoding names a wire form.
@@ -119,6 +125,9 @@ func (c *Challenge) check() error {
 	}
 	if c.Expires <= c.IssuedAt || c.Expires-c.IssuedAt > MaxValiditySeconds {
 		return fmt.Errorf("%w: challenge validity must be 1 to %d seconds", ErrMalformed, MaxValiditySeconds)
+	}
+	if err := c.Claims.Check(); err != nil {
+		return fmt.Errorf("%w: challenge claims: %v", ErrMalformed, err)
 	}
 	return nil
 }

@@ -35,6 +35,16 @@ const (
 	FailUnboundToken     Reason = "fail/unbound-token"     //nolint:gosec // a reason, no credential: a session token without a DPoP proof, or bound to no key
 	FailBadDPoP          Reason = "fail/bad-dpop"          // a DPoP proof that does not hold for this request, token or key
 	FailWrongOrigin      Reason = "fail/wrong-origin"      // a challenge or proof of another origin than the one the device talks to, or the service is reached at
+	// Selective disclosure (the device's credential).
+	FailCredentialMissing   Reason = "fail/credential-missing"   //nolint:gosec // a reason, no credential: the challenge requires claims and the proof carries no credential
+	FailClaimMissing        Reason = "fail/claim-missing"        // a claim the challenge (or a contract) requires is not disclosed
+	FailBadCredential       Reason = "fail/bad-credential"       //nolint:gosec // a reason, no credential: the issuer's signature does not verify with a key it publishes, or the credential is expired or malformed
+	FailWrongIssuer         Reason = "fail/wrong-issuer"         // the credential is not issued by the device's provider
+	FailWrongSubject        Reason = "fail/wrong-subject"        // the credential is of another device
+	FailCredentialRevoked   Reason = "fail/credential-revoked"   //nolint:gosec // a reason, no credential: the provider revoked the credential (credential.status)
+	FailBadDisclosure       Reason = "fail/bad-disclosure"       // a disclosure the credential does not reference (tampered, or of another), or a presentation the proof does not sign
+	FailDuplicateDisclosure Reason = "fail/duplicate-disclosure" // a disclosure presented twice, or a digest twice in the credential
+	FailOversizedCredential Reason = "fail/oversized-credential" // a presentation past its bounds
 )
 
 // Reasons lists the reasons, in the order they were added: the list that
@@ -44,6 +54,8 @@ func Reasons() []Reason {
 		OK, FailMalformed, FailUnknownDID, FailUnknownKey, FailBadSignature, FailRevoked, FailNotValidated,
 		FailWrongService, FailExpiredChallenge, FailReplayedNonce, FailUnknownChallenge, FailWrongKind,
 		FailContractDenied, FailUnavailable, FailExpiredToken, FailUnboundToken, FailBadDPoP, FailWrongOrigin,
+		FailCredentialMissing, FailClaimMissing, FailBadCredential, FailWrongIssuer, FailWrongSubject, FailCredentialRevoked,
+		FailBadDisclosure, FailDuplicateDisclosure, FailOversizedCredential,
 	}
 }
 
@@ -91,6 +103,11 @@ type Decision struct {
 	// "<provider DID>/<name>@<version>"; for a session token accepted under
 	// a shared contract, that contract ("<provider DID>/<name>").
 	Contract []string `json:"contract,omitempty"`
+	// Disclosed holds the values of the claims the challenge asked that
+	// the device disclosed, each verified against its issuer's credential
+	// (its digest signed by the device's provider, the credential of this
+	// device, not revoked).
+	Disclosed map[string]string `json:"disclosed,omitempty"`
 }
 
 func deny(r Reason, format string, args ...any) Decision {
@@ -205,7 +222,7 @@ type Issued interface {
 func VerifyProof(ctx context.Context, v View, issued Issued, service did.DID, origin string, msg []byte, now int64) Decision {
 	p, s, err := DecodeProof(msg, origin)
 	if err != nil {
-		return deny(FailMalformed, "%v", err)
+		return deny(sdReason(err), "%v", err)
 	}
 	return decideProof(ctx, v, p, s, service, origin, now, func() (*Challenge, Decision) {
 		return issued.Spend(p.ServiceNonce, now)
@@ -226,7 +243,8 @@ func decideProof(ctx context.Context, v View, p *Proof, s *Signed, service did.D
 	if p.Origin != origin { // a JWS proof; a COSE one of another origin fails its signature
 		return fail(deny(FailWrongOrigin, "the proof is for %s, not %s", p.Origin, origin))
 	}
-	if _, d := signer(ctx, v, s, op.KindDevice); !d.OK {
+	dev, d := signer(ctx, v, s, op.KindDevice)
+	if !d.OK {
 		return fail(d)
 	}
 	base.Signed = true
@@ -247,7 +265,11 @@ func decideProof(ctx context.Context, v View, p *Proof, s *Signed, service did.D
 	if !bytes.Equal(c.Nonce, p.ServiceNonce) {
 		return fail(deny(FailUnknownChallenge, "the proof answers another challenge"))
 	}
-	base.OK, base.Reason = true, OK
+	disclosed, d := checkCredential(ctx, v, dev, p, c.Claims, now)
+	if !d.OK {
+		return fail(d)
+	}
+	base.OK, base.Reason, base.Disclosed = true, OK, disclosed
 	return base
 }
 
@@ -280,7 +302,7 @@ func VerifyPair(ctx context.Context, v View, spent SpentSet, challenge, proof []
 	}
 	p, s, err := DecodeProof(proof, c.Origin)
 	if err != nil {
-		return deny(FailMalformed, "%v", err)
+		return deny(sdReason(err), "%v", err)
 	}
 	return decideProof(ctx, v, p, s, c.Service, c.Origin, now, func() (*Challenge, Decision) {
 		if !spent.Spend(c.Service, c.Nonce, c.Expires, now) {

@@ -73,6 +73,9 @@ type Message struct {
 	KidProtected bool
 	Payload      []byte
 	Signature    []byte
+	// Unprotected is the unprotected header bucket, each value as
+	// received (SD-CWT carries its disclosures there).
+	Unprotected map[int64]cbor.RawMessage
 }
 
 type sign1Array struct {
@@ -105,12 +108,35 @@ func (b *bstr) UnmarshalCBOR(data []byte) error {
 
 // Sign1 builds a tagged COSE_Sign1 with alg and kid in the protected header.
 func Sign1(s Signer, kid, payload, externalAAD []byte) ([]byte, error) {
+	return Sign1Headers(s, kid, nil, nil, payload, externalAAD)
+}
+
+// Sign1Headers is Sign1 with more protected header parameters (beside
+// alg and kid, which it sets) and unprotected ones.
+func Sign1Headers(s Signer, kid []byte, protected, unprotected map[int64]any, payload, externalAAD []byte) ([]byte, error) {
 	if payload == nil {
 		payload = []byte{} // a nil []byte would encode as null, the detached form
 	}
 	hdr := map[int64]any{labelAlg: int64(s.Public().Alg())}
+	for k, v := range protected {
+		if k == labelAlg || k == labelKid || k == labelCrit {
+			return nil, fmt.Errorf("header %d is Sign1's to set", k)
+		}
+		hdr[k] = v
+	}
 	if kid != nil {
 		hdr[labelKid] = kid
+	}
+	unprot := map[int64]cbor.RawMessage{}
+	for k, v := range unprotected {
+		if _, dup := hdr[k]; dup || k == labelCrit {
+			return nil, fmt.Errorf("header %d in both buckets", k)
+		}
+		b, err := encMode.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		unprot[k] = b
 	}
 	prot, err := encMode.Marshal(hdr)
 	if err != nil {
@@ -125,7 +151,7 @@ func Sign1(s Signer, kid, payload, externalAAD []byte) ([]byte, error) {
 		return nil, fmt.Errorf("sign: %w", err)
 	}
 	return encMode.Marshal(cbor.Tag{Number: TagSign1, Content: sign1Array{
-		Protected: prot, Unprotected: map[int64]cbor.RawMessage{}, Payload: payload, Signature: sig,
+		Protected: prot, Unprotected: unprot, Payload: payload, Signature: sig,
 	}})
 }
 
@@ -158,7 +184,7 @@ func Decode(b []byte) (*Message, error) {
 	if a.Signature == nil {
 		return nil, fmt.Errorf("%w: missing signature", ErrMalformed)
 	}
-	m := &Message{Protected: a.Protected, Payload: a.Payload, Signature: a.Signature}
+	m := &Message{Protected: a.Protected, Payload: a.Payload, Signature: a.Signature, Unprotected: a.Unprotected}
 	var prot map[int64]cbor.RawMessage
 	if len(a.Protected) > 0 {
 		if err := decMode.Unmarshal(a.Protected, &prot); err != nil {

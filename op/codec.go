@@ -132,7 +132,7 @@ func (p *Payload) Validate() error {
 		return Reject(ReasonInvalidField, "network: "+err.Error())
 	}
 	bodies := 0
-	for _, set := range []bool{p.Register != nil, p.Update != nil, p.Status != nil, p.Enroll != nil, p.Contract != nil, p.Publish != nil, p.Gov != nil, p.Pairwise != nil} {
+	for _, set := range []bool{p.Register != nil, p.Update != nil, p.Status != nil, p.Enroll != nil, p.Contract != nil, p.Publish != nil, p.Gov != nil, p.Pairwise != nil, p.Credential != nil} {
 		if set {
 			bodies++
 		}
@@ -155,6 +155,8 @@ func (p *Payload) Validate() error {
 		want = p.Gov != nil
 	case TypePairwise:
 		want = p.Pairwise != nil
+	case TypeCredentialStatus:
+		want = p.Credential != nil
 	default:
 		return Reject(ReasonMalformed, fmt.Sprintf("unknown operation type %.64q", p.Type))
 	}
@@ -185,6 +187,8 @@ func (p *Payload) Validate() error {
 		return p.Gov.validate(p.Network, p.Type)
 	case p.Pairwise != nil:
 		return p.Pairwise.validate(p.Network)
+	case p.Credential != nil:
+		return p.Credential.validate(p.Network)
 	default:
 		return p.Enroll.validate(p.Network)
 	}

@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
+	"time"
 
 	"github.com/bias-iot/bias/authn"
 	"github.com/bias-iot/bias/did"
+	"github.com/bias-iot/bias/op"
 	"github.com/bias-iot/bias/record"
 )
 
@@ -34,6 +37,33 @@ func (v View) Entity(ctx context.Context, id did.DID) (*authn.Entity, error) {
 	}
 	return out, nil
 }
+
+// IssuerKey implements authn.Issuers: the token key id that provider
+// publishes (op.Publish), nil if none.
+func (v View) IssuerKey(ctx context.Context, provider, kid string) (*op.Key, error) {
+	p, err := v.C.Provider(ctx, provider)
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if p.Publication == nil {
+		return nil, nil
+	}
+	for _, kv := range p.Publication.TokenKeys {
+		if kv.ID == kid {
+			k, err := kv.Key()
+			if err != nil {
+				return nil, err
+			}
+			return &k, nil
+		}
+	}
+	return nil, nil
+}
+
+var _ authn.Issuers = View{}
 
 // Contract implements authn.View.
 func (v View) Contract(ctx context.Context, ref string) (*record.Contract, error) {
@@ -87,3 +117,30 @@ func (c *Client) Access(ctx context.Context, req AccessRequest) (*authn.Decision
 	var d authn.Decision
 	return &d, c.do(ctx, http.MethodPost, "/v1/authn/access", "application/json", body, &d)
 }
+
+// CredentialStatusView is a credential's status (GET
+// /v1/providers/{did}/credentials/{id}).
+type CredentialStatusView struct {
+	Provider string    `json:"provider"`
+	ID       string    `json:"id"`
+	Revoked  bool      `json:"revoked"`
+	Height   int64     `json:"height,omitempty"`
+	Time     time.Time `json:"time,omitzero"`
+}
+
+// CredentialStatus reads whether provider revoked its credential id.
+func (c *Client) CredentialStatus(ctx context.Context, provider, id string) (*CredentialStatusView, error) {
+	var out CredentialStatusView
+	return &out, c.do(ctx, http.MethodGet, "/v1/providers/"+url.PathEscape(provider)+"/credentials/"+url.PathEscape(id), "", nil, &out)
+}
+
+// CredentialRevoked implements authn.Statuses.
+func (v View) CredentialRevoked(ctx context.Context, provider, id string) (bool, error) {
+	s, err := v.C.CredentialStatus(ctx, provider, id)
+	if err != nil {
+		return false, err
+	}
+	return s.Revoked, nil
+}
+
+var _ authn.Statuses = View{}

@@ -29,6 +29,10 @@ type Device struct {
 	View     authn.View
 	Encoding authn.Encoding // of its proofs; default: that of the challenge
 	Now      func() time.Time
+	// Credential, when set, is the credential the device's provider
+	// issued it (off the ledger): a proof answering a challenge that asks
+	// claims carries it with the disclosures of those claims only.
+	Credential *authn.Credential
 }
 
 func (d *Device) now() time.Time {
@@ -80,9 +84,18 @@ func (d *Device) answer(c *authn.Challenge, enc authn.Encoding) ([]byte, error) 
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, err
 	}
-	return authn.SignProof(d.Signer, &authn.Proof{
+	p := &authn.Proof{
 		Device: d.Kid.Base(), Kid: d.Kid, Service: c.Service, Origin: c.Origin, ServiceNonce: c.Nonce, DeviceNonce: nonce, IssuedAt: d.now().Unix(),
-	}, enc)
+	}
+	if d.Credential != nil && !c.Claims.Empty() {
+		// Only what the challenge asks: nothing more reaches the service.
+		p.Presentation = d.Credential.Present(c.Claims.Names())
+		enc = authn.JWS // an SD-JWT is presented in a JWS proof, an SD-CWT in a COSE one
+		if d.Credential.CWT != nil {
+			enc = authn.COSE
+		}
+	}
+	return authn.SignProof(d.Signer, p, enc)
 }
 
 // Transport is an http.RoundTripper that answers a bias challenge (401

@@ -57,6 +57,11 @@ type Service struct {
 	// taken from a request's Host header (the sender's word, not the
 	// service's). Read once, at the first challenge or proof.
 	URL string
+	// Asks is what the service's challenges ask of a device's credential
+	// (selective disclosure), by level: Challenge asks Asks[0];
+	// ChallengeAt(n) asks Asks[n] (a later challenge may ask more). The
+	// decision's Disclosed holds what the device disclosed, verified.
+	Asks []authn.ClaimRequest
 
 	once     sync.Once
 	origin   string // of URL
@@ -96,6 +101,10 @@ func (s *Service) init() error {
 			return
 		}
 		s.issuer = authn.NewIssuer(s.Kid, s.origin, key, authn.NewMemorySpentSet(1<<20))
+		if err := s.issuer.Ask(s.Asks...); err != nil {
+			s.fault = err
+			return
+		}
 		s.dpopSeen = authn.NewMemorySpentSet(1 << 20)
 	})
 	return s.fault
@@ -117,11 +126,14 @@ func (s *Service) encoding() authn.Encoding {
 
 // Challenge issues a new signed challenge. It keeps nothing: anonymous
 // requests for challenges cost a signature and no memory (authn.Issuer).
-func (s *Service) Challenge() ([]byte, error) {
+func (s *Service) Challenge() ([]byte, error) { return s.ChallengeAt(0) }
+
+// ChallengeAt issues a challenge that asks what Asks[level] asks.
+func (s *Service) ChallengeAt(level int) ([]byte, error) {
 	if err := s.init(); err != nil {
 		return nil, err
 	}
-	c, err := s.issuer.New(s.now().Unix(), s.ttl())
+	c, err := s.issuer.NewAt(s.now().Unix(), s.ttl(), level)
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/bias-iot/bias/authn"
@@ -33,6 +34,8 @@ type Records interface {
 	ContractVersion(ctx context.Context, provider, name string, version uint64) (*record.Contract, error)
 	// Provider reads a provider (nil if there is none).
 	Provider(ctx context.Context, id string) (*record.Provider, error)
+	// CredentialRevoked reads a credential's status (authn.Statuses).
+	CredentialRevoked(ctx context.Context, provider, id string) (bool, error)
 }
 
 // Decider makes a node's access decisions.
@@ -81,7 +84,7 @@ func (d *Decider) Verify(ctx context.Context, challenge, proof []byte, request m
 	if err := CheckContext(request); err != nil {
 		return authn.Decision{Reason: authn.FailMalformed, Detail: err.Error()}, nil //nolint:nilerr // a bad request is a refusal
 	}
-	dec := authn.VerifyPair(ctx, d.r, d.spent, challenge, proof, now)
+	dec := authn.VerifyPair(ctx, issuers{d.r}, d.spent, challenge, proof, now)
 	if dec.Reason == authn.FailUnavailable {
 		return dec, ErrUnavailable
 	}
@@ -155,6 +158,7 @@ func (d *Decider) contracts(ctx context.Context, dec authn.Decision, request map
 	in := contract.AccessInputs{
 		Device:       map[string]string{"did": dev.DID, "provider": dev.Provider, "kind": dev.Kind},
 		DeviceAttrs:  dev.Attrs(),
+		Disclosed:    dec.Disclosed,
 		Service:      map[string]string{"did": svc.DID, "provider": svc.Provider, "kind": svc.Kind},
 		ServiceAttrs: svc.Attrs(),
 		Request:      request,
@@ -193,8 +197,35 @@ func (d *Decider) contracts(ctx context.Context, dec authn.Decision, request map
 			return deny(id + " does not compile")
 		}
 		if out := prg.Eval(values); out.Outcome != "allow" {
+			if strings.HasPrefix(out.Reason, "contract error: no such key") && strings.Contains(c.Source, "disclosed") {
+				// The contract requires a claim the device did not disclose.
+				dec.OK, dec.Reason, dec.Detail = false, authn.FailClaimMissing, id+": "+out.Reason
+				return dec, nil
+			}
 			return deny(id + ": " + out.Reason)
 		}
 	}
 	return dec, nil
+}
+
+// issuers is the node's view with the keys that sign credentials: the
+// token keys each provider publishes on the ledger.
+type issuers struct{ Records }
+
+var (
+	_ authn.Issuers  = issuers{}
+	_ authn.Statuses = issuers{}
+)
+
+// IssuerKey implements authn.Issuers.
+func (v issuers) IssuerKey(ctx context.Context, provider, kid string) (*op.Key, error) {
+	p, err := v.Provider(ctx, provider)
+	if err != nil || p == nil || p.Removed != 0 {
+		return nil, err // a removed provider's keys sign nothing
+	}
+	k, ok := p.TokenKey(kid)
+	if !ok {
+		return nil, nil
+	}
+	return &k, nil
 }

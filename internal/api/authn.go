@@ -80,3 +80,25 @@ func (s *Server) accessOnly(w http.ResponseWriter, r *http.Request) error {
 	d, err := s.acc.Access(r.Context(), req, time.Now().Unix())
 	return s.decided(w, d, err)
 }
+
+// credentialStatus answers whether a provider revoked a credential it
+// issued (operation credential.status), by the credential's opaque id.
+func (s *Server) credentialStatus(w http.ResponseWriter, r *http.Request) error {
+	prov, id := r.PathValue("did"), r.PathValue("id")
+	if _, err := did.ParseNoFragment(prov); err != nil {
+		return fail(ReasonInvalidDID, "not a provider DID")
+	}
+	if len(id) != op.CredentialIDLen {
+		return rejection(op.ReasonInvalidField, "a credential id is 22 base64url characters")
+	}
+	st, err := s.res.CredentialStatus(r.Context(), prov, id)
+	if err != nil {
+		return err
+	}
+	v := sdk.CredentialStatusView{Provider: prov, ID: id, Revoked: st != nil}
+	if st != nil {
+		v.Height, v.Time = st.Height, time.Unix(0, st.Revoked).UTC()
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}

@@ -147,6 +147,7 @@ func (s *Server) Handler() http.Handler {
 
 	route("GET /.well-known/oauth-authorization-server/{path...}", s.oauthMetadataAt) // RFC 8414 section 3
 	route("GET /v1/providers/{did}/jwks", s.providerJWKS)
+	route("GET /v1/providers/{did}/credentials/{id}", s.credentialStatus) // authn.go
 	route("POST /v1/x509/issue", s.x509Issue)
 	route("GET /v1/x509/ca/{provider}", s.x509CA)
 	route("GET /v1/x509/crl/{provider}", s.x509CRL)

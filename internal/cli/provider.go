@@ -47,7 +47,7 @@ func (a *app) providerCmd() *cobra.Command {
 		sub.MarkFlagRequired("key")
 		cmd.AddCommand(sub)
 	}
-	cmd.AddCommand(a.enrollCmd(), a.ticketCmd(), a.providerShowCmd(), a.providerListCmd())
+	cmd.AddCommand(a.enrollCmd(), a.ticketCmd(), a.providerShowCmd(), a.providerListCmd(), a.credentialCmd())
 	return cmd
 }
 

@@ -89,12 +89,12 @@ var Variables = map[Kind][]cel.EnvOption{
 		cel.Variable("time", cel.TimestampType),  // block time
 	},
 	Access: {
-		cel.Variable("device", strMap),          // {did, provider, kind}
-		cel.Variable("device_attrs", strMap),    // the device's public attributes
-		cel.Variable("service", strMap),         // {did, provider, kind}
-		cel.Variable("service_attrs", strMap),   // the service's public attributes
-		cel.Variable("request", strMap),         // what the service passes: operation, area...
-		cel.Variable("time", cel.TimestampType), // verification time
+		cel.Variable("device", cel.MapType(cel.StringType, cel.DynType)), // {did, provider, kind, disclosed: {name: value}}
+		cel.Variable("device_attrs", strMap),                             // the device's public attributes
+		cel.Variable("service", strMap),                                  // {did, provider, kind}
+		cel.Variable("service_attrs", strMap),                            // the service's public attributes
+		cel.Variable("request", strMap),                                  // what the service passes: operation, area...
+		cel.Variable("time", cel.TimestampType),                          // verification time
 	},
 }
 

@@ -43,8 +43,11 @@ func (in RegistrationInputs) Values() map[string]any {
 // AccessInputs are an access contract's inputs: what a node gives it when
 // it decides on an authenticated device, and what a dry run decodes.
 type AccessInputs struct {
-	Device       map[string]string `json:"device"` // {did, provider, kind}
-	DeviceAttrs  map[string]string `json:"device_attrs"`
+	Device      map[string]string `json:"device"` // {did, provider, kind}
+	DeviceAttrs map[string]string `json:"device_attrs"`
+	// Disclosed are the claims the device disclosed from its credential,
+	// each verified (device.disclosed.<name>): never from the ledger.
+	Disclosed    map[string]string `json:"disclosed"`
 	Service      map[string]string `json:"service"` // {did, provider, kind}
 	ServiceAttrs map[string]string `json:"service_attrs"`
 	Request      map[string]string `json:"request"` // what the service passes: operation, area...
@@ -53,8 +56,14 @@ type AccessInputs struct {
 
 // Values returns the program's variables (documented in docs/contracts.md).
 func (in AccessInputs) Values() map[string]any {
+	device := map[string]any{"disclosed": orEmptyMap(in.Disclosed)}
+	for k, v := range in.Device {
+		if k != "disclosed" {
+			device[k] = v
+		}
+	}
 	return map[string]any{
-		"device": orEmptyMap(in.Device), "device_attrs": orEmptyMap(in.DeviceAttrs), "service": orEmptyMap(in.Service),
+		"device": device, "device_attrs": orEmptyMap(in.DeviceAttrs), "service": orEmptyMap(in.Service),
 		"service_attrs": orEmptyMap(in.ServiceAttrs), "request": orEmptyMap(in.Request), "time": in.Time.UTC(),
 	}
 }

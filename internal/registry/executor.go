@@ -66,6 +66,8 @@ func (a *App) execute(st state.Reader, txHash [32]byte, s *op.Signed, b blockInf
 		out, err = x.propose()
 	case op.TypeVote:
 		out, err = x.vote()
+	case op.TypeCredentialStatus:
+		out, err = x.credentialStatus()
 	default:
 		err = op.Reject(op.ReasonMalformed, "unknown operation type")
 	}
