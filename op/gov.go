@@ -18,6 +18,7 @@ const (
 	ProposalRemove    = "provider.remove" // remove a provider (Provider)
 	ProposalValidator = "validator.set"   // set a provider's validator key and power (Provider, Validator)
 	ProposalParams    = "params.set"      // set the network parameters (Params)
+	ProposalKeys      = "provider.keys"   // replace a provider's admin keys and threshold (Provider, KeySet): recovery when they are lost
 )
 
 // Governance limits.
@@ -47,7 +48,15 @@ type Proposal struct {
 	Params    *Params    `cbor:"5,keyasint,omitempty" json:"params,omitempty"`
 	// Nonce distinguishes two proposals of otherwise equal content (the
 	// same change proposed again after the first expired).
-	Nonce []byte `cbor:"6,keyasint,omitempty" json:"nonce,omitempty"`
+	Nonce  []byte  `cbor:"6,keyasint,omitempty" json:"nonce,omitempty"`
+	KeySet *KeySet `cbor:"7,keyasint,omitempty" json:"keySet,omitempty"`
+}
+
+// KeySet is a provider's admin keys and threshold, as provider.keys
+// governance proposals set them.
+type KeySet struct {
+	Keys      []Key  `cbor:"1,keyasint" json:"keys"`
+	Threshold uint64 `cbor:"2,keyasint" json:"threshold"`
 }
 
 // Admit is a provider to admit: its name and admin keys (its DID derives
@@ -57,6 +66,8 @@ type Admit struct {
 	Name      string     `cbor:"1,keyasint" json:"name"`
 	Keys      []Key      `cbor:"2,keyasint" json:"keys"`
 	Validator *Validator `cbor:"3,keyasint,omitempty" json:"validator,omitempty"`
+	// Threshold is how many of Keys sign each of its operations (0: 1).
+	Threshold uint64 `cbor:"4,keyasint,omitempty" json:"threshold,omitempty"`
 }
 
 // Validator is a CometBFT validator: its Ed25519 consensus key and its
@@ -131,7 +142,7 @@ func (p *Proposal) validate(network string) error {
 	if len(p.Nonce) > MaxNonceLen {
 		return Reject(ReasonInvalidField, fmt.Sprintf("gov.proposal.nonce longer than %d bytes", MaxNonceLen))
 	}
-	var want [4]bool // admit, provider, validator, params
+	var want [5]bool // admit, provider, validator, params, key set
 	switch p.Kind {
 	case ProposalAdmit:
 		want[0] = true
@@ -141,10 +152,12 @@ func (p *Proposal) validate(network string) error {
 		want[1], want[2] = true, true
 	case ProposalParams:
 		want[3] = true
+	case ProposalKeys:
+		want[1], want[4] = true, true
 	default:
-		return Reject(ReasonInvalidField, fmt.Sprintf("gov.proposal.kind %.64q is not one of provider.admit, provider.remove, validator.set, params.set", p.Kind))
+		return Reject(ReasonInvalidField, fmt.Sprintf("gov.proposal.kind %.64q is not one of provider.admit, provider.remove, validator.set, params.set, provider.keys", p.Kind))
 	}
-	if have := [4]bool{p.Admit != nil, p.Provider != "", p.Validator != nil, p.Params != nil}; have != want {
+	if have := [5]bool{p.Admit != nil, p.Provider != "", p.Validator != nil, p.Params != nil, p.KeySet != nil}; have != want {
 		return Reject(ReasonInvalidField, "gov.proposal: the fields must match the kind "+p.Kind)
 	}
 	switch p.Kind {
@@ -153,8 +166,7 @@ func (p *Proposal) validate(network string) error {
 		if err := checkText("gov.proposal.admit.name", a.Name, MaxNameLen, false); err != nil {
 			return err
 		}
-		doc := Document{Keys: a.Keys}
-		if err := doc.validate("gov.proposal.admit"); err != nil {
+		if err := ValidateKeySet("gov.proposal.admit", a.Keys, a.Threshold, true); err != nil {
 			return err
 		}
 		if a.Validator != nil {
@@ -169,6 +181,11 @@ func (p *Proposal) validate(network string) error {
 		return p.Validator.validate("gov.proposal.validator", true)
 	case ProposalParams:
 		return p.Params.Validate()
+	case ProposalKeys:
+		if err := checkDID("gov.proposal.provider", p.Provider, network); err != nil {
+			return err
+		}
+		return ValidateKeySet("gov.proposal.keySet", p.KeySet.Keys, p.KeySet.Threshold, false)
 	}
 	return nil
 }

@@ -87,15 +87,16 @@ const (
 // Payload is the signed content of every operation: its type, the network
 // it is made for, and exactly one body matching the type.
 type Payload struct {
-	Type     string    `cbor:"1,keyasint" json:"type"`
-	Network  string    `cbor:"2,keyasint" json:"network"`
-	Register *Register `cbor:"3,keyasint,omitempty" json:"register,omitempty"`
-	Update   *Update   `cbor:"4,keyasint,omitempty" json:"update,omitempty"`
-	Status   *Status   `cbor:"5,keyasint,omitempty" json:"status,omitempty"`
-	Enroll   *Enroll   `cbor:"6,keyasint,omitempty" json:"enroll,omitempty"`
-	Contract *Contract `cbor:"7,keyasint,omitempty" json:"contract,omitempty"`
-	Publish  *Publish  `cbor:"8,keyasint,omitempty" json:"publish,omitempty"`
-	Gov      *Gov      `cbor:"9,keyasint,omitempty" json:"gov,omitempty"`
+	Type     string        `cbor:"1,keyasint" json:"type"`
+	Network  string        `cbor:"2,keyasint" json:"network"`
+	Register *Register     `cbor:"3,keyasint,omitempty" json:"register,omitempty"`
+	Update   *Update       `cbor:"4,keyasint,omitempty" json:"update,omitempty"`
+	Status   *Status       `cbor:"5,keyasint,omitempty" json:"status,omitempty"`
+	Enroll   *Enroll       `cbor:"6,keyasint,omitempty" json:"enroll,omitempty"`
+	Contract *Contract     `cbor:"7,keyasint,omitempty" json:"contract,omitempty"`
+	Publish  *Publish      `cbor:"8,keyasint,omitempty" json:"publish,omitempty"`
+	Gov      *Gov          `cbor:"9,keyasint,omitempty" json:"gov,omitempty"`
+	Keys     *ProviderKeys `cbor:"12,keyasint,omitempty" json:"keys,omitempty"` // provider.keys (keys.go)
 }
 
 // Publish sets what a provider publishes for the verifiers of the
@@ -264,6 +265,8 @@ func (p *Payload) TargetVersion() uint64 {
 		return p.Status.Version
 	case p.Publish != nil:
 		return p.Publish.Version
+	case p.Keys != nil:
+		return p.Keys.Version
 	}
 	return 0
 }

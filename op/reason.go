@@ -32,6 +32,8 @@ const (
 	ReasonAlreadyVoted      Reason = "already-voted"      // the provider already approved this proposal
 	ReasonProposalClosed    Reason = "proposal-closed"    // the proposal was executed or expired
 	ReasonUnsafeChange      Reason = "unsafe-change"      // the change would remove the last provider or leave an unsafe validator set
+	ReasonBelowThreshold    Reason = "below-threshold"    // fewer distinct admin keys signed than the provider's threshold
+	ReasonDuplicateSigner   Reason = "duplicate-signer"   // one key signs an operation twice
 )
 
 var reasons = []Reason{
@@ -40,7 +42,7 @@ var reasons = []Reason{
 	ReasonUnknownEntity, ReasonUnknownProvider, ReasonReplayed, ReasonStaleVersion,
 	ReasonInvalidTransition, ReasonBadTicket, ReasonInternal, ReasonMempoolFull, ReasonTimeout,
 	ReasonAliasTaken, ReasonBadContract, ReasonUnknownProposal, ReasonAlreadyVoted, ReasonProposalClosed,
-	ReasonUnsafeChange,
+	ReasonUnsafeChange, ReasonBelowThreshold, ReasonDuplicateSigner,
 }
 
 // Reasons returns every reason code in code order.

@@ -212,6 +212,20 @@ func TestRejections(t *testing.T) {
 			// The default provider runs the only validator.
 			return propose(h.Other, op.Proposal{Kind: op.ProposalRemove, Provider: h.Provider.DID.String()})
 		}},
+		{op.ReasonDuplicateSigner, 400, func() []byte {
+			tx, err := op.SignMulti([]cose.Signer{h.Provider.Signer, h.Provider.Signer}, []did.DID{h.Provider.Kid, h.Provider.Kid},
+				op.Payload{Type: op.TypeDeploy, Network: h.Network, Contract: &op.Contract{Provider: h.Provider.DID.String(), Name: "twice", Kind: op.ContractAccess, Source: "true"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tx
+		}},
+		{op.ReasonBelowThreshold, 403, func() []byte {
+			// The last case: the other provider's operations need 2 of its keys from here on.
+			two := []op.Key{op.KeyFrom(h.Other.Kid.Fragment, h.Other.Signer.Public()), op.KeyFrom("admin-2", nodetest.NewKey(t, cose.AlgEdDSA).Public())}
+			h.MustSubmit(h.Sign(h.Other.Signer, h.Other.Kid, op.Payload{Type: op.TypeKeys, Keys: &op.ProviderKeys{Provider: h.Other.DID.String(), Keys: two, Threshold: 2}}))
+			return h.Sign(h.Other.Signer, h.Other.Kid, op.Payload{Type: op.TypeDeploy, Contract: &op.Contract{Provider: h.Other.DID.String(), Name: "alone", Kind: op.ContractAccess, Source: "true"}})
+		}},
 	}
 	seen := map[op.Reason]bool{}
 	for _, c := range cases {

@@ -116,7 +116,7 @@ func (a *App) InitChain(_ context.Context, req *abci.RequestInitChain) (*abci.Re
 		if err != nil {
 			return nil, err
 		}
-		b, err := op.Marshal(record.Provider{DID: id.String(), Name: gp.Name, Keys: gp.Keys, Created: req.Time.UnixNano()})
+		b, err := op.Marshal(record.Provider{DID: id.String(), Name: gp.Name, Keys: gp.Keys, Threshold: gp.Threshold, Created: req.Time.UnixNano()})
 		if err != nil {
 			return nil, err
 		}

@@ -192,7 +192,7 @@ func (x *executor) change(g *record.Governance, p *op.Proposal, id string) (*cha
 				return nil, err
 			}
 		}
-		b, err := op.Marshal(record.Provider{DID: pid.String(), Name: a.Name, Keys: a.Keys, Created: x.b.Time, Admitted: id})
+		b, err := op.Marshal(record.Provider{DID: pid.String(), Name: a.Name, Keys: a.Keys, Threshold: a.Threshold, Created: x.b.Time, Admitted: id})
 		if err != nil {
 			return nil, err
 		}
@@ -232,6 +232,19 @@ func (x *executor) change(g *record.Governance, p *op.Proposal, id string) (*cha
 		}
 	case op.ProposalParams:
 		next.Params = *p.Params
+	case op.ProposalKeys:
+		prov, err := x.currentProvider(g, p.Provider)
+		if err != nil {
+			return nil, err
+		}
+		np := withKeys(prov, p.KeySet.Keys, p.KeySet.Threshold)
+		b, err := op.Marshal(np)
+		if err != nil {
+			return nil, err
+		}
+		cs.writes = append(cs.writes, write{record.ProviderKey(prov.DID), b})
+		cs.events = append(cs.events, keysEvent(np))
+		attrs = append(attrs, record.Attr{Key: "keys", Value: prov.DID})
 	default:
 		return nil, op.Reject(op.ReasonInvalidField, "unknown proposal kind")
 	}
