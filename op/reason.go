@@ -34,6 +34,7 @@ const (
 	ReasonUnsafeChange      Reason = "unsafe-change"      // the change would remove the last provider or leave an unsafe validator set
 	ReasonBelowThreshold    Reason = "below-threshold"    // fewer distinct admin keys signed than the provider's threshold
 	ReasonDuplicateSigner   Reason = "duplicate-signer"   // one key signs an operation twice
+	ReasonGovTooManyOpen    Reason = "gov-too-many-open"  // the provider has as many open proposals as params.maxOpen allows (app version 2)
 )
 
 var reasons = []Reason{
@@ -42,7 +43,7 @@ var reasons = []Reason{
 	ReasonUnknownEntity, ReasonUnknownProvider, ReasonReplayed, ReasonStaleVersion,
 	ReasonInvalidTransition, ReasonBadTicket, ReasonInternal, ReasonMempoolFull, ReasonTimeout,
 	ReasonAliasTaken, ReasonBadContract, ReasonUnknownProposal, ReasonAlreadyVoted, ReasonProposalClosed,
-	ReasonUnsafeChange, ReasonBelowThreshold, ReasonDuplicateSigner,
+	ReasonUnsafeChange, ReasonBelowThreshold, ReasonDuplicateSigner, ReasonGovTooManyOpen,
 }
 
 // Reasons returns every reason code in code order.

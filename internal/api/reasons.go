@@ -90,7 +90,7 @@ func statusOf(r op.Reason) int {
 	case op.ReasonUnknownEntity, op.ReasonUnknownProvider, op.ReasonUnknownProposal:
 		return http.StatusNotFound
 	case op.ReasonReplayed, op.ReasonStaleVersion, op.ReasonInvalidTransition, op.ReasonAliasTaken,
-		op.ReasonAlreadyVoted, op.ReasonProposalClosed, op.ReasonUnsafeChange:
+		op.ReasonAlreadyVoted, op.ReasonProposalClosed, op.ReasonUnsafeChange, op.ReasonGovTooManyOpen:
 		return http.StatusConflict
 	case op.ReasonBadTicket, op.ReasonBadContract:
 		return http.StatusUnprocessableEntity

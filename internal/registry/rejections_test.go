@@ -557,6 +557,19 @@ var rejections = []rejection{
 		return tx
 	}},
 
+	// App version 2 (upgrade.go): the world upgrades, and bounds open
+	// proposals to 1.
+	{"fail/gov-too-many-open", op.ReasonGovTooManyOpen, everywhere, func(w *world) []byte {
+		up := w.propose(w.p, op.Proposal{Kind: op.ProposalUpgrade, Upgrade: &op.Upgrade{Name: "v2", Version: 2, Height: w.c.height + 3}})
+		w.apply(up, w.vote(w.r, w.proposalID(up)))
+		w.apply()
+		w.apply() // the upgrade height
+		limit := w.propose(w.p, op.Proposal{Kind: op.ProposalParams, Params: &op.Params{VoteNum: 1, VoteDen: 2, Deadline: 4, MaxOpen: 1}})
+		w.apply(limit, w.vote(w.r, w.proposalID(limit)))
+		w.apply(w.propose(w.p, op.Proposal{Kind: op.ProposalParams, Params: &op.Params{VoteNum: 2, VoteDen: 3, Deadline: 4}, Nonce: []byte("open")}))
+		return w.propose(w.p, op.Proposal{Kind: op.ProposalParams, Params: &op.Params{VoteNum: 2, VoteDen: 3, Deadline: 4}, Nonce: []byte("another")})
+	}},
+
 	// A provider's m-of-n admin keys (keys.go; the form in op/keys.go).
 	// The last cases: the first makes q's threshold 2.
 	{"fail/keys-below-threshold", op.ReasonBelowThreshold, everywhere, func(w *world) []byte {
