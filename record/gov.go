@@ -2,6 +2,7 @@ package record
 
 import (
 	"bytes"
+	"encoding/binary"
 	"slices"
 
 	"github.com/bias-iot/bias/op"
@@ -105,8 +106,19 @@ type OpenProposal struct {
 	Deadline int64  `cbor:"2,keyasint" json:"deadline"`
 }
 
-// prefixOpen is the table of OpenProposals.
-const prefixOpen = "o/"
+// prefixOpen is the table of OpenProposals; prefixDeadline the
+// proposals by deadline (from app version 2 on), whose expiry a block
+// event announces.
+const (
+	prefixOpen     = "o/"
+	prefixDeadline = "d/"
+)
+
+// DeadlineKey is the state key of the ids of the proposals whose
+// deadline is height h (a CBOR array of strings).
+func DeadlineKey(h int64) []byte {
+	return binary.BigEndian.AppendUint64([]byte(prefixDeadline), uint64(h))
+}
 
 // OpenKey is the state key of a provider's open proposals.
 func OpenKey(provider string) []byte { return []byte(prefixOpen + provider) }

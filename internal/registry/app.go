@@ -255,6 +255,11 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	if err != nil {
 		return nil, fmt.Errorf("block %d: %w", req.Height, err)
 	}
+	expired, err := a.expiries(req.Height)
+	if err != nil {
+		return nil, err
+	}
+	events = append(events, expired...)
 	before, err := getGovernance(a.st)
 	if err != nil {
 		return nil, err

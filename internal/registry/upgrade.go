@@ -147,15 +147,73 @@ func (x *executor) openWrite(g *record.Governance, rec *record.Proposal, made bo
 		return nil, err
 	}
 	open.Items = slices.DeleteFunc(open.Items, func(o record.OpenProposal) bool { return o.ID == rec.ID })
+	var ws []write
 	if made && rec.Status == record.ProposalOpen {
 		open.Items = append(open.Items, record.OpenProposal{ID: rec.ID, Deadline: rec.Deadline})
+		due, err := x.dueAt(rec.Deadline)
+		if err != nil {
+			return nil, err
+		}
+		b, err := op.Marshal(append(due, rec.ID))
+		if err != nil {
+			return nil, err
+		}
+		ws = append(ws, write{record.DeadlineKey(rec.Deadline), b})
 	}
 	if len(open.Items) == 0 {
-		return []write{{record.OpenKey(rec.Proposer), nil}}, nil
+		return append(ws, write{record.OpenKey(rec.Proposer), nil}), nil
 	}
 	b, err := op.Marshal(open)
 	if err != nil {
 		return nil, err
 	}
-	return []write{{record.OpenKey(rec.Proposer), b}}, nil
+	return append(ws, write{record.OpenKey(rec.Proposer), b}), nil
+}
+
+// dueAt reads the ids of the proposals whose deadline is h.
+func (x *executor) dueAt(h int64) ([]string, error) {
+	return readDue(x.st, h)
+}
+
+func readDue(st interface{ Get([]byte) ([]byte, error) }, h int64) ([]string, error) {
+	b, err := st.Get(record.DeadlineKey(h))
+	if err != nil || b == nil {
+		return nil, err
+	}
+	var ids []string
+	if err := op.Unmarshal(b, &ids); err != nil {
+		return nil, fmt.Errorf("proposals due at %d: %w", h, err)
+	}
+	return ids, nil
+}
+
+// expiries announces, at the start of block h (from app version 2 on),
+// the proposals whose deadline was block h-1 and that are still open:
+// one bias.gov block event each (expired, kind, provider: the
+// proposer). It reads and writes nothing else: the index stays, as the
+// proposals do.
+func (a *App) expiries(h int64) ([]abci.Event, error) {
+	g, err := getGovernance(a.st)
+	if err != nil || g == nil || g.Version() < 2 {
+		return nil, err
+	}
+	ids, err := readDue(a.st, h-1)
+	if err != nil || ids == nil {
+		return nil, err
+	}
+	var evs []abci.Event
+	for _, id := range ids {
+		p, err := getProposal(a.st, id)
+		if err != nil {
+			return nil, err
+		}
+		if p == nil || p.StatusAt(h) != record.ProposalExpired {
+			continue
+		}
+		evs = append(evs, ledgerEvent(record.EventGov, []record.Attr{
+			{Key: "expired", Value: id}, {Key: "kind", Value: p.Proposal.Kind}, {Key: "provider", Value: p.Proposer},
+			{Key: "status", Value: record.ProposalExpired},
+		}))
+	}
+	return evs, nil
 }
