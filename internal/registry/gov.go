@@ -242,8 +242,8 @@ func (x *executor) change(g *record.Governance, p *op.Proposal, id string) (*cha
 			return nil, err
 		}
 	case op.ProposalParams:
-		if p.Params.MaxOpen != 0 && g.Version() < 2 {
-			return nil, op.Reject(op.ReasonInvalidField, "params.maxOpen is a rule of app version 2; this network runs version "+strconv.FormatUint(g.Version(), 10))
+		if v := x.version(g); p.Params.MaxOpen != 0 && v < 2 {
+			return nil, op.Reject(op.ReasonInvalidField, "params.maxOpen is a rule of app version 2; this network runs version "+strconv.FormatUint(v, 10))
 		}
 		next.Params = *p.Params
 	case op.ProposalUpgrade:

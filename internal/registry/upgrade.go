@@ -88,14 +88,26 @@ func (a *App) appVersion() uint64 {
 	return g.Version()
 }
 
+// version is the app version whose rules the operation's block applies:
+// g's, or, when g is the committed state before an upgrade's height and
+// the block is at it (Precheck and CheckTx of the next block), the
+// upgrade's. In FinalizeBlock the upgrade is applied before the block's
+// operations, so that g's version is the block's.
+func (x *executor) version(g *record.Governance) uint64 {
+	if u := g.Upgrade; u != nil && u.Height <= x.b.Height {
+		return u.Version
+	}
+	return g.Version()
+}
+
 // scheduleUpgrade checks an upgrade proposal against the state as it
 // would execute in this block, and schedules it in next: its version is
 // above the current one, its height after this block and at most
 // op.MaxUpgradeDelay blocks ahead. It replaces an upgrade scheduled
 // before (to move or retarget it before its height).
 func (x *executor) scheduleUpgrade(g, next *record.Governance, u *op.Upgrade, id string) ([]record.Attr, error) {
-	if u.Version <= g.Version() {
-		return nil, op.Reject(op.ReasonInvalidField, fmt.Sprintf("gov.proposal.upgrade.version %d is not above the app version %d", u.Version, g.Version()))
+	if v := x.version(g); u.Version <= v {
+		return nil, op.Reject(op.ReasonInvalidField, fmt.Sprintf("gov.proposal.upgrade.version %d is not above the app version %d", u.Version, v))
 	}
 	if u.Height <= x.b.Height || u.Height > x.b.Height+op.MaxUpgradeDelay {
 		return nil, op.Reject(op.ReasonInvalidField, fmt.Sprintf("gov.proposal.upgrade.height must lie after block %d and at most %d blocks ahead", x.b.Height, op.MaxUpgradeDelay))
@@ -111,7 +123,7 @@ func (x *executor) scheduleUpgrade(g, next *record.Governance, u *op.Upgrade, id
 // proposer's list, without the proposals past their deadline, must hold
 // fewer than params.maxOpen before a new one.
 func (x *executor) openLimit(g *record.Governance, provider string) error {
-	if g.Version() < 2 {
+	if x.version(g) < 2 {
 		return nil
 	}
 	open, err := x.openOf(provider)
@@ -139,7 +151,7 @@ func (x *executor) openOf(provider string) (*record.OpenProposals, error) {
 // on: a proposal enters when it is made open, and leaves when it is
 // executed or its deadline passed.
 func (x *executor) openWrite(g *record.Governance, rec *record.Proposal, made bool) ([]write, error) {
-	if g.Version() < 2 {
+	if x.version(g) < 2 {
 		return nil, nil
 	}
 	open, err := x.openOf(rec.Proposer)

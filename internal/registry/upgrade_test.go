@@ -110,8 +110,18 @@ func TestUpgradeGatesOpenLimit(t *testing.T) {
 	if err := c.app.Precheck(early); !errors.Is(err, &op.Error{Reason: op.ReasonInvalidField}) || !strings.Contains(err.Error(), "app version 2") {
 		t.Fatalf("maxOpen in version 1: %v", err)
 	}
+	limit := s.blocks[upgradeHeight-2][0] // the params.set with maxOpen, made in the upgrade's block
 	for i, txs := range s.blocks {
 		h := c.height + 1
+		// A submission checks against the committed state, under the
+		// rules of the next block: version 2 from the block before the
+		// height on.
+		switch err := c.app.Precheck(limit); {
+		case h < upgradeHeight && !errors.Is(err, &op.Error{Reason: op.ReasonInvalidField}):
+			t.Fatalf("height %d: Precheck of maxOpen: %v, want invalid-field", h, err)
+		case h == upgradeHeight && err != nil:
+			t.Fatalf("Precheck of maxOpen for the upgrade's block: %v", err)
+		}
 		resp := c.finalize(txs...)
 		gov := governanceOf(t, c)
 		switch {
