@@ -1,4 +1,4 @@
-// Package cose implements COSE_Sign1 (RFC 9052) with the two algorithms bias
+// Package cose implements COSE_Sign1 and COSE_Sign (RFC 9052) with the two algorithms bias
 // accepts, EdDSA (Ed25519) and ES256 (ECDSA P-256), and the public keys they
 // use. Decoding is strict: definite lengths only, no duplicate map keys,
 // bounded sizes; a signature is checked over the protected header bytes
@@ -62,7 +62,8 @@ func init() {
 	}
 }
 
-// Message is a decoded COSE_Sign1.
+// Message is a decoded COSE_Sign1, or one signature of a COSE_Sign
+// with the payload (DecodeAll).
 type Message struct {
 	// Protected is the protected header bucket as received (the bstr contents).
 	Protected []byte
@@ -76,7 +77,14 @@ type Message struct {
 	// Unprotected is the unprotected header bucket, each value as
 	// received (SD-CWT carries its disclosures there).
 	Unprotected map[int64]cbor.RawMessage
+	// multi marks one signature of a COSE_Sign (DecodeAll), whose
+	// Sig_structure also covers body, the message's protected header.
+	multi bool
+	body  []byte
 }
+
+// Multi reports whether m is one signature of a COSE_Sign.
+func (m *Message) Multi() bool { return m.multi }
 
 type sign1Array struct {
 	_           struct{} `cbor:",toarray"`
@@ -104,6 +112,16 @@ func (b *bstr) UnmarshalCBOR(data []byte) error {
 	}
 	*b = v
 	return nil
+}
+
+// protectedHeader is the encoded protected header of a signature by s:
+// its alg, and kid unless nil.
+func protectedHeader(s Signer, kid []byte) ([]byte, error) {
+	hdr := map[int64]any{labelAlg: int64(s.Public().Alg())}
+	if kid != nil {
+		hdr[labelKid] = kid
+	}
+	return encMode.Marshal(hdr)
 }
 
 // Sign1 builds a tagged COSE_Sign1 with alg and kid in the protected header.
@@ -185,45 +203,56 @@ func Decode(b []byte) (*Message, error) {
 		return nil, fmt.Errorf("%w: missing signature", ErrMalformed)
 	}
 	m := &Message{Protected: a.Protected, Payload: a.Payload, Signature: a.Signature, Unprotected: a.Unprotected}
-	var prot map[int64]cbor.RawMessage
-	if len(a.Protected) > 0 {
-		if err := decMode.Unmarshal(a.Protected, &prot); err != nil {
-			return nil, fmt.Errorf("%w: protected header: %v", ErrMalformed, err)
-		}
-	}
-	if _, ok := prot[labelCrit]; ok {
-		return nil, fmt.Errorf("%w: critical headers are not supported", ErrMalformed)
-	}
-	algRaw, ok := prot[labelAlg]
-	if !ok {
-		return nil, fmt.Errorf("%w: protected header has no alg", ErrMalformed)
-	}
-	if _, dup := a.Unprotected[labelAlg]; dup {
-		return nil, fmt.Errorf("%w: alg in both header buckets", ErrMalformed)
-	}
-	var alg int64
-	if err := decMode.Unmarshal(algRaw, &alg); err != nil {
-		return nil, fmt.Errorf("%w: alg is not an integer", ErrMalformed)
-	}
-	m.Alg = Alg(alg)
-	if k, ok := prot[labelKid]; ok {
-		if _, dup := a.Unprotected[labelKid]; dup {
-			return nil, fmt.Errorf("%w: kid in both header buckets", ErrMalformed)
-		}
-		if err := decMode.Unmarshal(k, (*bstr)(&m.Kid)); err != nil || m.Kid == nil {
-			return nil, fmt.Errorf("%w: kid is not a byte string", ErrMalformed)
-		}
-		m.KidProtected = true
-	} else if k, ok := a.Unprotected[labelKid]; ok {
-		if err := decMode.Unmarshal(k, (*bstr)(&m.Kid)); err != nil || m.Kid == nil {
-			return nil, fmt.Errorf("%w: kid is not a byte string", ErrMalformed)
-		}
+	if err := m.headers(a.Protected, a.Unprotected); err != nil {
+		return nil, err
 	}
 	return m, nil
 }
 
+// headers reads alg and kid from a signature's header buckets.
+func (m *Message) headers(protected []byte, unprotected map[int64]cbor.RawMessage) error {
+	var prot map[int64]cbor.RawMessage
+	if len(protected) > 0 {
+		if err := decMode.Unmarshal(protected, &prot); err != nil {
+			return fmt.Errorf("%w: protected header: %v", ErrMalformed, err)
+		}
+	}
+	if _, ok := prot[labelCrit]; ok {
+		return fmt.Errorf("%w: critical headers are not supported", ErrMalformed)
+	}
+	algRaw, ok := prot[labelAlg]
+	if !ok {
+		return fmt.Errorf("%w: protected header has no alg", ErrMalformed)
+	}
+	if _, dup := unprotected[labelAlg]; dup {
+		return fmt.Errorf("%w: alg in both header buckets", ErrMalformed)
+	}
+	var alg int64
+	if err := decMode.Unmarshal(algRaw, &alg); err != nil {
+		return fmt.Errorf("%w: alg is not an integer", ErrMalformed)
+	}
+	m.Alg = Alg(alg)
+	if k, ok := prot[labelKid]; ok {
+		if _, dup := unprotected[labelKid]; dup {
+			return fmt.Errorf("%w: kid in both header buckets", ErrMalformed)
+		}
+		if err := decMode.Unmarshal(k, (*bstr)(&m.Kid)); err != nil || m.Kid == nil {
+			return fmt.Errorf("%w: kid is not a byte string", ErrMalformed)
+		}
+		m.KidProtected = true
+	} else if k, ok := unprotected[labelKid]; ok {
+		if err := decMode.Unmarshal(k, (*bstr)(&m.Kid)); err != nil || m.Kid == nil {
+			return fmt.Errorf("%w: kid is not a byte string", ErrMalformed)
+		}
+	}
+	return nil
+}
+
 // ToBeSigned returns the Sig_structure bytes that the signature covers.
 func (m *Message) ToBeSigned(externalAAD []byte) ([]byte, error) {
+	if m.multi {
+		return signStructure(m.body, m.Protected, externalAAD, m.Payload)
+	}
 	return toBeSigned(m.Protected, externalAAD, m.Payload)
 }
 

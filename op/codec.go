@@ -81,6 +81,10 @@ type Signed struct {
 	Msg     *cose.Message
 	Kid     did.DID
 	Payload Payload
+	// Cosigners are the further signatures of a COSE_Sign (a provider's
+	// threshold of admin keys), each by another key of Kid's signer;
+	// none for a COSE_Sign1.
+	Cosigners []Cosigner
 	// PayloadHash is SHA-256 of the signed payload: the operation's identity
 	// for replay detection (a re-encoded signature does not change it).
 	PayloadHash [32]byte
@@ -92,21 +96,16 @@ func Decode(tx []byte) (*Signed, error) {
 	if len(tx) > MaxEnrollBytes {
 		return nil, Reject(ReasonOversized, fmt.Sprintf("operation is %d bytes, limit %d", len(tx), MaxEnrollBytes))
 	}
-	m, err := cose.Decode(tx)
+	ms, err := cose.DecodeAll(tx)
 	if err != nil {
 		return nil, Reject(ReasonMalformed, err.Error())
 	}
-	if m.Alg != cose.AlgEdDSA && m.Alg != cose.AlgES256 {
-		return nil, Reject(ReasonUnsupportedAlg, fmt.Sprintf("algorithm %v; use EdDSA or ES256", m.Alg))
+	kid, co, err := signers(ms)
+	if err != nil {
+		return nil, err
 	}
-	if !m.KidProtected {
-		return nil, Reject(ReasonMalformed, "kid must be in the protected header")
-	}
-	kid, err := did.Parse(string(m.Kid))
-	if err != nil || kid.Fragment == "" {
-		return nil, Reject(ReasonMalformed, "kid must be the DID URL of a key (did:bias:<network>:<suffix>#<key>)")
-	}
-	s := &Signed{Msg: m, Kid: kid, PayloadHash: sha256.Sum256(m.Payload)}
+	m := ms[0]
+	s := &Signed{Msg: m, Kid: kid, Cosigners: co, PayloadHash: sha256.Sum256(m.Payload)}
 	if err := Unmarshal(m.Payload, &s.Payload); err != nil {
 		return nil, Reject(ReasonMalformed, "payload: "+err.Error())
 	}
@@ -132,7 +131,7 @@ func (p *Payload) Validate() error {
 		return Reject(ReasonInvalidField, "network: "+err.Error())
 	}
 	bodies := 0
-	for _, set := range []bool{p.Register != nil, p.Update != nil, p.Status != nil, p.Enroll != nil, p.Contract != nil, p.Publish != nil, p.Gov != nil, p.Pairwise != nil, p.Credential != nil} {
+	for _, set := range []bool{p.Register != nil, p.Update != nil, p.Status != nil, p.Enroll != nil, p.Contract != nil, p.Publish != nil, p.Gov != nil, p.Pairwise != nil, p.Credential != nil, p.Keys != nil} {
 		if set {
 			bodies++
 		}
@@ -157,6 +156,8 @@ func (p *Payload) Validate() error {
 		want = p.Pairwise != nil
 	case TypeCredentialStatus:
 		want = p.Credential != nil
+	case TypeKeys:
+		want = p.Keys != nil
 	default:
 		return Reject(ReasonMalformed, fmt.Sprintf("unknown operation type %.64q", p.Type))
 	}
@@ -189,6 +190,8 @@ func (p *Payload) Validate() error {
 		return p.Pairwise.validate(p.Network)
 	case p.Credential != nil:
 		return p.Credential.validate(p.Network)
+	case p.Keys != nil:
+		return p.Keys.validate(p.Network)
 	default:
 		return p.Enroll.validate(p.Network)
 	}

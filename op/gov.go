@@ -18,6 +18,8 @@ const (
 	ProposalRemove    = "provider.remove" // remove a provider (Provider)
 	ProposalValidator = "validator.set"   // set a provider's validator key and power (Provider, Validator)
 	ProposalParams    = "params.set"      // set the network parameters (Params)
+	ProposalKeys      = "provider.keys"   // replace a provider's admin keys and threshold (Provider, KeySet): recovery when they are lost
+	ProposalUpgrade   = "upgrade"         // schedule a state-machine upgrade (Upgrade)
 )
 
 // Governance limits.
@@ -25,6 +27,10 @@ const (
 	MaxValidatorPower = 1 << 32   // a validator's power (far below CometBFT's total limit)
 	MaxVoteDen        = 100       // the vote threshold's denominator
 	MaxDeadline       = 1_000_000 // a proposal's lifetime, in blocks
+	MaxUpgradeDelay   = 1_000_000 // how far ahead an upgrade is scheduled, in blocks
+	MaxAppVersion     = 1 << 20   // an upgrade's target version
+	MaxOpenLimit      = 64        // params.maxOpen
+	DefaultOpenLimit  = 8         // params.maxOpen when it is 0
 )
 
 // Gov is the body of gov.propose (Proposal set) and gov.vote (Vote set),
@@ -47,7 +53,28 @@ type Proposal struct {
 	Params    *Params    `cbor:"5,keyasint,omitempty" json:"params,omitempty"`
 	// Nonce distinguishes two proposals of otherwise equal content (the
 	// same change proposed again after the first expired).
-	Nonce []byte `cbor:"6,keyasint,omitempty" json:"nonce,omitempty"`
+	Nonce   []byte   `cbor:"6,keyasint,omitempty" json:"nonce,omitempty"`
+	KeySet  *KeySet  `cbor:"7,keyasint,omitempty" json:"keySet,omitempty"`
+	Upgrade *Upgrade `cbor:"8,keyasint,omitempty" json:"upgrade,omitempty"`
+}
+
+// Upgrade schedules a state-machine upgrade: from the block of Height
+// on, the network's app version is Version (above the current one), and
+// a node whose code does not know it halts there. Name names the release
+// (for the halt message and the operators). Height lies after the block
+// that executes the proposal, at most MaxUpgradeDelay blocks after the
+// block that makes it.
+type Upgrade struct {
+	Name    string `cbor:"1,keyasint" json:"name"`
+	Version uint64 `cbor:"2,keyasint" json:"version"`
+	Height  int64  `cbor:"3,keyasint" json:"height"`
+}
+
+// KeySet is a provider's admin keys and threshold, as provider.keys
+// governance proposals set them.
+type KeySet struct {
+	Keys      []Key  `cbor:"1,keyasint" json:"keys"`
+	Threshold uint64 `cbor:"2,keyasint" json:"threshold"`
 }
 
 // Admit is a provider to admit: its name and admin keys (its DID derives
@@ -57,6 +84,8 @@ type Admit struct {
 	Name      string     `cbor:"1,keyasint" json:"name"`
 	Keys      []Key      `cbor:"2,keyasint" json:"keys"`
 	Validator *Validator `cbor:"3,keyasint,omitempty" json:"validator,omitempty"`
+	// Threshold is how many of Keys sign each of its operations (0: 1).
+	Threshold uint64 `cbor:"4,keyasint,omitempty" json:"threshold,omitempty"`
 }
 
 // Validator is a CometBFT validator: its Ed25519 consensus key and its
@@ -73,6 +102,18 @@ type Params struct {
 	VoteNum  uint64 `cbor:"1,keyasint" json:"voteNum"`
 	VoteDen  uint64 `cbor:"2,keyasint" json:"voteDen"`
 	Deadline int64  `cbor:"3,keyasint" json:"deadline"`
+	// MaxOpen bounds the proposals one provider may have open at once
+	// (0: DefaultOpenLimit). A rule of app version 2: a version-1
+	// network refuses to set it and counts nothing.
+	MaxOpen uint64 `cbor:"4,keyasint,omitempty" json:"maxOpen,omitempty"`
+}
+
+// OpenLimit is how many open proposals one provider may have.
+func (p Params) OpenLimit() int {
+	if p.MaxOpen == 0 {
+		return DefaultOpenLimit
+	}
+	return int(p.MaxOpen)
 }
 
 // DefaultParams are a network's parameters until governance changes
@@ -92,6 +133,9 @@ func (p Params) Validate() error {
 	}
 	if p.Deadline < 1 || p.Deadline > MaxDeadline {
 		return Reject(ReasonInvalidField, fmt.Sprintf("params.deadline must be 1 to %d blocks", MaxDeadline))
+	}
+	if p.MaxOpen > MaxOpenLimit {
+		return Reject(ReasonInvalidField, fmt.Sprintf("params.maxOpen must be at most %d", MaxOpenLimit))
 	}
 	return nil
 }
@@ -131,7 +175,7 @@ func (p *Proposal) validate(network string) error {
 	if len(p.Nonce) > MaxNonceLen {
 		return Reject(ReasonInvalidField, fmt.Sprintf("gov.proposal.nonce longer than %d bytes", MaxNonceLen))
 	}
-	var want [4]bool // admit, provider, validator, params
+	var want [6]bool // admit, provider, validator, params, key set, upgrade
 	switch p.Kind {
 	case ProposalAdmit:
 		want[0] = true
@@ -141,10 +185,14 @@ func (p *Proposal) validate(network string) error {
 		want[1], want[2] = true, true
 	case ProposalParams:
 		want[3] = true
+	case ProposalKeys:
+		want[1], want[4] = true, true
+	case ProposalUpgrade:
+		want[5] = true
 	default:
-		return Reject(ReasonInvalidField, fmt.Sprintf("gov.proposal.kind %.64q is not one of provider.admit, provider.remove, validator.set, params.set", p.Kind))
+		return Reject(ReasonInvalidField, fmt.Sprintf("gov.proposal.kind %.64q is not one of provider.admit, provider.remove, validator.set, params.set, provider.keys, upgrade", p.Kind))
 	}
-	if have := [4]bool{p.Admit != nil, p.Provider != "", p.Validator != nil, p.Params != nil}; have != want {
+	if have := [6]bool{p.Admit != nil, p.Provider != "", p.Validator != nil, p.Params != nil, p.KeySet != nil, p.Upgrade != nil}; have != want {
 		return Reject(ReasonInvalidField, "gov.proposal: the fields must match the kind "+p.Kind)
 	}
 	switch p.Kind {
@@ -153,8 +201,7 @@ func (p *Proposal) validate(network string) error {
 		if err := checkText("gov.proposal.admit.name", a.Name, MaxNameLen, false); err != nil {
 			return err
 		}
-		doc := Document{Keys: a.Keys}
-		if err := doc.validate("gov.proposal.admit"); err != nil {
+		if err := ValidateKeySet("gov.proposal.admit", a.Keys, a.Threshold, true); err != nil {
 			return err
 		}
 		if a.Validator != nil {
@@ -169,6 +216,22 @@ func (p *Proposal) validate(network string) error {
 		return p.Validator.validate("gov.proposal.validator", true)
 	case ProposalParams:
 		return p.Params.Validate()
+	case ProposalKeys:
+		if err := checkDID("gov.proposal.provider", p.Provider, network); err != nil {
+			return err
+		}
+		return ValidateKeySet("gov.proposal.keySet", p.KeySet.Keys, p.KeySet.Threshold, false)
+	case ProposalUpgrade:
+		u := p.Upgrade
+		if err := checkText("gov.proposal.upgrade.name", u.Name, MaxNameLen, false); err != nil {
+			return err
+		}
+		if u.Version < 2 || u.Version > MaxAppVersion {
+			return Reject(ReasonInvalidField, fmt.Sprintf("gov.proposal.upgrade.version must be 2 to %d", MaxAppVersion))
+		}
+		if u.Height < 2 {
+			return Reject(ReasonInvalidField, "gov.proposal.upgrade.height must be a future block height")
+		}
 	}
 	return nil
 }

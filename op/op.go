@@ -98,6 +98,7 @@ type Payload struct {
 	Gov        *Gov              `cbor:"9,keyasint,omitempty" json:"gov,omitempty"`
 	Credential *CredentialStatus `cbor:"10,keyasint,omitempty" json:"credential,omitempty"` // credential.go
 	Pairwise   *Pairwise         `cbor:"11,keyasint,omitempty" json:"pairwise,omitempty"`
+	Keys       *ProviderKeys     `cbor:"12,keyasint,omitempty" json:"keys,omitempty"` // provider.keys (keys.go)
 }
 
 // Publish sets what a provider publishes for the verifiers of the
@@ -273,6 +274,8 @@ func (p *Payload) TargetVersion() uint64 {
 		return p.Status.Version
 	case p.Publish != nil:
 		return p.Publish.Version
+	case p.Keys != nil:
+		return p.Keys.Version
 	}
 	return 0
 }

@@ -32,6 +32,9 @@ const (
 	ReasonAlreadyVoted      Reason = "already-voted"      // the provider already approved this proposal
 	ReasonProposalClosed    Reason = "proposal-closed"    // the proposal was executed or expired
 	ReasonUnsafeChange      Reason = "unsafe-change"      // the change would remove the last provider or leave an unsafe validator set
+	ReasonBelowThreshold    Reason = "below-threshold"    // fewer distinct admin keys signed than the provider's threshold
+	ReasonDuplicateSigner   Reason = "duplicate-signer"   // one key signs an operation twice
+	ReasonGovTooManyOpen    Reason = "gov-too-many-open"  // the provider has as many open proposals as params.maxOpen allows (app version 2)
 )
 
 var reasons = []Reason{
@@ -40,7 +43,7 @@ var reasons = []Reason{
 	ReasonUnknownEntity, ReasonUnknownProvider, ReasonReplayed, ReasonStaleVersion,
 	ReasonInvalidTransition, ReasonBadTicket, ReasonInternal, ReasonMempoolFull, ReasonTimeout,
 	ReasonAliasTaken, ReasonBadContract, ReasonUnknownProposal, ReasonAlreadyVoted, ReasonProposalClosed,
-	ReasonUnsafeChange,
+	ReasonUnsafeChange, ReasonBelowThreshold, ReasonDuplicateSigner, ReasonGovTooManyOpen,
 }
 
 // Reasons returns every reason code in code order.

@@ -2,6 +2,7 @@ package record
 
 import (
 	"bytes"
+	"encoding/binary"
 	"slices"
 
 	"github.com/bias-iot/bias/op"
@@ -68,6 +69,63 @@ type Governance struct {
 	Providers []string `cbor:"2,keyasint" json:"providers"`
 	// Validators is the validator set, sorted by public key.
 	Validators []Validator `cbor:"3,keyasint,omitempty" json:"validators,omitempty"`
+	// AppVersion is the version of the state machine's rules (0: 1, the
+	// genesis version; see Version). Upgrade is the upgrade that
+	// governance scheduled, until its height.
+	AppVersion uint64   `cbor:"4,keyasint,omitempty" json:"appVersion,omitempty"`
+	Upgrade    *Upgrade `cbor:"5,keyasint,omitempty" json:"upgrade,omitempty"`
+}
+
+// Upgrade is a scheduled state-machine upgrade: the proposal that
+// scheduled it, and from which height the app version is Version.
+type Upgrade struct {
+	Name     string `cbor:"1,keyasint" json:"name"`
+	Version  uint64 `cbor:"2,keyasint" json:"version"`
+	Height   int64  `cbor:"3,keyasint" json:"height"`
+	Proposal string `cbor:"4,keyasint" json:"proposal"`
+}
+
+// Version is the app version: the rules the state machine applies.
+func (g *Governance) Version() uint64 {
+	if g.AppVersion == 0 {
+		return 1
+	}
+	return g.AppVersion
+}
+
+// OpenProposals lists a provider's proposals that may still be open
+// (from app version 2 on, at OpenKey): each with its deadline, so that
+// the expired ones drop out when it is next written.
+type OpenProposals struct {
+	Items []OpenProposal `cbor:"1,keyasint" json:"items"`
+}
+
+// OpenProposal is one entry of OpenProposals.
+type OpenProposal struct {
+	ID       string `cbor:"1,keyasint" json:"id"`
+	Deadline int64  `cbor:"2,keyasint" json:"deadline"`
+}
+
+// prefixOpen is the table of OpenProposals; prefixDeadline the
+// proposals by deadline (from app version 2 on), whose expiry a block
+// event announces.
+const (
+	prefixOpen     = "o/"
+	prefixDeadline = "d/"
+)
+
+// DeadlineKey is the state key of the ids of the proposals whose
+// deadline is height h (a CBOR array of strings).
+func DeadlineKey(h int64) []byte {
+	return binary.BigEndian.AppendUint64([]byte(prefixDeadline), uint64(h))
+}
+
+// OpenKey is the state key of a provider's open proposals.
+func OpenKey(provider string) []byte { return []byte(prefixOpen + provider) }
+
+// DecodeOpenProposals decodes the value of OpenKey.
+func DecodeOpenProposals(b []byte) (*OpenProposals, error) {
+	return decode[OpenProposals]("open proposals", b)
 }
 
 // Validator is a member of the validator set: its Ed25519 consensus key,

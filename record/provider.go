@@ -21,6 +21,24 @@ type Provider struct {
 	// stays, so that its entities resolve; its keys sign nothing.
 	Admitted string `cbor:"7,keyasint,omitempty" json:"admitted,omitempty"`
 	Removed  int64  `cbor:"8,keyasint,omitempty" json:"removed,omitempty"`
+	// Threshold is how many distinct admin keys sign each of the
+	// provider's operations (0: 1, see Quorum).
+	Threshold uint64 `cbor:"9,keyasint,omitempty" json:"threshold,omitempty"`
+	// KeysVersion counts the replacements of Keys (by provider.keys or
+	// by governance): 0 for the keys of its genesis or admission.
+	// KeysOp is the payload hash that made the current key set (nil for
+	// version 0, and for a replacement by governance).
+	KeysVersion uint64 `cbor:"10,keyasint,omitempty" json:"keysVersion,omitempty"`
+	KeysOp      []byte `cbor:"11,keyasint,omitempty" json:"keysOp,omitempty"`
+}
+
+// Quorum is how many distinct admin keys must sign the provider's
+// operations: its threshold, at least 1.
+func (p *Provider) Quorum() int {
+	if p.Threshold == 0 {
+		return 1
+	}
+	return int(p.Threshold)
 }
 
 // Publication is a provider's published CA certificates and token keys,

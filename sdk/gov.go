@@ -2,8 +2,11 @@ package sdk
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/bias-iot/bias/record"
@@ -58,4 +61,28 @@ func (c *Client) Proposals(ctx context.Context) ([]ProposalView, error) {
 func (c *Client) Proposal(ctx context.Context, id string) (*ProposalView, error) {
 	var out ProposalView
 	return &out, c.do(ctx, http.MethodGet, "/v1/gov/proposals/"+id, "", nil, &out)
+}
+
+// GovEvent is a committed governance event (GET /v1/events?types=gov),
+// with its position in the stream.
+type GovEvent struct {
+	ID string `json:"id"` // height.tx.event: resume after it
+	record.GovEvent
+}
+
+// GovEvents streams committed governance events after the event lastID,
+// or from height from when lastID is "" (0: from the next block), about
+// provider only when it is not "".
+func (c *Client) GovEvents(ctx context.Context, lastID string, from int64, provider string) (<-chan GovEvent, error) {
+	q := url.Values{"types": {"gov"}}
+	if from > 0 {
+		q.Set("from", strconv.FormatInt(from, 10))
+	}
+	if provider != "" {
+		q.Set("provider", provider)
+	}
+	return streamOf(ctx, c, "/v1/events?"+q.Encode(), lastID, func(id, data string) (GovEvent, error) {
+		ev := GovEvent{ID: id}
+		return ev, json.Unmarshal([]byte(data), &ev.GovEvent)
+	})
 }

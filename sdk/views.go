@@ -108,6 +108,11 @@ type ProviderView struct {
 	// founding one); Removed the height of the block that removed it.
 	Admitted string `json:"admitted,omitempty"`
 	Removed  int64  `json:"removed,omitempty"`
+	// Threshold is how many distinct admin keys sign each of its
+	// operations; KeysVersion counts the replacements of its keys (the
+	// version a provider.keys names).
+	Threshold   int    `json:"threshold"`
+	KeysVersion uint64 `json:"keysVersion"`
 }
 
 // PublicationView is what a provider publishes for the verifiers of its
@@ -219,7 +224,7 @@ func EntityViewOf(e *record.Entity, height int64) *EntityView {
 
 // ProviderViewOf is the JSON view of a provider record.
 func ProviderViewOf(p *record.Provider) *ProviderView {
-	v := &ProviderView{DID: p.DID, Name: p.Name, Keys: KeyViews(p.Keys), Created: time.Unix(0, p.Created).UTC(), Admitted: p.Admitted, Removed: p.Removed}
+	v := &ProviderView{DID: p.DID, Name: p.Name, Keys: KeyViews(p.Keys), Created: time.Unix(0, p.Created).UTC(), Admitted: p.Admitted, Removed: p.Removed, Threshold: p.Quorum(), KeysVersion: p.KeysVersion}
 	if pub := p.Publication; pub != nil {
 		v.Publication = &PublicationView{Version: pub.Version, TokenKeys: KeyViews(pub.TokenKeys), Updated: time.Unix(0, pub.Updated).UTC(), Height: pub.Height}
 		for _, der := range pub.CA {

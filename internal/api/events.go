@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -64,8 +65,77 @@ func startAt(id, from string, def int64) (position, error) {
 	return position{h - 1, 1 << 62, 0}, nil // after every event of block h-1
 }
 
-// eventFilter selects entity events by DID and provider ("" for any).
-type eventFilter struct{ did, provider string }
+// eventFilter selects entity events by DID and provider ("" for any);
+// gov adds governance events (by provider; none when a DID is named),
+// entity keeps entity events.
+type eventFilter struct {
+	did, provider string
+	entity, gov   bool
+}
+
+// streamFilter reads a stream's filter: ?did=, ?provider=, and ?types=
+// (a comma-separated list of entity and gov; default entity).
+func streamFilter(q url.Values) (eventFilter, error) {
+	f := eventFilter{did: q.Get("did"), provider: q.Get("provider")}
+	types := q.Get("types")
+	if types == "" {
+		types = "entity"
+	}
+	for _, t := range strings.Split(types, ",") {
+		switch t {
+		case "entity":
+			f.entity = true
+		case "gov":
+			f.gov = true
+		default:
+			return f, rejection(op.ReasonInvalidField, "types is a comma-separated list of entity and gov")
+		}
+	}
+	return f, nil
+}
+
+// streamEvents calls each with the events of block b after position
+// from that the filter selects, in order (each operation's, then the
+// block's own, at tx = the number of operations), as an SSE event name
+// and its data, until each returns false.
+func (s *Server) streamEvents(b ledger.Block, from position, f eventFilter, each func(pos position, name string, data any) bool) bool {
+	if f.entity && !s.entityEvents(b, from, f, func(pos position, e record.EntityEvent) bool { return each(pos, "entity", e) }) {
+		return false
+	}
+	if !f.gov || f.did != "" {
+		return true
+	}
+	gov := func(pos position, ev ledger.Event) bool {
+		if !pos.after(from) {
+			return true
+		}
+		attrs := make([]record.Attr, len(ev.Attrs))
+		for i, a := range ev.Attrs {
+			attrs[i] = record.Attr{Key: a.Key, Value: a.Value}
+		}
+		e, ok := record.ParseGovEvent(b.Height, b.Time, ev.Type, attrs)
+		if !ok || (f.provider != "" && !e.Has(f.provider)) {
+			return true
+		}
+		return each(pos, "gov", e)
+	}
+	for _, res := range b.Results {
+		if res.Code != 0 {
+			continue
+		}
+		for ei, ev := range res.Events {
+			if !gov(position{b.Height, int64(res.Index), int64(ei)}, ev) {
+				return false
+			}
+		}
+	}
+	for ei, ev := range b.Events {
+		if !gov(position{b.Height, int64(len(b.Results)), int64(ei)}, ev) {
+			return false
+		}
+	}
+	return true
+}
 
 // entityEvents calls each with the entity events of block b after
 // position from that the filter selects, in order, until each returns
@@ -100,7 +170,10 @@ func (s *Server) entityEvents(b ledger.Block, from position, f eventFilter, each
 	return true
 }
 
-// events streams committed entity events as server-sent events, from the
+// events streams committed entity events (SSE event "entity") and, with
+// ?types=gov or ?types=entity,gov, governance events ("gov": proposals
+// made, voted, executed, expired; upgrades scheduled and applied; a
+// provider's keys replaced) as server-sent events, from the
 // next block by default, or after a position (?from= a height, or the
 // Last-Event-ID of a reconnecting client) within the last
 // MaxReplayBlocks blocks; ?did= or ?provider= filter. Event ids are
@@ -109,6 +182,10 @@ func (s *Server) entityEvents(b ledger.Block, from position, f eventFilter, each
 // once are bounded, per client and in total.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
+	f, err := streamFilter(q)
+	if err != nil {
+		return err
+	}
 	st, err := s.l.Status(r.Context())
 	if err != nil {
 		return unhealthy(err)
@@ -134,7 +211,6 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 		return nil //nolint:nilerr // the client went away
 	}
 	defer out.stop()
-	f := eventFilter{q.Get("did"), q.Get("provider")}
 	for {
 		select {
 		case <-r.Context().Done():
@@ -148,9 +224,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 				return nil
 			}
 			var werr error
-			s.entityEvents(b, after, f, func(pos position, e record.EntityEvent) bool {
+			s.streamEvents(b, after, f, func(pos position, name string, e any) bool {
 				data, _ := json.Marshal(e)
-				werr = out.event(pos.String(), "entity", data)
+				werr = out.event(pos.String(), name, data)
 				return werr == nil
 			})
 			if werr != nil || out.flush() != nil {
@@ -213,7 +289,7 @@ func (s *Server) eventHistory(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return watchFailed(err)
 		}
-		f := eventFilter{q.Get("did"), q.Get("provider")}
+		f := eventFilter{did: q.Get("did"), provider: q.Get("provider"), entity: true}
 		last := position{head, 1 << 62, 0}
 		for b := range blocks {
 			full := !s.entityEvents(b, after, f, func(pos position, e record.EntityEvent) bool {

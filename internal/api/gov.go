@@ -8,8 +8,8 @@ import (
 	"github.com/bias-iot/bias/sdk"
 )
 
-// governance answers GET /v1/gov: the providers, the validator set and
-// the parameters.
+// governance answers GET /v1/gov: the providers, the validator set, the
+// parameters, the app version and a scheduled upgrade.
 func (s *Server) governance(w http.ResponseWriter, r *http.Request) error {
 	rd, err := s.res.Governance(r.Context())
 	if err != nil {
@@ -18,7 +18,9 @@ func (s *Server) governance(w http.ResponseWriter, r *http.Request) error {
 	if rd.Record == nil {
 		return fail(ReasonNotFound, "this network's state holds no governance record")
 	}
-	writeJSON(w, http.StatusOK, rd.Record)
+	g := *rd.Record
+	g.AppVersion = g.Version() // shown also before the first upgrade
+	writeJSON(w, http.StatusOK, g)
 	return nil
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/bias-iot/bias/internal/ledger"
 	"github.com/bias-iot/bias/internal/resolver"
 	"github.com/bias-iot/bias/op"
+	"github.com/bias-iot/bias/record"
 	"github.com/bias-iot/bias/sdk"
 )
 
@@ -346,6 +347,7 @@ func TestOpenAPIViewSchemas(t *testing.T) {
 		"EntityView":    sdk.EntityView{},
 		"ProofView":     sdk.ProofView{},
 		"ProviderView":  sdk.ProviderView{},
+		"GovEvent":      record.GovEvent{},
 		"StatusView":    sdk.StatusView{},
 		"ValidatorView": sdk.ValidatorView{},
 		"HeaderView":    sdk.HeaderView{},

@@ -79,18 +79,18 @@ func statusOf(r op.Reason) int {
 	switch r {
 	case op.ReasonOK:
 		return http.StatusOK
-	case op.ReasonMalformed, op.ReasonInvalidField, op.ReasonUnsupportedAlg, op.ReasonWrongNetwork:
+	case op.ReasonMalformed, op.ReasonInvalidField, op.ReasonUnsupportedAlg, op.ReasonWrongNetwork, op.ReasonDuplicateSigner:
 		return http.StatusBadRequest
 	case op.ReasonOversized:
 		return http.StatusRequestEntityTooLarge
 	case op.ReasonBadSignature, op.ReasonUnknownSigner:
 		return http.StatusUnauthorized
-	case op.ReasonUnauthorized:
+	case op.ReasonUnauthorized, op.ReasonBelowThreshold:
 		return http.StatusForbidden
 	case op.ReasonUnknownEntity, op.ReasonUnknownProvider, op.ReasonUnknownProposal:
 		return http.StatusNotFound
 	case op.ReasonReplayed, op.ReasonStaleVersion, op.ReasonInvalidTransition, op.ReasonAliasTaken,
-		op.ReasonAlreadyVoted, op.ReasonProposalClosed, op.ReasonUnsafeChange:
+		op.ReasonAlreadyVoted, op.ReasonProposalClosed, op.ReasonUnsafeChange, op.ReasonGovTooManyOpen:
 		return http.StatusConflict
 	case op.ReasonBadTicket, op.ReasonBadContract:
 		return http.StatusUnprocessableEntity

@@ -75,7 +75,7 @@ Then, in another shell:        bias status`,
 	root.PersistentFlags().StringVar(&a.nodeURL, "node", def, "API URL of the node to talk to (env BIAS_NODE)")
 	root.AddCommand(
 		a.nodeCmd(), a.testnetCmd(), a.keyCmd(), a.registerCmd(), a.showCmd(), a.updateCmd(),
-		a.rotateCmd(), a.deactivateCmd(), a.withSeal(a.providerCmd()), a.statusCmd(), a.resolveCmd(), a.authCmd(), a.contractCmd(),
+		a.rotateCmd(), a.deactivateCmd(), a.withProviderKeys(a.withSeal(a.providerCmd())), a.statusCmd(), a.resolveCmd(), a.authCmd(), a.contractCmd(),
 		a.x509Cmd(),
 		a.govCmd(),
 	)

@@ -137,4 +137,8 @@ type Block struct {
 	Height  int64
 	Time    time.Time
 	Results []Result
+	// Events are the application's events of the block itself, not of
+	// a transaction (FinalizeBlock's: an upgrade applied, proposals that
+	// expired).
+	Events []Event
 }

@@ -3,6 +3,7 @@ package node_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -191,6 +192,25 @@ func TestRejections(t *testing.T) {
 		{op.ReasonUnknownProposal, 404, func() []byte {
 			return h.Sign(h.Provider.Signer, h.Provider.Kid, op.Payload{Type: op.TypeVote, Gov: &op.Gov{Provider: h.Provider.DID.String(), Vote: strings.Repeat("0", 64)}})
 		}},
+		{op.ReasonGovTooManyOpen, 409, func() []byte {
+			// The network upgrades to app version 2 and bounds open proposals to 2; the other provider leaves two open.
+			tick := func(i int) int64 {
+				return h.MustSubmit(h.Sign(h.Provider.Signer, h.Provider.Kid, op.Payload{Type: op.TypeDeploy, Contract: &op.Contract{
+					Provider: h.Provider.DID.String(), Name: fmt.Sprintf("tick-%d", i), Kind: op.ContractAccess, Source: "true"}})).Height
+			}
+			at := tick(0) + 8
+			up := propose(h.Provider, op.Proposal{Kind: op.ProposalUpgrade, Upgrade: &op.Upgrade{Name: "v2", Version: 2, Height: at}})
+			h.MustSubmit(up)
+			h.MustSubmit(vote(h.Other, up))
+			for i := 1; i < 20 && tick(i) < at; i++ {
+			}
+			limit := propose(h.Provider, op.Proposal{Kind: op.ProposalParams, Params: &op.Params{VoteNum: 2, VoteDen: 3, Deadline: 100, MaxOpen: 2}})
+			h.MustSubmit(limit)
+			h.MustSubmit(vote(h.Other, limit))
+			h.MustSubmit(propose(h.Other, params(100, "open-1")))
+			h.MustSubmit(propose(h.Other, params(100, "open-2")))
+			return propose(h.Other, params(100, "one too many"))
+		}},
 		{op.ReasonAlreadyVoted, 409, func() []byte {
 			tx := propose(h.Provider, params(100, "voted"))
 			h.MustSubmit(tx) // 1 of 2: open
@@ -211,6 +231,20 @@ func TestRejections(t *testing.T) {
 		{op.ReasonUnsafeChange, 409, func() []byte {
 			// The default provider runs the only validator.
 			return propose(h.Other, op.Proposal{Kind: op.ProposalRemove, Provider: h.Provider.DID.String()})
+		}},
+		{op.ReasonDuplicateSigner, 400, func() []byte {
+			tx, err := op.SignMulti([]cose.Signer{h.Provider.Signer, h.Provider.Signer}, []did.DID{h.Provider.Kid, h.Provider.Kid},
+				op.Payload{Type: op.TypeDeploy, Network: h.Network, Contract: &op.Contract{Provider: h.Provider.DID.String(), Name: "twice", Kind: op.ContractAccess, Source: "true"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tx
+		}},
+		{op.ReasonBelowThreshold, 403, func() []byte {
+			// The last case: the other provider's operations need 2 of its keys from here on.
+			two := []op.Key{op.KeyFrom(h.Other.Kid.Fragment, h.Other.Signer.Public()), op.KeyFrom("admin-2", nodetest.NewKey(t, cose.AlgEdDSA).Public())}
+			h.MustSubmit(h.Sign(h.Other.Signer, h.Other.Kid, op.Payload{Type: op.TypeKeys, Keys: &op.ProviderKeys{Provider: h.Other.DID.String(), Keys: two, Threshold: 2}}))
+			return h.Sign(h.Other.Signer, h.Other.Kid, op.Payload{Type: op.TypeDeploy, Contract: &op.Contract{Provider: h.Other.DID.String(), Name: "alone", Kind: op.ContractAccess, Source: "true"}})
 		}},
 	}
 	seen := map[op.Reason]bool{}

@@ -55,6 +55,9 @@ type App struct {
 	lastBlockTime atomic.Int64
 
 	programs *contract.Cache
+	// maxVersion is the newest app version the code knows (AppVersion;
+	// lower in a test of an older node).
+	maxVersion uint64
 }
 
 // program returns the compiled form of a contract version. A contract
@@ -74,8 +77,12 @@ func (a *App) Programs() *contract.Cache { return a.programs }
 var _ abci.Application = (*App)(nil)
 
 // New creates the application for network over st.
-func New(network string, st *state.Store, log *slog.Logger) *App {
-	return &App{network: network, st: st, ops: newOpCache(1<<16, 256<<20), log: log, programs: contract.NewCache(4096)}
+func New(network string, st *state.Store, log *slog.Logger, opts ...Option) *App {
+	a := &App{network: network, st: st, ops: newOpCache(1<<16, 256<<20), log: log, programs: contract.NewCache(4096), maxVersion: AppVersion}
+	for _, o := range opts {
+		o(a)
+	}
+	return a
 }
 
 // Network returns the network id.
@@ -86,7 +93,7 @@ func (a *App) Info(context.Context, *abci.RequestInfo) (*abci.ResponseInfo, erro
 	return &abci.ResponseInfo{
 		Data:             "bias registry",
 		Version:          "1",
-		AppVersion:       1,
+		AppVersion:       a.appVersion(),
 		LastBlockHeight:  a.st.Version(),
 		LastBlockAppHash: a.st.Hash(),
 	}, nil
@@ -116,7 +123,7 @@ func (a *App) InitChain(_ context.Context, req *abci.RequestInitChain) (*abci.Re
 		if err != nil {
 			return nil, err
 		}
-		b, err := op.Marshal(record.Provider{DID: id.String(), Name: gp.Name, Keys: gp.Keys, Created: req.Time.UnixNano()})
+		b, err := op.Marshal(record.Provider{DID: id.String(), Name: gp.Name, Keys: gp.Keys, Threshold: gp.Threshold, Created: req.Time.UnixNano()})
 		if err != nil {
 			return nil, err
 		}
@@ -244,6 +251,15 @@ func (a *App) lastTime() int64 { return a.lastBlockTime.Load() }
 func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (*abci.ResponseFinalizeBlock, error) {
 	a.block = blockInfo{Height: req.Height, Time: req.Time.UnixNano()}
 	a.lastBlockTime.Store(a.block.Time)
+	events, params, err := a.upgradeAt(req.Height)
+	if err != nil {
+		return nil, fmt.Errorf("block %d: %w", req.Height, err)
+	}
+	expired, err := a.expiries(req.Height)
+	if err != nil {
+		return nil, err
+	}
+	events = append(events, expired...)
 	before, err := getGovernance(a.st)
 	if err != nil {
 		return nil, err
@@ -260,7 +276,7 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	if err != nil {
 		return nil, err
 	}
-	return &abci.ResponseFinalizeBlock{TxResults: res, ValidatorUpdates: vals, AppHash: a.st.WorkingHash()}, nil
+	return &abci.ResponseFinalizeBlock{TxResults: res, ValidatorUpdates: vals, ConsensusParamUpdates: params, Events: events, AppHash: a.st.WorkingHash()}, nil
 }
 
 // validatorUpdates tells CometBFT how the block changed the validator

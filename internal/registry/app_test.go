@@ -86,10 +86,10 @@ func validatorKey(name string) []byte {
 
 // newChain starts a chain from appState, with CometBFT's genesis
 // validators those its providers name (power 10 each).
-func newChain(t testing.TB, appState []byte) *chain {
+func newChain(t testing.TB, appState []byte, opts ...Option) *chain {
 	t.Helper()
 	st := statetest.Open(t)
-	c := &chain{t: t, app: New(network, st, slog.New(slog.DiscardHandler)), st: st, time: time.Unix(1_700_000_000, 0)}
+	c := &chain{t: t, app: New(network, st, slog.New(slog.DiscardHandler), opts...), st: st, time: time.Unix(1_700_000_000, 0)}
 	var g Genesis
 	if err := json.Unmarshal(appState, &g); err != nil {
 		t.Fatal(err)

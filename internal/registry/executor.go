@@ -36,7 +36,7 @@ type outcome struct {
 // broken invariant (a failed read of the store).
 //
 // Each operation has its file: register.go, update.go, status.go,
-// enroll.go, pairwise.go, contractop.go, publish.go, gov.go. They share the signer checks (signer.go), the
+// enroll.go, pairwise.go, contractop.go, publish.go, gov.go, keys.go. They share the signer checks (signer.go), the
 // version guard (version.go), the registration contract (decide.go) and
 // the access contract bindings (bindings.go).
 func (a *App) execute(st state.Reader, txHash [32]byte, s *op.Signed, b blockInfo, final bool) (*outcome, []byte, error) {
@@ -68,6 +68,8 @@ func (a *App) execute(st state.Reader, txHash [32]byte, s *op.Signed, b blockInf
 		out, err = x.vote()
 	case op.TypeCredentialStatus:
 		out, err = x.credentialStatus()
+	case op.TypeKeys:
+		out, err = x.providerKeys()
 	default:
 		err = op.Reject(op.ReasonMalformed, "unknown operation type")
 	}

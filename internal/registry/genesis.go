@@ -25,6 +25,9 @@ type GenesisProvider struct {
 	Name      string   `json:"name"`
 	Keys      []op.Key `json:"keys"`
 	Validator []byte   `json:"validator,omitempty"`
+	// Threshold is how many of Keys sign each of the provider's
+	// operations (0: 1). It is not part of the provider's DID either.
+	Threshold uint64 `json:"threshold,omitempty"`
 }
 
 // ProviderDID derives a provider's DID from its genesis entry.
@@ -72,6 +75,9 @@ func ParseGenesis(b []byte) (*Genesis, error) {
 		pl := op.Payload{Type: op.TypeUpdate, Network: g.Network, Update: &op.Update{DID: did.New(g.Network, nil).String(), Doc: doc}}
 		if err := pl.Validate(); err != nil {
 			return nil, fmt.Errorf("genesis provider %q keys: %w", p.Name, err)
+		}
+		if err := op.ValidateKeySet("keys", p.Keys, p.Threshold, true); err != nil {
+			return nil, fmt.Errorf("genesis provider %q: %w", p.Name, err)
 		}
 	}
 	return &g, nil

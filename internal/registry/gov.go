@@ -43,13 +43,16 @@ func (x *executor) propose() (*outcome, error) {
 	if _, err := x.change(g, p, id); err != nil {
 		return nil, err
 	}
+	if err := x.openLimit(g, prov.DID); err != nil {
+		return nil, err
+	}
 	rec := &record.Proposal{
 		ID: id, Proposer: prov.DID, Proposal: *p, Height: x.b.Height, Created: x.b.Time,
 		Deadline:  x.b.Height + g.Params.Deadline,
 		Approvals: []record.Approval{{Provider: prov.DID, Height: x.b.Height, Op: x.s.PayloadHash[:]}},
 		Status:    record.ProposalOpen,
 	}
-	return x.decideProposal(g, rec)
+	return x.decideProposal(g, rec, true)
 }
 
 // vote approves a proposal, signed by an admin key of a current
@@ -83,7 +86,7 @@ func (x *executor) vote() (*outcome, error) {
 	}
 	next := *rec
 	next.Approvals = append(slices.Clip(rec.Approvals), record.Approval{Provider: prov.DID, Height: x.b.Height, Op: x.s.PayloadHash[:]})
-	return x.decideProposal(g, &next)
+	return x.decideProposal(g, &next, false)
 }
 
 // govSigner authenticates a governance operation's signer as an admin
@@ -125,9 +128,10 @@ func passes(g *record.Governance, n int) bool {
 	return uint64(n)*g.Params.VoteDen > g.Params.VoteNum*uint64(len(g.Providers))
 }
 
-// decideProposal writes the proposal and, if its approvals pass the
-// threshold, executes it in this block.
-func (x *executor) decideProposal(g *record.Governance, rec *record.Proposal) (*outcome, error) {
+// decideProposal writes the proposal (made: by its proposal, else by a
+// vote) and, if its approvals pass the threshold, executes it in this
+// block.
+func (x *executor) decideProposal(g *record.Governance, rec *record.Proposal, made bool) (*outcome, error) {
 	out := &outcome{}
 	n := approvals(g, rec)
 	if passes(g, n) {
@@ -144,6 +148,13 @@ func (x *executor) decideProposal(g *record.Governance, rec *record.Proposal) (*
 		return nil, err
 	}
 	out.writes = append([]write{{record.ProposalKey(rec.ID), b}}, out.writes...)
+	if made || rec.Status == record.ProposalExecuted {
+		ws, err := x.openWrite(g, rec, made)
+		if err != nil {
+			return nil, err
+		}
+		out.writes = append(out.writes, ws...)
+	}
 	out.result.Proposal, out.result.Status, out.result.Count = rec.ID, rec.Status, n
 	ev := ledgerEvent(record.EventGov, []record.Attr{
 		{Key: "op", Value: x.s.Payload.Type}, {Key: "proposal", Value: rec.ID}, {Key: "kind", Value: rec.Proposal.Kind},
@@ -166,7 +177,7 @@ type changeSet struct {
 // be executed now, and returns its writes. It runs when the proposal is
 // made and again when it passes: the state may have changed between.
 func (x *executor) change(g *record.Governance, p *op.Proposal, id string) (*changeSet, error) {
-	next := &record.Governance{Params: g.Params, Providers: slices.Clone(g.Providers), Validators: slices.Clone(g.Validators)}
+	next := &record.Governance{Params: g.Params, Providers: slices.Clone(g.Providers), Validators: slices.Clone(g.Validators), AppVersion: g.AppVersion, Upgrade: g.Upgrade}
 	cs := &changeSet{}
 	var attrs []record.Attr
 	switch p.Kind {
@@ -192,7 +203,7 @@ func (x *executor) change(g *record.Governance, p *op.Proposal, id string) (*cha
 				return nil, err
 			}
 		}
-		b, err := op.Marshal(record.Provider{DID: pid.String(), Name: a.Name, Keys: a.Keys, Created: x.b.Time, Admitted: id})
+		b, err := op.Marshal(record.Provider{DID: pid.String(), Name: a.Name, Keys: a.Keys, Threshold: a.Threshold, Created: x.b.Time, Admitted: id})
 		if err != nil {
 			return nil, err
 		}
@@ -231,7 +242,29 @@ func (x *executor) change(g *record.Governance, p *op.Proposal, id string) (*cha
 			return nil, err
 		}
 	case op.ProposalParams:
+		if v := x.version(g); p.Params.MaxOpen != 0 && v < 2 {
+			return nil, op.Reject(op.ReasonInvalidField, "params.maxOpen is a rule of app version 2; this network runs version "+strconv.FormatUint(v, 10))
+		}
 		next.Params = *p.Params
+	case op.ProposalUpgrade:
+		up, err := x.scheduleUpgrade(g, next, p.Upgrade, id)
+		if err != nil {
+			return nil, err
+		}
+		attrs = append(attrs, up...)
+	case op.ProposalKeys:
+		prov, err := x.currentProvider(g, p.Provider)
+		if err != nil {
+			return nil, err
+		}
+		np := withKeys(prov, p.KeySet.Keys, p.KeySet.Threshold)
+		b, err := op.Marshal(np)
+		if err != nil {
+			return nil, err
+		}
+		cs.writes = append(cs.writes, write{record.ProviderKey(prov.DID), b})
+		cs.events = append(cs.events, keysEvent(np))
+		attrs = append(attrs, record.Attr{Key: "keys", Value: prov.DID})
 	default:
 		return nil, op.Reject(op.ReasonInvalidField, "unknown proposal kind")
 	}

@@ -17,7 +17,8 @@ import (
 // power 10, for governance tests.
 type govChain struct {
 	*world
-	ps []provider
+	ps  []provider
+	gen []byte // the genesis app state
 }
 
 func newGovChain(t *testing.T, n int) *govChain {
@@ -29,7 +30,7 @@ func newGovChain(t *testing.T, n int) *govChain {
 	}
 	g, ps := genesisOf(t, keys...)
 	w.c = newChain(t, g)
-	return &govChain{world: w, ps: ps}
+	return &govChain{world: w, ps: ps, gen: g}
 }
 
 // block applies txs, each accepted, and returns FinalizeBlock's response.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
+	"fmt"
 
 	"github.com/bias-iot/bias/cose"
 	"github.com/bias-iot/bias/did"
@@ -19,6 +20,9 @@ func (x *executor) register() (*outcome, error) {
 	id := did.New(x.s.Payload.Network, x.s.Msg.Payload)
 	if x.s.Kid.Base() != id {
 		return nil, op.Reject(op.ReasonUnauthorized, "a registration must be signed by one of the new entity's keys (kid "+id.String()+"#<key>)")
+	}
+	if err := x.singleSigner(); err != nil {
+		return nil, err
 	}
 	k, ok := record.FindKey(r.Doc.Keys, x.s.Kid.Fragment)
 	if !ok {
@@ -96,33 +100,44 @@ func (x *executor) useTicket(r *op.Register, prov *record.Provider, signer op.Ke
 	return claims, key, nil
 }
 
-// checkTicket verifies an enrollment ticket: signed by an admin key of the
-// provider, for this network and provider, for the key that signs the
+// checkTicket verifies an enrollment ticket: signed by the provider's
+// threshold of its admin keys (a COSE_Sign1 by one, or a COSE_Sign), for this network and provider, for the key that signs the
 // registration (signer: a ticket copied from a block cannot enroll another
 // key that merely lists the ticket's key), unexpired at the block time. It
 // returns the claims and what the provider signed (protected header and
 // payload), which identifies the ticket.
 func (x *executor) checkTicket(r *op.Register, prov *record.Provider, signer op.Key) ([]op.Attr, []byte, error) {
 	bad := func(msg string) error { return op.Reject(op.ReasonBadTicket, msg) }
-	m, err := cose.Decode(r.Ticket)
+	ms, err := cose.DecodeAll(r.Ticket)
 	if err != nil {
 		return nil, nil, bad("ticket is not a COSE_Sign1")
 	}
-	kid, err := did.Parse(string(m.Kid))
-	if err != nil || kid.Base().String() != prov.DID {
-		return nil, nil, bad("ticket must be signed by an admin key of the provider")
+	seen := map[string]bool{}
+	for _, m := range ms {
+		kid, err := did.Parse(string(m.Kid))
+		if err != nil || kid.Base().String() != prov.DID {
+			return nil, nil, bad("ticket must be signed by an admin key of the provider")
+		}
+		k, ok := prov.Key(kid.Fragment)
+		if !ok {
+			return nil, nil, bad("ticket names no admin key of the provider")
+		}
+		if seen[kid.Fragment] {
+			return nil, nil, bad("ticket names an admin key twice")
+		}
+		seen[kid.Fragment] = true
+		pk, err := k.Public()
+		if err != nil {
+			return nil, nil, op.Reject(op.ReasonInternal, "stored key does not parse")
+		}
+		if err := m.Verify(pk, nil); err != nil {
+			return nil, nil, bad("ticket signature does not verify")
+		}
 	}
-	k, ok := prov.Key(kid.Fragment)
-	if !ok {
-		return nil, nil, bad("ticket names no admin key of the provider")
+	if len(ms) < prov.Quorum() {
+		return nil, nil, bad(fmt.Sprintf("ticket is signed by %d of the provider's admin keys; it needs %d", len(ms), prov.Quorum()))
 	}
-	pk, err := k.Public()
-	if err != nil {
-		return nil, nil, op.Reject(op.ReasonInternal, "stored key does not parse")
-	}
-	if err := m.Verify(pk, nil); err != nil {
-		return nil, nil, bad("ticket signature does not verify")
-	}
+	m := ms[0]
 	var t op.Ticket
 	if err := op.Unmarshal(m.Payload, &t); err != nil {
 		return nil, nil, bad("ticket payload: " + err.Error())
@@ -139,7 +154,13 @@ func (x *executor) checkTicket(r *op.Register, prov *record.Provider, signer op.
 	if !bytes.Equal(signer.Pub, t.Key) {
 		return nil, nil, bad("ticket is for another key than the one that signs the registration")
 	}
-	signed := binary.AppendUvarint(nil, uint64(len(m.Protected)))
-	signed = append(append(signed, m.Protected...), m.Payload...)
+	// A COSE_Sign ticket (a threshold of keys) is its payload: its
+	// body's protected header is empty.
+	prot := m.Protected
+	if m.Multi() {
+		prot = nil
+	}
+	signed := binary.AppendUvarint(nil, uint64(len(prot)))
+	signed = append(append(signed, prot...), m.Payload...)
 	return t.Claims, signed, nil
 }

@@ -556,6 +556,36 @@ var rejections = []rejection{
 		tx, _ := w.register(op.KindDevice, w.s, w.key(cose.AlgEdDSA, "orphan"), nil)
 		return tx
 	}},
+
+	// App version 2 (upgrade.go): the world upgrades, and bounds open
+	// proposals to 1.
+	{"fail/gov-too-many-open", op.ReasonGovTooManyOpen, everywhere, func(w *world) []byte {
+		up := w.propose(w.p, op.Proposal{Kind: op.ProposalUpgrade, Upgrade: &op.Upgrade{Name: "v2", Version: 2, Height: w.c.height + 3}})
+		w.apply(up, w.vote(w.r, w.proposalID(up)))
+		w.apply()
+		w.apply() // the upgrade height
+		limit := w.propose(w.p, op.Proposal{Kind: op.ProposalParams, Params: &op.Params{VoteNum: 1, VoteDen: 2, Deadline: 4, MaxOpen: 1}})
+		w.apply(limit, w.vote(w.r, w.proposalID(limit)))
+		w.apply(w.propose(w.p, op.Proposal{Kind: op.ProposalParams, Params: &op.Params{VoteNum: 2, VoteDen: 3, Deadline: 4}, Nonce: []byte("open")}))
+		return w.propose(w.p, op.Proposal{Kind: op.ProposalParams, Params: &op.Params{VoteNum: 2, VoteDen: 3, Deadline: 4}, Nonce: []byte("another")})
+	}},
+
+	// A provider's m-of-n admin keys (keys.go; the form in op/keys.go).
+	// The last cases: the first makes q's threshold 2.
+	{"fail/keys-below-threshold", op.ReasonBelowThreshold, everywhere, func(w *world) []byte {
+		base := w.q.kid.Base()
+		two := []op.Key{op.KeyFrom("admin-1", w.q.signer.Public()), op.KeyFrom("admin-2", w.key(cose.AlgEdDSA, "q2").Public())}
+		w.apply(sign(w.t, w.q.signer, w.q.kid, op.Payload{Type: op.TypeKeys, Keys: &op.ProviderKeys{Provider: base.String(), Keys: two, Threshold: 2}}))
+		return w.deploy(w.q, "alone", op.ContractAccess, "true")
+	}},
+	{"fail/keys-duplicate-signer", op.ReasonDuplicateSigner, everywhere, func(w *world) []byte {
+		tx, err := op.SignMulti([]cose.Signer{w.q.signer, w.q.signer}, []did.DID{w.q.kid, w.q.kid}, op.Payload{Type: op.TypeDeploy, Network: network,
+			Contract: &op.Contract{Provider: w.q.kid.Base().String(), Name: "twice", Kind: op.ContractAccess, Source: "true"}})
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		return tx
+	}},
 }
 
 // rotated registers a device under p with key k1 and applies its own

@@ -19,10 +19,13 @@ func signedFirst(st state.Reader, tx []byte) error {
 	if len(tx) <= op.MaxOpBytes || len(tx) > op.MaxEnrollBytes {
 		return nil // small, or refused by Decode at once for its size
 	}
-	m, err := cose.Decode(tx)
+	// A threshold's further signatures are checked once the payload is
+	// decoded: the first bounds the cost of a forgery here.
+	ms, err := cose.DecodeAll(tx)
 	if err != nil {
 		return op.Reject(op.ReasonMalformed, err.Error())
 	}
+	m := ms[0]
 	kid, err := did.Parse(string(m.Kid))
 	if err != nil || kid.Fragment == "" || !m.KidProtected {
 		return op.Reject(op.ReasonMalformed, "kid must be the DID URL of a key, in the protected header")

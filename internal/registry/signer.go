@@ -23,10 +23,12 @@ func (x *executor) verify(k op.Key) error {
 	return nil
 }
 
-// providerSigner authenticates the operation's signer as an admin key of
-// the provider id: the provider is registered (else unknown-provider), the
-// kid names one of its current keys (else unknown-signer) and the
-// signature verifies with that key. It returns the provider.
+// providerSigner authenticates the operation's signers as admin keys of
+// the provider id: the provider is registered (else unknown-provider),
+// each kid names one of its current keys (else unknown-signer), each
+// signature verifies with that key, and there are as many as the
+// provider's threshold (else below-threshold; cosigners in keys.go). It
+// returns the provider.
 func (x *executor) providerSigner(id string) (*record.Provider, error) {
 	prov, err := getProvider(x.st, id)
 	if err != nil {
@@ -43,6 +45,9 @@ func (x *executor) providerSigner(id string) (*record.Provider, error) {
 		return nil, x.unknownSigner()
 	}
 	if err := x.verify(k); err != nil {
+		return nil, err
+	}
+	if err := x.cosigners(prov); err != nil {
 		return nil, err
 	}
 	return prov, nil
@@ -75,6 +80,9 @@ func (x *executor) target() (e *record.Entity, self bool, err error) {
 	}
 	switch x.s.Kid.Base().String() {
 	case e.DID:
+		if err := x.singleSigner(); err != nil {
+			return nil, false, err
+		}
 		k, ok := e.Key(x.s.Kid.Fragment)
 		err := x.unknownSigner()
 		if ok {

@@ -22,12 +22,19 @@ func Result(tx []byte, height int64, index int, r *abci.ExecTxResult) ledger.Res
 		Hash: h[:], Height: height, Index: index, Code: r.Code, Codespace: r.Codespace,
 		Reason: r.Info, Log: r.Log, Data: r.Data,
 	}
-	for _, e := range r.Events {
+	out.Events = Events(r.Events)
+	return out
+}
+
+// Events converts application events.
+func Events(es []abci.Event) []ledger.Event {
+	var out []ledger.Event
+	for _, e := range es {
 		ev := ledger.Event{Type: e.Type}
 		for _, a := range e.Attributes {
 			ev.Attrs = append(ev.Attrs, ledger.Attr{Key: a.Key, Value: a.Value})
 		}
-		out.Events = append(out.Events, ev)
+		out = append(out, ev)
 	}
 	return out
 }

@@ -552,7 +552,7 @@ func (l *Ledger) block(ctx context.Context, h int64) (*ledger.Block, error) {
 	if len(res.TxsResults) != len(blk.Txs) {
 		return nil, fmt.Errorf("block %d has %d txs and %d results", h, len(blk.Txs), len(res.TxsResults))
 	}
-	out := &ledger.Block{Height: h, Time: blk.Time}
+	out := &ledger.Block{Height: h, Time: blk.Time, Events: abciledger.Events(res.FinalizeBlockEvents)}
 	for i, tx := range blk.Txs {
 		out.Results = append(out.Results, abciledger.Result(tx, h, i, res.TxsResults[i]))
 	}

@@ -338,7 +338,7 @@ func (l *Ledger) makeBlock(txs [][]byte) (*ledger.Block, error) {
 	if _, err := l.app.Commit(ctx, &abci.RequestCommit{}); err != nil {
 		return nil, fmt.Errorf("commit block %d: %w", height, err)
 	}
-	b := ledger.Block{Height: height, Time: t}
+	b := ledger.Block{Height: height, Time: t, Events: abciledger.Events(resp.Events)}
 	for i, tx := range txs {
 		b.Results = append(b.Results, abciledger.Result(tx, height, i, resp.TxResults[i]))
 	}
