@@ -29,9 +29,12 @@ type Config struct {
 	ExternalAddress string `json:"externalAddress,omitempty"`
 	// Moniker names the node to its peers.
 	Moniker string `json:"moniker"`
-	// TimeoutCommit is the pause after each block: 0 commits as soon as
-	// the votes are in (about 10 ms on one node); a multi-host network
-	// wants about 1s to gather more operations per block.
+	// TimeoutCommit is the pause after each block (default 200ms): the
+	// operations that come meanwhile share the next block, so that one
+	// coming alone does not make a block of its own and an empty proof
+	// block after it (BenchmarkBatching); 0 commits as soon as the votes
+	// are in (about 10 ms on one node); a multi-host network wants about
+	// 1s.
 	TimeoutCommit Duration `json:"timeoutCommit"`
 	// CreateEmptyBlocks makes blocks while idle.
 	CreateEmptyBlocks bool `json:"createEmptyBlocks"`
@@ -45,13 +48,16 @@ type Config struct {
 
 // Default is the single-node configuration.
 func Default() Config {
-	return Config{Network: "local", HTTP: "127.0.0.1:8080", P2P: "tcp://127.0.0.1:26656", Moniker: "node0"}
+	return Config{Network: "local", HTTP: "127.0.0.1:8080", P2P: "tcp://127.0.0.1:26656", Moniker: "node0",
+		TimeoutCommit: Duration(200 * time.Millisecond)}
 }
 
-// Test is a configuration for tests: ephemeral ports.
+// Test is a configuration for tests: ephemeral ports, and each block as
+// soon as its votes are in (timeoutCommit 0: a test waits for every
+// commit in turn).
 func Test(home string) Config {
 	c := Default()
-	c.Home, c.HTTP, c.P2P = home, "127.0.0.1:0", "tcp://127.0.0.1:0"
+	c.Home, c.HTTP, c.P2P, c.TimeoutCommit = home, "127.0.0.1:0", "tcp://127.0.0.1:0", 0
 	return c
 }
 
