@@ -44,6 +44,8 @@ type Config struct {
 	OAuth OAuthConfig `json:"oauth,omitzero"`
 	// X509 configures the node's X.509 CA (x509.go).
 	X509 X509Config `json:"x509,omitzero"`
+	// Storage bounds the history the node keeps (default: all of it).
+	Storage StorageConfig `json:"storage,omitzero"`
 }
 
 // Default is the single-node configuration.
@@ -79,7 +81,7 @@ func (c Config) Validate() error {
 	if err := c.OAuth.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	errs = append(errs, c.X509.validate())
+	errs = append(errs, c.X509.validate(), c.Storage.validate())
 	return errors.Join(errs...)
 }
 
@@ -126,4 +128,35 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	v, err := time.ParseDuration(s)
 	*d = Duration(v)
 	return err
+}
+
+// StorageConfig bounds what a node keeps (docs/operations.md, Disk).
+type StorageConfig struct {
+	// RetainBlocks is how many of the latest blocks the node keeps (0:
+	// all; else at least MinRetain). Older blocks, their results and
+	// CometBFT's state at them are pruned: event streams from a pruned
+	// height are refused, and a node that joins must find a peer that
+	// still holds the blocks it lacks.
+	RetainBlocks int64 `json:"retainBlocks,omitempty"`
+	// KeepVersions is how many of the latest state versions the node
+	// keeps (0: all; else at least MinRetain): reads and proofs at an
+	// older height are refused as pruned. Versioned resolution reads an
+	// entity's own history at the latest version and needs none.
+	KeepVersions int64 `json:"keepVersions,omitempty"`
+}
+
+// MinRetain is the least RetainBlocks and KeepVersions: a proof of the
+// state after block H verifies against the header of block H+1, and a
+// read that began at the previous version ends on a kept one.
+const MinRetain = 2
+
+func (c StorageConfig) validate() error {
+	var errs []error
+	if c.RetainBlocks != 0 && c.RetainBlocks < MinRetain {
+		errs = append(errs, fmt.Errorf("storage.retainBlocks: 0 (all) or at least %d", MinRetain))
+	}
+	if c.KeepVersions != 0 && c.KeepVersions < MinRetain {
+		errs = append(errs, fmt.Errorf("storage.keepVersions: 0 (all) or at least %d", MinRetain))
+	}
+	return errors.Join(errs...)
 }
