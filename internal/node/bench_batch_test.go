@@ -25,18 +25,9 @@ type batchRun struct {
 
 // commitLatencies submits n registrations at rate a second (one every
 // 1/rate, each without waiting for the others: devices that come when
-// they come) to a node whose timeoutCommit is tc, and measures each
-// registration from submission to commit, and the blocks made meanwhile.
-func commitLatencies(b *testing.B, tc time.Duration, rate, n int) batchRun {
-	h := nodetest.Start(b)
-	// Stop between heights (once the node's publications at start and
-	// their proof block are made), so that the restart signs no proposal
-	// twice.
-	quiet(h)
-	h.Stop()
-	h.Config.TimeoutCommit = node.Duration(tc)
-	h.Restart()
-	defer h.Stop()
+// they come) to h's node, and measures each registration from
+// submission to commit, and the blocks made meanwhile.
+func commitLatencies(b *testing.B, h *nodetest.Harness, rate, n int) batchRun {
 	txs := make([][]byte, n)
 	for i := range txs {
 		s := nodetest.NewKey(b, cose.AlgEdDSA)
@@ -82,6 +73,19 @@ func commitLatencies(b *testing.B, tc time.Duration, rate, n int) batchRun {
 	}
 }
 
+// withConfig starts a node whose configuration set changes.
+func withConfig(b *testing.B, set func(*node.Config)) *nodetest.Harness {
+	h := nodetest.Start(b)
+	// Stop between heights (once the node's publications at start and
+	// their proof block are made), so that the restart signs no proposal
+	// twice.
+	quiet(h)
+	h.Stop()
+	set(&h.Config)
+	h.Restart()
+	return h
+}
+
 // quiet returns once the node has made no block for half a second: it
 // makes none while idle.
 func quiet(h *nodetest.Harness) {
@@ -107,8 +111,12 @@ func BenchmarkBatching(b *testing.B) {
 		b.Run(fmt.Sprintf("rate=%d", rate), func(b *testing.B) {
 			n := max(b.N, 100)
 			b.ResetTimer()
-			before := commitLatencies(b, 0, rate, n)
-			now := commitLatencies(b, after, rate, n)
+			run := func(tc time.Duration) batchRun {
+				h := withConfig(b, func(c *node.Config) { c.TimeoutCommit = node.Duration(tc) })
+				defer h.Stop()
+				return commitLatencies(b, h, rate, n)
+			}
+			before, now := run(0), run(after)
 			b.StopTimer()
 			b.ReportMetric(float64(before.p50.Microseconds())/1000, "p50-ms-tc0")
 			b.ReportMetric(float64(before.p99.Microseconds())/1000, "p99-ms-tc0")
