@@ -1,7 +1,5 @@
 package state
 
-import "fmt"
-
 // maxPrunePerCommit bounds the versions one commit deletes: a store that
 // turns pruning on with a long history sheds it over many blocks rather
 // than in one long commit.
@@ -17,27 +15,27 @@ func WithKeepVersions(n int64) Option {
 	return func(o *options) { o.keep = max(n, 0) }
 }
 
-// prune deletes the versions that committing version fell out of the
-// kept span, up to maxPrunePerCommit of them.
-func (s *Store) prune(version int64) error {
+// prune deletes the versions that committing version put out of the
+// kept span, up to maxPrunePerCommit of them. A failure is logged, not
+// returned: the version is saved, and the next commit tries again.
+func (s *Store) prune(version int64) {
 	if s.keep == 0 {
-		return nil
+		return
 	}
 	first := s.first.Load()
 	to := min(version-max(s.keep, 2), first+maxPrunePerCommit-1)
 	if to < first {
-		return nil
+		return
 	}
+	// Readers wait (tmu): one that holds a snapshot of a deleted version
+	// finds it pruned (Snapshot.failed), one that asks later is refused.
 	s.tmu.Lock()
 	defer s.tmu.Unlock()
-	// Raise first before the versions go: a reader that asks from now on
-	// is refused, and one that holds a snapshot of them read it under
-	// tmu, which this holds.
-	s.first.Store(to + 1)
 	if err := s.tree.DeleteVersionsTo(to); err != nil {
-		return fmt.Errorf("prune versions to %d: %w", to, err)
+		s.log.Error("prune state versions", "to", to, "err", err)
+		return
 	}
-	return nil
+	s.first.Store(to + 1)
 }
 
 // firstVersion finds the lowest version held (1 before the first

@@ -57,6 +57,7 @@ type Store struct {
 	// lowest version held.
 	keep  int64
 	first atomic.Int64
+	log   *slog.Logger
 }
 
 // Option configures Open.
@@ -98,7 +99,7 @@ func Open(dir string, opts ...Option) (*Store, error) {
 	if _, err := tree.Load(); err != nil {
 		return nil, errors.Join(fmt.Errorf("load state: %w", err), db.Close())
 	}
-	s := &Store{db: db, tree: tree, pending: map[string][]byte{}, keep: o.keep}
+	s := &Store{db: db, tree: tree, pending: map[string][]byte{}, keep: o.keep, log: o.log}
 	if err := s.refresh(); err != nil {
 		return nil, errors.Join(err, db.Close())
 	}
@@ -181,9 +182,7 @@ func (s *Store) Commit() (hash []byte, version int64, err error) {
 		return nil, 0, err
 	}
 	s.index.commit(pending, version, hash)
-	if err := s.prune(version); err != nil {
-		return nil, 0, err
-	}
+	s.prune(version)
 	return hash, version, nil
 }
 
