@@ -1,6 +1,7 @@
 package node_test
 
 import (
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"github.com/syndtr/goleveldb/leveldb/util"
 
 	"github.com/bias-iot/bias/internal/node"
+	"github.com/bias-iot/bias/internal/state"
 )
 
 // diskParts names the stores of a node's data/ as the disk benchmark
@@ -72,6 +74,18 @@ func diskPerDevice(b *testing.B, n, singles int, tc time.Duration, st node.Stora
 	height := h.Node.Height()
 	h.Stop()
 	data := filepath.Join(h.Home, "data")
+	// What the node kept: the pruned versions are gone.
+	sdb, err := state.Open(filepath.Join(data, "bias-state.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, err = sdb.At(height - max(st.KeepVersions, 1))
+	if cerr := sdb.Close(); cerr != nil {
+		b.Fatal(cerr)
+	}
+	if st.KeepVersions > 0 != errors.Is(err, state.ErrPruned) {
+		b.Fatalf("keeping %d versions, version %d of %d: %v", st.KeepVersions, height-max(st.KeepVersions, 1), height, err)
+	}
 	compact(b, data)
 	devices := float64(n + singles)
 	out := map[string]float64{"total": float64(du(data)) / devices}
