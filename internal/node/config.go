@@ -29,9 +29,12 @@ type Config struct {
 	ExternalAddress string `json:"externalAddress,omitempty"`
 	// Moniker names the node to its peers.
 	Moniker string `json:"moniker"`
-	// TimeoutCommit is the pause after each block: 0 commits as soon as
-	// the votes are in (about 10 ms on one node); a multi-host network
-	// wants about 1s to gather more operations per block.
+	// TimeoutCommit is the pause after each block (default 200ms): the
+	// operations that come meanwhile share the next block, so that one
+	// coming alone does not make a block of its own and an empty proof
+	// block after it (BenchmarkBatching); 0 commits as soon as the votes
+	// are in (about 10 ms on one node); a multi-host network wants about
+	// 1s.
 	TimeoutCommit Duration `json:"timeoutCommit"`
 	// CreateEmptyBlocks makes blocks while idle.
 	CreateEmptyBlocks bool `json:"createEmptyBlocks"`
@@ -41,17 +44,22 @@ type Config struct {
 	OAuth OAuthConfig `json:"oauth,omitzero"`
 	// X509 configures the node's X.509 CA (x509.go).
 	X509 X509Config `json:"x509,omitzero"`
+	// Storage bounds the history the node keeps (default: all of it).
+	Storage StorageConfig `json:"storage,omitzero"`
 }
 
 // Default is the single-node configuration.
 func Default() Config {
-	return Config{Network: "local", HTTP: "127.0.0.1:8080", P2P: "tcp://127.0.0.1:26656", Moniker: "node0"}
+	return Config{Network: "local", HTTP: "127.0.0.1:8080", P2P: "tcp://127.0.0.1:26656", Moniker: "node0",
+		TimeoutCommit: Duration(200 * time.Millisecond)}
 }
 
-// Test is a configuration for tests: ephemeral ports.
+// Test is a configuration for tests: ephemeral ports, and each block as
+// soon as its votes are in (timeoutCommit 0: a test waits for every
+// commit in turn).
 func Test(home string) Config {
 	c := Default()
-	c.Home, c.HTTP, c.P2P = home, "127.0.0.1:0", "tcp://127.0.0.1:0"
+	c.Home, c.HTTP, c.P2P, c.TimeoutCommit = home, "127.0.0.1:0", "tcp://127.0.0.1:0", 0
 	return c
 }
 
@@ -73,7 +81,7 @@ func (c Config) Validate() error {
 	if err := c.OAuth.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	errs = append(errs, c.X509.validate())
+	errs = append(errs, c.X509.validate(), c.Storage.validate())
 	return errors.Join(errs...)
 }
 
@@ -120,4 +128,35 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	v, err := time.ParseDuration(s)
 	*d = Duration(v)
 	return err
+}
+
+// StorageConfig bounds what a node keeps (docs/operations.md, Disk).
+type StorageConfig struct {
+	// RetainBlocks is how many of the latest blocks the node keeps (0:
+	// all; else at least MinRetain). Older blocks, their results and
+	// CometBFT's state at them are pruned: event streams from a pruned
+	// height are refused, and a node that joins must find a peer that
+	// still holds the blocks it lacks.
+	RetainBlocks int64 `json:"retainBlocks,omitempty"`
+	// KeepVersions is how many of the latest state versions the node
+	// keeps (0: all; else at least MinRetain): reads and proofs at an
+	// older height are refused as pruned. Versioned resolution reads an
+	// entity's own history at the latest version and needs none.
+	KeepVersions int64 `json:"keepVersions,omitempty"`
+}
+
+// MinRetain is the least RetainBlocks and KeepVersions: a proof of the
+// state after block H verifies against the header of block H+1, and a
+// read that began at the previous version ends on a kept one.
+const MinRetain = 2
+
+func (c StorageConfig) validate() error {
+	var errs []error
+	if c.RetainBlocks != 0 && c.RetainBlocks < MinRetain {
+		errs = append(errs, fmt.Errorf("storage.retainBlocks: 0 (all) or at least %d", MinRetain))
+	}
+	if c.KeepVersions != 0 && c.KeepVersions < MinRetain {
+		errs = append(errs, fmt.Errorf("storage.keepVersions: 0 (all) or at least %d", MinRetain))
+	}
+	return errors.Join(errs...)
 }

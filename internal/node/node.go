@@ -162,7 +162,8 @@ func Start(cfg Config, log *slog.Logger) (*Node, error) {
 	if err := cometledger.Preflight(cfg.Home); err != nil {
 		return nil, err
 	}
-	st, err := state.Open(filepath.Join(cfg.Home, "data", "bias-state.db"), state.WithLogger(log.With("module", "state")))
+	st, err := state.Open(filepath.Join(cfg.Home, "data", "bias-state.db"), state.WithLogger(log.With("module", "state")),
+		state.WithKeepVersions(cfg.Storage.KeepVersions))
 	if err != nil {
 		return nil, err
 	}
@@ -177,6 +178,7 @@ func Start(cfg Config, log *slog.Logger) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, st: st, served: make(chan error, 1)}
 	n.app = registry.New(cfg.Network, st, log.With("module", "registry"))
+	n.app.SetRetainBlocks(cfg.Storage.RetainBlocks)
 	n.led, err = startLedger(cometledger.Config{
 		Home: cfg.Home, P2PListen: cfg.P2P, PersistentPeers: cfg.PersistentPeers, ExternalAddress: cfg.ExternalAddress,
 		Moniker: cfg.Moniker, TimeoutCommit: time.Duration(cfg.TimeoutCommit), CreateEmptyBlocks: cfg.CreateEmptyBlocks,

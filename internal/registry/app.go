@@ -55,6 +55,7 @@ type App struct {
 	lastBlockTime atomic.Int64
 
 	programs *contract.Cache
+	retain   retention // blocks to keep (retain.go)
 	// maxVersion is the newest app version the code knows (AppVersion;
 	// lower in a test of an older node).
 	maxVersion uint64
@@ -342,10 +343,11 @@ func classify(err error) (op.Reason, string, error) {
 
 // Commit saves the block's state as a new version.
 func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit, error) {
-	if _, _, err := a.st.Commit(); err != nil {
+	_, h, err := a.st.Commit()
+	if err != nil {
 		return nil, err
 	}
-	return &abci.ResponseCommit{}, nil
+	return &abci.ResponseCommit{RetainHeight: a.retain.height(h)}, nil
 }
 
 // Query reads committed state, at a height (0: the latest), with an ICS23

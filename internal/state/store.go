@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cosmos/iavl"
 	idb "github.com/cosmos/iavl/db"
@@ -31,6 +32,10 @@ type Reader interface {
 
 // ErrNoVersion is returned for a height the store does not hold.
 var ErrNoVersion = errors.New("no such version")
+
+// ErrPruned is returned for a height below the versions the store keeps
+// (WithKeepVersions); errors.Is(err, ErrNoVersion) holds for it too.
+var ErrPruned = fmt.Errorf("%w (pruned)", ErrNoVersion)
 
 // Store is the Merkle state.
 type Store struct {
@@ -47,12 +52,21 @@ type Store struct {
 	mu     sync.RWMutex        // guards latest
 	tmu    sync.RWMutex        // working-tree writes (W) vs snapshot reads (R)
 	latest *iavl.ImmutableTree // last committed version
+
+	// keep is how many versions to keep (0: all; prune.go), first the
+	// lowest version held.
+	keep  int64
+	first atomic.Int64
+	log   *slog.Logger
 }
 
 // Option configures Open.
 type Option func(*options)
 
-type options struct{ log *slog.Logger }
+type options struct {
+	log  *slog.Logger
+	keep int64
+}
 
 // WithLogger logs what the store repairs (a rebuilt index) and the
 // failures it survives; the default discards them.
@@ -85,10 +99,11 @@ func Open(dir string, opts ...Option) (*Store, error) {
 	if _, err := tree.Load(); err != nil {
 		return nil, errors.Join(fmt.Errorf("load state: %w", err), db.Close())
 	}
-	s := &Store{db: db, tree: tree, pending: map[string][]byte{}}
+	s := &Store{db: db, tree: tree, pending: map[string][]byte{}, keep: o.keep, log: o.log}
 	if err := s.refresh(); err != nil {
 		return nil, errors.Join(err, db.Close())
 	}
+	s.first.Store(s.firstVersion())
 	s.index, err = openIndex(filepath.Join(filepath.Clean(dir), "latest.db"), s.Latest().t, o.log)
 	if err != nil {
 		return nil, errors.Join(err, db.Close())
@@ -167,6 +182,7 @@ func (s *Store) Commit() (hash []byte, version int64, err error) {
 		return nil, 0, err
 	}
 	s.index.commit(pending, version, hash)
+	s.prune(version)
 	return hash, version, nil
 }
 
@@ -191,21 +207,26 @@ func (s *Store) Hash() []byte { return s.Latest().Hash() }
 func (s *Store) Latest() *Snapshot {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return &Snapshot{t: s.latest, mu: &s.tmu, store: s}
+	return &Snapshot{t: s.latest, mu: &s.tmu, store: s, first: &s.first}
 }
 
 // At returns committed version v as a read-only snapshot.
 func (s *Store) At(v int64) (*Snapshot, error) {
+	s.tmu.RLock()
+	if first := s.first.Load(); v > 0 && v < first {
+		s.tmu.RUnlock()
+		return nil, fmt.Errorf("%w: %d (this node keeps the state from height %d)", ErrPruned, v, first)
+	}
 	if v <= 0 || !s.tree.VersionExists(v) {
+		s.tmu.RUnlock()
 		return nil, fmt.Errorf("%w: %d", ErrNoVersion, v)
 	}
-	s.tmu.RLock()
 	im, err := s.tree.GetImmutable(v)
 	s.tmu.RUnlock()
 	if err != nil {
 		return nil, err
 	}
-	return &Snapshot{t: im, mu: &s.tmu}, nil
+	return &Snapshot{t: im, mu: &s.tmu, first: &s.first}, nil
 }
 
 // Snapshot is a committed version of the state. The snapshot of version 0
@@ -214,6 +235,16 @@ type Snapshot struct {
 	t     *iavl.ImmutableTree
 	mu    *sync.RWMutex
 	store *Store // set for the latest version: its reads may use the index
+	first *atomic.Int64
+}
+
+// failed names the error of a read whose version was pruned meanwhile
+// (a read that began as its version was the oldest kept).
+func (s *Snapshot) failed(err error) error {
+	if err != nil && s.first != nil && s.t.Version() < s.first.Load() {
+		return fmt.Errorf("%w: %d", ErrPruned, s.t.Version())
+	}
+	return err
 }
 
 // Version is the snapshot's version (block height).
@@ -244,7 +275,8 @@ func (s *Snapshot) Get(key []byte) ([]byte, error) {
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.t.Get(key)
+	v, err := s.t.Get(key)
+	return v, s.failed(err)
 }
 
 // Prove returns the value at key (nil if absent) and an ICS23 proof of its
@@ -257,11 +289,11 @@ func (s *Snapshot) Prove(key []byte) ([]byte, *ics23.CommitmentProof, error) {
 	defer s.mu.RUnlock()
 	v, err := s.t.Get(key)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, s.failed(err)
 	}
 	p, err := s.t.GetProof(key)
 	if err != nil {
-		return nil, nil, fmt.Errorf("prove: %w", err)
+		return nil, nil, s.failed(fmt.Errorf("prove: %w", err))
 	}
 	return v, p, nil
 }
@@ -276,13 +308,14 @@ func (s *Snapshot) Iterate(start, end []byte, fn func(k, v []byte) bool) (err er
 	defer s.mu.RUnlock()
 	it, err := s.t.Iterator(start, end, true)
 	if err != nil {
-		return err
+		return s.failed(err)
 	}
 	defer func() {
 		// Close returns the iterator's error again (iavl): keep the first.
 		if cerr := it.Close(); err == nil {
 			err = cerr
 		}
+		err = s.failed(err)
 	}()
 	for ; it.Valid(); it.Next() {
 		if !fn(it.Key(), it.Value()) {
