@@ -125,8 +125,8 @@ func joinLeave(genesis []testVal, e testVal, in, rm int64) func(int64, []testVal
 }
 
 // TestClientFollowsChanges: from the genesis, the client verifies a
-// header after a validator joined and another left, skipping the blocks
-// between (the genesis members that remain hold 3 of 4 of its power).
+// header after a validator joined and another left: it skips where the
+// set stayed, and bisects down to adjacent headers at each change.
 func TestClientFollowsChanges(t *testing.T) {
 	g := keys(t, 5)
 	c := newChain(t, 40, g[:4], joinLeave(g, g[4], 10, 20))
@@ -138,8 +138,13 @@ func TestClientFollowsChanges(t *testing.T) {
 	if tr.Height != 40 || !bytes.Equal(tr.AppHash, []byte("state at 40")) || len(tr.Validators) != 4 {
 		t.Fatalf("trusted %+v", tr)
 	}
-	if n := c.fetched.Load(); n != 1 {
-		t.Fatalf("read %d headers to skip from the genesis to 40, want 1", n)
+	if n := c.fetched.Load(); n < 3 || n > 20 {
+		t.Fatalf("read %d headers for two changes in 40 blocks (a pair of adjacent ones at each, a few pivots)", n)
+	}
+	// Where the set never changed, one header does.
+	still := newChain(t, 40, g[:4], func(_ int64, prev []testVal) []testVal { return prev })
+	if _, err := NewClient(still.genesisDoc(), still, nil).VerifyHeight(t.Context(), 40, still.now(40)); err != nil || still.fetched.Load() != 1 {
+		t.Fatalf("a set that never changed: %d headers, %v", still.fetched.Load(), err)
 	}
 	if got, _ := lc.Trusted(); got.Height != 40 {
 		t.Fatalf("the client trusts %d, not the header it verified", got.Height)
@@ -382,4 +387,44 @@ func FuzzClient(f *testing.F) {
 			t.Fatalf("believed a header no validator signed at %d: %s", h, b)
 		}
 	})
+}
+
+// TestClientRefusesRemovedMajority: two of four genesis validators are
+// removed one at a time (each a quarter of the power, each change within
+// the safety rule); together they held half the genesis power, more than
+// the skipping rule's third. A header they sign alone after their
+// removal, naming themselves as the set, is refused from the genesis:
+// the client does not skip across a change of the set.
+func TestClientRefusesRemovedMajority(t *testing.T) {
+	g := keys(t, 6)
+	rmA, rmB := g[2], g[3]
+	c := newChain(t, 40, g[:4], func(h int64, prev []testVal) []testVal {
+		var out []testVal
+		for _, v := range prev {
+			if (h == 10 && bytes.Equal(v.PubKey, rmA.PubKey)) || (h == 20 && bytes.Equal(v.PubKey, rmB.PubKey)) {
+				continue
+			}
+			out = append(out, v)
+		}
+		switch h {
+		case 10:
+			out = append(out, g[4])
+		case 20:
+			out = append(out, g[5])
+		}
+		return out
+	})
+	evil := []testVal{rmA, rmB}
+	forged := c.sign(35, evil, c.set(evil).Hash(), c.headers[34].Commit.BlockID, evil)
+	forged.Header.AppHash = []byte("forged")
+	resign(c, forged, evil)
+	c.forged[35] = forged
+	if tr, err := NewClient(c.genesisDoc(), c, nil).VerifyHeight(t.Context(), 35, c.now(35)); !errors.Is(err, ErrUnverified) {
+		t.Fatalf("a header of two removed validators (half the genesis power): %+v %v", tr, err)
+	}
+	// The real header of that height verifies.
+	delete(c.forged, 35)
+	if tr, err := NewClient(c.genesisDoc(), c, nil).VerifyHeight(t.Context(), 35, c.now(35)); err != nil || string(tr.AppHash) == "forged" {
+		t.Fatalf("the real header: %+v %v", tr, err)
+	}
 }

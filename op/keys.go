@@ -33,12 +33,20 @@ type ProviderKeys struct {
 }
 
 // ValidateKeySet checks an admin key set and its threshold: 1 to
-// MaxKeys keys of unique ids, a threshold of 1 to their number (0 means
+// MaxKeys distinct keys of unique ids, a threshold of 1 to their number (0 means
 // 1 where allowZero: an entry that leaves it out).
 func ValidateKeySet(field string, keys []Key, threshold uint64, allowZero bool) error {
 	doc := Document{Keys: keys}
 	if err := doc.validate(field); err != nil {
 		return err
+	}
+	// One key under two ids would count twice toward the threshold.
+	for i := range keys {
+		for j := range i {
+			if keys[i].Alg == keys[j].Alg && string(keys[i].Pub) == string(keys[j].Pub) {
+				return Reject(ReasonInvalidField, fmt.Sprintf("%s: %s and %s are one key: each admin key is a distinct key", field, keys[j].ID, keys[i].ID))
+			}
+		}
 	}
 	if (threshold == 0 && !allowZero) || threshold > uint64(len(keys)) {
 		return Reject(ReasonInvalidField, fmt.Sprintf("%s.threshold must be 1 to the number of keys (%d)", field, len(keys)))

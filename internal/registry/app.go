@@ -265,6 +265,7 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	if err != nil {
 		return nil, err
 	}
+	a.block.Gov = before
 	res := make([]*abci.ExecTxResult, len(req.Txs))
 	for i, tx := range req.Txs {
 		r, err := a.deliver(tx)

@@ -17,6 +17,10 @@ import (
 type blockInfo struct {
 	Height int64
 	Time   int64 // Unix nanoseconds
+	// Gov is the governance record at the block's start (nil when an
+	// operation is checked outside a block): the validator set the
+	// block's changes are measured from, together.
+	Gov *record.Governance
 }
 
 // write is one state change that an operation makes.

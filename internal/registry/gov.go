@@ -268,8 +268,15 @@ func (x *executor) change(g *record.Governance, p *op.Proposal, id string) (*cha
 	default:
 		return nil, op.Reject(op.ReasonInvalidField, "unknown proposal kind")
 	}
-	if err := safeValidatorChange(g, next); err != nil {
-		return nil, err
+	// The block's changes together are held to the rule: from the set
+	// that signed the block's start, not from the last proposal's.
+	if start := x.b.Gov; len(validatorDiff(g, next)) > 0 {
+		if start == nil {
+			start = g
+		}
+		if err := safeValidatorChange(start, next); err != nil {
+			return nil, err
+		}
 	}
 	cs.validators = validatorDiff(g, next)
 	for _, u := range cs.validators {
@@ -321,13 +328,21 @@ func setValidator(g *record.Governance, provider string, v *op.Validator) error 
 	return nil
 }
 
+// MinValidators is the fewest validators a BFT set that may lose one
+// holds (3f+1 with f = 1): a change does not take a set below it (nor
+// a smaller set lower still).
+const MinValidators = 4
+
 // safeValidatorChange is the BFT-safety rule of a change of the validator
-// set from cur to next: the set is never empty, and one change moves
-// less than a third of the current total power (the sum of the power
-// added, removed and changed), so that more than two thirds of the
-// power of the set that signed the last block still sign the next, and
-// a light client that trusts one set verifies the next with CometBFT's
-// trust level of 1/3.
+// set from cur (the set at the block's start) to next: the set is never
+// empty; a change moves less than a third of cur's total power (the sum
+// of the power added, removed and changed), so that more than two thirds
+// of the power of the set that signed the last block still sign the
+// next, and a light client that trusts one set verifies the next with
+// CometBFT's trust level of 1/3; it leaves at least MinValidators (or
+// removes none from a smaller set); and, in a set of MinValidators or
+// more, it raises no validator's share to a third or more of the power
+// (one validator that alone can halt the network).
 func safeValidatorChange(cur, next *record.Governance) error {
 	diff := validatorDiff(cur, next)
 	if len(diff) == 0 {
@@ -349,7 +364,20 @@ func safeValidatorChange(cur, next *record.Governance) error {
 		moved += d
 	}
 	if total := cur.TotalPower(); 3*moved >= total {
-		return op.Reject(op.ReasonUnsafeChange, fmt.Sprintf("the change moves %d of the validators' total power %d; one change must move less than a third", moved, total))
+		return op.Reject(op.ReasonUnsafeChange, fmt.Sprintf("the change moves %d of the validators' total power %d; the changes of one block must move less than a third", moved, total))
+	}
+	if n := len(next.Validators); n < len(cur.Validators) && n < MinValidators {
+		return op.Reject(op.ReasonUnsafeChange, fmt.Sprintf("the change would leave %d validators; a network keeps at least %d (one may fail), or all it has", n, MinValidators))
+	}
+	if len(next.Validators) >= MinValidators {
+		curTotal, nextTotal := cur.TotalPower(), next.TotalPower()
+		for _, v := range next.Validators {
+			old, _ := cur.Validator(v.PubKey)
+			// Its share grows (v/nextTotal > old/curTotal) to a third or more.
+			if v.Power*curTotal > old.Power*nextTotal && 3*v.Power >= nextTotal {
+				return op.Reject(op.ReasonUnsafeChange, fmt.Sprintf("the change would give one validator %d of the total power %d: a third or more halts the network alone", v.Power, nextTotal))
+			}
+		}
 	}
 	return nil
 }

@@ -68,11 +68,19 @@ func keysEvent(p *record.Provider) abci.Event {
 // they name prov's keys, each once), then that the operation carries the
 // provider's threshold of them.
 func (x *executor) cosigners(prov *record.Provider) error {
+	// Distinct keys, not ids: a set that holds one key under two ids
+	// (refused since op.ValidateKeySet checks it) still counts it once.
+	first, _ := prov.Key(x.s.Kid.Fragment)
+	seen := map[string]bool{string(first.Pub): true}
 	for _, c := range x.s.Cosigners {
 		k, ok := prov.Key(c.Kid.Fragment)
 		if !ok {
 			return op.Reject(op.ReasonUnknownSigner, c.Kid.String()+" is not a current key")
 		}
+		if seen[string(k.Pub)] {
+			return op.Reject(op.ReasonDuplicateSigner, c.Kid.String()+" is a key that signed already")
+		}
+		seen[string(k.Pub)] = true
 		pk, err := k.Public()
 		if err != nil {
 			return op.Reject(op.ReasonInternal, "stored key does not parse")
