@@ -266,6 +266,14 @@ func checkCredential(ctx context.Context, v View, e *Entity, p *Proof, ask Claim
 	if cl.Exp == 0 || now >= cl.Exp || cl.Jti == "" {
 		return nil, deny(FailBadCredential, "the credential has a jti and an exp after now (exp %d, now %d)", cl.Exp, now)
 	}
+	// Only a credential its provider can revoke, and one that lives no
+	// longer than any provider may let it, stands.
+	if !op.ValidCredentialID(cl.Jti) {
+		return nil, deny(FailBadCredential, "the credential's id is not one credential.status can name (16 bytes, base64url)")
+	}
+	if cl.Iat == 0 || cl.Iat > now+clockSkew || cl.Exp-cl.Iat > MaxCredentialSeconds {
+		return nil, deny(FailBadCredential, "the credential is issued at %d for %d s: at most %d s, not in the future", cl.Iat, cl.Exp-cl.Iat, MaxCredentialSeconds)
+	}
 	st, ok := v.(Statuses)
 	if !ok {
 		return nil, deny(FailUnavailable, "this verifier reads no credential status")

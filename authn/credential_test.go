@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"maps"
 	"strings"
 	"testing"
 
@@ -79,6 +80,25 @@ func (w *credWorld) credential(t testing.TB, s cose.Signer, provider, device did
 	return c
 }
 
+// rawCredential is a credential signed by the provider's key with the
+// claims IssueCredential would not make (over its defaults), presenting
+// subscription.
+func (w *credWorld) rawCredential(t *testing.T, over map[string]any) *Presentation {
+	t.Helper()
+	claims := map[string]any{"iss": w.provider.String(), "sub": w.dev.id.String(), "jti": b64.EncodeToString(make([]byte, 16)),
+		"iat": now - 10, "exp": now + 60, "subscription": sdjwt.SD{Value: "gold"}}
+	maps.Copy(claims, over)
+	jwt, ds, err := sdjwt.Issue(w.issuerKey, "cred-1", TypCredential, claims, rand.Reader, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ParseCredential(sdjwt.Present(jwt, ds))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Present([]string{"subscription"})
+}
+
 // prove answers a challenge of level with pres as the device.
 func (w *credWorld) prove(t *testing.T, level int, pres *Presentation) (*Challenge, []byte) {
 	t.Helper()
@@ -148,6 +168,11 @@ func TestDisclosureRefusals(t *testing.T) {
 	tampered.Encoded = b64.EncodeToString([]byte(`["` + tampered.Salt + `", "subscription", "platinum"]`))
 	ctx := context.Background()
 	verify := func(pb []byte) Decision { return VerifyProof(ctx, w.v, w.iss, w.svc.id, svcOrigin, pb, now+1) }
+	// The hand-made credential below stands as it is made (the refusals
+	// of its variants are for what they change).
+	if d := verify(second(w.prove(t, 0, w.rawCredential(t, nil)))); !d.OK {
+		t.Fatalf("the hand-made credential: %+v", d)
+	}
 	cases := []struct {
 		name  string
 		proof func() []byte
@@ -190,6 +215,15 @@ func TestDisclosureRefusals(t *testing.T) {
 			w.v.revoked[w.provider.String()+"|"+pl["jti"].(string)] = true
 			return second(w.prove(t, 0, p))
 		}, FailCredentialRevoked},
+		{"fail/credential-id-not-revocable", func() []byte {
+			return second(w.prove(t, 0, w.rawCredential(t, map[string]any{"jti": "x", "iat": now - 10, "exp": now + 60})))
+		}, FailBadCredential},
+		{"fail/credential-lives-a-century", func() []byte {
+			return second(w.prove(t, 0, w.rawCredential(t, map[string]any{"iat": now - 10, "exp": now + 100*365*86400})))
+		}, FailBadCredential},
+		{"fail/credential-issued-in-the-future", func() []byte {
+			return second(w.prove(t, 0, w.rawCredential(t, map[string]any{"iat": now + 3600, "exp": now + 7200})))
+		}, FailBadCredential},
 		{"fail/oversized", func() []byte {
 			return []byte(cred.JWT + "~" + strings.Repeat("A", MaxPresentation) + "~")
 		}, FailOversizedCredential},

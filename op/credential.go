@@ -26,9 +26,17 @@ func (c *CredentialStatus) validate(network string) error {
 	if err := checkDID("credential.provider", c.Provider, network); err != nil {
 		return err
 	}
-	b, err := base64.RawURLEncoding.DecodeString(c.ID)
-	if len(c.ID) != CredentialIDLen || err != nil || len(b) != 16 || base64.RawURLEncoding.EncodeToString(b) != c.ID {
+	if !ValidCredentialID(c.ID) {
 		return Reject(ReasonInvalidField, fmt.Sprintf("credential.id is 16 bytes in base64url without padding (%d characters)", CredentialIDLen))
 	}
 	return nil
+}
+
+// ValidCredentialID reports whether id is a credential id that
+// credential.status can name: 16 bytes in base64url without padding. A
+// verifier accepts no credential of another id, which could never be
+// revoked.
+func ValidCredentialID(id string) bool {
+	b, err := base64.RawURLEncoding.DecodeString(id)
+	return len(id) == CredentialIDLen && err == nil && len(b) == 16 && base64.RawURLEncoding.EncodeToString(b) == id
 }

@@ -18,7 +18,7 @@ const (
 	MaxPairwiseItems = 64
 	// MaxPairwise bounds the pairwise DIDs that one revocation carries:
 	// the pairwise DIDs of one device.
-	MaxPairwise = 16
+	MaxPairwise = MaxPairwiseItems
 	// PairwiseSaltMin and PairwiseSaltMax bound a commitment's salt.
 	PairwiseSaltMin = 16
 	PairwiseSaltMax = 32

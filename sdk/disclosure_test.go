@@ -92,6 +92,35 @@ func TestServiceDisclosure(t *testing.T) {
 	if err := json.Unmarshal(claims, &m); err != nil || strings.Contains(string(claims), "gold") || strings.Contains(string(claims), "disclosed") {
 		t.Fatalf("the session token carries a disclosed value: %s", claims)
 	}
+	// The node decides the same at POST /v1/authn/verify: the values go
+	// to the caller that asked, and the node's decision stream, which any
+	// client may follow, carries none.
+	events, err := h.Client.Decisions(t.Context(), dev.DID.String(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := service.Challenge()
+	if err != nil {
+		t.Fatal(err)
+	}
+	proof, err := device.Answer(t.Context(), service.URL, ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := h.Client.Verify(t.Context(), ch, proof); err != nil || !d.OK || d.Disclosed["subscription"] != "gold" {
+		t.Fatalf("the node's decision: %+v %v", d, err)
+	}
+	select {
+	case ev := <-events:
+		if !ev.Decision.OK || len(ev.Decision.Disclosed) != 0 {
+			t.Fatalf("the decision stream: %+v", ev)
+		}
+		if b, _ := json.Marshal(ev); strings.Contains(string(b), "gold") || strings.Contains(string(b), "disclosed") {
+			t.Fatalf("the decision stream carries a disclosed value: %s", b)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no decision on the stream")
+	}
 	// The provider revokes the credential.
 	h.MustSubmit(h.Sign(h.Provider.Signer, h.Provider.Kid, op.Payload{Type: op.TypeCredentialStatus,
 		Credential: &op.CredentialStatus{Provider: h.Provider.DID.String(), ID: credID}}))

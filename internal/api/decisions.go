@@ -24,11 +24,16 @@ func newDecisionLog(capacity int) *decisionLog {
 	return &decisionLog{ring: make([]authn.Decision, capacity), next: 1, wake: make(chan struct{})}
 }
 
-// add records a decision. One whose proof did not verify (d.Signed
+// add records a decision, without the values the device disclosed. One
+// whose proof did not verify (d.Signed
 // unset) is the word of whoever sent it: it is kept without the device
 // and service it names, so that nobody can write refusals about a
 // device into its audit trail, and streamed as "unauthenticated".
 func (l *decisionLog) add(d authn.Decision) {
+	// The values a device disclosed are for the service that asked, in
+	// the answer to its request: never in the stream, which any client
+	// of any node may follow.
+	d.Disclosed = nil
 	if !d.OK && !d.Signed {
 		d.Device, d.Service, d.Kid = "", "", ""
 		d.Detail = "unauthenticated: the proof did not verify, so this refusal is attributed to no one"

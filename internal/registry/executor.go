@@ -30,9 +30,10 @@ type write struct {
 
 // outcome is the effect of an accepted operation.
 type outcome struct {
-	writes []write
-	result record.Result
-	events []abci.Event
+	revokedPairwise int // pairwise DIDs a revocation took with it (pairwise.go)
+	writes          []write
+	result          record.Result
+	events          []abci.Event
 }
 
 // execute checks a decoded operation against the state st and returns

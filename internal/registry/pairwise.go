@@ -56,9 +56,11 @@ func (x *executor) pairwise() (*outcome, error) {
 // pairwise DIDs it carries, in the same operation: each is registered
 // (else unknown-entity), of the device's provider (else unauthorized), a
 // pairwise DID whose commitment the salt opens to this device (else
-// invalid-field), and pending or validated (else invalid-transition). Each opening puts
+// invalid-field); one no longer standing (revoked, rejected, deactivated)
+// is passed over. Each opening puts
 // the link on the ledger: a revocation is where it becomes public.
 func (x *executor) withPairwise(device *record.Entity, out *outcome) (*outcome, error) {
+	out.revokedPairwise = 0
 	for i, o := range x.s.Payload.Status.Pairwise {
 		f := fmt.Sprintf("status.pairwise[%d]", i)
 		e, err := getEntity(x.st, o.DID)
@@ -75,7 +77,10 @@ func (x *executor) withPairwise(device *record.Entity, out *outcome) (*outcome, 
 		case !bytes.Equal(e.Pairwise, op.PairwiseCommit(x.a.network, device.DID, o.Salt)):
 			return nil, op.Reject(op.ReasonInvalidField, f+": the salt does not open "+o.DID+"'s commitment to "+device.DID)
 		case !slices.Contains(transitions[op.TypeRevoke], e.Status):
-			return nil, later(op.Reject(op.ReasonInvalidTransition, f+": "+o.DID+" is "+e.Status))
+			// Already out of standing (revoked, rejected, or deactivated by
+			// its own, perhaps stolen, key): nothing to revoke, and no
+			// reason to refuse the revocation of the others.
+			continue
 		}
 		next := *e
 		next.Status = op.StatusRevoked
@@ -86,6 +91,7 @@ func (x *executor) withPairwise(device *record.Entity, out *outcome) (*outcome, 
 		}
 		out.writes = append(out.writes, po.writes...)
 		out.events = append(out.events, po.events...)
+		out.revokedPairwise++
 	}
 	return out, nil
 }

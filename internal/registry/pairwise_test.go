@@ -189,7 +189,6 @@ func TestPairwiseRefusals(t *testing.T) {
 		{"fail/pairwise-short-salt", w.revokeWith(dev.id, op.PairwiseOpening{DID: a.id.String(), Salt: a.salt[:8]}), op.ReasonInvalidField},
 		{"fail/pairwise-not-pairwise", w.revokeWith(dev.id, op.PairwiseOpening{DID: w.holder.id.String(), Salt: a.salt}), op.ReasonInvalidField},
 		{"fail/pairwise-unknown", w.revokeWith(dev.id, opening(never)), op.ReasonUnknownEntity},
-		{"fail/pairwise-already-revoked", w.revokeWith(dev.id, opening(a), opening(gone)), op.ReasonInvalidTransition},
 		{"fail/pairwise-on-validate", func() []byte {
 			p := statusOp(op.TypeDeactivate, dev.id, 2)
 			p.Status.Pairwise = []op.PairwiseOpening{opening(a)}
@@ -219,5 +218,24 @@ func TestPairwiseRefusals(t *testing.T) {
 		if e, _ := getEntity(w.c.st.Latest(), id.String()); e.Status != op.StatusValidated {
 			t.Fatalf("%s is %s", id, e.Status)
 		}
+	}
+	// The device deactivates itself and one of its pairwise DIDs (with
+	// its own, perhaps stolen, keys): the provider's revocation still
+	// reaches the others, passing over the one already out; the device
+	// stays deactivated; the same revocation again revokes nothing and is
+	// refused.
+	w.apply(sign(t, dev.s, dev.id.WithFragment("k1"), statusOp(op.TypeDeactivate, dev.id, 2)),
+		sign(t, b.s, b.id.WithFragment("k1"), statusOp(op.TypeDeactivate, b.id, 1)))
+	p := statusOp(op.TypeRevoke, dev.id, 3)
+	p.Status.Pairwise = []op.PairwiseOpening{opening(a), opening(b), opening(gone)}
+	after := sign(t, w.p.signer, w.p.kid, p)
+	w.apply(after)
+	for id, want := range map[did.DID]string{dev.id: op.StatusDeactivated, a.id: op.StatusRevoked, b.id: op.StatusDeactivated, gone.id: op.StatusRevoked} {
+		if e, _ := getEntity(w.c.st.Latest(), id.String()); e.Status != want {
+			t.Fatalf("after the revocation of a deactivated device: %s is %s, want %s", id, e.Status, want)
+		}
+	}
+	if res, _ := w.c.block(after); reason(res[0]) != op.ReasonInvalidTransition && reason(res[0]) != op.ReasonReplayed {
+		t.Fatalf("fail/pairwise-nothing-left: %s (%s)", reason(res[0]), res[0].Log)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/bias-iot/bias/op"
+	"github.com/bias-iot/bias/record"
 )
 
 // transitions lists, per status operation, the statuses it may act on.
@@ -45,6 +46,17 @@ func (x *executor) status() (*outcome, error) {
 		allowed = allowed || s == e.Status
 	}
 	if !allowed {
+		// A device that deactivated itself (perhaps with a stolen key)
+		// leaves its pairwise DIDs standing: its provider's revocation
+		// with their openings still revokes them, and the device stays
+		// deactivated. One that revokes nothing is refused (a replay).
+		if typ == op.TypeRevoke && e.Status == op.StatusDeactivated && len(x.s.Payload.Status.Pairwise) > 0 {
+			out, err := x.withPairwise(e, &outcome{result: record.Result{DID: e.DID, Version: e.Version}})
+			if err == nil && out.revokedPairwise == 0 {
+				return nil, op.Reject(op.ReasonInvalidTransition, "the device is deactivated and none of the pairwise DIDs named still stands")
+			}
+			return out, err
+		}
 		return nil, later(op.Reject(op.ReasonInvalidTransition, fmt.Sprintf("%s is not allowed on a %s entity", typ, e.Status)))
 	}
 	next := *e
