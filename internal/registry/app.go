@@ -55,6 +55,7 @@ type App struct {
 	lastBlockTime atomic.Int64
 
 	programs *contract.Cache
+	obs      Observer // nil: none (observe.go)
 }
 
 // program returns the compiled form of a contract version. A contract
@@ -294,6 +295,7 @@ func (a *App) deliver(tx []byte) (*abci.ExecTxResult, error) {
 		if ierr != nil {
 			return nil, ierr
 		}
+		a.observeCommitted(s, r, nil)
 		return &abci.ExecTxResult{Code: r.Code(), Codespace: Codespace, Log: msg, Info: string(r)}, nil
 	}
 	for _, w := range out.writes {
@@ -311,6 +313,7 @@ func (a *App) deliver(tx []byte) (*abci.ExecTxResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.observeCommitted(s, op.ReasonOK, out.moves)
 	return &abci.ExecTxResult{Code: 0, Data: data, Info: string(op.ReasonOK), Events: out.events}, nil
 }
 
