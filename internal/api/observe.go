@@ -147,7 +147,7 @@ func (s *Server) observe(mux *http.ServeMux, next http.Handler) http.Handler {
 		}
 		s.metrics.Request(route, r.Method, rec.status, took)
 		level := slog.LevelInfo
-		if rec.status >= 500 {
+		if rec.status >= 500 && rec.status != http.StatusServiceUnavailable {
 			level = slog.LevelWarn
 		}
 		attrs := []slog.Attr{

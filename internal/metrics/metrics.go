@@ -93,6 +93,16 @@ func New() *Metrics {
 	reg.MustRegister(m.resends, m.resentOps, m.stalls, m.ready)
 	m.requests = f.counter("http_requests_total", "HTTP requests served, by route pattern, method and status code.", "route", "method", "code")
 	m.requestSeconds = f.histogram("http_request_duration_seconds", "Time to serve an HTTP request (to the end of its response; a stream's whole life), by route pattern.", "route")
+	// The series of small fixed label sets exist from the start, at 0.
+	for k, outs := range map[string][]string{"registration": {"validate", "pending", "reject"}, "access": {"allow", "deny"}} {
+		m.contractCost.WithLabelValues(k)
+		for _, o := range outs {
+			m.contractEvals.WithLabelValues(k, o)
+		}
+	}
+	for _, st := range streams {
+		m.subscribers.WithLabelValues(st)
+	}
 	return m
 }
 

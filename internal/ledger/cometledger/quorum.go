@@ -58,6 +58,9 @@ func (e *StallError) ReadyReason() string {
 	return fmt.Sprintf("operations wait but no block has committed for %s", e.Since.Round(time.Second))
 }
 
+// errNoBlock: before the first block there is nothing to read.
+var errNoBlock error = &notReady{err: "no block yet", reason: "the network has not committed its first block yet"}
+
 // recentCommit is how long after a block its commit stands as evidence
 // of who votes.
 func (l *Ledger) recentCommit() time.Duration {
@@ -70,13 +73,14 @@ func (l *Ledger) recentCommit() time.Duration {
 // within recentCommit; or it is a connected peer whose moniker is the
 // validator's name in the genesis (bias's init and testnet name a
 // validator's node after it; a validator the genesis does not name is
-// seen only through its signatures). The caller holds life.
+// seen only through its signatures). Before the first block, nothing is
+// readable: not ready either. The caller holds life.
 func (l *Ledger) quorum(ctx context.Context) error {
 	l.mu.Lock()
 	height, since := l.height, time.Since(l.lastCommit)
 	l.mu.Unlock()
 	if height < 1 {
-		return nil // before the first block, catching up decides
+		return errNoBlock
 	}
 	vals, err := l.validators(ctx)
 	if err != nil {

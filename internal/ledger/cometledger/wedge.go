@@ -58,10 +58,10 @@ func (l *Ledger) Wedged() error {
 
 // Ready reports whether the node can answer current reads and commit
 // writes: nil, or ErrCatchingUp while it syncs blocks, a *WedgeError
-// while its validator is wedged, a *StallError while operations wait
-// with no block for the stall warning's window, a *QuorumError while
-// the validators it sees hold at most two thirds of the voting power
-// (quorum.go), ledger.ErrClosed once closed.
+// while its validator is wedged, a *QuorumError while the validators it
+// sees hold at most two thirds of the voting power (quorum.go), a
+// *StallError while operations wait with no block for the stall
+// warning's window, ledger.ErrClosed once closed.
 func (l *Ledger) Ready(ctx context.Context) error {
 	if !l.enter() {
 		return ledger.ErrClosed
@@ -73,10 +73,10 @@ func (l *Ledger) Ready(ctx context.Context) error {
 	if err := l.Wedged(); err != nil {
 		return err
 	}
-	if err := l.stalled(); err != nil {
+	if err := l.quorum(ctx); err != nil {
 		return err
 	}
-	return l.quorum(ctx)
+	return l.stalled()
 }
 
 // wedgeFacts is what one look at the node shows.
