@@ -24,6 +24,7 @@ import (
 	"github.com/bias-iot/bias/did"
 	"github.com/bias-iot/bias/internal/access"
 	"github.com/bias-iot/bias/internal/ledger"
+	"github.com/bias-iot/bias/internal/metrics"
 	"github.com/bias-iot/bias/internal/oauth"
 	"github.com/bias-iot/bias/internal/resolver"
 	"github.com/bias-iot/bias/lightclient"
@@ -61,6 +62,9 @@ type Config struct {
 	OAuth *oauth.Server
 	// X509 is the node's certificate authority (x509.go); nil: none.
 	X509 X509
+	// Metrics receives the API's metrics and is served at /metrics; nil:
+	// none (and /metrics is 404).
+	Metrics *metrics.Metrics
 }
 
 // Server serves the API.
@@ -79,6 +83,7 @@ type Server struct {
 	maxReplay     int
 	oauth         *oauth.Server
 	x509          X509
+	metrics       *metrics.Metrics
 }
 
 // New returns the API of c.
@@ -93,7 +98,7 @@ func New(c Config) *Server {
 		submitTimeout: 30 * time.Second, decisions: newDecisionLog(10000), heavy: make(chan struct{}, 2), paging: make(chan struct{}, 2),
 		streams:   newStreamLimiter(or(c.MaxStreams, DefaultMaxStreams), or(c.MaxStreamsPerClient, DefaultMaxStreamsPerClient)),
 		maxReplay: or(c.MaxReplayBlocks, DefaultMaxReplayBlocks), x509: c.X509}
-	s.oauth = c.OAuth
+	s.oauth, s.metrics = c.OAuth, c.Metrics
 	return s
 }
 
@@ -124,7 +129,16 @@ func (s *Server) Handler() http.Handler {
 		return err
 	})
 	route("GET /healthz", s.healthz)
+	route("GET /livez", s.livez)
 	route("GET /readyz", s.readyz)
+	metricsHandler := s.metrics.Handler()
+	route("GET /metrics", func(w http.ResponseWriter, r *http.Request) error {
+		if s.metrics == nil {
+			return fail(ReasonNotFound, "metrics are off on this node")
+		}
+		metricsHandler.ServeHTTP(w, r)
+		return nil
+	})
 	route("GET /1.0/identifiers/{did...}", s.resolveHTTP)
 	route("GET /1.0/identify", s.identify)
 	route("OPTIONS /1.0/identifiers/{did...}", s.preflight)
@@ -155,7 +169,7 @@ func (s *Server) Handler() http.Handler {
 	route("GET /v1/x509/ocsp/{provider}/{request...}", s.x509OCSP)
 	// No route: 404, or 405 with Allow when the path exists with other
 	// methods (as the mux decides), both in the one error format.
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.observe(mux, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, ocspPrefix) {
 			// Base64 in the path may hold "//": the mux would redirect to
 			// a cleaned path, which OCSP clients do not follow.
@@ -176,7 +190,7 @@ func (s *Server) Handler() http.Handler {
 			return
 		}
 		s.renderError(w, r, fail(ReasonNotFound, "no such route"))
-	})
+	}))
 }
 
 // statusProbe records the status and headers the mux would answer with.
@@ -207,8 +221,9 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) 
 	if !errors.As(err, &e) {
 		e = &Error{Status: http.StatusInternalServerError, Reason: string(op.ReasonInternal), Msg: "internal error", Err: err}
 	}
+	noteReason(r.Context(), e.Reason)
 	if e.Status >= 500 && e.Status != http.StatusServiceUnavailable && e.Status != http.StatusGatewayTimeout {
-		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "reason", e.Reason, "err", e.Err)
+		s.log.Error("request failed", "request_id", RequestIDOf(r.Context()), "method", r.Method, "path", r.URL.Path, "reason", e.Reason, "err", e.Err)
 	}
 	if e.Status == http.StatusServiceUnavailable || e.Status == http.StatusTooManyRequests {
 		w.Header().Set("Retry-After", "1")
@@ -224,7 +239,33 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
+// submit takes an operation; with metrics on, it counts it by type,
+// result and reason.
 func (s *Server) submit(w http.ResponseWriter, r *http.Request) error {
+	if s.metrics == nil {
+		return s.submitOp(w, r, nil)
+	}
+	var tx []byte
+	err := s.submitOp(w, r, &tx)
+	reason := string(op.ReasonOK)
+	if err != nil {
+		reason = string(op.ReasonInternal)
+		var e *Error
+		if errors.As(err, &e) {
+			reason = e.Reason
+		}
+	}
+	typ := ""
+	if signed, derr := op.Decode(tx); derr == nil {
+		typ = signed.Payload.Type
+	}
+	s.metrics.Submitted(typ, err == nil, reason)
+	return err
+}
+
+// submitOp is submit; it leaves the operation's bytes in *got when got
+// is not nil.
+func (s *Server) submitOp(w http.ResponseWriter, r *http.Request, got *[]byte) error {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != sdk.MediaTypeCOSE {
 		return fail(ReasonUnsupportedMedia, "send the operation as "+sdk.MediaTypeCOSE)
@@ -232,6 +273,9 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) error {
 	tx, err := readBody(r, op.MaxEnrollBytes+1)
 	if err != nil {
 		return rejection(op.ReasonMalformed, "could not read the body")
+	}
+	if got != nil {
+		*got = tx
 	}
 	// An operation larger than a single entity's (a bulk enrollment, or
 	// junk) is checked by at most a few requests at a time: the work
@@ -430,14 +474,5 @@ func (s *Server) signedHeader(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusOK, out)
-	return nil
-}
-
-func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
-	st, err := s.l.Status(r.Context())
-	if err != nil {
-		return unhealthy(err)
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "height": st.Height, "catchingUp": st.CatchingUp})
 	return nil
 }

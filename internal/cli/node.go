@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -26,7 +27,7 @@ func defaultHome(env Env) string {
 }
 
 func (a *app) nodeCmd() *cobra.Command {
-	var home, httpAddr, logLevel string
+	var home, httpAddr, logLevel, logFormat, metricsAddr string
 	cmd := &cobra.Command{
 		Use:   "node",
 		Short: "Run a node (initialising a single-validator network on first run)",
@@ -56,18 +57,38 @@ is stored in HOME/provider/admin.key; later runs reuse the home and its state.`,
 			if cmd.Flags().Changed("http") {
 				cfg.HTTP = httpAddr
 			}
-			var lvl slog.Level
-			if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
-				return fmt.Errorf("--log-level: %w", err)
+			if cmd.Flags().Changed("metrics") {
+				cfg.Metrics = metricsAddr
 			}
-			log := slog.New(slog.NewTextHandler(a.env.Stderr, &slog.HandlerOptions{Level: lvl}))
+			log, err := nodeLogger(a.env.Stderr, logLevel, logFormat)
+			if err != nil {
+				return err
+			}
 			return runNode(cmd.Context(), cfg, log, a)
 		},
 	}
 	cmd.Flags().StringVar(&home, "home", defaultHome(a.env), "node home directory (env BIAS_HOME)")
 	cmd.Flags().StringVar(&httpAddr, "http", "127.0.0.1:8080", "API listen address")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	cmd.Flags().StringVar(&logFormat, "log-format", "text", "log format: text (logfmt) or json (one object a line)")
+	cmd.Flags().StringVar(&metricsAddr, "metrics", "", "also serve /metrics on this address (host:port), apart from the API")
 	return cmd
+}
+
+// nodeLogger is the node's logger: level and format as the flags say.
+func nodeLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format: %q is neither text nor json", format)
 }
 
 func runNode(ctx context.Context, cfg node.Config, log *slog.Logger, a *app) error {

@@ -9,10 +9,17 @@ import "sync"
 // whose source differs from the one asked for compiles again. It is
 // bounded (emptied past max entries) and safe for concurrent use.
 type Cache struct {
-	mu  sync.Mutex
-	max int
-	m   map[string]*Program
+	mu      sync.Mutex
+	max     int
+	m       map[string]*Program
+	observe func(Kind, Decision)
 }
+
+// Observe makes every evaluation of the programs the cache compiles from
+// now on call fn with its decision (for metrics: fn must not block, and
+// nothing it does may change the decision). Call it before the cache is
+// used.
+func (c *Cache) Observe(fn func(Kind, Decision)) { c.observe = fn }
 
 // NewCache returns a cache of at most max programs.
 func NewCache(max int) *Cache { return &Cache{max: max, m: map[string]*Program{}} }
@@ -30,6 +37,7 @@ func (c *Cache) Program(id string, kind Kind, source string) (*Program, error) {
 	if err != nil {
 		return nil, err
 	}
+	p.observe = c.observe
 	c.mu.Lock()
 	if len(c.m) >= c.max {
 		c.m = map[string]*Program{}

@@ -118,6 +118,7 @@ type Program struct {
 	Source        string
 	EstimatedCost uint64
 	prg           cel.Program
+	observe       func(Kind, Decision) // see Cache.Observe
 }
 
 // Compile parses, type-checks and cost-checks a contract.
@@ -206,6 +207,14 @@ type Decision struct {
 // a "reject" (or "deny") with the reason, never a panic: every node
 // reaches the same decision.
 func (p *Program) Eval(inputs map[string]any) Decision {
+	d := p.eval(inputs)
+	if p.observe != nil {
+		p.observe(p.Kind, d)
+	}
+	return d
+}
+
+func (p *Program) eval(inputs map[string]any) Decision {
 	fail := Reject
 	if p.Kind == Access {
 		fail = "deny"

@@ -46,6 +46,12 @@ type Config struct {
 	X509 X509Config `json:"x509,omitzero"`
 	// Storage bounds the history the node keeps (default: all of it).
 	Storage StorageConfig `json:"storage,omitzero"`
+	// Metrics is a listen address for /metrics on a listener of its own
+	// (docs/metrics.md); "" serves it on the API listener only.
+	Metrics string `json:"metrics,omitempty"`
+	// NoMetrics turns the metrics off: no /metrics, no CometBFT
+	// instrumentation.
+	NoMetrics bool `json:"noMetrics,omitempty"`
 }
 
 // Default is the single-node configuration.
@@ -74,6 +80,14 @@ func (c Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.HTTP); err != nil {
 		errs = append(errs, fmt.Errorf("http: %w", err))
+	}
+	if c.Metrics != "" {
+		if _, _, err := net.SplitHostPort(c.Metrics); err != nil {
+			errs = append(errs, fmt.Errorf("metrics: %w", err))
+		}
+		if c.NoMetrics {
+			errs = append(errs, errors.New("metrics: a listen address is set, but metrics are off"))
+		}
 	}
 	if c.TimeoutCommit < 0 {
 		errs = append(errs, errors.New("timeoutCommit is negative"))

@@ -26,6 +26,7 @@ import (
 	"github.com/bias-iot/bias/internal/ca"
 	"github.com/bias-iot/bias/internal/ledger"
 	"github.com/bias-iot/bias/internal/ledger/cometledger"
+	"github.com/bias-iot/bias/internal/metrics"
 	"github.com/bias-iot/bias/internal/oauth"
 	"github.com/bias-iot/bias/internal/registry"
 	"github.com/bias-iot/bias/internal/resolver"
@@ -147,6 +148,11 @@ type Node struct {
 	// the ledger (and waits for it).
 	ca       *ca.Authority
 	x509Stop context.CancelFunc
+	// The metrics (nil when off), and their own listener (nil without
+	// Config.Metrics).
+	metrics   *metrics.Metrics
+	metricsLn net.Listener
+	metricsSv *http.Server
 }
 
 // Start opens the home's state, starts the ledger (replaying what the
@@ -179,11 +185,20 @@ func Start(cfg Config, log *slog.Logger) (*Node, error) {
 	n := &Node{cfg: cfg, st: st, served: make(chan error, 1)}
 	n.app = registry.New(cfg.Network, st, log.With("module", "registry"))
 	n.app.SetRetainBlocks(cfg.Storage.RetainBlocks)
-	n.led, err = startLedger(cometledger.Config{
+	lc := cometledger.Config{
 		Home: cfg.Home, P2PListen: cfg.P2P, PersistentPeers: cfg.PersistentPeers, ExternalAddress: cfg.ExternalAddress,
 		Moniker: cfg.Moniker, TimeoutCommit: time.Duration(cfg.TimeoutCommit), CreateEmptyBlocks: cfg.CreateEmptyBlocks,
 		AllowDuplicateIP: cfg.AllowDuplicateIP,
-	}, n.app, log)
+	}
+	if !cfg.NoMetrics {
+		n.metrics = metrics.New()
+		if err := countEntities(st, n.metrics); err != nil {
+			return nil, errors.Join(fmt.Errorf("count entities: %w", err), st.Close())
+		}
+		n.app.Observe(observer{n.metrics})
+		lc.Metrics, lc.Observer = n.metrics.Registry(), observer{n.metrics}
+	}
+	n.led, err = startLedger(lc, n.app, log)
 	if err != nil {
 		return nil, errors.Join(err, st.Close())
 	}
@@ -206,7 +221,7 @@ func Start(cfg Config, log *slog.Logger) (*Node, error) {
 		}
 		return nil, errors.Join(fmt.Errorf("x509: %w", err), n.ln.Close(), n.led.Close(), st.Close())
 	}
-	apiCfg := api.Config{Ledger: n.led, Resolver: n.res, Access: n.acc, Precheck: n.app, Log: log.With("module", "api"), OAuth: n.as}
+	apiCfg := api.Config{Ledger: n.led, Resolver: n.res, Access: n.acc, Precheck: n.app, Log: log.With("module", "api"), OAuth: n.as, Metrics: n.metrics}
 	if n.ca != nil {
 		apiCfg.X509 = n.ca
 	}
@@ -220,9 +235,34 @@ func Start(cfg Config, log *slog.Logger) (*Node, error) {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    api.ServerHeaderLimit,
 	}
+	if cfg.Metrics != "" {
+		if n.metricsLn, err = net.Listen("tcp", cfg.Metrics); err != nil {
+			return nil, errors.Join(fmt.Errorf("metrics listen: %w", err), n.ln.Close(), n.Close())
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", n.metrics.Handler())
+		n.metricsSv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second}
+		go func() {
+			if err := n.metricsSv.Serve(n.metricsLn); !errors.Is(err, http.ErrServerClosed) {
+				log.Error("metrics server stopped", "err", err)
+			}
+		}()
+	}
 	go func() { n.served <- n.srv.Serve(n.ln) }()
 	return n, nil
 }
+
+// MetricsAddr is the address of the metrics' own listener ("" without
+// one: /metrics is on the API's).
+func (n *Node) MetricsAddr() string {
+	if n.metricsLn == nil {
+		return ""
+	}
+	return n.metricsLn.Addr().String()
+}
+
+// Metrics are the node's metrics (nil when off).
+func (n *Node) Metrics() *metrics.Metrics { return n.metrics }
 
 // startLedger starts the ledger, and makes an error of a panic of the
 // consensus engine while it starts: CometBFT's handshake panics when its
@@ -269,6 +309,9 @@ func (n *Node) Close() error {
 		n.stopOAuth()
 	}
 	errs := []error{n.srv.Shutdown(ctx)}
+	if n.metricsSv != nil {
+		errs = append(errs, n.metricsSv.Shutdown(ctx))
+	}
 	if n.ca != nil {
 		n.x509Stop()
 		errs = append(errs, n.ca.Close())

@@ -59,6 +59,7 @@ type App struct {
 	// maxVersion is the newest app version the code knows (AppVersion;
 	// lower in a test of an older node).
 	maxVersion uint64
+	obs        Observer // nil: none (observe.go)
 }
 
 // program returns the compiled form of a contract version. A contract
@@ -312,6 +313,7 @@ func (a *App) deliver(tx []byte) (*abci.ExecTxResult, error) {
 		if ierr != nil {
 			return nil, ierr
 		}
+		a.observeCommitted(s, r, nil)
 		return &abci.ExecTxResult{Code: r.Code(), Codespace: Codespace, Log: msg, Info: string(r)}, nil
 	}
 	for _, w := range out.writes {
@@ -329,6 +331,7 @@ func (a *App) deliver(tx []byte) (*abci.ExecTxResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.observeCommitted(s, op.ReasonOK, out.moves)
 	return &abci.ExecTxResult{Code: 0, Data: data, Info: string(op.ReasonOK), Events: out.events}, nil
 }
 

@@ -54,6 +54,7 @@ func (x *executor) enroll() (*outcome, error) {
 		}
 		out.writes = append(out.writes, o.writes...)
 		out.events = append(out.events, o.events...)
+		out.moves = append(out.moves, o.moves...)
 	}
 	return out, nil
 }

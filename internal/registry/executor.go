@@ -34,6 +34,8 @@ type outcome struct {
 	writes          []write
 	result          record.Result
 	events          []abci.Event
+	// moves are the entities' changes of status, for the observer.
+	moves []Move
 }
 
 // execute checks a decoded operation against the state st and returns
@@ -126,8 +128,10 @@ func (x *executor) commitEntity(prev, e *record.Entity, typ string) (*outcome, e
 		writes: append([]write{{record.EntityKey(e.DID), b}}, index...),
 		result: record.Result{DID: e.DID, Version: e.Version, Status: e.Status},
 		events: []abci.Event{entityEvent(typ, e)},
+		moves:  []Move{{Kind: e.Kind, To: e.Status}},
 	}
 	if prev != nil {
+		out.moves[0].From = prev.Status
 		pb, err := op.Marshal(prev)
 		if err != nil {
 			return nil, err

@@ -24,6 +24,7 @@ import (
 	protomem "github.com/cometbft/cometbft/proto/tendermint/mempool"
 	"github.com/cometbft/cometbft/proxy"
 	"github.com/cometbft/cometbft/rpc/client/local"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bias-iot/bias/internal/ledger"
 	"github.com/bias-iot/bias/internal/ledger/abciledger"
@@ -65,6 +66,11 @@ type Config struct {
 	// refused to vote before the node reports it wedged (default 5s; see
 	// WedgeError).
 	WedgeAfter time.Duration
+	// Metrics, when set, receives CometBFT's instrumentation (namespace
+	// cometbft; see metricsProvider); nil: no CometBFT metrics.
+	Metrics *prometheus.Registry
+	// Observer, when set, hears of re-sends and stall warnings.
+	Observer Observer
 }
 
 // Ledger is a running embedded CometBFT node.
@@ -92,6 +98,9 @@ type Ledger struct {
 	submitted map[[32]byte][]byte
 	resending atomic.Bool // a round of re-sending is under way
 	closed    bool
+	obs       Observer
+	// stallAfter is the stall warning's window (Config.StallWarning).
+	stallAfter time.Duration
 }
 
 var _ ledger.Ledger = (*Ledger)(nil)
@@ -132,7 +141,7 @@ func Start(c Config, app abci.Application, log *slog.Logger) (*Ledger, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Ledger{log: log, cfg: cfg, waiters: map[[32]byte][]chan *ledger.Result{}, submitted: map[[32]byte][]byte{}, height: info.LastBlockHeight, tick: make(chan struct{}), lastCommit: time.Now()}
+	l := &Ledger{log: log, cfg: cfg, waiters: map[[32]byte][]chan *ledger.Result{}, submitted: map[[32]byte][]byte{}, height: info.LastBlockHeight, tick: make(chan struct{}), lastCommit: time.Now(), obs: c.Observer}
 	nodeKey, err := p2p.LoadNodeKey(cfg.NodeKeyFile())
 	if err != nil {
 		return nil, fmt.Errorf("load node key: %w", err)
@@ -145,7 +154,7 @@ func Start(c Config, app abci.Application, log *slog.Logger) (*Ledger, error) {
 	n, err := nm.NewNode(cfg, l.signer, nodeKey,
 		proxy.NewConnSyncLocalClientCreator(&shim{Application: app, l: l, maxAge: c.TimeoutCommit + lag}),
 		nm.DefaultGenesisDocProviderFunc(cfg), shutdownSafeDBProvider,
-		nm.DefaultMetricsProvider(cfg.Instrumentation), slogAdapter{log.With("module", "cometbft")})
+		metricsProvider(cfg.Instrumentation, c.Metrics), slogAdapter{log.With("module", "cometbft")})
 	if err != nil {
 		return nil, fmt.Errorf("create node: %w", err)
 	}
@@ -164,6 +173,7 @@ func Start(c Config, app abci.Application, log *slog.Logger) (*Ledger, error) {
 	if wedge <= 0 {
 		wedge = 5 * time.Second
 	}
+	l.stallAfter = stall
 	go l.watchStalls(stall, resend, wedge)
 	return l, nil
 }
@@ -203,6 +213,9 @@ func (l *Ledger) watchStalls(warn, resend, wedge time.Duration) {
 			warned = false
 		case !warned:
 			warned = true
+			if l.obs != nil {
+				l.obs.Stalled()
+			}
 			step := "unknown"
 			if cs, err := l.client.ConsensusState(context.Background()); err == nil {
 				var rs struct {
@@ -256,6 +269,9 @@ func (l *Ledger) resend() {
 		l.mu.Lock()
 		closed := l.closed
 		l.mu.Unlock()
+		if !closed && l.obs != nil {
+			l.obs.Resent(len(txs))
+		}
 		if !closed {
 			l.log.Info("no block: sent the operations waiting here to the peers again", "operations", len(txs), "peers", len(peers))
 		}

@@ -17,7 +17,7 @@ var ErrWedged = errors.New("validator wedged")
 
 // ErrCatchingUp is what readiness reports while the node syncs blocks
 // from its peers.
-var ErrCatchingUp = errors.New("catching up")
+var ErrCatchingUp error = &notReady{err: "catching up", reason: "the node is catching up with the network"}
 
 // WedgeError describes a wedged validator. CometBFT's signer keeps what it
 // signed last (data/priv_validator_state.json) and never signs at that
@@ -56,10 +56,13 @@ func (l *Ledger) Wedged() error {
 	return nil
 }
 
-// Ready reports whether the node takes part in the network: nil, or
-// ErrCatchingUp while it syncs blocks, a *WedgeError while its validator
-// is wedged, ledger.ErrClosed once closed.
-func (l *Ledger) Ready(context.Context) error {
+// Ready reports whether the node can answer current reads and commit
+// writes: nil, or ErrCatchingUp while it syncs blocks, a *WedgeError
+// while its validator is wedged, a *QuorumError while the validators it
+// sees hold at most two thirds of the voting power (quorum.go), a
+// *StallError while operations wait with no block for the stall
+// warning's window, ledger.ErrClosed once closed.
+func (l *Ledger) Ready(ctx context.Context) error {
 	if !l.enter() {
 		return ledger.ErrClosed
 	}
@@ -67,7 +70,13 @@ func (l *Ledger) Ready(context.Context) error {
 	if l.node.ConsensusReactor().WaitSync() {
 		return ErrCatchingUp
 	}
-	return l.Wedged()
+	if err := l.Wedged(); err != nil {
+		return err
+	}
+	if err := l.quorum(ctx); err != nil {
+		return err
+	}
+	return l.stalled()
 }
 
 // wedgeFacts is what one look at the node shows.
