@@ -6,12 +6,14 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/bias-iot/bias/sdk"
 )
@@ -50,7 +52,39 @@ type app struct {
 	nodeURL string
 }
 
-func (a *app) client() *sdk.Client { return sdk.NewClient(a.nodeURL) }
+func (a *app) client() *sdk.Client { return sdk.NewClient(nodeURL(a.nodeURL)) }
+
+// nodeURL accepts a node as a URL or as host:port (as --http takes it).
+func nodeURL(s string) string {
+	if !strings.Contains(s, "://") {
+		return "http://" + s
+	}
+	return s
+}
+
+// envName is the environment variable of a flag: BIAS_ and the flag's
+// name in capitals, '-' as '_' (--http-base: BIAS_HTTP_BASE).
+func envName(flag string) string {
+	return "BIAS_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// applyEnv sets each flag not given on the command line from its
+// environment variable, if set: a flag wins over its variable, which
+// wins over a node's config file and the default.
+func applyEnv(cmd *cobra.Command, env Env) error {
+	var errs []error
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if f.Changed || f.Name == "help" {
+			return
+		}
+		if v := env.Getenv(envName(f.Name)); v != "" {
+			if err := cmd.Flags().Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", envName(f.Name), err))
+			}
+		}
+	})
+	return errors.Join(errs...)
+}
 
 func (a *app) out(format string, args ...any) { fmt.Fprintf(a.env.Stdout, format, args...) }
 
@@ -64,15 +98,16 @@ several operators run together (CometBFT), and lets providers validate,
 reject and revoke them.
 
 Start a single-node network:   bias node
-Then, in another shell:        bias status`,
+Then, in another shell:        bias status
+
+Every flag may also be set by its environment variable, BIAS_ and the flag's
+name in capitals with '-' as '_' (--node: BIAS_NODE, --http-base:
+BIAS_HTTP_BASE); the flag wins over the variable.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	def := "http://127.0.0.1:8080"
-	if v := env.Getenv("BIAS_NODE"); v != "" {
-		def = v
-	}
-	root.PersistentFlags().StringVar(&a.nodeURL, "node", def, "API URL of the node to talk to (env BIAS_NODE)")
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return applyEnv(cmd, env) }
+	root.PersistentFlags().StringVar(&a.nodeURL, "node", "http://127.0.0.1:8080", "API URL (or host:port) of the node to talk to")
 	root.AddCommand(
 		a.nodeCmd(), a.testnetCmd(), a.keyCmd(), a.registerCmd(), a.showCmd(), a.updateCmd(),
 		a.rotateCmd(), a.deactivateCmd(), a.providerCmd(), a.statusCmd(), a.resolveCmd(), a.authCmd(), a.contractCmd(),

@@ -68,7 +68,7 @@ func TestEveryCommandHasHelpAndExample(t *testing.T) {
 	}
 	// Guard against a walk that finds nothing.
 	for _, want := range []string{
-		"node", "testnet init", "testnet start", "key new", "key show", "register", "show", "update", "rotate", "deactivate",
+		"node", "testnet init", "testnet start", "testnet status", "testnet stop", "key new", "key show", "register", "show", "update", "rotate", "deactivate",
 		"provider validate", "provider reject", "provider revoke", "provider enroll", "provider ticket", "provider show",
 		"provider list", "status",
 	} {

@@ -32,12 +32,19 @@ func (r result) String() string {
 // environment.
 func runCLI(t testing.TB, args ...string) result {
 	t.Helper()
+	return runCLIEnv(t, nil, args...)
+}
+
+// runCLIEnv runs `bias args...` in-process with empty stdin and the
+// environment vars.
+func runCLIEnv(t testing.TB, vars map[string]string, args ...string) result {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
 	env := Env{
 		Stdin:  strings.NewReader(""),
 		Stdout: &stdout,
 		Stderr: &stderr,
-		Getenv: func(string) string { return "" },
+		Getenv: func(k string) string { return vars[k] },
 	}
 	code := Run(t.Context(), env, args)
 	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -15,10 +16,7 @@ import (
 	"github.com/bias-iot/bias/internal/node"
 )
 
-func defaultHome(env Env) string {
-	if h := env.Getenv("BIAS_HOME"); h != "" {
-		return h
-	}
+func defaultHome() string {
 	if d, err := os.UserHomeDir(); err == nil {
 		return filepath.Join(d, ".bias")
 	}
@@ -26,51 +24,73 @@ func defaultHome(env Env) string {
 }
 
 func (a *app) nodeCmd() *cobra.Command {
-	var home, httpAddr, logLevel string
+	var home, httpAddr, p2pAddr, logLevel string
 	cmd := &cobra.Command{
 		Use:   "node",
 		Short: "Run a node (initialising a single-validator network on first run)",
 		Long: `Run a bias node. On the first run the home directory is initialised with a
 single-validator network, its genesis and a default provider whose admin key
-is stored in HOME/provider/admin.key; later runs reuse the home and its state.`,
-		Example: example("bias node", "bias node --home /tmp/bias --http 127.0.0.1:9090"),
+is stored in HOME/provider/admin.key; later runs reuse the home and its state.
+
+A node listens on two ports: the API (--http, default 127.0.0.1:8080) and
+consensus p2p (--p2p, default tcp://127.0.0.1:26656). The ledger runs in
+process: there is no CometBFT RPC port. Each flag may come from its
+environment variable (BIAS_HOME, BIAS_HTTP, BIAS_P2P, BIAS_LOG_LEVEL); a
+flag wins over its variable, which wins over HOME/config/bias.json, which
+wins over the default. The node holds HOME/node.lock (its pid) while it
+runs: a second node on the same home is refused with that pid.`,
+		Example: example("bias node", "bias node --home /tmp/bias2 --http 127.0.0.1:9090 --p2p tcp://127.0.0.1:26666"),
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := node.LoadConfig(home)
-			if os.IsNotExist(err) {
-				cfg = node.Default()
-				cfg.Home = home
-				if cmd.Flags().Changed("http") {
-					cfg.HTTP = httpAddr
-				}
-				info, err := node.Init(cfg)
-				if err != nil {
-					return err
-				}
-				a.out("initialised %s\n", home)
-				a.out("default provider: %s\n", info.ProviderDID)
-				a.out("provider admin key: %s\n", info.AdminKey)
-			} else if err != nil {
-				return err
-			}
-			if cmd.Flags().Changed("http") {
-				cfg.HTTP = httpAddr
-			}
 			var lvl slog.Level
 			if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
 				return fmt.Errorf("--log-level: %w", err)
 			}
+			cfg, err := node.LoadConfig(home)
+			first := os.IsNotExist(err)
+			if err != nil && !first {
+				return err
+			}
+			if first {
+				cfg = node.Default()
+				cfg.Home = home
+			}
+			if cmd.Flags().Changed("http") {
+				cfg.HTTP = httpAddr
+			}
+			if cmd.Flags().Changed("p2p") {
+				cfg.P2P = p2pAddr
+			}
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			if err := os.MkdirAll(home, 0o700); err != nil {
+				return err
+			}
+			lock, err := lockHome(home)
+			if err != nil {
+				return err
+			}
+			var info *node.InitInfo
+			if first {
+				if info, err = node.Init(cfg); err != nil {
+					return errors.Join(err, lock.release())
+				}
+			}
 			log := slog.New(slog.NewTextHandler(a.env.Stderr, &slog.HandlerOptions{Level: lvl}))
-			return runNode(cmd.Context(), cfg, log, a)
+			return errors.Join(runNode(cmd.Context(), cfg, log, a, info), lock.release())
 		},
 	}
-	cmd.Flags().StringVar(&home, "home", defaultHome(a.env), "node home directory (env BIAS_HOME)")
+	cmd.Flags().StringVar(&home, "home", defaultHome(), "node home directory")
 	cmd.Flags().StringVar(&httpAddr, "http", "127.0.0.1:8080", "API listen address")
+	cmd.Flags().StringVar(&p2pAddr, "p2p", "tcp://127.0.0.1:26656", "consensus p2p listen address")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return cmd
 }
 
-func runNode(ctx context.Context, cfg node.Config, log *slog.Logger, a *app) error {
+// runNode runs the node until ctx ends; info, from a first run's
+// initialisation, makes it print the bootstrap summary.
+func runNode(ctx context.Context, cfg node.Config, log *slog.Logger, a *app, info *node.InitInfo) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	n, err := node.Start(cfg, log)
@@ -83,6 +103,9 @@ func runNode(ctx context.Context, cfg node.Config, log *slog.Logger, a *app) err
 	}
 	cancel()
 	log.Info("node running", "network", cfg.Network, "api", n.URL(), "height", n.Height(), "home", cfg.Home)
+	if info != nil {
+		a.bootstrapSummary(cfg, info, n.URL())
+	}
 	a.out("node %s serving %s (network %s)\n", cfg.Moniker, n.URL(), cfg.Network)
 	select {
 	case <-ctx.Done():
@@ -91,4 +114,22 @@ func runNode(ctx context.Context, cfg node.Config, log *slog.Logger, a *app) err
 	}
 	log.Info("stopping")
 	return n.Close()
+}
+
+// bootstrapSummary is what a first run tells its operator: where
+// everything is, and what to type next.
+func (a *app) bootstrapSummary(cfg node.Config, info *node.InitInfo, url string) {
+	a.out(`initialised %[1]s
+  network:            %[2]s
+  config:             %[3]s
+  genesis:            %[4]s
+  provider DID:       %[5]s (in %[6]s)
+  provider admin key: %[7]s (keep it: it validates and revokes)
+  API:                %[8]s
+  p2p:                %[9]s
+next, in another shell:
+  bias --node %[8]s status
+  bias key new cam.key && bias --node %[8]s register --key cam.key --provider %[5]s
+`, cfg.Home, cfg.Network, filepath.Join(cfg.Home, "config", "bias.json"), filepath.Join(cfg.Home, "config", "genesis.json"),
+		info.ProviderDID, filepath.Join(cfg.Home, "provider", "did"), info.AdminKey, url, cfg.P2P)
 }
