@@ -35,13 +35,27 @@ func OS() Env {
 // the exit code.
 func Run(ctx context.Context, env Env, args []string) int {
 	root := newRoot(env)
+	// An error before a command's RunE (an unknown command or flag, a
+	// missing argument) is a usage error.
+	ran := false
+	walk(root, func(c *cobra.Command) {
+		if run := c.RunE; run != nil {
+			c.RunE = func(cmd *cobra.Command, args []string) error {
+				ran = true
+				return run(cmd, args)
+			}
+		}
+	})
 	root.SetArgs(args)
 	root.SetIn(env.Stdin)
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
 	if err := root.ExecuteContext(ctx); err != nil {
+		if !ran {
+			err = usageError(err)
+		}
 		fmt.Fprintln(env.Stderr, "error:", err)
-		return 1
+		return exitCode(err)
 	}
 	return 0
 }
@@ -116,6 +130,14 @@ BIAS_HTTP_BASE); the flag wins over the variable.`,
 	)
 	root.AddCommand(a.oauthCmd())
 	return root
+}
+
+// walk calls fn for c and each command below it.
+func walk(c *cobra.Command, fn func(*cobra.Command)) {
+	fn(c)
+	for _, sub := range c.Commands() {
+		walk(sub, fn)
+	}
 }
 
 // example formats a command's example block.

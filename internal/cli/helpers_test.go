@@ -60,6 +60,9 @@ type fixture struct {
 	admin    string // the default provider's admin key file
 	provider string // the default provider's DID
 	posts    atomic.Int64
+	// intercept, when set, sees each submitted operation (n counts them
+	// from 1) before the node: it returns true when it answered itself.
+	intercept atomic.Pointer[func(w http.ResponseWriter, r *http.Request, n int64) bool]
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -74,7 +77,10 @@ func newFixture(t *testing.T) *fixture {
 	rp := httputil.NewSingleHostReverseProxy(target)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost && r.URL.Path == "/v1/operations" {
-			f.posts.Add(1)
+			n := f.posts.Add(1)
+			if h := f.intercept.Load(); h != nil && (*h)(w, r, n) {
+				return
+			}
 		}
 		rp.ServeHTTP(w, r)
 	}))

@@ -2,8 +2,12 @@ package cli
 
 import (
 	"encoding/base64"
+	"encoding/csv"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -26,16 +30,28 @@ func parseAlg(s string) (cose.Alg, error) {
 
 func (a *app) keyCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "key", Short: "Create and inspect key files"}
-	var alg string
+	var alg, dir string
+	var batch int
 	newCmd := &cobra.Command{
-		Use:     "new FILE",
-		Short:   "Create a private key in FILE (PEM PKCS #8, mode 0600)",
-		Example: example("bias key new device.key", "bias key new --alg p256 service.key"),
-		Args:    cobra.ExactArgs(1),
+		Use:   "new FILE | new --batch N --dir DIR",
+		Short: "Create a private key in FILE (PEM PKCS #8, mode 0600), or the keys of a batch of devices",
+		Long: `Create a private key in FILE (PEM PKCS #8, mode 0600). With --batch N, create
+N device keys DIR/device-0001.key ... and DIR/devices.csv, the file that
+bias provider enroll takes (fill in its aliases and attributes columns).`,
+		Example: example("bias key new device.key", "bias key new --alg p256 service.key", "bias key new --batch 100 --dir ./batch-7"),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if batch != 0 {
+				return cobra.NoArgs(cmd, args)
+			}
+			return cobra.ExactArgs(1)(cmd, args)
+		},
 		RunE: func(_ *cobra.Command, args []string) error {
 			al, err := parseAlg(alg)
 			if err != nil {
-				return err
+				return usageError(err)
+			}
+			if batch != 0 {
+				return a.newKeyBatch(al, batch, dir)
 			}
 			s, err := keyfile.Generate(args[0], al)
 			if err != nil {
@@ -46,6 +62,8 @@ func (a *app) keyCmd() *cobra.Command {
 		},
 	}
 	newCmd.Flags().StringVar(&alg, "alg", "ed25519", "key algorithm: ed25519 or p256")
+	newCmd.Flags().IntVar(&batch, "batch", 0, fmt.Sprintf("create this many device keys (1 to %d) in --dir, and their enrollment file", maxKeyBatch))
+	newCmd.Flags().StringVar(&dir, "dir", "", "directory of a --batch (created; must not hold a devices.csv)")
 	showCmd := &cobra.Command{
 		Use:     "show FILE",
 		Short:   "Print the public key of a key file",
@@ -69,4 +87,47 @@ func (a *app) printKey(path string, s cose.Signer) {
 	tp := pk.Thumbprint()
 	a.out("file: %s\nalg: %s\npublicKey: %s\nthumbprint: %s\n", path, pk.Alg(),
 		base64.RawURLEncoding.EncodeToString(pk.Bytes()), hex.EncodeToString(tp[:8]))
+}
+
+// algName is the name of alg that parseAlg reads, as the docs spell it.
+func algName(alg cose.Alg) string {
+	if alg == cose.AlgES256 {
+		return "p256"
+	}
+	return "ed25519"
+}
+
+// maxKeyBatch bounds `bias key new --batch`.
+const maxKeyBatch = 100000
+
+// newKeyBatch creates n device keys in dir and their enrollment file.
+func (a *app) newKeyBatch(alg cose.Alg, n int, dir string) error {
+	if n < 1 || n > maxKeyBatch {
+		return usageError(fmt.Errorf("--batch must be 1 to %d", maxKeyBatch))
+	}
+	if dir == "" {
+		return usageError(errors.New("--batch needs --dir"))
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	list := filepath.Join(dir, "devices.csv")
+	f, err := os.OpenFile(list, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return usageError(fmt.Errorf("%w: choose an empty --dir", err))
+	}
+	w := csv.NewWriter(f)
+	err = w.Write(enrollHeader)
+	for i := 1; i <= n && err == nil; i++ {
+		var s cose.Signer
+		if s, err = keyfile.Generate(filepath.Join(dir, fmt.Sprintf("device-%04d.key", i)), alg); err == nil {
+			err = w.Write([]string{algName(alg), base64.RawURLEncoding.EncodeToString(s.Public().Bytes()), "", ""})
+		}
+	}
+	w.Flush()
+	if err = errors.Join(err, w.Error(), f.Close()); err != nil {
+		return err
+	}
+	a.out("%d keys in %s/device-*.key; enrollment file %s\n", n, dir, list)
+	return nil
 }
