@@ -6,6 +6,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -34,7 +35,8 @@ func OS() Env {
 // Run runs the command line args (without the program name) and returns
 // the exit code.
 func Run(ctx context.Context, env Env, args []string) int {
-	root := newRoot(env)
+	a := &app{env: env}
+	root := a.root()
 	// An error before a command's RunE (an unknown command or flag, a
 	// missing argument) is a usage error.
 	ran := false
@@ -53,9 +55,11 @@ func Run(ctx context.Context, env Env, args []string) int {
 	if err := root.ExecuteContext(ctx); err != nil {
 		if !ran {
 			err = usageError(err)
+			if a.output == outputText { // the flags may not have been parsed
+				a.output = outputFlag(args, env)
+			}
 		}
-		fmt.Fprintln(env.Stderr, "error:", err)
-		return exitCode(err)
+		return a.fail(err)
 	}
 	return 0
 }
@@ -64,9 +68,28 @@ func Run(ctx context.Context, env Env, args []string) int {
 type app struct {
 	env     Env
 	nodeURL string
+	output  string // text or json
+	quiet   bool
 }
 
 func (a *app) client() *sdk.Client { return sdk.NewClient(nodeURL(a.nodeURL)) }
+
+// outputFlag finds the --output of a command line that cobra did not
+// parse (an unknown command), so that its error has the format asked for.
+func outputFlag(args []string, env Env) string {
+	out := env.Getenv(envName("output"))
+	for i, arg := range args {
+		if v, ok := strings.CutPrefix(arg, "--output="); ok {
+			out = v
+		} else if (arg == "--output" || arg == "-o") && i+1 < len(args) {
+			out = args[i+1]
+		}
+	}
+	if out == outputJSON {
+		return outputJSON
+	}
+	return outputText
+}
 
 // nodeURL accepts a node as a URL or as host:port (as --http takes it).
 func nodeURL(s string) string {
@@ -100,10 +123,37 @@ func applyEnv(cmd *cobra.Command, env Env) error {
 	return errors.Join(errs...)
 }
 
-func (a *app) out(format string, args ...any) { fmt.Fprintf(a.env.Stdout, format, args...) }
+// out writes text output: nothing with --quiet or --output json, whose
+// results a command writes with emit.
+func (a *app) out(format string, args ...any) {
+	if a.output == outputText && !a.quiet {
+		fmt.Fprintf(a.env.Stdout, format, args...)
+	}
+}
 
-func newRoot(env Env) *cobra.Command {
-	a := &app{env: env}
+func newRoot(env Env) *cobra.Command { return (&app{env: env}).root() }
+
+// fail reports err on stderr, as text or as JSON, and returns its exit
+// code.
+func (a *app) fail(err error) int {
+	code, reason := exitCode(err)
+	msg := err.Error()
+	if code == exitUnreachable {
+		msg += " (no node answers at " + nodeURL(a.nodeURL) + ": start one with bias node, or pass --node URL or host:port)"
+	}
+	if a.output == outputJSON {
+		var b errorBody
+		b.Error.Class, b.Error.Code, b.Error.Reason, b.Error.Message = exitClasses[code], code, reason, msg
+		if json.NewEncoder(a.env.Stderr).Encode(b) == nil {
+			return code
+		}
+	}
+	fmt.Fprintln(a.env.Stderr, "error:", msg)
+	return code
+}
+
+func (a *app) root() *cobra.Command {
+	env := a.env
 	root := &cobra.Command{
 		Use:   "bias",
 		Short: "Blockchain-based verifiable identification and authentication for IoT devices",
@@ -120,7 +170,17 @@ BIAS_HTTP_BASE); the flag wins over the variable.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return applyEnv(cmd, env) }
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if err := applyEnv(cmd, env); err != nil {
+			return err
+		}
+		if a.output != outputText && a.output != outputJSON {
+			return fmt.Errorf("--output %q: want text or json", a.output)
+		}
+		return nil
+	}
+	root.PersistentFlags().StringVarP(&a.output, "output", "o", outputText, "output format: text, or json (one JSON value per line, stable for scripts; errors as JSON on stderr)")
+	root.PersistentFlags().BoolVarP(&a.quiet, "quiet", "q", false, "print nothing on success (the exit code says it); errors still go to stderr")
 	root.PersistentFlags().StringVar(&a.nodeURL, "node", "http://127.0.0.1:8080", "API URL (or host:port) of the node to talk to")
 	root.AddCommand(
 		a.nodeCmd(), a.testnetCmd(), a.keyCmd(), a.registerCmd(), a.showCmd(), a.updateCmd(),

@@ -149,6 +149,18 @@ type rowResult struct {
 	Reason string `json:"reason,omitempty"`
 }
 
+// enrollSummary is what `bias provider enroll --output json` prints.
+type enrollSummary struct {
+	File     string      `json:"file"`
+	Report   string      `json:"report"`
+	Enrolled int         `json:"enrolled"`
+	Exists   int         `json:"exists"`
+	Failed   int         `json:"failed"`
+	Unknown  int         `json:"unknown"`
+	NotDone  int         `json:"notDone"`
+	Rows     []rowResult `json:"rows"`
+}
+
 // enrollment is one run of `bias provider enroll`.
 type enrollment struct {
 	a        *app
@@ -247,7 +259,7 @@ func (en *enrollment) run(ctx context.Context, rows []enrollRow, batch int, file
 		}
 		en.entries[i], en.keys[i], en.results[i].DID = e, pk, id.String()
 	}
-	en.bar = newProgress(en.a.env.Stderr, "enrolled", n)
+	en.bar = newProgress(en.a.progressOut(), "enrolled", n)
 	err := en.enroll(ctx, batch)
 	en.bar.done()
 	if werr := writeReport(report, en.results); werr != nil {
@@ -256,12 +268,18 @@ func (en *enrollment) run(ctx context.Context, rows []enrollRow, batch int, file
 	counts := map[string]int{}
 	for _, r := range en.results {
 		counts[r.Status]++
-		if r.Status == rowEnrolled || r.Status == rowExists {
-			en.a.out("%d,%s\n", r.Row, r.DID)
-		}
 	}
-	fmt.Fprintf(en.a.env.Stderr, "%s: %d enrolled, %d already on the ledger, %d failed, %d unknown, %d not done; report in %s\n",
+	eerr := en.a.emit(enrollSummary{File: file, Report: report, Enrolled: counts[rowEnrolled], Exists: counts[rowExists],
+		Failed: counts[rowFailed], Unknown: counts[rowUnknown], NotDone: counts[rowNotDone], Rows: en.results}, func() {
+		for _, r := range en.results {
+			if r.Status == rowEnrolled || r.Status == rowExists {
+				en.a.out("%d,%s\n", r.Row, r.DID)
+			}
+		}
+	})
+	en.a.note("%s: %d enrolled, %d already on the ledger, %d failed, %d unknown, %d not done; report in %s\n",
 		file, counts[rowEnrolled], counts[rowExists], counts[rowFailed], counts[rowUnknown], counts[rowNotDone], report)
+	err = errors.Join(err, eerr)
 	if err != nil {
 		return fmt.Errorf("%w: run the same command again: it skips the rows that committed", err)
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -93,8 +92,9 @@ func (a *app) submit(ctx context.Context, tx []byte) error {
 	if err != nil {
 		return err
 	}
-	a.out("committed at height %d: %s %s version %d (%s)\n", res.Height, res.DID, res.EntityStatus, res.Version, res.Hash)
-	return nil
+	return a.emit(res, func() {
+		a.out("committed at height %d: %s %s version %d (%s)\n", res.Height, res.DID, res.EntityStatus, res.Version, res.Hash)
+	})
 }
 
 func (a *app) registerCmd() *cobra.Command {
@@ -240,7 +240,7 @@ func (a *app) verifyAbsent(ctx context.Context, id, genesisPath string, notFound
 	case e != nil:
 		return fmt.Errorf("%w: the node said %s is not registered, and then proved it is", sdk.ErrProof, d)
 	}
-	fmt.Fprintf(a.env.Stderr, "verified: %s is not registered (proof of absence against a header signed by the genesis validators)\n", d)
+	a.note("verified: %s is not registered (proof of absence against a header signed by the genesis validators)\n", d)
 	return notFound
 }
 
@@ -261,14 +261,8 @@ func (a *app) verifyRecord(ctx context.Context, id, genesisPath string, v *sdk.E
 	// The header of block AppHashHeight commits to the state after the
 	// block before it: the height the node claims is not proven.
 	proven.Height = v.Proof.AppHashHeight - 1
-	fmt.Fprintf(a.env.Stderr, "verified: the record is in the state whose hash block %d carries, signed by the genesis validators\n", v.Proof.AppHashHeight)
+	a.note("verified: the record is in the state whose hash block %d carries, signed by the genesis validators\n", v.Proof.AppHashHeight)
 	return proven, nil
-}
-
-func (a *app) printJSON(v any) error {
-	enc := json.NewEncoder(a.env.Stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 // signerFor loads keyPath and finds which key of the entity, or of its

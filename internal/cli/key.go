@@ -57,8 +57,7 @@ bias provider enroll takes (fill in its aliases and attributes columns).`,
 			if err != nil {
 				return err
 			}
-			a.printKey(args[0], s)
-			return nil
+			return a.printKey(args[0], s)
 		},
 	}
 	newCmd.Flags().StringVar(&alg, "alg", "ed25519", "key algorithm: ed25519 or p256")
@@ -74,19 +73,33 @@ bias provider enroll takes (fill in its aliases and attributes columns).`,
 			if err != nil {
 				return err
 			}
-			a.printKey(args[0], s)
-			return nil
+			return a.printKey(args[0], s)
 		},
 	}
 	cmd.AddCommand(newCmd, showCmd)
 	return cmd
 }
 
-func (a *app) printKey(path string, s cose.Signer) {
+// keyView is what `bias key new` and `bias key show` print.
+type keyView struct {
+	File string `json:"file"`
+	Alg  string `json:"alg"`
+	// PublicKey is the raw key in base64url, as the API and the
+	// enrollment files take it; PublicKeyBase64 is the same in standard
+	// base64, as genesis.json takes it (a provider key's "pub").
+	PublicKey       string `json:"publicKey"`
+	PublicKeyBase64 string `json:"publicKeyBase64"`
+	Thumbprint      string `json:"thumbprint"`
+}
+
+func (a *app) printKey(path string, s cose.Signer) error {
 	pk := s.Public()
 	tp := pk.Thumbprint()
-	a.out("file: %s\nalg: %s\npublicKey: %s\nthumbprint: %s\n", path, pk.Alg(),
-		base64.RawURLEncoding.EncodeToString(pk.Bytes()), hex.EncodeToString(tp[:8]))
+	v := keyView{File: path, Alg: pk.Alg().String(), PublicKey: base64.RawURLEncoding.EncodeToString(pk.Bytes()),
+		PublicKeyBase64: base64.StdEncoding.EncodeToString(pk.Bytes()), Thumbprint: hex.EncodeToString(tp[:8])}
+	return a.emit(v, func() {
+		a.out("file: %s\nalg: %s\npublicKey: %s\npublicKeyBase64: %s (genesis.json)\nthumbprint: %s\n", v.File, v.Alg, v.PublicKey, v.PublicKeyBase64, v.Thumbprint)
+	})
 }
 
 // algName is the name of alg that parseAlg reads, as the docs spell it.
@@ -128,6 +141,7 @@ func (a *app) newKeyBatch(alg cose.Alg, n int, dir string) error {
 	if err = errors.Join(err, w.Error(), f.Close()); err != nil {
 		return err
 	}
-	a.out("%d keys in %s/device-*.key; enrollment file %s\n", n, dir, list)
-	return nil
+	return a.emit(map[string]any{"dir": dir, "keys": n, "file": list}, func() {
+		a.out("%d keys in %s/device-*.key; enrollment file %s\n", n, dir, list)
+	})
 }

@@ -103,10 +103,14 @@ func runNode(ctx context.Context, cfg node.Config, log *slog.Logger, a *app, inf
 	}
 	cancel()
 	log.Info("node running", "network", cfg.Network, "api", n.URL(), "height", n.Height(), "home", cfg.Home)
-	if info != nil {
-		a.bootstrapSummary(cfg, info, n.URL())
+	if err := a.emit(nodeView(cfg, info, n.URL()), func() {
+		if info != nil {
+			a.bootstrapSummary(cfg, info, n.URL())
+		}
+		a.out("node %s serving %s (network %s)\n", cfg.Moniker, n.URL(), cfg.Network)
+	}); err != nil {
+		return errors.Join(err, n.Close())
 	}
-	a.out("node %s serving %s (network %s)\n", cfg.Moniker, n.URL(), cfg.Network)
 	select {
 	case <-ctx.Done():
 	case err := <-n.Served():
@@ -114,6 +118,16 @@ func runNode(ctx context.Context, cfg node.Config, log *slog.Logger, a *app, inf
 	}
 	log.Info("stopping")
 	return n.Close()
+}
+
+// nodeView is what `bias node --output json` prints once the node
+// serves; the provider fields only on the first run.
+func nodeView(cfg node.Config, info *node.InitInfo, url string) map[string]any {
+	v := map[string]any{"moniker": cfg.Moniker, "network": cfg.Network, "api": url, "p2p": cfg.P2P, "home": cfg.Home, "initialised": info != nil}
+	if info != nil {
+		v["providerDID"], v["adminKey"] = info.ProviderDID, info.AdminKey
+	}
+	return v
 }
 
 // bootstrapSummary is what a first run tells its operator: where

@@ -132,8 +132,10 @@ registration; the registry checks it against the provider's admin keys.`,
 			if err := os.WriteFile(out, msg, 0o600); err != nil {
 				return err
 			}
-			a.out("ticket written to %s (%d bytes, expires %s)\n", out, len(msg), time.Unix(t.Expires, 0).UTC().Format(time.RFC3339))
-			return nil
+			exp := time.Unix(t.Expires, 0).UTC().Format(time.RFC3339)
+			return a.emit(map[string]any{"file": out, "bytes": len(msg), "expires": exp}, func() {
+				a.out("ticket written to %s (%d bytes, expires %s)\n", out, len(msg), exp)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&keyPath, "key", "", "an admin key of the provider (required)")

@@ -46,14 +46,27 @@ them.`,
 			if err != nil {
 				return err
 			}
-			for _, n := range nodes {
-				if !n.Validator {
-					a.out("%s  api http://%s  full node (edge site)\n", n.Config.Home, n.Config.HTTP)
-					continue
-				}
-				a.out("%s  api http://%s  provider %s  admin key %s\n", n.Config.Home, n.Config.HTTP, n.ProviderDID, n.AdminKey)
+			type view struct {
+				Home        string `json:"home"`
+				API         string `json:"api"`
+				P2P         string `json:"p2p"`
+				Validator   bool   `json:"validator"`
+				ProviderDID string `json:"providerDID,omitempty"`
+				AdminKey    string `json:"adminKey,omitempty"`
 			}
-			return nil
+			var views []view
+			for _, n := range nodes {
+				views = append(views, view{n.Config.Home, "http://" + n.Config.HTTP, n.Config.P2P, n.Validator, n.ProviderDID, n.AdminKey})
+			}
+			return a.emit(views, func() {
+				for _, n := range views {
+					if !n.Validator {
+						a.out("%s  api %s  full node (edge site)\n", n.Home, n.API)
+						continue
+					}
+					a.out("%s  api %s  provider %s  admin key %s\n", n.Home, n.API, n.ProviderDID, n.AdminKey)
+				}
+			})
 		},
 	}
 	initCmd.Flags().StringVar(&tc.Dir, "dir", "testnet", "directory for the node homes")
@@ -114,7 +127,12 @@ command started.`,
 			var todo []string
 			for _, h := range homes {
 				if pid := runningPID(h); pid > 0 {
-					a.out("%-6s already running (pid %d)\n", filepath.Base(h), pid)
+					name := filepath.Base(h)
+					if err := a.emit(map[string]any{"node": name, "event": "already-running", "pid": pid}, func() {
+						a.out("%-6s already running (pid %d)\n", name, pid)
+					}); err != nil {
+						return err
+					}
 					continue
 				}
 				todo = append(todo, h)
@@ -159,17 +177,18 @@ stopped.`,
 			for _, h := range homes {
 				states = append(states, probeNode(cmd.Context(), h))
 			}
-			for _, s := range states {
-				switch s.State {
-				case "running":
-					a.out("%-6s running   pid %-7d height %-7d %s\n", s.Name, s.PID, s.Height, s.API)
-				case "starting":
-					a.out("%-6s starting  pid %-7d %s\n", s.Name, s.PID, s.API)
-				default:
-					a.out("%-6s stopped   %s\n", s.Name, s.API)
+			return a.emit(states, func() {
+				for _, s := range states {
+					switch s.State {
+					case "running":
+						a.out("%-6s running   pid %-7d height %-7d %s\n", s.Name, s.PID, s.Height, s.API)
+					case "starting":
+						a.out("%-6s starting  pid %-7d %s\n", s.Name, s.PID, s.API)
+					default:
+						a.out("%-6s stopped   %s\n", s.Name, s.API)
+					}
 				}
-			}
-			return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "testnet", "directory of the node homes")
@@ -229,8 +248,7 @@ func (a *app) stopNode(ctx context.Context, home string, timeout time.Duration) 
 	name := filepath.Base(home)
 	pid := runningPID(home)
 	if pid == 0 {
-		a.out("%-6s not running\n", name)
-		return nil
+		return a.emit(map[string]any{"name": name, "state": "not-running"}, func() { a.out("%-6s not running\n", name) })
 	}
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 		return fmt.Errorf("%s: signal pid %d: %w", name, pid, err)
@@ -246,8 +264,7 @@ func (a *app) stopNode(ctx context.Context, home string, timeout time.Duration) 
 		case <-t.C:
 		}
 	}
-	a.out("%-6s stopped (pid %d)\n", name, pid)
-	return nil
+	return a.emit(map[string]any{"name": name, "state": "stopped", "pid": pid}, func() { a.out("%-6s stopped (pid %d)\n", name, pid) })
 }
 
 // childEnv is this process's environment without the BIAS_ variables of
@@ -274,10 +291,11 @@ func (a *app) runProcesses(ctx context.Context, dir string, homes []string, logL
 		return err
 	}
 	var mu sync.Mutex
-	say := func(format string, args ...any) {
+	// say reports a node's line (or event) as text, or as a JSON line.
+	say := func(name, event, line string) {
 		mu.Lock()
 		defer mu.Unlock()
-		a.out(format, args...)
+		_ = a.emit(map[string]string{"node": name, "event": event, "line": line}, func() { a.out("%-6s %s\n", name, line) })
 	}
 	var cmds []*exec.Cmd
 	type exit struct {
@@ -311,7 +329,7 @@ func (a *app) runProcesses(ctx context.Context, dir string, homes []string, logL
 			sc := bufio.NewScanner(out)
 			sc.Buffer(make([]byte, 64<<10), 1<<20)
 			for sc.Scan() {
-				say("%-6s %s\n", name, sc.Text())
+				say(name, "output", sc.Text())
 			}
 			exited <- exit{name, c.Wait()}
 		}()
@@ -329,9 +347,9 @@ func (a *app) runProcesses(ctx context.Context, dir string, homes []string, logL
 			case stopping:
 			case e.err != nil:
 				failed = append(failed, e.name)
-				say("%-6s exited (%v); the others keep running: bias testnet status --dir %s shows them, bias testnet start --dir %s restarts it\n", e.name, e.err, dir, dir)
+				say(e.name, "exited", fmt.Sprintf("exited (%v); the others keep running: bias testnet status --dir %s shows them, bias testnet start --dir %s restarts it", e.err, dir, dir))
 			default:
-				say("%-6s stopped\n", e.name)
+				say(e.name, "stopped", "stopped")
 			}
 		}
 	}
