@@ -16,7 +16,6 @@ import (
 
 	"github.com/bias-iot/bias/cose"
 	"github.com/bias-iot/bias/did"
-	"github.com/bias-iot/bias/keyfile"
 	"github.com/bias-iot/bias/lightclient"
 	"github.com/bias-iot/bias/op"
 	"github.com/bias-iot/bias/sdk"
@@ -114,7 +113,7 @@ its provider validates it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			s, err := keyfile.Load(keyPath)
+			s, err := loadKey(keyPath)
 			if err != nil {
 				return err
 			}
@@ -268,7 +267,7 @@ func (a *app) verifyRecord(ctx context.Context, id, genesisPath string, v *sdk.E
 // signerFor loads keyPath and finds which key of the entity, or of its
 // provider, it is: the kid of the operation.
 func (a *app) signerFor(ctx context.Context, e *sdk.EntityView, keyPath string) (cose.Signer, did.DID, error) {
-	s, err := keyfile.Load(keyPath)
+	s, err := loadKey(keyPath)
 	if err != nil {
 		return nil, did.DID{}, err
 	}
@@ -385,7 +384,7 @@ func (a *app) rotateCmd() *cobra.Command {
 		Example: example("bias key new cam2.key", "bias rotate did:bias:local:... --key cam.key --new-key cam2.key"),
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ns, err := keyfile.Load(newKeyPath)
+			ns, err := loadKey(newKeyPath)
 			if err != nil {
 				return err
 			}
@@ -396,7 +395,7 @@ func (a *app) rotateCmd() *cobra.Command {
 				}
 				old := oldKeyID
 				if old == "" {
-					s, err := keyfile.Load(keyPath)
+					s, err := loadKey(keyPath)
 					if err != nil {
 						return op.Payload{}, err
 					}

@@ -51,6 +51,7 @@ func TestExitCodes(t *testing.T) {
 		{"usage/missing-flag", []string{"register", "--provider", f.provider}, exitUsage, "", `required flag(s) "key" not set`},
 		{"usage/output", []string{"--output", "yaml", "status"}, exitUsage, "", `--output "yaml": want text or json`},
 		{"usage/bad-file", []string{"auth", "verify", "nosuch.txt", "nosuch2.txt"}, exitUsage, "", "check the file name"},
+		{"usage/no-key-file", []string{"register", "--key", "nosuch.key", "--provider", f.provider}, exitUsage, "", "create it with bias key new nosuch.key"},
 		{"unreachable/refused", []string{"--node", dead, "status"}, exitUnreachable, "", "start one with bias node"},
 		{"unreachable/host-port", []string{"--node", dead, "show", id}, exitUnreachable, "", "connection refused"},
 		{"refused/unknown-entity", []string{"show", did.New(f.h.Network, []byte("nobody")).String()}, exitRefused, "unknown-entity", "unknown-entity"},

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/bias-iot/bias/internal/ca"
+	"github.com/bias-iot/bias/internal/version"
 	"github.com/spf13/cobra"
 )
 
@@ -230,6 +231,11 @@ func TestJSONOutputGolden(t *testing.T) {
 	j("x509 crl", "x509", "crl", f.provider)
 	j("x509 publish", "x509", "publish", f.provider, "--key", f.admin, "--cert", ca.CertPath(f.h.Home))
 	j("gov list", "gov", "list")
+	vout := j("version", "version", "--server")
+	var vs map[string]version.Info
+	if err := json.Unmarshal([]byte(vout), &vs); err != nil || vs["node"] != vs["client"] || vs["node"].CometBFT == "" || vs["node"].Go == "" {
+		t.Errorf("version --server: %s", vout)
+	}
 
 	j("provider revoke", "provider", "revoke", dev, "--key", f.admin)
 	j("deactivate", "deactivate", svc, "--key", svcKey)

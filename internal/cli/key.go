@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,7 +70,7 @@ bias provider enroll takes (fill in its aliases and attributes columns).`,
 		Example: example("bias key show device.key"),
 		Args:    cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			s, err := keyfile.Load(args[0])
+			s, err := loadKey(args[0])
 			if err != nil {
 				return err
 			}
@@ -100,6 +101,16 @@ func (a *app) printKey(path string, s cose.Signer) error {
 	return a.emit(v, func() {
 		a.out("file: %s\nalg: %s\npublicKey: %s\npublicKeyBase64: %s (genesis.json)\nthumbprint: %s\n", v.File, v.Alg, v.PublicKey, v.PublicKeyBase64, v.Thumbprint)
 	})
+}
+
+// loadKey loads a key file; a missing one is a usage error that says
+// how to make one.
+func loadKey(path string) (cose.Signer, error) {
+	s, err := keyfile.Load(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, usageError(fmt.Errorf("%w: no key file %s: check the path, or create it with bias key new %s", err, path, path))
+	}
+	return s, err
 }
 
 // algName is the name of alg that parseAlg reads, as the docs spell it.

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bias-iot/bias/internal/node"
+	"github.com/bias-iot/bias/internal/version"
 )
 
 func defaultHome() string {
@@ -102,7 +103,7 @@ func runNode(ctx context.Context, cfg node.Config, log *slog.Logger, a *app, inf
 		log.Warn("no block yet; waiting for peers", "err", err)
 	}
 	cancel()
-	log.Info("node running", "network", cfg.Network, "api", n.URL(), "height", n.Height(), "home", cfg.Home)
+	log.Info("node running", "network", cfg.Network, "api", n.URL(), "height", n.Height(), "home", cfg.Home, "version", version.Get().String())
 	if err := a.emit(nodeView(cfg, info, n.URL()), func() {
 		if info != nil {
 			a.bootstrapSummary(cfg, info, n.URL())

@@ -12,7 +12,6 @@ import (
 
 	"github.com/bias-iot/bias/cose"
 	"github.com/bias-iot/bias/did"
-	"github.com/bias-iot/bias/keyfile"
 	"github.com/bias-iot/bias/op"
 )
 
@@ -78,7 +77,7 @@ func (a *app) providerListCmd() *cobra.Command {
 
 // adminSigner loads an admin key and finds its kid among the provider's keys.
 func (a *app) adminSigner(ctx context.Context, provider, keyPath string) (cose.Signer, did.DID, error) {
-	s, err := keyfile.Load(keyPath)
+	s, err := loadKey(keyPath)
 	if err != nil {
 		return nil, did.DID{}, err
 	}
@@ -112,7 +111,7 @@ registration; the registry checks it against the provider's admin keys.`,
 			if err != nil {
 				return err
 			}
-			dk, err := keyfile.Load(deviceKey)
+			dk, err := loadKey(deviceKey)
 			if err != nil {
 				return err
 			}
