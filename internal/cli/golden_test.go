@@ -253,6 +253,20 @@ func TestJSONOutputGolden(t *testing.T) {
 	g.check("testnet start", strings.SplitAfter(out.String(), "\n")[0])
 	g.check("testnet status", runCLI(t, "--output", "json", "testnet", "status", "--dir", dir).stdout)
 	g.check("testnet stop", runCLI(t, "--output", "json", "testnet", "stop", "--dir", dir).stdout)
+	gen, n0 := filepath.Join(t.TempDir(), "genesis.json"), filepath.Join(dir, "node0")
+	for _, c := range [][]string{
+		{"genesis init", "genesis", "init", "--network", "n", "--out", gen},
+		{"genesis add-validator", "genesis", "add-validator", gen, "--home", n0, "--name", "v"},
+		{"genesis add-provider", "genesis", "add-provider", gen, "--name", "p", "--key", filepath.Join(n0, "provider", "admin.key"), "--validator-home", n0},
+		{"genesis validate", "genesis", "validate", gen},
+		{"node id", "node", "id", "--home", n0},
+	} {
+		r := runCLI(t, append([]string{"--output", "json"}, c[1:]...)...)
+		if r.code != 0 {
+			t.Fatalf("%v: %s", c, r)
+		}
+		g.check(c[0], r.stdout)
+	}
 
 	var missing []string
 	walk(newRoot(Env{Getenv: func(string) string { return "" }}), func(c *cobra.Command) {

@@ -82,6 +82,7 @@ runs: a second node on the same home is refused with that pid.`,
 			return errors.Join(runNode(cmd.Context(), cfg, log, a, info), lock.release())
 		},
 	}
+	cmd.AddCommand(a.nodeIDCmd())
 	cmd.Flags().StringVar(&home, "home", defaultHome(), "node home directory")
 	cmd.Flags().StringVar(&httpAddr, "http", "127.0.0.1:8080", "API listen address")
 	cmd.Flags().StringVar(&p2pAddr, "p2p", "tcp://127.0.0.1:26656", "consensus p2p listen address")
