@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -284,21 +285,37 @@ func TestJSONOutputGolden(t *testing.T) {
 	}
 }
 
-// runBackground runs `bias args...` until the test ends, and returns its
-// stdout as it grows.
-func runBackground(t *testing.T, args ...string) *syncBuffer {
+// bgRun is a command running in the background: its stdout as it grows,
+// and what stops it (cancels its context and waits for its end).
+type bgRun struct {
+	*syncBuffer
+	stop func()
+}
+
+// runBackground runs `bias args...` until stopped or the test ends.
+func runBackground(t *testing.T, args ...string) *bgRun {
+	t.Helper()
+	return runBackgroundEnv(t, nil, args...)
+}
+
+// runBackgroundEnv is runBackground with the environment vars.
+func runBackgroundEnv(t *testing.T, vars map[string]string, args ...string) *bgRun {
 	t.Helper()
 	out := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	env := Env{Stdin: strings.NewReader(""), Stdout: out, Stderr: &syncBuffer{}, Getenv: func(string) string { return "" }}
+	env := Env{Stdin: strings.NewReader(""), Stdout: out, Stderr: &syncBuffer{}, Getenv: func(k string) string { return vars[k] }}
 	go func() {
 		defer close(done)
 		Run(ctx, env, args)
 	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	return out
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			<-done
+		})
+	}
+	t.Cleanup(stop)
+	return &bgRun{out, stop}
 }
