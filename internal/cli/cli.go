@@ -189,7 +189,7 @@ BIAS_HTTP_BASE); the flag wins over the variable.`,
 		a.govCmd(),
 	)
 	root.AddCommand(a.oauthCmd())
-	root.AddCommand(a.versionCmd(), a.genesisCmd())
+	root.AddCommand(a.versionCmd(), a.genesisCmd(), a.eventsCmd())
 	return root
 }
 
