@@ -70,6 +70,7 @@ type app struct {
 	nodeURL string
 	output  string // text or json
 	quiet   bool
+	context string // --context: the client context to use instead of the current one
 }
 
 func (a *app) client() *sdk.Client { return sdk.NewClient(nodeURL(a.nodeURL)) }
@@ -174,12 +175,16 @@ BIAS_HTTP_BASE); the flag wins over the variable.`,
 		if err := applyEnv(cmd, env); err != nil {
 			return err
 		}
+		if err := a.applyContext(cmd); err != nil {
+			return err
+		}
 		if a.output != outputText && a.output != outputJSON {
 			return fmt.Errorf("--output %q: want text or json", a.output)
 		}
 		return nil
 	}
 	root.PersistentFlags().StringVarP(&a.output, "output", "o", outputText, "output format: text, or json (one JSON value per line, stable for scripts; errors as JSON on stderr)")
+	root.PersistentFlags().StringVar(&a.context, "context", "", "the client context to use (default: the current one; bias context)")
 	root.PersistentFlags().BoolVarP(&a.quiet, "quiet", "q", false, "print nothing on success (the exit code says it); errors still go to stderr")
 	root.PersistentFlags().StringVar(&a.nodeURL, "node", "http://127.0.0.1:8080", "API URL (or host:port) of the node to talk to")
 	root.AddCommand(
@@ -189,7 +194,7 @@ BIAS_HTTP_BASE); the flag wins over the variable.`,
 		a.govCmd(),
 	)
 	root.AddCommand(a.oauthCmd())
-	root.AddCommand(a.versionCmd(), a.genesisCmd(), a.eventsCmd())
+	root.AddCommand(a.versionCmd(), a.genesisCmd(), a.eventsCmd(), a.contextCmd())
 	return root
 }
 

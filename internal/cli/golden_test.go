@@ -275,6 +275,19 @@ func TestJSONOutputGolden(t *testing.T) {
 		g.check(c[0], r.stdout)
 	}
 
+	cfg := map[string]string{"BIAS_CONFIG": filepath.Join(t.TempDir(), "contexts.json")}
+	for _, c := range [][]string{
+		{"context add", "context", "add", "lab", "--node", f.url, "--provider", f.provider, "--admin-key", f.admin},
+		{"context use", "context", "use", "lab"},
+		{"context list", "context", "list"},
+	} {
+		r := runCLIEnv(t, cfg, append([]string{"--output", "json"}, c[1:]...)...)
+		if r.code != 0 {
+			t.Fatalf("%v: %s", c, r)
+		}
+		g.check(c[0], r.stdout)
+	}
+
 	var missing []string
 	walk(newRoot(Env{Getenv: func(string) string { return "" }}), func(c *cobra.Command) {
 		if c.RunE == nil {
