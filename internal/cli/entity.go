@@ -352,8 +352,10 @@ list given (--endpoint, --alias, --attr) replaces the current one, and the
 lists not given stay as they are; keys stay (see rotate). Signed by a current key of the entity or an admin key of
 its provider; names the version it replaces. A validated entity that changes its own
 attributes is pending again until its provider validates them (access contracts read them
-as the provider's); its provider's change keeps it validated.`,
-		Example: example("bias update did:bias:local:... --key cam.key --alias urn:imei:490154203237518 --attr fw=2.1"),
+as the provider's); its provider's change keeps it validated. A new legacy identifier
+(--alias) needs the provider's signature: --key ADMIN_KEY.`,
+		Example: example("bias update did:bias:local:... --key cam.key --attr fw=2.1",
+			"bias update did:bias:local:... --key ~/.bias/provider/admin.key --alias urn:imei:490154203237518"),
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.change(cmd.Context(), args[0], keyPath, func(e *sdk.EntityView) (op.Payload, error) {
