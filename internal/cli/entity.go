@@ -356,7 +356,7 @@ as the provider's); its provider's change keeps it validated. A new legacy ident
 (--alias) needs the provider's signature: --key ADMIN_KEY.`,
 		Example: example("bias update did:bias:local:... --key cam.key --attr fw=2.1",
 			"bias update did:bias:local:... --key ~/.bias/provider/admin.key --alias urn:imei:490154203237518"),
-		Args:    cobra.ExactArgs(1),
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.change(cmd.Context(), args[0], keyPath, func(e *sdk.EntityView) (op.Payload, error) {
 				d, err := docOf(e)
