@@ -121,6 +121,7 @@ func (s *Server) Handler() http.Handler {
 	route("GET /v1/gov/proposals", s.proposals)
 	route("GET /v1/gov/proposals/{id}", s.proposal)
 	route("GET /v1/status", s.status)
+	route("GET /v1/version", s.version)
 	route("GET /v1/blocks/{height}", s.header)
 	route("GET /v1/blocks/{height}/signed", s.signedHeader)
 	route("GET /v1/openapi.yaml", func(w http.ResponseWriter, _ *http.Request) error {

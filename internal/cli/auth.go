@@ -48,14 +48,20 @@ func (a *app) entitySigner(ctx context.Context, id, keyPath string) (*sdk.Device
 // readMsg takes a message from an argument: a file name, or the message
 // in its text form (authn.EncodeText).
 func readMsg(s string) ([]byte, error) {
-	if b, err := os.ReadFile(s); err == nil {
+	b, ferr := os.ReadFile(s)
+	if ferr == nil {
 		s = strings.TrimSpace(string(b))
 	}
 	b, err := authn.DecodeText(s)
-	if err != nil {
-		return nil, fmt.Errorf("a message is a compact JWS or base64url COSE_Sign1 (a file, or the text): %w", err)
+	switch {
+	case err == nil:
+		return b, nil
+	case ferr != nil && len(s) < 256:
+		return nil, usageError(fmt.Errorf("%q is neither a file (%w) nor a message (a compact JWS or base64url COSE_Sign1): check the file name", s, ferr))
+	case ferr != nil:
+		return nil, usageError(fmt.Errorf("the text given is not a message (a compact JWS or base64url COSE_Sign1): %w", err))
 	}
-	return b, nil
+	return nil, usageError(fmt.Errorf("the file holds no message (a compact JWS or base64url COSE_Sign1): %w", err))
 }
 
 func (a *app) authChallengeCmd() *cobra.Command {
@@ -75,8 +81,7 @@ func (a *app) authChallengeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a.out("%s\n", authn.EncodeText(c))
-			return nil
+			return a.emit(map[string]string{"challenge": authn.EncodeText(c)}, func() { a.out("%s\n", authn.EncodeText(c)) })
 		},
 	}
 	cmd.Flags().StringVar(&keyPath, "key", "", "a key of the service (required)")
@@ -105,10 +110,9 @@ func (a *app) authAnswerCmd() *cobra.Command {
 			}
 			p, err := dev.Answer(cmd.Context(), serviceURL, ch)
 			if err != nil {
-				return err
+				return authError(err)
 			}
-			a.out("%s\n", authn.EncodeText(p))
-			return nil
+			return a.emit(map[string]string{"proof": authn.EncodeText(p)}, func() { a.out("%s\n", authn.EncodeText(p)) })
 		},
 	}
 	cmd.Flags().StringVar(&keyPath, "key", "", "a key of the device (required)")
@@ -141,7 +145,7 @@ func (a *app) authVerifyCmd() *cobra.Command {
 				return err
 			}
 			if !d.OK {
-				return fmt.Errorf("refused: %s", d.Reason)
+				return authError(fmt.Errorf("refused: %s", d.Reason))
 			}
 			return nil
 		},
@@ -174,7 +178,7 @@ func (a *app) authDemoCmd() *cobra.Command {
 			a.out("1. service %s at %s issues a challenge (%s, %d bytes)\n", s.Kid, serviceURL, enc, len(ch))
 			p, err := dev.Answer(ctx, serviceURL, ch)
 			if err != nil {
-				return fmt.Errorf("2. the device refuses the service: %w", err)
+				return authError(fmt.Errorf("2. the device refuses the service: %w", err))
 			}
 			a.out("2. device checked the service on the ledger and answers with a proof (%d bytes)\n", len(p))
 			d := svc.Verify(ctx, p)
@@ -183,8 +187,13 @@ func (a *app) authDemoCmd() *cobra.Command {
 				a.out(" (%s)", d.Detail)
 			}
 			a.out(" in %v\n", time.Since(t0).Round(time.Microsecond))
+			if a.output == outputJSON {
+				if err := a.emit(map[string]any{"service": s.Kid.String(), "url": serviceURL, "encoding": enc, "challengeBytes": len(ch), "proofBytes": len(p), "decision": d}, nil); err != nil {
+					return err
+				}
+			}
 			if !d.OK {
-				return fmt.Errorf("refused: %s", d.Reason)
+				return authError(fmt.Errorf("refused: %s", d.Reason))
 			}
 			return nil
 		},

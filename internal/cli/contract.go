@@ -63,8 +63,9 @@ func (a *app) contractDeployCmd(update bool) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a.out("committed at height %d: contract %s/%s version %d\n", res.Height, provider, name, res.Version)
-			return nil
+			return a.emit(res, func() {
+				a.out("committed at height %d: contract %s/%s version %d\n", res.Height, provider, name, res.Version)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&keyPath, "key", "", "an admin key of the provider (required)")

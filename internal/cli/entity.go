@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -17,7 +16,6 @@ import (
 
 	"github.com/bias-iot/bias/cose"
 	"github.com/bias-iot/bias/did"
-	"github.com/bias-iot/bias/keyfile"
 	"github.com/bias-iot/bias/lightclient"
 	"github.com/bias-iot/bias/op"
 	"github.com/bias-iot/bias/sdk"
@@ -93,8 +91,9 @@ func (a *app) submit(ctx context.Context, tx []byte) error {
 	if err != nil {
 		return err
 	}
-	a.out("committed at height %d: %s %s version %d (%s)\n", res.Height, res.DID, res.EntityStatus, res.Version, res.Hash)
-	return nil
+	return a.emit(res, func() {
+		a.out("committed at height %d: %s %s version %d (%s)\n", res.Height, res.DID, res.EntityStatus, res.Version, res.Hash)
+	})
 }
 
 func (a *app) registerCmd() *cobra.Command {
@@ -114,7 +113,7 @@ its provider validates it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			s, err := keyfile.Load(keyPath)
+			s, err := loadKey(keyPath)
 			if err != nil {
 				return err
 			}
@@ -244,7 +243,7 @@ func (a *app) verifyAbsent(ctx context.Context, id, genesisPath string, notFound
 	case e != nil:
 		return fmt.Errorf("%w: the node said %s is not registered, and then proved it is", sdk.ErrProof, d)
 	}
-	fmt.Fprintf(a.env.Stderr, "verified: %s is not registered (proof of absence against a header verified from the genesis validators)\n", d)
+	a.note("verified: %s is not registered (proof of absence against a header verified from the genesis validators)\n", d)
 	return notFound
 }
 
@@ -265,20 +264,14 @@ func (a *app) verifyRecord(ctx context.Context, id, genesisPath string, v *sdk.E
 	// The header of block AppHashHeight commits to the state after the
 	// block before it: the height the node claims is not proven.
 	proven.Height = v.Proof.AppHashHeight - 1
-	fmt.Fprintf(a.env.Stderr, "verified: the record is in the state whose hash block %d carries, verified from the genesis validators\n", v.Proof.AppHashHeight)
+	a.note("verified: the record is in the state whose hash block %d carries, verified from the genesis validators\n", v.Proof.AppHashHeight)
 	return proven, nil
-}
-
-func (a *app) printJSON(v any) error {
-	enc := json.NewEncoder(a.env.Stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 // signerFor loads keyPath and finds which key of the entity, or of its
 // provider, it is: the kid of the operation.
 func (a *app) signerFor(ctx context.Context, e *sdk.EntityView, keyPath string) (cose.Signer, did.DID, error) {
-	s, err := keyfile.Load(keyPath)
+	s, err := loadKey(keyPath)
 	if err != nil {
 		return nil, did.DID{}, err
 	}
@@ -363,9 +356,11 @@ list given (--endpoint, --alias, --attr) replaces the current one, and the
 lists not given stay as they are; keys stay (see rotate). Signed by a current key of the entity or an admin key of
 its provider; names the version it replaces. A validated entity that changes its own
 attributes is pending again until its provider validates them (access contracts read them
-as the provider's); its provider's change keeps it validated.`,
-		Example: example("bias update did:bias:local:... --key cam.key --alias urn:imei:490154203237518 --attr fw=2.1"),
-		Args:    cobra.ExactArgs(1),
+as the provider's); its provider's change keeps it validated. A new legacy identifier
+(--alias) needs the provider's signature: --key ADMIN_KEY.`,
+		Example: example("bias update did:bias:local:... --key cam.key --attr fw=2.1",
+			"bias update did:bias:local:... --key ~/.bias/provider/admin.key --alias urn:imei:490154203237518"),
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.change(cmd.Context(), args[0], keyPath, func(e *sdk.EntityView) (op.Payload, error) {
 				d, err := docOf(e)
@@ -395,7 +390,7 @@ func (a *app) rotateCmd() *cobra.Command {
 		Example: example("bias key new cam2.key", "bias rotate did:bias:local:... --key cam.key --new-key cam2.key"),
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ns, err := keyfile.Load(newKeyPath)
+			ns, err := loadKey(newKeyPath)
 			if err != nil {
 				return err
 			}
@@ -406,7 +401,7 @@ func (a *app) rotateCmd() *cobra.Command {
 				}
 				old := oldKeyID
 				if old == "" {
-					s, err := keyfile.Load(keyPath)
+					s, err := loadKey(keyPath)
 					if err != nil {
 						return op.Payload{}, err
 					}

@@ -32,12 +32,19 @@ func (r result) String() string {
 // environment.
 func runCLI(t testing.TB, args ...string) result {
 	t.Helper()
+	return runCLIEnv(t, nil, args...)
+}
+
+// runCLIEnv runs `bias args...` in-process with empty stdin and the
+// environment vars.
+func runCLIEnv(t testing.TB, vars map[string]string, args ...string) result {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
 	env := Env{
 		Stdin:  strings.NewReader(""),
 		Stdout: &stdout,
 		Stderr: &stderr,
-		Getenv: func(string) string { return "" },
+		Getenv: func(k string) string { return vars[k] },
 	}
 	code := Run(t.Context(), env, args)
 	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
@@ -53,6 +60,9 @@ type fixture struct {
 	admin    string // the default provider's admin key file
 	provider string // the default provider's DID
 	posts    atomic.Int64
+	// intercept, when set, sees each submitted operation (n counts them
+	// from 1) before the node: it returns true when it answered itself.
+	intercept atomic.Pointer[func(w http.ResponseWriter, r *http.Request, n int64) bool]
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -67,7 +77,10 @@ func newFixture(t *testing.T) *fixture {
 	rp := httputil.NewSingleHostReverseProxy(target)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost && r.URL.Path == "/v1/operations" {
-			f.posts.Add(1)
+			n := f.posts.Add(1)
+			if h := f.intercept.Load(); h != nil && (*h)(w, r, n) {
+				return
+			}
 		}
 		rp.ServeHTTP(w, r)
 	}))

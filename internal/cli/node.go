@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,12 +15,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bias-iot/bias/internal/node"
+	"github.com/bias-iot/bias/internal/version"
 )
 
-func defaultHome(env Env) string {
-	if h := env.Getenv("BIAS_HOME"); h != "" {
-		return h
-	}
+func defaultHome() string {
 	if d, err := os.UserHomeDir(); err == nil {
 		return filepath.Join(d, ".bias")
 	}
@@ -27,48 +26,69 @@ func defaultHome(env Env) string {
 }
 
 func (a *app) nodeCmd() *cobra.Command {
-	var home, httpAddr, logLevel, logFormat, metricsAddr string
+	var home, httpAddr, p2pAddr, logLevel, logFormat, metricsAddr string
 	cmd := &cobra.Command{
 		Use:   "node",
 		Short: "Run a node (initialising a single-validator network on first run)",
 		Long: `Run a bias node. On the first run the home directory is initialised with a
 single-validator network, its genesis and a default provider whose admin key
-is stored in HOME/provider/admin.key; later runs reuse the home and its state.`,
-		Example: example("bias node", "bias node --home /tmp/bias --http 127.0.0.1:9090"),
+is stored in HOME/provider/admin.key; later runs reuse the home and its state.
+
+A node listens on two ports: the API (--http, default 127.0.0.1:8080) and
+consensus p2p (--p2p, default tcp://127.0.0.1:26656). The ledger runs in
+process: there is no CometBFT RPC port. Each flag may come from its
+environment variable (BIAS_HOME, BIAS_HTTP, BIAS_P2P, BIAS_LOG_LEVEL); a
+flag wins over its variable, which wins over HOME/config/bias.json, which
+wins over the default. The node holds HOME/node.lock (its pid) while it
+runs: a second node on the same home is refused with that pid.`,
+		Example: example("bias node", "bias node --home /tmp/bias2 --http 127.0.0.1:9090 --p2p tcp://127.0.0.1:26666"),
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := node.LoadConfig(home)
-			if os.IsNotExist(err) {
-				cfg = node.Default()
-				cfg.Home = home
-				if cmd.Flags().Changed("http") {
-					cfg.HTTP = httpAddr
-				}
-				info, err := node.Init(cfg)
-				if err != nil {
-					return err
-				}
-				a.out("initialised %s\n", home)
-				a.out("default provider: %s\n", info.ProviderDID)
-				a.out("provider admin key: %s\n", info.AdminKey)
-			} else if err != nil {
-				return err
-			}
-			if cmd.Flags().Changed("http") {
-				cfg.HTTP = httpAddr
-			}
-			if cmd.Flags().Changed("metrics") {
-				cfg.Metrics = metricsAddr
-			}
 			log, err := nodeLogger(a.env.Stderr, logLevel, logFormat)
 			if err != nil {
 				return err
 			}
-			return runNode(cmd.Context(), cfg, log, a)
+			cfg, err := node.LoadConfig(home)
+			first := os.IsNotExist(err)
+			if err != nil && !first {
+				return err
+			}
+			if first {
+				cfg = node.Default()
+				cfg.Home = home
+			}
+			if cmd.Flags().Changed("http") {
+				cfg.HTTP = httpAddr
+			}
+			if cmd.Flags().Changed("p2p") {
+				cfg.P2P = p2pAddr
+			}
+			if cmd.Flags().Changed("metrics") {
+				cfg.Metrics = metricsAddr
+			}
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			if err := os.MkdirAll(home, 0o700); err != nil {
+				return err
+			}
+			lock, err := lockHome(home)
+			if err != nil {
+				return err
+			}
+			var info *node.InitInfo
+			if first {
+				if info, err = node.Init(cfg); err != nil {
+					return errors.Join(err, lock.release())
+				}
+			}
+			return errors.Join(runNode(cmd.Context(), cfg, log, a, info), lock.release())
 		},
 	}
-	cmd.Flags().StringVar(&home, "home", defaultHome(a.env), "node home directory (env BIAS_HOME)")
+	cmd.AddCommand(a.nodeIDCmd())
+	cmd.Flags().StringVar(&home, "home", defaultHome(), "node home directory")
 	cmd.Flags().StringVar(&httpAddr, "http", "127.0.0.1:8080", "API listen address")
+	cmd.Flags().StringVar(&p2pAddr, "p2p", "tcp://127.0.0.1:26656", "consensus p2p listen address")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	cmd.Flags().StringVar(&logFormat, "log-format", "text", "log format: text (logfmt) or json (one object a line)")
 	cmd.Flags().StringVar(&metricsAddr, "metrics", "", "also serve /metrics on this address (host:port), apart from the API")
@@ -91,7 +111,9 @@ func nodeLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	return nil, fmt.Errorf("--log-format: %q is neither text nor json", format)
 }
 
-func runNode(ctx context.Context, cfg node.Config, log *slog.Logger, a *app) error {
+// runNode runs the node until ctx ends; info, from a first run's
+// initialisation, makes it print the bootstrap summary.
+func runNode(ctx context.Context, cfg node.Config, log *slog.Logger, a *app, info *node.InitInfo) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	n, err := node.Start(cfg, log)
@@ -103,8 +125,15 @@ func runNode(ctx context.Context, cfg node.Config, log *slog.Logger, a *app) err
 		log.Warn("no block yet; waiting for peers", "err", err)
 	}
 	cancel()
-	log.Info("node running", "network", cfg.Network, "api", n.URL(), "height", n.Height(), "home", cfg.Home)
-	a.out("node %s serving %s (network %s)\n", cfg.Moniker, n.URL(), cfg.Network)
+	log.Info("node running", "network", cfg.Network, "api", n.URL(), "height", n.Height(), "home", cfg.Home, "version", version.Get().String())
+	if err := a.emit(nodeView(cfg, info, n.URL()), func() {
+		if info != nil {
+			a.bootstrapSummary(cfg, info, n.URL())
+		}
+		a.out("node %s serving %s (network %s)\n", cfg.Moniker, n.URL(), cfg.Network)
+	}); err != nil {
+		return errors.Join(err, n.Close())
+	}
 	select {
 	case <-ctx.Done():
 	case err := <-n.Served():
@@ -112,4 +141,32 @@ func runNode(ctx context.Context, cfg node.Config, log *slog.Logger, a *app) err
 	}
 	log.Info("stopping")
 	return n.Close()
+}
+
+// nodeView is what `bias node --output json` prints once the node
+// serves; the provider fields only on the first run.
+func nodeView(cfg node.Config, info *node.InitInfo, url string) map[string]any {
+	v := map[string]any{"moniker": cfg.Moniker, "network": cfg.Network, "api": url, "p2p": cfg.P2P, "home": cfg.Home, "initialised": info != nil}
+	if info != nil {
+		v["providerDID"], v["adminKey"] = info.ProviderDID, info.AdminKey
+	}
+	return v
+}
+
+// bootstrapSummary is what a first run tells its operator: where
+// everything is, and what to type next.
+func (a *app) bootstrapSummary(cfg node.Config, info *node.InitInfo, url string) {
+	a.out(`initialised %[1]s
+  network:            %[2]s
+  config:             %[3]s
+  genesis:            %[4]s
+  provider DID:       %[5]s (in %[6]s)
+  provider admin key: %[7]s (keep it: it validates and revokes)
+  API:                %[8]s
+  p2p:                %[9]s
+next, in another shell:
+  bias --node %[8]s status
+  bias key new cam.key && bias --node %[8]s register --key cam.key --provider %[5]s
+`, cfg.Home, cfg.Network, filepath.Join(cfg.Home, "config", "bias.json"), filepath.Join(cfg.Home, "config", "genesis.json"),
+		info.ProviderDID, filepath.Join(cfg.Home, "provider", "did"), info.AdminKey, url, cfg.P2P)
 }

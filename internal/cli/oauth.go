@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -52,7 +51,7 @@ func (a *app) oauthTokenCmd() *cobra.Command {
 			tok, err := src.Token()
 			var re *oauth2.RetrieveError
 			if errors.As(err, &re) {
-				return fmt.Errorf("refused: %s: %s", re.ErrorCode, re.ErrorDescription)
+				return authError(fmt.Errorf("refused: %s: %s", re.ErrorCode, re.ErrorDescription))
 			}
 			if err != nil {
 				return err
@@ -63,12 +62,7 @@ func (a *app) oauthTokenCmd() *cobra.Command {
 					out[k] = v
 				}
 			}
-			b, err := json.MarshalIndent(out, "", "  ")
-			if err != nil {
-				return err
-			}
-			a.out("%s\n", b)
-			return nil
+			return a.printJSON(out)
 		},
 	}
 	cmd.Flags().StringVar(&keyPath, "key", "", "a registered key of the device (required)")

@@ -45,10 +45,11 @@ func (a *app) x509CACmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			var pems []string
 			for _, der := range cas {
-				a.out("%s", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+				pems = append(pems, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
 			}
-			return nil
+			return a.emit(map[string]any{"certificates": pems}, func() { a.out("%s", strings.Join(pems, "")) })
 		},
 	}
 }
@@ -98,8 +99,9 @@ The key file is the device's; the certificate certifies that same key.`,
 					return err
 				}
 			}
-			a.out("serial %s  %s  valid until %s\n", got.Serial, got.DID, got.NotAfter.Format(time.RFC3339))
-			return nil
+			return a.emit(got, func() {
+				a.out("serial %s  %s  valid until %s\n", got.Serial, got.DID, got.NotAfter.Format(time.RFC3339))
+			})
 		},
 	}
 	cmd.Flags().StringVar(&keyPath, "key", "", "the device's key file (required)")
@@ -149,10 +151,14 @@ func (a *app) x509ShowCmd() *cobra.Command {
 			if len(uris) > 0 && strings.HasPrefix(uris[0], "did:") {
 				did = uris[0]
 			}
-			a.out("did:        %s\nsubject:    %s\nuris:       %s\nissuer:     %s\nserial:     %s\n", did, c.Subject, strings.Join(uris, " "), c.Issuer, hex.EncodeToString(c.SerialNumber.Bytes()))
-			a.out("not before: %s\nnot after:  %s\nkey:        %s\nocsp:       %s\ncrl:        %s\n", c.NotBefore.Format(time.RFC3339), c.NotAfter.Format(time.RFC3339),
-				c.PublicKeyAlgorithm, strings.Join(c.OCSPServer, " "), strings.Join(c.CRLDistributionPoints, " "))
-			return nil
+			v := map[string]any{"did": did, "subject": c.Subject.String(), "uris": uris, "issuer": c.Issuer.String(), "serial": hex.EncodeToString(c.SerialNumber.Bytes()),
+				"notBefore": c.NotBefore.UTC().Format(time.RFC3339), "notAfter": c.NotAfter.UTC().Format(time.RFC3339), "key": c.PublicKeyAlgorithm.String(),
+				"ocsp": c.OCSPServer, "crl": c.CRLDistributionPoints}
+			return a.emit(v, func() {
+				a.out("did:        %s\nsubject:    %s\nuris:       %s\nissuer:     %s\nserial:     %s\n", did, c.Subject, strings.Join(uris, " "), c.Issuer, hex.EncodeToString(c.SerialNumber.Bytes()))
+				a.out("not before: %s\nnot after:  %s\nkey:        %s\nocsp:       %s\ncrl:        %s\n", c.NotBefore.Format(time.RFC3339), c.NotAfter.Format(time.RFC3339),
+					c.PublicKeyAlgorithm, strings.Join(c.OCSPServer, " "), strings.Join(c.CRLDistributionPoints, " "))
+			})
 		},
 	}
 }
@@ -174,15 +180,18 @@ func (a *app) x509CRLCmd() *cobra.Command {
 				return fmt.Errorf("the node's CRL: %w", err)
 			}
 			p := pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der})
+			v := map[string]any{"number": l.Number.String(), "revoked": len(l.RevokedCertificateEntries), "nextUpdate": l.NextUpdate.UTC().Format(time.RFC3339)}
 			if out == "" {
-				a.out("%s", p)
-				return nil
+				v["crl"] = string(p)
+				return a.emit(v, func() { a.out("%s", p) })
 			}
 			if err := os.WriteFile(out, p, 0o644); err != nil { //nolint:gosec // public: a server running as another user reads it
 				return err
 			}
-			a.out("CRL number %s, %d revoked, next update %s\n", l.Number, len(l.RevokedCertificateEntries), l.NextUpdate.Format(time.RFC3339))
-			return nil
+			v["file"] = out
+			return a.emit(v, func() {
+				a.out("CRL number %s, %d revoked, next update %s\n", l.Number, len(l.RevokedCertificateEntries), l.NextUpdate.Format(time.RFC3339))
+			})
 		},
 	}
 	cmd.Flags().StringVar(&out, "out", "", "file for the CRL (default: standard output)")
@@ -239,8 +248,9 @@ CA rotation, once nothing the old CA issued is still valid).`,
 					list, changed = x509ca.WithoutCA(cur, der)
 				}
 				if !changed {
-					a.out("nothing to change (publication version %d)\n", version)
-					return nil
+					return a.emit(map[string]any{"did": p.DID, "changed": false, "version": version}, func() {
+						a.out("nothing to change (publication version %d)\n", version)
+					})
 				}
 				signer, kid, err := a.adminSigner(cmd.Context(), p.DID, keyPath)
 				if err != nil {
@@ -259,8 +269,9 @@ CA rotation, once nothing the old CA issued is still valid).`,
 				if err != nil {
 					return err
 				}
-				a.out("published: %s publication version %d (height %d)\n", p.DID, res.Version, res.Height)
-				return nil
+				return a.emit(map[string]any{"did": p.DID, "changed": true, "version": res.Version, "height": res.Height}, func() {
+					a.out("published: %s publication version %d (height %d)\n", p.DID, res.Version, res.Height)
+				})
 			}
 		},
 	}

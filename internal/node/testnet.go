@@ -20,6 +20,7 @@ type TestnetConfig struct {
 	Network    string
 	Validators int
 	// HTTPBase and P2PBase are the first ports; node i uses base+i.
+	// 0 picks free ones; InitTestnet refuses ports in use.
 	HTTPBase, P2PBase int
 	// Host is the loopback address the nodes listen on.
 	Host          string
@@ -53,6 +54,9 @@ func InitTestnet(tc TestnetConfig) ([]TestnetNode, error) {
 		if len(entries) > 0 {
 			return nil, fmt.Errorf("%s exists and is not empty", tc.Dir)
 		}
+	}
+	if err := tc.ports(); err != nil {
+		return nil, err
 	}
 	var (
 		nodes []TestnetNode
@@ -133,6 +137,42 @@ func InitTestnet(tc TestnetConfig) ([]TestnetNode, error) {
 		}
 	}
 	return nodes, nil
+}
+
+// ports picks free ports when none are given, and refuses ports that a
+// running process (a `bias node`, another testnet) listens on.
+func (tc *TestnetConfig) ports() error {
+	n := tc.Validators + tc.FullNodes
+	if tc.HTTPBase == 0 || tc.P2PBase == 0 {
+		base, err := FreePortBase(tc.Host, 2*n)
+		if err != nil {
+			return err
+		}
+		if tc.HTTPBase == 0 {
+			tc.HTTPBase = base
+		}
+		if tc.P2PBase == 0 {
+			tc.P2PBase = base + n
+		}
+	}
+	if tc.HTTPBase < 1 || tc.P2PBase < 1 || tc.HTTPBase+n > 65536 || tc.P2PBase+n > 65536 {
+		return fmt.Errorf("ports: http base %d and p2p base %d must leave %d ports each below 65536", tc.HTTPBase, tc.P2PBase, n)
+	}
+	if tc.HTTPBase < tc.P2PBase+n && tc.P2PBase < tc.HTTPBase+n {
+		return fmt.Errorf("ports: the http ports %d-%d and the p2p ports %d-%d overlap", tc.HTTPBase, tc.HTTPBase+n-1, tc.P2PBase, tc.P2PBase+n-1)
+	}
+	for i := range n {
+		for _, p := range []int{tc.HTTPBase + i, tc.P2PBase + i} {
+			l, err := net.Listen("tcp", net.JoinHostPort(tc.Host, strconv.Itoa(p)))
+			if err != nil {
+				return fmt.Errorf("port %d on %s is in use (a running bias node?): pass other bases, or none to pick free ports: %w", p, tc.Host, err)
+			}
+			if err := l.Close(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // FreePortBase finds n consecutive free TCP ports on host, for a
