@@ -310,6 +310,13 @@ func docOf(e *sdk.EntityView) (op.Document, error) {
 		}
 		d.Keys = append(d.Keys, k)
 	}
+	for _, kv := range e.KeyAgreement {
+		k, err := kv.Key()
+		if err != nil {
+			return d, err
+		}
+		d.KeyAgreement = append(d.KeyAgreement, k)
+	}
 	d.Endpoints, d.Aliases, d.Access = e.Endpoints, e.Aliases, e.Access
 	for k, v := range e.Attributes {
 		d.Attrs = append(d.Attrs, op.Attr{K: k, V: v})

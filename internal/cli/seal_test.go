@@ -29,6 +29,14 @@ func TestSealAndOpen(t *testing.T) {
 		t.Fatalf("keyAgreement %+v", v.KeyAgreement)
 	}
 
+	// An update made from the record (here, an attribute) keeps the
+	// key-agreement key.
+	f.must("update", id, "--key", key, "--attr", "site=plant-7")
+	f.must("provider", "validate", id, "--key", f.admin) // a changed attribute is vetted again
+	if v := f.show(id); len(v.KeyAgreement) != 1 || v.Attributes["site"] != "plant-7" {
+		t.Fatalf("after bias update: keyAgreement %+v, attributes %v", v.KeyAgreement, v.Attributes)
+	}
+
 	data := f.path("wifi.json")
 	if err := os.WriteFile(data, []byte(`{"ssid":"plant-7"}`), 0o600); err != nil {
 		t.Fatal(err)
