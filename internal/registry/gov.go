@@ -197,6 +197,19 @@ func (x *executor) change(g *record.Governance, p *op.Proposal, id string) (*cha
 		if len(g.Providers) >= MaxProviders {
 			return nil, op.Reject(op.ReasonInvalidField, fmt.Sprintf("the network has %d providers, the most it may have", MaxProviders))
 		}
+		// One operator, one vote: a new provider holds no admin key that
+		// a current one holds.
+		for _, other := range g.Providers {
+			op2, err := getProvider(x.st, other)
+			if err != nil {
+				return nil, err
+			}
+			for _, k := range a.Keys {
+				if op2 != nil && slices.ContainsFunc(op2.Keys, func(h op.Key) bool { return h.Alg == k.Alg && bytes.Equal(h.Pub, k.Pub) }) {
+					return nil, op.Reject(op.ReasonInvalidField, "gov.proposal.admit: admin key "+k.ID+" is "+other+"'s")
+				}
+			}
+		}
 		next.Providers = insertSorted(next.Providers, pid.String())
 		if a.Validator != nil {
 			if err := setValidator(next, pid.String(), a.Validator); err != nil {

@@ -76,6 +76,13 @@ func TestGovValidatorSafety(t *testing.T) {
 	// To 13 of 43 it may.
 	g4.block(g4.propose(a4, op.Proposal{Kind: op.ProposalValidator, Provider: a4.kid.Base().String(), Validator: &op.Validator{PubKey: validatorKey("a"), Power: 13}}))
 
+	// An admission with a current provider's admin key (one operator,
+	// two votes).
+	tx = g4.propose(a4, op.Proposal{Kind: op.ProposalAdmit, Admit: &op.Admit{Name: "twin", Keys: []op.Key{op.KeyFrom("admin-1", d4.signer.Public())}}})
+	if msg := refuses(t, g4.c, rejection{name: "fail/gov-admit-current-key", reason: op.ReasonInvalidField, where: everywhere}, tx); !strings.Contains(msg, "is "+d4.kid.Base().String()+"'s") {
+		t.Errorf("message %q", msg)
+	}
+
 	// One key under two ids.
 	base := a4.kid.Base()
 	twice := keysOp(base, 0, 2, a4, provider{signer: a4.signer, kid: base.WithFragment("admin-2")})
