@@ -112,8 +112,11 @@ func (x *executor) checkTicket(r *op.Register, prov *record.Provider, signer op.
 	if err != nil {
 		return nil, nil, bad("ticket is not a COSE_Sign1")
 	}
-	seen := map[string]bool{}
+	seen, keys := map[string]bool{}, map[string]bool{}
 	for _, m := range ms {
+		if !m.KidProtected {
+			return nil, nil, bad("a ticket's signature names its key in the protected header")
+		}
 		kid, err := did.Parse(string(m.Kid))
 		if err != nil || kid.Base().String() != prov.DID {
 			return nil, nil, bad("ticket must be signed by an admin key of the provider")
@@ -122,10 +125,10 @@ func (x *executor) checkTicket(r *op.Register, prov *record.Provider, signer op.
 		if !ok {
 			return nil, nil, bad("ticket names no admin key of the provider")
 		}
-		if seen[kid.Fragment] {
+		if seen[kid.Fragment] || keys[string(k.Pub)] {
 			return nil, nil, bad("ticket names an admin key twice")
 		}
-		seen[kid.Fragment] = true
+		seen[kid.Fragment], keys[string(k.Pub)] = true, true
 		pk, err := k.Public()
 		if err != nil {
 			return nil, nil, op.Reject(op.ReasonInternal, "stored key does not parse")

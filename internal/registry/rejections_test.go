@@ -164,6 +164,20 @@ var rejections = []rejection{
 		s := w.key(cose.AlgEdDSA, "s")
 		return w.withTicket(s, w.ticket(s, w.p.kid, op.Ticket{Key: s.Public().Bytes()}))
 	}},
+	{"fail/bad-ticket-kid-unprotected", op.ReasonBadTicket, everywhere, func(w *world) []byte {
+		// A valid ticket whose kid sits in the unprotected header: it
+		// could be relabelled without signing again.
+		s := w.key(cose.AlgEdDSA, "s")
+		b, err := op.Marshal(op.Ticket{Network: network, Provider: w.p.kid.Base().String(), Key: s.Public().Bytes(), Expires: w.c.time.Unix() + 3600})
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		tk, err := cose.Sign1Headers(w.p.signer, nil, nil, map[int64]any{4: []byte(w.p.kid.String())}, b, nil)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		return w.withTicket(s, tk)
+	}},
 	{"fail/bad-ticket-payload", op.ReasonBadTicket, everywhere, func(w *world) []byte {
 		s := w.key(cose.AlgEdDSA, "s")
 		b, err := op.Marshal(op.Ticket{Network: network, Provider: w.p.kid.Base().String(), Key: s.Public().Bytes(), Expires: w.c.time.Unix() + 3600})
