@@ -160,6 +160,14 @@ func (c *Client) Status(ctx context.Context) (*StatusView, error) {
 	return &out, c.do(ctx, http.MethodGet, "/v1/status", "", nil, &out)
 }
 
+// Ready asks the node whether it can answer current reads and commit
+// writes (GET /readyz): nil when it can, else an *APIError (503,
+// reason unhealthy) whose message says why not.
+func (c *Client) Ready(ctx context.Context) error {
+	var out map[string]any
+	return c.do(ctx, http.MethodGet, "/readyz", "", nil, &out)
+}
+
 func (c *Client) do(ctx context.Context, method, path, ctype string, body []byte, out any) error {
 	var r io.Reader
 	if body != nil {

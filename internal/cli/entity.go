@@ -489,16 +489,42 @@ func (a *app) statusChange(ctx context.Context, typ, id, keyPath, reason string)
 
 func (a *app) statusCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:     "status",
-		Short:   "Show the node's network, height and validators",
-		Example: example("bias status", "bias status --node http://127.0.0.1:8081"),
+		Use:   "status",
+		Short: "Show the node's network, height, validators and readiness",
+		Long: `Show the node's network, height and validators, and whether it is ready
+(GET /readyz: caught up, its latest block recent or the network idle, the
+validators it sees holding more than two thirds of the power). A node that is
+not ready exits with code 6, the reason in "notReady".`,
+		Example: example("bias status", "bias status --node http://127.0.0.1:8081", "bias status -o json | jq .ready"),
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			st, err := a.client().Status(cmd.Context())
 			if err != nil {
 				return err
 			}
-			return a.printJSON(st)
+			view := statusView{StatusView: st, Ready: true}
+			var ae *sdk.APIError
+			switch err := a.client().Ready(cmd.Context()); {
+			case errors.As(err, &ae) && ae.Status == http.StatusServiceUnavailable:
+				view.Ready, view.NotReady = false, ae.Message
+			case err != nil:
+				return err
+			}
+			if err := a.printJSON(view); err != nil {
+				return err
+			}
+			if !view.Ready {
+				return notReadyError(errors.New(view.NotReady))
+			}
+			return nil
 		},
 	}
+}
+
+// statusView is what bias status prints: the node's status and its
+// readiness.
+type statusView struct {
+	*sdk.StatusView
+	Ready    bool   `json:"ready"`
+	NotReady string `json:"notReady,omitempty"`
 }

@@ -19,11 +19,12 @@ const (
 	exitUnreachable = 3 // no node answers at --node: start one, or fix --node
 	exitRefused     = 4 // the node or the ledger answered no (a refused operation, an unknown DID)
 	exitAuth        = 5 // an authentication failed (a refused proof, token or certificate request)
+	exitNotReady    = 6 // the node answers but is not ready (bias status: /readyz)
 )
 
 // exitClasses names the classes in --output json errors.
 var exitClasses = map[int]string{
-	exitInternal: "internal", exitUsage: "usage", exitUnreachable: "unreachable", exitRefused: "refused", exitAuth: "authentication",
+	exitInternal: "internal", exitUsage: "usage", exitUnreachable: "unreachable", exitRefused: "refused", exitAuth: "authentication", exitNotReady: "not-ready",
 }
 
 // exitError gives an error its exit code class.
@@ -40,6 +41,9 @@ func usageError(err error) error { return &exitError{code: exitUsage, err: err} 
 
 // refusedError marks a refusal by the ledger.
 func refusedError(err error) error { return &exitError{code: exitRefused, err: err} }
+
+// notReadyError marks a node that is not ready.
+func notReadyError(err error) error { return &exitError{code: exitNotReady, err: err} }
 
 // authError marks a failed authentication.
 func authError(err error) error { return &exitError{code: exitAuth, err: err} }

@@ -32,6 +32,19 @@ func TestExitCodes(t *testing.T) {
 	}))
 	t.Cleanup(broken.Close)
 
+	// A node that answers but is not ready (a stand-in for /readyz's
+	// answer; TestReadiness shows the real one).
+	notReady := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/readyz" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"reason":"unhealthy","message":"not ready: this node sees 2 of 4 validators"}`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"network":"local","height":7,"appHash":"00","time":"2026-12-01T00:00:00Z","catchingUp":false}`))
+	}))
+	t.Cleanup(notReady.Close)
+
 	key, _ := f.newKey("dev.key")
 	svcKey, _ := f.newKey("svc.key")
 	id := field(t, f.must("register", "--key", key, "--provider", f.provider), "did")
@@ -59,6 +72,7 @@ func TestExitCodes(t *testing.T) {
 		{"auth/not-validated", []string{"auth", "demo", svc, id, "--service-key", svcKey, "--device-key", key}, exitAuth, "", "not-validated"},
 		{"auth/oauth", []string{"oauth", "token", id, "--key", key, "--resource", svc}, exitAuth, "", "refused"},
 		{"internal/5xx", []string{"--node", broken.URL, "status"}, exitInternal, "internal", "the node failed"},
+		{"not-ready/status", []string{"--node", notReady.URL, "status"}, exitNotReady, "", "this node sees 2 of 4 validators"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := f.bias(c.args...)

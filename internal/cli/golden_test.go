@@ -192,6 +192,17 @@ func TestJSONOutputGolden(t *testing.T) {
 	j("rotate", "rotate", dev, "--key", devKey, "--new-key", newKey)
 	devKey = newKey
 	f.must("provider", "validate", dev, "--key", f.admin) // an update makes it pending again
+	// The node publishes its CA certificate and its token key on its own
+	// at start: the shape is the one with both.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		p, err := f.h.Client.Provider(t.Context(), f.provider)
+		if err == nil && p.Publication != nil && len(p.Publication.CA) > 0 && len(p.Publication.TokenKeys) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the node did not publish its CA and token key: %+v %v", p, err)
+		}
+	}
 	j("provider show", "provider", "show", f.provider)
 	j("provider list", "provider", "list")
 	tk := f.path("tk.key")
