@@ -215,6 +215,28 @@ func TestDeviceLifecycle(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stderr, "verified: ") || !strings.Contains(r.stdout, `"status": "deactivated"`) {
 		t.Fatalf("show --verify: %s", r)
 	}
+	// --trust-file keeps the newest verified header: the next --verify
+	// starts from it (and needs the file to hold what it wrote).
+	trust := f.path("trusted.json")
+	if r := f.bias("show", "--verify", genesis, "--trust-file", trust, id); r.code != 0 || !strings.Contains(r.stdout, `"status": "deactivated"`) {
+		t.Fatalf("show --verify --trust-file: %s", r)
+	}
+	kept, err := os.ReadFile(trust)
+	if err != nil || !strings.Contains(string(kept), f.h.Network) {
+		t.Fatalf("the trust file: %q %v", kept, err)
+	}
+	if r := f.bias("show", "--verify", genesis, "--trust-file", trust, id); r.code != 0 {
+		t.Fatalf("show --verify from the kept header: %s", r)
+	}
+	if err := os.WriteFile(trust, []byte("not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.bias("show", "--verify", genesis, "--trust-file", trust, id); r.code == 0 || !strings.Contains(r.stderr, "trusted header store") {
+		t.Fatalf("show --verify with a damaged trust file: %s", r)
+	}
+	if r := f.bias("show", "--trust-file", trust, id); r.code != exitUsage {
+		t.Fatalf("--trust-file without --verify: %s", r)
+	}
 	// A node that lies in its JSON (not in the proven bytes): --verify
 	// shows what was proven.
 	liar := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -20,7 +20,7 @@ func TestCredentialCommands(t *testing.T) {
 	f := newFixture(t)
 	key, _ := f.newKey("car.key")
 	id := field(t, f.must("register", "--key", key, "--provider", f.provider), "did")
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		p, err := sdk.NewClient(f.url).Provider(t.Context(), f.provider)
 		if err == nil && p.Publication != nil && len(p.Publication.TokenKeys) > 0 {
 			break

@@ -159,7 +159,7 @@ its provider validates it.`,
 func (a *app) showCmd() *cobra.Command {
 	var proof bool
 	var version uint64
-	var genesis string
+	var genesis, trustFile string
 	cmd := &cobra.Command{
 		Use:   "show DID",
 		Short: "Show an entity's record",
@@ -168,11 +168,19 @@ proof and shown only if the proof holds against a block header that a light clie
 verified from the genesis file's validators, following the validator set through
 its changes (CometBFT's light client rules: more than two thirds of a header's own
 set signed it, and more than a third of a trusted set's power or the set the
-previous header named next; a trusting period of a week): the node is not trusted.`,
+previous header named next; a trusting period of a week): the node is not trusted.
+With --trust-file FILE the newest header it verified is kept in FILE, and the next
+--verify starts from it rather than from the genesis: a verifier that reads at
+least once a week keeps verifying for as long as the network runs. Keep FILE where
+only you write: whoever changes it chooses what you believe.`,
 		Example: example("bias show did:bias:local:...", "bias show --proof did:bias:local:...", "bias show --version 1 did:bias:local:...",
-			"bias show --verify ~/.bias/config/genesis.json did:bias:local:..."),
+			"bias show --verify ~/.bias/config/genesis.json did:bias:local:...",
+			"bias show --verify ~/.bias/config/genesis.json --trust-file ~/.bias/trusted.json did:bias:local:..."),
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if trustFile != "" && genesis == "" {
+				return usageError(errors.New("--trust-file keeps what --verify verified: give --verify GENESIS too"))
+			}
 			var v *sdk.EntityView
 			var err error
 			switch {
@@ -186,13 +194,13 @@ previous header named next; a trusting period of a week): the node is not truste
 			var ae *sdk.APIError
 			if genesis != "" && errors.As(err, &ae) && ae.Status == http.StatusNotFound {
 				// Believe "not registered" only with a proof of absence.
-				return a.verifyAbsent(cmd.Context(), args[0], genesis, err)
+				return a.verifyAbsent(cmd.Context(), args[0], genesis, trustFile, err)
 			}
 			if err != nil {
 				return err
 			}
 			if genesis != "" {
-				if v, err = a.verifyRecord(cmd.Context(), args[0], genesis, v); err != nil {
+				if v, err = a.verifyRecord(cmd.Context(), args[0], genesis, trustFile, v); err != nil {
 					return err
 				}
 			}
@@ -202,14 +210,16 @@ previous header named next; a trusting period of a week): the node is not truste
 	cmd.Flags().BoolVar(&proof, "proof", false, "include the Merkle proof of the record")
 	cmd.Flags().Uint64Var(&version, "version", 0, "show the record as it was at this version")
 	cmd.Flags().StringVar(&genesis, "verify", "", "verify the record against headers verified from this genesis file's validators")
+	cmd.Flags().StringVar(&trustFile, "trust-file", "", "with --verify: keep the newest verified header in this file, and start from it next time")
 	cmd.MarkFlagsMutuallyExclusive("proof", "version")
 	cmd.MarkFlagsMutuallyExclusive("verify", "version")
 	return cmd
 }
 
 // trustedView is a ProvenView with a light client whose root of trust is
-// the genesis file at genesisPath, for DID id of that network.
-func (a *app) trustedView(id, genesisPath string) (sdk.ProvenView, did.DID, error) {
+// the genesis file at genesisPath (or the newer header kept in
+// trustFile, if one is given and holds one), for DID id of that network.
+func (a *app) trustedView(id, genesisPath, trustFile string) (sdk.ProvenView, did.DID, error) {
 	b, err := os.ReadFile(genesisPath)
 	if err != nil {
 		return sdk.ProvenView{}, did.DID{}, err
@@ -226,13 +236,17 @@ func (a *app) trustedView(id, genesisPath string) (sdk.ProvenView, did.DID, erro
 		return sdk.ProvenView{}, did.DID{}, fmt.Errorf("%s is of network %s; the genesis file is of %s", d, d.Network, g.ChainID)
 	}
 	c := a.client()
-	return sdk.ProvenView{C: c, Light: lightclient.NewClient(g, c, nil)}, d, nil
+	var store lightclient.Store
+	if trustFile != "" {
+		store = &sdk.TrustFile{Path: trustFile}
+	}
+	return sdk.ProvenView{C: c, Light: lightclient.NewClient(g, c, store)}, d, nil
 }
 
 // verifyAbsent checks the node's proof that id is not registered; notFound
 // is the node's answer, returned once the absence is proven.
-func (a *app) verifyAbsent(ctx context.Context, id, genesisPath string, notFound error) error {
-	pv, d, err := a.trustedView(id, genesisPath)
+func (a *app) verifyAbsent(ctx context.Context, id, genesisPath, trustFile string, notFound error) error {
+	pv, d, err := a.trustedView(id, genesisPath, trustFile)
 	if err != nil {
 		return err
 	}
@@ -250,8 +264,8 @@ func (a *app) verifyAbsent(ctx context.Context, id, genesisPath string, notFound
 // verifyRecord checks v, read with its proof, against a header signed by
 // the validators of the genesis file, and returns the view of the proven
 // bytes (not the node's JSON), with the proof.
-func (a *app) verifyRecord(ctx context.Context, id, genesisPath string, v *sdk.EntityView) (*sdk.EntityView, error) {
-	pv, d, err := a.trustedView(id, genesisPath)
+func (a *app) verifyRecord(ctx context.Context, id, genesisPath, trustFile string, v *sdk.EntityView) (*sdk.EntityView, error) {
+	pv, d, err := a.trustedView(id, genesisPath, trustFile)
 	if err != nil {
 		return nil, err
 	}
