@@ -34,9 +34,9 @@ func readyz(t *testing.T, url string) (int, string) {
 
 // awaitReady polls url's /readyz until it answers want with a message
 // that holds each of words, or the deadline.
-func awaitReady(t *testing.T, url string, want int, words ...string) string {
+func awaitReady(t *testing.T, url string, want int, words ...string) {
 	t.Helper()
-	return awaitReadyWithin(t, 90*time.Second, url, want, words...)
+	awaitReadyWithin(t, 90*time.Second, url, want, words...)
 }
 
 // awaitReadyWithin is awaitReady with its own deadline.
