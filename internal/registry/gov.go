@@ -395,8 +395,8 @@ func safeValidatorChange(cur, next *record.Governance) error {
 	return nil
 }
 
-// validatorDiff is what CometBFT must be told to go from cur's validator
-// set to next's, sorted by key: new and changed powers, and 0 for a key
+// validatorDiff is what the engine (CometBFT) must be told to go from
+// cur's validator set to next's, sorted by key: new and changed powers, and 0 for a key
 // that left.
 func validatorDiff(cur, next *record.Governance) []core.ValidatorUpdate {
 	var out []core.ValidatorUpdate

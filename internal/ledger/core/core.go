@@ -80,7 +80,9 @@ type TxResult struct {
 	Reason    string // the application's stable reason code
 	Log       string // the application's safe message
 	Data      []byte
-	Events    []ledger.Event
+	// Events are the domain events; an engine that indexes events
+	// (CometBFT) indexes every attribute.
+	Events []ledger.Event
 }
 
 // BlockResult is the outcome of a block.
