@@ -81,8 +81,9 @@ func shellWords(s string) []string {
 // TestDocExamplesParse takes every bias command of the README's and
 // docs/operations.md's sh blocks, and of every command's --help example:
 // each names a command that exists, with flags it has and the arguments it
-// takes. (What they do against a real node, the tests named beside them in
-// the docs show: TestDeviceLifecycle, TestEnroll*, TestTestnetSurvivesANodeDown,
+// takes. (TestDocExamplesRun runs the docs' lines against real nodes;
+// the --help examples run in the tests named beside them in the docs:
+// TestDeviceLifecycle, TestEnroll*, TestTestnetSurvivesANodeDown,
 // TestGenesisTooling, TestContexts, TestNodeBootstrapAndPrecedence.)
 func TestDocExamplesParse(t *testing.T) {
 	t.Parallel()
