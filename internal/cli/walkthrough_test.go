@@ -26,11 +26,7 @@ type docRunner struct {
 // a pipe or a redirection cut (the shell's), ~/ expanded.
 func (d *docRunner) words(line string) []string {
 	d.ran = append(d.ran, line)
-	for _, op := range []string{" | ", " > "} {
-		if i := strings.Index(line, op); i >= 0 {
-			line = strings.TrimSpace(line[:i])
-		}
-	}
+	line = cutShell(line)
 	var pairs []string
 	for k, v := range d.subst {
 		pairs = append(pairs, k, v)
