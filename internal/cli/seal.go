@@ -35,7 +35,8 @@ func (a *app) sealCmd() *cobra.Command {
 to the key-agreement key of a validated entity of the provider, as the node shows it
 (the entity's first one, or the one --to names), with HPKE (RFC 9180): the envelope is
 signed by the provider's admin key, and is delivered off the ledger (docs/privacy.md).
-The envelope is written to --out, or printed as one line of base64url.`,
+The envelope is written to --out, or printed as one line of base64url (with
+--output json: its "envelope" field; docs/cli.md).`,
 		Example: example("bias provider seal --to did:bias:local:... --file wifi.json --key ~/.bias/provider/admin.key --out wifi.sealed"),
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -98,7 +99,7 @@ func (a *app) openCmd() *cobra.Command {
 key-agreement key in --key: the envelope must be for that key, as the entity's record
 on the ledger lists it, and signed by a current admin key of the entity's provider. The
 envelope is read from ENVELOPE or stdin, as CBOR or base64url; the data is written to
---out, or to stdout.`,
+--out, or to stdout (with --output json: in base64url, its "data" field; docs/cli.md).`,
 		Example: example("bias open wifi.sealed --key device-agreement.key --out wifi.json"),
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
