@@ -140,6 +140,7 @@ var noJSON = map[string]string{
 	"provider keys":              "prints text only (providerkeys.go)",
 	"provider credential issue":  "writes the credential for the device, not a result",
 	"provider credential revoke": "prints text only (credential.go)",
+	"console":                    "serves a web console until interrupted; its login URL is text (TestConsoleInBrowser)",
 }
 
 // TestJSONOutputGolden runs every command with --output json: each line of

@@ -1,0 +1,133 @@
+package console
+
+import (
+	"cmp"
+	"context"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/bias-iot/bias/sdk"
+)
+
+// entry is what the console knows of an entity from its events.
+type entry struct {
+	DID     string
+	Status  string
+	Version uint64
+	Op      string // the last operation
+	Height  int64  // of the last operation
+	Time    time.Time
+}
+
+// index is the provider's entities as their committed events tell them:
+// the whole history once, then the live stream. It holds at most max
+// entities (past that, new ones are counted but not listed).
+type index struct {
+	mu      sync.Mutex
+	max     int
+	m       map[string]*entry
+	dropped int
+	synced  bool  // the history is read
+	height  int64 // of the last event applied
+	last    string
+}
+
+func newIndex(maxEntries int) *index { return &index{max: maxEntries, m: map[string]*entry{}} }
+
+func (x *index) apply(e sdk.Event) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.last, x.height = e.ID, e.Height
+	en := x.m[e.DID]
+	if en == nil {
+		if len(x.m) >= x.max {
+			x.dropped++
+			return
+		}
+		en = &entry{DID: e.DID}
+		x.m[e.DID] = en
+	}
+	en.Status, en.Version, en.Op, en.Height, en.Time = e.Status, e.Version, e.Op, e.Height, e.Time
+}
+
+// follow reads the provider's event history from the first block, then
+// follows its live stream, until ctx ends; it starts again after the last
+// event it applied when the node goes away.
+func (x *index) follow(ctx context.Context, c *sdk.Client, provider string, log *slog.Logger) {
+	for ctx.Err() == nil {
+		err := x.catchUp(ctx, c, provider)
+		if err == nil {
+			var evs <-chan sdk.Event
+			x.mu.Lock()
+			last, from := x.last, x.height+1
+			x.synced = true
+			x.mu.Unlock()
+			if evs, err = c.EventsAfter(ctx, last, from, "", provider); err == nil {
+				for e := range evs {
+					x.apply(e)
+				}
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		log.Warn("console event follow interrupted", "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+// catchUp pages through the history after the last event applied.
+func (x *index) catchUp(ctx context.Context, c *sdk.Client, provider string) error {
+	for {
+		x.mu.Lock()
+		after := x.last
+		x.mu.Unlock()
+		page, err := c.EventHistory(ctx, after, 1, 0, "", provider)
+		if err != nil {
+			return err
+		}
+		for _, e := range page.Events {
+			x.apply(e)
+		}
+		if page.Next == "" || len(page.Events) == 0 {
+			return nil
+		}
+	}
+}
+
+// list is the entities of status ("" for all), the last changed first, at
+// most n, with how many matched.
+func (x *index) list(status string, n int) (rows []entry, matched int, synced bool, dropped int) {
+	x.mu.Lock()
+	for _, e := range x.m {
+		if status == "" || e.Status == status {
+			rows = append(rows, *e)
+		}
+	}
+	synced, dropped = x.synced, x.dropped
+	x.mu.Unlock()
+	slices.SortFunc(rows, func(a, b entry) int {
+		return cmp.Or(cmp.Compare(b.Height, a.Height), cmp.Compare(a.DID, b.DID))
+	})
+	matched = len(rows)
+	if len(rows) > n {
+		rows = rows[:n]
+	}
+	return rows, matched, synced, dropped
+}
+
+// counts is the number of entities in each status.
+func (x *index) counts() map[string]int {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	out := map[string]int{}
+	for _, e := range x.m {
+		out[e.Status]++
+	}
+	return out
+}
