@@ -238,7 +238,7 @@ func TestConsoleHeadersAndBounds(t *testing.T) {
 		t.Fatalf("health: %s", resp.Status)
 	}
 	for k, want := range map[string]string{
-		"X-Frame-Options": "DENY", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+		"X-Frame-Options": "DENY", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin",
 	} {
 		if got := resp.Header.Get(k); got != want {
 			t.Errorf("%s: %q, want %q", k, got, want)

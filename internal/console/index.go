@@ -32,14 +32,19 @@ type index struct {
 	synced  bool  // the history is read
 	height  int64 // of the last event applied
 	last    string
+	changed chan struct{} // closed at each event applied
 }
 
-func newIndex(maxEntries int) *index { return &index{max: maxEntries, m: map[string]*entry{}} }
+func newIndex(maxEntries int) *index {
+	return &index{max: maxEntries, m: map[string]*entry{}, changed: make(chan struct{})}
+}
 
 func (x *index) apply(e sdk.Event) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.last, x.height = e.ID, e.Height
+	close(x.changed)
+	x.changed = make(chan struct{})
 	en := x.m[e.DID]
 	if en == nil {
 		if len(x.m) >= x.max {
@@ -77,6 +82,24 @@ func (x *index) follow(ctx context.Context, c *sdk.Client, provider string, log 
 		select {
 		case <-ctx.Done():
 		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+// waitHeight waits until the index has applied an event of block h or
+// later, or ctx ends: a page drawn after an action shows it.
+func (x *index) waitHeight(ctx context.Context, h int64) {
+	for {
+		x.mu.Lock()
+		done, ch := x.height >= h, x.changed
+		x.mu.Unlock()
+		if done {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ch:
 		}
 	}
 }

@@ -252,6 +252,10 @@ func (c *Console) contracts(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// actionWait bounds how long an action's answer waits for the console's
+// lists to hold its event.
+const actionWait = 5 * time.Second
+
 // verbs are the actions, by the last part of their path.
 var verbs = map[string]string{"validate": op.TypeValidate, "reject": op.TypeReject, "revoke": op.TypeRevoke}
 
@@ -283,6 +287,10 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	c.cfg.Log.Info("console action", "op", typ, "did", a.DID, "height", res.Height)
+	// The lists show the action once its event is in: wait for it a little.
+	wait, cancel := context.WithTimeout(r.Context(), actionWait)
+	c.index.waitHeight(wait, res.Height)
+	cancel()
 	http.Redirect(w, r, "/entities?"+url.Values{"q": {a.DID}, "done": {verb}, "height": {strconv.FormatInt(res.Height, 10)}}.Encode(), http.StatusSeeOther)
 	return nil
 }

@@ -25,6 +25,7 @@
       cell(tr, "version " + d.version + ", height " + d.height);
     } else {
       tr.dataset.did = d.device || "";
+      tr.dataset.reason = d.reason || "";
       if (!d.ok) {
         tr.className += " decision-denied";
       }
