@@ -282,3 +282,34 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	run("contracts screenshot", shot.take("contracts"))
 }
+
+// TestConsoleCommandRefusals: bias console refuses, before it listens, a
+// non-loopback address without TLS, a key that is not the provider's, a
+// login token too short to guess at, and a run without provider or key.
+func TestConsoleCommandRefusals(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	stranger, _ := f.newKey("stranger.key")
+	short := f.path("short.txt")
+	if err := os.WriteFile(short, []byte("secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		code int
+		want string
+		args []string
+	}{
+		{"fail/non-loopback-without-tls", exitUsage, "not a loopback address", []string{"--listen", "0.0.0.0:0", "--provider", f.provider, "--key", f.admin}},
+		{"fail/name-without-tls", exitUsage, "not a loopback address", []string{"--listen", "console.example:8090", "--provider", f.provider, "--key", f.admin}},
+		{"fail/tls-cert-without-key", exitUsage, "tls-key", []string{"--tls-cert", "x.pem", "--provider", f.provider, "--key", f.admin}},
+		{"fail/not-an-admin-key", exitInternal, "is not an admin key", []string{"--listen", "127.0.0.1:0", "--provider", f.provider, "--key", stranger}},
+		{"fail/short-token", exitUsage, "at least 16 characters", []string{"--listen", "127.0.0.1:0", "--provider", f.provider, "--key", f.admin, "--token-file", short}},
+		{"fail/no-key", exitUsage, "--provider and --key are needed", []string{"--listen", "127.0.0.1:0", "--provider", f.provider}},
+	} {
+		r := f.bias(append([]string{"console"}, tc.args...)...)
+		if r.code != tc.code || !strings.Contains(r.stderr, tc.want) || strings.Contains(r.stdout, "console: ") {
+			t.Errorf("%s: want exit %d and %q: %s", tc.name, tc.code, tc.want, r)
+		}
+	}
+}

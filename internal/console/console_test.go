@@ -2,7 +2,14 @@ package console_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -11,6 +18,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/bias-iot/bias/cose"
 	"github.com/bias-iot/bias/internal/console"
@@ -29,12 +37,22 @@ type server struct {
 
 // startConsole serves a console whose actor signs with the harness's
 // provider key, as the CLI's does with its admin key file.
-func startConsole(t *testing.T) *server {
+func startConsole(t *testing.T) *server { return startConsoleTLS(t, nil) }
+
+// startConsoleTLS is startConsole over TLS with tlsConf (nil: plain HTTP).
+func startConsoleTLS(t *testing.T, tlsConf *tls.Config) *server {
 	t.Helper()
 	h := nodetest.Start(t)
 	s := &server{h: h}
 	actor := console.ActorFunc(func(ctx context.Context, a console.Action) (*sdk.SubmitResult, error) {
 		s.acts.Add(1)
+		if a.Version == 0 { // the current version, as the CLI's actor does
+			e, err := h.Client.Entity(ctx, a.DID)
+			if err != nil {
+				return nil, err
+			}
+			a.Version = e.Version
+		}
 		tx, err := op.Sign(h.Provider.Signer, h.Provider.Kid, op.Payload{Network: h.Network, Type: a.Type, Status: &op.Status{DID: a.DID, Version: a.Version, Reason: a.Reason}})
 		if err != nil {
 			return nil, err
@@ -51,7 +69,7 @@ func startConsole(t *testing.T) *server {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- c.Serve(ctx, ln, nil) }()
+	go func() { done <- c.Serve(ctx, ln, tlsConf) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -59,6 +77,9 @@ func startConsole(t *testing.T) *server {
 		}
 	})
 	s.url = "http://" + ln.Addr().String()
+	if tlsConf != nil {
+		s.url = "https://" + ln.Addr().String()
+	}
 	s.login = c.LoginURL(s.url)
 	return s
 }
@@ -72,6 +93,14 @@ func browser(t *testing.T) *http.Client {
 		t.Fatal(err)
 	}
 	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// browserTrusting is browser over TLS, trusting roots.
+func browserTrusting(t *testing.T, roots *x509.CertPool) *http.Client {
+	t.Helper()
+	c := browser(t)
+	c.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}}
+	return c
 }
 
 // answer is a response, read.
@@ -122,7 +151,11 @@ var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 // loggedIn opens a session and returns its client and CSRF token.
 func (s *server) loggedIn(t *testing.T) (*http.Client, string) {
 	t.Helper()
-	c := browser(t)
+	return s.loggedInWith(t, browser(t))
+}
+
+func (s *server) loggedInWith(t *testing.T, c *http.Client) (*http.Client, string) {
+	t.Helper()
 	resp, _ := get(t, c, s.login)
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("login: %s", resp.Status)
@@ -133,8 +166,8 @@ func (s *server) loggedIn(t *testing.T) (*http.Client, string) {
 			t.Errorf("session cookie %q lacks %s", ck, want)
 		}
 	}
-	if strings.Contains(ck, "Secure") {
-		t.Errorf("session cookie %q is Secure over plain HTTP (the browser would drop it)", ck)
+	if secure := strings.HasPrefix(s.url, "https:"); strings.Contains(ck, "; Secure") != secure {
+		t.Errorf("session cookie %q: Secure should be %v (served over TLS: %v)", ck, secure, secure)
 	}
 	resp, body := get(t, c, s.url+"/revoke")
 	if resp.StatusCode != http.StatusOK {
@@ -192,13 +225,15 @@ func TestConsoleCSRF(t *testing.T) {
 	e := s.h.Register(op.KindDevice, s.h.Provider.DID, cose.AlgEdDSA)
 	c, csrf := s.loggedIn(t)
 	id := e.DID.String()
+	other := []byte(csrf) // the session's token with its last character changed
+	other[len(other)-1] ^= 1
 	for _, tc := range []struct {
 		name   string
 		form   url.Values
 		header map[string]string
 	}{
 		{"fail/no-csrf", url.Values{"did": {id}}, nil},
-		{"fail/wrong-csrf", url.Values{"did": {id}, "csrf": {csrf[:len(csrf)-1] + "A"}}, nil},
+		{"fail/wrong-csrf", url.Values{"did": {id}, "csrf": {string(other)}}, nil},
 		{"fail/cross-origin", url.Values{"did": {id}, "csrf": {csrf}}, map[string]string{"Origin": "http://evil.example"}},
 		{"fail/cross-site", url.Values{"did": {id}, "csrf": {csrf}}, map[string]string{"Sec-Fetch-Site": "cross-site"}},
 	} {
@@ -284,4 +319,105 @@ func TestConsoleHeadersAndBounds(t *testing.T) {
 	if s.acts.Load() != 0 {
 		t.Errorf("the actor signed %d operations for refused inputs", s.acts.Load())
 	}
+}
+
+// TestConsoleSearchAndReject: an entity is found by its legacy identifier
+// and by its DID; another provider's entity shows no action; a reject
+// commits; an action on a version the entity has left is refused by the
+// ledger (stale-version), and the page shows the node's reason.
+func TestConsoleSearchAndReject(t *testing.T) {
+	t.Parallel()
+	s := startConsole(t)
+	h := s.h
+	key := nodetest.NewKey(t, cose.AlgEdDSA)
+	p := h.RegisterPayload(op.KindDevice, h.Provider.DID, key)
+	p.Register.Doc.Aliases = []string{"urn:imei:490154203237518"}
+	tx, held := h.SignRegister(key, p)
+	h.MustSubmit(tx)
+	h.MustSubmit(h.Sign(h.Provider.Signer, h.Provider.Kid, op.Payload{Type: op.TypeValidate, Status: &op.Status{DID: held.String(), Version: 1}}))
+	other := h.Register(op.KindDevice, h.Other.DID, cose.AlgEdDSA)
+	pending := h.Register(op.KindDevice, h.Provider.DID, cose.AlgES256)
+	c, csrf := s.loggedIn(t)
+
+	for _, tc := range []struct{ name, q, want, notWant string }{
+		{"imei", "urn:imei:490154203237518", `<code id="found-did">` + held.String() + `</code>`, ""},
+		{"did", held.String(), `id="found-status" class="st-validated">validated<`, ""},
+		{"other-provider", other.DID.String(), "another provider", `action="/actions/`},
+		{"pending-actions", pending.DID.String(), `action="/actions/reject"`, ""},
+		{"unknown-imei", "urn:imei:356938035643809", `id="not-found"`, ""},
+		{"unknown-did", "did:bias:" + h.Network + ":aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", `id="not-found"`, ""},
+	} {
+		resp, body := get(t, c, s.url+"/entities?q="+url.QueryEscape(tc.q))
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, tc.want) || (tc.notWant != "" && strings.Contains(body, tc.notWant)) {
+			t.Errorf("%s: %s; want %q, not %q in:\n%s", tc.name, resp.Status, tc.want, tc.notWant, body)
+		}
+	}
+
+	// The pending device, rejected.
+	resp, body := post(t, c, s.url+"/actions/reject", url.Values{"csrf": {csrf}, "did": {pending.DID.String()}, "version": {"1"}, "reason": {"unknown serial"}}, nil)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("reject: %s\n%s", resp.Status, body)
+	}
+	if e := h.Entity(pending.DID); e.Status != op.StatusRejected || e.StatusReason != "unknown serial" {
+		t.Errorf("after reject: %s (%q)", e.Status, e.StatusReason)
+	}
+	if _, list := get(t, c, s.url+"/pending"); strings.Contains(list, pending.DID.String()) {
+		t.Errorf("%s still pending after its rejection:\n%s", pending.DID, list)
+	}
+	// Validated again from a page that still showed version 1: stale.
+	resp, body = post(t, c, s.url+"/actions/validate", url.Values{"csrf": {csrf}, "did": {pending.DID.String()}, "version": {"1"}}, nil)
+	if resp.StatusCode/100 != 4 || !strings.Contains(body, string(op.ReasonStaleVersion)) {
+		t.Errorf("fail/stale-version: %s\n%s", resp.Status, body)
+	}
+	if e := h.Entity(pending.DID); e.Status != op.StatusRejected {
+		t.Errorf("a stale action changed the entity: %s", e.Status)
+	}
+}
+
+// TestConsoleTLS: over TLS the session cookie is Secure, and a form from
+// the console's https origin is taken.
+func TestConsoleTLS(t *testing.T) {
+	t.Parallel()
+	cert, roots := selfSigned(t)
+	s := startConsoleTLS(t, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	e := s.h.Register(op.KindDevice, s.h.Provider.DID, cose.AlgEdDSA)
+	c, csrf := s.loggedInWith(t, browserTrusting(t, roots))
+	resp, body := post(t, c, s.url+"/actions/revoke", url.Values{"csrf": {csrf}, "did": {e.DID.String()}}, map[string]string{"Origin": s.url, "Sec-Fetch-Site": "same-origin"})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("revoke over TLS: %s\n%s", resp.Status, body)
+	}
+	if got := s.h.Entity(e.DID).Status; got != op.StatusRevoked {
+		t.Errorf("status %s, want revoked", got)
+	}
+	// The plain-HTTP origin of the same host is another origin.
+	resp, _ = post(t, c, s.url+"/actions/revoke", url.Values{"csrf": {csrf}, "did": {e.DID.String()}}, map[string]string{"Origin": "http" + strings.TrimPrefix(s.url, "https")})
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("fail/http-origin over TLS: %s, want 403", resp.Status)
+	}
+}
+
+// selfSigned makes a certificate for 127.0.0.1 and a pool that trusts it.
+func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "console"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, BasicConstraintsValid: true, IsCA: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, roots
 }

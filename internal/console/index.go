@@ -5,6 +5,8 @@ import (
 	"context"
 	"log/slog"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,6 +44,9 @@ func newIndex(maxEntries int) *index {
 func (x *index) apply(e sdk.Event) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	if !after(e.ID, x.last) { // the history and the stream may overlap
+		return
+	}
 	x.last, x.height = e.ID, e.Height
 	close(x.changed)
 	x.changed = make(chan struct{})
@@ -62,14 +67,19 @@ func (x *index) apply(e sdk.Event) {
 // event it applied when the node goes away.
 func (x *index) follow(ctx context.Context, c *sdk.Client, provider string, log *slog.Logger) {
 	for ctx.Err() == nil {
-		err := x.catchUp(ctx, c, provider)
+		// The stream replays only the node's recent blocks: it starts
+		// after the height the node had before the history was read, and
+		// what both deliver counts once.
+		st, err := c.Status(ctx)
+		if err == nil {
+			err = x.catchUp(ctx, c, provider)
+		}
 		if err == nil {
 			var evs <-chan sdk.Event
 			x.mu.Lock()
-			last, from := x.last, x.height+1
 			x.synced = true
 			x.mu.Unlock()
-			if evs, err = c.EventsAfter(ctx, last, from, "", provider); err == nil {
+			if evs, err = c.EventsAfter(ctx, "", st.Height+1, "", provider); err == nil {
 				for e := range evs {
 					x.apply(e)
 				}
@@ -153,4 +163,34 @@ func (x *index) counts() map[string]int {
 		out[e.Status]++
 	}
 	return out
+}
+
+// after reports whether the event id a ("height.tx.event") comes after b
+// ("" comes before every id); an id that does not parse comes after none.
+func after(a, b string) bool {
+	pa, ok := position(a)
+	if !ok {
+		return false
+	}
+	pb, ok := position(b)
+	if !ok {
+		return b == ""
+	}
+	return slices.Compare(pa[:], pb[:]) > 0
+}
+
+func position(id string) ([3]int64, bool) {
+	var p [3]int64
+	parts := strings.Split(id, ".")
+	if len(parts) != 3 {
+		return p, false
+	}
+	for i, s := range parts {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			return p, false
+		}
+		p[i] = n
+	}
+	return p, true
 }
