@@ -191,7 +191,8 @@ func (c *Console) Handler(secure bool) http.Handler {
 	page := func(pattern string, h func(w http.ResponseWriter, r *http.Request) error) {
 		mux.Handle(pattern, c.authenticated(c.rendered(h)))
 	}
-	mux.Handle("GET /static/", c.static)
+	mux.Handle("GET /static/console.css", c.static) // the two files, no listing
+	mux.Handle("GET /static/console.js", c.static)
 	mux.HandleFunc("GET /login", c.login(secure))
 	mux.HandleFunc("POST /login", c.login(secure))
 	page("GET /{$}", c.health)

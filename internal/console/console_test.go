@@ -307,6 +307,14 @@ func TestConsoleHeadersAndBounds(t *testing.T) {
 			r, _ := post(t, c, s.url+"/actions/revoke", url.Values{"csrf": {csrf}, "pad": {strings.Repeat("p", 9<<10)}}, nil)
 			return r
 		}},
+		{"fail/static-listing", http.StatusNotFound, func() answer {
+			r, _ := get(t, c, s.url+"/static/")
+			return r
+		}},
+		{"static-script", http.StatusOK, func() answer {
+			r, _ := get(t, c, s.url+"/static/console.js")
+			return r
+		}},
 		{"fail/unknown-action", http.StatusNotFound, func() answer {
 			r, _ := post(t, c, s.url+"/actions/deactivate", url.Values{"csrf": {csrf}, "did": {"did:bias:x:y"}}, nil)
 			return r
