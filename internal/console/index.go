@@ -35,10 +35,20 @@ type index struct {
 	height  int64 // of the last event applied
 	last    string
 	changed chan struct{} // closed at each event applied
+	read    chan struct{} // closed once the history is read
 }
 
 func newIndex(maxEntries int) *index {
-	return &index{max: maxEntries, m: map[string]*entry{}, changed: make(chan struct{})}
+	return &index{max: maxEntries, m: map[string]*entry{}, changed: make(chan struct{}), read: make(chan struct{})}
+}
+
+// waitSynced waits until the history is read, or ctx ends: a list drawn
+// right after the console starts is whole.
+func (x *index) waitSynced(ctx context.Context) {
+	select {
+	case <-x.read:
+	case <-ctx.Done():
+	}
 }
 
 func (x *index) apply(e sdk.Event) {
@@ -77,7 +87,10 @@ func (x *index) follow(ctx context.Context, c *sdk.Client, provider string, log 
 		if err == nil {
 			var evs <-chan sdk.Event
 			x.mu.Lock()
-			x.synced = true
+			if !x.synced {
+				x.synced = true
+				close(x.read)
+			}
 			x.mu.Unlock()
 			if evs, err = c.EventsAfter(ctx, "", st.Height+1, "", provider); err == nil {
 				for e := range evs {
@@ -135,7 +148,10 @@ func (x *index) catchUp(ctx context.Context, c *sdk.Client, provider string) err
 
 // list is the entities of status ("" for all), the last changed first, at
 // most n, with how many matched.
-func (x *index) list(status string, n int) (rows []entry, matched int, synced bool, dropped int) {
+func (x *index) list(ctx context.Context, status string, n int) (rows []entry, matched int, synced bool, dropped int) {
+	wait, cancel := context.WithTimeout(ctx, syncWait)
+	x.waitSynced(wait)
+	cancel()
 	x.mu.Lock()
 	for _, e := range x.m {
 		if status == "" || e.Status == status {
@@ -154,8 +170,15 @@ func (x *index) list(status string, n int) (rows []entry, matched int, synced bo
 	return rows, matched, synced, dropped
 }
 
+// syncWait bounds how long a list waits for the history to be read (past
+// it, the page says the list is still filling).
+const syncWait = 5 * time.Second
+
 // counts is the number of entities in each status.
-func (x *index) counts() map[string]int {
+func (x *index) counts(ctx context.Context) map[string]int {
+	wait, cancel := context.WithTimeout(ctx, syncWait)
+	x.waitSynced(wait)
+	cancel()
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	out := map[string]int{}

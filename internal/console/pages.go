@@ -80,7 +80,7 @@ func (c *Console) health(w http.ResponseWriter, r *http.Request) error {
 	data["Power"] = power
 	data["Peers"] = c.peers(ctx)
 	data["Rate"] = c.blockRate(ctx, st)
-	data["Counts"] = c.index.counts()
+	data["Counts"] = c.index.counts(ctx)
 	c.render(w, r, "health", data)
 	return nil
 }
@@ -158,7 +158,7 @@ func (c *Console) entities(w http.ResponseWriter, r *http.Request) error {
 		data["Found"] = e
 		data["Mine"] = e != nil && e.Provider == c.provider.String()
 	} else {
-		rows, matched, synced, dropped := c.index.list(status, pageRows)
+		rows, matched, synced, dropped := c.index.list(r.Context(), status, pageRows)
 		data["Rows"], data["Matched"], data["Synced"], data["Dropped"] = rows, matched, synced, dropped
 	}
 	c.render(w, r, "entities", data)
@@ -205,7 +205,7 @@ func (c *Console) find(ctx context.Context, q string) (*sdk.EntityView, error) {
 }
 
 func (c *Console) pending(w http.ResponseWriter, r *http.Request) error {
-	rows, matched, synced, dropped := c.index.list(op.StatusPending, pageRows)
+	rows, matched, synced, dropped := c.index.list(r.Context(), op.StatusPending, pageRows)
 	c.render(w, r, "pending", map[string]any{"Rows": rows, "Matched": matched, "Synced": synced, "Dropped": dropped})
 	return nil
 }
