@@ -218,6 +218,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	if got := text("#done"); !strings.HasPrefix(got, "validate committed at height") {
 		t.Errorf("notice %q", got)
 	}
+	run("entity screenshot", shot.take("entity"))
 	if v := f.show(pending); v.Status != op.StatusValidated {
 		t.Errorf("the node says %s, want validated", v.Status)
 	}
@@ -281,6 +282,16 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("%d versions shown, want 2", versions)
 	}
 	run("contracts screenshot", shot.take("contracts"))
+
+	// Logged out, the pages are the login form's.
+	run("log out", click(".logout button"), visible(`input[name="token"]`), shot.take("login"))
+	if got := eval("logged out", `location.pathname + " " + (document.querySelector("nav") === null)`); got != "/login true" {
+		t.Errorf("after logging out: %v", got)
+	}
+	run("a page without a session", chromedp.Navigate(base+"/pending"), visible(`input[name="token"]`))
+	if got := eval("no session", `document.querySelector("#pending") === null`); got != true {
+		t.Errorf("the pending list shows without a session")
+	}
 }
 
 // TestConsoleCommandRefusals: bias console refuses, before it listens, a
