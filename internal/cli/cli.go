@@ -196,6 +196,7 @@ BIAS_HTTP_BASE); the flag wins over the variable.`,
 	root.AddCommand(a.oauthCmd())
 	root.AddCommand(a.openCmd(), a.agreementCmd())
 	root.AddCommand(a.versionCmd(), a.genesisCmd(), a.eventsCmd(), a.contextCmd())
+	root.AddCommand(a.consoleCmd())
 	return root
 }
 

@@ -83,7 +83,7 @@ func (a *app) saveConfig(c *clientConfig) error {
 
 // adminKeyCommands take --key as a provider's admin key: a context's
 // adminKey applies to them.
-var adminKeyCommands = []string{"provider ", "gov ", "contract deploy", "contract update", "x509 publish"}
+var adminKeyCommands = []string{"provider ", "gov ", "contract deploy", "contract update", "x509 publish", "console"}
 
 // applyContext sets --node, --provider and (for admin commands) --key
 // from the context (--context, else the current one) where neither the
@@ -127,7 +127,7 @@ func (a *app) contextCmd() *cobra.Command {
 		Short: "Named networks: the node, provider and admin key a command uses by default",
 		Long: `A context names a network an operator works with: its node (--node), its
 provider (--provider) and the provider's admin key (--key of the provider,
-gov, contract deploy/update and x509 publish commands). The current context
+gov, contract deploy/update, x509 publish and console commands). The current context
 (bias context use), or --context NAME, fills in those flags where neither the
 command line nor a BIAS_ variable gives them. The contexts are kept in
 BIAS_CONFIG, else ~/.config/bias/contexts.json.`,

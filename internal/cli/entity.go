@@ -342,28 +342,34 @@ func docOf(e *sdk.EntityView) (op.Document, error) {
 // change signs and submits an operation on entity id, built by mk from
 // the entity's current record.
 func (a *app) change(ctx context.Context, id, keyPath string, mk func(e *sdk.EntityView) (op.Payload, error)) error {
-	e, err := a.client().Entity(ctx, id)
-	if err != nil {
-		return err
-	}
-	s, kid, err := a.signerFor(ctx, e, keyPath)
-	if err != nil {
-		return err
-	}
-	p, err := mk(e)
-	if err != nil {
-		return err
-	}
-	d, err := did.Parse(e.DID)
-	if err != nil {
-		return fmt.Errorf("the node's record names %q: %w", e.DID, err)
-	}
-	p.Network = d.Network
-	tx, err := op.Sign(s, kid, p)
+	tx, err := a.changeTx(ctx, id, keyPath, mk)
 	if err != nil {
 		return err
 	}
 	return a.submit(ctx, tx)
+}
+
+// changeTx signs an operation on entity id, built by mk from the
+// entity's current record, with the key in keyPath.
+func (a *app) changeTx(ctx context.Context, id, keyPath string, mk func(e *sdk.EntityView) (op.Payload, error)) ([]byte, error) {
+	e, err := a.client().Entity(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	s, kid, err := a.signerFor(ctx, e, keyPath)
+	if err != nil {
+		return nil, err
+	}
+	p, err := mk(e)
+	if err != nil {
+		return nil, err
+	}
+	d, err := did.Parse(e.DID)
+	if err != nil {
+		return nil, fmt.Errorf("the node's record names %q: %w", e.DID, err)
+	}
+	p.Network = d.Network
+	return op.Sign(s, kid, p)
 }
 
 func (a *app) updateCmd() *cobra.Command {
@@ -496,9 +502,19 @@ func (a *app) deactivateCmd() *cobra.Command {
 }
 
 func (a *app) statusChange(ctx context.Context, typ, id, keyPath, reason string) error {
-	return a.change(ctx, id, keyPath, func(e *sdk.EntityView) (op.Payload, error) {
-		return op.Payload{Type: typ, Status: &op.Status{DID: e.DID, Version: e.Version, Reason: reason}}, nil
-	})
+	return a.change(ctx, id, keyPath, statusPayload(typ, reason, 0))
+}
+
+// statusPayload builds a status operation (validate, reject, revoke,
+// deactivate) on version of an entity (0: its current version; another
+// version is refused by the ledger as stale unless it is the current one).
+func statusPayload(typ, reason string, version uint64) func(e *sdk.EntityView) (op.Payload, error) {
+	return func(e *sdk.EntityView) (op.Payload, error) {
+		if version == 0 {
+			version = e.Version
+		}
+		return op.Payload{Type: typ, Status: &op.Status{DID: e.DID, Version: version, Reason: reason}}, nil
+	}
 }
 
 func (a *app) statusCmd() *cobra.Command {

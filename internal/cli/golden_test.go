@@ -128,9 +128,10 @@ func jsonEqual(a, b any) bool {
 	return bytes.Equal(x, y)
 }
 
-// noJSON lists the commands the golden test does not run, and why: none
-// today; a command that cannot print JSON says so here.
-var noJSON = map[string]string{}
+// noJSON lists the commands the golden test does not run, and why.
+var noJSON = map[string]string{
+	"console": "serves a web console until interrupted; its login URL is text (TestConsoleInBrowser)",
+}
 
 // TestJSONOutputGolden runs every command with --output json: each line of
 // stdout parses, and its shape is the one testdata/json fixes. A command
