@@ -2,6 +2,9 @@ package cli
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"path/filepath"
 	"slices"
@@ -270,6 +273,29 @@ func TestDocExamplesRun(t *testing.T) {
 			var g struct{ Governance struct{ Providers []string } }
 			if err := json.Unmarshal([]byte(d.must(line)), &g); err != nil || !slices.Contains(g.Governance.Providers, provider) {
 				t.Errorf("%s: %+v %v", line, g, err)
+			}
+		}},
+		{"bias console", func(line string) {
+			// It serves until stopped: the context gives it the provider
+			// and the key; its login URL opens the health page.
+			c := d.background(strings.Replace(line, "bias console", "bias console --listen 127.0.0.1:0", 1))
+			d.ran = append(d.ran, line) // run, on a free port
+			defer c.stop()
+			var login string
+			waitFor(t, "bias console to print its login URL", func() bool {
+				_, after, ok := strings.Cut(c.String(), "console: ")
+				login, _, _ = strings.Cut(after, "\n")
+				return ok && strings.Contains(after, "\n")
+			})
+			jar, _ := cookiejar.New(nil)
+			resp, err := (&http.Client{Jar: jar}).Get(login) //nolint:noctx // a test's probe
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "Network health") {
+				t.Errorf("%s: %s: %d\n%s", line, login, resp.StatusCode, body)
 			}
 		}},
 	}, notRunDocs)
