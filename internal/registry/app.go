@@ -60,6 +60,8 @@ type App struct {
 	// lower in a test of an older node).
 	maxVersion uint64
 	obs        Observer // nil: none (observe.go)
+
+	snaps *snapshots // snapshot.go; nil: none
 }
 
 // program returns the compiled form of a contract version. A contract
@@ -351,6 +353,7 @@ func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit
 	if err != nil {
 		return nil, err
 	}
+	a.snapshotAfter(h)
 	return &abci.ResponseCommit{RetainHeight: a.retain.height(h)}, nil
 }
 

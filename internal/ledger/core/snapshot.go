@@ -16,11 +16,11 @@ type Snapshot struct {
 
 // SnapshotSource serves the snapshots a node has taken.
 type SnapshotSource interface {
-	// ListSnapshots lists the snapshots held, newest first.
-	ListSnapshots(ctx context.Context) ([]Snapshot, error)
-	// LoadSnapshotChunk returns chunk index of the snapshot of height in
+	// Snapshots lists the snapshots held, newest first.
+	Snapshots(ctx context.Context) ([]Snapshot, error)
+	// SnapshotChunk returns chunk index of the snapshot of height in
 	// format; nil when the node does not hold it.
-	LoadSnapshotChunk(ctx context.Context, height uint64, format, index uint32) ([]byte, error)
+	SnapshotChunk(ctx context.Context, height uint64, format, index uint32) ([]byte, error)
 }
 
 // OfferResult is the application's answer to a snapshot offered to it.
@@ -64,15 +64,18 @@ type ApplyResult struct {
 // checks every chunk against the snapshot and the restored state's root
 // against appHash before it serves anything.
 type SnapshotRestorer interface {
-	// OfferSnapshot offers snapshot s, whose state must have root appHash.
-	OfferSnapshot(ctx context.Context, s Snapshot, appHash []byte) (OfferResult, error)
-	// ApplySnapshotChunk applies chunk index (the chunks of the accepted
+	// RestoreOffer offers snapshot s, whose state must have root appHash.
+	RestoreOffer(ctx context.Context, s Snapshot, appHash []byte) (OfferResult, error)
+	// RestoreChunk applies chunk index (the chunks of the accepted
 	// snapshot come in order, from 0) received from sender.
-	ApplySnapshotChunk(ctx context.Context, index uint32, chunk []byte, sender string) (ApplyResult, error)
+	RestoreChunk(ctx context.Context, index uint32, chunk []byte, sender string) (ApplyResult, error)
 }
 
 // Snapshotter takes snapshots of the state and restores from them (state
-// sync). A Go error from any method is a broken invariant.
+// sync). A Go error from any method is a broken invariant. (The names
+// differ from ABCI's ListSnapshots, LoadSnapshotChunk, OfferSnapshot and
+// ApplySnapshotChunk, which cometledger maps onto them, so that an
+// application may be an ABCI one too.)
 type Snapshotter interface {
 	SnapshotSource
 	SnapshotRestorer
