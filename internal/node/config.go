@@ -103,7 +103,7 @@ func (c Config) Validate() error {
 	if err := c.OAuth.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	errs = append(errs, c.X509.validate(), c.Storage.validate(), c.Snapshots.validate(), c.StateSync.validate())
+	errs = append(errs, c.X509.validate(), c.Storage.validate(), c.Snapshots.validate(), c.StateSync.validate(), validRPC(c.RPC))
 	return errors.Join(errs...)
 }
 

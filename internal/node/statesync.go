@@ -30,6 +30,20 @@ type SnapshotConfig struct {
 	ChunkBytes int `json:"chunkBytes,omitempty"`
 }
 
+// DefaultSnapshotKeep is the snapshots kept unless told otherwise.
+const DefaultSnapshotKeep = registry.DefaultSnapshotKeep
+
+// validRPC checks Config.RPC.
+func validRPC(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	if u, err := url.Parse(addr); err != nil || u.Scheme != "tcp" || u.Port() == "" {
+		return fmt.Errorf("rpc: %q is no tcp://host:port", addr)
+	}
+	return nil
+}
+
 func (c SnapshotConfig) validate() error {
 	var errs []error
 	if c.Interval < 0 {
