@@ -107,6 +107,7 @@ func (s *Store) Export(v int64, chunkBytes int, emit func(chunk []byte) error) (
 	// A tree of its own over the same database: its nodes are not the
 	// working tree's, which copy-on-write changes in place.
 	own := iavl.NewMutableTree(s.db, 10_000, true, iavl.NewNopLogger())
+	defer func() { _ = own.Close() }() // (it leaves the database open)
 	im, err := own.GetImmutable(v)
 	if err != nil {
 		return nil, fmt.Errorf("export: load version %d: %w", v, err)
