@@ -190,7 +190,7 @@ func Start(cfg Config, log *slog.Logger) (*Node, error) {
 		Moniker: cfg.Moniker, TimeoutCommit: time.Duration(cfg.TimeoutCommit), CreateEmptyBlocks: cfg.CreateEmptyBlocks,
 		AllowDuplicateIP: cfg.AllowDuplicateIP,
 	}
-	if err := n.enableSnapshots(&lc); err != nil {
+	if err := n.enableSnapshots(&lc, log); err != nil {
 		return nil, errors.Join(err, st.Close())
 	}
 	if !cfg.NoMetrics {

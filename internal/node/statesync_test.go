@@ -5,9 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -182,8 +185,23 @@ func TestStateSync(t *testing.T) {
 			t.Fatalf("state root at %d: %x here, %x at a validator (%v)", h, got, want, err)
 		}
 	}
-	if _, err := joiner.StateHash(snapHeight - 1); err == nil {
-		t.Fatal("the joiner holds a state below its snapshot")
+	// Below the snapshot the joiner holds nothing of its own: a height
+	// whose state the snapshot's height left unchanged (an empty block
+	// between them) shares its root, and answers with it; block 1's
+	// state does not.
+	if _, err := joiner.StateHash(1); err == nil {
+		t.Fatal("the joiner holds the state of height 1")
+	}
+	if got, err := joiner.StateHash(snapHeight - 1); err == nil {
+		if want, _ := vals[0].StateHash(snapHeight - 1); !bytes.Equal(got, want) {
+			t.Fatalf("state root at %d: %x here, %x at a validator", snapHeight-1, got, want)
+		}
+	}
+
+	// Its metrics count the restored devices (81 or more were registered
+	// by the snapshot's height).
+	if n := devicesCounted(ctx, t, joiner.URL()); n < 81 {
+		t.Fatalf("the joiner's metrics count %v devices", n)
 	}
 
 	// A record registered before the snapshot, proven by the joiner.
@@ -238,4 +256,35 @@ func chunksOf(t *testing.T, home string, height int64) int {
 		return 0
 	}
 	return len(entries) - 1
+}
+
+// devicesCounted sums the bias_entities gauges of devices that the node
+// at url reports.
+func devicesCounted(ctx context.Context, t *testing.T, url string) float64 {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close() //nolint:errcheck // read only
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, `bias_entities{kind="device"`) {
+			f := strings.Fields(line)
+			v, err := strconv.ParseFloat(f[len(f)-1], 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum += v
+		}
+	}
+	return sum
 }

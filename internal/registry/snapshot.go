@@ -47,6 +47,10 @@ type SnapshotConfig struct {
 	// the nodes of a network should use the same, so that a joiner may
 	// fetch a snapshot's chunks from several of them.
 	ChunkBytes int
+	// Restored, when set, is called once a restore has committed the
+	// state of height (before the engine goes on), for what the node
+	// derives from the state (its metrics).
+	Restored func(height int64)
 }
 
 // DefaultSnapshotKeep is the snapshots kept unless told otherwise.
@@ -375,6 +379,9 @@ func (a *App) RestoreChunk(_ context.Context, index uint32, chunk []byte, sender
 		if r.restore.Done() {
 			r.log.Info("state restored from a snapshot", "height", r.offered.Height, "root", hex.EncodeToString(r.st.Hash()))
 			r.restore = nil
+			if r.cfg.Restored != nil {
+				r.cfg.Restored(r.st.Version())
+			}
 		}
 		return core.ApplyResult{Outcome: core.ApplyAccept}, nil
 	case errors.Is(err, state.ErrChunkHash), errors.Is(err, state.ErrChunkTooLarge):

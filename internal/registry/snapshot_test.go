@@ -84,6 +84,8 @@ func TestSnapshotRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	dst := restorer(t)
+	var restored int64
+	dst.snaps.cfg.Restored = func(h int64) { restored = h }
 	if r, err := dst.RestoreOffer(ctx, snap, at.Hash()); err != nil || r != core.OfferAccept {
 		t.Fatalf("offer: %v %v", r, err)
 	}
@@ -95,6 +97,9 @@ func TestSnapshotRestore(t *testing.T) {
 		if r, err := dst.RestoreChunk(ctx, i, chunk, "peer-a"); err != nil || r.Outcome != core.ApplyAccept {
 			t.Fatalf("chunk %d: %+v %v", i, r, err)
 		}
+	}
+	if restored != int64(snap.Height) {
+		t.Fatalf("Restored was told of height %d", restored)
 	}
 	info, err := dst.Info(ctx, &abci.RequestInfo{})
 	if err != nil || info.LastBlockHeight != int64(snap.Height) || !bytes.Equal(info.LastBlockAppHash, at.Hash()) {

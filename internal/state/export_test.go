@@ -184,6 +184,39 @@ func TestExportPastVersion(t *testing.T) {
 	}
 }
 
+// TestImportUnchangedVersion: the export of a version whose block wrote
+// nothing holds a root of the version before; the import answers for
+// that version with the same root (the same state), for none older.
+func TestImportUnchangedVersion(t *testing.T) {
+	t.Parallel()
+	src := fill(t, 300, 3)
+	if _, _, err := src.Commit(); err != nil { // an empty block
+		t.Fatal(err)
+	}
+	info, chunks := export(t, src, src.Version(), MinChunkBytes)
+	dst := emptyStore(t)
+	if err := importAll(dst, info, chunks); err != nil {
+		t.Fatal(err)
+	}
+	sameState(t, src, dst)
+	prev := src.Version() - 1
+	if got := mustHash(t, dst, prev); !bytes.Equal(got, mustHash(t, src, prev)) {
+		t.Fatalf("version %d: %x, not %x", prev, got, mustHash(t, src, prev))
+	}
+	if _, err := dst.At(1); !errors.Is(err, ErrNoVersion) {
+		t.Fatalf("version 1 after the import: %v", err)
+	}
+}
+
+func mustHash(t *testing.T, s *Store, v int64) []byte {
+	t.Helper()
+	snap, err := s.At(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return snap.Hash()
+}
+
 // TestImportRefusals: chunks out of order, missing, tampered or too large
 // are refused and the import waits for the right one; an export that
 // lies (a listed chunk that does not decode, a tree of the wrong shape,
