@@ -281,6 +281,11 @@ func (c *treeCheck) add(n *iavl.ExportNode) error {
 			return fmt.Errorf("node %d: a leaf without a value", c.nodes-1)
 		}
 		c.lastKey = n.Key
+		// The subtrees that wait for a parent are left children along one
+		// path (and the last one built): one per level at most.
+		if len(c.stack) > maxNodeHeight {
+			return fmt.Errorf("node %d: more than %d subtrees waiting for a parent", c.nodes-1, maxNodeHeight+1)
+		}
 		hb = binary.AppendVarint(hb, 1)
 		hb = binary.AppendVarint(hb, n.Version)
 		hb = appendBytes(hb, n.Key)

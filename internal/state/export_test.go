@@ -315,6 +315,17 @@ func TestImportRefusals(t *testing.T) {
 	ns[0].Value = []byte("not the value")
 	otherValue[0] = encode(ns)
 	garbage := append([][]byte{{0xff, 0xff}}, chunks[1:]...)
+	// Leaves alone (no inner node): a stack an importer would grow
+	// without bound.
+	var leaves []*iavl.ExportNode
+	for _, c := range chunks {
+		for _, n := range nodes(c) {
+			if n.Height == 0 {
+				leaves = append(leaves, n)
+			}
+		}
+	}
+	leavesOnly := [][]byte{encode(leaves)}
 	wrongRoot := *info
 	wrongRoot.Root = bytes.Repeat([]byte{1}, 32)
 	for _, tc := range []struct {
@@ -328,6 +339,7 @@ func TestImportRefusals(t *testing.T) {
 		{"fail/other-value", relist(otherValue), otherValue},
 		{"fail/truncated", relist(chunks[:len(chunks)-1]), chunks[:len(chunks)-1]},
 		{"fail/wrong-root", &wrongRoot, chunks},
+		{"fail/leaves-only", relist(leavesOnly), leavesOnly},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dst := emptyStore(t)
