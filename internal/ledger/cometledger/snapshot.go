@@ -48,6 +48,10 @@ func stateSyncConfig(cfg *cmtcfg.Config, c Config) {
 	cfg.StateSync.RPCServers = s.RPCServers
 	cfg.StateSync.TrustHeight = s.TrustHeight
 	cfg.StateSync.TrustHash = hex.EncodeToString(s.TrustHash)
+	// Fetched chunks wait on disk until applied: in data/, not in the
+	// system's temporary directory (often memory), which a large
+	// snapshot would fill.
+	cfg.StateSync.TempDir = cfg.DBDir()
 	if s.TrustPeriod > 0 {
 		cfg.StateSync.TrustPeriod = s.TrustPeriod
 	}
