@@ -32,6 +32,7 @@ func (a *app) defaultHome() string {
 
 func (a *app) nodeCmd() *cobra.Command {
 	var home, httpAddr, p2pAddr, logLevel, logFormat, metricsAddr string
+	var sync stateSyncFlags
 	cmd := &cobra.Command{
 		Use:   "node",
 		Short: "Run a node (initialising a single-validator network on first run)",
@@ -41,13 +42,23 @@ is stored in HOME/provider/admin.key; later runs reuse the home and its state.
 
 A node listens on two ports: the API (--http, default 127.0.0.1:8080) and
 consensus p2p (--p2p, default tcp://127.0.0.1:26656). The ledger runs in
-process: there is no CometBFT RPC port. Each flag may come from its
+process: there is no CometBFT RPC port unless --rpc opens one (for nodes
+that join by state sync to read light blocks from; keep it private).
+
+A node with an empty state joins by state sync with --state-sync: it
+restores a snapshot that its peers took (--snapshot-interval), checked
+against a header its light client verifies from the one it trusts
+(--trust-file, kept by bias show --verify --trust-file; or --trust-height
+and --trust-hash), read from the CometBFT RPC of two nodes
+(--state-sync-rpc), instead of replaying every block from genesis
+(docs/operations.md, Joining by state sync). Each flag may come from its
 environment variable (BIAS_HOME, BIAS_HTTP, BIAS_P2P, BIAS_LOG_LEVEL); a
 flag wins over its variable, which wins over HOME/config/bias.json, which
 wins over the default. The node holds HOME/node.lock (its pid) while it
 runs: a second node on the same home is refused with that pid.`,
-		Example: example("bias node", "bias node --home /tmp/bias2 --http 127.0.0.1:9090 --p2p tcp://127.0.0.1:26666"),
-		Args:    cobra.NoArgs,
+		Example: example("bias node", "bias node --home /tmp/bias2 --http 127.0.0.1:9090 --p2p tcp://127.0.0.1:26666",
+			"bias node --home ./e --state-sync --state-sync-rpc tcp://a.example:26657,tcp://b.example:26657 --trust-file trusted.json"),
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := nodeLogger(a.env.Stderr, logLevel, logFormat)
 			if err != nil {
@@ -71,6 +82,7 @@ runs: a second node on the same home is refused with that pid.`,
 			if cmd.Flags().Changed("metrics") {
 				cfg.Metrics = metricsAddr
 			}
+			sync.apply(cmd, &cfg)
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
@@ -97,6 +109,7 @@ runs: a second node on the same home is refused with that pid.`,
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	cmd.Flags().StringVar(&logFormat, "log-format", "text", "log format: text (logfmt) or json (one object a line)")
 	cmd.Flags().StringVar(&metricsAddr, "metrics", "", "also serve /metrics on this address (host:port), apart from the API")
+	sync.flags(cmd)
 	return cmd
 }
 

@@ -52,6 +52,14 @@ type Config struct {
 	// NoMetrics turns the metrics off: no /metrics, no CometBFT
 	// instrumentation.
 	NoMetrics bool `json:"noMetrics,omitempty"`
+	// RPC is a listen address (tcp://host:port) for CometBFT's RPC, which
+	// nodes that join by state sync read light blocks from; "" (the
+	// default): none. Keep it private: it also takes transactions.
+	RPC string `json:"rpc,omitempty"`
+	// Snapshots and StateSync: the snapshots this node serves, and its
+	// joining by state sync (statesync.go).
+	Snapshots SnapshotConfig  `json:"snapshots,omitzero"`
+	StateSync StateSyncConfig `json:"stateSync,omitzero"`
 }
 
 // Default is the single-node configuration.
@@ -95,7 +103,7 @@ func (c Config) Validate() error {
 	if err := c.OAuth.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	errs = append(errs, c.X509.validate(), c.Storage.validate())
+	errs = append(errs, c.X509.validate(), c.Storage.validate(), c.Snapshots.validate(), c.StateSync.validate(), validRPC(c.RPC))
 	return errors.Join(errs...)
 }
 

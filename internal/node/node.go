@@ -190,6 +190,9 @@ func Start(cfg Config, log *slog.Logger) (*Node, error) {
 		Moniker: cfg.Moniker, TimeoutCommit: time.Duration(cfg.TimeoutCommit), CreateEmptyBlocks: cfg.CreateEmptyBlocks,
 		AllowDuplicateIP: cfg.AllowDuplicateIP,
 	}
+	if err := n.enableSnapshots(&lc, log); err != nil {
+		return nil, errors.Join(err, st.Close())
+	}
 	if !cfg.NoMetrics {
 		n.metrics = metrics.New()
 		if err := countEntities(st, n.metrics); err != nil {
@@ -316,6 +319,7 @@ func (n *Node) Close() error {
 		n.x509Stop()
 		errs = append(errs, n.ca.Close())
 	}
+	n.app.StopSnapshots()
 	errs = append(errs, n.led.Close(), n.st.Close())
 	return errors.Join(errs...)
 }

@@ -61,6 +61,8 @@ type App struct {
 	// lower in a test of an older node).
 	maxVersion uint64
 	obs        Observer // nil: none (observe.go)
+
+	snaps *snapshots // snapshot.go; nil: none
 }
 
 // program returns the compiled form of a contract version. A contract
@@ -344,6 +346,7 @@ func (a *App) Commit(context.Context) (*core.CommitResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.snapshotAfter(h)
 	return &core.CommitResult{RetainHeight: a.retain.height(h)}, nil
 }
 

@@ -24,6 +24,9 @@ func (s *Store) prune(version int64) {
 	}
 	first := s.first.Load()
 	to := min(version-max(s.keep, 2), first+maxPrunePerCommit-1)
+	if held := s.exportHold.Load(); held > 0 {
+		to = min(to, held-1) // an export reads it (export.go)
+	}
 	if to < first {
 		return
 	}

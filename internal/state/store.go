@@ -58,6 +58,9 @@ type Store struct {
 	keep  int64
 	first atomic.Int64
 	log   *slog.Logger
+	// exportHold is the version an export reads (export.go), kept from
+	// pruning meanwhile; 0: none.
+	exportHold atomic.Int64
 }
 
 // Option configures Open.
@@ -89,6 +92,9 @@ func Open(dir string, opts ...Option) (*Store, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open state db: %w", err)
+	}
+	if err := dropUnfinishedImport(filepath.Clean(dir), db); err != nil {
+		return nil, errors.Join(err, db.Close())
 	}
 	// No fast-node index (skipFastStorageUpgrade = true): it doubles the
 	// writes of every set, and at a million entities made bulk enrollment

@@ -78,6 +78,16 @@ type Config struct {
 	Metrics *prometheus.Registry
 	// Observer, when set, hears of re-sends and stall warnings.
 	Observer Observer
+	// Snapshots, when set, serves the application's snapshots to peers
+	// and restores one on a node that joins by state sync (snapshot.go).
+	Snapshots core.Snapshotter
+	// RPCListen is CometBFT's RPC listen address (tcp://host:port; ""
+	// none, the default): nodes that join by state sync read light
+	// blocks from it. Anyone who reaches it may submit transactions
+	// past the API: keep it on a private address.
+	RPCListen string
+	// StateSync makes a node with no state join from a snapshot.
+	StateSync StateSync
 }
 
 // Ledger is a running embedded CometBFT node.
@@ -117,7 +127,7 @@ func cometConfig(c Config) *cmtcfg.Config {
 	cfg := cmtcfg.DefaultConfig()
 	cfg.SetRoot(c.Home)
 	cfg.Moniker = c.Moniker
-	cfg.RPC.ListenAddress = "" // the bias HTTP API is the only listener besides p2p
+	stateSyncConfig(cfg, c) // no RPC listener unless asked for
 	cfg.P2P.ListenAddress = c.P2PListen
 	cfg.P2P.PersistentPeers = c.PersistentPeers
 	cfg.P2P.ExternalAddress = c.ExternalAddress
@@ -142,6 +152,9 @@ func cometConfig(c Config) *cmtcfg.Config {
 // Start returns.
 func Start(c Config, app core.App, log *slog.Logger) (*Ledger, error) {
 	cfg := cometConfig(c)
+	if err := c.StateSync.validate(c.Snapshots); err != nil {
+		return nil, err
+	}
 	if err := cfg.ValidateBasic(); err != nil {
 		return nil, fmt.Errorf("consensus config: %w", err)
 	}
@@ -160,7 +173,7 @@ func Start(c Config, app core.App, log *slog.Logger) (*Ledger, error) {
 		lag = 2 * time.Second
 	}
 	n, err := nm.NewNode(cfg, l.signer, nodeKey,
-		proxy.NewConnSyncLocalClientCreator(&shim{Application: &abciApp{app: app}, l: l, maxAge: c.TimeoutCommit + lag}),
+		proxy.NewConnSyncLocalClientCreator(&shim{Application: &abciApp{app: app}, l: l, maxAge: c.TimeoutCommit + lag, snap: c.Snapshots}),
 		nm.DefaultGenesisDocProviderFunc(cfg), shutdownSafeDBProvider,
 		metricsProvider(cfg.Instrumentation, c.Metrics), slogAdapter{log.With("module", "cometbft")})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	abci "github.com/cometbft/cometbft/abci/types"
 
 	"github.com/bias-iot/bias/internal/ledger"
+	"github.com/bias-iot/bias/internal/ledger/core"
 )
 
 // shim wraps the application to learn, without polling, when blocks
@@ -24,6 +25,9 @@ type shim struct {
 	// which this node proposed an empty block instead.
 	maxAge    time.Duration
 	refreshed int64
+	// snap serves and restores snapshots (snapshot.go); nil: the
+	// application's own ABCI methods.
+	snap core.Snapshotter
 }
 
 // PrepareProposal proposes an empty block in place of one whose time is

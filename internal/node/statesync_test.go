@@ -1,0 +1,290 @@
+package node_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bias-iot/bias/cose"
+	"github.com/bias-iot/bias/did"
+	"github.com/bias-iot/bias/internal/ledger"
+	"github.com/bias-iot/bias/internal/ledger/cometledger"
+	"github.com/bias-iot/bias/internal/node"
+	"github.com/bias-iot/bias/internal/node/nodetest"
+	"github.com/bias-iot/bias/lightclient"
+	"github.com/bias-iot/bias/op"
+	"github.com/bias-iot/bias/sdk"
+)
+
+// TestStateSync runs four validators in process that take a snapshot
+// every 5 heights in 1 KiB chunks, with enough devices registered that a
+// snapshot has dozens of chunks; then a fifth node joins by state sync,
+// trusting the header a light client verified from the genesis and kept
+// in a trust file. The joiner restores the snapshot of the validators'
+// state (the same root as theirs at that height), never fetches the
+// blocks below it (block 1 is absent, its block store begins after the
+// snapshot's height), serves a record with a proof that verifies against
+// a header signed by the validators, and goes on committing with them.
+func TestStateSync(t *testing.T) {
+	t.Parallel()
+	const network = "syncnet"
+	nodes, err := node.InitTestnet(node.TestnetConfig{
+		Dir: t.TempDir(), Network: network, Validators: 4, FullNodes: 1, Host: "127.0.0.1",
+		HTTPBase: freePorts(t, 5), P2PBase: freePorts(t, 5), TimeoutCommit: 100 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rpcBase := freePorts(t, 4)
+	var rpcs []string
+	start := func(cfg node.Config) (*node.Node, *sdk.Client) {
+		t.Helper()
+		run, err := node.Start(cfg, nodetest.Logger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if err := run.Close(); err != nil {
+				t.Error(err)
+			}
+		})
+		return run, sdk.NewClient(run.URL())
+	}
+	var vals []*node.Node
+	var clients []*sdk.Client
+	for i, n := range nodes[:4] {
+		n.Config.RPC = "tcp://127.0.0.1:" + strconv.Itoa(rpcBase+i)
+		rpcs = append(rpcs, n.Config.RPC)
+		n.Config.Snapshots = node.SnapshotConfig{Interval: 5, Keep: 2, ChunkBytes: 1024}
+		v, c := start(n.Config)
+		vals, clients = append(vals, v), append(clients, c)
+	}
+	c := clients[0]
+	ctx, cancel := context.WithTimeout(t.Context(), 150*time.Second)
+	defer cancel()
+	for _, c := range clients {
+		waitFor(ctx, t, "the network to start", func() bool {
+			provs, err := c.Providers(ctx)
+			return err == nil && len(provs) == 4
+		})
+	}
+	provider := did.MustParse(nodes[0].ProviderDID)
+	register := func(c *sdk.Client) (did.DID, *sdk.SubmitResult, error) {
+		s := nodetest.NewKey(t, cose.AlgEdDSA)
+		tx, dev, err := op.SignRegister(s, "k1", op.Payload{Network: network, Register: &op.Register{
+			Kind: op.KindDevice, Provider: provider.String(), Doc: op.Document{Keys: []op.Key{op.KeyFrom("k1", s.Public())}}}})
+		if err != nil {
+			return dev, nil, err
+		}
+		res, err := c.Submit(ctx, tx)
+		if err == nil && res.Status != "committed" {
+			err = fmt.Errorf("register: %s", res.Reason)
+		}
+		return dev, res, err
+	}
+
+	// Enough state for dozens of chunks: 8 submitters, 80 devices.
+	var wg sync.WaitGroup
+	var devs sync.Map
+	errs := make(chan error, 80)
+	for w := range 8 {
+		wg.Go(func() {
+			for range 10 {
+				dev, res, err := register(clients[w%4])
+				if err != nil {
+					errs <- err
+					return
+				}
+				devs.Store(dev.String(), res.Height)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	var dev did.DID
+	var regHeight int64
+	devs.Range(func(k, v any) bool {
+		if h := v.(int64); h > regHeight {
+			dev, regHeight = did.MustParse(k.(string)), h
+		}
+		return true
+	})
+
+	// Blocks go on, a device at a time, until the validators hold a
+	// snapshot taken after the registrations and two blocks after it (the
+	// joiner's light client verifies the header after the snapshot and
+	// the next). Then they pause: a network as busy as this one (a block
+	// every few hundred ms) would prune the snapshot (every 5 heights,
+	// the latest 2) before the joiner fetched its chunks.
+	var chunks int
+	var snap int64
+	for {
+		snap = newestSnapshot(t, nodes[0].Config.Home)
+		chunks = chunksOf(t, nodes[0].Config.Home, snap)
+		if snap > regHeight && chunks > 0 && vals[0].Height() >= snap+2 {
+			break
+		}
+		if _, _, err := register(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if chunks < 20 {
+		t.Fatalf("a snapshot of %d chunks: too little state to test with", chunks)
+	}
+
+	// The joiner trusts a header its operator verified from the genesis
+	// (bias show --verify GENESIS --trust-file F keeps one the same way).
+	gb, err := os.ReadFile(cometledger.GenesisFile(nodes[0].Config.Home))
+	if err != nil {
+		t.Fatal(err)
+	}
+	genesis, err := lightclient.ParseGenesis(gb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trust := &sdk.TrustFile{Path: filepath.Join(t.TempDir(), "trusted.json")}
+	if _, err := lightclient.NewClient(genesis, c, trust).VerifyHeight(ctx, 2, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	joinCfg := nodes[4].Config
+	joinCfg.StateSync = node.StateSyncConfig{Enable: true, RPCServers: rpcs[:2], TrustFile: trust.Path, DiscoveryTime: node.Duration(5 * time.Second)}
+	began := time.Now()
+	joiner, jc := start(joinCfg)
+	led := joiner.Ledger().(*cometledger.Ledger)
+	waitFor(ctx, t, "the joiner to restore a snapshot and block-sync past it", func() bool {
+		return led.Base() > 1 && joiner.Height() >= snap+2
+	})
+	joined := time.Since(began)
+	snapHeight := led.Base() - 1
+	if snapHeight != snap {
+		t.Fatalf("the joiner's blocks begin at %d, not after the snapshot of height %d", led.Base(), snap)
+	}
+	if _, err := led.Header(ctx, 1); !errors.Is(err, ledger.ErrNotFound) {
+		t.Fatalf("block 1 on the joiner: %v", err)
+	}
+	for _, h := range []int64{snapHeight, snapHeight + 1} {
+		want, err := vals[0].StateHash(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := joiner.StateHash(h)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("state root at %d: %x here, %x at a validator (%v)", h, got, want, err)
+		}
+	}
+	// Below the snapshot the joiner holds nothing of its own: a height
+	// whose state the snapshot's height left unchanged (an empty block
+	// between them) shares its root, and answers with it; block 1's
+	// state does not.
+	if _, err := joiner.StateHash(1); err == nil {
+		t.Fatal("the joiner holds the state of height 1")
+	}
+	if got, err := joiner.StateHash(snapHeight - 1); err == nil {
+		if want, _ := vals[0].StateHash(snapHeight - 1); !bytes.Equal(got, want) {
+			t.Fatalf("state root at %d: %x here, %x at a validator", snapHeight-1, got, want)
+		}
+	}
+
+	// Its metrics count the restored devices (81 or more were registered
+	// by the snapshot's height).
+	if n := devicesCounted(ctx, t, joiner.URL()); n < 81 {
+		t.Fatalf("the joiner's metrics count %v devices", n)
+	}
+
+	// A record registered before the snapshot, proven by the joiner.
+	proven := sdk.ProvenView{C: jc, Validators: genesis.Validators}
+	e, err := proven.Entity(ctx, dev)
+	if err != nil || e == nil || e.DID != dev.String() {
+		t.Fatalf("a proven read from the joiner: %+v %v", e, err)
+	}
+	// It goes on with the others: a device registered now is there too.
+	later, res, err := register(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := joiner.WaitHeight(ctx, res.Height); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := proven.Entity(ctx, later); err != nil || e == nil || e.DID != later.String() {
+		t.Fatalf("a device registered after the join, read from the joiner: %+v %v", e, err)
+	}
+	want, err := vals[0].StateHash(res.Height)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := joiner.StateHash(res.Height); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("state root at %d after the join: %x, %x at a validator (%v)", res.Height, got, want, err)
+	}
+	t.Logf("joined at snapshot height %d (%d chunks of 1 KiB) in %v, with a discovery time of 5s", snapHeight, chunks, joined.Round(time.Millisecond))
+}
+
+// newestSnapshot is the height of the newest snapshot in home (0: none).
+func newestSnapshot(t *testing.T, home string) int64 {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(home, "data", "snapshots"))
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	var newest int64
+	for _, e := range entries {
+		if h, err := strconv.ParseInt(e.Name(), 10, 64); err == nil {
+			newest = max(newest, h)
+		}
+	}
+	return newest
+}
+
+// chunksOf counts the chunks of the snapshot of height in home (0 once
+// it is pruned).
+func chunksOf(t *testing.T, home string, height int64) int {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(home, "data", "snapshots", strconv.FormatInt(height, 10)))
+	if err != nil {
+		return 0
+	}
+	return len(entries) - 1
+}
+
+// devicesCounted sums the bias_entities gauges of devices that the node
+// at url reports.
+func devicesCounted(ctx context.Context, t *testing.T, url string) float64 {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close() //nolint:errcheck // read only
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, `bias_entities{kind="device"`) {
+			f := strings.Fields(line)
+			v, err := strconv.ParseFloat(f[len(f)-1], 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum += v
+		}
+	}
+	return sum
+}
