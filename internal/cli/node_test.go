@@ -48,6 +48,13 @@ func TestNodeBootstrapAndPrecedence(t *testing.T) {
 		t.Errorf("second run with BIAS_HTTP=127.0.0.1:%s:\n%s", port, s)
 	}
 	out.stop()
+	// BIAS_HTTP's port is held now, so that --http 127.0.0.1:0 cannot be
+	// given it again by chance (and BIAS_HTTP, if it won, could not bind).
+	held, err := net.Listen("tcp", "127.0.0.1:"+port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close() //nolint:errcheck // probe
 	out = runBackgroundEnv(t, map[string]string{"BIAS_HTTP": "127.0.0.1:" + port}, "node", "--home", home, "--p2p", "tcp://127.0.0.1:0", "--http", "127.0.0.1:0")
 	waitFor(t, "the third run to serve", func() bool { return strings.Contains(out.String(), " serving ") })
 	if s := out.String(); strings.Contains(s, "serving http://127.0.0.1:"+port+" ") {
