@@ -59,3 +59,30 @@ func BenchmarkDecode(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPeekType measures reading an operation's type for a metric
+// label, against Decode of the same bytes in the same run (the label used
+// to cost a second Decode per submission).
+func BenchmarkPeekType(b *testing.B) {
+	c := samplePayloads(b)[0]
+	tx, _ := Sign(c.s, c.kid, c.p)
+	n := max(b.N, 2000)
+	t0 := time.Now()
+	for range n {
+		if _, err := Decode(tx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	decodeNs := float64(time.Since(t0).Nanoseconds()) / float64(n)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if PeekType(tx) != c.p.Type {
+			b.Fatal("type")
+		}
+	}
+	b.StopTimer()
+	per := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+	b.ReportMetric(decodeNs, "decode-ns")
+	b.ReportMetric(per/decodeNs, "ratio-to-decode")
+}

@@ -458,3 +458,24 @@ func checkText(field, s string, max int, emptyOK bool) error {
 	}
 	return nil
 }
+
+// PeekType reads the operation type of a signed operation without
+// checking it: the label a node counts a submission under (metrics). It
+// parses the COSE envelope and only the payload's type field, so it costs
+// a fraction of Decode; "" when tx is not a signed operation.
+func PeekType(tx []byte) string {
+	if len(tx) > MaxEnrollBytes {
+		return ""
+	}
+	ms, err := cose.DecodeAll(tx)
+	if err != nil || len(ms) == 0 {
+		return ""
+	}
+	var p struct {
+		Type string `cbor:"1,keyasint"`
+	}
+	if UnmarshalLoose(ms[0].Payload, &p) != nil {
+		return ""
+	}
+	return p.Type
+}

@@ -209,3 +209,25 @@ func TestServiceTypes(t *testing.T) {
 		}
 	}
 }
+
+// TestPeekType reads the type of each sample operation, and "" of what is
+// not a signed operation.
+func TestPeekType(t *testing.T) {
+	for _, c := range samplePayloads(t) {
+		tx, err := Sign(c.s, c.kid, c.p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := PeekType(tx); got != c.p.Type {
+			t.Errorf("PeekType = %q, want %q", got, c.p.Type)
+		}
+		if got := PeekType(tx[:len(tx)/2]); got != "" {
+			t.Errorf("PeekType of half an operation = %q", got)
+		}
+	}
+	for _, junk := range [][]byte{nil, {0xa0}, []byte("not cbor"), make([]byte, MaxEnrollBytes+1)} {
+		if got := PeekType(junk); got != "" {
+			t.Errorf("PeekType(%x…) = %q", junk[:min(len(junk), 8)], got)
+		}
+	}
+}

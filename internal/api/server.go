@@ -252,11 +252,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) error {
 			reason = e.Reason
 		}
 	}
-	typ := ""
-	if signed, derr := op.Decode(tx); derr == nil {
-		typ = signed.Payload.Type
-	}
-	s.metrics.Submitted(typ, err == nil, reason)
+	s.metrics.Submitted(op.PeekType(tx), err == nil, reason)
 	return err
 }
 

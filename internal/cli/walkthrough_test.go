@@ -110,11 +110,14 @@ func lookupPrefix(m map[string]string, line string) string {
 // notRunDocs lists the documented command lines (by prefix) that
 // TestDocExamplesRun does not run, and why.
 var notRunDocs = map[string]string{
-	"bias --node $A gov propose":                              "operator E's join needs four validator processes on their own ports: tests/e2e TestJoin runs these commands in this order (scripts/e2e.sh); beside one in-process validator, --power 10 breaks the safety rule",
-	"bias --node $B gov vote":                                 "TestJoin (tests/e2e): B's vote, at B's node",
-	"bias --node $C gov vote":                                 "TestJoin (tests/e2e): C's vote, at C's node",
-	"bias --node http://e.example:8080 gov vote":              "TestJoin (tests/e2e): E's first vote, at E's node",
-	"bias --node http://e.example:8080 show --verify genesis": "TestJoin (tests/e2e): a record verified from the genesis across both validator changes",
+	"bias node --home ./a --snapshot-interval":                                    "an operator's validator serving snapshots on its own host's address (10.0.0.1): TestStateSync (internal/node) runs four such validators, with RPC listeners and snapshots, on loopback",
+	"bias --node $A show --verify genesis.json did:bias:testnet:... --trust-file": "the trusted header of a join by state sync, for a record of the network (a placeholder DID here): TestStateSync keeps its trust file by the same light client (sdk.TrustFile), and TestDeviceLifecycle (internal/cli) runs this command",
+	"bias node --home ./e/node0 --state-sync":                                     "a fifth operator's node joining by state sync from two hosts' RPC: TestStateSync (internal/node) joins one from the four validators on loopback",
+	"bias --node $A gov propose":                                                  "operator E's join needs four validator processes on their own ports: tests/e2e TestJoin runs these commands in this order (scripts/e2e.sh); beside one in-process validator, --power 10 breaks the safety rule",
+	"bias --node $B gov vote":                                                     "TestJoin (tests/e2e): B's vote, at B's node",
+	"bias --node $C gov vote":                                                     "TestJoin (tests/e2e): C's vote, at C's node",
+	"bias --node http://e.example:8080 gov vote":                                  "TestJoin (tests/e2e): E's first vote, at E's node",
+	"bias --node http://e.example:8080 show --verify genesis":                     "TestJoin (tests/e2e): a record verified from the genesis across both validator changes",
 }
 
 // TestDocExamplesRun runs the README's walkthrough in order, as a new user
