@@ -85,6 +85,11 @@ type Authority struct {
 	crlDER    []byte
 	crlNumber int64
 	crlAt     time.Time
+	// fileMu orders the CRL file's writes; written is the number of the
+	// CRL the file holds, so that a slower refresh never puts an older
+	// CRL back over a newer one.
+	fileMu  sync.Mutex
+	written int64
 }
 
 // New opens the index in c.Dir and signs a first CRL.

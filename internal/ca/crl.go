@@ -50,12 +50,21 @@ func (a *Authority) refreshCRL(ctx context.Context, force bool) error {
 	}
 	a.crlDER, a.crlNumber, a.crlAt = der, number, now
 	a.crlMu.Unlock()
+	a.fileMu.Lock()
+	if number <= a.written { // a newer CRL is already in the file
+		a.fileMu.Unlock()
+		return nil
+	}
 	if err := os.MkdirAll(filepath.Dir(a.c.CRLFile), 0o700); err != nil {
+		a.fileMu.Unlock()
 		return err
 	}
 	if err := writeFileAtomic(a.c.CRLFile, pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der}), 0o644); err != nil {
+		a.fileMu.Unlock()
 		return fmt.Errorf("write CRL: %w", err)
 	}
+	a.written = number
+	a.fileMu.Unlock()
 	a.log.Info("x509: CRL written", "file", a.c.CRLFile, "number", number, "revoked", len(tmpl.RevokedCertificateEntries))
 	a.runHook(ctx)
 	return nil
