@@ -467,14 +467,23 @@ func PeekType(tx []byte) string {
 	if len(tx) > MaxEnrollBytes {
 		return ""
 	}
-	ms, err := cose.DecodeAll(tx)
-	if err != nil || len(ms) == 0 {
+	// COSE_Sign1 and COSE_Sign alike: [protected, unprotected, payload, ...].
+	var env struct {
+		_           struct{} `cbor:",toarray"`
+		Protected   cbor.RawMessage
+		Unprotected cbor.RawMessage
+		Payload     []byte
+		Rest        cbor.RawMessage
+	}
+	var tag cbor.RawTag
+	if looseDec.Unmarshal(tx, &tag) != nil || (tag.Number != cose.TagSign1 && tag.Number != cose.TagSign) ||
+		looseDec.Unmarshal(tag.Content, &env) != nil {
 		return ""
 	}
 	var p struct {
 		Type string `cbor:"1,keyasint"`
 	}
-	if UnmarshalLoose(ms[0].Payload, &p) != nil {
+	if UnmarshalLoose(env.Payload, &p) != nil {
 		return ""
 	}
 	return p.Type
