@@ -10,6 +10,7 @@ import (
 
 	"github.com/bias-iot/bias/cose"
 	"github.com/bias-iot/bias/did"
+	"github.com/bias-iot/bias/jws"
 )
 
 // DPoP (RFC 9449): a session token is bound to the device's key, and each
@@ -92,18 +93,12 @@ func VerifyDPoP(proof []byte, method, htu string, token []byte, now int64) (*DPo
 	if len(proof) > MaxMessage {
 		return bad("larger than %d bytes", MaxMessage)
 	}
-	parts := strings.Split(string(proof), ".")
-	if len(parts) != 3 {
-		return bad("a compact JWS has three parts")
-	}
-	hb, err1 := decodePart(parts[0])
-	cb, err2 := decodePart(parts[1])
-	sig, err3 := decodePart(parts[2])
-	if err1 != nil || err2 != nil || err3 != nil {
-		return bad("parts must be base64url without padding")
+	parts, err := jws.Split(string(proof))
+	if err != nil {
+		return bad("%v", err)
 	}
 	var h dpopHeader
-	if err := strictJSON(hb, &h); err != nil {
+	if err := strictJSON(parts.Header, &h); err != nil {
 		return bad("header: %v", err)
 	}
 	if h.Typ != TypDPoP || h.JWK == nil {
@@ -117,11 +112,11 @@ func VerifyDPoP(proof []byte, method, htu string, token []byte, now int64) (*DPo
 	if err != nil || key.Alg() != alg {
 		return bad("jwk is not a public %s key", alg)
 	}
-	if !key.Verify([]byte(parts[0]+"."+parts[1]), sig) {
+	if !key.Verify([]byte(parts.SigningInput), parts.Signature) {
 		return bad("the signature does not verify with its jwk")
 	}
 	var c DPoPClaims
-	if err := strictJSON(cb, &c); err != nil {
+	if err := strictJSON(parts.Payload, &c); err != nil {
 		return bad("claims: %v", err)
 	}
 	switch {
@@ -214,7 +209,7 @@ func PeekToken(token []byte) (string, []string, error) {
 	if len(parts) != 3 {
 		return "", nil, fmt.Errorf("%w: a compact JWS has three parts", ErrMalformed)
 	}
-	b, err := decodePart(parts[1])
+	b, err := jws.Decode(parts[1])
 	if err != nil {
 		return "", nil, fmt.Errorf("%w: claims are not base64url", ErrMalformed)
 	}

@@ -5,10 +5,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/bias-iot/bias/cose"
 	"github.com/bias-iot/bias/did"
+	"github.com/bias-iot/bias/jws"
 	"github.com/bias-iot/bias/op"
 	"github.com/bias-iot/bias/sdjwt"
 )
@@ -324,18 +324,12 @@ func signCompact(s cose.Signer, header, claims any) ([]byte, error) {
 }
 
 func decodeJWS(b []byte, typ string, claims any) (*Signed, error) {
-	parts := strings.Split(string(b), ".")
-	if len(parts) != 3 {
-		return nil, fmt.Errorf("%w: a compact JWS has three parts", ErrMalformed)
-	}
-	hb, err1 := decodePart(parts[0])
-	cb, err2 := decodePart(parts[1])
-	sig, err3 := decodePart(parts[2])
-	if err1 != nil || err2 != nil || err3 != nil {
-		return nil, fmt.Errorf("%w: JWS parts must be base64url without padding", ErrMalformed)
+	c, err := jws.Split(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	var h jwsHeader
-	if err := strictJSON(hb, &h); err != nil {
+	if err := strictJSON(c.Header, &h); err != nil {
 		return nil, fmt.Errorf("%w: JWS header: %v", ErrMalformed, err)
 	}
 	if h.Typ != typ {
@@ -349,22 +343,11 @@ func decodeJWS(b []byte, typ string, claims any) (*Signed, error) {
 	if err != nil || kid.Fragment == "" {
 		return nil, fmt.Errorf("%w: kid must be the DID URL of a key", ErrMalformed)
 	}
-	if err := strictJSON(cb, claims); err != nil {
+	if err := strictJSON(c.Payload, claims); err != nil {
 		return nil, fmt.Errorf("%w: JWS claims: %v", ErrMalformed, err)
 	}
-	input := []byte(parts[0] + "." + parts[1])
+	input, sig := []byte(c.SigningInput), c.Signature
 	return &Signed{Encoding: JWS, Kid: kid, Alg: alg, verify: func(k cose.PublicKey) bool { return k.Verify(input, sig) }}, nil
-}
-
-// decodePart decodes a part of a compact JWS in its one encoding: the
-// decoder alone would also take line breaks and other low bits in the last
-// character, so that a signature had many encodings.
-func decodePart(s string) ([]byte, error) {
-	b, err := b64.DecodeString(s)
-	if err == nil && b64.EncodeToString(b) != s {
-		err = fmt.Errorf("not in canonical base64url")
-	}
-	return b, err
 }
 
 // signKB signs a proof that carries a credential: the SD-JWT+KB whose

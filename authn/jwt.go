@@ -2,9 +2,9 @@ package authn
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/bias-iot/bias/cose"
+	"github.com/bias-iot/bias/jws"
 )
 
 // JWTHeader is the protected header of a JWT that is not one of the
@@ -57,18 +57,12 @@ func decodeJWT(b []byte, max int, claims any, decode func([]byte, any) error) (*
 	if len(b) > max {
 		return nil, fmt.Errorf("%w: larger than %d bytes", ErrMalformed, max)
 	}
-	parts := strings.Split(string(b), ".")
-	if len(parts) != 3 {
-		return nil, fmt.Errorf("%w: a compact JWS has three parts", ErrMalformed)
-	}
-	hb, err1 := decodePart(parts[0])
-	cb, err2 := decodePart(parts[1])
-	sig, err3 := decodePart(parts[2])
-	if err1 != nil || err2 != nil || err3 != nil {
-		return nil, fmt.Errorf("%w: JWS parts must be base64url without padding", ErrMalformed)
+	c, err := jws.Split(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	var h JWTHeader
-	if err := decode(hb, &h); err != nil {
+	if err := decode(c.Header, &h); err != nil {
 		return nil, fmt.Errorf("%w: JWS header: %v", ErrMalformed, err)
 	}
 	if h.Crit != nil {
@@ -78,8 +72,8 @@ func decodeJWT(b []byte, max int, claims any, decode func([]byte, any) error) (*
 	if err != nil {
 		return nil, fmt.Errorf("%w: alg: %v", ErrMalformed, err)
 	}
-	if err := decode(cb, claims); err != nil {
+	if err := decode(c.Payload, claims); err != nil {
 		return nil, fmt.Errorf("%w: JWS claims: %v", ErrMalformed, err)
 	}
-	return &JWT{Header: h, Alg: alg, input: []byte(parts[0] + "." + parts[1]), sig: sig}, nil
+	return &JWT{Header: h, Alg: alg, input: []byte(c.SigningInput), sig: c.Signature}, nil
 }

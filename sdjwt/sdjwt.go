@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/bias-iot/bias/cose"
+	"github.com/bias-iot/bias/jws"
 )
 
 // SD marks a value as selectively disclosable where Issue meets it: as an
@@ -187,16 +188,11 @@ func Parse(s string) (*SDJWT, error) {
 	}
 	p := &SDJWT{IssuerJWT: parts[0], KB: parts[len(parts)-1]}
 	p.Prefix = s[:len(s)-len(p.KB)]
-	jws := strings.Split(p.IssuerJWT, ".")
-	if len(jws) != 3 {
-		return nil, fmt.Errorf("%w: the issuer-signed JWT is a compact JWS", ErrMalformed)
+	c, err := jws.Split(p.IssuerJWT)
+	if err != nil {
+		return nil, fmt.Errorf("%w: the issuer-signed JWT: %w", ErrMalformed, err)
 	}
-	hb, err1 := canonical(jws[0])
-	pb, err2 := canonical(jws[1])
-	sig, err3 := canonical(jws[2])
-	if err1 != nil || err2 != nil || err3 != nil {
-		return nil, fmt.Errorf("%w: JWS parts are base64url without padding", ErrMalformed)
-	}
+	hb, pb := c.Header, c.Payload
 	if err := checkJSON(hb); err != nil {
 		return nil, fmt.Errorf("%w: JWS header: %v", ErrMalformed, err)
 	}
@@ -209,7 +205,7 @@ func Parse(s string) (*SDJWT, error) {
 	if err := checkJSON(pb); err != nil {
 		return nil, fmt.Errorf("%w: JWT claims: %v", ErrMalformed, err)
 	}
-	p.input, p.sig, p.payload = jws[0]+"."+jws[1], sig, pb
+	p.input, p.sig, p.payload = c.SigningInput, c.Signature, pb
 	seen := map[string]bool{}
 	for _, enc := range parts[1 : len(parts)-1] {
 		if seen[enc] {
@@ -223,15 +219,6 @@ func Parse(s string) (*SDJWT, error) {
 		p.Disclosures = append(p.Disclosures, d)
 	}
 	return p, nil
-}
-
-// canonical decodes base64url in its one encoding.
-func canonical(s string) ([]byte, error) {
-	b, err := b64.DecodeString(s)
-	if err == nil && b64.EncodeToString(b) != s {
-		err = fmt.Errorf("not canonical base64url")
-	}
-	return b, err
 }
 
 // Payload decodes the issuer-signed JWT's claims as signed (digests in

@@ -22,6 +22,7 @@ import (
 	"github.com/bias-iot/bias/authn"
 	"github.com/bias-iot/bias/internal/ledger"
 	"github.com/bias-iot/bias/internal/resolver"
+	"github.com/bias-iot/bias/internal/version"
 	"github.com/bias-iot/bias/op"
 	"github.com/bias-iot/bias/record"
 	"github.com/bias-iot/bias/sdk"
@@ -459,8 +460,23 @@ func TestOpenAPIServed(t *testing.T) {
 	}
 
 	resp, b := get("/v1/openapi.yaml")
-	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/yaml" || string(b) != string(openAPI) {
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/yaml" {
 		t.Errorf("GET /v1/openapi.yaml: %d %s, %d bytes", resp.StatusCode, resp.Header.Get("Content-Type"), len(b))
+	}
+	// It is the document, with info.version this build's version.
+	var served map[string]any
+	if err := yaml.Unmarshal(b, &served); err != nil {
+		t.Fatalf("the served document: %v", err)
+	}
+	if v := dig(served, "info", "version"); v != version.Get().Version {
+		t.Errorf("served info.version %v, want the build's %q", v, version.Get().Version)
+	}
+	served["info"].(map[string]any)["version"] = dig(doc, "info", "version")
+	if !reflect.DeepEqual(served, doc) {
+		t.Error("the served document differs from openapi.yaml beyond info.version")
+	}
+	if id := resp.Header.Get("X-Request-Id"); !regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`).MatchString(id) {
+		t.Errorf("GET /v1/openapi.yaml: X-Request-Id %q", id)
 	}
 
 	// The JSON of /healthz (a map in server.go) matches its schema.
@@ -512,5 +528,73 @@ func TestMethodNotAllowed(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("unknown path: %d", resp.StatusCode)
+	}
+}
+
+// TestOpenAPIStamp: stampOpenAPI sets info.version to any version string
+// (quoted, so that YAML reads it back as the same string) and changes no
+// other line.
+func TestOpenAPIStamp(t *testing.T) {
+	for _, v := range []string{"v1.2.3", "devel", "v0.0.0-20261201170000-abcdef123456", `odd "quoted": #not-a-comment`, "1", "ünïcode\n"} {
+		got := stampOpenAPI(openAPI, v)
+		var doc map[string]any
+		if err := yaml.Unmarshal(got, &doc); err != nil {
+			t.Fatalf("%q: %v", v, err)
+		}
+		if s, ok := dig(doc, "info", "version").(string); !ok || s != v {
+			t.Errorf("%q: info.version %#v", v, dig(doc, "info", "version"))
+		}
+		a, b := strings.Split(string(openAPI), "\n"), strings.Split(string(got), "\n")
+		if len(a) != len(b) {
+			t.Fatalf("%q: %d lines, want %d", v, len(b), len(a))
+		}
+		changed := 0
+		for i := range a {
+			if a[i] != b[i] {
+				changed++
+			}
+		}
+		if changed != 1 {
+			t.Errorf("%q: %d lines changed, want 1", v, changed)
+		}
+	}
+	if got := stampOpenAPI([]byte("openapi: 3.1.0\n"), "v1"); string(got) != "openapi: 3.1.0\n" {
+		t.Errorf("a document without info: %q", got)
+	}
+}
+
+// TestOpenAPIRequestIdEveryResponse: every response the document
+// describes (of every operation, and of components.responses) lists the
+// X-Request-Id header that observe sets on every response.
+func TestOpenAPIRequestIdEveryResponse(t *testing.T) {
+	doc := loadOpenAPI(t)
+	if dig(doc, "components", "headers", "RequestId", "schema", "pattern") == nil {
+		t.Fatal("components.headers.RequestId has no schema pattern")
+	}
+	check := func(where string, r any) {
+		r = resolve(t, doc, r)
+		h := resolve(t, doc, dig(r, "headers", RequestIDHeader))
+		if h == nil || !reflect.DeepEqual(h, dig(doc, "components", "headers", "RequestId")) {
+			t.Errorf("%s: no %s response header", where, RequestIDHeader)
+		}
+	}
+	n := 0
+	paths, _ := doc["paths"].(map[string]any)
+	for p, item := range paths {
+		for _, m := range httpMethods {
+			oper, _ := dig(resolve(t, doc, item), m).(map[string]any)
+			rs, _ := oper["responses"].(map[string]any)
+			for code, r := range rs {
+				check(m+" "+p+" "+code, r)
+				n++
+			}
+		}
+	}
+	comps, _ := dig(doc, "components", "responses").(map[string]any)
+	for name, r := range comps {
+		check("components.responses."+name, r)
+	}
+	if n < 100 {
+		t.Errorf("only %d responses found", n)
 	}
 }

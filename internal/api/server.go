@@ -124,11 +124,7 @@ func (s *Server) Handler() http.Handler {
 	route("GET /v1/version", s.version)
 	route("GET /v1/blocks/{height}", s.header)
 	route("GET /v1/blocks/{height}/signed", s.signedHeader)
-	route("GET /v1/openapi.yaml", func(w http.ResponseWriter, _ *http.Request) error {
-		w.Header().Set("Content-Type", "application/yaml")
-		_, err := w.Write(openAPI)
-		return err
-	})
+	route("GET /v1/openapi.yaml", s.openAPIDocument)
 	route("GET /healthz", s.healthz)
 	route("GET /livez", s.livez)
 	route("GET /readyz", s.readyz)

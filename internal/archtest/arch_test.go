@@ -16,13 +16,20 @@ const module = "github.com/bias-iot/bias"
 // public are the packages a device or service links without the node.
 var public = []string{"did", "legacyid", "authn", "cose", "op", "proof", "keyfile", "lightclient", "record", "sdk"}
 
+// deps lists the packages that pkg (a directory under the module) links,
+// test files excluded.
+func deps(t *testing.T, pkg string) []string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-deps", module+"/"+pkg).Output()
+	if err != nil {
+		t.Fatalf("go list %s: %v", pkg, err)
+	}
+	return strings.Fields(string(out))
+}
+
 func TestPublicPackagesStayLight(t *testing.T) {
 	for _, p := range public {
-		out, err := exec.Command("go", "list", "-deps", module+"/"+p).Output()
-		if err != nil {
-			t.Fatalf("go list %s: %v", p, err)
-		}
-		for _, dep := range strings.Fields(string(out)) {
+		for _, dep := range deps(t, p) {
 			if strings.HasPrefix(dep, module+"/internal/") || strings.Contains(dep, "cometbft") || strings.Contains(dep, "cosmos/iavl") {
 				t.Errorf("public package %s depends on %s", p, dep)
 			}
@@ -31,25 +38,34 @@ func TestPublicPackagesStayLight(t *testing.T) {
 }
 
 type pkg struct {
-	ImportPath string
-	Dir        string
-	GoFiles    []string
+	ImportPath                         string
+	Dir                                string
+	GoFiles                            []string
+	Imports, TestImports, XTestImports []string
 }
 
-func TestEveryPackageHasADocComment(t *testing.T) {
-	cmd := exec.Command("go", "list", "-json", module+"/...")
-	out, err := cmd.Output()
+// packages lists every package of the module, built with the tags.
+func packages(t *testing.T, tags string) []pkg {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-tags", tags, "-json", module+"/...").Output()
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("go list: %v", err)
 	}
+	var ps []pkg
 	dec := json.NewDecoder(strings.NewReader(string(out)))
 	for {
 		var p pkg
 		if err := dec.Decode(&p); err == io.EOF {
-			break
+			return ps
 		} else if err != nil {
 			t.Fatal(err)
 		}
+		ps = append(ps, p)
+	}
+}
+
+func TestEveryPackageHasADocComment(t *testing.T) {
+	for _, p := range packages(t, "") {
 		docs := 0
 		for _, f := range p.GoFiles {
 			af, err := parser.ParseFile(token.NewFileSet(), filepath.Join(p.Dir, f), nil, parser.PackageClauseOnly|parser.ParseComments)

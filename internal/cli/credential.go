@@ -93,8 +93,10 @@ is what 'bias provider credential revoke' takes. Nothing goes on the ledger.`,
 			if err := os.WriteFile(out, cred, 0o600); err != nil {
 				return err
 			}
-			a.out("credential %s written to %s (%d bytes, %d attributes, expires %s)\n", id, out, len(cred), len(m), time.Unix(now, 0).Add(ttl).UTC().Format(time.RFC3339))
-			return nil
+			v := map[string]any{"id": id, "file": out, "form": form, "bytes": len(cred), "attributes": len(m), "expires": time.Unix(now, 0).Add(ttl).UTC().Format(time.RFC3339)}
+			return a.emit(v, func() {
+				a.out("credential %s written to %s (%d bytes, %d attributes, expires %s)\n", id, out, len(cred), len(m), v["expires"])
+			})
 		},
 	}
 	cmd.Flags().StringVar(&tokenKey, "token-key", "", "a token key the provider publishes (required)")
@@ -117,9 +119,11 @@ func (a *app) credentialRevokeCmd() *cobra.Command {
 		Short: "Revoke a credential by its id (credential.status)",
 		Long: `Revoke, for good, the credential of ID that the provider issued. The ledger
 records the opaque id and the block: every verifier refuses the credential
-from the next authentication on (fail/credential-revoked).`,
-		Example: example("bias provider credential revoke AAECAwQFBgcICQoLDA0ODw --key admin.key --provider did:bias:local:..."),
-		Args:    cobra.ExactArgs(1),
+from the next authentication on (fail/credential-revoked). An id is base64url
+and may start with "-": put it after "--", as the second example does.`,
+		Example: example("bias provider credential revoke AAECAwQFBgcICQoLDA0ODw --key admin.key --provider did:bias:local:...",
+			"bias provider credential revoke --key admin.key --provider did:bias:local:... -- -Mh3pREDEqv9OPRwjZnmlA"),
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			s, kid, err := a.adminSigner(ctx, provider, keyPath)
@@ -135,8 +139,9 @@ from the next authentication on (fail/credential-revoked).`,
 			if err != nil {
 				return err
 			}
-			a.out("credential %s revoked at height %d (%s)\n", args[0], res.Height, res.Hash)
-			return nil
+			return a.emit(map[string]any{"id": args[0], "revoked": true, "height": res.Height, "hash": res.Hash}, func() {
+				a.out("credential %s revoked at height %d (%s)\n", args[0], res.Height, res.Hash)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&keyPath, "key", "", "an admin key of the provider (required)")

@@ -52,14 +52,14 @@ func TestCredentialCommands(t *testing.T) {
 	if e := f.fail("provider", "credential", "issue", "--token-key", key, "--provider", f.provider, "--device", id, "--attr", "a=b", "--out", out); !strings.Contains(e, "not a token key") {
 		t.Fatalf("unpublished key: %s", e)
 	}
-	if got := f.must("provider", "credential", "revoke", credID, "--key", f.admin, "--provider", f.provider); !strings.Contains(got, "revoked at height") {
+	if got := f.must("provider", "credential", "revoke", "--key", f.admin, "--provider", f.provider, "--", credID); !strings.Contains(got, "revoked at height") {
 		t.Fatalf("revoke printed %q", got)
 	}
 	st, err := sdk.NewClient(f.url).CredentialStatus(t.Context(), f.provider, credID)
 	if err != nil || !st.Revoked || st.Height == 0 {
 		t.Fatalf("status %+v %v", st, err)
 	}
-	if e := f.fail("provider", "credential", "revoke", credID, "--key", f.admin, "--provider", f.provider); !strings.Contains(e, "replayed") && !strings.Contains(e, "already") {
+	if e := f.fail("provider", "credential", "revoke", "--key", f.admin, "--provider", f.provider, "--", credID); !strings.Contains(e, "replayed") && !strings.Contains(e, "already") {
 		t.Fatalf("second revoke: %s", e)
 	}
 }

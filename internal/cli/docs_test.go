@@ -43,6 +43,17 @@ func docCommands(t *testing.T, path string) []string {
 	return out
 }
 
+// cutShell cuts a command line at a pipe or a redirection, which are the
+// shell's (a > inside a word, as in <placeholder>, is not one).
+func cutShell(line string) string {
+	for _, op := range []string{" | ", " > "} {
+		if i := strings.Index(line, op); i >= 0 {
+			line = strings.TrimSpace(line[:i])
+		}
+	}
+	return line
+}
+
 // joinContinued joins the lines that end with a backslash to the next.
 func joinContinued(s string) string {
 	return strings.ReplaceAll(s, "\\\n", " ")
@@ -81,8 +92,9 @@ func shellWords(s string) []string {
 // TestDocExamplesParse takes every bias command of the README's and
 // docs/operations.md's sh blocks, and of every command's --help example:
 // each names a command that exists, with flags it has and the arguments it
-// takes. (What they do against a real node, the tests named beside them in
-// the docs show: TestDeviceLifecycle, TestEnroll*, TestTestnetSurvivesANodeDown,
+// takes. (TestDocExamplesRun runs the docs' lines against real nodes;
+// the --help examples run in the tests named beside them in the docs:
+// TestDeviceLifecycle, TestEnroll*, TestTestnetSurvivesANodeDown,
 // TestGenesisTooling, TestContexts, TestNodeBootstrapAndPrecedence.)
 func TestDocExamplesParse(t *testing.T) {
 	t.Parallel()
@@ -97,18 +109,13 @@ func TestDocExamplesParse(t *testing.T) {
 	walk(newRoot(Env{Getenv: func(string) string { return "" }}), func(c *cobra.Command) {
 		for _, line := range strings.Split(joinContinued(c.Example), "\n") {
 			if l := strings.TrimSpace(line); strings.HasPrefix(l, "bias ") {
-				if i := strings.IndexAny(l, "|>"); i >= 0 {
-					l = strings.TrimSpace(l[:i])
-				}
-				lines = append(lines, l)
+				lines = append(lines, cutShell(l))
 			}
 		}
 	})
 	t.Logf("%d documented command lines", len(lines))
 	for _, line := range lines {
-		if i := strings.IndexAny(line, "|>"); i >= 0 { // a pipe or a redirection is the shell's
-			line = strings.TrimSpace(line[:i])
-		}
+		line = cutShell(line)
 		root := newRoot(Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }})
 		args := shellWords(line)[1:]
 		cmd, rest, err := root.Find(args)

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"syscall"
 
+	"github.com/bias-iot/bias/op"
 	"github.com/bias-iot/bias/sdk"
 )
 
@@ -53,12 +54,15 @@ func authError(err error) error { return &exitError{code: exitAuth, err: err} }
 func exitCode(err error) (int, string) {
 	var ae *sdk.APIError
 	var re *sdk.ResolutionError
+	var oe *op.Error
 	reason := ""
 	switch {
 	case errors.As(err, &ae):
 		reason = ae.Reason
 	case errors.As(err, &re):
 		reason = string(re.Keyword)
+	case errors.As(err, &oe):
+		reason = string(oe.Reason)
 	}
 	if unreachable(err) {
 		return exitUnreachable, reason
@@ -71,6 +75,11 @@ func exitCode(err error) (int, string) {
 	case ae != nil && ae.Status == http.StatusUnauthorized:
 		return exitAuth, reason
 	case ae != nil && ae.Status >= 400 && ae.Status < 500, re != nil && re.Status >= 400 && re.Status < 500:
+		return exitRefused, reason
+	case oe != nil:
+		// An operation that breaks a rule of the ledger before it is
+		// sent (a key that signed it already): refused, as the ledger
+		// would refuse it, with the ledger's reason.
 		return exitRefused, reason
 	}
 	return exitInternal, reason

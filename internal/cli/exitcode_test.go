@@ -50,6 +50,10 @@ func TestExitCodes(t *testing.T) {
 	id := field(t, f.must("register", "--key", key, "--provider", f.provider), "did")
 	svc := field(t, f.must("register", "--kind", "service", "--key", svcKey, "--provider", f.provider), "did")
 	f.must("provider", "validate", svc, "--key", f.admin)
+	// An operation file that the admin key signed already.
+	signed := f.path("keys.cose")
+	adminPub := field(t, f.must("key", "show", f.admin), "publicKey")
+	f.must("provider", "keys", "--provider", f.provider, "--key", f.admin, "--admin-key", "ed25519:"+adminPub, "--out", signed)
 
 	for _, c := range []struct {
 		name   string
@@ -69,6 +73,7 @@ func TestExitCodes(t *testing.T) {
 		{"unreachable/host-port", []string{"--node", dead, "show", id}, exitUnreachable, "", "connection refused"},
 		{"refused/unknown-entity", []string{"show", did.New(f.h.Network, []byte("nobody")).String()}, exitRefused, "unknown-entity", "unknown-entity"},
 		{"refused/self-validate", []string{"provider", "validate", id, "--key", key}, exitRefused, "unauthorized", "unauthorized"},
+		{"refused/local-duplicate-signer", []string{"provider", "cosign", signed, "--provider", f.provider, "--key", f.admin}, exitRefused, "duplicate-signer", "signs the operation twice"},
 		{"auth/not-validated", []string{"auth", "demo", svc, id, "--service-key", svcKey, "--device-key", key}, exitAuth, "", "not-validated"},
 		{"auth/oauth", []string{"oauth", "token", id, "--key", key, "--resource", svc}, exitAuth, "", "refused"},
 		{"internal/5xx", []string{"--node", broken.URL, "status"}, exitInternal, "internal", "the node failed"},

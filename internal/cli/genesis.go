@@ -379,7 +379,7 @@ validator public key in standard base64 (what bias genesis add-validator
 			})
 		},
 	}
-	cmd.Flags().StringVar(&home, "home", defaultHome(), "node home directory")
+	cmd.Flags().StringVar(&home, "home", a.defaultHome(), "node home directory")
 	return cmd
 }
 

@@ -194,11 +194,12 @@ func (a *app) govSubmit(cmd *cobra.Command, provider, keyPath string, g op.Gov) 
 	if err != nil {
 		return err
 	}
-	a.out("committed at height %d: proposal %s %s (%d approvals)\n", res.Height, res.Proposal, res.ProposalStatus, res.Count)
-	if res.DID != "" {
-		a.out("admitted %s\n", res.DID)
-	}
-	return nil
+	return a.emit(res, func() {
+		a.out("committed at height %d: proposal %s %s (%d approvals)\n", res.Height, res.Proposal, res.ProposalStatus, res.Count)
+		if res.DID != "" {
+			a.out("admitted %s\n", res.DID)
+		}
+	})
 }
 
 func (a *app) govListCmd() *cobra.Command {

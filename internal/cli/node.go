@@ -18,7 +18,12 @@ import (
 	"github.com/bias-iot/bias/internal/version"
 )
 
-func defaultHome() string {
+// defaultHome is ~/.bias: HOME of the command's environment (as the
+// client config's path reads it), else the user's home directory.
+func (a *app) defaultHome() string {
+	if h := a.env.Getenv("HOME"); h != "" {
+		return filepath.Join(h, ".bias")
+	}
 	if d, err := os.UserHomeDir(); err == nil {
 		return filepath.Join(d, ".bias")
 	}
@@ -86,7 +91,7 @@ runs: a second node on the same home is refused with that pid.`,
 		},
 	}
 	cmd.AddCommand(a.nodeIDCmd())
-	cmd.Flags().StringVar(&home, "home", defaultHome(), "node home directory")
+	cmd.Flags().StringVar(&home, "home", a.defaultHome(), "node home directory")
 	cmd.Flags().StringVar(&httpAddr, "http", "127.0.0.1:8080", "API listen address")
 	cmd.Flags().StringVar(&p2pAddr, "p2p", "tcp://127.0.0.1:26656", "consensus p2p listen address")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")

@@ -76,8 +76,9 @@ the set by governance: bias gov propose provider.keys.`,
 				if err := os.WriteFile(out, tx, 0o600); err != nil {
 					return err
 				}
-				a.out("wrote %s, signed by %d of the %d keys it needs; add signatures with: bias provider cosign %s --provider %s --key ADMIN_KEY\n", out, len(signers), view.Threshold, out, provider)
-				return nil
+				return a.emit(map[string]any{"file": out, "signatures": len(signers), "threshold": view.Threshold}, func() {
+					a.out("wrote %s, signed by %d of the %d keys it needs; add signatures with: bias provider cosign %s --provider %s --key ADMIN_KEY\n", out, len(signers), view.Threshold, out, provider)
+				})
 			}
 			return a.submitKeys(cmd, tx)
 		},
@@ -127,8 +128,7 @@ submitted. It applies once it carries the provider's threshold of keys.`,
 			if err := os.WriteFile(args[0], tx, 0o600); err != nil { //nolint:gosec // G703: the user names the file it read, to write it back
 				return err
 			}
-			a.out("signed %s with %s\n", args[0], kid)
-			return nil
+			return a.emit(map[string]string{"file": args[0], "signer": kid.String()}, func() { a.out("signed %s with %s\n", args[0], kid) })
 		},
 	}
 	cmd.Flags().StringVar(&keyPath, "key", "", "an admin key of your provider (required)")
@@ -145,6 +145,5 @@ func (a *app) submitKeys(cmd *cobra.Command, tx []byte) error {
 	if err != nil {
 		return err
 	}
-	a.out("committed at height %d: %s version %d\n", res.Height, res.DID, res.Version)
-	return nil
+	return a.emit(res, func() { a.out("committed at height %d: %s version %d\n", res.Height, res.DID, res.Version) })
 }

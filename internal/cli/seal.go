@@ -35,7 +35,8 @@ func (a *app) sealCmd() *cobra.Command {
 to the key-agreement key of a validated entity of the provider, as the node shows it
 (the entity's first one, or the one --to names), with HPKE (RFC 9180): the envelope is
 signed by the provider's admin key, and is delivered off the ledger (docs/privacy.md).
-The envelope is written to --out, or printed as one line of base64url.`,
+The envelope is written to --out, or printed as one line of base64url (with
+--output json: its "envelope" field; docs/cli.md).`,
 		Example: example("bias provider seal --to did:bias:local:... --file wifi.json --key ~/.bias/provider/admin.key --out wifi.sealed"),
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -66,11 +67,15 @@ The envelope is written to --out, or printed as one line of base64url.`,
 			if err != nil {
 				return err
 			}
+			v := sealView{To: to, Bytes: len(env), File: out}
 			if out != "" {
-				return writeNew(out, env)
+				if err := writeNew(out, env); err != nil {
+					return err
+				}
+				return a.emit(v, func() {})
 			}
-			a.out("%s\n", base64.RawURLEncoding.EncodeToString(env))
-			return nil
+			v.Envelope = base64.RawURLEncoding.EncodeToString(env)
+			return a.emit(v, func() { a.out("%s\n", v.Envelope) })
 		},
 	}
 	cmd.Flags().StringVar(&to, "to", "", "the entity (DID), or its key-agreement key (DID URL) (required)")
@@ -94,7 +99,7 @@ func (a *app) openCmd() *cobra.Command {
 key-agreement key in --key: the envelope must be for that key, as the entity's record
 on the ledger lists it, and signed by a current admin key of the entity's provider. The
 envelope is read from ENVELOPE or stdin, as CBOR or base64url; the data is written to
---out, or to stdout.`,
+--out, or to stdout (with --output json: in base64url, its "data" field; docs/cli.md).`,
 		Example: example("bias open wifi.sealed --key device-agreement.key --out wifi.json"),
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -129,9 +134,17 @@ envelope is read from ENVELOPE or stdin, as CBOR or base64url; the data is writt
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.env.Stderr, "opened: from %s, %d bytes %s\n", got.Kid, len(got.Plaintext), got.Type)
+			a.note("opened: from %s, %d bytes %s\n", got.Kid, len(got.Plaintext), got.Type)
+			v := openView{From: got.Kid.String(), Type: got.Type, Bytes: len(got.Plaintext), File: out}
 			if out != "" {
-				return writeNew(out, got.Plaintext)
+				if err := writeNew(out, got.Plaintext); err != nil {
+					return err
+				}
+				return a.emit(v, func() {})
+			}
+			if a.output == outputJSON {
+				v.Data = base64.RawURLEncoding.EncodeToString(got.Plaintext)
+				return a.emit(v, nil)
 			}
 			_, err = a.env.Stdout.Write(got.Plaintext)
 			return err
@@ -191,14 +204,34 @@ then seals data to it (bias provider seal).`,
 	return cmd
 }
 
+// sealView is what `bias provider seal` prints with --output json: the
+// envelope's size, and the file it went to or the envelope in base64url.
+type sealView struct {
+	To       string `json:"to"`
+	Bytes    int    `json:"bytes"`
+	File     string `json:"file,omitempty"`
+	Envelope string `json:"envelope,omitempty"`
+}
+
+// openView is what `bias open` prints with --output json: who sealed the
+// data, its type and size, and the file it went to or the data in
+// base64url.
+type openView struct {
+	From  string `json:"from"`
+	Type  string `json:"type"`
+	Bytes int    `json:"bytes"`
+	File  string `json:"file,omitempty"`
+	Data  string `json:"data,omitempty"`
+}
+
 // newAgreementKey is `bias key new --alg x25519`.
 func (a *app) newAgreementKey(path string) error {
 	k, err := keyfile.GenerateAgreement(path, ecdh.X25519())
 	if err != nil {
 		return err
 	}
-	a.out("file: %s\nalg: X25519 (key agreement)\npublicKey: %s\n", path, base64.RawURLEncoding.EncodeToString(k.PublicKey().Bytes()))
-	return nil
+	v := map[string]string{"file": path, "alg": "X25519", "publicKey": base64.RawURLEncoding.EncodeToString(k.PublicKey().Bytes())}
+	return a.emit(v, func() { a.out("file: %s\nalg: X25519 (key agreement)\npublicKey: %s\n", v["file"], v["publicKey"]) })
 }
 
 // holdsAgreementKey reports whether the entity lists priv's public key as

@@ -145,6 +145,9 @@ func TestReadiness(t *testing.T) {
 	start(2)
 	start(3)
 	for i := range 4 {
-		awaitReady(t, url(i), http.StatusOK)
+		// A survivor refuses a restarted validator's connection while it
+		// still holds the stale one (duplicate peer id), so this waits out
+		// the same ping and pong timeout.
+		awaitReadyWithin(t, 180*time.Second, url(i), http.StatusOK)
 	}
 }

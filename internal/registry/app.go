@@ -1,19 +1,25 @@
 // Package registry is bias's ledger application: the deterministic state
-// machine behind the ABCI boundary that checks and applies signed
-// operations (register, update, deactivate, validate, reject, revoke, bulk
-// enroll, contracts, publications, and the providers' governance:
-// proposals and votes that admit and remove providers and change the
-// validator set, which FinalizeBlock hands to CometBFT) over the Merkle
-// state.
+// machine that checks and applies signed operations (register, update,
+// deactivate, validate, reject, revoke, bulk enroll, contracts,
+// publications, and the providers' governance: proposals and votes that
+// admit and remove providers and change the validator set, which
+// ApplyBlock reports as validator updates) over the Merkle state.
+//
+// App implements core.App, the engine-neutral boundary: an engine hands
+// it ordered blocks of operations with their height and time, and gets
+// results, domain events (ledger.Event), validator updates and the state
+// root back. It imports no consensus engine: cometledger adapts it to
+// CometBFT's ABCI, memledger drives it in memory, and other engines
+// replay their final blocks through it.
 //
 // It reads no clock, no randomness and no map order: block time comes from
-// the header, and every input is an operation in a block. A rejected
+// the block, and every input is an operation in a block. A rejected
 // operation is a result code with a stable reason (op.Reason); a Go error
 // is a broken invariant.
 //
 //	st, _ := state.Open(dir)
 //	app := registry.New("local", st, logger)
-//	// hand app to the ledger engine (cometledger) as its ABCI application
+//	l, err := cometledger.Start(cfg, app, logger) // or memledger.New(app, ...)
 package registry
 
 import (
@@ -26,10 +32,9 @@ import (
 	"slices"
 	"sync/atomic"
 
-	abci "github.com/cometbft/cometbft/abci/types"
-	cmtcrypto "github.com/cometbft/cometbft/proto/tendermint/crypto"
-
 	"github.com/bias-iot/bias/internal/contract"
+	"github.com/bias-iot/bias/internal/ledger"
+	"github.com/bias-iot/bias/internal/ledger/core"
 	"github.com/bias-iot/bias/internal/state"
 	"github.com/bias-iot/bias/op"
 	"github.com/bias-iot/bias/record"
@@ -38,20 +43,16 @@ import (
 // Codespace marks bias's result codes.
 const Codespace = "bias"
 
-// ProofOpType names bias's proof operations in query responses.
-const ProofOpType = "ics23:iavl"
-
-// App is the ABCI application.
+// App is the registry's state machine; it implements core.App.
 type App struct {
-	abci.BaseApplication
 	network string
 	st      *state.Store
 	ops     *opCache
 	log     *slog.Logger
 
-	// block under construction (consensus connection only)
+	// block under construction (the engine's block goroutine only)
 	block blockInfo
-	// time of the last finalized block, for CheckTx (any goroutine)
+	// time of the last applied block, for Check (any goroutine)
 	lastBlockTime atomic.Int64
 
 	programs *contract.Cache
@@ -76,7 +77,7 @@ func (a *App) program(c *record.Contract) (*contract.Program, error) {
 // node's access decisions to share.
 func (a *App) Programs() *contract.Cache { return a.programs }
 
-var _ abci.Application = (*App)(nil)
+var _ core.App = (*App)(nil)
 
 // New creates the application for network over st.
 func New(network string, st *state.Store, log *slog.Logger, opts ...Option) *App {
@@ -90,26 +91,17 @@ func New(network string, st *state.Store, log *slog.Logger, opts ...Option) *App
 // Network returns the network id.
 func (a *App) Network() string { return a.network }
 
-// Info tells CometBFT what the application has committed.
-func (a *App) Info(context.Context, *abci.RequestInfo) (*abci.ResponseInfo, error) {
-	return &abci.ResponseInfo{
-		Data:             "bias registry",
-		Version:          "1",
-		AppVersion:       a.appVersion(),
-		LastBlockHeight:  a.st.Version(),
-		LastBlockAppHash: a.st.Hash(),
-	}, nil
+// Info tells the engine what the application has committed.
+func (a *App) Info(context.Context) (core.Info, error) {
+	return core.Info{AppVersion: a.appVersion(), Height: a.st.Version(), AppHash: a.st.Hash()}, nil
 }
 
 // InitChain writes the genesis providers.
-func (a *App) InitChain(_ context.Context, req *abci.RequestInitChain) (*abci.ResponseInitChain, error) {
-	if req.ChainId != a.network {
-		return nil, fmt.Errorf("genesis chain id %q differs from the network %q", req.ChainId, a.network)
+func (a *App) InitChain(_ context.Context, req core.Genesis) ([]byte, error) {
+	if req.ChainID != a.network {
+		return nil, fmt.Errorf("genesis chain id %q differs from the network %q", req.ChainID, a.network)
 	}
-	if req.InitialHeight > 1 {
-		return nil, errors.New("initial height above 1 is not supported")
-	}
-	g, err := ParseGenesis(req.AppStateBytes)
+	g, err := ParseGenesis(req.AppState)
 	if err != nil {
 		return nil, err
 	}
@@ -140,13 +132,13 @@ func (a *App) InitChain(_ context.Context, req *abci.RequestInitChain) (*abci.Re
 	if err := a.st.Set(record.GovernanceKey(), b); err != nil {
 		return nil, err
 	}
-	return &abci.ResponseInitChain{AppHash: a.st.WorkingHash()}, nil
+	return a.st.WorkingHash(), nil
 }
 
 // genesisGovernance is the first governance record: the founding
 // providers, CometBFT's genesis validators (each assigned to the
 // provider that names it) and the parameters.
-func genesisGovernance(g *Genesis, vals []abci.ValidatorUpdate) (*record.Governance, error) {
+func genesisGovernance(g *Genesis, vals []core.ValidatorUpdate) (*record.Governance, error) {
 	gov := &record.Governance{Params: op.DefaultParams()}
 	if g.Params != nil {
 		gov.Params = *g.Params
@@ -155,7 +147,7 @@ func genesisGovernance(g *Genesis, vals []abci.ValidatorUpdate) (*record.Governa
 		return nil, fmt.Errorf("genesis: at most %d validators", MaxValidators)
 	}
 	for _, v := range vals {
-		pk := v.PubKey.GetEd25519()
+		pk := v.PubKey
 		if len(pk) != 32 || v.Power <= 0 || v.Power > op.MaxValidatorPower {
 			return nil, fmt.Errorf("genesis validator %X: an Ed25519 key with a power of 1 to %d", pk, int64(op.MaxValidatorPower))
 		}
@@ -192,10 +184,10 @@ func (a *App) decode(tx []byte, h [32]byte) (*op.Signed, error) {
 }
 
 // Precheck checks an operation against the last committed state, as
-// CheckTx does, and may run on many goroutines at once: a node calls it
+// Check does, and may run on many goroutines at once: a node calls it
 // on each submission before handing the operation to the ledger, which
 // spreads signature verification over all cores (CheckTx then finds the
-// result in the cache). A rejection is an *op.Error.
+// result in the cache: CheckTx on CometBFT). A rejection is an *op.Error.
 func (a *App) Precheck(tx []byte) error {
 	h := sha256.Sum256(tx)
 	snap := a.st.Latest()
@@ -210,7 +202,7 @@ func (a *App) Precheck(tx []byte) error {
 	}
 	// The next block's height; its time is unknown, so the last block's
 	// is the best estimate (a ticket expiring in between is caught in
-	// FinalizeBlock).
+	// ApplyBlock).
 	_, key, err := a.execute(snap, h, s, blockInfo{Height: snap.Version() + 1, Time: a.lastTime()}, false)
 	if err == nil {
 		a.ops.put(h, s, key, len(tx))
@@ -219,7 +211,7 @@ func (a *App) Precheck(tx []byte) error {
 }
 
 // SetLastBlockTime tells the application the time of the last committed
-// block (Unix ns), for CheckTx's estimate before the next block; a node
+// block (Unix ns), for Check's estimate before the next block; a node
 // calls it on start.
 func (a *App) SetLastBlockTime(ns int64) {
 	if a.lastBlockTime.Load() == 0 {
@@ -227,33 +219,34 @@ func (a *App) SetLastBlockTime(ns int64) {
 	}
 }
 
-// CheckTx admits to the mempool the operations that would apply to the
+// Check admits to the mempool the operations that would apply to the
 // last committed state, and those whose rejection a block not yet seen
 // here could lift (see deferred): they are checked again after each block
-// and decided in the block that includes them.
-func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.ResponseCheckTx, error) {
-	err := a.Precheck(req.Tx)
+// and decided in the block that includes them. A deferred operation is
+// admitted with Reason "deferred: " and the rejection it may outgrow.
+func (a *App) Check(_ context.Context, tx []byte) core.CheckResult {
+	err := a.Precheck(tx)
 	if isDeferred(err) {
-		return &abci.ResponseCheckTx{Code: 0, Info: "deferred: " + err.Error()}, nil
+		return core.CheckResult{Reason: "deferred: " + err.Error()}
 	}
 	if err != nil {
 		r, msg, ierr := classify(err)
 		if ierr != nil {
 			a.log.Error("check tx failed", "err", ierr)
 		}
-		return &abci.ResponseCheckTx{Code: r.Code(), Codespace: Codespace, Log: msg, Info: string(r)}, nil
+		return core.CheckResult{Code: r.Code(), Codespace: Codespace, Log: msg, Reason: string(r)}
 	}
-	return &abci.ResponseCheckTx{Code: 0}, nil
+	return core.CheckResult{}
 }
 
 func (a *App) lastTime() int64 { return a.lastBlockTime.Load() }
 
-// FinalizeBlock applies a decided block's operations in order. The same
-// checks as CheckTx run again: a proposer can include anything.
-func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (*abci.ResponseFinalizeBlock, error) {
+// ApplyBlock applies a decided block's operations in order. The same
+// checks as Check run again: a proposer can include anything.
+func (a *App) ApplyBlock(_ context.Context, req core.Block) (*core.BlockResult, error) {
 	a.block = blockInfo{Height: req.Height, Time: req.Time.UnixNano()}
 	a.lastBlockTime.Store(a.block.Time)
-	events, params, err := a.upgradeAt(req.Height)
+	events, version, err := a.upgradeAt(req.Height)
 	if err != nil {
 		return nil, fmt.Errorf("block %d: %w", req.Height, err)
 	}
@@ -267,7 +260,7 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 		return nil, err
 	}
 	a.block.Gov = before
-	res := make([]*abci.ExecTxResult, len(req.Txs))
+	res := make([]core.TxResult, len(req.Txs))
 	for i, tx := range req.Txs {
 		r, err := a.deliver(tx)
 		if err != nil {
@@ -279,14 +272,14 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	if err != nil {
 		return nil, err
 	}
-	return &abci.ResponseFinalizeBlock{TxResults: res, ValidatorUpdates: vals, ConsensusParamUpdates: params, Events: events, AppHash: a.st.WorkingHash()}, nil
+	return &core.BlockResult{TxResults: res, ValidatorUpdates: vals, AppVersion: version, Events: events, AppHash: a.st.WorkingHash()}, nil
 }
 
-// validatorUpdates tells CometBFT how the block changed the validator
+// validatorUpdates tells the engine how the block changed the validator
 // set: the difference between the governance record before the block
 // and after it (one update per key, however many proposals touched it).
 // CometBFT applies them from height H+2.
-func (a *App) validatorUpdates(before *record.Governance) ([]abci.ValidatorUpdate, error) {
+func (a *App) validatorUpdates(before *record.Governance) ([]core.ValidatorUpdate, error) {
 	after, err := getGovernance(a.st)
 	if err != nil || before == nil || after == nil {
 		return nil, err
@@ -294,7 +287,7 @@ func (a *App) validatorUpdates(before *record.Governance) ([]abci.ValidatorUpdat
 	return validatorDiff(before, after), nil
 }
 
-func (a *App) deliver(tx []byte) (*abci.ExecTxResult, error) {
+func (a *App) deliver(tx []byte) (core.TxResult, error) {
 	h := sha256.Sum256(tx)
 	// Every node checks a large operation's signer first, whatever its
 	// cache holds (a cache is one node's, never a reason for a result).
@@ -311,10 +304,10 @@ func (a *App) deliver(tx []byte) (*abci.ExecTxResult, error) {
 	if err != nil {
 		r, msg, ierr := classify(err)
 		if ierr != nil {
-			return nil, ierr
+			return core.TxResult{}, ierr
 		}
 		a.observeCommitted(s, r, nil)
-		return &abci.ExecTxResult{Code: r.Code(), Codespace: Codespace, Log: msg, Info: string(r)}, nil
+		return core.TxResult{Code: r.Code(), Codespace: Codespace, Log: msg, Reason: string(r)}, nil
 	}
 	for _, w := range out.writes {
 		var err error
@@ -324,15 +317,15 @@ func (a *App) deliver(tx []byte) (*abci.ExecTxResult, error) {
 			err = a.st.Set(w.key, w.value)
 		}
 		if err != nil {
-			return nil, err
+			return core.TxResult{}, err
 		}
 	}
 	data, err := op.Marshal(out.result)
 	if err != nil {
-		return nil, err
+		return core.TxResult{}, err
 	}
 	a.observeCommitted(s, op.ReasonOK, out.moves)
-	return &abci.ExecTxResult{Code: 0, Data: data, Info: string(op.ReasonOK), Events: out.events}, nil
+	return core.TxResult{Code: 0, Data: data, Reason: string(op.ReasonOK), Events: out.events}, nil
 }
 
 // classify splits a rejection (reason, safe message) from a broken
@@ -346,18 +339,18 @@ func classify(err error) (op.Reason, string, error) {
 }
 
 // Commit saves the block's state as a new version.
-func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit, error) {
+func (a *App) Commit(context.Context) (*core.CommitResult, error) {
 	_, h, err := a.st.Commit()
 	if err != nil {
 		return nil, err
 	}
-	return &abci.ResponseCommit{RetainHeight: a.retain.height(h)}, nil
+	return &core.CommitResult{RetainHeight: a.retain.height(h)}, nil
 }
 
 // Query reads committed state, at a height (0: the latest), with an ICS23
-// proof on request. A proof for height H verifies against the app hash in
-// the header of block H+1.
-func (a *App) Query(_ context.Context, req *abci.RequestQuery) (*abci.ResponseQuery, error) {
+// proof on request (the serialized CommitmentProof). A proof for height H
+// verifies against the app hash in the header of block H+1.
+func (a *App) Query(_ context.Context, req ledger.Query) (*ledger.QueryResult, error) {
 	snap := a.st.Latest()
 	if req.Height != 0 && req.Height != snap.Version() {
 		var err error
@@ -367,7 +360,7 @@ func (a *App) Query(_ context.Context, req *abci.RequestQuery) (*abci.ResponseQu
 	}
 	switch req.Path {
 	case record.QueryKey:
-		resp := &abci.ResponseQuery{Key: req.Data, Height: snap.Version()}
+		resp := &ledger.QueryResult{Key: req.Data, Height: snap.Version()}
 		if !req.Prove {
 			v, err := snap.Get(req.Data)
 			if err != nil {
@@ -384,8 +377,7 @@ func (a *App) Query(_ context.Context, req *abci.RequestQuery) (*abci.ResponseQu
 		if err != nil {
 			return nil, err
 		}
-		resp.Value = v
-		resp.ProofOps = &cmtcrypto.ProofOps{Ops: []cmtcrypto.ProofOp{{Type: ProofOpType, Key: req.Data, Data: pb}}}
+		resp.Value, resp.Proof = v, pb
 		return resp, nil
 	case record.QueryPrefix:
 		if len(req.Data) == 0 {
@@ -404,7 +396,7 @@ func (a *App) Query(_ context.Context, req *abci.RequestQuery) (*abci.ResponseQu
 		if err != nil {
 			return nil, err
 		}
-		return &abci.ResponseQuery{Value: b, Height: snap.Version()}, nil
+		return &ledger.QueryResult{Value: b, Height: snap.Version()}, nil
 	}
 	return queryError(op.ReasonInvalidField, "unknown query path"), nil
 }
@@ -420,6 +412,6 @@ func prefixEnd(p []byte) []byte {
 	return nil
 }
 
-func queryError(r op.Reason, msg string) *abci.ResponseQuery {
-	return &abci.ResponseQuery{Code: r.Code(), Codespace: Codespace, Log: msg, Info: string(r)}
+func queryError(r op.Reason, msg string) *ledger.QueryResult {
+	return &ledger.QueryResult{Code: r.Code(), Log: msg, Reason: string(r)}
 }

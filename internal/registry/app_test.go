@@ -14,10 +14,9 @@ import (
 	"testing"
 	"time"
 
-	abci "github.com/cometbft/cometbft/abci/types"
-
 	"github.com/bias-iot/bias/cose"
 	"github.com/bias-iot/bias/did"
+	"github.com/bias-iot/bias/internal/ledger/core"
 	"github.com/bias-iot/bias/internal/state"
 	"github.com/bias-iot/bias/internal/state/statetest"
 	"github.com/bias-iot/bias/op"
@@ -26,7 +25,7 @@ import (
 
 const network = "local"
 
-// chain drives an App directly through ABCI, as CometBFT would.
+// chain drives an App directly through core.App, as an engine would.
 type chain struct {
 	t      testing.TB
 	app    *App
@@ -94,13 +93,13 @@ func newChain(t testing.TB, appState []byte, opts ...Option) *chain {
 	if err := json.Unmarshal(appState, &g); err != nil {
 		t.Fatal(err)
 	}
-	var vals []abci.ValidatorUpdate
+	var vals []core.ValidatorUpdate
 	for _, p := range g.Providers {
 		if p.Validator != nil {
-			vals = append(vals, abci.Ed25519ValidatorUpdate(p.Validator, 10))
+			vals = append(vals, core.ValidatorUpdate{PubKey: p.Validator, Power: 10})
 		}
 	}
-	if _, err := c.app.InitChain(context.Background(), &abci.RequestInitChain{ChainId: network, InitialHeight: 1, AppStateBytes: appState, Time: c.time, Validators: vals}); err != nil {
+	if _, err := c.app.InitChain(context.Background(), core.Genesis{ChainID: network, AppState: appState, Time: c.time, Validators: vals}); err != nil {
 		t.Fatal(err)
 	}
 	c.block()
@@ -109,7 +108,7 @@ func newChain(t testing.TB, appState []byte, opts ...Option) *chain {
 
 // block finalizes and commits a block of txs and returns the results and
 // the app hash.
-func (c *chain) block(txs ...[]byte) ([]*abci.ExecTxResult, []byte) {
+func (c *chain) block(txs ...[]byte) ([]core.TxResult, []byte) {
 	c.t.Helper()
 	resp := c.finalize(txs...)
 	return resp.TxResults, resp.AppHash
@@ -117,15 +116,15 @@ func (c *chain) block(txs ...[]byte) ([]*abci.ExecTxResult, []byte) {
 
 // finalize finalizes and commits a block of txs and returns
 // FinalizeBlock's response.
-func (c *chain) finalize(txs ...[]byte) *abci.ResponseFinalizeBlock {
+func (c *chain) finalize(txs ...[]byte) *core.BlockResult {
 	c.t.Helper()
 	c.height++
 	c.time = c.time.Add(time.Second)
-	resp, err := c.app.FinalizeBlock(context.Background(), &abci.RequestFinalizeBlock{Txs: txs, Height: c.height, Time: c.time})
+	resp, err := c.app.ApplyBlock(context.Background(), core.Block{Txs: txs, Height: c.height, Time: c.time})
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	if _, err := c.app.Commit(context.Background(), &abci.RequestCommit{}); err != nil {
+	if _, err := c.app.Commit(context.Background()); err != nil {
 		c.t.Fatal(err)
 	}
 	if !bytes.Equal(resp.AppHash, c.st.Hash()) {
@@ -134,12 +133,8 @@ func (c *chain) finalize(txs ...[]byte) *abci.ResponseFinalizeBlock {
 	return resp
 }
 
-func (c *chain) checkTx(tx []byte) *abci.ResponseCheckTx {
-	r, err := c.app.CheckTx(context.Background(), &abci.RequestCheckTx{Tx: tx})
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	return r
+func (c *chain) checkTx(tx []byte) core.CheckResult {
+	return c.app.Check(context.Background(), tx)
 }
 
 func register(t *testing.T, prov did.DID, alg cose.Alg) ([]byte, did.DID, cose.Signer) {
@@ -167,7 +162,7 @@ func sign(t *testing.T, s cose.Signer, kid did.DID, p op.Payload) []byte {
 	return tx
 }
 
-func reason(r *abci.ExecTxResult) op.Reason { return op.ReasonFromCode(r.Code) }
+func reason(r core.TxResult) op.Reason { return op.ReasonFromCode(r.Code) }
 
 func TestEmptyBlocksKeepAppHash(t *testing.T) {
 	app, ps := genesis(t, 1)
@@ -294,7 +289,7 @@ func TestAliasIndex(t *testing.T) {
 		s, _, _ := cose.GenerateKey(cose.AlgEdDSA)
 		return op.KeyFrom("k1", s.Public())
 	}
-	enroll := func(items ...op.EnrollEntry) *abci.ExecTxResult {
+	enroll := func(items ...op.EnrollEntry) core.TxResult {
 		tx := sign(t, p.signer, p.kid, op.Payload{Type: op.TypeEnroll, Enroll: &op.Enroll{Provider: p.kid.Base().String(), Items: items}})
 		res, _ := c.block(tx)
 		return res[0]
@@ -433,7 +428,7 @@ func TestCheckTxDefersWhatANewerBlockCouldLift(t *testing.T) {
 	validate := sign(t, ps[0].signer, ps[0].kid, op.Payload{Type: op.TypeValidate, Status: &op.Status{DID: dev.String(), Version: 1}})
 	update := sign(t, s, dev.WithFragment("k1"), op.Payload{Type: op.TypeUpdate, Update: &op.Update{DID: dev.String(), Version: 1,
 		Doc: op.Document{Keys: []op.Key{op.KeyFrom("k1", s.Public())}}}})
-	if r := a.checkTx(validate); r.Code != 0 || r.Info != "" {
+	if r := a.checkTx(validate); r.Code != 0 || r.Reason != "" {
 		t.Fatalf("a: %+v", r)
 	}
 	for _, tx := range [][]byte{validate, update} {
@@ -441,7 +436,7 @@ func TestCheckTxDefersWhatANewerBlockCouldLift(t *testing.T) {
 			t.Fatalf("b's precheck: %v", err)
 		}
 	}
-	if r := b.checkTx(validate); r.Code != 0 || !strings.HasPrefix(r.Info, "deferred: unknown-entity") {
+	if r := b.checkTx(validate); r.Code != 0 || !strings.HasPrefix(r.Reason, "deferred: unknown-entity") {
 		t.Fatalf("b's CheckTx of the provider's validation: %+v", r)
 	}
 	// Only an authenticated signer (a provider's admin key) is deferred:
@@ -468,8 +463,9 @@ func TestCheckTxDefersWhatANewerBlockCouldLift(t *testing.T) {
 	}
 	// b commits the registration: the validation now applies.
 	b.block(reg)
-	if r, err := b.app.CheckTx(context.Background(), &abci.RequestCheckTx{Tx: validate, Type: abci.CheckTxType_Recheck}); err != nil || r.Code != 0 || r.Info != "" {
-		t.Fatalf("recheck: %+v %v", r, err)
+	// The mempool's recheck after the block is this same Check.
+	if r := b.checkTx(validate); r.Code != 0 || r.Reason != "" {
+		t.Fatalf("recheck: %+v", r)
 	}
 	if res, _ := b.block(validate); res[0].Code != 0 {
 		t.Fatalf("validate: %s", res[0].Log)
@@ -502,7 +498,7 @@ func TestCheckTxDefersWhatANewerBlockCouldLift(t *testing.T) {
 			t.Errorf("%s: CheckTx %s (%s), want %s", name, op.ReasonFromCode(r.Code), r.Log, c.want)
 		}
 	}
-	if r := b.checkTx(other); r.Code != 0 || r.Info != "" {
+	if r := b.checkTx(other); r.Code != 0 || r.Reason != "" {
 		t.Fatalf("the provider's revocation of the current version: %+v", r)
 	}
 }

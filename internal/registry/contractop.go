@@ -4,8 +4,7 @@ import (
 	"bytes"
 	"strconv"
 
-	abci "github.com/cometbft/cometbft/abci/types"
-
+	"github.com/bias-iot/bias/internal/ledger"
 	"github.com/bias-iot/bias/op"
 	"github.com/bias-iot/bias/record"
 )
@@ -65,7 +64,7 @@ func (x *executor) commitContract(prov *record.Provider, next *record.Contract) 
 	out := &outcome{
 		writes: []write{{record.ContractKey(c.Provider, c.Name), b}, {record.ContractVersionKey(c.Provider, c.Name, next.Version), b}},
 		result: record.Result{DID: c.Provider, Version: next.Version, Status: next.Kind},
-		events: []abci.Event{ledgerEvent(record.EventContract, []record.Attr{
+		events: []ledger.Event{ledgerEvent(record.EventContract, []record.Attr{
 			{Key: "provider", Value: c.Provider}, {Key: "name", Value: c.Name},
 			{Key: "kind", Value: next.Kind}, {Key: "version", Value: strconv.FormatUint(next.Version, 10)},
 		})},

@@ -1,8 +1,7 @@
 package registry
 
 import (
-	abci "github.com/cometbft/cometbft/abci/types"
-
+	"github.com/bias-iot/bias/internal/ledger"
 	"github.com/bias-iot/bias/op"
 	"github.com/bias-iot/bias/record"
 )
@@ -33,6 +32,6 @@ func (x *executor) credentialStatus() (*outcome, error) {
 	return &outcome{
 		writes: []write{{key, b}},
 		result: record.Result{DID: cs.Provider},
-		events: []abci.Event{ledgerEvent(record.EventCredential, []record.Attr{{Key: "provider", Value: cs.Provider}, {Key: "id", Value: cs.ID}})},
+		events: []ledger.Event{ledgerEvent(record.EventCredential, []record.Attr{{Key: "provider", Value: cs.Provider}, {Key: "id", Value: cs.ID}})},
 	}, nil
 }

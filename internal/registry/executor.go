@@ -4,8 +4,7 @@ import (
 	"fmt"
 	"slices"
 
-	abci "github.com/cometbft/cometbft/abci/types"
-
+	"github.com/bias-iot/bias/internal/ledger"
 	"github.com/bias-iot/bias/internal/state"
 	"github.com/bias-iot/bias/legacyid"
 	"github.com/bias-iot/bias/op"
@@ -33,7 +32,7 @@ type outcome struct {
 	revokedPairwise int // pairwise DIDs a revocation took with it (pairwise.go)
 	writes          []write
 	result          record.Result
-	events          []abci.Event
+	events          []ledger.Event
 	// moves are the entities' changes of status, for the observer.
 	moves []Move
 }
@@ -127,7 +126,7 @@ func (x *executor) commitEntity(prev, e *record.Entity, typ string) (*outcome, e
 	out := &outcome{
 		writes: append([]write{{record.EntityKey(e.DID), b}}, index...),
 		result: record.Result{DID: e.DID, Version: e.Version, Status: e.Status},
-		events: []abci.Event{entityEvent(typ, e)},
+		events: []ledger.Event{entityEvent(typ, e)},
 		moves:  []Move{{Kind: e.Kind, To: e.Status}},
 	}
 	if prev != nil {
@@ -228,14 +227,14 @@ func read[T any](st state.Reader, key []byte, decode func([]byte) (*T, error)) (
 }
 
 // ledgerEvent renders an event with indexed attributes.
-func ledgerEvent(typ string, attrs []record.Attr) abci.Event {
-	ev := abci.Event{Type: typ}
+func ledgerEvent(typ string, attrs []record.Attr) ledger.Event {
+	ev := ledger.Event{Type: typ}
 	for _, a := range attrs {
-		ev.Attributes = append(ev.Attributes, abci.EventAttribute{Key: a.Key, Value: a.Value, Index: true})
+		ev.Attrs = append(ev.Attrs, ledger.Attr{Key: a.Key, Value: a.Value})
 	}
 	return ev
 }
 
-func entityEvent(typ string, e *record.Entity) abci.Event {
+func entityEvent(typ string, e *record.Entity) ledger.Event {
 	return ledgerEvent(record.EventEntity, record.EntityEvent{Op: typ, DID: e.DID, Provider: e.Provider, Status: e.Status, Version: e.Version}.Attrs())
 }

@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"strings"
 
-	abci "github.com/cometbft/cometbft/abci/types"
-
+	"github.com/bias-iot/bias/internal/ledger"
+	"github.com/bias-iot/bias/internal/ledger/core"
 	"github.com/bias-iot/bias/internal/state"
 	"github.com/bias-iot/bias/op"
 	"github.com/bias-iot/bias/record"
@@ -161,15 +161,15 @@ func (x *executor) decideProposal(g *record.Governance, rec *record.Proposal, ma
 		{Key: "provider", Value: x.s.Payload.Gov.Provider}, {Key: "status", Value: rec.Status},
 		{Key: "approvals", Value: strconv.Itoa(n)}, {Key: "providers", Value: strconv.Itoa(len(g.Providers))},
 	})
-	out.events = append([]abci.Event{ev}, out.events...)
+	out.events = append([]ledger.Event{ev}, out.events...)
 	return out, nil
 }
 
 // changeSet is what an executed proposal writes.
 type changeSet struct {
 	writes     []write
-	validators []abci.ValidatorUpdate
-	events     []abci.Event
+	validators []core.ValidatorUpdate
+	events     []ledger.Event
 	admitted   string // the DID of an admitted provider
 }
 
@@ -293,7 +293,7 @@ func (x *executor) change(g *record.Governance, p *op.Proposal, id string) (*cha
 	}
 	cs.validators = validatorDiff(g, next)
 	for _, u := range cs.validators {
-		attrs = append(attrs, record.Attr{Key: "validator", Value: fmt.Sprintf("%X:%d", u.PubKey.GetEd25519(), u.Power)})
+		attrs = append(attrs, record.Attr{Key: "validator", Value: fmt.Sprintf("%X:%d", u.PubKey, u.Power)})
 	}
 	b, err := op.Marshal(next)
 	if err != nil {
@@ -369,7 +369,7 @@ func safeValidatorChange(cur, next *record.Governance) error {
 	}
 	var moved int64
 	for _, u := range diff {
-		old, _ := cur.Validator(u.PubKey.GetEd25519())
+		old, _ := cur.Validator(u.PubKey)
 		d := u.Power - old.Power
 		if d < 0 {
 			d = -d
@@ -395,23 +395,23 @@ func safeValidatorChange(cur, next *record.Governance) error {
 	return nil
 }
 
-// validatorDiff is what CometBFT must be told to go from cur's validator
-// set to next's, sorted by key: new and changed powers, and 0 for a key
+// validatorDiff is what the engine (CometBFT) must be told to go from
+// cur's validator set to next's, sorted by key: new and changed powers, and 0 for a key
 // that left.
-func validatorDiff(cur, next *record.Governance) []abci.ValidatorUpdate {
-	var out []abci.ValidatorUpdate
+func validatorDiff(cur, next *record.Governance) []core.ValidatorUpdate {
+	var out []core.ValidatorUpdate
 	for _, v := range next.Validators {
 		if old, ok := cur.Validator(v.PubKey); !ok || old.Power != v.Power {
-			out = append(out, abci.Ed25519ValidatorUpdate(v.PubKey, v.Power))
+			out = append(out, core.ValidatorUpdate{PubKey: v.PubKey, Power: v.Power})
 		}
 	}
 	for _, v := range cur.Validators {
 		if _, ok := next.Validator(v.PubKey); !ok {
-			out = append(out, abci.Ed25519ValidatorUpdate(v.PubKey, 0))
+			out = append(out, core.ValidatorUpdate{PubKey: v.PubKey})
 		}
 	}
-	slices.SortFunc(out, func(a, b abci.ValidatorUpdate) int {
-		return bytes.Compare(a.PubKey.GetEd25519(), b.PubKey.GetEd25519())
+	slices.SortFunc(out, func(a, b core.ValidatorUpdate) int {
+		return bytes.Compare(a.PubKey, b.PubKey)
 	})
 	return out
 }

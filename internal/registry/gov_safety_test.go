@@ -8,9 +8,9 @@ import (
 	"testing"
 
 	"github.com/bias-iot/bias/cose"
+	"github.com/bias-iot/bias/internal/ledger/core"
 	"github.com/bias-iot/bias/op"
 	"github.com/bias-iot/bias/record"
-	abci "github.com/cometbft/cometbft/abci/types"
 )
 
 // setPower is a validator.set proposal giving provider p's validator the
@@ -117,9 +117,9 @@ func TestGovReplayDeterminism(t *testing.T) {
 	add(g.vote(d, rid), g.vote(e, rid), g.status(a, op.TypeRevoke, devE.id, 2))
 	add()
 
-	run := func(ch *chain) ([][]byte, [][]abci.ValidatorUpdate) {
+	run := func(ch *chain) ([][]byte, [][]core.ValidatorUpdate) {
 		var hashes [][]byte
-		var vals [][]abci.ValidatorUpdate
+		var vals [][]core.ValidatorUpdate
 		for i, txs := range blocks {
 			resp := ch.finalize(txs...)
 			for j, r := range resp.TxResults {

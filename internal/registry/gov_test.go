@@ -5,10 +5,10 @@ import (
 	"crypto/ed25519"
 	"testing"
 
-	abci "github.com/cometbft/cometbft/abci/types"
-
 	"github.com/bias-iot/bias/cose"
 	"github.com/bias-iot/bias/did"
+	"github.com/bias-iot/bias/internal/ledger"
+	"github.com/bias-iot/bias/internal/ledger/core"
 	"github.com/bias-iot/bias/op"
 	"github.com/bias-iot/bias/record"
 )
@@ -34,7 +34,7 @@ func newGovChain(t *testing.T, n int) *govChain {
 }
 
 // block applies txs, each accepted, and returns FinalizeBlock's response.
-func (g *govChain) block(txs ...[]byte) *abci.ResponseFinalizeBlock {
+func (g *govChain) block(txs ...[]byte) *core.BlockResult {
 	g.t.Helper()
 	resp := g.c.finalize(txs...)
 	for i, r := range resp.TxResults {
@@ -64,16 +64,16 @@ func (g *govChain) governance() *record.Governance {
 }
 
 // updates renders validator updates as key:power.
-func updates(us []abci.ValidatorUpdate) map[string]int64 {
+func updates(us []core.ValidatorUpdate) map[string]int64 {
 	m := map[string]int64{}
 	for _, u := range us {
-		m[string(u.PubKey.GetEd25519())] = u.Power
+		m[string(u.PubKey)] = u.Power
 	}
 	return m
 }
 
-func attr(ev abci.Event, key string) string {
-	for _, a := range ev.Attributes {
+func attr(ev ledger.Event, key string) string {
+	for _, a := range ev.Attrs {
 		if a.Key == key {
 			return a.Value
 		}

@@ -5,8 +5,7 @@ import (
 	"fmt"
 	"strconv"
 
-	abci "github.com/cometbft/cometbft/abci/types"
-
+	"github.com/bias-iot/bias/internal/ledger"
 	"github.com/bias-iot/bias/op"
 	"github.com/bias-iot/bias/record"
 )
@@ -44,7 +43,7 @@ func (x *executor) providerKeys() (*outcome, error) {
 	return &outcome{
 		writes: []write{{record.ProviderKey(prov.DID), b}},
 		result: record.Result{DID: prov.DID, Version: next.KeysVersion},
-		events: []abci.Event{keysEvent(next)},
+		events: []ledger.Event{keysEvent(next)},
 	}, nil
 }
 
@@ -56,7 +55,7 @@ func withKeys(prov *record.Provider, keys []op.Key, threshold uint64) *record.Pr
 }
 
 // keysEvent tells the event stream that a provider's admin keys changed.
-func keysEvent(p *record.Provider) abci.Event {
+func keysEvent(p *record.Provider) ledger.Event {
 	return ledgerEvent(record.EventProvider, []record.Attr{
 		{Key: "provider", Value: p.DID}, {Key: "keysVersion", Value: strconv.FormatUint(p.KeysVersion, 10)},
 		{Key: "keys", Value: strconv.Itoa(len(p.Keys))}, {Key: "threshold", Value: strconv.Itoa(p.Quorum())},

@@ -4,8 +4,7 @@ import (
 	"bytes"
 	"strconv"
 
-	abci "github.com/cometbft/cometbft/abci/types"
-
+	"github.com/bias-iot/bias/internal/ledger"
 	"github.com/bias-iot/bias/op"
 	"github.com/bias-iot/bias/record"
 )
@@ -50,7 +49,7 @@ func (x *executor) publish() (*outcome, error) {
 	return &outcome{
 		writes: []write{{record.ProviderKey(prov.DID), b}},
 		result: record.Result{DID: prov.DID, Version: next.Publication.Version},
-		events: []abci.Event{ledgerEvent(record.EventProvider, []record.Attr{
+		events: []ledger.Event{ledgerEvent(record.EventProvider, []record.Attr{
 			{Key: "provider", Value: prov.DID}, {Key: "version", Value: strconv.FormatUint(next.Publication.Version, 10)},
 		})},
 	}, nil

@@ -618,8 +618,8 @@ func (w *world) rotated(id string) ([]byte, entity) {
 func (w *world) ref(prov provider, name string) string { return prov.kid.Base().String() + "/" + name }
 
 // TestRejections checks each way an operation is refused through the
-// application's ABCI boundary: the stable reason from Precheck (a
-// submission), CheckTx's admission (refused, or deferred), and the result
+// application's engine boundary (core.App): the stable reason from Precheck (a
+// submission), Check's admission (refused, or deferred), and the result
 // in a block (a byzantine proposer may include anything), which leaves
 // the state as it was. The messages of the registry's own refusals are
 // pinned in testdata/rejections.golden (-update rewrites it).
@@ -685,24 +685,24 @@ func refuses(t *testing.T, c *chain, want rejection, tx []byte) string {
 	ck := c.checkTx(tx)
 	switch want.where {
 	case everywhere:
-		if ck.Code != want.reason.Code() || ck.Info != string(want.reason) || ck.Log != oe.Msg {
-			t.Errorf("CheckTx: code %d, info %q, log %q; want %s: %s", ck.Code, ck.Info, ck.Log, want.reason, oe.Msg)
+		if ck.Code != want.reason.Code() || ck.Reason != string(want.reason) || ck.Log != oe.Msg {
+			t.Errorf("CheckTx: code %d, info %q, log %q; want %s: %s", ck.Code, ck.Reason, ck.Log, want.reason, oe.Msg)
 		}
 	case deferredInCheckTx:
-		if ck.Code != 0 || ck.Info != "deferred: "+perr.Error() {
-			t.Errorf("CheckTx: code %d, info %q; want it admitted, deferred: %v", ck.Code, ck.Info, perr)
+		if ck.Code != 0 || ck.Reason != "deferred: "+perr.Error() {
+			t.Errorf("CheckTx: code %d, info %q; want it admitted, deferred: %v", ck.Code, ck.Reason, perr)
 		}
 	case inBlockOnly:
-		if ck.Code != 0 || ck.Info != "" {
-			t.Errorf("CheckTx: code %d, info %q, log %q; want it admitted", ck.Code, ck.Info, ck.Log)
+		if ck.Code != 0 || ck.Reason != "" {
+			t.Errorf("CheckTx: code %d, info %q, log %q; want it admitted", ck.Code, ck.Reason, ck.Log)
 		}
 	}
 
 	before := c.st.Hash()
 	res, after := c.block(tx)
 	r := res[0]
-	if reason(r) != want.reason || r.Info != string(want.reason) || r.Codespace != Codespace {
-		t.Fatalf("FinalizeBlock: %s (info %q): %s; want %s", reason(r), r.Info, r.Log, want.reason)
+	if reason(r) != want.reason || r.Reason != string(want.reason) || r.Codespace != Codespace {
+		t.Fatalf("FinalizeBlock: %s (info %q): %s; want %s", reason(r), r.Reason, r.Log, want.reason)
 	}
 	if oe != nil && r.Log != oe.Msg {
 		t.Errorf("FinalizeBlock says %q, Precheck %q", r.Log, oe.Msg)

@@ -53,18 +53,18 @@ func TestForgedEnrollmentCheckedFirst(t *testing.T) {
 			if err := c.app.Precheck(tx); !errors.As(err, &oe) || oe.Reason != op.ReasonBadSignature {
 				t.Fatalf("Precheck: %v, want bad-signature", err)
 			}
-			if r := c.checkTx(tx); r.Info != string(op.ReasonBadSignature) {
-				t.Fatalf("CheckTx: %s %s", r.Info, r.Log)
+			if r := c.checkTx(tx); r.Reason != string(op.ReasonBadSignature) {
+				t.Fatalf("CheckTx: %s %s", r.Reason, r.Log)
 			}
 			res, _ := c.block(tx)
-			if res[0].Info != string(op.ReasonBadSignature) {
-				t.Fatalf("FinalizeBlock: %s %s", res[0].Info, res[0].Log)
+			if res[0].Reason != string(op.ReasonBadSignature) {
+				t.Fatalf("FinalizeBlock: %s %s", res[0].Reason, res[0].Log)
 			}
 		})
 	}
 	res, _ := c.block(bigEnrollment(t, ps[0], ps[0].signer))
 	if res[0].Code != 0 {
-		t.Fatalf("the provider's batch: %s %s", res[0].Info, res[0].Log)
+		t.Fatalf("the provider's batch: %s %s", res[0].Reason, res[0].Log)
 	}
 }
 

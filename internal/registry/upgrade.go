@@ -5,9 +5,7 @@ import (
 	"slices"
 	"strconv"
 
-	abci "github.com/cometbft/cometbft/abci/types"
-	cmtproto "github.com/cometbft/cometbft/proto/tendermint/types"
-
+	"github.com/bias-iot/bias/internal/ledger"
 	"github.com/bias-iot/bias/op"
 	"github.com/bias-iot/bias/record"
 )
@@ -49,33 +47,34 @@ func (e *ErrUnknownVersion) Error() string {
 
 // upgradeAt applies the upgrade scheduled for block h, at its start: the
 // app version becomes the target, the schedule is cleared, and CometBFT
-// is told the new version (ConsensusParamUpdates.Version.App, which it
+// is told the new version (BlockResult.AppVersion: the ABCI adapter
+// hands it to CometBFT as ConsensusParamUpdates.Version.App, which it
 // puts in the headers from block h+1 on). It returns nothing when no
 // upgrade is due, and an *ErrUnknownVersion when this code does not know
 // the target.
-func (a *App) upgradeAt(h int64) ([]abci.Event, *cmtproto.ConsensusParams, error) {
+func (a *App) upgradeAt(h int64) ([]ledger.Event, uint64, error) {
 	g, err := getGovernance(a.st)
 	if err != nil || g == nil || g.Upgrade == nil || g.Upgrade.Height > h {
-		return nil, nil, err
+		return nil, 0, err
 	}
 	u := *g.Upgrade
 	if u.Version > a.maxVersion {
-		return nil, nil, &ErrUnknownVersion{Upgrade: u, Known: a.maxVersion}
+		return nil, 0, &ErrUnknownVersion{Upgrade: u, Known: a.maxVersion}
 	}
 	g.AppVersion, g.Upgrade = u.Version, nil
 	b, err := op.Marshal(g)
 	if err != nil {
-		return nil, nil, err
+		return nil, 0, err
 	}
 	if err := a.st.Set(record.GovernanceKey(), b); err != nil {
-		return nil, nil, err
+		return nil, 0, err
 	}
 	a.log.Info("app version upgraded", "upgrade", u.Name, "version", u.Version, "height", h)
 	ev := ledgerEvent(record.EventGov, []record.Attr{
 		{Key: "upgraded", Value: u.Name}, {Key: "version", Value: strconv.FormatUint(u.Version, 10)},
 		{Key: "height", Value: strconv.FormatInt(h, 10)}, {Key: "proposal", Value: u.Proposal},
 	})
-	return []abci.Event{ev}, &cmtproto.ConsensusParams{Version: &cmtproto.VersionParams{App: u.Version}}, nil
+	return []ledger.Event{ev}, u.Version, nil
 }
 
 // appVersion is the committed app version (1 before any upgrade, and
@@ -204,7 +203,7 @@ func readDue(st interface{ Get([]byte) ([]byte, error) }, h int64) ([]string, er
 // one bias.gov block event each (expired, kind, provider: the
 // proposer). It reads and writes nothing else: the index stays, as the
 // proposals do.
-func (a *App) expiries(h int64) ([]abci.Event, error) {
+func (a *App) expiries(h int64) ([]ledger.Event, error) {
 	g, err := getGovernance(a.st)
 	if err != nil || g == nil || g.Version() < 2 {
 		return nil, err
@@ -213,7 +212,7 @@ func (a *App) expiries(h int64) ([]abci.Event, error) {
 	if err != nil || ids == nil {
 		return nil, err
 	}
-	var evs []abci.Event
+	var evs []ledger.Event
 	for _, id := range ids {
 		p, err := getProposal(a.st, id)
 		if err != nil {

@@ -8,8 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	abci "github.com/cometbft/cometbft/abci/types"
-
+	"github.com/bias-iot/bias/internal/ledger/core"
 	"github.com/bias-iot/bias/op"
 	"github.com/bias-iot/bias/record"
 )
@@ -126,8 +125,8 @@ func TestUpgradeGatesOpenLimit(t *testing.T) {
 		gov := governanceOf(t, c)
 		switch {
 		case h < upgradeHeight:
-			if gov.Version() != 1 || resp.ConsensusParamUpdates != nil {
-				t.Fatalf("height %d: version %d, params %v", h, gov.Version(), resp.ConsensusParamUpdates)
+			if gov.Version() != 1 || resp.AppVersion != 0 {
+				t.Fatalf("height %d: version %d, block's app version %d", h, gov.Version(), resp.AppVersion)
 			}
 			if h == 4 && (gov.Upgrade == nil || gov.Upgrade.Height != upgradeHeight || gov.Upgrade.Version != 2 || gov.Upgrade.Name != "open-limit") {
 				t.Fatalf("height 4: the upgrade is not scheduled: %+v", gov.Upgrade)
@@ -136,15 +135,15 @@ func TestUpgradeGatesOpenLimit(t *testing.T) {
 			if gov.Version() != 2 || gov.Upgrade != nil {
 				t.Fatalf("at the upgrade height: version %d, upgrade %+v", gov.Version(), gov.Upgrade)
 			}
-			if u := resp.ConsensusParamUpdates; u == nil || u.Version == nil || u.Version.App != 2 {
-				t.Fatalf("FinalizeBlock's consensus param updates %v", u)
+			if resp.AppVersion != 2 {
+				t.Fatalf("ApplyBlock's app version %d, want 2", resp.AppVersion)
 			}
 			if len(resp.Events) != 1 || attr(resp.Events[0], "upgraded") != "open-limit" || attr(resp.Events[0], "version") != "2" {
 				t.Fatalf("upgrade events %+v", resp.Events)
 			}
 		default:
-			if resp.ConsensusParamUpdates != nil {
-				t.Fatalf("height %d: params %v", h, resp.ConsensusParamUpdates)
+			if resp.AppVersion != 0 {
+				t.Fatalf("height %d: block's app version %d", h, resp.AppVersion)
 			}
 		}
 		for j, r := range resp.TxResults {
@@ -157,7 +156,7 @@ func TestUpgradeGatesOpenLimit(t *testing.T) {
 			}
 		}
 	}
-	info, err := c.app.Info(context.Background(), &abci.RequestInfo{})
+	info, err := c.app.Info(context.Background())
 	if err != nil || info.AppVersion != 2 {
 		t.Fatalf("Info: %v, app version %d", err, info.AppVersion)
 	}
@@ -192,7 +191,7 @@ func TestOlderNodeHalts(t *testing.T) {
 			}
 			continue
 		}
-		_, err := old.app.FinalizeBlock(context.Background(), &abci.RequestFinalizeBlock{Txs: txs, Height: h, Time: old.time.Add(1e9)})
+		_, err := old.app.ApplyBlock(context.Background(), core.Block{Txs: txs, Height: h, Time: old.time.Add(1e9)})
 		var uv *ErrUnknownVersion
 		if !errors.As(err, &uv) || uv.Upgrade.Version != 2 || uv.Known != 1 {
 			t.Fatalf("FinalizeBlock at the upgrade height: %v", err)

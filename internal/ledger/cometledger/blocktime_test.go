@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	abci "github.com/cometbft/cometbft/abci/types"
-
 	"github.com/bias-iot/bias/internal/ledger/cometledger"
 	"github.com/bias-iot/bias/internal/node"
 	"github.com/bias-iot/bias/internal/node/nodetest"
@@ -92,7 +90,7 @@ func startNetwork(t *testing.T, n int) []*cometledger.Ledger {
 		name := string(rune('a' + i))
 		l, err := cometledger.Start(cometledger.Config{Home: homes[i], Moniker: name, P2PListen: "tcp://" + addr(i),
 			PersistentPeers: strings.Join(peers, ","), AllowDuplicateIP: true, TimeoutCommit: 10 * time.Millisecond},
-			abci.NewBaseApplication(), nodetest.Logger(t).With("node", name))
+			acceptAll{}, nodetest.Logger(t).With("node", name))
 		if err != nil {
 			t.Fatal(err)
 		}

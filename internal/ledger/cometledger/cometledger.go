@@ -1,6 +1,13 @@
 // Package cometledger implements the ledger interface with CometBFT v0.38
 // embedded in the process: the node runs consensus, p2p and the block
-// store; the application runs behind a per-connection local ABCI client.
+// store; the application, a core.App, runs behind a per-connection local
+// ABCI client through the adapter in abci.go. It is the only package
+// that speaks CometBFT's ABCI types: the registry knows core's.
+//
+//	app := registry.New(network, st, logger) // a core.App
+//	l, err := cometledger.Start(cometledger.Config{Home: home, P2PListen: "tcp://127.0.0.1:0"}, app, logger)
+//	defer l.Close()
+//	res, err := l.Submit(ctx, tx)
 package cometledger
 
 import (
@@ -27,7 +34,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bias-iot/bias/internal/ledger"
-	"github.com/bias-iot/bias/internal/ledger/abciledger"
+	"github.com/bias-iot/bias/internal/ledger/core"
 )
 
 // Config is the engine's part of a node's configuration.
@@ -130,18 +137,19 @@ func cometConfig(c Config) *cmtcfg.Config {
 }
 
 // Start starts a node for app from the home in c, which Init must have
-// prepared. The node replays the blocks the app missed (CometBFT's
-// handshake) before Start returns.
-func Start(c Config, app abci.Application, log *slog.Logger) (*Ledger, error) {
+// prepared; CometBFT drives app through the ABCI adapter (abciApp). The
+// node replays the blocks the app missed (CometBFT's handshake) before
+// Start returns.
+func Start(c Config, app core.App, log *slog.Logger) (*Ledger, error) {
 	cfg := cometConfig(c)
 	if err := cfg.ValidateBasic(); err != nil {
 		return nil, fmt.Errorf("consensus config: %w", err)
 	}
-	info, err := app.Info(context.Background(), &abci.RequestInfo{})
+	info, err := app.Info(context.Background())
 	if err != nil {
 		return nil, err
 	}
-	l := &Ledger{log: log, cfg: cfg, waiters: map[[32]byte][]chan *ledger.Result{}, submitted: map[[32]byte][]byte{}, height: info.LastBlockHeight, tick: make(chan struct{}), lastCommit: time.Now(), obs: c.Observer}
+	l := &Ledger{log: log, cfg: cfg, waiters: map[[32]byte][]chan *ledger.Result{}, submitted: map[[32]byte][]byte{}, height: info.Height, tick: make(chan struct{}), lastCommit: time.Now(), obs: c.Observer}
 	nodeKey, err := p2p.LoadNodeKey(cfg.NodeKeyFile())
 	if err != nil {
 		return nil, fmt.Errorf("load node key: %w", err)
@@ -152,7 +160,7 @@ func Start(c Config, app abci.Application, log *slog.Logger) (*Ledger, error) {
 		lag = 2 * time.Second
 	}
 	n, err := nm.NewNode(cfg, l.signer, nodeKey,
-		proxy.NewConnSyncLocalClientCreator(&shim{Application: app, l: l, maxAge: c.TimeoutCommit + lag}),
+		proxy.NewConnSyncLocalClientCreator(&shim{Application: &abciApp{app: app}, l: l, maxAge: c.TimeoutCommit + lag}),
 		nm.DefaultGenesisDocProviderFunc(cfg), shutdownSafeDBProvider,
 		metricsProvider(cfg.Instrumentation, c.Metrics), slogAdapter{log.With("module", "cometbft")})
 	if err != nil {
@@ -356,7 +364,7 @@ func (l *Ledger) Submit(ctx context.Context, tx []byte) (*ledger.Result, error) 
 	select {
 	case r := <-checked:
 		if r.Code != 0 {
-			return abciledger.Rejection(h, r), nil
+			return rejection(h, r), nil
 		}
 	case <-ctx.Done():
 		return nil, ctx.Err()
@@ -432,7 +440,7 @@ func (l *Ledger) Query(ctx context.Context, q ledger.Query) (*ledger.QueryResult
 	if err != nil {
 		return nil, err
 	}
-	return abciledger.QueryResult(resp), nil
+	return queryResult(resp), nil
 }
 
 // Header implements ledger.Reader.
@@ -568,9 +576,9 @@ func (l *Ledger) block(ctx context.Context, h int64) (*ledger.Block, error) {
 	if len(res.TxsResults) != len(blk.Txs) {
 		return nil, fmt.Errorf("block %d has %d txs and %d results", h, len(blk.Txs), len(res.TxsResults))
 	}
-	out := &ledger.Block{Height: h, Time: blk.Time, Events: abciledger.Events(res.FinalizeBlockEvents)}
+	out := &ledger.Block{Height: h, Time: blk.Time, Events: events(res.FinalizeBlockEvents)}
 	for i, tx := range blk.Txs {
-		out.Results = append(out.Results, abciledger.Result(tx, h, i, res.TxsResults[i]))
+		out.Results = append(out.Results, result(tx, h, i, res.TxsResults[i]))
 	}
 	return out, nil
 }

@@ -8,9 +8,8 @@ import (
 	"testing"
 	"time"
 
-	abci "github.com/cometbft/cometbft/abci/types"
-
 	"github.com/bias-iot/bias/internal/ledger/cometledger"
+	"github.com/bias-iot/bias/internal/ledger/core"
 	"github.com/bias-iot/bias/internal/node"
 	"github.com/bias-iot/bias/internal/node/nodetest"
 )
@@ -18,15 +17,15 @@ import (
 // gate accepts everything except the operation "T" while refuse is set:
 // it stands for a peer that refused an operation it could not check yet.
 type gate struct {
-	abci.BaseApplication
+	acceptAll
 	refuse atomic.Bool
 }
 
-func (g *gate) CheckTx(_ context.Context, req *abci.RequestCheckTx) (*abci.ResponseCheckTx, error) {
-	if g.refuse.Load() && string(req.Tx) == "T" {
-		return &abci.ResponseCheckTx{Code: 1, Log: "not yet"}, nil
+func (g *gate) Check(_ context.Context, tx []byte) core.CheckResult {
+	if g.refuse.Load() && string(tx) == "T" {
+		return core.CheckResult{Code: 1, Log: "not yet"}
 	}
-	return &abci.ResponseCheckTx{}, nil
+	return core.CheckResult{}
 }
 
 // TestResendAfterRefusal: validator B (power 100 of 101, so it proposes
@@ -72,7 +71,7 @@ func TestResendAfterRefusal(t *testing.T) {
 			b := &gate{}
 			b.refuse.Store(true)
 			var ls []*cometledger.Ledger
-			for i, app := range []abci.Application{abci.NewBaseApplication(), b} {
+			for i, app := range []core.App{acceptAll{}, b} {
 				l, err := cometledger.Start(cometledger.Config{Home: homes[i], Moniker: string(rune('a' + i)), P2PListen: "tcp://" + addr(i),
 					PersistentPeers: ids[1-i] + "@" + addr(1-i), AllowDuplicateIP: true, TimeoutCommit: 10 * time.Millisecond,
 					ResendAfter: c.resend}, app, nodetest.Logger(t).With("node", string(rune('a'+i))))

@@ -8,7 +8,6 @@ import (
 	abci "github.com/cometbft/cometbft/abci/types"
 
 	"github.com/bias-iot/bias/internal/ledger"
-	"github.com/bias-iot/bias/internal/ledger/abciledger"
 )
 
 // shim wraps the application to learn, without polling, when blocks
@@ -63,7 +62,7 @@ func (s *shim) CheckTx(ctx context.Context, req *abci.RequestCheckTx) (*abci.Res
 		// Evicted from the mempool by a block that made it invalid: tell
 		// whoever waits for it.
 		h := sha256.Sum256(req.Tx)
-		s.l.notify(h, abciledger.Rejection(h, resp))
+		s.l.notify(h, rejection(h, resp))
 	}
 	return resp, err
 }
@@ -76,7 +75,7 @@ func (s *shim) FinalizeBlock(ctx context.Context, req *abci.RequestFinalizeBlock
 	s.height, s.time = req.Height, req.Time
 	s.pending = s.pending[:0]
 	for i, tx := range req.Txs {
-		s.pending = append(s.pending, abciledger.Result(tx, req.Height, i, resp.TxResults[i]))
+		s.pending = append(s.pending, result(tx, req.Height, i, resp.TxResults[i]))
 	}
 	return resp, nil
 }

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	abci "github.com/cometbft/cometbft/abci/types"
-
 	"github.com/bias-iot/bias/internal/ledger/cometledger"
 	"github.com/bias-iot/bias/internal/node"
 )
@@ -60,7 +58,7 @@ func TestStallWarning(t *testing.T) {
 	var logs lockedBuffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	l, err := cometledger.Start(cometledger.Config{Home: homes[0], P2PListen: "tcp://127.0.0.1:" + strconv.Itoa(port), Moniker: "a",
-		TimeoutCommit: 10 * time.Millisecond, StallWarning: time.Second}, abci.NewBaseApplication(), log)
+		TimeoutCommit: 10 * time.Millisecond, StallWarning: time.Second}, acceptAll{}, log)
 	if err != nil {
 		t.Fatal(err)
 	}

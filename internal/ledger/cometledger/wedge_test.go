@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	abci "github.com/cometbft/cometbft/abci/types"
-
 	"github.com/bias-iot/bias/internal/ledger/cometledger"
 	"github.com/bias-iot/bias/internal/ledger/cometledger/cometledgertest"
 )
@@ -45,7 +43,7 @@ func (v *validator) start() *cometledger.Ledger {
 	v.t.Helper()
 	log := slog.New(slog.NewTextHandler(&v.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	l, err := cometledger.Start(cometledger.Config{Home: v.home, P2PListen: "tcp://127.0.0.1:0", Moniker: "a", WedgeAfter: 300 * time.Millisecond,
-		MaxTimeLag: time.Hour}, abci.NewBaseApplication(), log)
+		MaxTimeLag: time.Hour}, acceptAll{}, log)
 	if err != nil {
 		v.t.Fatal(err)
 	}

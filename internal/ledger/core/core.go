@@ -18,6 +18,7 @@ package core
 
 import (
 	"context"
+	"crypto/sha256"
 	"time"
 
 	"github.com/bias-iot/bias/internal/ledger"
@@ -79,7 +80,9 @@ type TxResult struct {
 	Reason    string // the application's stable reason code
 	Log       string // the application's safe message
 	Data      []byte
-	Events    []ledger.Event
+	// Events are the domain events; an engine that indexes events
+	// (CometBFT) indexes every attribute.
+	Events []ledger.Event
 }
 
 // BlockResult is the outcome of a block.
@@ -110,4 +113,20 @@ type CommitResult struct {
 	// RetainHeight is the lowest block the engine needs to keep (0:
 	// all), as the application's retention asks.
 	RetainHeight int64
+}
+
+// Result is r as the ledger interface reports it: the result of tx, the
+// transaction at index of block height.
+func (r TxResult) Result(tx []byte, height int64, index int) ledger.Result {
+	h := sha256.Sum256(tx)
+	return ledger.Result{
+		Hash: h[:], Height: height, Index: index, Code: r.Code, Codespace: r.Codespace,
+		Reason: r.Reason, Log: r.Log, Data: r.Data, Events: r.Events,
+	}
+}
+
+// Rejection is a refusal by Check of the transaction with hash h, as the
+// ledger interface reports it: a result before any block.
+func (r CheckResult) Rejection(h [32]byte) *ledger.Result {
+	return &ledger.Result{Hash: h[:], Code: r.Code, Codespace: r.Codespace, Reason: r.Reason, Log: r.Log}
 }

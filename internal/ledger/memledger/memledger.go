@@ -1,5 +1,5 @@
 // Package memledger implements the ledger interface in memory, for tests:
-// it drives an ABCI application directly, as the single validator of a
+// it drives a core.App directly, as the single validator of a
 // chain with no consensus, no network and no block store on disk, so that
 // code written against ledger.Ledger can run over a real application
 // without starting CometBFT.
@@ -10,10 +10,10 @@
 //     state is readable; the header of block 1 carries InitChain's app hash.
 //   - The header of block H+1 carries the app hash after block H: a query
 //     proof at height H verifies against Header(H+1).AppHash.
-//   - A transaction that CheckTx refuses is a rejection Result with Height
+//   - A transaction that Check refuses is a rejection Result with Height
 //     0. The same bytes submitted again are ledger.ErrDuplicate while they
 //     wait for a block or once they committed with code 0, as CometBFT's
-//     mempool cache has it; bytes refused by CheckTx or committed with a
+//     mempool cache has it; bytes refused by Check or committed with a
 //     non-zero code may be submitted again. (The cache here never forgets;
 //     CometBFT's forgets the oldest after 100000.)
 //   - Block H is stamped with the genesis time plus H-1 seconds: no wall
@@ -29,9 +29,10 @@
 // There is no PrepareProposal or ProcessProposal: the validator's block is
 // the batch, in submission order.
 //
-// The application sees the calls of CometBFT's per-connection local
-// client: CheckTx, FinalizeBlock and Commit one at a time (CheckTx never
-// during a block, so no recheck is needed), Query on its own beside them.
+// The application sees the calls that CometBFT's per-connection local
+// client makes through cometledger's adapter: Check, ApplyBlock and
+// Commit one at a time (Check never during a block, so no recheck is
+// needed), Query on its own beside them.
 //
 //	st, _ := state.Open(t.TempDir())
 //	app := registry.New("local", st, logger)
@@ -54,25 +55,21 @@ import (
 	"sync"
 	"time"
 
-	abci "github.com/cometbft/cometbft/abci/types"
-	cmtproto "github.com/cometbft/cometbft/proto/tendermint/types"
-	cmttypes "github.com/cometbft/cometbft/types"
-
 	"github.com/bias-iot/bias/internal/ledger"
-	"github.com/bias-iot/bias/internal/ledger/abciledger"
+	"github.com/bias-iot/bias/internal/ledger/core"
 )
 
 // NodeID is the node id that Status reports.
 const NodeID = "mem"
 
-// Ledger is an in-memory ledger over an ABCI application.
+// Ledger is an in-memory ledger over a core.App.
 type Ledger struct {
-	app     abci.Application
+	app     core.App
 	network string
 	genesis time.Time
 	val     ledger.Validator // the single validator, derived from the network
 
-	// exec serialises CheckTx, FinalizeBlock and Commit; query serialises
+	// exec serialises Check, ApplyBlock and Commit; query serialises
 	// Query. Close takes both once it has marked the ledger closed, so
 	// that no call is in the application when Close returns.
 	exec  sync.Mutex
@@ -106,17 +103,17 @@ type pending struct {
 // New starts a ledger for app, which must be fresh (at height 0): it calls
 // InitChain with network as the chain id, appState as the application's
 // genesis state and genesis as the genesis time, then commits block 1.
-func New(app abci.Application, network string, appState []byte, genesis time.Time) (*Ledger, error) {
+func New(app core.App, network string, appState []byte, genesis time.Time) (*Ledger, error) {
 	if network == "" {
 		return nil, errors.New("memledger: empty network")
 	}
 	ctx := context.Background()
-	info, err := app.Info(ctx, &abci.RequestInfo{})
+	info, err := app.Info(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("memledger: info: %w", err)
 	}
-	if info.LastBlockHeight != 0 {
-		return nil, fmt.Errorf("memledger: the application is at height %d; it must be fresh", info.LastBlockHeight)
+	if info.Height != 0 {
+		return nil, fmt.Errorf("memledger: the application is at height %d; it must be fresh", info.Height)
 	}
 	seed := sha256.Sum256([]byte("memledger validator " + network))
 	pub := ed25519.NewKeyFromSeed(seed[:]).Public().(ed25519.PublicKey)
@@ -127,15 +124,14 @@ func New(app abci.Application, network string, appState []byte, genesis time.Tim
 		wake: make(chan struct{}, 1), quit: make(chan struct{}), stopped: make(chan struct{}),
 		seen: map[[32]byte]bool{}, tick: make(chan struct{}),
 	}
-	params := cmttypes.DefaultConsensusParams().ToProto()
-	resp, err := app.InitChain(ctx, &abci.RequestInitChain{
-		Time: l.genesis, ChainId: network, ConsensusParams: &params, InitialHeight: 1,
-		Validators: []abci.ValidatorUpdate{abci.Ed25519ValidatorUpdate(pub, 1)}, AppStateBytes: appState,
+	root, err := app.InitChain(ctx, core.Genesis{
+		Time: l.genesis, ChainID: network, AppState: appState,
+		Validators: []core.ValidatorUpdate{{PubKey: pub, Power: 1}},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("memledger: init chain: %w", err)
 	}
-	l.appHash = resp.AppHash
+	l.appHash = root
 	if _, err := l.makeBlock(nil); err != nil {
 		return nil, fmt.Errorf("memledger: %w", err)
 	}
@@ -213,7 +209,7 @@ func (l *Ledger) Submit(ctx context.Context, tx []byte) (*ledger.Result, error) 
 	}
 }
 
-// check runs CheckTx and puts an admitted transaction into the pool; a
+// check runs Check and puts an admitted transaction into the pool; a
 // refusal is a result, not an error.
 func (l *Ledger) check(ctx context.Context, tx []byte) (*pending, *ledger.Result, error) {
 	h := sha256.Sum256(tx)
@@ -232,15 +228,12 @@ func (l *Ledger) check(ctx context.Context, tx []byte) (*pending, *ledger.Result
 	if err != nil {
 		return nil, nil, err
 	}
-	resp, err := l.app.CheckTx(ctx, &abci.RequestCheckTx{Tx: tx, Type: abci.CheckTxType_New})
+	resp := l.app.Check(ctx, tx)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if err != nil || resp.Code != 0 {
+	if resp.Code != 0 {
 		delete(l.seen, h)
-		if err != nil {
-			return nil, nil, fmt.Errorf("memledger: check tx: %w", err)
-		}
-		return nil, abciledger.Rejection(h, resp), nil
+		return nil, resp.Rejection(h), nil
 	}
 	p := &pending{tx: tx, hash: h, done: make(chan *ledger.Result, 1)}
 	l.pool = append(l.pool, p)
@@ -266,7 +259,7 @@ func (l *Ledger) run() {
 // commitPool makes a block of the pool and the proof block after it, and
 // hands each submitter its result; false once the ledger halted. Every
 // transaction in the pool was checked against the state that the block
-// starts from (CheckTx runs under exec too).
+// starts from (Check runs under exec too).
 func (l *Ledger) commitPool() bool {
 	l.exec.Lock()
 	defer l.exec.Unlock()
@@ -290,7 +283,7 @@ func (l *Ledger) commitPool() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err != nil {
-		// Still under exec: no CheckTx admits anything after this.
+		// Still under exec: no Check admits anything after this.
 		l.halted = fmt.Errorf("memledger: halted: %w", err)
 		for _, p := range append(batch, l.pool...) {
 			p.done <- nil
@@ -308,7 +301,7 @@ func (l *Ledger) commitPool() bool {
 	return true
 }
 
-// makeBlock finalizes and commits the next block with txs and records it;
+// makeBlock applies and commits the next block with txs and records it;
 // the caller holds exec (or is New). An error is a broken invariant of the
 // application.
 func (l *Ledger) makeBlock(txs [][]byte) (*ledger.Block, error) {
@@ -317,36 +310,27 @@ func (l *Ledger) makeBlock(txs [][]byte) (*ledger.Block, error) {
 	appHash, last := l.appHash, l.last
 	l.mu.Unlock()
 	t := l.genesis.Add(time.Duration(height-1) * time.Second)
-	addr, _ := hex.DecodeString(l.val.Address)
-	req := &abci.RequestFinalizeBlock{
-		Txs: txs, Height: height, Time: t, ProposerAddress: addr,
-		Hash: blockHash(l.network, height, t, last, appHash, txs),
-	}
-	if height > 1 {
-		req.DecidedLastCommit = abci.CommitInfo{Votes: []abci.VoteInfo{{
-			Validator: abci.Validator{Address: addr, Power: l.val.Power}, BlockIdFlag: cmtproto.BlockIDFlagCommit,
-		}}}
-	}
+	hash := blockHash(l.network, height, t, last, appHash, txs)
 	ctx := context.Background()
-	resp, err := l.app.FinalizeBlock(ctx, req)
+	resp, err := l.app.ApplyBlock(ctx, core.Block{Txs: txs, Height: height, Time: t})
 	if err != nil {
 		return nil, fmt.Errorf("finalize block %d: %w", height, err)
 	}
 	if len(resp.TxResults) != len(txs) {
 		return nil, fmt.Errorf("block %d has %d txs and %d results", height, len(txs), len(resp.TxResults))
 	}
-	if _, err := l.app.Commit(ctx, &abci.RequestCommit{}); err != nil {
+	if _, err := l.app.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("commit block %d: %w", height, err)
 	}
-	b := ledger.Block{Height: height, Time: t, Events: abciledger.Events(resp.Events)}
+	b := ledger.Block{Height: height, Time: t, Events: resp.Events}
 	for i, tx := range txs {
-		b.Results = append(b.Results, abciledger.Result(tx, height, i, resp.TxResults[i]))
+		b.Results = append(b.Results, resp.TxResults[i].Result(tx, height, i))
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.headers = append(l.headers, ledger.Header{Network: l.network, Height: height, Time: t, AppHash: appHash})
 	l.blocks = append(l.blocks, b)
-	l.appHash, l.last = resp.AppHash, req.Hash
+	l.appHash, l.last = resp.AppHash, hash
 	close(l.tick)
 	l.tick = make(chan struct{})
 	return &b, nil
@@ -375,11 +359,7 @@ func (l *Ledger) Query(ctx context.Context, q ledger.Query) (*ledger.QueryResult
 	if err := l.open(); err != nil {
 		return nil, err
 	}
-	resp, err := l.app.Query(ctx, &abci.RequestQuery{Path: q.Path, Data: q.Data, Height: q.Height, Prove: q.Prove})
-	if err != nil {
-		return nil, err
-	}
-	return abciledger.QueryResult(resp), nil
+	return l.app.Query(ctx, q)
 }
 
 // open is ledger.ErrClosed once Close began.

@@ -11,11 +11,10 @@ import (
 	"testing"
 	"time"
 
-	abci "github.com/cometbft/cometbft/abci/types"
-
 	"github.com/bias-iot/bias/cose"
 	"github.com/bias-iot/bias/did"
 	"github.com/bias-iot/bias/internal/ledger"
+	"github.com/bias-iot/bias/internal/ledger/core"
 	"github.com/bias-iot/bias/internal/ledger/ledgertest"
 	"github.com/bias-iot/bias/internal/ledger/memledger"
 	"github.com/bias-iot/bias/internal/registry/registrytest"
@@ -233,15 +232,25 @@ func TestClose(t *testing.T) {
 	}
 }
 
-// brokenApp fails to finalize any block after the first: a broken
+// brokenApp fails to apply any block after the first: a broken
 // invariant, on which a ledger halts.
-type brokenApp struct{ abci.BaseApplication }
+type brokenApp struct{}
 
-func (brokenApp) FinalizeBlock(ctx context.Context, req *abci.RequestFinalizeBlock) (*abci.ResponseFinalizeBlock, error) {
-	if req.Height > 1 {
+func (brokenApp) Info(context.Context) (core.Info, error)                 { return core.Info{}, nil }
+func (brokenApp) InitChain(context.Context, core.Genesis) ([]byte, error) { return nil, nil }
+func (brokenApp) Check(context.Context, []byte) core.CheckResult          { return core.CheckResult{} }
+func (brokenApp) Commit(context.Context) (*core.CommitResult, error) {
+	return &core.CommitResult{}, nil
+}
+func (brokenApp) Query(context.Context, ledger.Query) (*ledger.QueryResult, error) {
+	return &ledger.QueryResult{}, nil
+}
+
+func (brokenApp) ApplyBlock(_ context.Context, b core.Block) (*core.BlockResult, error) {
+	if b.Height > 1 {
 		return nil, errors.New("state is corrupt")
 	}
-	return abci.BaseApplication{}.FinalizeBlock(ctx, req)
+	return &core.BlockResult{TxResults: make([]core.TxResult, len(b.Txs))}, nil
 }
 
 func TestHaltsOnApplicationError(t *testing.T) {
