@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/accounts/abi/bind"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -50,13 +49,26 @@ func waitReceipt(ctx context.Context, chain Chain, tx common.Hash, poll time.Dur
 		if err == nil {
 			return rc, nil
 		}
-		if !errors.Is(err, ethereum.NotFound) {
-			return nil, err
-		}
+		// NotFound until the block; "transaction indexing is in
+		// progress" while the node indexes: both pass.
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, fmt.Errorf("receipt of %s: %w (last: %w)", tx, ctx.Err(), err)
 		case <-time.After(poll):
 		}
 	}
+}
+
+// GenesisBlock is the EVM block that deployed the anchor contract at
+// addr: bias height 1.
+func GenesisBlock(ctx context.Context, chain Chain, addr common.Address) (uint64, error) {
+	a, err := NewAnchorCaller(addr, chain)
+	if err != nil {
+		return 0, fmt.Errorf("evmledger: %w", err)
+	}
+	gb, err := a.GenesisBlock(&bind.CallOpts{Context: ctx})
+	if err != nil || !gb.IsUint64() {
+		return 0, fmt.Errorf("%w: %s: genesis block: %v", ErrWrongContract, addr, err)
+	}
+	return gb.Uint64(), nil
 }

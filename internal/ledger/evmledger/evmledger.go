@@ -97,6 +97,12 @@ type Config struct {
 	Network string
 	// AppState is the application's genesis document.
 	AppState []byte
+	// Validators is the genesis validator set that InitChain hands the
+	// application, as the network's genesis names it. The EVM engine
+	// has no validators and ignores later changes; the registry keeps
+	// the set in its governance record, so that the same genesis gives
+	// the same state root on every engine.
+	Validators []core.ValidatorUpdate
 	// Contract is the anchor contract's address (Deploy).
 	Contract common.Address
 	// EVMChainID is the EVM chain's id; nil accepts the endpoint's. The

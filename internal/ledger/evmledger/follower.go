@@ -154,7 +154,9 @@ func (l *Ledger) applyEVM(ctx context.Context, n uint64, logs []types.Log) error
 	prev := l.appHash
 	l.mu.Unlock()
 	if h == 1 {
-		root, err := l.app.InitChain(ctx, core.Genesis{ChainID: l.cfg.Network, Time: t, AppState: l.cfg.AppState})
+		root, err := l.app.InitChain(ctx, core.Genesis{
+			ChainID: l.cfg.Network, Time: t, AppState: l.cfg.AppState, Validators: l.cfg.Validators,
+		})
 		if err != nil {
 			return &appError{fmt.Errorf("init chain: %w", err)}
 		}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/eth/ethconfig"
@@ -28,11 +29,12 @@ const chainGenesis = 4_000_000_000
 // simChain is an in-process simulated chain (mainnet gas rules, all forks
 // on) that seals a block whenever asked, or on its own every tick.
 type simChain struct {
-	sim    *simulated.Backend
-	client evmledger.Chain
-	mu     sync.Mutex // serialises sealing
-	stop   chan struct{}
-	done   chan struct{}
+	sim     *simulated.Backend
+	client  evmledger.Chain
+	mu      sync.Mutex // serialises sealing
+	ticking bool       // the chain seals on its own
+	stop    chan struct{}
+	done    chan struct{}
 }
 
 // fund is an account with plenty of ether on the simulated chain.
@@ -56,7 +58,7 @@ func newSimChain(t *testing.T, tick time.Duration, keys ...*ecdsa.PrivateKey) *s
 	sim := simulated.NewBackend(alloc, func(_ *node.Config, ec *ethconfig.Config) {
 		ec.Genesis.Timestamp = chainGenesis
 	})
-	c := &simChain{sim: sim, client: sim.Client().(evmledger.Chain), stop: make(chan struct{}), done: make(chan struct{})}
+	c := &simChain{sim: sim, client: sim.Client().(evmledger.Chain), stop: make(chan struct{}), done: make(chan struct{}), ticking: tick > 0}
 	// The first block: its parent's time plus one second; from then on
 	// the beacon's clock is ahead of the wall clock.
 	if err := sim.AdjustTime(time.Second); err != nil {
@@ -93,12 +95,44 @@ func (c *simChain) seal() {
 	c.sim.Commit()
 }
 
+// sealWhenPending seals a block once the pool holds a transaction.
+func (c *simChain) sealWhenPending(t *testing.T) {
+	t.Helper()
+	for {
+		n, err := c.sim.Client().PendingTransactionCount(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			c.seal()
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
 // deploy deploys the anchor contract of network.
 func (c *simChain) deploy(t *testing.T, key *ecdsa.PrivateKey, network string) evmledger.Config {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	addr, err := evmledger.Deploy(ctx, c.client, key, network, 5*time.Millisecond)
+	type deployed struct {
+		addr common.Address
+		err  error
+	}
+	done := make(chan deployed, 1)
+	go func() {
+		addr, err := evmledger.Deploy(ctx, c.client, key, network, 5*time.Millisecond)
+		done <- deployed{addr, err}
+	}()
+	var d deployed
+	if c.ticking {
+		d = <-done
+	} else {
+		c.sealWhenPending(t) // exactly one block: the deployment's
+		d = <-done
+	}
+	addr, err := d.addr, d.err
 	if err != nil {
 		t.Fatal(err)
 	}
