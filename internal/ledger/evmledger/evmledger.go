@@ -75,6 +75,7 @@ import (
 type Chain interface {
 	bind.ContractBackend
 	ethereum.ChainIDReader
+	HeaderByHash(ctx context.Context, hash common.Hash) (*types.Header, error)
 	TransactionReceipt(ctx context.Context, hash common.Hash) (*types.Receipt, error)
 	BlockReceipts(ctx context.Context, block rpc.BlockNumberOrHash) ([]*types.Receipt, error)
 }
