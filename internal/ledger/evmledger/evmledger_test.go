@@ -15,7 +15,7 @@ import (
 const network = "local"
 
 // newLedger starts an engine over a fresh kvApp.
-func newLedger(t *testing.T, c *simChain, cfg evmledger.Config) *evmledger.Ledger {
+func newLedger(t testing.TB, c *simChain, cfg evmledger.Config) *evmledger.Ledger {
 	t.Helper()
 	app, err := newKVApp(t.TempDir())
 	if err != nil {

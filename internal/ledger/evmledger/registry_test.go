@@ -26,7 +26,7 @@ import (
 )
 
 // signer makes a deterministic Ed25519 signer named name.
-func signer(t *testing.T, name string) cose.Signer {
+func signer(t testing.TB, name string) cose.Signer {
 	t.Helper()
 	seed := sha256.Sum256([]byte(name))
 	s, err := cose.NewSigner(ed25519.NewKeyFromSeed(seed[:]))
@@ -38,7 +38,7 @@ func signer(t *testing.T, name string) cose.Signer {
 
 // genesis is the registry's genesis document with one provider, and that
 // provider's DID.
-func genesis(t *testing.T) ([]byte, did.DID) {
+func genesis(t testing.TB) ([]byte, did.DID) {
 	t.Helper()
 	gp := registry.GenesisProvider{Name: "acme", Keys: []op.Key{op.KeyFrom("admin-1", signer(t, "provider admin").Public())}}
 	prov, err := registry.ProviderDID(network, gp)
@@ -54,7 +54,7 @@ func genesis(t *testing.T) ([]byte, did.DID) {
 
 // register signs the registration of device n under prov and returns it
 // with the state key it writes.
-func register(t *testing.T, prov did.DID, n int) (tx, key []byte) {
+func register(t testing.TB, prov did.DID, n int) (tx, key []byte) {
 	t.Helper()
 	s := signer(t, fmt.Sprintf("device %d", n))
 	p := op.Payload{Network: network, Register: &op.Register{
@@ -70,13 +70,13 @@ func register(t *testing.T, prov did.DID, n int) (tx, key []byte) {
 }
 
 // newRegistry is a fresh registry application.
-func newRegistry(t *testing.T) *registry.App {
+func newRegistry(t testing.TB) *registry.App {
 	t.Helper()
 	return registry.New(network, statetest.Open(t), slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})))
 }
 
 // follow starts an engine over a fresh registry on c's anchor.
-func follow(t *testing.T, c *simChain, cfg evmledger.Config) *evmledger.Ledger {
+func follow(t testing.TB, c *simChain, cfg evmledger.Config) *evmledger.Ledger {
 	t.Helper()
 	cfg.Logger = testLogger(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
@@ -114,7 +114,7 @@ func TestConformanceRegistry(t *testing.T) {
 }
 
 // waitHeight waits until l has applied block h.
-func waitHeight(t *testing.T, l ledger.Ledger, h int64) {
+func waitHeight(t testing.TB, l ledger.Ledger, h int64) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
@@ -129,7 +129,7 @@ func waitHeight(t *testing.T, l ledger.Ledger, h int64) {
 
 // sameHeaders fails unless a and b have the same header at every height
 // from 1 to h.
-func sameHeaders(t *testing.T, a, b ledger.Ledger, h int64) {
+func sameHeaders(t testing.TB, a, b ledger.Ledger, h int64) {
 	t.Helper()
 	for i := int64(1); i <= h; i++ {
 		ha, err := a.Header(t.Context(), i)

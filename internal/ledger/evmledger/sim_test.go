@@ -38,7 +38,7 @@ type simChain struct {
 }
 
 // fund is an account with plenty of ether on the simulated chain.
-func fund(t *testing.T, n int) *ecdsa.PrivateKey {
+func fund(t testing.TB, n int) *ecdsa.PrivateKey {
 	t.Helper()
 	k, err := crypto.ToECDSA(crypto.Keccak256([]byte{byte(n), 'k', 'e', 'y'}))
 	if err != nil {
@@ -49,7 +49,7 @@ func fund(t *testing.T, n int) *ecdsa.PrivateKey {
 
 // newSimChain starts a chain on which keys are funded; tick > 0 seals a
 // block every tick (the chain's own block time), else only seal does.
-func newSimChain(t *testing.T, tick time.Duration, keys ...*ecdsa.PrivateKey) *simChain {
+func newSimChain(t testing.TB, tick time.Duration, keys ...*ecdsa.PrivateKey) *simChain {
 	t.Helper()
 	alloc := types.GenesisAlloc{}
 	for _, k := range keys {
@@ -96,7 +96,7 @@ func (c *simChain) seal() {
 }
 
 // sealWhenPending seals a block once the pool holds a transaction.
-func (c *simChain) sealWhenPending(t *testing.T) {
+func (c *simChain) sealWhenPending(t testing.TB) {
 	t.Helper()
 	for {
 		n, err := c.sim.Client().PendingTransactionCount(t.Context())
@@ -112,7 +112,7 @@ func (c *simChain) sealWhenPending(t *testing.T) {
 }
 
 // deploy deploys the anchor contract of network.
-func (c *simChain) deploy(t *testing.T, key *ecdsa.PrivateKey, network string) evmledger.Config {
+func (c *simChain) deploy(t testing.TB, key *ecdsa.PrivateKey, network string) evmledger.Config {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
@@ -140,11 +140,11 @@ func (c *simChain) deploy(t *testing.T, key *ecdsa.PrivateKey, network string) e
 }
 
 // testLogger logs to t.
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
-type tWriter struct{ t *testing.T }
+type tWriter struct{ t testing.TB }
 
 func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(p))
