@@ -35,7 +35,7 @@ func BenchmarkRegistrations(b *testing.B) {
 		appState, prov := genesis(b)
 		key := fund(b, 1)
 		c := newSimChain(b, 10*time.Millisecond, key)
-		cfg := c.deploy(b, key, network)
+		cfg := c.deploy(b, key)
 		cfg.Key, cfg.AppState, cfg.Logger = key, appState, slog.New(slog.DiscardHandler)
 		l, err := evmledger.New(b.Context(), c.client, newRegistry(b), cfg)
 		if err != nil {
@@ -102,7 +102,7 @@ func BenchmarkGas(b *testing.B) {
 	_, prov := genesis(b)
 	key := fund(b, 1)
 	c := newSimChain(b, 5*time.Millisecond, key)
-	cfg := c.deploy(b, key, network)
+	cfg := c.deploy(b, key)
 	anchor, err := evmledger.NewAnchor(cfg.Contract, c.client)
 	if err != nil {
 		b.Fatal(err)

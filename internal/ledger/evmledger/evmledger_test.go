@@ -45,7 +45,7 @@ func TestConformance(t *testing.T) {
 		New: func(t *testing.T) ledger.Ledger {
 			key := fund(t, 1)
 			c := newSimChain(t, 10*time.Millisecond, key)
-			cfg := c.deploy(t, key, network)
+			cfg := c.deploy(t, key)
 			cfg.Key = key
 			return newLedger(t, c, cfg)
 		},

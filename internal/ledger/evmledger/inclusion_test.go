@@ -17,7 +17,7 @@ import (
 func TestInclusion(t *testing.T) {
 	key := fund(t, 1)
 	c := newSimChain(t, 10*time.Millisecond, key)
-	cfg := c.deploy(t, key, network)
+	cfg := c.deploy(t, key)
 	cfg.Key = key
 	l := newLedger(t, c, cfg)
 	// Several operations share a batch: prove the last one.

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum/rpc"
+
 	"github.com/bias-iot/bias/cose"
 	"github.com/bias-iot/bias/did"
 	"github.com/bias-iot/bias/internal/ledger"
@@ -98,7 +100,7 @@ func TestConformanceRegistry(t *testing.T) {
 		New: func(t *testing.T) ledger.Ledger {
 			key := fund(t, 1)
 			c := newSimChain(t, 10*time.Millisecond, key)
-			cfg := c.deploy(t, key, network)
+			cfg := c.deploy(t, key)
 			cfg.Key, cfg.AppState = key, appState
 			return follow(t, c, cfg)
 		},
@@ -153,7 +155,7 @@ func TestFollowersAgree(t *testing.T) {
 	appState, prov := genesis(t)
 	ka, kb := fund(t, 1), fund(t, 2)
 	c := newSimChain(t, 10*time.Millisecond, ka, kb)
-	cfg := c.deploy(t, ka, network)
+	cfg := c.deploy(t, ka)
 	cfg.AppState = appState
 	ca, cb := cfg, cfg
 	ca.Key, cb.Key = ka, kb
@@ -192,7 +194,7 @@ func TestDeterminism(t *testing.T) {
 	appState, prov := genesis(t)
 	key := fund(t, 1)
 	c := newSimChain(t, 0, key)
-	cfg := c.deploy(t, key, network)
+	cfg := c.deploy(t, key)
 	cfg.AppState, cfg.Key = appState, key
 	gb, err := evmledger.GenesisBlock(t.Context(), c.client, cfg.Contract)
 	if err != nil {
@@ -241,4 +243,32 @@ func TestDeterminism(t *testing.T) {
 	}
 	waitHeight(t, e, last)
 	sameHeaders(t, m, e, last)
+}
+
+// TestFinalizedTag: with Config.Finalized, an operation's block is under
+// the chain's finalized tag when Submit returns (the simulated chain
+// finalizes every 32 blocks).
+func TestFinalizedTag(t *testing.T) {
+	appState, prov := genesis(t)
+	key := fund(t, 1)
+	c := newSimChain(t, 5*time.Millisecond, key)
+	cfg := c.deploy(t, key)
+	cfg.Key, cfg.AppState, cfg.Finalized = key, appState, true
+	l := follow(t, c, cfg)
+	tx, _ := register(t, prov, 1)
+	r, err := l.Submit(t.Context(), tx)
+	if err != nil || r.Code != 0 {
+		t.Fatalf("submit: %+v %v", r, err)
+	}
+	gb, err := evmledger.GenesisBlock(t.Context(), c.client, cfg.Contract)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fin, err := c.client.HeaderByNumber(t.Context(), big.NewInt(int64(rpc.FinalizedBlockNumber)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if evm := gb + uint64(r.Height) - 1; evm > fin.Number.Uint64() { //nolint:gosec // a positive height
+		t.Fatalf("applied at EVM block %d, beyond the finalized %d", evm, fin.Number)
+	}
 }

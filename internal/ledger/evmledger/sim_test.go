@@ -111,8 +111,8 @@ func (c *simChain) sealWhenPending(t testing.TB) {
 	}
 }
 
-// deploy deploys the anchor contract of network.
-func (c *simChain) deploy(t testing.TB, key *ecdsa.PrivateKey, network string) evmledger.Config {
+// deploy deploys the anchor contract of the test network.
+func (c *simChain) deploy(t testing.TB, key *ecdsa.PrivateKey) evmledger.Config {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
