@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/big"
@@ -179,6 +180,17 @@ func TestFollowersAgree(t *testing.T) {
 	late := follow(t, c, cfg) // no key: it only follows
 	waitHeight(t, late, last+1)
 	sameHeaders(t, a, late, last+1)
+	// A client believes a root that the witnesses agree on.
+	root, err := evmledger.Agree(t.Context(), last+1, a, b, late)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := a.Header(t.Context(), last+1); !bytes.Equal(root, h.AppHash) {
+		t.Fatalf("agreed root %x, the node's %x", root, h.AppHash)
+	}
+	if _, err := evmledger.Agree(t.Context(), last+1, a, liar{late}); !errors.Is(err, evmledger.ErrDisagree) {
+		t.Fatalf("fail/disagree: %v, want ErrDisagree", err)
+	}
 	q, err := late.Query(t.Context(), ledger.Query{Path: record.QueryKey, Data: func() []byte { _, k := register(t, prov, 6); return k }()})
 	if err != nil || q.Value == nil {
 		t.Fatalf("the late node lacks the last registration: %+v %v", q, err)
@@ -271,4 +283,15 @@ func TestFinalizedTag(t *testing.T) {
 	if evm := gb + uint64(r.Height) - 1; evm > fin.Number.Uint64() { //nolint:gosec // a positive height
 		t.Fatalf("applied at EVM block %d, beyond the finalized %d", evm, fin.Number)
 	}
+}
+
+// liar is a witness that reports a root of its own.
+type liar struct{ ledger.Reader }
+
+func (l liar) Header(ctx context.Context, h int64) (*ledger.Header, error) {
+	hd, err := l.Reader.Header(ctx, h)
+	if err == nil {
+		hd.AppHash[0] ^= 1
+	}
+	return hd, err
 }
