@@ -37,6 +37,12 @@ import (
 //   - or, without Validators, it comes from Witness, a node of another
 //     operator: a lie needs both nodes to collude.
 //
+// On the EVM engine (docs/evm.md) no header is signed: a node's app hash
+// is the root it computed by replaying the chain, so neither Light nor
+// Validators applies; Witness does (roots of independent nodes that
+// agree), and the inclusion of an operation in a final EVM block is
+// checked against the EVM header's receipts root (evmledger.VerifyInclusion).
+//
 // The chain id checked is the DID's network. An unknown DID is unknown
 // only with a proof of its absence; a 404 without one is an error.
 type ProvenView struct {

@@ -1,0 +1,506 @@
+// Package evmledger implements the ledger interface on an EVM chain, as a
+// log-and-replay engine (the way Sidetree and ION use Bitcoin): the chain
+// only orders operations; every bias node computes the state itself.
+//
+//   - A node posts the operations submitted to it, in batches (batch.go),
+//     to the anchor contract (contracts/Anchor.sol): one transaction, one
+//     Anchored event carrying the batch. The contract stores nothing but a
+//     counter. Each node pays for its own transactions from its account
+//     key (key.go: evm.key in its home).
+//   - A follower reads the final blocks of the chain in order, decodes
+//     the Anchored events of each in log order and applies their
+//     operations through the engine-neutral core.App, then commits. Every
+//     node that follows one contract computes the same state and the same
+//     state roots.
+//
+// Heights: bias height h is EVM block genesisBlock+h-1, where
+// genesisBlock is the block that deployed the contract (the contract
+// keeps it). Every final EVM block is a bias block, empty when it carries
+// no anchor, so that a height names the same block on every node, and
+// block h+1 (whose header carries the root after h) follows at the pace
+// of the chain. Block h's time is the EVM block's timestamp. InitChain
+// runs with the time of the deployment block; block 1 is that block.
+//
+// Finality: a block is applied only once it is final: under the
+// finalized tag (Config.Finalized), or Config.Confirmations blocks deep.
+// Nothing is applied before, so a reorganisation of blocks that are not
+// final yet changes nothing a node has applied: the follower has not read
+// them. An anchor transaction of this node that a reorganisation drops
+// from the chain comes back into the chain's pool (the EVM node
+// re-injects the transactions of the dropped blocks) or is lost; its
+// submitters wait until their context ends. A reorganisation deeper than
+// the chosen confirmations (impossible under the finalized tag) is seen
+// as a block hash that changes under the follower: it stops applying and
+// retries; a block it already applied is never undone, so choose the
+// confirmations to exceed the chain's reorganisations.
+//
+// Trust: Header(h).AppHash is the state root that this node computed by
+// replaying the chain, not a root the chain signed: a client that does
+// not trust its node checks an operation's inclusion in a final block
+// (Inclusion, VerifyInclusion: a receipt proof against the block's
+// receipts root) and compares the roots that several independent nodes
+// report at one height (witnesses).
+//
+//	l, err := evmledger.New(ctx, chain, app, evmledger.Config{Network: "local", Contract: addr, Key: key})
+//	res, err := l.Submit(ctx, tx) // res.Height is a final block
+//	h, err := l.Header(ctx, res.Height+1)
+package evmledger
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"sync"
+	"time"
+
+	"github.com/ethereum/go-ethereum"
+	"github.com/ethereum/go-ethereum/accounts/abi/bind"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/rpc"
+
+	"github.com/bias-iot/bias/internal/ledger"
+	"github.com/bias-iot/bias/internal/ledger/core"
+)
+
+// Chain is what the engine needs of an EVM JSON-RPC endpoint
+// (*ethclient.Client has it all; so has the client of the simulated
+// backend).
+type Chain interface {
+	bind.ContractBackend
+	ethereum.ChainIDReader
+	HeaderByHash(ctx context.Context, hash common.Hash) (*types.Header, error)
+	TransactionReceipt(ctx context.Context, hash common.Hash) (*types.Receipt, error)
+	BlockReceipts(ctx context.Context, block rpc.BlockNumberOrHash) ([]*types.Receipt, error)
+}
+
+// Errors callers branch on.
+var (
+	// ErrReadOnly: the ledger has no account key, so it cannot submit.
+	ErrReadOnly = errors.New("evmledger: no account key: this node only follows")
+	// ErrTooLarge: the operation does not fit in a batch.
+	ErrTooLarge = errors.New("evmledger: operation too large for a batch")
+	// ErrWrongContract: the contract is not an anchor of this network.
+	ErrWrongContract = errors.New("evmledger: not the anchor contract of this network")
+)
+
+// Config configures a Ledger.
+type Config struct {
+	// Network is the bias network id: the chain id that the application
+	// sees, written into every batch. Batches of another network on the
+	// same contract are skipped.
+	Network string
+	// AppState is the application's genesis document.
+	AppState []byte
+	// Validators is the genesis validator set that InitChain hands the
+	// application, as the network's genesis names it. The EVM engine
+	// has no validators and ignores later changes; the registry keeps
+	// the set in its governance record, so that the same genesis gives
+	// the same state root on every engine.
+	Validators []core.ValidatorUpdate
+	// Contract is the anchor contract's address (Deploy).
+	Contract common.Address
+	// EVMChainID is the EVM chain's id; nil accepts the endpoint's. The
+	// node refuses an endpoint of another chain.
+	EVMChainID *big.Int
+	// Key pays for this node's anchor transactions; nil: a follower that
+	// does not submit.
+	Key *ecdsa.PrivateKey
+	// Finalized applies a block once the chain's finalized tag covers it;
+	// otherwise once Confirmations blocks are on top of it (0: at once,
+	// for a dev chain that cannot reorganise).
+	Finalized     bool
+	Confirmations uint64
+	// Poll is how often the follower asks for new final blocks (default
+	// 1s).
+	Poll time.Duration
+	// MaxBatchOps bounds the operations of one anchor transaction
+	// (default and limit MaxBatchOps).
+	MaxBatchOps int
+	// Logger logs (default: slog.Default()).
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.Poll <= 0 {
+		c.Poll = time.Second
+	}
+	if c.MaxBatchOps <= 0 || c.MaxBatchOps > MaxBatchOps {
+		c.MaxBatchOps = MaxBatchOps
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// NetworkHash is what the anchor contract of network keeps.
+func NetworkHash(network string) [32]byte { return crypto.Keccak256Hash([]byte(network)) }
+
+// Ledger is the EVM engine.
+type Ledger struct {
+	cfg     Config
+	chain   Chain
+	app     core.App
+	anchor  *Anchor
+	auth    *bind.TransactOpts // nil when read-only
+	genesis uint64             // the EVM block of bias height 1
+	log     *slog.Logger
+
+	wake    chan struct{}      // the pool is not empty (buffered 1)
+	cancel  context.CancelFunc // ends the follower and the submitter
+	stopped sync.WaitGroup
+
+	mu       sync.Mutex
+	closed   bool
+	halted   error
+	pool     []*pending
+	waiting  map[[32]byte]*pending // submitted, not yet in a final block
+	seen     map[[32]byte]bool     // the duplicate cache
+	inflight map[common.Hash]int   // own anchor transactions: their operations
+	base     int64                 // the first height kept in headers and blocks
+	headers  []ledger.Header       // headers[i] is block base+i
+	blocks   []applied             // blocks[i] is block base+i
+	appHash  []byte                // after the last block
+	final    uint64                // the last final EVM block seen
+	tick     chan struct{}         // closed and replaced at each block
+	gas      GasStats
+}
+
+// applied is a block and where each of its operations came from.
+type applied struct {
+	ledger.Block
+	evm     common.Hash // the EVM block's hash
+	sources []source    // one per result
+}
+
+// source locates an operation on the chain.
+type source struct {
+	tx       common.Hash
+	txIndex  uint
+	logIndex uint // in the block
+	op       int  // in the batch
+}
+
+// pending is a submitted operation and its submitter.
+type pending struct {
+	tx   []byte
+	hash [32]byte
+	done chan outcome // buffered 1
+}
+
+type outcome struct {
+	r   *ledger.Result
+	err error
+}
+
+// GasStats counts the gas of this node's anchor transactions that reached
+// a final block.
+type GasStats struct {
+	Batches uint64
+	Ops     uint64
+	Gas     uint64
+}
+
+var _ ledger.Ledger = (*Ledger)(nil)
+
+// New follows the anchor contract cfg.Contract on chain and drives app,
+// which must be fresh or have been driven by this engine on the same
+// contract before. It returns once block 1 (the deployment block) is
+// applied, or the application's last block is known, so that the genesis
+// state is readable.
+func New(ctx context.Context, chain Chain, app core.App, cfg Config) (*Ledger, error) {
+	cfg.setDefaults()
+	if err := checkNetwork(cfg.Network); err != nil {
+		return nil, err
+	}
+	id, err := chain.ChainID(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("evmledger: chain id: %w", err)
+	}
+	if cfg.EVMChainID != nil && id.Cmp(cfg.EVMChainID) != 0 {
+		return nil, fmt.Errorf("evmledger: the endpoint is EVM chain %s, want %s", id, cfg.EVMChainID)
+	}
+	anchor, err := NewAnchor(cfg.Contract, chain)
+	if err != nil {
+		return nil, fmt.Errorf("evmledger: %w", err)
+	}
+	call := &bind.CallOpts{Context: ctx}
+	nh, err := anchor.Network(call)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrWrongContract, cfg.Contract, err)
+	}
+	if nh != NetworkHash(cfg.Network) {
+		return nil, fmt.Errorf("%w: %s anchors another network", ErrWrongContract, cfg.Contract)
+	}
+	gb, err := anchor.GenesisBlock(call)
+	if err != nil || !gb.IsUint64() {
+		return nil, fmt.Errorf("%w: genesis block: %v", ErrWrongContract, err)
+	}
+	l := &Ledger{
+		cfg: cfg, chain: chain, app: app, anchor: anchor, genesis: gb.Uint64(), log: cfg.Logger,
+		wake:    make(chan struct{}, 1),
+		waiting: map[[32]byte]*pending{}, seen: map[[32]byte]bool{}, inflight: map[common.Hash]int{},
+		tick: make(chan struct{}),
+	}
+	if cfg.Key != nil {
+		if l.auth, err = bind.NewKeyedTransactorWithChainID(cfg.Key, id); err != nil {
+			return nil, fmt.Errorf("evmledger: %w", err)
+		}
+	}
+	info, err := app.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("evmledger: info: %w", err)
+	}
+	l.base, l.appHash = info.Height+1, info.AppHash
+	if info.Height > 0 {
+		// A restart: the headers before are not kept; the next block's
+		// header carries the root after the last.
+		l.base = info.Height + 1
+	}
+	for l.height() < 1 {
+		if err := l.catchUp(ctx); err != nil {
+			return nil, err
+		}
+		if l.height() >= 1 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("evmledger: waiting for the deployment block %d to be final: %w", l.genesis, ctx.Err())
+		case <-time.After(cfg.Poll):
+		}
+	}
+	run, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	l.cancel = cancel
+	l.stopped.Add(2)
+	go l.follow(run)
+	go l.submitLoop(run)
+	return l, nil
+}
+
+// height is the last applied bias height.
+func (l *Ledger) height() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.base + int64(len(l.blocks)) - 1
+}
+
+// Address is the account that pays for this node's submissions.
+func (l *Ledger) Address() common.Address {
+	if l.auth == nil {
+		return common.Address{}
+	}
+	return l.auth.From
+}
+
+// Gas reports the gas of this node's anchor transactions so far.
+func (l *Ledger) Gas() GasStats {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.gas
+}
+
+// Close stops the follower and the submitter and ends every Watch.
+// Submitters still waiting get ledger.ErrClosed. It does not close the
+// application nor the chain.
+func (l *Ledger) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	l.mu.Unlock()
+	l.cancel()
+	l.stopped.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.failAll(ledger.ErrClosed)
+	close(l.tick)
+	return nil
+}
+
+// failAll fails every waiting submitter; the caller holds mu.
+func (l *Ledger) failAll(err error) {
+	for h, p := range l.waiting {
+		p.done <- outcome{err: err}
+		delete(l.waiting, h)
+	}
+	l.pool = nil
+}
+
+// usable is nil unless the ledger is closed or halted; the caller holds mu.
+func (l *Ledger) usable() error {
+	switch {
+	case l.closed:
+		return ledger.ErrClosed
+	case l.halted != nil:
+		return l.halted
+	}
+	return nil
+}
+
+// Submit implements ledger.Submitter: it returns once the operation is in
+// a final block (or refused by the application's check before one).
+func (l *Ledger) Submit(ctx context.Context, tx []byte) (*ledger.Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if l.auth == nil {
+		return nil, ErrReadOnly
+	}
+	if len(tx) == 0 || EncodedSize(l.cfg.Network, 1, len(tx)) > MaxBatchBytes {
+		return nil, fmt.Errorf("%w: %d bytes", ErrTooLarge, len(tx))
+	}
+	tx = bytes.Clone(tx)
+	h := sha256.Sum256(tx)
+	l.mu.Lock()
+	err := l.usable()
+	if err == nil && l.seen[h] {
+		err = ledger.ErrDuplicate
+	}
+	if err == nil {
+		l.seen[h] = true
+	}
+	l.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	c := l.app.Check(ctx, tx)
+	l.mu.Lock()
+	if c.Code != 0 {
+		delete(l.seen, h)
+		l.mu.Unlock()
+		return &ledger.Result{Hash: h[:], Code: c.Code, Codespace: c.Codespace, Reason: c.Reason, Log: c.Log}, nil
+	}
+	if err := l.usable(); err != nil {
+		l.mu.Unlock()
+		return nil, err
+	}
+	p := &pending{tx: tx, hash: h, done: make(chan outcome, 1)}
+	l.pool = append(l.pool, p)
+	l.waiting[h] = p
+	l.mu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+	select {
+	case o := <-p.done:
+		return o.r, o.err
+	case <-ctx.Done():
+		// The operation may still reach a final block.
+		return nil, ctx.Err()
+	}
+}
+
+// Query implements ledger.Reader.
+func (l *Ledger) Query(ctx context.Context, q ledger.Query) (*ledger.QueryResult, error) {
+	if err := l.open(); err != nil {
+		return nil, err
+	}
+	return l.app.Query(ctx, q)
+}
+
+func (l *Ledger) open() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return ledger.ErrClosed
+	}
+	return nil
+}
+
+// Header implements ledger.Reader. Its AppHash is the root this node
+// computed after block Height-1, not one the chain signed.
+func (l *Ledger) Header(_ context.Context, height int64) (*ledger.Header, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil, ledger.ErrClosed
+	}
+	i := height - l.base
+	if i < 0 || i >= int64(len(l.headers)) {
+		return nil, fmt.Errorf("%w: block %d", ledger.ErrNotFound, height)
+	}
+	h := l.headers[i]
+	h.AppHash = bytes.Clone(h.AppHash)
+	return &h, nil
+}
+
+// Status implements ledger.Reader. An EVM chain has no validators of
+// bias; NodeID is the paying account ("" for a follower).
+func (l *Ledger) Status(context.Context) (*ledger.Status, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil, ledger.ErrClosed
+	}
+	s := &ledger.Status{Network: l.cfg.Network, AppHash: bytes.Clone(l.appHash)}
+	if l.auth != nil {
+		s.NodeID = l.auth.From.Hex()
+	}
+	if n := len(l.headers); n > 0 {
+		last := l.headers[n-1]
+		s.Height, s.Time = last.Height, last.Time
+		s.CatchingUp = l.genesis+uint64(last.Height)-1 < l.final //nolint:gosec // heights are positive
+	}
+	return s, nil
+}
+
+// Watch implements ledger.Watcher. Blocks before the node's start (after
+// a restart) are not kept; the channel also closes when the ledger closes.
+func (l *Ledger) Watch(ctx context.Context, from int64) (<-chan ledger.Block, error) {
+	if err := l.open(); err != nil {
+		return nil, err
+	}
+	from = max(from, 1)
+	out := make(chan ledger.Block, 16)
+	go func() {
+		defer close(out)
+		for h := from; ; h++ {
+			b, ok := l.waitBlock(ctx, h)
+			if !ok {
+				return
+			}
+			select {
+			case out <- b:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+// waitBlock returns block h once it is applied; false if ctx ended, the
+// ledger closed, or h is before the blocks this node keeps.
+func (l *Ledger) waitBlock(ctx context.Context, h int64) (ledger.Block, bool) {
+	for {
+		l.mu.Lock()
+		closed, tick, i := l.closed, l.tick, h-l.base
+		n := int64(len(l.blocks))
+		var b ledger.Block
+		if i >= 0 && i < n {
+			b = l.blocks[i].Block
+		}
+		l.mu.Unlock()
+		switch {
+		case closed || i < 0:
+			return ledger.Block{}, false
+		case i < n:
+			return b, true
+		}
+		select {
+		case <-tick:
+		case <-ctx.Done():
+			return ledger.Block{}, false
+		}
+	}
+}

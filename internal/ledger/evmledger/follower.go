@@ -1,0 +1,235 @@
+package evmledger
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/ethereum/go-ethereum"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/rpc"
+
+	"github.com/bias-iot/bias/internal/ledger"
+	"github.com/bias-iot/bias/internal/ledger/core"
+)
+
+// logRange bounds the blocks of one eth_getLogs call.
+const logRange = 256
+
+// anchoredTopic is the topic of the Anchored event.
+var anchoredTopic = crypto.Keccak256Hash([]byte("Anchored(uint64,bytes)"))
+
+// errReorg: a block changed under the follower (a reorganisation deeper
+// than the confirmations); it retries at the next poll.
+var errReorg = errors.New("evmledger: the chain reorganised below the final head")
+
+// follow applies final blocks until Close, or until the application fails.
+func (l *Ledger) follow(ctx context.Context) {
+	defer l.stopped.Done()
+	for {
+		err := l.catchUp(ctx)
+		var broken *appError
+		switch {
+		case ctx.Err() != nil:
+			return
+		case errors.As(err, &broken):
+			l.mu.Lock()
+			l.halted = fmt.Errorf("evmledger: halted: %w", err)
+			l.failAll(l.halted)
+			l.mu.Unlock()
+			l.log.Error("application failed; the follower stops", "err", err)
+			return
+		case err != nil:
+			l.log.Warn("following the chain", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(l.cfg.Poll):
+		}
+	}
+}
+
+// appError is a broken invariant of the application.
+type appError struct{ err error }
+
+func (e *appError) Error() string { return e.err.Error() }
+func (e *appError) Unwrap() error { return e.err }
+
+// finalHead is the number of the last final EVM block; false when none is
+// final yet.
+func (l *Ledger) finalHead(ctx context.Context) (uint64, bool, error) {
+	if l.cfg.Finalized {
+		h, err := l.chain.HeaderByNumber(ctx, big.NewInt(int64(rpc.FinalizedBlockNumber)))
+		if err != nil {
+			return 0, false, fmt.Errorf("finalized header: %w", err)
+		}
+		return h.Number.Uint64(), true, nil
+	}
+	h, err := l.chain.HeaderByNumber(ctx, nil)
+	if err != nil {
+		return 0, false, fmt.Errorf("latest header: %w", err)
+	}
+	n := h.Number.Uint64()
+	if n < l.cfg.Confirmations {
+		return 0, false, nil
+	}
+	return n - l.cfg.Confirmations, true, nil
+}
+
+// catchUp applies every final block not applied yet.
+func (l *Ledger) catchUp(ctx context.Context) error {
+	final, ok, err := l.finalHead(ctx)
+	if err != nil || !ok {
+		return err
+	}
+	l.mu.Lock()
+	l.final = max(l.final, final)
+	l.mu.Unlock()
+	for {
+		next := l.genesis + uint64(l.height()) //nolint:gosec // heights are at least 0
+		if next > final {
+			return nil
+		}
+		to := min(final, next+logRange-1)
+		logs, err := l.chain.FilterLogs(ctx, ethereum.FilterQuery{
+			FromBlock: new(big.Int).SetUint64(next), ToBlock: new(big.Int).SetUint64(to),
+			Addresses: []common.Address{l.cfg.Contract}, Topics: [][]common.Hash{{anchoredTopic}},
+		})
+		if err != nil {
+			return fmt.Errorf("logs of blocks %d to %d: %w", next, to, err)
+		}
+		for n := next; n <= to; n++ {
+			var mine []types.Log
+			for len(logs) > 0 && logs[0].BlockNumber == n {
+				mine, logs = append(mine, logs[0]), logs[1:]
+			}
+			if len(logs) > 0 && logs[0].BlockNumber < n {
+				return fmt.Errorf("logs of blocks %d to %d out of order", next, to)
+			}
+			if err := l.applyEVM(ctx, n, mine); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// applyEVM applies EVM block n, whose anchor logs are logs (in log order),
+// as the next bias block.
+func (l *Ledger) applyEVM(ctx context.Context, n uint64, logs []types.Log) error {
+	hdr, err := l.chain.HeaderByNumber(ctx, new(big.Int).SetUint64(n))
+	if err != nil {
+		return fmt.Errorf("header %d: %w", n, err)
+	}
+	hash := hdr.Hash()
+	var txs [][]byte
+	var srcs []source
+	for _, lg := range logs {
+		if lg.BlockHash != hash || lg.Removed {
+			return fmt.Errorf("%w: block %d", errReorg, n)
+		}
+		ev, err := l.anchor.ParseAnchored(lg)
+		if err != nil {
+			l.log.Warn("skipping an undecodable anchor event", "block", n, "log", lg.Index, "err", err)
+			continue
+		}
+		b, err := DecodeBatch(ev.Batch)
+		if err != nil || b.Network != l.cfg.Network {
+			l.log.Warn("skipping a batch", "block", n, "log", lg.Index, "tx", lg.TxHash, "err", err, "network", b.Network)
+			continue
+		}
+		for i, op := range b.Ops {
+			txs = append(txs, op)
+			srcs = append(srcs, source{tx: lg.TxHash, txIndex: lg.TxIndex, logIndex: lg.Index, op: i})
+		}
+	}
+	h := int64(n-l.genesis) + 1              //nolint:gosec // n is at least genesis
+	t := time.Unix(int64(hdr.Time), 0).UTC() //nolint:gosec // EVM timestamps fit
+	l.mu.Lock()
+	prev := l.appHash
+	l.mu.Unlock()
+	if h == 1 {
+		root, err := l.app.InitChain(ctx, core.Genesis{
+			ChainID: l.cfg.Network, Time: t, AppState: l.cfg.AppState, Validators: l.cfg.Validators,
+		})
+		if err != nil {
+			return &appError{fmt.Errorf("init chain: %w", err)}
+		}
+		prev = root
+	}
+	res, err := l.app.ApplyBlock(ctx, core.Block{Height: h, Time: t, Txs: txs})
+	if err != nil {
+		return &appError{fmt.Errorf("apply block %d: %w", h, err)}
+	}
+	if len(res.TxResults) != len(txs) {
+		return &appError{fmt.Errorf("block %d has %d txs and %d results", h, len(txs), len(res.TxResults))}
+	}
+	if _, err := l.app.Commit(ctx); err != nil {
+		return &appError{fmt.Errorf("commit block %d: %w", h, err)}
+	}
+	b := applied{Block: ledger.Block{Height: h, Time: t, Events: res.Events}, evm: hash, sources: srcs}
+	for i, tx := range txs {
+		r := res.TxResults[i]
+		d := sha256.Sum256(tx)
+		b.Results = append(b.Results, ledger.Result{
+			Hash: d[:], Height: h, Index: i, Code: r.Code, Codespace: r.Codespace,
+			Reason: r.Reason, Log: r.Log, Data: r.Data, Events: r.Events,
+		})
+	}
+	l.record(ctx, b, prev, res.AppHash, logs)
+	return nil
+}
+
+// record keeps block b, hands its submitters their results, and counts the
+// gas of this node's anchor transactions in it.
+func (l *Ledger) record(ctx context.Context, b applied, prev, root []byte, logs []types.Log) {
+	var own []common.Hash
+	l.mu.Lock()
+	l.headers = append(l.headers, ledger.Header{Network: l.cfg.Network, Height: b.Height, Time: b.Time, AppHash: prev})
+	l.blocks = append(l.blocks, b)
+	l.appHash = root
+	for i := range b.Results {
+		r := b.Results[i]
+		h := [32]byte(r.Hash)
+		if p, ok := l.waiting[h]; ok {
+			delete(l.waiting, h)
+			if r.Code != 0 {
+				delete(l.seen, h) // as CometBFT's cache drops a transaction that failed in its block
+			}
+			p.done <- outcome{r: &r}
+		}
+	}
+	for _, lg := range logs {
+		if _, ok := l.inflight[lg.TxHash]; ok {
+			own = append(own, lg.TxHash)
+		}
+	}
+	close(l.tick)
+	l.tick = make(chan struct{})
+	l.mu.Unlock()
+	for _, tx := range own {
+		l.countGas(ctx, tx, b.Height)
+	}
+}
+
+// countGas logs and counts the gas of this node's anchor transaction tx.
+func (l *Ledger) countGas(ctx context.Context, tx common.Hash, height int64) {
+	rc, err := l.chain.TransactionReceipt(ctx, tx)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ops := l.inflight[tx]
+	delete(l.inflight, tx)
+	if err != nil {
+		l.log.Warn("receipt of an anchor transaction", "tx", tx, "err", err)
+		return
+	}
+	l.gas.Batches++
+	l.gas.Ops += uint64(ops) //nolint:gosec // at most MaxBatchOps
+	l.gas.Gas += rc.GasUsed
+	l.log.Info("anchored batch", "height", height, "tx", tx, "ops", ops, "gas", rc.GasUsed)
+}

@@ -1,0 +1,96 @@
+package evmledger
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ethereum/go-ethereum/accounts/abi/bind"
+)
+
+// submitLoop posts the pool in batches whenever it is not empty, until
+// Close.
+func (l *Ledger) submitLoop(ctx context.Context) {
+	defer l.stopped.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-l.wake:
+		}
+		for {
+			batch := l.take()
+			if len(batch) == 0 {
+				break
+			}
+			l.send(ctx, batch)
+		}
+	}
+}
+
+// take removes from the pool what fits in one batch, in submission order.
+func (l *Ledger) take() []*pending {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.usable() != nil {
+		return nil
+	}
+	n, size := 0, 0
+	for n < len(l.pool) && n < l.cfg.MaxBatchOps {
+		if EncodedSize(l.cfg.Network, n+1, size+len(l.pool[n].tx)) > MaxBatchBytes {
+			break
+		}
+		size += len(l.pool[n].tx)
+		n++
+	}
+	batch := l.pool[:n:n]
+	l.pool = l.pool[n:]
+	return batch
+}
+
+// send posts one batch in an anchor transaction; its submitters learn
+// their results from the follower, or the error here.
+func (l *Ledger) send(ctx context.Context, batch []*pending) {
+	b := Batch{Network: l.cfg.Network, Ops: make([][]byte, len(batch))}
+	for i, p := range batch {
+		b.Ops[i] = p.tx
+	}
+	data, err := EncodeBatch(b)
+	if err == nil {
+		err = l.post(ctx, data, len(batch))
+	}
+	if err == nil {
+		return
+	}
+	err = fmt.Errorf("evmledger: anchor transaction: %w", err)
+	l.log.Warn("anchor transaction failed", "ops", len(batch), "err", err)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, p := range batch {
+		if l.waiting[p.hash] == p {
+			delete(l.waiting, p.hash)
+			delete(l.seen, p.hash)
+			p.done <- outcome{err: err}
+		}
+	}
+}
+
+// post signs the anchor transaction of data, records it as this node's,
+// then sends it (so that the follower knows it whenever it sees it).
+func (l *Ledger) post(ctx context.Context, data []byte, ops int) error {
+	opts := bind.TransactOpts{From: l.auth.From, Signer: l.auth.Signer, Context: ctx, NoSend: true}
+	tx, err := l.anchor.Anchor(&opts, data)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.inflight[tx.Hash()] = ops
+	l.mu.Unlock()
+	if err := l.chain.SendTransaction(ctx, tx); err != nil {
+		l.mu.Lock()
+		delete(l.inflight, tx.Hash())
+		l.mu.Unlock()
+		return err
+	}
+	l.log.Debug("anchor sent", "tx", tx.Hash(), "ops", ops, "bytes", len(data))
+	return nil
+}
