@@ -1,10 +1,43 @@
 package registry
 
 import (
+	"cmp"
 	"sync"
 
+	"github.com/bias-iot/bias/internal/contract"
 	"github.com/bias-iot/bias/op"
 )
+
+// Caches sizes the application's caches; a node derives them from its
+// memory budget (node.Config.CacheMB). Zero fields keep New's sizes
+// (DefaultCaches).
+type Caches struct {
+	// OpEntries and OpBytes bound the cache of checked operations.
+	OpEntries, OpBytes int
+	// Programs bounds the cache of compiled contracts.
+	Programs int
+}
+
+// DefaultCaches are New's sizes.
+var DefaultCaches = Caches{OpEntries: 1 << 16, OpBytes: 256 << 20, Programs: 4096}
+
+// WithCaches sizes the application's caches.
+func WithCaches(c Caches) Option {
+	return func(a *App) {
+		d := a.Caches()
+		if c.OpEntries > 0 || c.OpBytes > 0 {
+			a.ops = newOpCache(cmp.Or(c.OpEntries, d.OpEntries), cmp.Or(c.OpBytes, d.OpBytes))
+		}
+		if c.Programs > 0 {
+			a.programs = contract.NewCache(c.Programs)
+		}
+	}
+}
+
+// Caches returns the sizes of the application's caches.
+func (a *App) Caches() Caches {
+	return Caches{OpEntries: a.ops.max, OpBytes: a.ops.maxBytes, Programs: a.programs.Max()}
+}
 
 // opCache remembers operations that passed a check (Precheck, CheckTx):
 // the decoded operation and the key its signature verified with, by
