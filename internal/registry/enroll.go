@@ -48,6 +48,17 @@ func (x *executor) enroll() (*outcome, error) {
 			DID: ids, Kind: op.KindDevice, Provider: en.Provider, Doc: doc, Status: op.StatusValidated,
 			Version: 1, Created: x.b.Time, Updated: x.b.Time, CreatedHeight: x.b.Height, UpdatedHeight: x.b.Height,
 		}
+		if !x.final {
+			// A check (Precheck, CheckTx) needs only the refusals: the
+			// records, their events and writes are made in FinalizeBlock.
+			// Of commitEntity, only the aliases can refuse.
+			if len(doc.Aliases) > 0 {
+				if _, err := x.reindex(nil, e); err != nil {
+					return nil, err
+				}
+			}
+			continue
+		}
 		o, err := x.commitEntity(nil, e, op.TypeEnroll)
 		if err != nil {
 			return nil, err
