@@ -5,14 +5,16 @@
 # devices the node's RSS (/proc), its home's disk bytes per device (state,
 # block store, indexes: all of the home) and resolution p50/p99 over HTTP;
 # then a mixed soak (registrations, resolutions, authentications,
-# revocations) sampling RSS; it prints a table and exits non-zero when an
-# operation fails or a bound is broken.
+# revocations) sampling RSS; between the two, SCALE_AUTH authentications
+# over HTTP (half at full load, half paced at half that rate: p50, p99).
+# It prints a table and exits non-zero when an operation fails or a bound
+# is broken.
 #
 #   scripts/scale.sh            # 10M devices, one-hour soak (hours: not in CI)
 #   scripts/scale.sh --short    # 200k devices, 5-minute soak (CI)
 #
 # Settings (environment): SCALE_DEVICES, SCALE_MARKS, SCALE_SOAK (a Go
-# duration), SCALE_RATE (soak operations/s), SCALE_CACHE_MB (the node's
+# duration), SCALE_AUTH (default 20000; --short 10000), SCALE_RATE (soak operations/s), SCALE_CACHE_MB (the node's
 # --cache-mb, default 512), SCALE_RETAIN (storage.retainBlocks and
 # keepVersions, default 100), SCALE_MAX_RSS_MB (default: the budget + a
 # quarter + 256 MiB overhead + 128 MiB margin: 1024 at the default
@@ -26,11 +28,13 @@ cd "$(dirname "$0")/.."
 devices=${SCALE_DEVICES:-10000000}
 marks=${SCALE_MARKS:-10000,100000,1000000}
 soak=${SCALE_SOAK:-1h}
+auth=${SCALE_AUTH:-20000}
 case "${1:-}" in
 --short)
 	devices=${SCALE_DEVICES:-200000}
 	marks=${SCALE_MARKS:-10000,100000}
 	soak=${SCALE_SOAK:-5m}
+	auth=${SCALE_AUTH:-10000}
 	;;
 "") ;;
 *)
@@ -89,7 +93,7 @@ echo "scale: node pid $node_pid at $url, home $home, cacheMB $cache, retain $ret
 
 set +e
 "${pin_load[@]}" "$work/biasload" --node "$url" --home "$home" --pid "$node_pid" --devices "$devices" --marks "$marks" \
-	--soak "$soak" ${SCALE_RATE:+--rate "$SCALE_RATE"} --max-rss-mb "$max_rss" --max-disk-per-device "$max_disk"
+	--soak "$soak" --auth "$auth" ${SCALE_RATE:+--rate "$SCALE_RATE"} --max-rss-mb "$max_rss" --max-disk-per-device "$max_disk"
 rc=$?
 set -e
 if ! kill -0 "$node_pid" 2>/dev/null; then

@@ -55,6 +55,10 @@ type Config struct {
 	Soak   time.Duration
 	Rate   int
 	Sample time.Duration
+	// Auth is how many authentications the authentication benchmark
+	// decides after the enrollment, half at full load and half at half
+	// that rate (0: none).
+	Auth int
 	// Log reports progress (nil: none).
 	Log func(format string, args ...any)
 }
@@ -62,10 +66,8 @@ type Config struct {
 // Report is what a run measured.
 type Report struct {
 	Marks []Mark
+	Auth  AuthReport
 	Soak  SoakReport
-	// BudgetMB is the node's memory budget as the caller gives it, for
-	// the table.
-	BudgetMB int
 }
 
 // Mark is the node measured with Devices enrolled.
@@ -169,6 +171,14 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		r.log("mark %d devices: %.0f devices/s, RSS %d MiB, %.0f B/device, resolve p50 %v p99 %v (%v in)",
 			m, rate, mk.RSS>>20, mk.DiskPerDevice(), mk.P50, mk.P99, time.Since(start).Round(time.Second))
 		done, last = m, time.Now()
+	}
+	if c.Auth > 1 {
+		a, err := r.authBench(ctx, c.Auth)
+		rep.Auth = a
+		if err != nil {
+			return rep, err
+		}
+		r.log("authentication: %.0f decisions/s at full load; at half load p50 %v p99 %v (start lag p99 %v)", a.Full, a.P50, a.P99, a.Lag99)
 	}
 	if c.Soak > 0 {
 		s, err := r.soak(ctx)

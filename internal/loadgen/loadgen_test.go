@@ -22,7 +22,7 @@ func TestRun(t *testing.T) {
 	rep, err := loadgen.Run(t.Context(), loadgen.Config{
 		Client: h.Client, Admin: h.Provider.Signer, AdminKid: h.Provider.Kid, PID: os.Getpid(), Home: h.Home,
 		Devices: 5000, Batch: 1000, Marks: []int{2000}, Resolutions: 50,
-		Soak: 3 * time.Second, Rate: 60, Sample: time.Second, Log: t.Logf,
+		Auth: 200, Soak: 3 * time.Second, Rate: 60, Sample: time.Second, Log: t.Logf,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -42,6 +42,9 @@ func TestRun(t *testing.T) {
 		if rep.Soak.Ops[k] == 0 {
 			t.Errorf("soak: no %s in %v", k, rep.Soak.Ops)
 		}
+	}
+	if a := rep.Auth; a.Full <= 0 || a.P50 <= 0 || a.P99 < a.P50 || !strings.Contains(out.String(), "authentication over HTTP") {
+		t.Errorf("authentication: %+v", a)
 	}
 	if rep.Soak.Failed != 0 || len(rep.Soak.RSS) < 2 || rep.Soak.AuthP50 <= 0 {
 		t.Errorf("soak: %+v", rep.Soak)

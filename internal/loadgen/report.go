@@ -73,6 +73,10 @@ func (r *Report) Table(w io.Writer) {
 			m.P50.Round(time.Microsecond), m.P99.Round(time.Microsecond))
 	}
 	_ = tw.Flush()
+	if a := r.Auth; a.Full > 0 {
+		fmt.Fprintf(w, "\nauthentication over HTTP: %.0f decisions/s at full load (%d callers); at half load p50 %v, p99 %v (the load generator's start lag p99 %v)\n",
+			a.Full, a.Workers, a.P50.Round(time.Microsecond), a.P99.Round(time.Microsecond), a.Lag99.Round(time.Microsecond))
+	}
 	s := r.Soak
 	if s.Duration == 0 {
 		return
