@@ -2,6 +2,7 @@ package registry
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/bias-iot/bias/op"
 	"github.com/bias-iot/bias/record"
@@ -18,6 +19,10 @@ func (x *executor) enroll() (*outcome, error) {
 		return nil, err
 	}
 	out := &outcome{result: record.Result{Count: len(en.Items), Status: op.StatusValidated}}
+	if x.final { // one write, event and move a device (more for its aliases)
+		n := len(en.Items)
+		out.writes, out.events, out.moves = slices.Grow(out.writes, n), slices.Grow(out.events, n), slices.Grow(out.moves, n)
+	}
 	seen := make(map[string]bool, len(en.Items))
 	x.claims = map[string]string{}
 	for i, item := range en.Items {
