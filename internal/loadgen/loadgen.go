@@ -292,15 +292,21 @@ func (r *run) enrollBatch(ctx context.Context, first, n int, rng *rand.ChaCha8) 
 
 // submit submits tx, and again while the node is busy (mempool-full, a
 // timeout, too many large operations being checked at once): an
-// overloaded node is back pressure, not a failure.
+// overloaded node is back pressure, not a failure. An operation whose
+// wait timed out may commit afterwards: its next attempt is then refused
+// as replayed, which is its success.
 func submit(ctx context.Context, c *sdk.Client, tx []byte) error {
+	timedOut := false
 	for attempt := 0; ; attempt++ {
 		_, err := c.Submit(ctx, tx)
 		var ae *sdk.APIError
-		if err == nil || !errors.As(err, &ae) || attempt >= 100 ||
-			!busy[ae.Reason] {
+		if errors.As(err, &ae) && timedOut && ae.Reason == string(op.ReasonReplayed) {
+			return nil
+		}
+		if err == nil || !errors.As(err, &ae) || attempt >= 100 || !busy[ae.Reason] {
 			return err
 		}
+		timedOut = timedOut || ae.Reason == string(op.ReasonTimeout)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
