@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -33,6 +34,7 @@ func (a *app) defaultHome() string {
 func (a *app) nodeCmd() *cobra.Command {
 	var home, httpAddr, p2pAddr, logLevel, logFormat, metricsAddr string
 	var sync stateSyncFlags
+	var cacheMB int
 	cmd := &cobra.Command{
 		Use:   "node",
 		Short: "Run a node (initialising a single-validator network on first run)",
@@ -55,7 +57,13 @@ and --trust-hash), read from the CometBFT RPC of two nodes
 environment variable (BIAS_HOME, BIAS_HTTP, BIAS_P2P, BIAS_LOG_LEVEL); a
 flag wins over its variable, which wins over HOME/config/bias.json, which
 wins over the default. The node holds HOME/node.lock (its pid) while it
-runs: a second node on the same home is refused with that pid.`,
+runs: a second node on the same home is refused with that pid.
+
+--cache-mb (config cacheMB, default 512) is the memory budget in MiB, split
+between the state's caches, the checked-operation cache, the compiled
+contracts and the mempool; the process also sets the Go runtime's soft
+memory limit to the budget plus a quarter plus 256 MiB unless GOMEMLIMIT
+is set (docs/operations.md, Memory).`,
 		Example: example("bias node", "bias node --home /tmp/bias2 --http 127.0.0.1:9090 --p2p tcp://127.0.0.1:26666",
 			"bias node --home ./e --state-sync --state-sync-rpc tcp://a.example:26657,tcp://b.example:26657 --trust-file trusted.json"),
 		Args: cobra.NoArgs,
@@ -83,6 +91,9 @@ runs: a second node on the same home is refused with that pid.`,
 				cfg.Metrics = metricsAddr
 			}
 			sync.apply(cmd, &cfg)
+			if cmd.Flags().Changed("cache-mb") {
+				cfg.CacheMB = cacheMB
+			}
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
@@ -110,6 +121,7 @@ runs: a second node on the same home is refused with that pid.`,
 	cmd.Flags().StringVar(&logFormat, "log-format", "text", "log format: text (logfmt) or json (one object a line)")
 	cmd.Flags().StringVar(&metricsAddr, "metrics", "", "also serve /metrics on this address (host:port), apart from the API")
 	sync.flags(cmd)
+	cmd.Flags().IntVar(&cacheMB, "cache-mb", node.DefaultCacheMB, "memory budget in MiB, split between the node's caches and its mempool")
 	return cmd
 }
 
@@ -134,6 +146,9 @@ func nodeLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 func runNode(ctx context.Context, cfg node.Config, log *slog.Logger, a *app, info *node.InitInfo) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(node.MemoryLimitBytes(cfg.CacheMB))
+	}
 	n, err := node.Start(cfg, log)
 	if err != nil {
 		return err

@@ -24,6 +24,9 @@ func (c *Cache) Observe(fn func(Kind, Decision)) { c.observe = fn }
 // NewCache returns a cache of at most max programs.
 func NewCache(max int) *Cache { return &Cache{max: max, m: map[string]*Program{}} }
 
+// Max is the most programs the cache holds.
+func (c *Cache) Max() int { return c.max }
+
 // Program returns the compiled form of the contract version id (as
 // "<provider>/<name>@<version>") of kind with source.
 func (c *Cache) Program(id string, kind Kind, source string) (*Program, error) {

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -101,13 +100,4 @@ func BenchmarkMetricsCost(b *testing.B) {
 	b.ReportMetric(cOn*1e6, "cpu-µs/reg-metrics-on")
 	b.ReportMetric(cOff*1e6, "cpu-µs/reg-metrics-off")
 	b.ReportMetric(cOn/cOff, "cpu-ratio-on/off")
-}
-
-// cpuTime is the process's user and system CPU time so far.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

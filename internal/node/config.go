@@ -60,12 +60,17 @@ type Config struct {
 	// joining by state sync (statesync.go).
 	Snapshots SnapshotConfig  `json:"snapshots,omitzero"`
 	StateSync StateSyncConfig `json:"stateSync,omitzero"`
+	// CacheMB is the memory budget in MiB (0: the default, 512; else at
+	// least 64),
+	// split between the caches that grow with the state or the load
+	// (SplitCache; docs/operations.md, Memory).
+	CacheMB int `json:"cacheMB,omitempty"`
 }
 
 // Default is the single-node configuration.
 func Default() Config {
 	return Config{Network: "local", HTTP: "127.0.0.1:8080", P2P: "tcp://127.0.0.1:26656", Moniker: "node0",
-		TimeoutCommit: Duration(200 * time.Millisecond)}
+		TimeoutCommit: Duration(200 * time.Millisecond), CacheMB: DefaultCacheMB}
 }
 
 // Test is a configuration for tests: ephemeral ports, and each block as
@@ -99,6 +104,9 @@ func (c Config) Validate() error {
 	}
 	if c.TimeoutCommit < 0 {
 		errs = append(errs, errors.New("timeoutCommit is negative"))
+	}
+	if err := validCacheMB(c.CacheMB); err != nil {
+		errs = append(errs, err)
 	}
 	if err := c.OAuth.Validate(); err != nil {
 		errs = append(errs, err)

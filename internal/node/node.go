@@ -168,8 +168,9 @@ func Start(cfg Config, log *slog.Logger) (*Node, error) {
 	if err := cometledger.Preflight(cfg.Home); err != nil {
 		return nil, err
 	}
+	caches := SplitCache(cfg.cacheMB())
 	st, err := state.Open(filepath.Join(cfg.Home, "data", "bias-state.db"), state.WithLogger(log.With("module", "state")),
-		state.WithKeepVersions(cfg.Storage.KeepVersions))
+		state.WithKeepVersions(cfg.Storage.KeepVersions), state.WithCaches(caches.State))
 	if err != nil {
 		return nil, err
 	}
@@ -183,12 +184,12 @@ func Start(cfg Config, log *slog.Logger) (*Node, error) {
 		return nil, errors.Join(fmt.Errorf("remove temporary files: %w", err), st.Close())
 	}
 	n := &Node{cfg: cfg, st: st, served: make(chan error, 1)}
-	n.app = registry.New(cfg.Network, st, log.With("module", "registry"))
+	n.app = registry.New(cfg.Network, st, log.With("module", "registry"), registry.WithCaches(caches.Registry))
 	n.app.SetRetainBlocks(cfg.Storage.RetainBlocks)
 	lc := cometledger.Config{
 		Home: cfg.Home, P2PListen: cfg.P2P, PersistentPeers: cfg.PersistentPeers, ExternalAddress: cfg.ExternalAddress,
 		Moniker: cfg.Moniker, TimeoutCommit: time.Duration(cfg.TimeoutCommit), CreateEmptyBlocks: cfg.CreateEmptyBlocks,
-		AllowDuplicateIP: cfg.AllowDuplicateIP,
+		AllowDuplicateIP: cfg.AllowDuplicateIP, Mempool: caches.Mempool,
 	}
 	if err := n.enableSnapshots(&lc, log); err != nil {
 		return nil, errors.Join(err, st.Close())

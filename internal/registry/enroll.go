@@ -2,6 +2,7 @@ package registry
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/bias-iot/bias/op"
 	"github.com/bias-iot/bias/record"
@@ -18,6 +19,10 @@ func (x *executor) enroll() (*outcome, error) {
 		return nil, err
 	}
 	out := &outcome{result: record.Result{Count: len(en.Items), Status: op.StatusValidated}}
+	if x.final { // one write, event and move a device (more for its aliases)
+		n := len(en.Items)
+		out.writes, out.events, out.moves = slices.Grow(out.writes, n), slices.Grow(out.events, n), slices.Grow(out.moves, n)
+	}
 	seen := make(map[string]bool, len(en.Items))
 	x.claims = map[string]string{}
 	for i, item := range en.Items {
@@ -47,6 +52,17 @@ func (x *executor) enroll() (*outcome, error) {
 		e := &record.Entity{
 			DID: ids, Kind: op.KindDevice, Provider: en.Provider, Doc: doc, Status: op.StatusValidated,
 			Version: 1, Created: x.b.Time, Updated: x.b.Time, CreatedHeight: x.b.Height, UpdatedHeight: x.b.Height,
+		}
+		if !x.final {
+			// A check (Precheck, CheckTx) needs only the refusals: the
+			// records, their events and writes are made in FinalizeBlock.
+			// Of commitEntity, only the aliases can refuse.
+			if len(doc.Aliases) > 0 {
+				if _, err := x.reindex(nil, e); err != nil {
+					return nil, err
+				}
+			}
+			continue
 		}
 		o, err := x.commitEntity(nil, e, op.TypeEnroll)
 		if err != nil {

@@ -31,7 +31,7 @@ func (x *executor) register() (*outcome, error) {
 	if err := x.verify(k); err != nil {
 		return nil, err
 	}
-	prov, err := getProvider(x.st, r.Provider)
+	prov, err := x.a.ops.provider(x.st, r.Provider)
 	if err != nil {
 		return nil, err
 	}

@@ -1,10 +1,45 @@
 package registry
 
 import (
+	"cmp"
 	"sync"
 
+	"github.com/bias-iot/bias/internal/contract"
+	"github.com/bias-iot/bias/internal/state"
 	"github.com/bias-iot/bias/op"
+	"github.com/bias-iot/bias/record"
 )
+
+// Caches sizes the application's caches; a node derives them from its
+// memory budget (node.Config.CacheMB). Zero fields keep New's sizes
+// (DefaultCaches).
+type Caches struct {
+	// OpEntries and OpBytes bound the cache of checked operations.
+	OpEntries, OpBytes int
+	// Programs bounds the cache of compiled contracts.
+	Programs int
+}
+
+// DefaultCaches are New's sizes.
+var DefaultCaches = Caches{OpEntries: 1 << 16, OpBytes: 256 << 20, Programs: 4096}
+
+// WithCaches sizes the application's caches.
+func WithCaches(c Caches) Option {
+	return func(a *App) {
+		d := a.Caches()
+		if c.OpEntries > 0 || c.OpBytes > 0 {
+			a.ops = newOpCache(cmp.Or(c.OpEntries, d.OpEntries), cmp.Or(c.OpBytes, d.OpBytes))
+		}
+		if c.Programs > 0 {
+			a.programs = contract.NewCache(c.Programs)
+		}
+	}
+}
+
+// Caches returns the sizes of the application's caches.
+func (a *App) Caches() Caches {
+	return Caches{OpEntries: a.ops.max, OpBytes: a.ops.maxBytes, Programs: a.programs.Max()}
+}
 
 // opCache remembers operations that passed a check (Precheck, CheckTx):
 // the decoded operation and the key its signature verified with, by
@@ -20,6 +55,43 @@ type opCache struct {
 	bytes    int
 	m        map[[32]byte]*cached
 	order    [][32]byte // FIFO of insertions; entries removed early leave holes
+
+	// provs holds decoded provider records by their encoded bytes (see
+	// provider), emptied when it holds maxProviders.
+	provs map[string]*record.Provider
+}
+
+// maxProviders bounds the decoded provider records the cache holds.
+const maxProviders = 1024
+
+// provider reads provider id's record from st, for reading only: every
+// registration reads its provider's, and decoding it took a quarter of a
+// registration's execution (profile in docs/benchmarks.md). A record
+// decoded once is shared by the reads of the same bytes; the key is the
+// whole encoding, so a changed record is decoded anew, and decoding is
+// deterministic: results never depend on the cache. Callers must not
+// modify what it returns.
+func (c *opCache) provider(st state.Reader, id string) (*record.Provider, error) {
+	b, err := st.Get(record.ProviderKey(id))
+	if err != nil || b == nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	p, ok := c.provs[string(b)]
+	c.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	if p, err = record.DecodeProvider(b); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if len(c.provs) >= maxProviders {
+		clear(c.provs)
+	}
+	c.provs[string(b)] = p
+	c.mu.Unlock()
+	return p, nil
 }
 
 type cached struct {
@@ -29,7 +101,7 @@ type cached struct {
 }
 
 func newOpCache(max, maxBytes int) *opCache {
-	return &opCache{max: max, maxBytes: maxBytes, m: make(map[[32]byte]*cached, max)}
+	return &opCache{max: max, maxBytes: maxBytes, m: make(map[[32]byte]*cached, max), provs: map[string]*record.Provider{}}
 }
 
 func (c *opCache) get(h [32]byte) *cached {

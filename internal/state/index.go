@@ -33,6 +33,7 @@ import (
 // and a mark file next to it makes the next Open rebuild it.
 type index struct {
 	path string // the leveldb directory
+	opts *opt.Options
 	log  *slog.Logger
 	db   *leveldb.DB
 
@@ -71,8 +72,8 @@ const (
 // openIndex opens the index in path for latest, the tree's last version
 // (nil before the first), checks it, and rebuilds it if it cannot be
 // trusted.
-func openIndex(path string, latest *iavl.ImmutableTree, log *slog.Logger) (*index, error) {
-	ix := &index{path: path, log: log}
+func openIndex(path string, latest *iavl.ImmutableTree, opts *opt.Options, log *slog.Logger) (*index, error) {
+	ix := &index{path: path, opts: opts, log: log}
 	version, hash := int64(0), []byte(nil)
 	if latest != nil {
 		version, hash = latest.Version(), latest.Hash()
@@ -81,7 +82,7 @@ func openIndex(path string, latest *iavl.ImmutableTree, log *slog.Logger) (*inde
 	if _, err := os.Stat(damageMark(path)); err == nil {
 		reason = "a read or write of it failed"
 	}
-	db, err := leveldb.OpenFile(path, indexOptions())
+	db, err := leveldb.OpenFile(path, ix.opts)
 	switch {
 	case err != nil && !lerrors.IsCorrupted(err):
 		return nil, fmt.Errorf("open latest-value index: %w", err)
@@ -109,9 +110,6 @@ func openIndex(path string, latest *iavl.ImmutableTree, log *slog.Logger) (*inde
 	ix.version.Store(version)
 	return ix, nil
 }
-
-// indexOptions are the index's leveldb options.
-func indexOptions() *opt.Options { return &opt.Options{BlockCacheCapacity: 128 << 20} }
 
 // check compares the index with the tree and says why it cannot be
 // trusted ("" if it can). Its reads do not fill the block cache.
@@ -181,7 +179,7 @@ func (ix *index) rebuild(latest *iavl.ImmutableTree, want []byte) error {
 	if err := os.RemoveAll(ix.path); err != nil {
 		return fmt.Errorf("remove latest-value index: %w", err)
 	}
-	db, err := leveldb.OpenFile(ix.path, indexOptions())
+	db, err := leveldb.OpenFile(ix.path, ix.opts)
 	if err != nil {
 		return fmt.Errorf("create latest-value index: %w", err)
 	}

@@ -22,7 +22,6 @@ import (
 	"github.com/cosmos/iavl"
 	idb "github.com/cosmos/iavl/db"
 	ics23 "github.com/cosmos/ics23/go"
-	"github.com/syndtr/goleveldb/leveldb/opt"
 )
 
 // Reader reads keys. Both the working tree and snapshots are Readers.
@@ -61,14 +60,16 @@ type Store struct {
 	// exportHold is the version an export reads (export.go), kept from
 	// pruning meanwhile; 0: none.
 	exportHold atomic.Int64
+	caches     Caches // the sizes it was opened with (cache.go)
 }
 
 // Option configures Open.
 type Option func(*options)
 
 type options struct {
-	log  *slog.Logger
-	keep int64
+	log    *slog.Logger
+	keep   int64
+	caches Caches
 }
 
 // WithLogger logs what the store repairs (a rebuilt index) and the
@@ -83,13 +84,11 @@ func Open(dir string, opts ...Option) (*Store, error) {
 	for _, f := range opts {
 		f(&o)
 	}
-	// A larger block cache and write buffer than goleveldb's defaults (8
-	// and 4 MiB): reads of a large state hit memory, and bulk writes
-	// compact less often.
-	db, err := idb.NewGoLevelDBWithOpts("state", filepath.Clean(dir), &opt.Options{
-		BlockCacheCapacity: 256 << 20,
-		WriteBuffer:        64 << 20,
-	})
+	// The caches (cache.go) come from the node's memory budget: a large
+	// block cache makes reads of a large state hit memory, and a large
+	// write buffer makes bulk writes compact less often.
+	caches := o.caches.withDefaults()
+	db, err := idb.NewGoLevelDBWithOpts("state", filepath.Clean(dir), caches.treeOptions())
 	if err != nil {
 		return nil, fmt.Errorf("open state db: %w", err)
 	}
@@ -98,19 +97,19 @@ func Open(dir string, opts ...Option) (*Store, error) {
 	}
 	// No fast-node index (skipFastStorageUpgrade = true): it doubles the
 	// writes of every set, and at a million entities made bulk enrollment
-	// three times slower; reads walk the tree instead, through a cache of
-	// up to 2M nodes (a million entities' tree), measured in
-	// docs/benchmarks.md. Every version is saved with a synced write.
-	tree := iavl.NewMutableTree(db, 2_000_000, true, iavl.NewNopLogger(), iavl.SyncOption(true))
+	// three times slower; reads walk the tree instead, through the node
+	// cache (caches.TreeNodes), measured in docs/benchmarks.md. Every
+	// version is saved with a synced write.
+	tree := iavl.NewMutableTree(db, caches.TreeNodes, true, iavl.NewNopLogger(), iavl.SyncOption(true))
 	if _, err := tree.Load(); err != nil {
 		return nil, errors.Join(fmt.Errorf("load state: %w", err), db.Close())
 	}
-	s := &Store{db: db, tree: tree, pending: map[string][]byte{}, keep: o.keep, log: o.log}
+	s := &Store{db: db, tree: tree, pending: map[string][]byte{}, keep: o.keep, log: o.log, caches: caches}
 	if err := s.refresh(); err != nil {
 		return nil, errors.Join(err, db.Close())
 	}
 	s.first.Store(s.firstVersion())
-	s.index, err = openIndex(filepath.Join(filepath.Clean(dir), "latest.db"), s.Latest().t, o.log)
+	s.index, err = openIndex(filepath.Join(filepath.Clean(dir), "latest.db"), s.Latest().t, caches.indexOptions(), o.log)
 	if err != nil {
 		return nil, errors.Join(err, db.Close())
 	}

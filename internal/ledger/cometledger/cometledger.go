@@ -62,6 +62,9 @@ type Config struct {
 	MaxTimeLag time.Duration
 	// AllowDuplicateIP lets several peers share an IP (one-host testnets).
 	AllowDuplicateIP bool
+	// Mempool bounds the mempool (zero fields: DefaultMempool's); a node
+	// derives it from its memory budget.
+	Mempool Mempool
 	// StallWarning is how long operations may wait with no block before
 	// the node warns (default 10s).
 	StallWarning time.Duration
@@ -122,6 +125,39 @@ type Ledger struct {
 
 var _ ledger.Ledger = (*Ledger)(nil)
 
+// Mempool bounds CometBFT's mempool.
+type Mempool struct {
+	// Txs and Bytes bound the operations waiting in the mempool, in
+	// number and in bytes (CometBFT refuses more: mempool full).
+	Txs   int
+	Bytes int64
+	// Cache is how many hashes of recently seen operations the mempool
+	// keeps, to drop those it has seen (about 100 bytes each).
+	Cache int
+}
+
+// DefaultMempool is the mempool of a Config that sets none.
+var DefaultMempool = Mempool{Txs: 20000, Bytes: 1 << 30, Cache: 100000}
+
+func (m Mempool) withDefaults() Mempool {
+	d := DefaultMempool
+	if m.Txs <= 0 {
+		m.Txs = d.Txs
+	}
+	if m.Bytes <= 0 {
+		m.Bytes = d.Bytes
+	}
+	if m.Cache <= 0 {
+		m.Cache = d.Cache
+	}
+	return m
+}
+
+// Mempool returns the bounds of the running node's mempool.
+func (l *Ledger) Mempool() Mempool {
+	return Mempool{Txs: l.cfg.Mempool.Size, Bytes: l.cfg.Mempool.MaxTxsBytes, Cache: l.cfg.Mempool.CacheSize}
+}
+
 // cometConfig builds CometBFT's configuration from ours.
 func cometConfig(c Config) *cmtcfg.Config {
 	cfg := cmtcfg.DefaultConfig()
@@ -139,8 +175,8 @@ func cometConfig(c Config) *cmtcfg.Config {
 	cfg.Consensus.TimeoutCommit = c.TimeoutCommit
 	cfg.Consensus.SkipTimeoutCommit = c.TimeoutCommit == 0
 	cfg.Consensus.CreateEmptyBlocks = c.CreateEmptyBlocks
-	cfg.Mempool.Size = 20000
-	cfg.Mempool.CacheSize = 100000
+	mp := c.Mempool.withDefaults()
+	cfg.Mempool.Size, cfg.Mempool.MaxTxsBytes, cfg.Mempool.CacheSize = mp.Txs, mp.Bytes, mp.Cache
 	cfg.Storage.DiscardABCIResponses = false // Watch replays results from the store
 	cfg.TxIndex.Indexer = "null"
 	return cfg

@@ -1,0 +1,132 @@
+package loadgen
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/bias-iot/bias/authn"
+	"github.com/bias-iot/bias/op"
+)
+
+// AuthReport is the authentication benchmark: decisions over HTTP (the
+// service's challenge and the device's COSE proof, decided by the node),
+// first at full load, then paced at half that rate.
+type AuthReport struct {
+	// Full is the decisions per second at full load (Workers callers).
+	Full    float64
+	Workers int
+	// P50 and P99 are the latencies at half load.
+	P50, P99 time.Duration
+	// Lag99 is the 99th percentile of how late the paced requests
+	// started against their schedule: the load generator's own delay.
+	Lag99 time.Duration
+}
+
+// authWorkers are the concurrent callers at full load.
+const authWorkers = 8
+
+// authBench decides n pairs (computed first), half at full load, half at
+// half that rate.
+func (r *run) authBench(ctx context.Context, n int) (AuthReport, error) {
+	rep := AuthReport{Workers: authWorkers}
+	svc, err := r.registerValidated(ctx, op.KindService)
+	if err != nil {
+		return rep, err
+	}
+	r.mu.Lock()
+	keyed := r.keyed
+	r.mu.Unlock()
+	if len(keyed) == 0 {
+		return rep, errors.New("authentication: enroll more devices first")
+	}
+	nonceKey := make([]byte, 32)
+	_, _ = rand.Read(nonceKey)
+	iss := authn.NewIssuer(svc.id.WithFragment("k1"), soakOrigin, nonceKey, authn.NewMemorySpentSet(n+1))
+	pairs := make([][2][]byte, n)
+	now := time.Now().Unix()
+	for i := range pairs {
+		dev := keyed[i%len(keyed)]
+		c, err := iss.New(now, authn.MaxValiditySeconds)
+		if err != nil {
+			return rep, err
+		}
+		cb, err := authn.SignChallenge(svc.key, c, authn.COSE)
+		if err != nil {
+			return rep, err
+		}
+		dn := make([]byte, authn.NonceLen)
+		_, _ = rand.Read(dn)
+		pb, err := authn.SignProof(dev.key, &authn.Proof{Device: dev.id, Kid: dev.id.WithFragment("k1"), Service: svc.id,
+			Origin: soakOrigin, ServiceNonce: c.Nonce, DeviceNonce: dn, IssuedAt: now}, authn.COSE)
+		if err != nil {
+			return rep, err
+		}
+		pairs[i] = [2][]byte{cb, pb}
+	}
+	decide := func(p [2][]byte) error {
+		d, err := r.c.Client.Verify(ctx, p[0], p[1])
+		if err == nil && !d.OK {
+			err = fmt.Errorf("refused: %s %s", d.Reason, d.Detail)
+		}
+		return err
+	}
+	full, half := pairs[:n/2], pairs[n/2:]
+	var (
+		wg    sync.WaitGroup
+		fmu   sync.Mutex
+		first error
+	)
+	fail := func(err error) {
+		fmu.Lock()
+		defer fmu.Unlock()
+		if first == nil {
+			first = err
+		}
+	}
+	next := make(chan [2][]byte, len(full))
+	for _, p := range full {
+		next <- p
+	}
+	close(next)
+	start := time.Now()
+	for range authWorkers {
+		wg.Go(func() {
+			for p := range next {
+				if err := decide(p); err != nil {
+					fail(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if first != nil {
+		return rep, fmt.Errorf("authentication at full load: %w", first)
+	}
+	rep.Full = float64(len(full)) / time.Since(start).Seconds()
+	lat, lag := make([]time.Duration, len(half)), make([]time.Duration, len(half))
+	gap := time.Duration(float64(time.Second) * 2 / rep.Full)
+	t0 := time.Now()
+	for i := range half {
+		due := t0.Add(time.Duration(i) * gap)
+		time.Sleep(time.Until(due))
+		wg.Go(func() {
+			s := time.Now()
+			lag[i] = s.Sub(due)
+			if err := decide(half[i]); err != nil {
+				fail(err)
+			}
+			lat[i] = time.Since(s)
+		})
+	}
+	wg.Wait()
+	if first != nil {
+		return rep, fmt.Errorf("authentication at half load: %w", first)
+	}
+	rep.P50, rep.P99, rep.Lag99 = Percentile(lat, 50), Percentile(lat, 99), Percentile(lag, 99)
+	return rep, nil
+}

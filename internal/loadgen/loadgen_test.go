@@ -1,0 +1,89 @@
+package loadgen_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bias-iot/bias/internal/loadgen"
+	"github.com/bias-iot/bias/internal/node/nodetest"
+)
+
+// TestRun: a small run against a real node enrolls its devices, measures
+// at each mark, soaks with every kind of operation and none fails; the
+// bounds check passes within generous bounds and names what is broken
+// otherwise.
+func TestRun(t *testing.T) {
+	h := nodetest.Start(t)
+	rep, err := loadgen.Run(t.Context(), loadgen.Config{
+		Client: h.Client, Admin: h.Provider.Signer, AdminKid: h.Provider.Kid, PID: os.Getpid(), Home: h.Home,
+		Devices: 5000, Batch: 1000, Marks: []int{2000}, Resolutions: 50,
+		Auth: 200, Soak: 3 * time.Second, Rate: 60, Sample: time.Second, Log: t.Logf,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	rep.Table(&out)
+	t.Log("\n" + out.String())
+	if len(rep.Marks) != 2 || rep.Marks[0].Devices != 2000 || rep.Marks[1].Devices != 5000 {
+		t.Fatalf("marks: %+v", rep.Marks)
+	}
+	for _, m := range rep.Marks {
+		if m.RSS <= 0 || m.Disk <= 0 || m.P50 <= 0 || m.P99 < m.P50 || m.Rate <= 0 {
+			t.Errorf("mark %+v: a measure is missing", m)
+		}
+	}
+	for _, k := range []string{"register", "resolve", "authenticate", "revoke"} {
+		if rep.Soak.Ops[k] == 0 {
+			t.Errorf("soak: no %s in %v", k, rep.Soak.Ops)
+		}
+	}
+	if a := rep.Auth; a.Full <= 0 || a.P50 <= 0 || a.P99 < a.P50 || !strings.Contains(out.String(), "authentication over HTTP") {
+		t.Errorf("authentication: %+v", a)
+	}
+	if rep.Soak.Failed != 0 || len(rep.Soak.RSS) < 2 || rep.Soak.AuthP50 <= 0 {
+		t.Errorf("soak: %+v", rep.Soak)
+	}
+	if err := rep.Check(loadgen.Bounds{MaxRSS: 64 << 30, MaxDiskPerDevice: 1 << 30}); err != nil {
+		t.Errorf("generous bounds: %v", err)
+	}
+	err = rep.Check(loadgen.Bounds{MaxRSS: 1 << 20, MaxDiskPerDevice: 1, DiskFrom: 3000})
+	if err == nil || !strings.Contains(err.Error(), "RSS") || !strings.Contains(err.Error(), "at 5000 devices the home takes") ||
+		strings.Contains(err.Error(), "at 2000 devices the home") {
+		t.Errorf("broken bounds: %v", err)
+	}
+}
+
+// TestMain: the command's exit codes: 2 for bad usage, 1 for a broken
+// bound (an RSS bound of 1 MiB), 0 within its bounds.
+func TestMainCommand(t *testing.T) {
+	h := nodetest.Start(t)
+	base := []string{"--node", h.Node.URL(), "--home", h.Home, "--pid", strconv.Itoa(os.Getpid()), "--devices", "2000", "--marks", "", "--soak", "0"}
+	for _, c := range []struct {
+		name string
+		args []string
+		code int
+		want string // in stderr
+	}{
+		{"fail/no-node", []string{"--home", h.Home}, 2, "--node and --home are required"},
+		{"fail/bad-mark", append(append([]string{}, base...), "--marks", "ten"), 2, "is not a device count"},
+		{"fail/rss-bound", append(append([]string{}, base...), "--max-rss-mb", "1"), 1, "over the bound of 1 MiB"},
+		{"ok", append(append([]string{}, base...), "--max-rss-mb", "65536"), 0, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := loadgen.Main(context.Background(), c.args, &stdout, &stderr)
+			if code != c.code || !strings.Contains(stderr.String(), c.want) {
+				t.Fatalf("exit %d, want %d; stderr: %s", code, c.code, stderr.String())
+			}
+			if code != 2 && !strings.Contains(stdout.String(), "disk B/device") {
+				t.Errorf("no table: %s", stdout.String())
+			}
+		})
+	}
+}

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Scale run (issue 19; docs/benchmarks.md, "Scale script"): one real node
+# (the built `bias node`, free ports, a fresh home), into which biasload
+# enrolls devices in bulk over HTTP, measuring at 10k, 100k, 1M and 10M
+# devices the node's RSS (/proc), its home's disk bytes per device (state,
+# block store, indexes: all of the home) and resolution p50/p99 over HTTP;
+# then a mixed soak (registrations, resolutions, authentications,
+# revocations) sampling RSS; between the two, SCALE_AUTH authentications
+# over HTTP (half at full load, half paced at half that rate: p50, p99).
+# It prints a table and exits non-zero when an operation fails or a bound
+# is broken.
+#
+#   scripts/scale.sh            # 10M devices, one-hour soak (hours: not in CI)
+#   scripts/scale.sh --short    # 200k devices, 5-minute soak (CI)
+#
+# Settings (environment): SCALE_DEVICES, SCALE_MARKS, SCALE_SOAK (a Go
+# duration), SCALE_AUTH (default 20000; --short 10000), SCALE_RATE (soak operations/s), SCALE_CACHE_MB (the node's
+# --cache-mb, default 512), SCALE_RETAIN (storage.retainBlocks and
+# keepVersions, default 100), SCALE_MAX_RSS_MB (default: the budget + a
+# quarter + 256 MiB overhead + 128 MiB margin: 1024 at the default
+# budget), SCALE_MAX_DISK (bytes per device at marks of 100k devices or
+# more, default 1536), SCALE_HOME (keep the node's home there; default a
+# temporary directory, removed), SCALE_TASKSET_NODE / SCALE_TASKSET_LOAD
+# (CPU lists: run the node and biasload pinned with taskset, e.g. 1 and 0).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+devices=${SCALE_DEVICES:-10000000}
+marks=${SCALE_MARKS:-10000,100000,1000000}
+soak=${SCALE_SOAK:-1h}
+auth=${SCALE_AUTH:-20000}
+case "${1:-}" in
+--short)
+	devices=${SCALE_DEVICES:-200000}
+	marks=${SCALE_MARKS:-10000,100000}
+	soak=${SCALE_SOAK:-5m}
+	auth=${SCALE_AUTH:-10000}
+	;;
+"") ;;
+*)
+	echo "usage: scripts/scale.sh [--short]" >&2
+	exit 2
+	;;
+esac
+cache=${SCALE_CACHE_MB:-512}
+retain=${SCALE_RETAIN:-100}
+max_rss=${SCALE_MAX_RSS_MB:-$((cache * 5 / 4 + 256 + 128))}
+max_disk=${SCALE_MAX_DISK:-1536}
+
+work=$(mktemp -d)
+home=${SCALE_HOME:-$work/home}
+node_pid=
+cleanup() {
+	if [ -n "$node_pid" ] && kill -0 "$node_pid" 2>/dev/null; then
+		kill "$node_pid" && wait "$node_pid" || true
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+go build -o "$work/bias" ./cmd/bias
+go build -o "$work/biasload" ./cmd/biasload
+pin_node=() pin_load=()
+[ -n "${SCALE_TASKSET_NODE:-}" ] && pin_node=(taskset -c "$SCALE_TASKSET_NODE")
+[ -n "${SCALE_TASKSET_LOAD:-}" ] && pin_load=(taskset -c "$SCALE_TASKSET_LOAD")
+
+# start_node starts the node on free ports (port 0) and waits until it
+# serves; its JSON line names the API's URL.
+start_node() {
+	: >"$work/node.out"
+	"${pin_node[@]}" "$work/bias" --output json node --home "$home" --http 127.0.0.1:0 --p2p tcp://127.0.0.1:0 \
+		--cache-mb "$cache" --log-level warn >"$work/node.out" 2>>"$work/node.log" &
+	node_pid=$!
+	for _ in $(seq 600); do
+		url=$(sed -n 's/.*"api":"\([^"]*\)".*/\1/p' "$work/node.out")
+		[ -n "$url" ] && return 0
+		kill -0 "$node_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "scale: the node did not start; its log:" >&2
+	tail -20 "$work/node.log" >&2
+	exit 1
+}
+
+# The first run initialises the home; the node is then restarted with
+# bounded retention (docs/operations.md, Disk).
+start_node
+kill "$node_pid" && wait "$node_pid" || true
+sed -i "s/^  \"network\": \(.*\),\$/  \"network\": \1,\n  \"storage\": {\"retainBlocks\": $retain, \"keepVersions\": $retain},/" "$home/config/bias.json"
+grep -q '"retainBlocks"' "$home/config/bias.json"
+start_node
+echo "scale: node pid $node_pid at $url, home $home, cacheMB $cache, retain $retain; $devices devices, marks $marks, soak $soak" >&2
+
+set +e
+"${pin_load[@]}" "$work/biasload" --node "$url" --home "$home" --pid "$node_pid" --devices "$devices" --marks "$marks" \
+	--soak "$soak" --auth "$auth" ${SCALE_RATE:+--rate "$SCALE_RATE"} --max-rss-mb "$max_rss" --max-disk-per-device "$max_disk"
+rc=$?
+set -e
+if ! kill -0 "$node_pid" 2>/dev/null; then
+	echo "scale: the node exited during the run; its log:" >&2
+	tail -20 "$work/node.log" >&2
+	rc=1
+fi
+echo "scale: bounds: RSS <= $max_rss MiB, disk <= $max_disk B/device (from 100k devices); exit $rc" >&2
+exit $rc
