@@ -167,8 +167,16 @@ type Ledger struct {
 	headers  []ledger.Header       // headers[i] is block base+i
 	blocks   []applied             // blocks[i] is block base+i
 	appHash  []byte                // after the last block
-	final    uint64                // the last final EVM block seen
-	tick     chan struct{}         // closed and replaced at each block
+	// The follower's own (its goroutine only): the hash of the last EVM
+	// block it applied (zero after a restart), and the seq of the next
+	// anchor, when known (from genesis, or after an anchor seen since the
+	// start), so that a reorganisation or a log an endpoint left out or
+	// repeated halts the follower instead of making its root differ.
+	prevEVM  common.Hash
+	nextSeq  uint64
+	seqKnown bool
+	final    uint64        // the last final EVM block seen
+	tick     chan struct{} // closed and replaced at each block
 	gas      GasStats
 }
 

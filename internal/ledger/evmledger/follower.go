@@ -127,17 +127,34 @@ func (l *Ledger) applyEVM(ctx context.Context, n uint64, logs []types.Log) error
 		return fmt.Errorf("header %d: %w", n, err)
 	}
 	hash := hdr.Hash()
+	h := int64(n-l.genesis) + 1 //nolint:gosec // n is at least genesis
+	if h > 1 && l.prevEVM != (common.Hash{}) && hdr.ParentHash != l.prevEVM {
+		return fmt.Errorf("%w: block %d is not the child of the block applied before it", errReorg, n)
+	}
+	nextSeq, seqKnown := l.nextSeq, l.seqKnown
+	if h == 1 {
+		nextSeq, seqKnown = 0, true // the anchor's first batch is seq 0
+	}
 	var txs [][]byte
 	var srcs []source
-	for _, lg := range logs {
+	for i, lg := range logs {
 		if lg.BlockHash != hash || lg.Removed {
 			return fmt.Errorf("%w: block %d", errReorg, n)
+		}
+		// What the endpoint says must be what the chain has: the anchor's
+		// logs only, each once, in log order (else retry, never apply).
+		if lg.Address != l.cfg.Contract || (i > 0 && lg.Index <= logs[i-1].Index) {
+			return fmt.Errorf("block %d: the endpoint's anchor logs are of another contract, repeated or out of order", n)
 		}
 		ev, err := l.anchor.ParseAnchored(lg)
 		if err != nil {
 			l.log.Warn("skipping an undecodable anchor event", "block", n, "log", lg.Index, "err", err)
 			continue
 		}
+		if seqKnown && ev.Seq != nextSeq {
+			return fmt.Errorf("block %d: anchor batch %d where %d was next: the endpoint left out or repeated a log", n, ev.Seq, nextSeq)
+		}
+		nextSeq, seqKnown = ev.Seq+1, true
 		b, err := DecodeBatch(ev.Batch)
 		if err != nil || b.Network != l.cfg.Network {
 			l.log.Warn("skipping a batch", "block", n, "log", lg.Index, "tx", lg.TxHash, "err", err, "network", b.Network)
@@ -148,7 +165,6 @@ func (l *Ledger) applyEVM(ctx context.Context, n uint64, logs []types.Log) error
 			srcs = append(srcs, source{tx: lg.TxHash, txIndex: lg.TxIndex, logIndex: lg.Index, op: i})
 		}
 	}
-	h := int64(n-l.genesis) + 1              //nolint:gosec // n is at least genesis
 	t := time.Unix(int64(hdr.Time), 0).UTC() //nolint:gosec // EVM timestamps fit
 	l.mu.Lock()
 	prev := l.appHash
@@ -181,6 +197,7 @@ func (l *Ledger) applyEVM(ctx context.Context, n uint64, logs []types.Log) error
 			Reason: r.Reason, Log: r.Log, Data: r.Data, Events: r.Events,
 		})
 	}
+	l.prevEVM, l.nextSeq, l.seqKnown = hash, nextSeq, seqKnown
 	l.record(ctx, b, prev, res.AppHash, logs)
 	return nil
 }

@@ -10,9 +10,13 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"strings"
 	"testing"
 	"time"
 
+	ethereum "github.com/ethereum/go-ethereum"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/rpc"
 
 	"github.com/bias-iot/bias/cose"
@@ -81,10 +85,16 @@ func newRegistry(t testing.TB) *registry.App {
 // follow starts an engine over a fresh registry on c's anchor.
 func follow(t testing.TB, c *simChain, cfg evmledger.Config) *evmledger.Ledger {
 	t.Helper()
+	return followChain(t, c.client, cfg)
+}
+
+// followChain is follow through the endpoint chain.
+func followChain(t testing.TB, chain evmledger.Chain, cfg evmledger.Config) *evmledger.Ledger {
+	t.Helper()
 	cfg.Logger = testLogger(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	l, err := evmledger.New(ctx, c.client, newRegistry(t), cfg)
+	l, err := evmledger.New(ctx, chain, newRegistry(t), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,4 +304,59 @@ func (l liar) Header(ctx context.Context, h int64) (*ledger.Header, error) {
 		hd.AppHash[0] ^= 1
 	}
 	return hd, err
+}
+
+// dropFirstBatch is an endpoint that leaves out the anchor log of the
+// first batch (seq 0, the indexed topic all zero).
+type dropFirstBatch struct{ evmledger.Chain }
+
+func (d dropFirstBatch) FilterLogs(ctx context.Context, q ethereum.FilterQuery) ([]types.Log, error) {
+	logs, err := d.Chain.FilterLogs(ctx, q)
+	var out []types.Log
+	for _, lg := range logs {
+		if len(lg.Topics) > 1 && lg.Topics[1] == (common.Hash{}) {
+			continue
+		}
+		out = append(out, lg)
+	}
+	return out, err
+}
+
+// TestLyingEndpoint: a follower whose endpoint leaves out an anchor log
+// never applies the block of the next anchor: the seq it finds there is
+// not the one it expected, so it stops below it (and retries) instead of
+// going on with a root that differs from every other node's. (The block
+// of the left-out log itself it applies as empty: that is caught only at
+// the next anchor; reading each block's receipts would catch it there.)
+func TestLyingEndpoint(t *testing.T) {
+	appState, prov := genesis(t)
+	k := fund(t, 1)
+	c := newSimChain(t, 10*time.Millisecond, k)
+	cfg := c.deploy(t, k)
+	cfg.AppState = appState
+	sub := cfg
+	sub.Key = k
+	a := follow(t, c, sub)
+	var heights []int64
+	for i := 1; i <= 2; i++ {
+		tx, _ := register(t, prov, i)
+		r, err := a.Submit(t.Context(), tx)
+		if err != nil || r.Code != 0 {
+			t.Fatalf("submit %d: %+v %v", i, r, err)
+		}
+		heights = append(heights, r.Height)
+	}
+	if heights[0] >= heights[1] {
+		t.Fatalf("both batches in block %d: the test needs two", heights[0])
+	}
+	// Started after both batches are final, the follower catches up in
+	// New: it refuses there, at the block of the second batch.
+	cfg.Logger = testLogger(t)
+	_, err := evmledger.New(t.Context(), dropFirstBatch{c.client}, newRegistry(t), cfg)
+	if err == nil || !strings.Contains(err.Error(), "anchor batch 1 where 0 was next") {
+		t.Fatalf("a follower of a lying endpoint: %v, want the gap refused", err)
+	}
+	honest := follow(t, c, cfg)
+	waitHeight(t, honest, heights[1]+1)
+	sameHeaders(t, a, honest, heights[1]+1)
 }
