@@ -125,6 +125,10 @@ type Config struct {
 	MaxBatchOps int
 	// Logger logs (default: slog.Default()).
 	Logger *slog.Logger
+	// DataDir is where the engine keeps what it must not forget across a
+	// restart (the headers of applied blocks, with their roots); "": in
+	// memory only. (Being implemented: the headers stay in memory.)
+	DataDir string
 }
 
 func (c *Config) setDefaults() {
