@@ -66,6 +66,7 @@ import (
 	"github.com/ethereum/go-ethereum/rpc"
 
 	"github.com/bias-iot/bias/internal/ledger"
+	"github.com/bias-iot/bias/internal/ledger/blocklog"
 	"github.com/bias-iot/bias/internal/ledger/core"
 )
 
@@ -126,10 +127,25 @@ type Config struct {
 	// Logger logs (default: slog.Default()).
 	Logger *slog.Logger
 	// DataDir is where the engine keeps what it must not forget across a
-	// restart (the headers of applied blocks, with their roots); "": in
-	// memory only. (Being implemented: the headers stay in memory.)
+	// restart: each applied block's header (height, time, the root
+	// before it), its results and events, and the EVM block it came
+	// from (a goleveldb database, blocks.db; a node uses HOME/data/evm).
+	// "": in memory only, for tests; a restart then starts its headers
+	// and its Watch at the next block.
 	DataDir string
+	// RetainBlocks is how many of the latest blocks the engine keeps for
+	// Header, Watch and Inclusion (0: all; else at least 2, so that the
+	// proof of the last block has its header). The engine also drops
+	// the blocks below the RetainHeight of the application's Commit, as
+	// CometBFT does.
+	RetainBlocks int64
+	// MemoryBlocks is how many of the latest blocks the engine keeps in
+	// memory (default 256); older ones are read from the store.
+	MemoryBlocks int
 }
+
+// DefaultMemoryBlocks is the default Config.MemoryBlocks.
+const DefaultMemoryBlocks = 256
 
 func (c *Config) setDefaults() {
 	if c.Poll <= 0 {
@@ -140,6 +156,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.MemoryBlocks <= 0 {
+		c.MemoryBlocks = DefaultMemoryBlocks
 	}
 }
 
@@ -167,10 +186,12 @@ type Ledger struct {
 	waiting  map[[32]byte]*pending // submitted, not yet in a final block
 	seen     map[[32]byte]bool     // the duplicate cache
 	inflight map[common.Hash]int   // own anchor transactions: their operations
-	base     int64                 // the first height kept in headers and blocks
-	headers  []ledger.Header       // headers[i] is block base+i
-	blocks   []applied             // blocks[i] is block base+i
 	appHash  []byte                // after the last block
+	final    uint64                // the last final EVM block seen
+	gas      GasStats
+
+	store  store
+	blocks *blocklog.Log[evmBlock] // the applied blocks
 	// The follower's own (its goroutine only): the hash of the last EVM
 	// block it applied (zero after a restart), and the seq of the next
 	// anchor, when known (from genesis, or after an anchor seen since the
@@ -179,24 +200,6 @@ type Ledger struct {
 	prevEVM  common.Hash
 	nextSeq  uint64
 	seqKnown bool
-	final    uint64        // the last final EVM block seen
-	tick     chan struct{} // closed and replaced at each block
-	gas      GasStats
-}
-
-// applied is a block and where each of its operations came from.
-type applied struct {
-	ledger.Block
-	evm     common.Hash // the EVM block's hash
-	sources []source    // one per result
-}
-
-// source locates an operation on the chain.
-type source struct {
-	tx       common.Hash
-	txIndex  uint
-	logIndex uint // in the block
-	op       int  // in the batch
 }
 
 // pending is a submitted operation and its submitter.
@@ -231,6 +234,9 @@ func New(ctx context.Context, chain Chain, app core.App, cfg Config) (*Ledger, e
 	if err := checkNetwork(cfg.Network); err != nil {
 		return nil, err
 	}
+	if cfg.RetainBlocks < 0 || cfg.RetainBlocks == 1 {
+		return nil, fmt.Errorf("evmledger: RetainBlocks is %d: 0 (all) or at least 2", cfg.RetainBlocks)
+	}
 	id, err := chain.ChainID(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("evmledger: chain id: %w", err)
@@ -258,35 +264,19 @@ func New(ctx context.Context, chain Chain, app core.App, cfg Config) (*Ledger, e
 		cfg: cfg, chain: chain, app: app, anchor: anchor, genesis: gb.Uint64(), log: cfg.Logger,
 		wake:    make(chan struct{}, 1),
 		waiting: map[[32]byte]*pending{}, seen: map[[32]byte]bool{}, inflight: map[common.Hash]int{},
-		tick: make(chan struct{}),
 	}
 	if cfg.Key != nil {
 		if l.auth, err = bind.NewKeyedTransactorWithChainID(cfg.Key, id); err != nil {
 			return nil, fmt.Errorf("evmledger: %w", err)
 		}
 	}
-	info, err := app.Info(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("evmledger: info: %w", err)
+	if err := l.resume(ctx); err != nil {
+		return nil, err
 	}
-	l.base, l.appHash = info.Height+1, info.AppHash
-	if info.Height > 0 {
-		// A restart: the headers before are not kept; the next block's
-		// header carries the root after the last.
-		l.base = info.Height + 1
-	}
-	for l.height() < 1 {
-		if err := l.catchUp(ctx); err != nil {
-			return nil, err
-		}
-		if l.height() >= 1 {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("evmledger: waiting for the deployment block %d to be final: %w", l.genesis, ctx.Err())
-		case <-time.After(cfg.Poll):
-		}
+	if err := l.start(ctx); err != nil {
+		l.blocks.Close()
+		_ = l.store.close()
+		return nil, err
 	}
 	run, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	l.cancel = cancel
@@ -296,12 +286,56 @@ func New(ctx context.Context, chain Chain, app core.App, cfg Config) (*Ledger, e
 	return l, nil
 }
 
-// height is the last applied bias height.
-func (l *Ledger) height() int64 {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.base + int64(len(l.blocks)) - 1
+// resume opens the block store and takes up the application where it
+// is: the store keeps the blocks up to the application's height (a block
+// written before a crash that came before the application committed it
+// is dropped and applied again), and the follower goes on from the last
+// one's EVM block and anchor seq.
+func (l *Ledger) resume(ctx context.Context) error {
+	info, err := l.app.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("evmledger: info: %w", err)
+	}
+	if l.store, err = openStore(l.cfg, l.genesis); err != nil {
+		return err
+	}
+	l.blocks = blocklog.New[evmBlock](l.store, l.cfg.MemoryBlocks)
+	dropped, err := l.blocks.Resume(info.Height)
+	if err != nil {
+		_ = l.store.close()
+		return fmt.Errorf("evmledger: %w", err)
+	}
+	if dropped > 0 {
+		l.log.Warn("dropped stored blocks the application had not committed", "blocks", dropped, "height", info.Height)
+	}
+	l.appHash = info.AppHash
+	if last, ok := l.blocks.Last(); ok {
+		l.prevEVM, l.nextSeq, l.seqKnown = last.Extra.EVM, last.Extra.NextSeq, last.Extra.SeqKnown
+	}
+	return nil
 }
+
+// start applies the final blocks, at least block 1 (the deployment
+// block), so that the genesis state is readable.
+func (l *Ledger) start(ctx context.Context) error {
+	for l.height() < 1 {
+		if err := l.catchUp(ctx); err != nil {
+			return err
+		}
+		if l.height() >= 1 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("evmledger: waiting for the deployment block %d to be final: %w", l.genesis, ctx.Err())
+		case <-time.After(l.cfg.Poll):
+		}
+	}
+	return nil
+}
+
+// height is the last applied bias height.
+func (l *Ledger) height() int64 { return l.blocks.Height() }
 
 // Address is the account that pays for this node's submissions.
 func (l *Ledger) Address() common.Address {
@@ -331,10 +365,13 @@ func (l *Ledger) Close() error {
 	l.mu.Unlock()
 	l.cancel()
 	l.stopped.Wait()
+	l.blocks.Close()
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.failAll(ledger.ErrClosed)
-	close(l.tick)
+	l.mu.Unlock()
+	if err := l.store.close(); err != nil {
+		return fmt.Errorf("evmledger: close the block store: %w", err)
+	}
 	return nil
 }
 
@@ -432,23 +469,16 @@ func (l *Ledger) open() error {
 // Header implements ledger.Reader. Its AppHash is the root this node
 // computed after block Height-1, not one the chain signed.
 func (l *Ledger) Header(_ context.Context, height int64) (*ledger.Header, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed {
-		return nil, ledger.ErrClosed
+	if err := l.open(); err != nil {
+		return nil, err
 	}
-	i := height - l.base
-	if i < 0 || i >= int64(len(l.headers)) {
-		return nil, fmt.Errorf("%w: block %d", ledger.ErrNotFound, height)
-	}
-	h := l.headers[i]
-	h.AppHash = bytes.Clone(h.AppHash)
-	return &h, nil
+	return l.blocks.Header(height)
 }
 
 // Status implements ledger.Reader. An EVM chain has no validators of
 // bias; NodeID is the paying account ("" for a follower).
 func (l *Ledger) Status(context.Context) (*ledger.Status, error) {
+	last, ok := l.blocks.Last()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
@@ -458,61 +488,20 @@ func (l *Ledger) Status(context.Context) (*ledger.Status, error) {
 	if l.auth != nil {
 		s.NodeID = l.auth.From.Hex()
 	}
-	if n := len(l.headers); n > 0 {
-		last := l.headers[n-1]
-		s.Height, s.Time = last.Height, last.Time
-		s.CatchingUp = l.genesis+uint64(last.Height)-1 < l.final //nolint:gosec // heights are positive
+	if ok {
+		s.Height, s.Time = last.Header.Height, last.Header.Time
+		s.CatchingUp = l.genesis+uint64(last.Header.Height)-1 < l.final //nolint:gosec // heights are positive
 	}
 	return s, nil
 }
 
-// Watch implements ledger.Watcher. Blocks before the node's start (after
-// a restart) are not kept; the channel also closes when the ledger closes.
+// Watch implements ledger.Watcher: from the blocks in the store (after a
+// restart, those applied before it), then each new one. A height below
+// the blocks kept is ledger.ErrNotFound; the channel also closes when
+// the ledger closes.
 func (l *Ledger) Watch(ctx context.Context, from int64) (<-chan ledger.Block, error) {
 	if err := l.open(); err != nil {
 		return nil, err
 	}
-	from = max(from, 1)
-	out := make(chan ledger.Block, 16)
-	go func() {
-		defer close(out)
-		for h := from; ; h++ {
-			b, ok := l.waitBlock(ctx, h)
-			if !ok {
-				return
-			}
-			select {
-			case out <- b:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	return out, nil
-}
-
-// waitBlock returns block h once it is applied; false if ctx ended, the
-// ledger closed, or h is before the blocks this node keeps.
-func (l *Ledger) waitBlock(ctx context.Context, h int64) (ledger.Block, bool) {
-	for {
-		l.mu.Lock()
-		closed, tick, i := l.closed, l.tick, h-l.base
-		n := int64(len(l.blocks))
-		var b ledger.Block
-		if i >= 0 && i < n {
-			b = l.blocks[i].Block
-		}
-		l.mu.Unlock()
-		switch {
-		case closed || i < 0:
-			return ledger.Block{}, false
-		case i < n:
-			return b, true
-		}
-		select {
-		case <-tick:
-		case <-ctx.Done():
-			return ledger.Block{}, false
-		}
-	}
+	return l.blocks.Watch(ctx, from)
 }

@@ -2,7 +2,6 @@ package evmledger
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"math/big"
@@ -15,6 +14,7 @@ import (
 	"github.com/ethereum/go-ethereum/rpc"
 
 	"github.com/bias-iot/bias/internal/ledger"
+	"github.com/bias-iot/bias/internal/ledger/blocklog"
 	"github.com/bias-iot/bias/internal/ledger/core"
 )
 
@@ -162,7 +162,7 @@ func (l *Ledger) applyEVM(ctx context.Context, n uint64, logs []types.Log) error
 		}
 		for i, op := range b.Ops {
 			txs = append(txs, op)
-			srcs = append(srcs, source{tx: lg.TxHash, txIndex: lg.TxIndex, logIndex: lg.Index, op: i})
+			srcs = append(srcs, source{Tx: lg.TxHash, TxIndex: lg.TxIndex, LogIndex: lg.Index, Op: i})
 		}
 	}
 	t := time.Unix(int64(hdr.Time), 0).UTC() //nolint:gosec // EVM timestamps fit
@@ -185,33 +185,37 @@ func (l *Ledger) applyEVM(ctx context.Context, n uint64, logs []types.Log) error
 	if len(res.TxResults) != len(txs) {
 		return &appError{fmt.Errorf("block %d has %d txs and %d results", h, len(txs), len(res.TxResults))}
 	}
-	if _, err := l.app.Commit(ctx); err != nil {
+	e := blocklog.Entry[evmBlock]{
+		Header: ledger.Header{Network: l.cfg.Network, Height: h, Time: t, AppHash: prev},
+		Block:  ledger.Block{Height: h, Time: t, Events: res.Events},
+		Extra:  evmBlock{EVM: hash, Sources: srcs, NextSeq: nextSeq, SeqKnown: seqKnown},
+	}
+	for i, tx := range txs {
+		e.Block.Results = append(e.Block.Results, res.TxResults[i].Result(tx, h, i))
+	}
+	// The block is on disk before the state that follows it: a crash in
+	// between leaves the store one block ahead, which resume drops.
+	if err := l.blocks.Persist(e); err != nil {
+		return &appError{err}
+	}
+	c, err := l.app.Commit(ctx)
+	if err != nil {
 		return &appError{fmt.Errorf("commit block %d: %w", h, err)}
 	}
-	b := applied{Block: ledger.Block{Height: h, Time: t, Events: res.Events}, evm: hash, sources: srcs}
-	for i, tx := range txs {
-		r := res.TxResults[i]
-		d := sha256.Sum256(tx)
-		b.Results = append(b.Results, ledger.Result{
-			Hash: d[:], Height: h, Index: i, Code: r.Code, Codespace: r.Codespace,
-			Reason: r.Reason, Log: r.Log, Data: r.Data, Events: r.Events,
-		})
-	}
 	l.prevEVM, l.nextSeq, l.seqKnown = hash, nextSeq, seqKnown
-	l.record(ctx, b, prev, res.AppHash, logs)
+	l.retain(h, c.RetainHeight) // before h is published: never more kept than asked
+	l.record(ctx, e, res.AppHash, logs)
 	return nil
 }
 
-// record keeps block b, hands its submitters their results, and counts the
-// gas of this node's anchor transactions in it.
-func (l *Ledger) record(ctx context.Context, b applied, prev, root []byte, logs []types.Log) {
+// record publishes block e, hands its submitters their results, and
+// counts the gas of this node's anchor transactions in it.
+func (l *Ledger) record(ctx context.Context, e blocklog.Entry[evmBlock], root []byte, logs []types.Log) {
 	var own []common.Hash
 	l.mu.Lock()
-	l.headers = append(l.headers, ledger.Header{Network: l.cfg.Network, Height: b.Height, Time: b.Time, AppHash: prev})
-	l.blocks = append(l.blocks, b)
 	l.appHash = root
-	for i := range b.Results {
-		r := b.Results[i]
+	for i := range e.Block.Results {
+		r := e.Block.Results[i]
 		h := [32]byte(r.Hash)
 		if p, ok := l.waiting[h]; ok {
 			delete(l.waiting, h)
@@ -226,11 +230,25 @@ func (l *Ledger) record(ctx context.Context, b applied, prev, root []byte, logs 
 			own = append(own, lg.TxHash)
 		}
 	}
-	close(l.tick)
-	l.tick = make(chan struct{})
 	l.mu.Unlock()
+	l.blocks.Append(e)
 	for _, tx := range own {
-		l.countGas(ctx, tx, b.Height)
+		l.countGas(ctx, tx, e.Block.Height)
+	}
+}
+
+// retain drops the blocks that neither Config.RetainBlocks nor the
+// application's retain height (appRetain, 0: all) keeps after block h.
+func (l *Ledger) retain(h, appRetain int64) {
+	below := appRetain
+	if n := l.cfg.RetainBlocks; n > 0 {
+		below = max(below, h-n+1)
+	}
+	if below <= 1 {
+		return
+	}
+	if err := l.blocks.Prune(below); err != nil {
+		l.log.Warn("pruning blocks", "below", below, "err", err)
 	}
 }
 
