@@ -200,6 +200,7 @@ type Ledger struct {
 	prevEVM  common.Hash
 	nextSeq  uint64
 	seqKnown bool
+	span     uint64 // the blocks of the next eth_getLogs (see logRange)
 }
 
 // pending is a submitted operation and its submitter.

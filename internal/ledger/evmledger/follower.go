@@ -18,7 +18,10 @@ import (
 	"github.com/bias-iot/bias/internal/ledger/core"
 )
 
-// logRange bounds the blocks of one eth_getLogs call.
+// logRange bounds the blocks of one eth_getLogs call. An endpoint that
+// refuses a range (many cap the blocks or the results of one call) gets
+// half of it, down to one block; each success doubles it again, up to
+// logRange.
 const logRange = 256
 
 // anchoredTopic is the topic of the Anchored event.
@@ -96,14 +99,23 @@ func (l *Ledger) catchUp(ctx context.Context) error {
 		if next > final {
 			return nil
 		}
-		to := min(final, next+logRange-1)
+		if l.span == 0 {
+			l.span = logRange
+		}
+		to := min(final, next+l.span-1)
 		logs, err := l.chain.FilterLogs(ctx, ethereum.FilterQuery{
 			FromBlock: new(big.Int).SetUint64(next), ToBlock: new(big.Int).SetUint64(to),
 			Addresses: []common.Address{l.cfg.Contract}, Topics: [][]common.Hash{{anchoredTopic}},
 		})
-		if err != nil {
+		switch {
+		case err != nil && to > next && ctx.Err() == nil:
+			l.span = (to - next + 1) / 2
+			l.log.Debug("the endpoint refused a range of logs; halving it", "from", next, "to", to, "err", err)
+			continue
+		case err != nil:
 			return fmt.Errorf("logs of blocks %d to %d: %w", next, to, err)
 		}
+		l.span = min(logRange, 2*l.span)
 		for n := next; n <= to; n++ {
 			var mine []types.Log
 			for len(logs) > 0 && logs[0].BlockNumber == n {
