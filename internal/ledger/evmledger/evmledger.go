@@ -27,12 +27,19 @@
 // final yet changes nothing a node has applied: the follower has not read
 // them. An anchor transaction of this node that a reorganisation drops
 // from the chain comes back into the chain's pool (the EVM node
-// re-injects the transactions of the dropped blocks) or is lost; its
-// submitters wait until their context ends. A reorganisation deeper than
+// re-injects the transactions of the dropped blocks) or is lost; after
+// Config.DropAfter blocks its submitters get ErrDropped and may submit
+// again. A reorganisation deeper than
 // the chosen confirmations (impossible under the finalized tag) is seen
 // as a block hash that changes under the follower: it stops applying and
 // retries; a block it already applied is never undone, so choose the
 // confirmations to exceed the chain's reorganisations.
+//
+// Durability: with Config.DataDir the engine writes each block (header,
+// results, sources) to a block store before the application commits it,
+// and drops on start what the application had not committed, so that
+// Header and Watch reach back across a restart; memory holds only the
+// latest Config.MemoryBlocks blocks.
 //
 // Trust: Header(h).AppHash is the state root that this node computed by
 // replaying the chain, not a root the chain signed: a client that does
@@ -89,6 +96,11 @@ var (
 	ErrTooLarge = errors.New("evmledger: operation too large for a batch")
 	// ErrWrongContract: the contract is not an anchor of this network.
 	ErrWrongContract = errors.New("evmledger: not the anchor contract of this network")
+	// ErrDropped: the anchor transaction of the operation did not reach
+	// a final block within Config.DropAfter blocks; it may still reach
+	// one (then a submission again is refused by the application as a
+	// replay).
+	ErrDropped = errors.New("evmledger: the anchor transaction did not reach a final block in time")
 )
 
 // Config configures a Ledger.
@@ -142,6 +154,18 @@ type Config struct {
 	// MemoryBlocks is how many of the latest blocks the engine keeps in
 	// memory (default 256); older ones are read from the store.
 	MemoryBlocks int
+	// CacheSize is how many hashes of operations submitted here that
+	// committed the engine keeps to refuse the same bytes again as
+	// ledger.ErrDuplicate (default 100000, as CometBFT's mempool cache).
+	CacheSize int
+	// MaxPending bounds the operations submitted here that wait for a
+	// final block (default 20000); more are ledger.ErrFull.
+	MaxPending int
+	// DropAfter is how many blocks after it was sent an anchor
+	// transaction of this node may take to reach a final block (default
+	// 256); then the engine forgets it and its submitters get
+	// ErrDropped, free to submit again.
+	DropAfter int64
 }
 
 // DefaultMemoryBlocks is the default Config.MemoryBlocks.
@@ -159,6 +183,15 @@ func (c *Config) setDefaults() {
 	}
 	if c.MemoryBlocks <= 0 {
 		c.MemoryBlocks = DefaultMemoryBlocks
+	}
+	if c.CacheSize <= 0 {
+		c.CacheSize = 100000
+	}
+	if c.MaxPending <= 0 {
+		c.MaxPending = 20000
+	}
+	if c.DropAfter <= 0 {
+		c.DropAfter = 256
 	}
 }
 
@@ -183,11 +216,11 @@ type Ledger struct {
 	closed   bool
 	halted   error
 	pool     []*pending
-	waiting  map[[32]byte]*pending // submitted, not yet in a final block
-	seen     map[[32]byte]bool     // the duplicate cache
-	inflight map[common.Hash]int   // own anchor transactions: their operations
-	appHash  []byte                // after the last block
-	final    uint64                // the last final EVM block seen
+	waiting  map[[32]byte]*pending   // submitted, not yet in a final block
+	seen     *dupCache               // committed here lately
+	inflight map[common.Hash]*flight // own anchor transactions not yet final
+	appHash  []byte                  // after the last block
+	final    uint64                  // the last final EVM block seen
 	gas      GasStats
 
 	store  store
@@ -201,6 +234,12 @@ type Ledger struct {
 	nextSeq  uint64
 	seqKnown bool
 	span     uint64 // the blocks of the next eth_getLogs (see logRange)
+}
+
+// flight is an anchor transaction of this node on its way.
+type flight struct {
+	ops  []*pending
+	sent int64 // the height applied when it was sent
 }
 
 // pending is a submitted operation and its submitter.
@@ -264,7 +303,7 @@ func New(ctx context.Context, chain Chain, app core.App, cfg Config) (*Ledger, e
 	l := &Ledger{
 		cfg: cfg, chain: chain, app: app, anchor: anchor, genesis: gb.Uint64(), log: cfg.Logger,
 		wake:    make(chan struct{}, 1),
-		waiting: map[[32]byte]*pending{}, seen: map[[32]byte]bool{}, inflight: map[common.Hash]int{},
+		waiting: map[[32]byte]*pending{}, seen: newDupCache(cfg.CacheSize), inflight: map[common.Hash]*flight{},
 	}
 	if cfg.Key != nil {
 		if l.auth, err = bind.NewKeyedTransactorWithChainID(cfg.Key, id); err != nil {
@@ -410,13 +449,17 @@ func (l *Ledger) Submit(ctx context.Context, tx []byte) (*ledger.Result, error) 
 	}
 	tx = bytes.Clone(tx)
 	h := sha256.Sum256(tx)
+	p := &pending{tx: tx, hash: h, done: make(chan outcome, 1)}
 	l.mu.Lock()
 	err := l.usable()
-	if err == nil && l.seen[h] {
+	switch {
+	case err != nil:
+	case l.waiting[h] != nil || l.seen.has(h):
 		err = ledger.ErrDuplicate
-	}
-	if err == nil {
-		l.seen[h] = true
+	case len(l.waiting) >= l.cfg.MaxPending:
+		err = fmt.Errorf("%w: %d operations wait for a final block", ledger.ErrFull, len(l.waiting))
+	default:
+		l.waiting[h] = p // the same bytes meanwhile are duplicates
 	}
 	l.mu.Unlock()
 	if err != nil {
@@ -424,18 +467,16 @@ func (l *Ledger) Submit(ctx context.Context, tx []byte) (*ledger.Result, error) 
 	}
 	c := l.app.Check(ctx, tx)
 	l.mu.Lock()
-	if c.Code != 0 {
-		delete(l.seen, h)
-		l.mu.Unlock()
-		return &ledger.Result{Hash: h[:], Code: c.Code, Codespace: c.Codespace, Reason: c.Reason, Log: c.Log}, nil
-	}
 	if err := l.usable(); err != nil {
 		l.mu.Unlock()
 		return nil, err
 	}
-	p := &pending{tx: tx, hash: h, done: make(chan outcome, 1)}
+	if c.Code != 0 {
+		delete(l.waiting, h)
+		l.mu.Unlock()
+		return c.Rejection(h), nil
+	}
 	l.pool = append(l.pool, p)
-	l.waiting[h] = p
 	l.mu.Unlock()
 	select {
 	case l.wake <- struct{}{}:

@@ -231,12 +231,13 @@ func (l *Ledger) record(ctx context.Context, e blocklog.Entry[evmBlock], root []
 		h := [32]byte(r.Hash)
 		if p, ok := l.waiting[h]; ok {
 			delete(l.waiting, h)
-			if r.Code != 0 {
-				delete(l.seen, h) // as CometBFT's cache drops a transaction that failed in its block
+			if r.Code == 0 { // as CometBFT's cache forgets a transaction that failed in its block
+				l.seen.add(h)
 			}
 			p.done <- outcome{r: &r}
 		}
 	}
+	l.expire(e.Block.Height)
 	for _, lg := range logs {
 		if _, ok := l.inflight[lg.TxHash]; ok {
 			own = append(own, lg.TxHash)
@@ -264,13 +265,39 @@ func (l *Ledger) retain(h, appRetain int64) {
 	}
 }
 
+// expire forgets the anchor transactions of this node that have not
+// reached a final block Config.DropAfter blocks after they were sent,
+// and fails their waiting submitters with ErrDropped; the caller holds
+// mu.
+func (l *Ledger) expire(height int64) {
+	for tx, f := range l.inflight {
+		if height-f.sent < l.cfg.DropAfter {
+			continue
+		}
+		delete(l.inflight, tx)
+		n := 0
+		for _, p := range f.ops {
+			if l.waiting[p.hash] == p {
+				delete(l.waiting, p.hash)
+				p.done <- outcome{err: fmt.Errorf("%w: transaction %s, sent after block %d", ErrDropped, tx, f.sent)}
+				n++
+			}
+		}
+		l.log.Warn("anchor transaction not final in time; its submitters may submit again", "tx", tx, "sent", f.sent, "height", height, "ops", n)
+	}
+}
+
 // countGas logs and counts the gas of this node's anchor transaction tx.
 func (l *Ledger) countGas(ctx context.Context, tx common.Hash, height int64) {
 	rc, err := l.chain.TransactionReceipt(ctx, tx)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	ops := l.inflight[tx]
+	f := l.inflight[tx]
 	delete(l.inflight, tx)
+	if f == nil { // expired meanwhile
+		return
+	}
+	ops := len(f.ops)
 	if err != nil {
 		l.log.Warn("receipt of an anchor transaction", "tx", tx, "err", err)
 		return
