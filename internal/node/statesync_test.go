@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/bias-iot/bias/cose"
 	"github.com/bias-iot/bias/did"
+	"github.com/bias-iot/bias/internal/cli"
 	"github.com/bias-iot/bias/internal/ledger"
 	"github.com/bias-iot/bias/internal/ledger/cometledger"
 	"github.com/bias-iot/bias/internal/node"
@@ -213,6 +215,14 @@ func TestStateSync(t *testing.T) {
 	refusals := &reasonCounts{}
 	joiner, jc := start(joinCfg, slog.New(reasonCounter{nodetest.Logger(t).Handler(), refusals}))
 	led := joiner.Ledger().(*cometledger.Ledger)
+	// A watch from block 1, asked while the joiner restores: it waits for
+	// the restore to end, then fails at once, naming the first block the
+	// joiner holds.
+	watched := make(chan error, 1)
+	go func() {
+		_, err := led.Watch(ctx, 1)
+		watched <- err
+	}()
 	waitFor(ctx, t, "the joiner to restore a snapshot and block-sync past it", func() bool {
 		return led.Base() > 1 && joiner.Height() >= snap+2
 	})
@@ -227,6 +237,21 @@ func TestStateSync(t *testing.T) {
 	if n := refusals.get(registry.RefusedChunkHash); n < 1 {
 		t.Fatal("no altered chunk of validator 2 was refused")
 	}
+	var pe *ledger.PrunedError
+	if err := <-watched; !errors.As(err, &pe) || !errors.Is(err, ledger.ErrPruned) || pe.First != snap+1 || pe.From != 1 {
+		t.Fatalf("a watch from block 1 on the joiner: %v", err)
+	}
+	if _, err := jc.Events(ctx, 1, "", ""); !isPruned(err, snap+1) {
+		t.Fatalf("an event stream from block 1 on the joiner: %v", err)
+	}
+	if _, err := jc.EventHistory(ctx, "", 1, 10, "", ""); !isPruned(err, snap+1) {
+		t.Fatalf("event history from block 1 on the joiner: %v", err)
+	}
+	sctx, stop := context.WithCancel(ctx)
+	if _, err := jc.Events(sctx, snap+1, "", ""); err != nil {
+		t.Fatalf("an event stream from the joiner's first block: %v", err)
+	}
+	stop()
 	if _, err := led.Header(ctx, 1); !errors.Is(err, ledger.ErrNotFound) {
 		t.Fatalf("block 1 on the joiner: %v", err)
 	}
@@ -282,6 +307,17 @@ func TestStateSync(t *testing.T) {
 	}
 	if got, err := joiner.StateHash(res.Height); err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("state root at %d after the join: %x, %x at a validator (%v)", res.Height, got, want, err)
+	}
+	// bias events --from 1 follows from the joiner's first block.
+	var out, errOut bytes.Buffer
+	env := cli.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut, Getenv: func(string) string { return "" }}
+	if code := cli.Run(ctx, env, []string{"--node", joiner.URL(), "--output", "json", "events", "--from", "1", "--count", "1"}); code != 0 {
+		t.Fatalf("bias events --from 1 on the joiner: exit %d: %s", code, errOut.String())
+	}
+	var ev sdk.Event
+	if err := json.Unmarshal(out.Bytes(), &ev); err != nil || ev.Height <= snapHeight ||
+		!strings.Contains(errOut.String(), fmt.Sprintf("holds the blocks from height %d", snapHeight+1)) {
+		t.Fatalf("bias events --from 1 on the joiner: %q (%v), stderr %q", out.String(), err, errOut.String())
 	}
 	t.Logf("joined at snapshot height %d (%d chunks of 1 KiB) in %v, with a discovery time of 5s", snapHeight, chunks, joined.Round(time.Millisecond))
 }
@@ -397,4 +433,10 @@ func (h reasonCounter) WithAttrs(as []slog.Attr) slog.Handler {
 
 func (h reasonCounter) WithGroup(name string) slog.Handler {
 	return reasonCounter{h.Handler.WithGroup(name), h.c}
+}
+
+// isPruned reports whether err is the API's 410 pruned naming first.
+func isPruned(err error, first int64) bool {
+	var ae *sdk.APIError
+	return errors.As(err, &ae) && ae.Status == http.StatusGone && ae.Reason == "pruned" && ae.First == first
 }
