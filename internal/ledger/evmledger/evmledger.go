@@ -226,10 +226,11 @@ type Ledger struct {
 	store  store
 	blocks *blocklog.Log[evmBlock] // the applied blocks
 	// The follower's own (its goroutine only): the hash of the last EVM
-	// block it applied (zero after a restart), and the seq of the next
-	// anchor, when known (from genesis, or after an anchor seen since the
-	// start), so that a reorganisation or a log an endpoint left out or
-	// repeated halts the follower instead of making its root differ.
+	// block it applied (from the store after a restart; zero without
+	// one), and the seq of the next anchor, when known (from genesis, or
+	// kept with the last block), so that a reorganisation or a log an
+	// endpoint left out or repeated halts the follower instead of making
+	// its root differ (checkLogs catches a left-out log in its block).
 	prevEVM  common.Hash
 	nextSeq  uint64
 	seqKnown bool
