@@ -311,25 +311,26 @@ func (l *Ledger) retain(h, appRetain int64) {
 	}
 }
 
-// expire forgets the anchor transactions of this node that have not
-// reached a final block Config.DropAfter blocks after they were sent,
-// and fails their waiting submitters with ErrDropped; the caller holds
-// mu.
+// expire forgets the anchor transactions of this node that no final
+// block took by block height, Config.DropAfter blocks after the head
+// when they were sent (the final block then plus the confirmations), and
+// fails their waiting submitters with ErrDropped; the caller holds mu.
 func (l *Ledger) expire(height int64) {
+	evm := l.genesis + uint64(height) - 1 //nolint:gosec // heights are positive
 	for tx, f := range l.inflight {
-		if height-f.sent < l.cfg.DropAfter {
+		if evm < f.sent+l.cfg.Confirmations+l.cfg.DropAfter {
 			continue
 		}
 		delete(l.inflight, tx)
-		n := 0
+		failed := 0
 		for _, p := range f.ops {
 			if l.waiting[p.hash] == p {
 				delete(l.waiting, p.hash)
-				p.done <- outcome{err: fmt.Errorf("%w: transaction %s, sent after block %d", ErrDropped, tx, f.sent)}
-				n++
+				p.done <- outcome{err: fmt.Errorf("%w: transaction %s, sent after EVM block %d", ErrDropped, tx, f.sent)}
+				failed++
 			}
 		}
-		l.log.Warn("anchor transaction not final in time; its submitters may submit again", "tx", tx, "sent", f.sent, "height", height, "ops", n)
+		l.log.Warn("anchor transaction not final in time; its submitters may submit again", "tx", tx, "sent", f.sent, "height", height, "ops", failed)
 	}
 }
 

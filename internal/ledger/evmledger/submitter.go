@@ -81,9 +81,8 @@ func (l *Ledger) post(ctx context.Context, data []byte, batch []*pending) error 
 	if err != nil {
 		return err
 	}
-	sent := l.height()
 	l.mu.Lock()
-	l.inflight[tx.Hash()] = &flight{ops: batch, sent: sent}
+	l.inflight[tx.Hash()] = &flight{ops: batch, sent: l.final}
 	l.mu.Unlock()
 	if err := l.chain.SendTransaction(ctx, tx); err != nil {
 		l.mu.Lock()
