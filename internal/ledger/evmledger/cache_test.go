@@ -70,7 +70,7 @@ func TestDropAfter(t *testing.T) {
 	key := fund(t, 1)
 	c := newSimChain(t, 10*time.Millisecond, key)
 	cfg := c.deploy(t, key)
-	cfg.Key, cfg.DropAfter, cfg.MaxPending = key, 5, 1
+	cfg.Key, cfg.DropAfter, cfg.MaxPending = key, 20, 1
 	app, err := newKVApp(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

@@ -162,9 +162,9 @@ type Config struct {
 	// final block (default 20000); more are ledger.ErrFull.
 	MaxPending int
 	// DropAfter is how many EVM blocks an anchor transaction of this
-	// node may take to reach a final block, counted from the final block
-	// when it was sent plus Confirmations (default 256); then the engine
-	// forgets it and its submitters get ErrDropped, free to submit again.
+	// node may take to reach a final block, counted from the chain's head
+	// when it was sent (default 256); then the engine forgets it and its
+	// submitters get ErrDropped, free to submit again.
 	DropAfter uint64
 }
 
@@ -240,7 +240,7 @@ type Ledger struct {
 // flight is an anchor transaction of this node on its way.
 type flight struct {
 	ops  []*pending
-	sent uint64 // the last final EVM block when it was sent
+	sent uint64 // the chain's head when it was sent
 }
 
 // pending is a submitted operation and its submitter.

@@ -312,13 +312,13 @@ func (l *Ledger) retain(h, appRetain int64) {
 }
 
 // expire forgets the anchor transactions of this node that no final
-// block took by block height, Config.DropAfter blocks after the head
-// when they were sent (the final block then plus the confirmations), and
-// fails their waiting submitters with ErrDropped; the caller holds mu.
+// block took by block height, Config.DropAfter blocks after the chain's
+// head when they were sent, and fails their waiting submitters with
+// ErrDropped; the caller holds mu.
 func (l *Ledger) expire(height int64) {
 	evm := l.genesis + uint64(height) - 1 //nolint:gosec // heights are positive
 	for tx, f := range l.inflight {
-		if evm < f.sent+l.cfg.Confirmations+l.cfg.DropAfter {
+		if evm < f.sent+l.cfg.DropAfter {
 			continue
 		}
 		delete(l.inflight, tx)

@@ -81,8 +81,9 @@ func (l *Ledger) post(ctx context.Context, data []byte, batch []*pending) error 
 	if err != nil {
 		return err
 	}
+	head := l.head(ctx)
 	l.mu.Lock()
-	l.inflight[tx.Hash()] = &flight{ops: batch, sent: l.final}
+	l.inflight[tx.Hash()] = &flight{ops: batch, sent: head}
 	l.mu.Unlock()
 	if err := l.chain.SendTransaction(ctx, tx); err != nil {
 		l.mu.Lock()
@@ -92,4 +93,16 @@ func (l *Ledger) post(ctx context.Context, data []byte, batch []*pending) error 
 	}
 	l.log.Debug("anchor sent", "tx", tx.Hash(), "ops", len(batch), "bytes", len(data))
 	return nil
+}
+
+// head is the number of the chain's latest block, from which DropAfter
+// counts; if the endpoint does not answer, the last final block the
+// follower saw plus the confirmations.
+func (l *Ledger) head(ctx context.Context) uint64 {
+	if h, err := l.chain.HeaderByNumber(ctx, nil); err == nil {
+		return h.Number.Uint64()
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.final + l.cfg.Confirmations
 }
