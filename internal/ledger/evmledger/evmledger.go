@@ -221,7 +221,9 @@ type Ledger struct {
 	inflight map[common.Hash]*flight // own anchor transactions not yet final
 	appHash  []byte                  // after the last block
 	final    uint64                  // the last final EVM block seen
-	gas      GasStats
+	nonce    uint64                  // the nonce after this node's last sent anchor transaction (0: ask the endpoint)
+
+	gas GasStats
 
 	store  store
 	blocks *blocklog.Log[evmBlock] // the applied blocks

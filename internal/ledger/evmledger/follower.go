@@ -322,6 +322,7 @@ func (l *Ledger) expire(height int64) {
 			continue
 		}
 		delete(l.inflight, tx)
+		l.nonce = 0 // its nonce may be free again: take the endpoint's
 		failed := 0
 		for _, p := range f.ops {
 			if l.waiting[p.hash] == p {
