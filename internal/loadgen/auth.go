@@ -24,7 +24,17 @@ type AuthReport struct {
 	// Lag99 is the 99th percentile of how late the paced requests
 	// started against their schedule: the load generator's own delay.
 	Lag99 time.Duration
+	// NodeP50 and NodeP99 bound the node's own time to serve the half
+	// load's requests (the upper bounds of the buckets that hold them in
+	// its bias_http_request_duration_seconds), and NodeWithin5ms is the
+	// share of them served in 5 ms or less; all zero when the node
+	// serves no metrics.
+	NodeP50, NodeP99 time.Duration
+	NodeWithin5ms    float64
 }
+
+// verifyRoute is the route the node's metrics name the decisions by.
+const verifyRoute = "POST /v1/authn/verify"
 
 // authWorkers are the concurrent callers at full load.
 const authWorkers = 8
@@ -108,8 +118,10 @@ func (r *run) authBench(ctx context.Context, n int) (AuthReport, error) {
 		return rep, fmt.Errorf("authentication at full load: %w", first)
 	}
 	rep.Full = float64(len(full)) / time.Since(start).Seconds()
+	r.log("authentication: %.0f decisions/s at full load; now %d at half that rate", rep.Full, len(half))
 	lat, lag := make([]time.Duration, len(half)), make([]time.Duration, len(half))
 	gap := time.Duration(float64(time.Second) * 2 / rep.Full)
+	before, herr := scrapeHistogram(ctx, r.c.Client, verifyRoute)
 	t0 := time.Now()
 	for i := range half {
 		due := t0.Add(time.Duration(i) * gap)
@@ -128,5 +140,12 @@ func (r *run) authBench(ctx context.Context, n int) (AuthReport, error) {
 		return rep, fmt.Errorf("authentication at half load: %w", first)
 	}
 	rep.P50, rep.P99, rep.Lag99 = Percentile(lat, 50), Percentile(lat, 99), Percentile(lag, 99)
+	after, err := scrapeHistogram(ctx, r.c.Client, verifyRoute)
+	if herr = errors.Join(herr, err); herr != nil {
+		r.log("authentication: the node's own latency is not known: %v", herr)
+		return rep, nil
+	}
+	h := after.since(before)
+	rep.NodeP50, rep.NodeP99, rep.NodeWithin5ms = h.quantile(.5), h.quantile(.99), h.within(5*time.Millisecond)
 	return rep, nil
 }
