@@ -178,7 +178,8 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		if err != nil {
 			return rep, err
 		}
-		r.log("authentication: %.0f decisions/s at full load; at half load p50 %v p99 %v (start lag p99 %v)", a.Full, a.P50, a.P99, a.Lag99)
+		r.log("authentication: %.0f decisions/s at full load; at half load p50 %v p99 %v (start lag p99 %v, %d skipped as late); the node's own p50 <= %v, p99 <= %v, %.2f%% within 5ms",
+			a.Full, a.P50, a.P99, a.Lag99, a.Skipped, a.NodeP50, a.NodeP99, 100*a.NodeWithin5ms)
 	}
 	if c.Soak > 0 {
 		s, err := r.soak(ctx)

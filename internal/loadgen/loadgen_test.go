@@ -46,6 +46,11 @@ func TestRun(t *testing.T) {
 	if a := rep.Auth; a.Full <= 0 || a.P50 <= 0 || a.P99 < a.P50 || !strings.Contains(out.String(), "authentication over HTTP") {
 		t.Errorf("authentication: %+v", a)
 	}
+	// The node's own figures, from its request histogram.
+	if a := rep.Auth; a.NodeP50 <= 0 || a.NodeP99 < a.NodeP50 || a.NodeWithin5ms <= 0 || a.NodeWithin5ms > 1 ||
+		!strings.Contains(out.String(), "the node's own time to serve them") {
+		t.Errorf("the node's own authentication latency: %+v", a)
+	}
 	if rep.Soak.Failed != 0 || len(rep.Soak.RSS) < 2 || rep.Soak.AuthP50 <= 0 {
 		t.Errorf("soak: %+v", rep.Soak)
 	}

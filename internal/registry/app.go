@@ -190,9 +190,21 @@ func (a *App) decode(tx []byte, h [32]byte) (*op.Signed, error) {
 // on each submission before handing the operation to the ledger, which
 // spreads signature verification over all cores (CheckTx then finds the
 // result in the cache: CheckTx on CometBFT). A rejection is an *op.Error.
+//
+// An operation accepted against a state and a last block time that are
+// both still the latest is accepted again without running anything: the
+// check is a function of the operation, that state and that time, so its
+// answer cannot have changed. A block committed in between (a recheck, or
+// a CheckTx after a conflicting operation landed) changes the state's
+// version and root, and the operation is checked in full.
 func (a *App) Precheck(tx []byte) error {
 	h := sha256.Sum256(tx)
 	snap := a.st.Latest()
+	at := checkStamp{version: snap.Version(), time: a.lastTime()}
+	copy(at.root[:], snap.Hash())
+	if a.ops.acceptedAt(h, at) {
+		return nil
+	}
 	if a.ops.get(h) == nil {
 		if err := signedFirst(snap, tx); err != nil {
 			return err
@@ -205,9 +217,9 @@ func (a *App) Precheck(tx []byte) error {
 	// The next block's height; its time is unknown, so the last block's
 	// is the best estimate (a ticket expiring in between is caught in
 	// ApplyBlock).
-	_, key, err := a.execute(snap, h, s, blockInfo{Height: snap.Version() + 1, Time: a.lastTime()}, false)
+	_, key, err := a.execute(snap, h, s, blockInfo{Height: at.version + 1, Time: at.time}, false)
 	if err == nil {
-		a.ops.put(h, s, key, len(tx))
+		a.ops.put(h, s, key, len(tx), at)
 	}
 	return err
 }

@@ -360,7 +360,7 @@ func TestRejectedOperationsAreNotCached(t *testing.T) {
 	// The cache is bounded in bytes too.
 	small := newOpCache(100, 1000)
 	for i := 0; i < 10; i++ {
-		small.put([32]byte{byte(i)}, nil, nil, 400)
+		small.put([32]byte{byte(i)}, nil, nil, 400, checkStamp{})
 	}
 	if small.bytes > 1000 || len(small.m) != 2 {
 		t.Fatalf("cache holds %d entries, %d bytes", len(small.m), small.bytes)

@@ -3,6 +3,7 @@ package registry
 import (
 	"cmp"
 	"sync"
+	"sync/atomic"
 
 	"github.com/bias-iot/bias/internal/contract"
 	"github.com/bias-iot/bias/internal/state"
@@ -56,6 +57,9 @@ type opCache struct {
 	m        map[[32]byte]*cached
 	order    [][32]byte // FIFO of insertions; entries removed early leave holes
 
+	// reused counts the checks answered from a stamp (acceptedAt).
+	reused atomic.Int64
+
 	// provs holds decoded provider records by their encoded bytes (see
 	// provider), emptied when it holds maxProviders.
 	provs map[string]*record.Provider
@@ -98,6 +102,17 @@ type cached struct {
 	s        *op.Signed
 	verified string // canonical key bytes the signature verified with
 	size     int
+	at       checkStamp // the state and time it was last accepted against
+}
+
+// checkStamp names what a check ran against: the committed state (its
+// version and root hash) and the last block's time, Check's estimate of
+// the next block's. A check is a function of the operation and these, so
+// an accepted operation with the current stamp is accepted again.
+type checkStamp struct {
+	version int64
+	root    [32]byte
+	time    int64
 }
 
 func newOpCache(max, maxBytes int) *opCache {
@@ -110,11 +125,25 @@ func (c *opCache) get(h [32]byte) *cached {
 	return c.m[h]
 }
 
-// put stores an accepted operation.
-func (c *opCache) put(h [32]byte, s *op.Signed, verified []byte, size int) {
+// acceptedAt reports whether the operation was accepted against at.
+func (c *opCache) acceptedAt(h [32]byte, at checkStamp) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.m[h]; ok {
+	e, ok := c.m[h]
+	if ok && e.at == at {
+		c.reused.Add(1)
+		return true
+	}
+	return false
+}
+
+// put stores an accepted operation, or stamps a stored one with the
+// state and time it was accepted against again.
+func (c *opCache) put(h [32]byte, s *op.Signed, verified []byte, size int, at checkStamp) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[h]; ok {
+		e.at = at
 		return
 	}
 	for len(c.order) > 0 && (len(c.m) >= c.max || c.bytes+size > c.maxBytes) {
@@ -125,7 +154,7 @@ func (c *opCache) put(h [32]byte, s *op.Signed, verified []byte, size int) {
 			delete(c.m, old)
 		}
 	}
-	c.m[h] = &cached{s: s, verified: string(verified), size: size}
+	c.m[h] = &cached{s: s, verified: string(verified), size: size, at: at}
 	c.order = append(c.order, h)
 	c.bytes += size
 	if len(c.order) > 4*c.max { // compact the holes left by remove
