@@ -36,7 +36,9 @@ type Client struct {
 // NewClient returns a client of the node at baseURL.
 func NewClient(baseURL string) *Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = 256 // keep connections of concurrent callers alive
+	// Keep the connections of up to 256 concurrent callers alive: the
+	// limit in all (the default transport's is 100) must not be lower.
+	tr.MaxIdleConnsPerHost, tr.MaxIdleConns = 256, 256
 	return &Client{URL: strings.TrimRight(baseURL, "/"), HTTP: &http.Client{Timeout: 60 * time.Second, Transport: tr}}
 }
 
