@@ -269,15 +269,20 @@ func (l *Ledger) checkLogs(ctx context.Context, hdr *types.Header, logs []types.
 // record publishes block e, hands its submitters their results, and
 // counts the gas of this node's anchor transactions in it.
 func (l *Ledger) record(ctx context.Context, e blocklog.Entry[evmBlock], root []byte, logs []types.Log) {
-	var own []common.Hash
+	var ownTxs []common.Hash
 	l.mu.Lock()
 	l.appHash = root
-	for i := range e.Block.Results {
-		r := e.Block.Results[i]
-		h := [32]byte(r.Hash)
-		if p, ok := l.waiting[h]; ok {
+	// Applied first, failures after: a copy that applied answers whoever
+	// sent it; a failure only from this node's own transaction.
+	for _, applied := range []bool{true, false} {
+		for i, r := range e.Block.Results {
+			h := [32]byte(r.Hash)
+			p, ok := l.waiting[h]
+			if !ok || (r.Code == 0) != applied || !(applied || l.own(p, e.Extra.Sources[i])) {
+				continue
+			}
 			delete(l.waiting, h)
-			if r.Code == 0 { // as CometBFT's cache forgets a transaction that failed in its block
+			if applied { // as CometBFT's cache forgets a transaction that failed in its block
 				l.seen.add(h)
 			}
 			p.done <- outcome{r: &r}
@@ -286,14 +291,24 @@ func (l *Ledger) record(ctx context.Context, e blocklog.Entry[evmBlock], root []
 	l.expire(e.Block.Height)
 	for _, lg := range logs {
 		if _, ok := l.inflight[lg.TxHash]; ok {
-			own = append(own, lg.TxHash)
+			ownTxs = append(ownTxs, lg.TxHash)
 		}
 	}
 	l.mu.Unlock()
 	l.blocks.Append(e)
-	for _, tx := range own {
+	for _, tx := range ownTxs {
 		l.countGas(ctx, tx, e.Block.Height)
 	}
+}
+
+// own reports whether the operation at src is p's in this node's own
+// anchor transaction. Anyone may copy a pending operation into a batch
+// of its own and have it ordered first, where it may fail (it may need
+// an earlier operation of this node's): such a failure never answers
+// p's submitter. The caller holds mu.
+func (l *Ledger) own(p *pending, src source) bool {
+	f := l.inflight[src.Tx]
+	return f != nil && src.Op < len(f.ops) && f.ops[src.Op] == p
 }
 
 // retain drops the blocks that neither Config.RetainBlocks nor the
