@@ -10,6 +10,10 @@
 // leaves the store at most one block ahead of the state, never behind;
 // Resume drops what is ahead on start.
 //
+// The memory window is bounded in blocks and, with SetMemoryBytes, in
+// the bytes of the blocks' encodings too (a block larger than that bound
+// is read from the store only).
+//
 //	log, err := blocklog.New[extra](store, 256)
 //	err = log.Resume(info.Height)  // the application's committed height
 //	err = log.Persist(e)           // then app.Commit, then:
@@ -49,13 +53,18 @@ type Entry[X any] struct {
 // concurrent use; Persist and Append come from one goroutine, in height
 // order.
 type Log[X any] struct {
-	store  Store // nil: memory only
-	window int   // entries kept in memory; 0: all
+	store    Store // nil: memory only
+	window   int   // entries kept in memory; 0: all
+	maxBytes int64 // the bytes of the entries kept in memory; 0: no bound
+
+	lastSize int64 // the encoded size of the last Persist (its goroutine's)
 
 	mu     sync.Mutex
 	first  int64      // the lowest height readable
 	next   int64      // the height of the next Append
 	mem    []Entry[X] // the latest; mem[i] is height next-len(mem)+i
+	sizes  []int64    // sizes[i] is the encoded size of mem[i]
+	bytes  int64      // the sum of sizes
 	tick   chan struct{}
 	closed bool
 }
@@ -71,6 +80,18 @@ func New[X any](store Store, window int) *Log[X] {
 	return &Log[X]{store: store, window: max(window, 0), first: 1, next: 1, tick: make(chan struct{})}
 }
 
+// SetMemoryBytes bounds the entries kept in memory by the bytes of their
+// encodings (n ≤ 0: no bound), beside the window of blocks; call it
+// before Resume. It is no bound without a store: every block is then in
+// memory.
+func (l *Log[X]) SetMemoryBytes(n int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.store != nil {
+		l.maxBytes = max(n, 0)
+	}
+}
+
 // Resume makes the log follow an application that has committed height:
 // it drops the stored entries above height (written before a crash that
 // came before the application committed them) and, when the store does
@@ -80,7 +101,7 @@ func New[X any](store Store, window int) *Log[X] {
 func (l *Log[X]) Resume(height int64) (int64, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.mem, l.first, l.next = nil, height+1, height+1
+	l.mem, l.sizes, l.bytes, l.first, l.next = nil, nil, 0, height+1, height+1
 	if l.store == nil {
 		return 0, nil
 	}
@@ -111,11 +132,12 @@ func (l *Log[X]) Resume(height int64) (int64, error) {
 		from = max(first, last-int64(l.window)+1)
 	}
 	for h := from; h <= last; h++ {
-		e, err := l.load(h)
+		e, size, err := l.load(h)
 		if err != nil {
 			return 0, err
 		}
-		l.mem = append(l.mem, e)
+		l.mem, l.sizes, l.bytes = append(l.mem, e), append(l.sizes, size), l.bytes+size
+		l.trim()
 	}
 	return dropped, nil
 }
@@ -138,6 +160,7 @@ func (l *Log[X]) Persist(e Entry[X]) error {
 	if err := l.store.Put(next, data); err != nil {
 		return fmt.Errorf("blocklog: write block %d: %w", next, err)
 	}
+	l.lastSize = int64(len(data))
 	return nil
 }
 
@@ -149,15 +172,39 @@ func (l *Log[X]) Append(e Entry[X]) {
 	if l.closed {
 		return
 	}
-	l.mem = append(l.mem, e)
-	if l.window > 0 && len(l.mem) > l.window {
-		n := len(l.mem) - l.window
-		clear(l.mem[:n]) // let the dropped entries go
-		l.mem = l.mem[n:]
-	}
+	l.mem, l.sizes, l.bytes = append(l.mem, e), append(l.sizes, l.lastSize), l.bytes+l.lastSize
+	l.lastSize = 0
+	l.trim()
 	l.next++
 	close(l.tick)
 	l.tick = make(chan struct{})
+}
+
+// trim drops the oldest entries from memory until the window holds;
+// the caller holds mu.
+func (l *Log[X]) trim() {
+	n := 0
+	if l.window > 0 {
+		n = max(len(l.mem)-l.window, 0)
+	}
+	kept := l.bytes
+	for _, s := range l.sizes[:n] {
+		kept -= s
+	}
+	for l.maxBytes > 0 && n < len(l.mem) && kept > l.maxBytes {
+		kept -= l.sizes[n]
+		n++
+	}
+	l.drop(n)
+}
+
+// drop forgets the n oldest entries in memory; the caller holds mu.
+func (l *Log[X]) drop(n int) {
+	for _, s := range l.sizes[:n] {
+		l.bytes -= s
+	}
+	clear(l.mem[:n]) // let the dropped entries go
+	l.mem, l.sizes = l.mem[n:], l.sizes[n:]
 }
 
 // Prune drops the blocks below height (retention): Header and Get of
@@ -173,8 +220,7 @@ func (l *Log[X]) Prune(height int64) error {
 	}
 	l.first = height
 	if drop := height - (l.next - int64(len(l.mem))); drop > 0 {
-		clear(l.mem[:drop])
-		l.mem = l.mem[drop:]
+		l.drop(int(drop))
 	}
 	l.mu.Unlock()
 	if l.store == nil {
@@ -207,14 +253,21 @@ func (l *Log[X]) InMemory() int {
 	return len(l.mem)
 }
 
-// Last is the last published entry; false when there is none.
+// Last is the last published entry (from the store when it is too
+// large for memory); false when there is none or it cannot be read.
 func (l *Log[X]) Last() (Entry[X], bool) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.mem) == 0 {
+	if len(l.mem) > 0 {
+		defer l.mu.Unlock()
+		return l.mem[len(l.mem)-1], true
+	}
+	last, first := l.next-1, l.first
+	l.mu.Unlock()
+	if l.store == nil || last < first {
 		return Entry[X]{}, false
 	}
-	return l.mem[len(l.mem)-1], true
+	e, _, err := l.load(last)
+	return e, err == nil
 }
 
 // Get returns the entry of height: ledger.ErrNotFound when it is not
@@ -235,28 +288,29 @@ func (l *Log[X]) Get(height int64) (Entry[X], error) {
 	case height >= base:
 		return e, nil
 	}
-	return l.load(height)
+	e, _, err := l.load(height)
+	return e, err
 }
 
-// load reads height from the store.
-func (l *Log[X]) load(height int64) (Entry[X], error) {
+// load reads height from the store, and the size of its encoding.
+func (l *Log[X]) load(height int64) (Entry[X], int64, error) {
 	data, err := l.store.Get(height)
 	if err != nil {
-		return Entry[X]{}, fmt.Errorf("blocklog: read block %d: %w", height, err)
+		return Entry[X]{}, 0, fmt.Errorf("blocklog: read block %d: %w", height, err)
 	}
 	if data == nil { // pruned meanwhile
-		return Entry[X]{}, fmt.Errorf("%w: block %d", ledger.ErrNotFound, height)
+		return Entry[X]{}, 0, fmt.Errorf("%w: block %d", ledger.ErrNotFound, height)
 	}
 	var e Entry[X]
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&e); err != nil {
-		return Entry[X]{}, fmt.Errorf("blocklog: decode block %d: %w", height, err)
+		return Entry[X]{}, 0, fmt.Errorf("blocklog: decode block %d: %w", height, err)
 	}
 	if e.Block.Height != height || e.Header.Height != height {
-		return Entry[X]{}, fmt.Errorf("blocklog: the store's block %d says height %d", height, e.Block.Height)
+		return Entry[X]{}, 0, fmt.Errorf("blocklog: the store's block %d says height %d", height, e.Block.Height)
 	}
-	return e, nil
+	return e, int64(len(data)), nil
 }
 
 // Header returns the header of height, its AppHash a copy.

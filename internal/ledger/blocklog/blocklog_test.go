@@ -95,6 +95,48 @@ func TestWindow(t *testing.T) {
 	}
 }
 
+// TestWindowBytes: the memory window is bounded by the bytes of the
+// entries' encodings too; a block larger than the bound is served from
+// the store only, and so is the last block then; a Resume keeps the
+// same bound.
+func TestWindowBytes(t *testing.T) {
+	s := &mapStore{m: map[int64][]byte{}}
+	l := blocklog.New[string](s, 100)
+	add(t, l, 1, 1)
+	size := int64(len(s.m[1]))
+	l.SetMemoryBytes(3*size + 16) // the later heights take a few more digits
+	add(t, l, 2, 10)
+	if n := l.InMemory(); n != 3 {
+		t.Fatalf("%d in memory, want 3 (%d bytes each)", n, size)
+	}
+	big := entry(11)
+	big.Extra = string(make([]byte, 4*size))
+	if err := l.Persist(big); err != nil {
+		t.Fatal(err)
+	}
+	l.Append(big)
+	if n := l.InMemory(); n != 0 {
+		t.Fatalf("%d in memory after a block larger than the bound, want 0", n)
+	}
+	if e, ok := l.Last(); !ok || e.Block.Height != 11 || e.Extra != big.Extra {
+		t.Fatalf("last: %d %v", e.Block.Height, ok)
+	}
+	add(t, l, 12, 12)
+	for h := int64(1); h <= 12; h++ {
+		if e, err := l.Get(h); err != nil || e.Header.Height != h {
+			t.Fatalf("block %d: %v", h, err)
+		}
+	}
+	again := blocklog.New[string](s, 100)
+	again.SetMemoryBytes(3*size + 16)
+	if _, err := again.Resume(12); err != nil {
+		t.Fatal(err)
+	}
+	if n := again.InMemory(); n != 1 {
+		t.Fatalf("%d in memory after resume, want 1 (block 12; 11 is too large)", n)
+	}
+}
+
 // TestResume: on start the log drops the stored blocks above the
 // application's height, or every block when the store does not reach
 // it, and goes on from there.

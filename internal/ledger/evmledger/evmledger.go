@@ -39,7 +39,9 @@
 // results, sources) to a block store before the application commits it,
 // and drops on start what the application had not committed, so that
 // Header and Watch reach back across a restart; memory holds only the
-// latest Config.MemoryBlocks blocks.
+// latest Config.MemoryBlocks blocks, within Config.MemoryBytes. Of an
+// operation that failed, a block keeps only its hash, code and reason
+// (its submitter got the whole result).
 //
 // Trust: Header(h).AppHash is the state root that this node computed by
 // replaying the chain, not a root the chain signed: a client that does
@@ -154,6 +156,10 @@ type Config struct {
 	// MemoryBlocks is how many of the latest blocks the engine keeps in
 	// memory (default 256); older ones are read from the store.
 	MemoryBlocks int
+	// MemoryBytes bounds the blocks kept in memory by the bytes of their
+	// stored encodings too (default 64 MiB; the heap they take is a few
+	// times that); a block larger than it is read from the store only.
+	MemoryBytes int64
 	// CacheSize is how many hashes of operations submitted here that
 	// committed the engine keeps to refuse the same bytes again as
 	// ledger.ErrDuplicate (default 100000, as CometBFT's mempool cache).
@@ -168,8 +174,11 @@ type Config struct {
 	DropAfter uint64
 }
 
-// DefaultMemoryBlocks is the default Config.MemoryBlocks.
-const DefaultMemoryBlocks = 256
+// Defaults of Config.MemoryBlocks and Config.MemoryBytes.
+const (
+	DefaultMemoryBlocks = 256
+	DefaultMemoryBytes  = 64 << 20
+)
 
 func (c *Config) setDefaults() {
 	if c.Poll <= 0 {
@@ -183,6 +192,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MemoryBlocks <= 0 {
 		c.MemoryBlocks = DefaultMemoryBlocks
+	}
+	if c.MemoryBytes <= 0 {
+		c.MemoryBytes = DefaultMemoryBytes
 	}
 	if c.CacheSize <= 0 {
 		c.CacheSize = 100000
@@ -343,6 +355,7 @@ func (l *Ledger) resume(ctx context.Context) error {
 		return err
 	}
 	l.blocks = blocklog.New[evmBlock](l.store, l.cfg.MemoryBlocks)
+	l.blocks.SetMemoryBytes(l.cfg.MemoryBytes)
 	dropped, err := l.blocks.Resume(info.Height)
 	if err != nil {
 		_ = l.store.close()

@@ -13,3 +13,9 @@ func (l *Ledger) Pending() (cached, waiting, inflight int) {
 	defer l.mu.Unlock()
 	return l.seen.len(), len(l.waiting), len(l.inflight)
 }
+
+// StoredBytes is the size of block h's entry in the block store.
+func (l *Ledger) StoredBytes(h int64) int {
+	b, _ := l.store.Get(h)
+	return len(b)
+}

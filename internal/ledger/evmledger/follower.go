@@ -207,8 +207,11 @@ func (l *Ledger) applyEVM(ctx context.Context, n uint64, logs []types.Log) error
 		Block:  ledger.Block{Height: h, Time: t, Events: res.Events},
 		Extra:  evmBlock{EVM: hash, Sources: srcs, NextSeq: nextSeq, SeqKnown: seqKnown},
 	}
+	full := make([]ledger.Result, len(txs)) // what the submitters get
+	e.Block.Results = make([]ledger.Result, len(txs))
 	for i, tx := range txs {
-		e.Block.Results = append(e.Block.Results, res.TxResults[i].Result(tx, h, i))
+		full[i] = res.TxResults[i].Result(tx, h, i)
+		e.Block.Results[i] = kept(full[i])
 	}
 	// The block is on disk before the state that follows it: a crash in
 	// between leaves the store one block ahead, which resume drops.
@@ -221,8 +224,20 @@ func (l *Ledger) applyEVM(ctx context.Context, n uint64, logs []types.Log) error
 	}
 	l.prevEVM, l.nextSeq, l.seqKnown = hash, nextSeq, seqKnown
 	l.retain(h, c.RetainHeight) // before h is published: never more kept than asked
-	l.record(ctx, e, res.AppHash, logs)
+	l.record(ctx, e, full, res.AppHash, logs)
 	return nil
+}
+
+// kept is what a block keeps of result r, in memory and in the store:
+// all of it when the operation applied; only its hash, code and reason
+// when it failed, so that anyone's calldata of operations that fail
+// costs every follower no more than that (its submitter got the whole
+// result; the registry's failed operations carry no events).
+func kept(r ledger.Result) ledger.Result {
+	if r.Code == 0 {
+		return r
+	}
+	return ledger.Result{Hash: r.Hash, Height: r.Height, Index: r.Index, Code: r.Code, Codespace: r.Codespace, Reason: r.Reason}
 }
 
 // checkLogs checks the endpoint's anchor logs of block hdr against the
@@ -266,16 +281,17 @@ func (l *Ledger) checkLogs(ctx context.Context, hdr *types.Header, logs []types.
 	return nil
 }
 
-// record publishes block e, hands its submitters their results, and
-// counts the gas of this node's anchor transactions in it.
-func (l *Ledger) record(ctx context.Context, e blocklog.Entry[evmBlock], root []byte, logs []types.Log) {
+// record publishes block e, hands its submitters their results (full:
+// e's results in full), and counts the gas of this node's anchor
+// transactions in it.
+func (l *Ledger) record(ctx context.Context, e blocklog.Entry[evmBlock], full []ledger.Result, root []byte, logs []types.Log) {
 	var ownTxs []common.Hash
 	l.mu.Lock()
 	l.appHash = root
 	// Applied first, failures after: a copy that applied answers whoever
 	// sent it; a failure only from this node's own transaction.
 	for _, applied := range []bool{true, false} {
-		for i, r := range e.Block.Results {
+		for i, r := range full {
 			h := [32]byte(r.Hash)
 			p, ok := l.waiting[h]
 			if !ok || (r.Code == 0) != applied || !(applied || l.own(p, e.Extra.Sources[i])) {

@@ -1,0 +1,3 @@
+package evmledger_test
+
+const amplifiedOpBytes = 1
