@@ -13,24 +13,29 @@ import (
 )
 
 // TestAmplification measures what an anonymous poster costs every
-// follower: 100 batches of 1000 of the shortest operations a batch may
+// follower: 20 batches of 1000 of the shortest operations a batch may
 // carry, all of which fail (they are no operations), in one block. It
 // logs the gas, the heap and the stored bytes per operation (the figures
 // of docs/evm.md) and checks that a failed operation is kept as its
-// hash, code and reason only.
+// hash, code and reason only; with a MemoryBytes below a block's size,
+// the follower's heap holds none of them.
 func TestAmplification(t *testing.T) {
+	t.Run("window", func(t *testing.T) { amplify(t, 0) })
+	t.Run("store-only", func(t *testing.T) { amplify(t, 1) })
+}
+
+func amplify(t *testing.T, memoryBytes int64) {
 	owner, atk := fund(t, 1), fund(t, 9)
 	c := newSimChain(t, 0, owner, atk)
 	cfg := c.deploy(t, owner)
 	appState, _ := genesis(t)
 	cfg.AppState = appState
 	cfg.DataDir = t.TempDir()
-	l := follow(t, c, cfg)
-	waitHeight(t, l, 1)
+	cfg.MemoryBytes = memoryBytes
 
 	ops := make([][]byte, evmledger.MaxBatchOps)
 	for i := range ops {
-		ops[i] = make([]byte, amplifiedOpBytes)
+		ops[i] = make([]byte, evmledger.MinOpBytes)
 	}
 	batch, err := evmledger.EncodeBatch(evmledger.Batch{Network: network, Ops: ops})
 	if err != nil {
@@ -48,7 +53,11 @@ func TestAmplification(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const batches = 100
+	gb, err := anchor.GenesisBlock(&bind.CallOpts{Context: t.Context()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const batches = 20 // 20000 operations: within a test's patience under -race
 	n0, err := c.client.PendingNonceAt(t.Context(), opts.From)
 	if err != nil {
 		t.Fatal(err)
@@ -62,36 +71,89 @@ func TestAmplification(t *testing.T) {
 		}
 		txs = append(txs, tx.Hash())
 	}
-	c.seal()
+	// The batches may take more than one block (the block's gas limit).
 	var gas uint64
-	for _, h := range txs {
-		rc, err := c.client.TransactionReceipt(t.Context(), h)
-		if err != nil || rc.Status != 1 {
-			t.Fatalf("receipt %v: %v", h, err)
+	var last int64
+	for i := 0; i < len(txs); {
+		c.seal()
+		for ; i < len(txs); i++ {
+			rc, err := c.client.TransactionReceipt(t.Context(), txs[i])
+			if err != nil {
+				break
+			}
+			if rc.Status != 1 {
+				t.Fatalf("batch %d failed", i)
+			}
+			gas += rc.GasUsed
+			last = new(big.Int).Sub(rc.BlockNumber, gb).Int64() + 1
 		}
-		gas += rc.GasUsed
 	}
+	// The follower starts once the chain holds them all, so that the
+	// heap it grows by is its own.
 	var m0, m1 runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&m0)
-	waitHeight(t, l, 2)
+	l := follow(t, c, cfg)
+	waitHeight(t, l, last)
 	runtime.GC()
 	runtime.ReadMemStats(&m1)
-	b := watchN(t, l, 2)[1]
-	n := len(b.Results)
+	var n, enc, stored int
+	for _, b := range watchN(t, l, last)[1:] {
+		n += len(b.Results)
+		for _, r := range b.Results {
+			if r.Code == 0 || r.Reason == "" || len(r.Hash) != 32 || r.Log != "" || len(r.Data) != 0 || len(r.Events) != 0 {
+				t.Fatalf("a failed operation kept as %+v, want its hash, code and reason only", r)
+			}
+		}
+		j, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		enc += len(j)
+		stored += l.StoredBytes(b.Height)
+	}
 	if n != batches*evmledger.MaxBatchOps {
 		t.Fatalf("%d results, want %d", n, batches*evmledger.MaxBatchOps)
 	}
-	for _, r := range b.Results {
-		if r.Code == 0 || r.Reason == "" || len(r.Hash) != 32 || r.Log != "" || len(r.Data) != 0 || len(r.Events) != 0 {
-			t.Fatalf("a failed operation kept as %+v, want its hash, code and reason only", r)
-		}
-	}
-	enc, err := json.Marshal(b)
+	heap := int64(m1.HeapAlloc) - int64(m0.HeapAlloc) //nolint:gosec // heap sizes fit
+	t.Logf("%d-byte operations: %d in %d blocks; gas %d (%d per op); blocks as Watch gives them %d bytes (%d per op); live heap grew %d bytes (%d per op); stored entries %d bytes (%d per op)",
+		evmledger.MinOpBytes, n, last-1, gas, gas/uint64(n), enc, enc/n, heap, heap/int64(n), stored, stored/n) //nolint:gosec // n > 0
+}
+
+// TestShortOpsSkipped: a batch that carries an operation shorter than
+// evmledger.MinOpBytes is malformed, and every follower skips it whole:
+// its block has no results.
+func TestShortOpsSkipped(t *testing.T) {
+	owner, atk := fund(t, 1), fund(t, 9)
+	c := newSimChain(t, 0, owner, atk)
+	cfg := c.deploy(t, owner)
+	l := newLedger(t, c, cfg)
+	waitHeight(t, l, 1)
+	// version 1, the network, one operation of one byte
+	batch := append([]byte{evmledger.BatchVersion, byte(len(network))}, network...)
+	batch = append(batch, 0, 1, 0, 0, 0, 1, 'x')
+	id, err := c.client.ChainID(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	heap := int64(m1.HeapAlloc) - int64(m0.HeapAlloc) //nolint:gosec // heap sizes fit
-	t.Logf("%d-byte operations: %d in one block; gas %d (%d per op); block as Watch gives it %d bytes (%d per op); live heap grew %d bytes (%d per op); stored entry %d bytes (%d per op)",
-		amplifiedOpBytes, n, gas, gas/uint64(n), len(enc), len(enc)/n, heap, heap/int64(n), l.StoredBytes(2), l.StoredBytes(2)/n) //nolint:gosec // n > 0
+	opts, err := bind.NewKeyedTransactorWithChainID(atk, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	anchor, err := evmledger.NewAnchor(cfg.Contract, c.client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := anchor.Anchor(opts, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.seal()
+	if rc, err := c.client.TransactionReceipt(t.Context(), tx.Hash()); err != nil || rc.Status != 1 {
+		t.Fatalf("the anchor refused the batch: %v", err)
+	}
+	waitHeight(t, l, 2)
+	if b := watchN(t, l, 2)[1]; len(b.Results) != 0 {
+		t.Fatalf("a batch with a %d-byte operation gave %d results, want it skipped", 1, len(b.Results))
+	}
 }

@@ -15,14 +15,24 @@ import (
 //	network   1 byte n, then n bytes (the bias network id, 1 to 32 bytes)
 //	count     2 bytes  big-endian, 1 to MaxBatchOps
 //	count times:
-//	  length  4 bytes  big-endian, 1 to MaxOpBytes
+//	  length  4 bytes  big-endian, MinOpBytes to MaxOpBytes
 //	  op      length bytes (an operation, as Submit took it)
 //
 // and nothing after the last operation. The whole batch is at most
-// MaxBatchBytes (the anchor contract refuses larger ones too).
+// MaxBatchBytes (the anchor contract refuses larger ones too). These
+// rules are version 1's: a batch that breaks any of them is skipped
+// whole by every follower alike, and a change to them is a new version.
+//
+// MinOpBytes is below the least a valid operation can be: every
+// operation is a COSE_Sign1 (or COSE_Sign) whose signature alone, Ed25519
+// or ES256 (r‖s), is 64 bytes, beside its protected header (alg and a kid
+// that is a DID URL) and its payload. The floor makes an anonymous
+// poster pay the calldata of 64 bytes for each operation every follower
+// applies and records.
 const (
 	BatchVersion    = 1
 	MaxBatchOps     = 1000
+	MinOpBytes      = 64
 	MaxBatchBytes   = 120 << 10 // Anchor.MAX_BATCH_BYTES
 	MaxOpBytes      = MaxBatchBytes - batchOverhead - 4
 	maxNetworkBytes = 32
@@ -54,8 +64,8 @@ func EncodeBatch(b Batch) ([]byte, error) {
 	}
 	size := 0
 	for _, op := range b.Ops {
-		if len(op) == 0 || len(op) > MaxOpBytes {
-			return nil, fmt.Errorf("%w: an operation of %d bytes, want 1 to %d", ErrBatch, len(op), MaxOpBytes)
+		if len(op) < MinOpBytes || len(op) > MaxOpBytes {
+			return nil, fmt.Errorf("%w: an operation of %d bytes, want %d to %d", ErrBatch, len(op), MinOpBytes, MaxOpBytes)
 		}
 		size += len(op)
 	}
@@ -107,7 +117,7 @@ func DecodeBatch(data []byte) (Batch, error) {
 		}
 		l := binary.BigEndian.Uint32(rest)
 		rest = rest[4:]
-		if l == 0 || l > MaxOpBytes || uint64(l) > uint64(len(rest)) {
+		if l < MinOpBytes || l > MaxOpBytes || uint64(l) > uint64(len(rest)) {
 			return Batch{}, fmt.Errorf("%w: operation %d of %d bytes", ErrBatch, i, l)
 		}
 		b.Ops = append(b.Ops, rest[:l:l])

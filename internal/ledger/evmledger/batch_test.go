@@ -9,13 +9,13 @@ import (
 )
 
 func TestBatchRoundTrip(t *testing.T) {
-	b := evmledger.Batch{Network: "local", Ops: [][]byte{{1}, bytes.Repeat([]byte{2}, 300)}}
+	b := evmledger.Batch{Network: "local", Ops: [][]byte{opOf(1, evmledger.MinOpBytes), opOf(2, 300)}}
 	enc, err := evmledger.EncodeBatch(b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(enc) != evmledger.EncodedSize("local", 2, 301) {
-		t.Fatalf("encoded %d bytes, EncodedSize says %d", len(enc), evmledger.EncodedSize("local", 2, 301))
+	if want := evmledger.EncodedSize("local", 2, evmledger.MinOpBytes+300); len(enc) != want {
+		t.Fatalf("encoded %d bytes, EncodedSize says %d", len(enc), want)
 	}
 	got, err := evmledger.DecodeBatch(enc)
 	if err != nil {
@@ -26,12 +26,16 @@ func TestBatchRoundTrip(t *testing.T) {
 	}
 }
 
+// opOf is an operation of n bytes b.
+func opOf(b byte, n int) []byte { return bytes.Repeat([]byte{b}, n) }
+
 func TestDecodeBatchRefuses(t *testing.T) {
-	good, err := evmledger.EncodeBatch(evmledger.Batch{Network: "local", Ops: [][]byte{{7, 7}}})
+	good, err := evmledger.EncodeBatch(evmledger.Batch{Network: "local", Ops: [][]byte{opOf(7, evmledger.MinOpBytes)}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	mut := func(f func([]byte) []byte) []byte { return f(bytes.Clone(good)) }
+	short := append([]byte{1, 1, 'a', 0, 1, 0, 0, 0, evmledger.MinOpBytes - 1}, opOf(7, evmledger.MinOpBytes-1)...)
 	for name, data := range map[string][]byte{
 		"fail/empty":          nil,
 		"fail/version":        mut(func(b []byte) []byte { b[0] = 2; return b }),
@@ -40,6 +44,8 @@ func TestDecodeBatchRefuses(t *testing.T) {
 		"fail/no-ops":         {1, 1, 'a', 0, 0},
 		"fail/too-many-ops":   {1, 1, 'a', 0xff, 0xff},
 		"fail/empty-op":       {1, 1, 'a', 0, 1, 0, 0, 0, 0},
+		"fail/one-byte-op":    {1, 1, 'a', 0, 1, 0, 0, 0, 1, 0},
+		"fail/short-op":       short,
 		"fail/truncated-op":   good[:len(good)-1],
 		"fail/truncated-len":  {1, 1, 'a', 0, 1, 0, 0},
 		"fail/trailing-bytes": append(bytes.Clone(good), 0),
@@ -55,9 +61,10 @@ func TestDecodeBatchRefuses(t *testing.T) {
 
 func TestEncodeBatchRefuses(t *testing.T) {
 	for name, b := range map[string]evmledger.Batch{
-		"fail/no-network": {Ops: [][]byte{{1}}},
+		"fail/no-network": {Ops: [][]byte{opOf(1, evmledger.MinOpBytes)}},
 		"fail/no-ops":     {Network: "local"},
 		"fail/empty-op":   {Network: "local", Ops: [][]byte{{}}},
+		"fail/short-op":   {Network: "local", Ops: [][]byte{opOf(1, evmledger.MinOpBytes), opOf(1, evmledger.MinOpBytes-1)}},
 		"fail/too-large":  {Network: "local", Ops: [][]byte{make([]byte, evmledger.MaxOpBytes), make([]byte, 100)}},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -71,9 +78,10 @@ func TestEncodeBatchRefuses(t *testing.T) {
 // FuzzDecodeBatch: the decoder never panics, and what it accepts
 // re-encodes to the same bytes (the encoding is unique).
 func FuzzDecodeBatch(f *testing.F) {
-	good, _ := evmledger.EncodeBatch(evmledger.Batch{Network: "local", Ops: [][]byte{{1, 2, 3}, {4}}})
+	good, _ := evmledger.EncodeBatch(evmledger.Batch{Network: "local", Ops: [][]byte{opOf(1, evmledger.MinOpBytes), opOf(4, 100)}})
 	f.Add(good)
 	f.Add([]byte{1, 1, 'a', 0, 1, 0, 0, 0, 1, 0})
+	f.Add(append([]byte{1, 1, 'a', 0, 1, 0, 0, 0, evmledger.MinOpBytes}, opOf(9, evmledger.MinOpBytes)...))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b, err := evmledger.DecodeBatch(data)

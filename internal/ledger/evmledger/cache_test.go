@@ -83,7 +83,7 @@ func TestDropAfter(t *testing.T) {
 	defer cancel()
 	dropped := make(chan error, 1)
 	go func() {
-		_, err := l.Submit(ctx, []byte("a=1"))
+		_, err := l.Submit(ctx, kvOp("a=1"))
 		dropped <- err
 	}()
 	for {
@@ -92,10 +92,10 @@ func TestDropAfter(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	if _, err := l.Submit(ctx, []byte("a=1")); !errors.Is(err, ledger.ErrDuplicate) {
+	if _, err := l.Submit(ctx, kvOp("a=1")); !errors.Is(err, ledger.ErrDuplicate) {
 		t.Fatalf("fail/duplicate-waiting: %v", err)
 	}
-	if _, err := l.Submit(ctx, []byte("b=2")); !errors.Is(err, ledger.ErrFull) {
+	if _, err := l.Submit(ctx, kvOp("b=2")); !errors.Is(err, ledger.ErrFull) {
 		t.Fatalf("fail/full: %v", err)
 	}
 	if err := <-dropped; !errors.Is(err, evmledger.ErrDropped) {
@@ -104,7 +104,7 @@ func TestDropAfter(t *testing.T) {
 	if _, waiting, inflight := l.Pending(); waiting != 0 || inflight != 0 {
 		t.Fatalf("after the drop: waiting %d, in flight %d", waiting, inflight)
 	}
-	if r, err := l.Submit(ctx, []byte("a=1")); err != nil || r.Code != 0 {
+	if r, err := l.Submit(ctx, kvOp("a=1")); err != nil || r.Code != 0 {
 		t.Fatalf("submitted again: %+v %v", r, err)
 	}
 }
@@ -138,7 +138,7 @@ func TestStalePendingNonce(t *testing.T) {
 	results := make(chan error, 2)
 	for i, tx := range []string{"a=1", "b=2"} {
 		go func() {
-			r, err := l.Submit(t.Context(), []byte(tx))
+			r, err := l.Submit(t.Context(), kvOp(tx))
 			if err == nil && r.Code != 0 {
 				err = errors.New(r.Log)
 			}

@@ -210,11 +210,11 @@ func TestRestartAfterCrashBeforeCommit(t *testing.T) {
 	}
 	app := &crashingApp{kvApp: kv}
 	a := start(t, c.client, app, cfg)
-	if r, err := a.Submit(t.Context(), []byte("a=1")); err != nil || r.Code != 0 {
+	if r, err := a.Submit(t.Context(), kvOp("a=1")); err != nil || r.Code != 0 {
 		t.Fatalf("submit: %+v %v", r, err)
 	}
 	app.armed.Store(true)
-	if _, err := a.Submit(t.Context(), []byte("b=2")); err == nil || !app.crash.Load() {
+	if _, err := a.Submit(t.Context(), kvOp("b=2")); err == nil || !app.crash.Load() {
 		t.Fatalf("the crash did not come: %v", err)
 	}
 	crashed := a.Height() // the last block applied before the crash

@@ -96,6 +96,9 @@ var (
 	ErrReadOnly = errors.New("evmledger: no account key: this node only follows")
 	// ErrTooLarge: the operation does not fit in a batch.
 	ErrTooLarge = errors.New("evmledger: operation too large for a batch")
+	// ErrTooSmall: the operation is shorter than MinOpBytes, which a
+	// batch may not carry (no valid operation is that short).
+	ErrTooSmall = errors.New("evmledger: operation too short for a batch")
 	// ErrWrongContract: the contract is not an anchor of this network.
 	ErrWrongContract = errors.New("evmledger: not the anchor contract of this network")
 	// ErrDropped: the anchor transaction of the operation did not reach
@@ -491,6 +494,11 @@ func (l *Ledger) Submit(ctx context.Context, tx []byte) (*ledger.Result, error) 
 		delete(l.waiting, h)
 		l.mu.Unlock()
 		return c.Rejection(h), nil
+	}
+	if len(tx) < MinOpBytes { // the application's refusal comes first, if it has one
+		delete(l.waiting, h)
+		l.mu.Unlock()
+		return nil, fmt.Errorf("%w: %d bytes, at least %d", ErrTooSmall, len(tx), MinOpBytes)
 	}
 	l.pool = append(l.pool, p)
 	l.mu.Unlock()

@@ -52,7 +52,7 @@ func TestConformance(t *testing.T) {
 		Network: network,
 		Valid: func(*testing.T) (tx, key []byte) {
 			i := n.Add(1)
-			return fmt.Appendf(nil, "k%d=v%d", i, i), fmt.Appendf(nil, "k%d", i)
+			return kvOp(fmt.Sprintf("k%d=v%d", i, i)), fmt.Appendf(nil, "k%d", i)
 		},
 		Path:         "/key",
 		Invalid:      func(*testing.T) []byte { return []byte("no equals sign") },

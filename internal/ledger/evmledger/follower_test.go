@@ -50,7 +50,7 @@ func TestRangeCap(t *testing.T) {
 	sub.Key = key
 	a := newLedger(t, c, sub)
 	for _, tx := range []string{"a=1", "b=2", "c=3"} {
-		if r, err := a.Submit(t.Context(), []byte(tx)); err != nil || r.Code != 0 {
+		if r, err := a.Submit(t.Context(), kvOp(tx)); err != nil || r.Code != 0 {
 			t.Fatalf("submit %s: %+v %v", tx, r, err)
 		}
 	}

@@ -28,7 +28,7 @@ func (a depApp) ApplyBlock(_ context.Context, b core.Block) (*core.BlockResult, 
 			res.TxResults = append(res.TxResults, core.TxResult{Code: 1, Reason: "malformed"})
 			continue
 		}
-		if have, _ := a.st.Get([]byte("a")); string(tx) == "b=1" && have == nil {
+		if have, _ := a.st.Get([]byte("a")); string(k) == "b" && string(v) == "1" && have == nil {
 			res.TxResults = append(res.TxResults, core.TxResult{Code: 2, Reason: "needs-a"})
 			continue
 		}
@@ -93,9 +93,9 @@ func TestFrontRunnerCannotFailASubmission(t *testing.T) {
 	cfg.Key = owner
 	l := newDepLedger(t, c, cfg)
 
-	a := submitSent(t, c, l, []byte("a=1"), 1)
-	b := submitSent(t, c, l, []byte("b=1"), 2)
-	batch, err := evmledger.EncodeBatch(evmledger.Batch{Network: network, Ops: [][]byte{[]byte("b=1")}})
+	a := submitSent(t, c, l, kvOp("a=1"), 1)
+	b := submitSent(t, c, l, kvOp("b=1"), 2)
+	batch, err := evmledger.EncodeBatch(evmledger.Batch{Network: network, Ops: [][]byte{kvOp("b=1")}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestOwnFailureAnswers(t *testing.T) {
 	cfg := c.deploy(t, owner)
 	cfg.Key = owner
 	l := newDepLedger(t, c, cfg)
-	b := submitSent(t, c, l, []byte("b=1"), 1)
+	b := submitSent(t, c, l, kvOp("b=1"), 1)
 	c.seal()
 	rb := <-b
 	if rb.err != nil || rb.r.Code != 2 || rb.r.Reason != "needs-a" || rb.r.Height == 0 {

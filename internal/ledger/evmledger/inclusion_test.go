@@ -21,7 +21,7 @@ func TestInclusion(t *testing.T) {
 	cfg.Key = key
 	l := newLedger(t, c, cfg)
 	// Several operations share a batch: prove the last one.
-	txs := [][]byte{[]byte("a=1"), []byte("b=2"), []byte("c=3")}
+	txs := [][]byte{kvOp("a=1"), kvOp("b=2"), kvOp("c=3")}
 	results := make(chan error, len(txs))
 	for _, tx := range txs[:2] {
 		go func() {
@@ -63,7 +63,7 @@ func TestInclusion(t *testing.T) {
 			t.Errorf("%s: %v, want ErrInclusion", name, err)
 		}
 	}
-	bad("fail/other-op", evmledger.VerifyInclusion(in, block, cfg.Contract, gb, network, []byte("x=9")))
+	bad("fail/other-op", evmledger.VerifyInclusion(in, block, cfg.Contract, gb, network, kvOp("x=9")))
 	bad("fail/other-index", evmledger.VerifyInclusion(&other, block, cfg.Contract, gb, network, txs[2]))
 	bad("fail/other-block", evmledger.VerifyInclusion(in, hdr.ParentHash, cfg.Contract, gb, network, txs[2]))
 	bad("fail/other-contract", evmledger.VerifyInclusion(in, block, common.Address{1}, gb, network, txs[2]))

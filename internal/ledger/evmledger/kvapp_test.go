@@ -8,11 +8,13 @@ import (
 
 	"github.com/bias-iot/bias/internal/ledger"
 	"github.com/bias-iot/bias/internal/ledger/core"
+	"github.com/bias-iot/bias/internal/ledger/evmledger"
 	"github.com/bias-iot/bias/internal/state"
 )
 
 // kvApp is a unit-test core.App over the real Merkle store: a transaction
-// "key=value" sets key (values up to 64 bytes); anything else is refused
+// "key=value" sets key (values up to 64 bytes), whatever follows a ';'
+// being padding (kvOp); anything else is refused
 // by Check, and in a block with code 1. It is the engine's own fake, not
 // the registry.
 type kvApp struct {
@@ -33,7 +35,15 @@ func newKVApp(dir string) (*kvApp, error) {
 
 func (a *kvApp) Close() error { return a.st.Close() }
 
+// kvOp is the operation that sets key=value s, padded after a ';' to the
+// least a batch may carry (evmledger.MinOpBytes).
+func kvOp(s string) []byte {
+	tx := append([]byte(s), ';')
+	return append(tx, bytes.Repeat([]byte{'.'}, max(evmledger.MinOpBytes-len(tx), 0))...)
+}
+
 func parseKV(tx []byte) (k, v []byte, ok bool) {
+	tx, _, _ = bytes.Cut(tx, []byte(";")) // the padding of kvOp
 	k, v, ok = bytes.Cut(tx, []byte("="))
 	return k, v, ok && len(k) > 0 && len(v) <= 64
 }

@@ -1,3 +1,0 @@
-package evmledger_test
-
-const amplifiedOpBytes = 1
