@@ -190,6 +190,30 @@ func writeEngine(home string, r engineRecord) error {
 	return os.Rename(tmp, engineFile(home))
 }
 
+// adoptGenesis makes a home that holds only a genesis file (copied from
+// the network's first node) a home of cfg's engine: it records the
+// engine and, on the EVM engine, saves the configuration and creates the
+// account key. A home with a state, or an engine, keeps its own.
+func adoptGenesis(cfg Config) error {
+	if _, err := os.Stat(engineFile(cfg.Home)); !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(cfg.Home, "data", "bias-state.db")); !errors.Is(err, fs.ErrNotExist) {
+		return err // a home from before config/engine.json: CometBFT's
+	}
+	if _, err := os.Stat(configPath(cfg.Home)); errors.Is(err, fs.ErrNotExist) {
+		if err := cfg.Save(); err != nil {
+			return err
+		}
+	}
+	if cfg.ledger() == LedgerEVM {
+		if _, err := evmledger.LoadOrCreateKey(EVMKeyPath(cfg.Home)); err != nil {
+			return err
+		}
+	}
+	return writeEngine(cfg.Home, engineRecord{Ledger: cfg.ledger()})
+}
+
 // checkEngine refuses to start cfg on a home of the other engine.
 func checkEngine(cfg Config) (engineRecord, error) {
 	r, err := readEngine(cfg.Home)

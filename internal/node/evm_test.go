@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -249,18 +250,22 @@ func TestEVMRestart(t *testing.T) {
 	}
 }
 
-// startFollower starts a node on home with cfg and the genesis of
-// genesisHome: it follows the same network.
+// startFollower starts a node on home with cfg and a copy of the genesis
+// of genesisHome, put there before Init: it follows the same network.
 func startFollower(t *testing.T, home string, cfg node.Config, genesisHome string) *node.Node {
 	t.Helper()
-	if _, err := node.Init(cfg); err != nil {
-		t.Fatal(err)
-	}
 	g, err := os.ReadFile(cometledger.GenesisFile(genesisHome))
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := os.MkdirAll(filepath.Dir(cometledger.GenesisFile(home)), 0o700); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(cometledger.GenesisFile(home), g, 0o600); err != nil { //nolint:gosec // a temp dir of the test
+		t.Fatal(err)
+	}
+	// A home with only the network's genesis becomes an EVM home.
+	if _, err := node.Init(cfg); err != nil {
 		t.Fatal(err)
 	}
 	n, err := node.Start(cfg, nodetest.Logger(t))

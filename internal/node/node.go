@@ -57,7 +57,8 @@ func AdminKeyPath(home string) string { return filepath.Join(home, "provider", "
 // the home already has a genesis. It is idempotent. A home of the EVM
 // engine has the same genesis file (its validators are the registry's
 // governance record) and an account key, HOME/evm.key, that pays for the
-// node's anchor transactions. Extra names add more
+// node's anchor transactions. A home that has only a genesis file (the
+// network's, copied there) becomes a home of the configuration's engine. Extra names add more
 // genesis providers, whose admin keys are stored in
 // HOME/provider/NAME.key.
 func Init(cfg Config, extra ...string) (*InitInfo, error) {
@@ -65,6 +66,9 @@ func Init(cfg Config, extra ...string) (*InitInfo, error) {
 		return nil, err
 	}
 	if cometledger.HasGenesis(cfg.Home) {
+		if err := adoptGenesis(cfg); err != nil {
+			return nil, err
+		}
 		info := &InitInfo{AdminKey: AdminKeyPath(cfg.Home)}
 		info.ProviderDID, _ = readProviderDID(cfg.Home)
 		return info, nil
