@@ -27,12 +27,19 @@
 // final yet changes nothing a node has applied: the follower has not read
 // them. An anchor transaction of this node that a reorganisation drops
 // from the chain comes back into the chain's pool (the EVM node
-// re-injects the transactions of the dropped blocks) or is lost; its
-// submitters wait until their context ends. A reorganisation deeper than
+// re-injects the transactions of the dropped blocks) or is lost; after
+// Config.DropAfter blocks its submitters get ErrDropped and may submit
+// again. A reorganisation deeper than
 // the chosen confirmations (impossible under the finalized tag) is seen
 // as a block hash that changes under the follower: it stops applying and
 // retries; a block it already applied is never undone, so choose the
 // confirmations to exceed the chain's reorganisations.
+//
+// Durability: with Config.DataDir the engine writes each block (header,
+// results, sources) to a block store before the application commits it,
+// and drops on start what the application had not committed, so that
+// Header and Watch reach back across a restart; memory holds only the
+// latest Config.MemoryBlocks blocks.
 //
 // Trust: Header(h).AppHash is the state root that this node computed by
 // replaying the chain, not a root the chain signed: a client that does
@@ -66,6 +73,7 @@ import (
 	"github.com/ethereum/go-ethereum/rpc"
 
 	"github.com/bias-iot/bias/internal/ledger"
+	"github.com/bias-iot/bias/internal/ledger/blocklog"
 	"github.com/bias-iot/bias/internal/ledger/core"
 )
 
@@ -88,6 +96,11 @@ var (
 	ErrTooLarge = errors.New("evmledger: operation too large for a batch")
 	// ErrWrongContract: the contract is not an anchor of this network.
 	ErrWrongContract = errors.New("evmledger: not the anchor contract of this network")
+	// ErrDropped: the anchor transaction of the operation did not reach
+	// a final block within Config.DropAfter blocks; it may still reach
+	// one (then a submission again is refused by the application as a
+	// replay).
+	ErrDropped = errors.New("evmledger: the anchor transaction did not reach a final block in time")
 )
 
 // Config configures a Ledger.
@@ -126,10 +139,37 @@ type Config struct {
 	// Logger logs (default: slog.Default()).
 	Logger *slog.Logger
 	// DataDir is where the engine keeps what it must not forget across a
-	// restart (the headers of applied blocks, with their roots); "": in
-	// memory only. (Being implemented: the headers stay in memory.)
+	// restart: each applied block's header (height, time, the root
+	// before it), its results and events, and the EVM block it came
+	// from (a goleveldb database, blocks.db; a node uses HOME/data/evm).
+	// "": in memory only, for tests; a restart then starts its headers
+	// and its Watch at the next block.
 	DataDir string
+	// RetainBlocks is how many of the latest blocks the engine keeps for
+	// Header, Watch and Inclusion (0: all; else at least 2, so that the
+	// proof of the last block has its header). The engine also drops
+	// the blocks below the RetainHeight of the application's Commit, as
+	// CometBFT does.
+	RetainBlocks int64
+	// MemoryBlocks is how many of the latest blocks the engine keeps in
+	// memory (default 256); older ones are read from the store.
+	MemoryBlocks int
+	// CacheSize is how many hashes of operations submitted here that
+	// committed the engine keeps to refuse the same bytes again as
+	// ledger.ErrDuplicate (default 100000, as CometBFT's mempool cache).
+	CacheSize int
+	// MaxPending bounds the operations submitted here that wait for a
+	// final block (default 20000); more are ledger.ErrFull.
+	MaxPending int
+	// DropAfter is how many blocks after it was sent an anchor
+	// transaction of this node may take to reach a final block (default
+	// 256); then the engine forgets it and its submitters get
+	// ErrDropped, free to submit again.
+	DropAfter int64
 }
+
+// DefaultMemoryBlocks is the default Config.MemoryBlocks.
+const DefaultMemoryBlocks = 256
 
 func (c *Config) setDefaults() {
 	if c.Poll <= 0 {
@@ -140,6 +180,18 @@ func (c *Config) setDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.MemoryBlocks <= 0 {
+		c.MemoryBlocks = DefaultMemoryBlocks
+	}
+	if c.CacheSize <= 0 {
+		c.CacheSize = 100000
+	}
+	if c.MaxPending <= 0 {
+		c.MaxPending = 20000
+	}
+	if c.DropAfter <= 0 {
+		c.DropAfter = 256
 	}
 }
 
@@ -164,13 +216,15 @@ type Ledger struct {
 	closed   bool
 	halted   error
 	pool     []*pending
-	waiting  map[[32]byte]*pending // submitted, not yet in a final block
-	seen     map[[32]byte]bool     // the duplicate cache
-	inflight map[common.Hash]int   // own anchor transactions: their operations
-	base     int64                 // the first height kept in headers and blocks
-	headers  []ledger.Header       // headers[i] is block base+i
-	blocks   []applied             // blocks[i] is block base+i
-	appHash  []byte                // after the last block
+	waiting  map[[32]byte]*pending   // submitted, not yet in a final block
+	seen     *dupCache               // committed here lately
+	inflight map[common.Hash]*flight // own anchor transactions not yet final
+	appHash  []byte                  // after the last block
+	final    uint64                  // the last final EVM block seen
+	gas      GasStats
+
+	store  store
+	blocks *blocklog.Log[evmBlock] // the applied blocks
 	// The follower's own (its goroutine only): the hash of the last EVM
 	// block it applied (zero after a restart), and the seq of the next
 	// anchor, when known (from genesis, or after an anchor seen since the
@@ -179,24 +233,13 @@ type Ledger struct {
 	prevEVM  common.Hash
 	nextSeq  uint64
 	seqKnown bool
-	final    uint64        // the last final EVM block seen
-	tick     chan struct{} // closed and replaced at each block
-	gas      GasStats
+	span     uint64 // the blocks of the next eth_getLogs (see logRange)
 }
 
-// applied is a block and where each of its operations came from.
-type applied struct {
-	ledger.Block
-	evm     common.Hash // the EVM block's hash
-	sources []source    // one per result
-}
-
-// source locates an operation on the chain.
-type source struct {
-	tx       common.Hash
-	txIndex  uint
-	logIndex uint // in the block
-	op       int  // in the batch
+// flight is an anchor transaction of this node on its way.
+type flight struct {
+	ops  []*pending
+	sent int64 // the height applied when it was sent
 }
 
 // pending is a submitted operation and its submitter.
@@ -231,6 +274,9 @@ func New(ctx context.Context, chain Chain, app core.App, cfg Config) (*Ledger, e
 	if err := checkNetwork(cfg.Network); err != nil {
 		return nil, err
 	}
+	if cfg.RetainBlocks < 0 || cfg.RetainBlocks == 1 {
+		return nil, fmt.Errorf("evmledger: RetainBlocks is %d: 0 (all) or at least 2", cfg.RetainBlocks)
+	}
 	id, err := chain.ChainID(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("evmledger: chain id: %w", err)
@@ -257,36 +303,20 @@ func New(ctx context.Context, chain Chain, app core.App, cfg Config) (*Ledger, e
 	l := &Ledger{
 		cfg: cfg, chain: chain, app: app, anchor: anchor, genesis: gb.Uint64(), log: cfg.Logger,
 		wake:    make(chan struct{}, 1),
-		waiting: map[[32]byte]*pending{}, seen: map[[32]byte]bool{}, inflight: map[common.Hash]int{},
-		tick: make(chan struct{}),
+		waiting: map[[32]byte]*pending{}, seen: newDupCache(cfg.CacheSize), inflight: map[common.Hash]*flight{},
 	}
 	if cfg.Key != nil {
 		if l.auth, err = bind.NewKeyedTransactorWithChainID(cfg.Key, id); err != nil {
 			return nil, fmt.Errorf("evmledger: %w", err)
 		}
 	}
-	info, err := app.Info(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("evmledger: info: %w", err)
+	if err := l.resume(ctx); err != nil {
+		return nil, err
 	}
-	l.base, l.appHash = info.Height+1, info.AppHash
-	if info.Height > 0 {
-		// A restart: the headers before are not kept; the next block's
-		// header carries the root after the last.
-		l.base = info.Height + 1
-	}
-	for l.height() < 1 {
-		if err := l.catchUp(ctx); err != nil {
-			return nil, err
-		}
-		if l.height() >= 1 {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("evmledger: waiting for the deployment block %d to be final: %w", l.genesis, ctx.Err())
-		case <-time.After(cfg.Poll):
-		}
+	if err := l.start(ctx); err != nil {
+		l.blocks.Close()
+		_ = l.store.close()
+		return nil, err
 	}
 	run, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	l.cancel = cancel
@@ -296,12 +326,56 @@ func New(ctx context.Context, chain Chain, app core.App, cfg Config) (*Ledger, e
 	return l, nil
 }
 
-// height is the last applied bias height.
-func (l *Ledger) height() int64 {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.base + int64(len(l.blocks)) - 1
+// resume opens the block store and takes up the application where it
+// is: the store keeps the blocks up to the application's height (a block
+// written before a crash that came before the application committed it
+// is dropped and applied again), and the follower goes on from the last
+// one's EVM block and anchor seq.
+func (l *Ledger) resume(ctx context.Context) error {
+	info, err := l.app.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("evmledger: info: %w", err)
+	}
+	if l.store, err = openStore(l.cfg, l.genesis); err != nil {
+		return err
+	}
+	l.blocks = blocklog.New[evmBlock](l.store, l.cfg.MemoryBlocks)
+	dropped, err := l.blocks.Resume(info.Height)
+	if err != nil {
+		_ = l.store.close()
+		return fmt.Errorf("evmledger: %w", err)
+	}
+	if dropped > 0 {
+		l.log.Warn("dropped stored blocks the application had not committed", "blocks", dropped, "height", info.Height)
+	}
+	l.appHash = info.AppHash
+	if last, ok := l.blocks.Last(); ok {
+		l.prevEVM, l.nextSeq, l.seqKnown = last.Extra.EVM, last.Extra.NextSeq, last.Extra.SeqKnown
+	}
+	return nil
 }
+
+// start applies the final blocks, at least block 1 (the deployment
+// block), so that the genesis state is readable.
+func (l *Ledger) start(ctx context.Context) error {
+	for l.height() < 1 {
+		if err := l.catchUp(ctx); err != nil {
+			return err
+		}
+		if l.height() >= 1 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("evmledger: waiting for the deployment block %d to be final: %w", l.genesis, ctx.Err())
+		case <-time.After(l.cfg.Poll):
+		}
+	}
+	return nil
+}
+
+// height is the last applied bias height.
+func (l *Ledger) height() int64 { return l.blocks.Height() }
 
 // Address is the account that pays for this node's submissions.
 func (l *Ledger) Address() common.Address {
@@ -331,10 +405,13 @@ func (l *Ledger) Close() error {
 	l.mu.Unlock()
 	l.cancel()
 	l.stopped.Wait()
+	l.blocks.Close()
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.failAll(ledger.ErrClosed)
-	close(l.tick)
+	l.mu.Unlock()
+	if err := l.store.close(); err != nil {
+		return fmt.Errorf("evmledger: close the block store: %w", err)
+	}
 	return nil
 }
 
@@ -372,13 +449,17 @@ func (l *Ledger) Submit(ctx context.Context, tx []byte) (*ledger.Result, error) 
 	}
 	tx = bytes.Clone(tx)
 	h := sha256.Sum256(tx)
+	p := &pending{tx: tx, hash: h, done: make(chan outcome, 1)}
 	l.mu.Lock()
 	err := l.usable()
-	if err == nil && l.seen[h] {
+	switch {
+	case err != nil:
+	case l.waiting[h] != nil || l.seen.has(h):
 		err = ledger.ErrDuplicate
-	}
-	if err == nil {
-		l.seen[h] = true
+	case len(l.waiting) >= l.cfg.MaxPending:
+		err = fmt.Errorf("%w: %d operations wait for a final block", ledger.ErrFull, len(l.waiting))
+	default:
+		l.waiting[h] = p // the same bytes meanwhile are duplicates
 	}
 	l.mu.Unlock()
 	if err != nil {
@@ -386,18 +467,16 @@ func (l *Ledger) Submit(ctx context.Context, tx []byte) (*ledger.Result, error) 
 	}
 	c := l.app.Check(ctx, tx)
 	l.mu.Lock()
-	if c.Code != 0 {
-		delete(l.seen, h)
-		l.mu.Unlock()
-		return &ledger.Result{Hash: h[:], Code: c.Code, Codespace: c.Codespace, Reason: c.Reason, Log: c.Log}, nil
-	}
 	if err := l.usable(); err != nil {
 		l.mu.Unlock()
 		return nil, err
 	}
-	p := &pending{tx: tx, hash: h, done: make(chan outcome, 1)}
+	if c.Code != 0 {
+		delete(l.waiting, h)
+		l.mu.Unlock()
+		return c.Rejection(h), nil
+	}
 	l.pool = append(l.pool, p)
-	l.waiting[h] = p
 	l.mu.Unlock()
 	select {
 	case l.wake <- struct{}{}:
@@ -432,23 +511,16 @@ func (l *Ledger) open() error {
 // Header implements ledger.Reader. Its AppHash is the root this node
 // computed after block Height-1, not one the chain signed.
 func (l *Ledger) Header(_ context.Context, height int64) (*ledger.Header, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed {
-		return nil, ledger.ErrClosed
+	if err := l.open(); err != nil {
+		return nil, err
 	}
-	i := height - l.base
-	if i < 0 || i >= int64(len(l.headers)) {
-		return nil, fmt.Errorf("%w: block %d", ledger.ErrNotFound, height)
-	}
-	h := l.headers[i]
-	h.AppHash = bytes.Clone(h.AppHash)
-	return &h, nil
+	return l.blocks.Header(height)
 }
 
 // Status implements ledger.Reader. An EVM chain has no validators of
 // bias; NodeID is the paying account ("" for a follower).
 func (l *Ledger) Status(context.Context) (*ledger.Status, error) {
+	last, ok := l.blocks.Last()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
@@ -458,61 +530,20 @@ func (l *Ledger) Status(context.Context) (*ledger.Status, error) {
 	if l.auth != nil {
 		s.NodeID = l.auth.From.Hex()
 	}
-	if n := len(l.headers); n > 0 {
-		last := l.headers[n-1]
-		s.Height, s.Time = last.Height, last.Time
-		s.CatchingUp = l.genesis+uint64(last.Height)-1 < l.final //nolint:gosec // heights are positive
+	if ok {
+		s.Height, s.Time = last.Header.Height, last.Header.Time
+		s.CatchingUp = l.genesis+uint64(last.Header.Height)-1 < l.final //nolint:gosec // heights are positive
 	}
 	return s, nil
 }
 
-// Watch implements ledger.Watcher. Blocks before the node's start (after
-// a restart) are not kept; the channel also closes when the ledger closes.
+// Watch implements ledger.Watcher: from the blocks in the store (after a
+// restart, those applied before it), then each new one. A height below
+// the blocks kept is ledger.ErrNotFound; the channel also closes when
+// the ledger closes.
 func (l *Ledger) Watch(ctx context.Context, from int64) (<-chan ledger.Block, error) {
 	if err := l.open(); err != nil {
 		return nil, err
 	}
-	from = max(from, 1)
-	out := make(chan ledger.Block, 16)
-	go func() {
-		defer close(out)
-		for h := from; ; h++ {
-			b, ok := l.waitBlock(ctx, h)
-			if !ok {
-				return
-			}
-			select {
-			case out <- b:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	return out, nil
-}
-
-// waitBlock returns block h once it is applied; false if ctx ended, the
-// ledger closed, or h is before the blocks this node keeps.
-func (l *Ledger) waitBlock(ctx context.Context, h int64) (ledger.Block, bool) {
-	for {
-		l.mu.Lock()
-		closed, tick, i := l.closed, l.tick, h-l.base
-		n := int64(len(l.blocks))
-		var b ledger.Block
-		if i >= 0 && i < n {
-			b = l.blocks[i].Block
-		}
-		l.mu.Unlock()
-		switch {
-		case closed || i < 0:
-			return ledger.Block{}, false
-		case i < n:
-			return b, true
-		}
-		select {
-		case <-tick:
-		case <-ctx.Done():
-			return ledger.Block{}, false
-		}
-	}
+	return l.blocks.Watch(ctx, from)
 }

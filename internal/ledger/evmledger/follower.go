@@ -2,7 +2,6 @@ package evmledger
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"math/big"
@@ -15,10 +14,14 @@ import (
 	"github.com/ethereum/go-ethereum/rpc"
 
 	"github.com/bias-iot/bias/internal/ledger"
+	"github.com/bias-iot/bias/internal/ledger/blocklog"
 	"github.com/bias-iot/bias/internal/ledger/core"
 )
 
-// logRange bounds the blocks of one eth_getLogs call.
+// logRange bounds the blocks of one eth_getLogs call. An endpoint that
+// refuses a range (many cap the blocks or the results of one call) gets
+// half of it, down to one block; each success doubles it again, up to
+// logRange.
 const logRange = 256
 
 // anchoredTopic is the topic of the Anchored event.
@@ -96,14 +99,23 @@ func (l *Ledger) catchUp(ctx context.Context) error {
 		if next > final {
 			return nil
 		}
-		to := min(final, next+logRange-1)
+		if l.span == 0 {
+			l.span = logRange
+		}
+		to := min(final, next+l.span-1)
 		logs, err := l.chain.FilterLogs(ctx, ethereum.FilterQuery{
 			FromBlock: new(big.Int).SetUint64(next), ToBlock: new(big.Int).SetUint64(to),
 			Addresses: []common.Address{l.cfg.Contract}, Topics: [][]common.Hash{{anchoredTopic}},
 		})
-		if err != nil {
+		switch {
+		case err != nil && to > next && ctx.Err() == nil:
+			l.span = (to - next + 1) / 2
+			l.log.Debug("the endpoint refused a range of logs; halving it", "from", next, "to", to, "err", err)
+			continue
+		case err != nil:
 			return fmt.Errorf("logs of blocks %d to %d: %w", next, to, err)
 		}
+		l.span = min(logRange, 2*l.span)
 		for n := next; n <= to; n++ {
 			var mine []types.Log
 			for len(logs) > 0 && logs[0].BlockNumber == n {
@@ -162,7 +174,7 @@ func (l *Ledger) applyEVM(ctx context.Context, n uint64, logs []types.Log) error
 		}
 		for i, op := range b.Ops {
 			txs = append(txs, op)
-			srcs = append(srcs, source{tx: lg.TxHash, txIndex: lg.TxIndex, logIndex: lg.Index, op: i})
+			srcs = append(srcs, source{Tx: lg.TxHash, TxIndex: lg.TxIndex, LogIndex: lg.Index, Op: i})
 		}
 	}
 	t := time.Unix(int64(hdr.Time), 0).UTC() //nolint:gosec // EVM timestamps fit
@@ -185,52 +197,93 @@ func (l *Ledger) applyEVM(ctx context.Context, n uint64, logs []types.Log) error
 	if len(res.TxResults) != len(txs) {
 		return &appError{fmt.Errorf("block %d has %d txs and %d results", h, len(txs), len(res.TxResults))}
 	}
-	if _, err := l.app.Commit(ctx); err != nil {
+	e := blocklog.Entry[evmBlock]{
+		Header: ledger.Header{Network: l.cfg.Network, Height: h, Time: t, AppHash: prev},
+		Block:  ledger.Block{Height: h, Time: t, Events: res.Events},
+		Extra:  evmBlock{EVM: hash, Sources: srcs, NextSeq: nextSeq, SeqKnown: seqKnown},
+	}
+	for i, tx := range txs {
+		e.Block.Results = append(e.Block.Results, res.TxResults[i].Result(tx, h, i))
+	}
+	// The block is on disk before the state that follows it: a crash in
+	// between leaves the store one block ahead, which resume drops.
+	if err := l.blocks.Persist(e); err != nil {
+		return &appError{err}
+	}
+	c, err := l.app.Commit(ctx)
+	if err != nil {
 		return &appError{fmt.Errorf("commit block %d: %w", h, err)}
 	}
-	b := applied{Block: ledger.Block{Height: h, Time: t, Events: res.Events}, evm: hash, sources: srcs}
-	for i, tx := range txs {
-		r := res.TxResults[i]
-		d := sha256.Sum256(tx)
-		b.Results = append(b.Results, ledger.Result{
-			Hash: d[:], Height: h, Index: i, Code: r.Code, Codespace: r.Codespace,
-			Reason: r.Reason, Log: r.Log, Data: r.Data, Events: r.Events,
-		})
-	}
 	l.prevEVM, l.nextSeq, l.seqKnown = hash, nextSeq, seqKnown
-	l.record(ctx, b, prev, res.AppHash, logs)
+	l.retain(h, c.RetainHeight) // before h is published: never more kept than asked
+	l.record(ctx, e, res.AppHash, logs)
 	return nil
 }
 
-// record keeps block b, hands its submitters their results, and counts the
-// gas of this node's anchor transactions in it.
-func (l *Ledger) record(ctx context.Context, b applied, prev, root []byte, logs []types.Log) {
+// record publishes block e, hands its submitters their results, and
+// counts the gas of this node's anchor transactions in it.
+func (l *Ledger) record(ctx context.Context, e blocklog.Entry[evmBlock], root []byte, logs []types.Log) {
 	var own []common.Hash
 	l.mu.Lock()
-	l.headers = append(l.headers, ledger.Header{Network: l.cfg.Network, Height: b.Height, Time: b.Time, AppHash: prev})
-	l.blocks = append(l.blocks, b)
 	l.appHash = root
-	for i := range b.Results {
-		r := b.Results[i]
+	for i := range e.Block.Results {
+		r := e.Block.Results[i]
 		h := [32]byte(r.Hash)
 		if p, ok := l.waiting[h]; ok {
 			delete(l.waiting, h)
-			if r.Code != 0 {
-				delete(l.seen, h) // as CometBFT's cache drops a transaction that failed in its block
+			if r.Code == 0 { // as CometBFT's cache forgets a transaction that failed in its block
+				l.seen.add(h)
 			}
 			p.done <- outcome{r: &r}
 		}
 	}
+	l.expire(e.Block.Height)
 	for _, lg := range logs {
 		if _, ok := l.inflight[lg.TxHash]; ok {
 			own = append(own, lg.TxHash)
 		}
 	}
-	close(l.tick)
-	l.tick = make(chan struct{})
 	l.mu.Unlock()
+	l.blocks.Append(e)
 	for _, tx := range own {
-		l.countGas(ctx, tx, b.Height)
+		l.countGas(ctx, tx, e.Block.Height)
+	}
+}
+
+// retain drops the blocks that neither Config.RetainBlocks nor the
+// application's retain height (appRetain, 0: all) keeps after block h.
+func (l *Ledger) retain(h, appRetain int64) {
+	below := appRetain
+	if n := l.cfg.RetainBlocks; n > 0 {
+		below = max(below, h-n+1)
+	}
+	if below <= 1 {
+		return
+	}
+	if err := l.blocks.Prune(below); err != nil {
+		l.log.Warn("pruning blocks", "below", below, "err", err)
+	}
+}
+
+// expire forgets the anchor transactions of this node that have not
+// reached a final block Config.DropAfter blocks after they were sent,
+// and fails their waiting submitters with ErrDropped; the caller holds
+// mu.
+func (l *Ledger) expire(height int64) {
+	for tx, f := range l.inflight {
+		if height-f.sent < l.cfg.DropAfter {
+			continue
+		}
+		delete(l.inflight, tx)
+		n := 0
+		for _, p := range f.ops {
+			if l.waiting[p.hash] == p {
+				delete(l.waiting, p.hash)
+				p.done <- outcome{err: fmt.Errorf("%w: transaction %s, sent after block %d", ErrDropped, tx, f.sent)}
+				n++
+			}
+		}
+		l.log.Warn("anchor transaction not final in time; its submitters may submit again", "tx", tx, "sent", f.sent, "height", height, "ops", n)
 	}
 }
 
@@ -239,8 +292,12 @@ func (l *Ledger) countGas(ctx context.Context, tx common.Hash, height int64) {
 	rc, err := l.chain.TransactionReceipt(ctx, tx)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	ops := l.inflight[tx]
+	f := l.inflight[tx]
 	delete(l.inflight, tx)
+	if f == nil { // expired meanwhile
+		return
+	}
+	ops := len(f.ops)
 	if err != nil {
 		l.log.Warn("receipt of an anchor transaction", "tx", tx, "err", err)
 		return

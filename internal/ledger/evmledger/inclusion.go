@@ -41,22 +41,24 @@ type Inclusion struct {
 // Inclusion returns the proof that the index-th operation of block height
 // is in its EVM block.
 func (l *Ledger) Inclusion(ctx context.Context, height int64, index int) (*Inclusion, error) {
-	l.mu.Lock()
-	i := height - l.base
-	if i < 0 || i >= int64(len(l.blocks)) || index < 0 || index >= len(l.blocks[i].sources) {
-		l.mu.Unlock()
+	if err := l.open(); err != nil {
+		return nil, err
+	}
+	e, err := l.blocks.Get(height)
+	if err != nil {
+		return nil, err
+	}
+	if index < 0 || index >= len(e.Extra.Sources) {
 		return nil, fmt.Errorf("%w: operation %d of block %d", ledger.ErrNotFound, index, height)
 	}
-	b := l.blocks[i]
-	src := b.sources[index]
-	l.mu.Unlock()
-	hdr, err := l.chain.HeaderByHash(ctx, b.evm)
+	b, src := e.Extra.EVM, e.Extra.Sources[index]
+	hdr, err := l.chain.HeaderByHash(ctx, b)
 	if err != nil {
-		return nil, fmt.Errorf("evmledger: header %s: %w", b.evm, err)
+		return nil, fmt.Errorf("evmledger: header %s: %w", b, err)
 	}
-	rcs, err := l.chain.BlockReceipts(ctx, rpc.BlockNumberOrHashWithHash(b.evm, true))
+	rcs, err := l.chain.BlockReceipts(ctx, rpc.BlockNumberOrHashWithHash(b, true))
 	if err != nil {
-		return nil, fmt.Errorf("evmledger: receipts of %s: %w", b.evm, err)
+		return nil, fmt.Errorf("evmledger: receipts of %s: %w", b, err)
 	}
 	tr := trie.NewEmpty(triedb.NewDatabase(rawdb.NewMemoryDatabase(), nil))
 	for j, rc := range rcs {
@@ -69,22 +71,22 @@ func (l *Ledger) Inclusion(ctx context.Context, height int64, index int) (*Inclu
 		}
 	}
 	if tr.Hash() != hdr.ReceiptHash {
-		return nil, fmt.Errorf("evmledger: the endpoint's receipts of block %s do not make its receipts root", b.evm)
+		return nil, fmt.Errorf("evmledger: the endpoint's receipts of block %s do not make its receipts root", b)
 	}
-	if src.txIndex >= uint(len(rcs)) || rcs[src.txIndex].TxHash != src.tx {
-		return nil, fmt.Errorf("evmledger: transaction %s is not at %d in block %s", src.tx, src.txIndex, b.evm)
+	if src.TxIndex >= uint(len(rcs)) || rcs[src.TxIndex].TxHash != src.Tx {
+		return nil, fmt.Errorf("evmledger: transaction %s is not at %d in block %s", src.Tx, src.TxIndex, b)
 	}
-	in := &Inclusion{Height: height, TxIndex: src.txIndex, Op: src.op, Log: -1}
-	for j, lg := range rcs[src.txIndex].Logs {
-		if lg.Index == src.logIndex {
+	in := &Inclusion{Height: height, TxIndex: src.TxIndex, Op: src.Op, Log: -1}
+	for j, lg := range rcs[src.TxIndex].Logs {
+		if lg.Index == src.LogIndex {
 			in.Log = j
 		}
 	}
 	if in.Log < 0 {
-		return nil, fmt.Errorf("evmledger: log %d is not in the receipt of %s", src.logIndex, src.tx)
+		return nil, fmt.Errorf("evmledger: log %d is not in the receipt of %s", src.LogIndex, src.Tx)
 	}
 	var nodes trienode.ProofList
-	if err := tr.Prove(receiptKey(src.txIndex), &nodes); err != nil {
+	if err := tr.Prove(receiptKey(src.TxIndex), &nodes); err != nil {
 		return nil, fmt.Errorf("evmledger: prove: %w", err)
 	}
 	for _, n := range nodes {

@@ -56,7 +56,7 @@ func (l *Ledger) send(ctx context.Context, batch []*pending) {
 	}
 	data, err := EncodeBatch(b)
 	if err == nil {
-		err = l.post(ctx, data, len(batch))
+		err = l.post(ctx, data, batch)
 	}
 	if err == nil {
 		return
@@ -68,7 +68,6 @@ func (l *Ledger) send(ctx context.Context, batch []*pending) {
 	for _, p := range batch {
 		if l.waiting[p.hash] == p {
 			delete(l.waiting, p.hash)
-			delete(l.seen, p.hash)
 			p.done <- outcome{err: err}
 		}
 	}
@@ -76,14 +75,15 @@ func (l *Ledger) send(ctx context.Context, batch []*pending) {
 
 // post signs the anchor transaction of data, records it as this node's,
 // then sends it (so that the follower knows it whenever it sees it).
-func (l *Ledger) post(ctx context.Context, data []byte, ops int) error {
+func (l *Ledger) post(ctx context.Context, data []byte, batch []*pending) error {
 	opts := bind.TransactOpts{From: l.auth.From, Signer: l.auth.Signer, Context: ctx, NoSend: true}
 	tx, err := l.anchor.Anchor(&opts, data)
 	if err != nil {
 		return err
 	}
+	sent := l.height()
 	l.mu.Lock()
-	l.inflight[tx.Hash()] = ops
+	l.inflight[tx.Hash()] = &flight{ops: batch, sent: sent}
 	l.mu.Unlock()
 	if err := l.chain.SendTransaction(ctx, tx); err != nil {
 		l.mu.Lock()
@@ -91,6 +91,6 @@ func (l *Ledger) post(ctx context.Context, data []byte, ops int) error {
 		l.mu.Unlock()
 		return err
 	}
-	l.log.Debug("anchor sent", "tx", tx.Hash(), "ops", ops, "bytes", len(data))
+	l.log.Debug("anchor sent", "tx", tx.Hash(), "ops", len(batch), "bytes", len(data))
 	return nil
 }

@@ -56,6 +56,7 @@ import (
 	"time"
 
 	"github.com/bias-iot/bias/internal/ledger"
+	"github.com/bias-iot/bias/internal/ledger/blocklog"
 	"github.com/bias-iot/bias/internal/ledger/core"
 )
 
@@ -84,11 +85,10 @@ type Ledger struct {
 	halted  error             // the application broke an invariant: no more blocks
 	pool    []*pending        // checked, waiting for the next block
 	seen    map[[32]byte]bool // the mempool cache
-	headers []ledger.Header   // headers[i] is block i+1
-	blocks  []ledger.Block    // blocks[i] is block i+1
 	appHash []byte            // after the last block: the next header's
 	last    []byte            // hash of the last block
-	tick    chan struct{}     // closed and replaced at each block
+
+	blocks *blocklog.Log[struct{}] // every block, in memory
 }
 
 var _ ledger.Ledger = (*Ledger)(nil)
@@ -122,7 +122,7 @@ func New(app core.App, network string, appState []byte, genesis time.Time) (*Led
 		app: app, network: network, genesis: genesis.UTC(),
 		val:  ledger.Validator{Address: hex.EncodeToString(addr[:20]), PubKey: pub, Power: 1},
 		wake: make(chan struct{}, 1), quit: make(chan struct{}), stopped: make(chan struct{}),
-		seen: map[[32]byte]bool{}, tick: make(chan struct{}),
+		seen: map[[32]byte]bool{}, blocks: blocklog.New[struct{}](nil, 0),
 	}
 	root, err := app.InitChain(ctx, core.Genesis{
 		Time: l.genesis, ChainID: network, AppState: appState,
@@ -150,6 +150,7 @@ func (l *Ledger) Close() error {
 	}
 	l.closed = true
 	l.mu.Unlock()
+	l.blocks.Close() // ends every Watch
 	close(l.quit)
 	<-l.stopped
 	// Wait for the calls already in the application.
@@ -163,7 +164,6 @@ func (l *Ledger) Close() error {
 		p.done <- nil
 	}
 	l.pool = nil
-	close(l.tick)
 	return nil
 }
 
@@ -305,8 +305,8 @@ func (l *Ledger) commitPool() bool {
 // the caller holds exec (or is New). An error is a broken invariant of the
 // application.
 func (l *Ledger) makeBlock(txs [][]byte) (*ledger.Block, error) {
+	height := l.blocks.Height() + 1
 	l.mu.Lock()
-	height := int64(len(l.headers)) + 1
 	appHash, last := l.appHash, l.last
 	l.mu.Unlock()
 	t := l.genesis.Add(time.Duration(height-1) * time.Second)
@@ -327,12 +327,11 @@ func (l *Ledger) makeBlock(txs [][]byte) (*ledger.Block, error) {
 		b.Results = append(b.Results, resp.TxResults[i].Result(tx, height, i))
 	}
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.headers = append(l.headers, ledger.Header{Network: l.network, Height: height, Time: t, AppHash: appHash})
-	l.blocks = append(l.blocks, b)
 	l.appHash, l.last = resp.AppHash, hash
-	close(l.tick)
-	l.tick = make(chan struct{})
+	l.mu.Unlock()
+	l.blocks.Append(blocklog.Entry[struct{}]{
+		Header: ledger.Header{Network: l.network, Height: height, Time: t, AppHash: appHash}, Block: b,
+	})
 	return &b, nil
 }
 
@@ -374,27 +373,18 @@ func (l *Ledger) open() error {
 
 // Header implements ledger.Reader.
 func (l *Ledger) Header(_ context.Context, height int64) (*ledger.Header, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed {
-		return nil, ledger.ErrClosed
-	}
-	if height < 1 || height > int64(len(l.headers)) {
-		return nil, fmt.Errorf("%w: block %d", ledger.ErrNotFound, height)
-	}
-	h := l.headers[height-1]
-	h.AppHash = bytes.Clone(h.AppHash)
-	return &h, nil
+	return l.blocks.Header(height)
 }
 
 // Status implements ledger.Reader: one validator, never catching up.
 func (l *Ledger) Status(context.Context) (*ledger.Status, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed {
+	e, ok := l.blocks.Last()
+	if l.closed || !ok {
 		return nil, ledger.ErrClosed
 	}
-	last := l.headers[len(l.headers)-1]
+	last := e.Header
 	v := l.val
 	v.PubKey = bytes.Clone(v.PubKey)
 	return &ledger.Status{
@@ -406,49 +396,5 @@ func (l *Ledger) Status(context.Context) (*ledger.Status, error) {
 // Watch implements ledger.Watcher. The channel also closes when the
 // ledger closes.
 func (l *Ledger) Watch(ctx context.Context, from int64) (<-chan ledger.Block, error) {
-	if err := l.open(); err != nil {
-		return nil, err
-	}
-	from = max(from, 1)
-	out := make(chan ledger.Block, 16)
-	go func() {
-		defer close(out)
-		for h := from; ; h++ {
-			b, ok := l.waitBlock(ctx, h)
-			if !ok {
-				return
-			}
-			select {
-			case out <- b:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	return out, nil
-}
-
-// waitBlock returns block h once it is committed; false if ctx ended or
-// the ledger closed first.
-func (l *Ledger) waitBlock(ctx context.Context, h int64) (ledger.Block, bool) {
-	for {
-		l.mu.Lock()
-		closed, tick, n := l.closed, l.tick, int64(len(l.blocks))
-		var b ledger.Block
-		if h <= n {
-			b = l.blocks[h-1]
-		}
-		l.mu.Unlock()
-		switch {
-		case closed:
-			return ledger.Block{}, false
-		case h <= n:
-			return b, true
-		}
-		select {
-		case <-tick:
-		case <-ctx.Done():
-			return ledger.Block{}, false
-		}
-	}
+	return l.blocks.Watch(ctx, from)
 }
