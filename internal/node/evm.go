@@ -95,7 +95,6 @@ func (c Config) validateLedger() error {
 		{"rpc", c.RPC != ""},
 		{"snapshots.interval", c.Snapshots.Interval != 0},
 		{"stateSync.enable", c.StateSync.Enable},
-		{"storage.retainBlocks", c.Storage.RetainBlocks != 0},
 	}
 	for _, o := range cometOnly {
 		if o.set {
@@ -301,7 +300,7 @@ func startEVM(ctx context.Context, cfg Config, rec engineRecord, st *state.Store
 	}
 	ec := evmledger.Config{
 		Network: cfg.Network, AppState: appState, Validators: vals, Key: key,
-		Poll: time.Duration(cfg.EVM.Poll), Logger: log, DataDir: dataDir,
+		Poll: time.Duration(cfg.EVM.Poll), Logger: log, DataDir: dataDir, RetainBlocks: cfg.Storage.RetainBlocks,
 	}
 	if cfg.EVM.ChainID != 0 {
 		ec.EVMChainID = new(big.Int).SetUint64(cfg.EVM.ChainID)

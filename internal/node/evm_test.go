@@ -182,10 +182,9 @@ func rpcConfig(home, url, contract string) node.Config {
 
 // TestEVMRestart stops a node of the EVM engine that follows a chain over
 // JSON-RPC and starts it again: it resumes from its state, reaches the
-// same roots as a node that never stopped, and its proof at a height
-// before the restart verifies (against the header of the node that never
-// stopped: the restarted node's own headers from before its restart wait
-// for evmledger's Config.DataDir).
+// same roots as a node that never stopped, its proof at a height before
+// the restart verifies against its own header (HOME/data/evm keeps them)
+// and the other node's, and its event stream replays from block 1.
 func TestEVMRestart(t *testing.T) {
 	t.Parallel()
 	homeA, homeB := t.TempDir(), t.TempDir()
@@ -241,12 +240,22 @@ func TestEVMRestart(t *testing.T) {
 	if err != nil || q.Code != 0 || len(q.Value) == 0 {
 		t.Fatalf("proven read at %d: %+v, %v", before, q, err)
 	}
-	hdr, err := b.Ledger().Header(ctx, before+1)
+	for name, l := range map[string]ledger.Ledger{"restarted": a.Node.Ledger(), "never stopped": b.Ledger()} {
+		hdr, err := l.Header(ctx, before+1)
+		if err != nil {
+			t.Fatalf("header %d of the node that %s: %v", before+1, name, err)
+		}
+		if err := proof.Verify(hdr.AppHash, key, q.Value, q.Proof); err != nil {
+			t.Fatalf("the proof at %d against the header of the node that %s: %v", before, name, err)
+		}
+	}
+	// The restarted node's stream replays from block 1, as the other's.
+	blocks, err := a.Node.Ledger().Watch(ctx, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := proof.Verify(hdr.AppHash, key, q.Value, q.Proof); err != nil {
-		t.Fatalf("the proof at %d: %v", before, err)
+	if first, ok := <-blocks; !ok || first.Height != 1 {
+		t.Fatalf("the restarted node's first block: %+v, %v", first, ok)
 	}
 }
 
@@ -335,7 +344,6 @@ func TestEVMConfigRefused(t *testing.T) {
 		{"fail/snapshots", func(c *node.Config) { c.Snapshots.Interval = 10 }, "snapshots.interval: CometBFT only"},
 		{"fail/peers", func(c *node.Config) { c.PersistentPeers = "id@127.0.0.1:26656" }, "persistentPeers: CometBFT only"},
 		{"fail/comet-rpc", func(c *node.Config) { c.RPC = "tcp://127.0.0.1:26657" }, "rpc: CometBFT only"},
-		{"fail/retain-blocks", func(c *node.Config) { c.Storage.RetainBlocks = 10 }, "storage.retainBlocks: CometBFT only"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -349,6 +357,7 @@ func TestEVMConfigRefused(t *testing.T) {
 	}
 	ok := nodetest.EngineConfig(t.TempDir(), node.LedgerEVM)
 	ok.EVM.RPC, ok.EVM.Contract, ok.EVM.Confirmations = "ws://127.0.0.1:8546", "0x"+strings.Repeat("ab", 20), 12
+	ok.Storage.RetainBlocks, ok.Storage.KeepVersions = 100, 100
 	if err := ok.Validate(); err != nil {
 		t.Fatalf("a valid EVM configuration: %v", err)
 	}

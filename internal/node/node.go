@@ -224,6 +224,7 @@ func Start(cfg Config, log *slog.Logger) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, st: st, served: make(chan error, 1)}
 	n.app = registry.New(cfg.Network, st, log.With("module", "registry"), registry.WithCaches(caches.Registry))
+	n.app.SetRetainBlocks(cfg.Storage.RetainBlocks)
 	if !cfg.NoMetrics {
 		n.metrics = metrics.New()
 		if err := countEntities(st, n.metrics); err != nil {
@@ -232,8 +233,8 @@ func Start(cfg Config, log *slog.Logger) (*Node, error) {
 		n.app.Observe(observer{n.metrics})
 	}
 	if cfg.ledger() == LedgerEVM {
-		// No snapshots, state sync, block pruning nor mempool: the
-		// chain keeps the blocks, and every node replays them.
+		// No snapshots, state sync nor mempool: the chain keeps the
+		// operations, and every node replays them.
 		ctx, cancel := context.WithTimeout(context.Background(), evmStartTimeout)
 		n.led, err = startEVM(ctx, cfg, rec, st, n.app, log.With("module", "evm"))
 		cancel()
@@ -300,7 +301,6 @@ const evmStartTimeout = 10 * time.Minute
 // startComet starts the embedded CometBFT.
 func (n *Node) startComet(caches Caches, log *slog.Logger) (*cometledger.Ledger, error) {
 	cfg := n.cfg
-	n.app.SetRetainBlocks(cfg.Storage.RetainBlocks)
 	lc := cometledger.Config{
 		Home: cfg.Home, P2PListen: cfg.P2P, PersistentPeers: cfg.PersistentPeers, ExternalAddress: cfg.ExternalAddress,
 		Moniker: cfg.Moniker, TimeoutCommit: time.Duration(cfg.TimeoutCommit), CreateEmptyBlocks: cfg.CreateEmptyBlocks,
