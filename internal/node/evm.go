@@ -311,7 +311,7 @@ func startEVM(ctx context.Context, cfg Config, rec engineRecord, st *state.Store
 		if ec.Poll <= 0 {
 			ec.Poll = 20 * time.Millisecond
 		}
-		sim := startSimChain(crypto.PubkeyToAddress(key.PublicKey), ec.Poll)
+		sim := startSimChain(crypto.PubkeyToAddress(key.PublicKey), ec.Poll, cfg.CreateEmptyBlocks)
 		chain, e.closeFn = sim.client.(evmledger.Chain), sim.close
 	} else {
 		ec.Finalized, ec.Confirmations = cfg.EVM.Confirmations == 0, cfg.EVM.Confirmations
@@ -408,10 +408,11 @@ func readGenesis(home string) (json.RawMessage, []core.ValidatorUpdate, error) {
 // simChain is an in-process simulated EVM chain (go-ethereum's
 // simulated backend: every fork on, mainnet gas rules, EVM chain id
 // 1337) with one funded account. It seals a block as soon as a
-// transaction waits, one more after it (whose header carries the root
-// after the block before, as CometBFT's proof block does), and an empty
-// one each second while idle. Block times are the wall clock's seconds,
-// one more than the parent's when blocks come faster.
+// transaction waits and one more after it (whose header carries the root
+// after the block before, as CometBFT's proof block does); while idle,
+// none, or an empty one each second with Config.CreateEmptyBlocks. Block
+// times are the wall clock's seconds, one more than the parent's when
+// blocks come faster.
 type simChain struct {
 	sim    *simulated.Backend
 	client simulated.Client
@@ -423,15 +424,15 @@ type simChain struct {
 // simIdle is the pace of the simulated chain's empty blocks.
 const simIdle = time.Second
 
-func startSimChain(funded common.Address, poll time.Duration) *simChain {
+func startSimChain(funded common.Address, poll time.Duration, idle bool) *simChain {
 	supply := new(big.Int).Mul(big.NewInt(1_000_000), big.NewInt(params.Ether))
 	sim := simulated.NewBackend(types.GenesisAlloc{funded: {Balance: supply}})
 	c := &simChain{sim: sim, client: sim.Client(), funded: funded, stop: make(chan struct{}), done: make(chan struct{})}
-	go c.seal(min(poll, 10*time.Millisecond))
+	go c.seal(min(poll, 10*time.Millisecond), idle)
 	return c
 }
 
-func (c *simChain) seal(every time.Duration) {
+func (c *simChain) seal(every time.Duration, idle bool) {
 	defer close(c.done)
 	tk := time.NewTicker(every)
 	defer tk.Stop()
@@ -445,7 +446,7 @@ func (c *simChain) seal(every time.Duration) {
 		// Only the node's account sends: its pool nonce runs ahead of
 		// its chain nonce while a transaction waits.
 		waiting := c.waiting()
-		if waiting || again || time.Since(last) >= simIdle {
+		if waiting || again || idle && time.Since(last) >= simIdle {
 			c.sim.Commit()
 			last, again = time.Now(), waiting
 		}
