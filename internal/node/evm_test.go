@@ -257,6 +257,57 @@ func TestEVMRestart(t *testing.T) {
 	if first, ok := <-blocks; !ok || first.Height != 1 {
 		t.Fatalf("the restarted node's first block: %+v, %v", first, ok)
 	}
+
+	// Its state is refused with another contract, or an endpoint of
+	// another EVM chain.
+	a.Stop()
+	for _, c := range []struct {
+		name string
+		edit func(*node.Config)
+		ok   func(error) bool
+	}{
+		{"fail/other-contract", func(c *node.Config) { c.EVM.Contract = "0x" + strings.Repeat("01", 20) },
+			func(err error) bool { return errors.Is(err, node.ErrOtherChain) }},
+		{"fail/other-chain-id", func(c *node.Config) { c.EVM.ChainID = 1 },
+			func(err error) bool { return strings.Contains(err.Error(), "the endpoint is EVM chain 1337, want 1") }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			bad := cfg
+			c.edit(&bad)
+			n, err := node.Start(bad, nodetest.Logger(t))
+			if err == nil {
+				_ = n.Close()
+				t.Fatal("started")
+			}
+			if !c.ok(err) {
+				t.Fatalf("got %v", err)
+			}
+		})
+	}
+}
+
+// TestEVMDeployUnfunded: a first start whose account cannot pay for the
+// anchor contract's deployment fails, naming the account to fund.
+func TestEVMDeployUnfunded(t *testing.T) {
+	t.Parallel()
+	home := t.TempDir()
+	key := evmKey(t, home)
+	chain := startTestChain(t) // funds nobody
+	cfg := rpcConfig(home, chain.URL, "")
+	if _, err := node.Init(cfg); err != nil {
+		t.Fatal(err)
+	}
+	n, err := node.Start(cfg, nodetest.Logger(t))
+	if err == nil {
+		_ = n.Close()
+		t.Fatal("started without the means to deploy")
+	}
+	if addr := crypto.PubkeyToAddress(key.PublicKey).Hex(); !strings.Contains(err.Error(), addr) || !strings.Contains(err.Error(), "fund it") {
+		t.Fatalf("got %v, want the account %s named", err, addr)
+	}
+	if c, err := node.LoadConfig(home); err != nil || c.EVM.Contract != "" {
+		t.Fatalf("a contract saved after a failed deployment: %q, %v", c.EVM.Contract, err)
+	}
 }
 
 // startFollower starts a node on home with cfg and a copy of the genesis
