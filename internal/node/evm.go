@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"math/big"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -317,13 +318,13 @@ func startEVM(ctx context.Context, cfg Config, rec engineRecord, st *state.Store
 		ec.Finalized, ec.Confirmations = cfg.EVM.Confirmations == 0, cfg.EVM.Confirmations
 		c, err := ethclient.DialContext(ctx, cfg.EVM.RPC)
 		if err != nil {
-			return nil, fmt.Errorf("evm.rpc: %w", err)
+			return nil, redact(fmt.Errorf("evm.rpc: %w", err), cfg.EVM.RPC)
 		}
 		chain, e.closeFn = c, c.Close
 	}
 	fail := func(err error) (*evmEngine, error) {
 		e.once.Do(e.closeFn)
-		return nil, err
+		return nil, redact(err, cfg.EVM.RPC)
 	}
 	id, err := chain.ChainID(ctx)
 	if err != nil {
@@ -356,6 +357,40 @@ func startEVM(ctx context.Context, cfg Config, rec engineRecord, st *state.Store
 		"account", e.Address().Hex(), "height", st.Version())
 	return e, nil
 }
+
+// redact keeps an endpoint's URL, which may carry an API key in its path
+// or query, or a password, out of err's text: it shows only its scheme
+// and host. The error still wraps err.
+func redact(err error, endpoint string) error {
+	if err == nil || endpoint == "" {
+		return err
+	}
+	forms, shown := []string{endpoint}, "the endpoint"
+	if u, perr := url.Parse(endpoint); perr == nil && u.Host != "" {
+		forms, shown = append(forms, u.Redacted()), u.Scheme+"://"+u.Host
+		if _, ok := u.User.Password(); ok { // as net/http shows it
+			stripped := *u
+			stripped.User = url.UserPassword(u.User.Username(), "***")
+			forms = append(forms, strings.Replace(stripped.String(), ":%2A%2A%2A@", ":***@", 1))
+		}
+	}
+	msg := err.Error()
+	for _, f := range forms {
+		msg = strings.ReplaceAll(msg, f, shown)
+	}
+	if msg == err.Error() {
+		return err
+	}
+	return &redacted{err: err, msg: msg}
+}
+
+type redacted struct {
+	err error
+	msg string
+}
+
+func (r *redacted) Error() string { return r.msg }
+func (r *redacted) Unwrap() error { return r.err }
 
 // deployAnchor deploys the network's anchor contract; save keeps its
 // address in the home's configuration for the next start.

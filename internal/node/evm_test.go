@@ -286,6 +286,36 @@ func TestEVMRestart(t *testing.T) {
 	}
 }
 
+// TestEVMEndpointNotShown: an endpoint that does not answer fails the
+// start without its URL's path, query or password in the error (an API
+// key often is one of them).
+func TestEVMEndpointNotShown(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil { // nothing listens there now
+		t.Fatal(err)
+	}
+	for _, u := range []string{"http://" + addr + "/v3/SECRET-KEY?apikey=SECRET-KEY", "http://user:SECRET-KEY@" + addr + "/"} {
+		home := t.TempDir()
+		cfg := rpcConfig(home, u, "")
+		if _, err := node.Init(cfg); err != nil {
+			t.Fatal(err)
+		}
+		n, err := node.Start(cfg, nodetest.Logger(t))
+		if err == nil {
+			_ = n.Close()
+			t.Fatalf("%s: started", u)
+		}
+		if strings.Contains(err.Error(), "SECRET") || !strings.Contains(err.Error(), "http://"+addr) {
+			t.Fatalf("%s: %v", u, err)
+		}
+	}
+}
+
 // TestEVMDeployUnfunded: a first start whose account cannot pay for the
 // anchor contract's deployment fails, naming the account to fund.
 func TestEVMDeployUnfunded(t *testing.T) {
