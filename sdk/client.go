@@ -49,6 +49,21 @@ type APIError struct {
 	// Proof proves the absence of what was asked for (a 404 for an
 	// entity read with its proof).
 	Proof *ProofView
+	// Hash names the operation a submission's error is about; on a 504
+	// timeout, look its outcome up with Operation(ctx, Hash, From).
+	Hash string
+	From int64
+	// First is, on a 410 pruned, the first block the node holds.
+	First int64
+}
+
+// errorOf is the *APIError of a response's status and body.
+func errorOf(status int, b []byte) *APIError {
+	var eb ErrorBody
+	if json.Unmarshal(b, &eb) != nil || eb.Reason == "" {
+		return &APIError{Status: status, Reason: "http", Message: strings.TrimSpace(string(b))}
+	}
+	return &APIError{Status: status, Reason: eb.Reason, Message: eb.Message, Proof: eb.Proof, Hash: eb.Hash, From: eb.From, First: eb.First}
 }
 
 func (e *APIError) Error() string {
@@ -61,6 +76,21 @@ func (c *Client) Submit(ctx context.Context, tx []byte) (*SubmitResult, error) {
 	var out SubmitResult
 	err := c.do(ctx, http.MethodPost, "/v1/operations", MediaTypeCOSE, tx, &out)
 	return &out, err
+}
+
+// Operation looks a submitted operation up by its hash (hex SHA-256 of
+// its bytes) in the blocks from height from (0: the node's last 1000):
+// the answer Submit would have given, had it waited. After a 504 timeout
+// the *APIError's Hash and From say what to ask; a 404 not-found means
+// it is in none of those blocks (yet), and its From is where to ask
+// again.
+func (c *Client) Operation(ctx context.Context, hash string, from int64) (*SubmitResult, error) {
+	var out SubmitResult
+	p := "/v1/operations/" + url.PathEscape(hash)
+	if from > 0 {
+		p += "?from=" + strconv.FormatInt(from, 10)
+	}
+	return &out, c.do(ctx, http.MethodGet, p, "", nil, &out)
 }
 
 // Entity reads an entity's current record.
@@ -191,11 +221,7 @@ func (c *Client) do(ctx context.Context, method, path, ctype string, body []byte
 		return err
 	}
 	if resp.StatusCode/100 != 2 {
-		var eb ErrorBody
-		if json.Unmarshal(b, &eb) != nil || eb.Reason == "" {
-			return &APIError{Status: resp.StatusCode, Reason: "http", Message: strings.TrimSpace(string(b))}
-		}
-		return &APIError{Status: resp.StatusCode, Reason: eb.Reason, Message: eb.Message, Proof: eb.Proof}
+		return errorOf(resp.StatusCode, b)
 	}
 	if err := json.Unmarshal(b, out); err != nil {
 		return fmt.Errorf("decode %s response: %w", path, err)

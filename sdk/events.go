@@ -5,7 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -156,9 +156,10 @@ func (c *Client) stream(ctx context.Context, path, lastID string, s streamHooks,
 		return err
 	}
 	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		_ = resp.Body.Close()
 		cancel()
-		return fmt.Errorf("%s: HTTP %d", path, resp.StatusCode)
+		return errorOf(resp.StatusCode, b)
 	}
 	var watchdog *time.Timer
 	if s.idle > 0 {

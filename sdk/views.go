@@ -42,6 +42,12 @@ type ErrorBody struct {
 	// Proof is a Merkle proof of absence (Value nil), on a 404 for an
 	// entity asked for with proof=true.
 	Proof *ProofView `json:"proof,omitempty"`
+	// From is, on a 504 timeout of a submission (or a 404 of
+	// GET /v1/operations/{hash}), the height to look the operation up
+	// from: Client.Operation(ctx, Hash, From).
+	From int64 `json:"from,omitempty"`
+	// First is, on a 410 pruned, the first block the node holds.
+	First int64 `json:"first,omitempty"`
 }
 
 // KeyView is a public key.

@@ -5,14 +5,12 @@ import (
 	"crypto"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
 
@@ -91,11 +89,7 @@ func (c *Client) raw(ctx context.Context, path string) ([]byte, error) {
 		return nil, err
 	}
 	if resp.StatusCode/100 != 2 {
-		var eb ErrorBody
-		if json.Unmarshal(b, &eb) != nil || eb.Reason == "" {
-			return nil, &APIError{Status: resp.StatusCode, Reason: "http", Message: strings.TrimSpace(string(b))}
-		}
-		return nil, &APIError{Status: resp.StatusCode, Reason: eb.Reason, Message: eb.Message}
+		return nil, errorOf(resp.StatusCode, b)
 	}
 	return b, nil
 }

@@ -32,6 +32,19 @@ func (p position) after(q position) bool {
 	return false
 }
 
+// endOfBlock is the tx index of a position after every event of its
+// block (startAt's).
+const endOfBlock = 1 << 62
+
+// firstBlock is the first block that may hold an event after p: p's own,
+// unless p is after all of its events.
+func (p position) firstBlock() int64 {
+	if p[1] == endOfBlock {
+		return max(p[0]+1, 1)
+	}
+	return max(p[0], 1)
+}
+
 func parsePosition(id string) (position, error) {
 	var p position
 	parts := strings.Split(id, ".")
@@ -62,7 +75,7 @@ func startAt(id, from string, def int64) (position, error) {
 			return position{}, err
 		}
 	}
-	return position{h - 1, 1 << 62, 0}, nil // after every event of block h-1
+	return position{h - 1, endOfBlock, 0}, nil // after every event of block h-1
 }
 
 // eventFilter selects entity events by DID and provider ("" for any);
@@ -202,7 +215,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer release()
-	blocks, err := s.l.Watch(r.Context(), max(after[0], 1))
+	blocks, err := s.l.Watch(r.Context(), after.firstBlock())
 	if err != nil {
 		return watchFailed(err)
 	}
@@ -236,11 +249,20 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 	}
 }
 
-// watchFailed maps a ledger that cannot follow its blocks: pruned blocks
-// are the request's (404, as documented), anything else the node's (503).
+// watchFailed maps a ledger that cannot follow its blocks: blocks below
+// the first the node holds are the request's (410 pruned, with the first
+// it holds), anything else the node's (503).
 func watchFailed(err error) error {
-	if errors.Is(err, ledger.ErrNotFound) {
+	var pe *ledger.PrunedError
+	switch {
+	case errors.As(err, &pe):
+		e := fail(ReasonPruned, fmt.Sprintf("this node holds the blocks from height %d on (it pruned the older ones, or joined by state sync after them): ask from=%d", pe.First, pe.First))
+		e.First = pe.First
+		return e
+	case errors.Is(err, ledger.ErrNotFound):
 		return fail(ReasonNotFound, "the blocks from that height are pruned")
+	case errors.Is(err, context.Canceled):
+		return fail(ReasonCanceled, "the client went away")
 	}
 	return unhealthy(err)
 }
@@ -285,7 +307,7 @@ func (s *Server) eventHistory(w http.ResponseWriter, r *http.Request) error {
 	if after[0] < head {
 		ctx, cancel := context.WithCancel(r.Context())
 		defer cancel()
-		blocks, err := s.l.Watch(ctx, max(after[0], 1))
+		blocks, err := s.l.Watch(ctx, after.firstBlock())
 		if err != nil {
 			return watchFailed(err)
 		}

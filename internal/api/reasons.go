@@ -22,6 +22,7 @@ const (
 	ReasonUnsupportedMedia Reason = "unsupported-media-type" // a body of another Content-Type
 	ReasonTooManyRequests  Reason = "too-many-requests"      // a bound on concurrent work of this kind is reached
 	ReasonHeadersTooLarge  Reason = "headers-too-large"      // the request's header is over HeaderLimit
+	ReasonPruned           Reason = "pruned"                 // the blocks asked for are below the first this node holds (first says which it holds)
 )
 
 // Reasons lists the API's own reasons with their HTTP statuses: the list
@@ -43,6 +44,7 @@ func Reasons() []struct {
 		{ReasonUnsupportedMedia, http.StatusUnsupportedMediaType},
 		{ReasonTooManyRequests, http.StatusTooManyRequests},
 		{ReasonHeadersTooLarge, http.StatusRequestHeaderFieldsTooLarge},
+		{ReasonPruned, http.StatusGone},
 	}, x509Reasons()...)
 }
 

@@ -29,7 +29,6 @@ import (
 	"github.com/bias-iot/bias/internal/resolver"
 	"github.com/bias-iot/bias/lightclient"
 	"github.com/bias-iot/bias/op"
-	"github.com/bias-iot/bias/record"
 	"github.com/bias-iot/bias/sdk"
 )
 
@@ -57,6 +56,9 @@ type Config struct {
 	// stream replays at most the last MaxReplayBlocks blocks. Zero: the
 	// defaults (DefaultMaxStreams...).
 	MaxStreams, MaxStreamsPerClient, MaxReplayBlocks int
+	// SubmitTimeout is how long a submission waits for its block before
+	// the API answers 504 timeout (0: DefaultSubmitTimeout).
+	SubmitTimeout time.Duration
 	// OAuth is the node's authorization server (nil: the node acts for no
 	// provider; it still serves JWK Sets and introspection).
 	OAuth *oauth.Server
@@ -66,6 +68,10 @@ type Config struct {
 	// none (and /metrics is 404).
 	Metrics *metrics.Metrics
 }
+
+// DefaultSubmitTimeout is how long a submission waits for its block
+// unless Config.SubmitTimeout says otherwise.
+const DefaultSubmitTimeout = 30 * time.Second
 
 // Server serves the API.
 type Server struct {
@@ -95,10 +101,13 @@ func New(c Config) *Server {
 		return d
 	}
 	s := &Server{l: c.Ledger, res: c.Resolver, acc: c.Access, pre: c.Precheck, network: c.Resolver.Network(), log: c.Log,
-		submitTimeout: 30 * time.Second, decisions: newDecisionLog(10000), heavy: make(chan struct{}, 2), paging: make(chan struct{}, 2),
+		submitTimeout: DefaultSubmitTimeout, decisions: newDecisionLog(10000), heavy: make(chan struct{}, 2), paging: make(chan struct{}, 2),
 		streams:   newStreamLimiter(or(c.MaxStreams, DefaultMaxStreams), or(c.MaxStreamsPerClient, DefaultMaxStreamsPerClient)),
 		maxReplay: or(c.MaxReplayBlocks, DefaultMaxReplayBlocks), x509: c.X509}
 	s.oauth, s.metrics = c.OAuth, c.Metrics
+	if c.SubmitTimeout > 0 {
+		s.submitTimeout = c.SubmitTimeout
+	}
 	return s
 }
 
@@ -113,6 +122,7 @@ func (s *Server) Handler() http.Handler {
 		})
 	}
 	route("POST /v1/operations", s.submit)
+	route("GET /v1/operations/{hash}", s.operation)
 	route("GET /v1/entities/{did}", s.entity)
 	route("GET /v1/entities/{did}/versions/{version}", s.entityVersion)
 	route("GET /v1/providers", s.providers)
@@ -207,6 +217,8 @@ type Error struct {
 	Msg    string
 	Hash   string
 	Proof  *sdk.ProofView // a proof of absence, for a 404 asked with proof=true
+	From   int64          // the height to look an operation up from (a 504, a lookup's 404)
+	First  int64          // the first block the node holds (a 410 pruned)
 	Err    error          // the cause, for the log only
 }
 
@@ -225,7 +237,7 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) 
 	if e.Status == http.StatusServiceUnavailable || e.Status == http.StatusTooManyRequests {
 		w.Header().Set("Retry-After", "1")
 	}
-	writeJSON(w, e.Status, sdk.ErrorBody{Reason: e.Reason, Message: e.Msg, Hash: e.Hash, Proof: e.Proof})
+	writeJSON(w, e.Status, sdk.ErrorBody{Reason: e.Reason, Message: e.Msg, Hash: e.Hash, Proof: e.Proof, From: e.From, First: e.First})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -314,7 +326,7 @@ func (s *Server) submitOp(w http.ResponseWriter, r *http.Request, got *[]byte) e
 	case errors.Is(err, ledger.ErrFull):
 		return withHash(rejection(op.ReasonMempoolFull, "the node is overloaded; retry later"), hash)
 	case errors.Is(err, context.DeadlineExceeded):
-		return withHash(rejection(op.ReasonTimeout, "not committed within "+s.submitTimeout.String()+"; it may still commit"), hash)
+		return s.timedOut(r.Context(), hash)
 	case errors.Is(err, context.Canceled):
 		return withHash(fail(ReasonCanceled, "the client went away"), hash)
 	case err != nil:
@@ -327,15 +339,22 @@ func (s *Server) submitOp(w http.ResponseWriter, r *http.Request, got *[]byte) e
 		}
 		return refused
 	}
-	out := sdk.SubmitResult{Status: "committed", Reason: string(op.ReasonOK), Hash: hash, Height: res.Height}
-	if rr, err := record.DecodeResult(res.Data); err == nil {
-		out.DID, out.Version, out.EntityStatus, out.Count = rr.DID, rr.Version, rr.Status, rr.Count
-		if rr.Proposal != "" { // a governance operation: the proposal's status
-			out.EntityStatus, out.Proposal, out.ProposalStatus = "", rr.Proposal, rr.Status
-		}
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, committed(res, hash))
 	return nil
+}
+
+// timedOut is the 504 of a submission not committed in time: it may
+// still commit. Its body names the operation's hash and the height to
+// look it up from (GET /v1/operations/{hash}?from=): it was not in a
+// block when the wait ended (one block earlier, should the wait and the
+// commit have crossed).
+func (s *Server) timedOut(ctx context.Context, hash string) error {
+	e := withHash(rejection(op.ReasonTimeout, "not committed within "+s.submitTimeout.String()+"; it may still commit: look it up with GET /v1/operations/"+hash), hash)
+	if st, err := s.l.Status(ctx); err == nil {
+		e.From = max(st.Height-1, 1)
+		e.Msg += "?from=" + strconv.FormatInt(e.From, 10)
+	}
+	return e
 }
 
 // readBody reads at most limit bytes of r's body, into one buffer of the

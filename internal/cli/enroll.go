@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/csv"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -194,6 +196,12 @@ ledger, found by their DID or their aliases, and enrolls the others exactly
 once. A row the ledger refuses does not hold back the other rows of its
 batch. Rows are counted from 1 (the first device, after the CSV header).
 
+A batch answered 504 (the node's timeout, or a gateway's) may still
+commit: the run looks it up by its hash (GET /v1/operations/{hash}) and,
+while no block holds it, submits the same bytes again. A refusal as
+replayed counts as success only for the rows whose devices the node
+serves; the others are submitted again, or reported unknown.
+
 The report (--report, default FILE.report.csv) lists every row:
 row,status,did,reason with status enrolled, exists (an earlier run enrolled
 it), failed (the reason says why), unknown (submitted when the run stopped:
@@ -367,7 +375,7 @@ func (en *enrollment) submit(ctx context.Context, idx []int) error {
 	if err != nil {
 		return err
 	}
-	_, err = en.c.Submit(ctx, tx)
+	waited, err := en.send(ctx, tx)
 	var ae *sdk.APIError
 	switch {
 	case err == nil:
@@ -376,6 +384,8 @@ func (en *enrollment) submit(ctx context.Context, idx []int) error {
 		}
 		en.settle(len(idx))
 		return nil
+	case errors.As(err, &ae) && ae.Reason == string(op.ReasonReplayed):
+		return en.replayed(ctx, idx, waited, err)
 	case !errors.As(err, &ae) || !refusal(ae):
 		// Not known to be refused: the operation may yet commit.
 		for _, i := range idx {
@@ -388,13 +398,115 @@ func (en *enrollment) submit(ctx context.Context, idx []int) error {
 			return err
 		}
 		return en.submit(ctx, idx[h:])
-	case ae.Reason == string(op.ReasonReplayed):
-		en.results[idx[0]].Status = rowExists // committed meanwhile (an earlier run's operation)
 	default:
 		en.results[idx[0]] = rowResult{Row: idx[0] + 1, Status: rowFailed, Reason: ae.Reason + ": " + ae.Message}
 	}
 	en.settle(1)
 	return nil
+}
+
+// sendTries bounds the look-ups and resubmissions of a batch whose
+// submission timed out, before the run leaves its rows unknown.
+const sendTries = 8
+
+// errUnsettled: what became of a batch is not known (its rows are
+// unknown: run again).
+var errUnsettled = errors.New("the node did not say whether the batch committed")
+
+// send submits tx and settles what became of it. A 504 (the node's
+// timeout, or a proxy's) means it may still commit: it is looked up by
+// its hash (GET /v1/operations/{hash}, from the height the node's 504
+// names), which answers as the submission would have once a block holds
+// it; while none does, the same bytes are submitted again. waited
+// reports that a 504 came first: a refusal as replayed after it may be
+// this run's own batch, committed meanwhile (the caller checks the rows
+// at the node).
+func (en *enrollment) send(ctx context.Context, tx []byte) (waited bool, err error) {
+	sum := sha256.Sum256(tx)
+	hash := hex.EncodeToString(sum[:])
+	var from int64
+	_, err = en.c.Submit(ctx, tx)
+	var ae *sdk.APIError
+	if !errors.As(err, &ae) || ae.Status != http.StatusGatewayTimeout {
+		return false, err
+	}
+	for try := 0; try < sendTries; try++ {
+		if ae.From > 0 && from == 0 {
+			from = ae.From
+		}
+		_, err = en.c.Operation(ctx, hash, from)
+		switch {
+		case !errors.As(err, &ae):
+			return true, err // committed (nil), or the node is out of reach
+		case ae.Status == http.StatusNotFound:
+			// No block holds it (yet): the node may have dropped it, so
+			// the same bytes go again (a refusal as replayed says they
+			// wait in its mempool, or committed meanwhile).
+			if err := pause(ctx, try); err != nil {
+				return true, err
+			}
+			_, err = en.c.Submit(ctx, tx)
+			if !errors.As(err, &ae) || ae.Status != http.StatusGatewayTimeout {
+				return true, err
+			}
+		case ae.Status == http.StatusTooManyRequests || ae.Status >= 500:
+			if err := pause(ctx, try); err != nil {
+				return true, err
+			}
+		default:
+			return true, err // a block refused it
+		}
+	}
+	// (the last answer is told, not wrapped: it is no refusal)
+	return true, fmt.Errorf("%w after %d looks at the node (%s)", errUnsettled, sendTries, err.Error())
+}
+
+// pause waits a little longer at each try (up to 5 s), or until ctx ends.
+func pause(ctx context.Context, try int) error {
+	t := time.NewTimer(min(time.Duration(1<<min(try, 5))*200*time.Millisecond, 5*time.Second))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// replayed settles rows idx, whose batch the ledger refused as replayed:
+// one of them is on it already. The error alone says not which, nor
+// whether the batch itself committed (after a timeout, this run's batch
+// may have). Each row is looked up at the node: a row it serves is
+// enrolled (by this run's batch, when a timeout came first) or exists;
+// the others are submitted again as a batch of their own. When the node
+// serves none, the same bytes wait in its mempool: the rows are unknown.
+func (en *enrollment) replayed(ctx context.Context, idx []int, waited bool, refused error) error {
+	var rest []int
+	for _, i := range idx {
+		found, err := en.lookup(ctx, i)
+		if err != nil {
+			return err
+		}
+		if !found {
+			rest = append(rest, i)
+			continue
+		}
+		if waited && en.results[i].Status == rowExists {
+			en.results[i].Status = rowEnrolled
+		}
+		en.settle(1)
+	}
+	switch {
+	case len(rest) == 0:
+		return nil
+	case len(rest) < len(idx):
+		return en.submit(ctx, rest)
+	}
+	for _, i := range idx {
+		en.results[i].Status = rowUnknown
+	}
+	return fmt.Errorf("rows %d to %d: %w: refused as %s, and the node serves none of their devices yet (the batch may wait in its mempool)",
+		idx[0]+1, idx[len(idx)-1]+1, errUnsettled, refused.Error())
 }
 
 // refusal tells a refusal of the operation by the ledger from a failure

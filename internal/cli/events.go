@@ -9,6 +9,10 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// reasonPruned is the API's refusal of blocks below the first the node
+// holds (api.ReasonPruned; the CLI speaks only the wire format).
+const reasonPruned = "pruned"
+
 func (a *app) eventsCmd() *cobra.Command {
 	var decisions bool
 	var from int64
@@ -20,7 +24,10 @@ func (a *app) eventsCmd() *cobra.Command {
 		Long: `Follow the node's stream of committed entity events (GET /v1/events): one line
 per event, "ID HEIGHT OP DID STATUS vVERSION", or one JSON object per line
 with --output json (jq-friendly). --from H replays from block H (within the
-node's last 1000 blocks), --after ID resumes after an event's id. With
+node's last 1000 blocks), --after ID resumes after an event's id; --from 1
+starts at the first block the node holds, on a node that pruned older
+blocks or joined by state sync after them (a higher --from below that
+block is refused as pruned, naming it). With
 --decisions, the node's authentication decisions (GET /v1/authn/events)
 instead. Runs until interrupted, or until --count events.`,
 		Example: example("bias events", "bias events --from 1 --provider did:bias:local:... --output json | jq .did",
@@ -45,6 +52,13 @@ instead. Runs until interrupted, or until --count events.`,
 				evs = ch
 			} else {
 				ch, err := c.Events(ctx, from, didFilter, provider)
+				var ae *sdk.APIError
+				if from == 1 && errors.As(err, &ae) && ae.Reason == reasonPruned && ae.First > 1 {
+					// From the beginning: from the first block the node
+					// holds (it pruned older ones, or joined after them).
+					a.note("the node holds the blocks from height %d on: following from there\n", ae.First)
+					ch, err = c.Events(ctx, ae.First, didFilter, provider)
+				}
 				if err != nil {
 					return err
 				}

@@ -15,6 +15,7 @@ package ledger
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -28,7 +29,26 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrClosed: the ledger is shut down.
 	ErrClosed = errors.New("ledger closed")
+	// ErrPruned: the blocks asked for are below the first this node
+	// keeps (pruned, or never held: a node that joined by state sync
+	// holds the blocks after its snapshot). A *PrunedError says which.
+	ErrPruned = errors.New("blocks pruned")
 )
+
+// PrunedError is a Watch (or read) from a height below the first block
+// the node keeps.
+type PrunedError struct {
+	From  int64 // the height asked for
+	First int64 // the first block the node holds
+}
+
+func (e *PrunedError) Error() string {
+	return fmt.Sprintf("blocks pruned: block %d asked for, this node holds blocks from %d", e.From, e.First)
+}
+
+// Is makes errors.Is(err, ErrPruned) hold, and errors.Is(err,
+// ErrNotFound), as for any block the node does not hold.
+func (e *PrunedError) Is(target error) bool { return target == ErrPruned || target == ErrNotFound }
 
 // Ledger is the whole interface, as small interfaces that callers can
 // depend on one at a time.
@@ -60,7 +80,8 @@ type Watcher interface {
 	// Watch sends every committed block from height from (1 or more) in
 	// order, then each new one as it commits, until ctx ends; then it
 	// closes the channel. A slow reader slows only itself: nothing is
-	// dropped.
+	// dropped. From below the first block the ledger keeps, it fails at
+	// once with a *PrunedError (errors.Is ErrPruned) naming that block.
 	Watch(ctx context.Context, from int64) (<-chan Block, error)
 }
 

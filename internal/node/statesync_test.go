@@ -3,9 +3,12 @@ package node_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,10 +20,13 @@ import (
 
 	"github.com/bias-iot/bias/cose"
 	"github.com/bias-iot/bias/did"
+	"github.com/bias-iot/bias/internal/cli"
 	"github.com/bias-iot/bias/internal/ledger"
 	"github.com/bias-iot/bias/internal/ledger/cometledger"
 	"github.com/bias-iot/bias/internal/node"
 	"github.com/bias-iot/bias/internal/node/nodetest"
+	"github.com/bias-iot/bias/internal/registry"
+	"github.com/bias-iot/bias/internal/state"
 	"github.com/bias-iot/bias/lightclient"
 	"github.com/bias-iot/bias/op"
 	"github.com/bias-iot/bias/sdk"
@@ -35,21 +41,30 @@ import (
 // blocks below it (block 1 is absent, its block store begins after the
 // snapshot's height), serves a record with a proof that verifies against
 // a header signed by the validators, and goes on committing with them.
+//
+// Two peers lie to it. A sixth node offers a snapshot of a height above
+// the validators' whose chunks match its own list of their hashes but not
+// the trusted app hash: the joiner rejects that snapshot, and its sender
+// with it, and restores the validators'. Validator 2 serves chunks of the
+// true snapshot that were altered on its disk: each is refused by its
+// hash before it is decoded, its sender dropped, the chunk fetched from
+// another validator.
 func TestStateSync(t *testing.T) {
 	t.Parallel()
 	const network = "syncnet"
+	p2pBase := freePorts(t, 6)
 	nodes, err := node.InitTestnet(node.TestnetConfig{
-		Dir: t.TempDir(), Network: network, Validators: 4, FullNodes: 1, Host: "127.0.0.1",
-		HTTPBase: freePorts(t, 5), P2PBase: freePorts(t, 5), TimeoutCommit: 100 * time.Millisecond,
+		Dir: t.TempDir(), Network: network, Validators: 4, FullNodes: 2, Host: "127.0.0.1",
+		HTTPBase: freePorts(t, 6), P2PBase: p2pBase, TimeoutCommit: 100 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	rpcBase := freePorts(t, 4)
 	var rpcs []string
-	start := func(cfg node.Config) (*node.Node, *sdk.Client) {
+	start := func(cfg node.Config, log *slog.Logger) (*node.Node, *sdk.Client) {
 		t.Helper()
-		run, err := node.Start(cfg, nodetest.Logger(t))
+		run, err := node.Start(cfg, log)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -66,7 +81,7 @@ func TestStateSync(t *testing.T) {
 		n.Config.RPC = "tcp://127.0.0.1:" + strconv.Itoa(rpcBase+i)
 		rpcs = append(rpcs, n.Config.RPC)
 		n.Config.Snapshots = node.SnapshotConfig{Interval: 5, Keep: 2, ChunkBytes: 1024}
-		v, c := start(n.Config)
+		v, c := start(n.Config, nodetest.Logger(t))
 		vals, clients = append(vals, v), append(clients, c)
 	}
 	c := clients[0]
@@ -134,7 +149,7 @@ func TestStateSync(t *testing.T) {
 	for {
 		snap = newestSnapshot(t, nodes[0].Config.Home)
 		chunks = chunksOf(t, nodes[0].Config.Home, snap)
-		if snap > regHeight && chunks > 0 && vals[0].Height() >= snap+2 {
+		if snap > regHeight && chunks > 0 && vals[0].Height() >= snap+3 {
 			break
 		}
 		if _, _, err := register(c); err != nil {
@@ -159,11 +174,55 @@ func TestStateSync(t *testing.T) {
 	if _, err := lightclient.NewClient(genesis, c, trust).VerifyHeight(ctx, 2, time.Now()); err != nil {
 		t.Fatal(err)
 	}
+	// The liars: a snapshot of height snap+1 made of the true chunks of
+	// snap, its last altered, with a list of hashes that matches them; and
+	// the true snapshot's chunks altered on validator 2's disk.
+	lie := snap + 1
+	lieDir := filepath.Join(nodes[5].Config.Home, "data", "snapshots", strconv.FormatInt(lie, 10))
+	if err := os.MkdirAll(lieDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var lieHashes []byte
+	for i := range chunks {
+		b := readChunk(t, nodes[0].Config.Home, snap, i)
+		if i == chunks-1 {
+			b[len(b)-1] ^= 1
+		}
+		h := sha256.Sum256(b)
+		lieHashes = append(lieHashes, h[:]...)
+		if err := os.WriteFile(filepath.Join(lieDir, strconv.Itoa(i)), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		b = readChunk(t, nodes[2].Config.Home, snap, i)
+		b[0] ^= 1
+		if err := os.WriteFile(filepath.Join(nodes[2].Config.Home, "data", "snapshots", strconv.FormatInt(snap, 10), strconv.Itoa(i)), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lieSum := sha256.Sum256(lieHashes)
+	meta := fmt.Sprintf(`{"height":%d,"format":%d,"chunks":%d,"hash":"%x","root":"%x","hashes":"%x"}`, lie, state.ChunkFormat, chunks, lieSum, lieSum, lieHashes)
+	if err := os.WriteFile(filepath.Join(lieDir, "snapshot.json"), []byte(meta), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	liarCfg := nodes[5].Config
+	liarCfg.Snapshots = node.SnapshotConfig{Interval: 1000, Keep: 2, ChunkBytes: 1024}
+	liar, _ := start(liarCfg, nodetest.Logger(t))
+
 	joinCfg := nodes[4].Config
+	joinCfg.PersistentPeers += fmt.Sprintf(",%s@127.0.0.1:%d", liar.Ledger().(*cometledger.Ledger).NodeID(), p2pBase+5)
 	joinCfg.StateSync = node.StateSyncConfig{Enable: true, RPCServers: rpcs[:2], TrustFile: trust.Path, DiscoveryTime: node.Duration(5 * time.Second)}
 	began := time.Now()
-	joiner, jc := start(joinCfg)
+	refusals := &reasonCounts{}
+	joiner, jc := start(joinCfg, slog.New(reasonCounter{nodetest.Logger(t).Handler(), refusals}))
 	led := joiner.Ledger().(*cometledger.Ledger)
+	// A watch from block 1, asked while the joiner restores: it waits for
+	// the restore to end, then fails at once, naming the first block the
+	// joiner holds.
+	watched := make(chan error, 1)
+	go func() {
+		_, err := led.Watch(ctx, 1)
+		watched <- err
+	}()
 	waitFor(ctx, t, "the joiner to restore a snapshot and block-sync past it", func() bool {
 		return led.Base() > 1 && joiner.Height() >= snap+2
 	})
@@ -172,6 +231,27 @@ func TestStateSync(t *testing.T) {
 	if snapHeight != snap {
 		t.Fatalf("the joiner's blocks begin at %d, not after the snapshot of height %d", led.Base(), snap)
 	}
+	if n := refusals.get(registry.RefusedSnapshot); n != 1 {
+		t.Fatalf("the lying snapshot was refused %d times", n)
+	}
+	if n := refusals.get(registry.RefusedChunkHash); n < 1 {
+		t.Fatal("no altered chunk of validator 2 was refused")
+	}
+	var pe *ledger.PrunedError
+	if err := <-watched; !errors.As(err, &pe) || !errors.Is(err, ledger.ErrPruned) || pe.First != snap+1 || pe.From != 1 {
+		t.Fatalf("a watch from block 1 on the joiner: %v", err)
+	}
+	if _, err := jc.Events(ctx, 1, "", ""); !isPruned(err, snap+1) {
+		t.Fatalf("an event stream from block 1 on the joiner: %v", err)
+	}
+	if _, err := jc.EventHistory(ctx, "", 1, 10, "", ""); !isPruned(err, snap+1) {
+		t.Fatalf("event history from block 1 on the joiner: %v", err)
+	}
+	sctx, stop := context.WithCancel(ctx)
+	if _, err := jc.Events(sctx, snap+1, "", ""); err != nil {
+		t.Fatalf("an event stream from the joiner's first block: %v", err)
+	}
+	stop()
 	if _, err := led.Header(ctx, 1); !errors.Is(err, ledger.ErrNotFound) {
 		t.Fatalf("block 1 on the joiner: %v", err)
 	}
@@ -227,6 +307,17 @@ func TestStateSync(t *testing.T) {
 	}
 	if got, err := joiner.StateHash(res.Height); err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("state root at %d after the join: %x, %x at a validator (%v)", res.Height, got, want, err)
+	}
+	// bias events --from 1 follows from the joiner's first block.
+	var out, errOut bytes.Buffer
+	env := cli.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut, Getenv: func(string) string { return "" }}
+	if code := cli.Run(ctx, env, []string{"--node", joiner.URL(), "--output", "json", "events", "--from", "1", "--count", "1"}); code != 0 {
+		t.Fatalf("bias events --from 1 on the joiner: exit %d: %s", code, errOut.String())
+	}
+	var ev sdk.Event
+	if err := json.Unmarshal(out.Bytes(), &ev); err != nil || ev.Height <= snapHeight ||
+		!strings.Contains(errOut.String(), fmt.Sprintf("holds the blocks from height %d", snapHeight+1)) {
+		t.Fatalf("bias events --from 1 on the joiner: %q (%v), stderr %q", out.String(), err, errOut.String())
 	}
 	t.Logf("joined at snapshot height %d (%d chunks of 1 KiB) in %v, with a discovery time of 5s", snapHeight, chunks, joined.Round(time.Millisecond))
 }
@@ -287,4 +378,65 @@ func devicesCounted(ctx context.Context, t *testing.T, url string) float64 {
 		}
 	}
 	return sum
+}
+
+// readChunk reads chunk i of the snapshot of height in home.
+func readChunk(t *testing.T, home string, height int64, i int) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(home, "data", "snapshots", strconv.FormatInt(height, 10), strconv.Itoa(i)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// reasonCounts counts the log records by their "reason" attribute.
+type reasonCounts struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *reasonCounts) add(reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == nil {
+		c.n = map[string]int{}
+	}
+	c.n[reason]++
+}
+
+func (c *reasonCounts) get(reason string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[reason]
+}
+
+// reasonCounter is a slog.Handler that counts what it passes on.
+type reasonCounter struct {
+	slog.Handler
+	c *reasonCounts
+}
+
+func (h reasonCounter) Handle(ctx context.Context, r slog.Record) error {
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "reason" {
+			h.c.add(a.Value.String())
+		}
+		return true
+	})
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h reasonCounter) WithAttrs(as []slog.Attr) slog.Handler {
+	return reasonCounter{h.Handler.WithAttrs(as), h.c}
+}
+
+func (h reasonCounter) WithGroup(name string) slog.Handler {
+	return reasonCounter{h.Handler.WithGroup(name), h.c}
+}
+
+// isPruned reports whether err is the API's 410 pruned naming first.
+func isPruned(err error, first int64) bool {
+	var ae *sdk.APIError
+	return errors.As(err, &ae) && ae.Status == http.StatusGone && ae.Reason == "pruned" && ae.First == first
 }

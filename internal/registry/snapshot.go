@@ -76,6 +76,7 @@ type snapshots struct {
 	rmu     sync.Mutex // the restore (the engine's snapshot connection)
 	restore *state.Import
 	offered core.Snapshot
+	senders []string // the peers whose chunks the restore took
 }
 
 // snapshotMeta is snapshot.json.
@@ -357,10 +358,26 @@ func (a *App) RestoreOffer(_ context.Context, s core.Snapshot, appHash []byte) (
 	if err != nil {
 		return 0, err
 	}
-	r.restore, r.offered = im, s
+	r.restore, r.offered, r.senders = im, s, nil
 	r.log.Info("restoring a snapshot", "height", s.Height, "chunks", s.Chunks)
 	return core.OfferAccept, nil
 }
+
+// The reasons a restore refuses what a peer sent, as its log names them
+// (the "reason" attribute).
+const (
+	// RefusedChunkHash: a chunk that is not the one the snapshot's list
+	// of chunk hashes names (or larger than any chunk), refused before
+	// any of it is decoded; it is fetched again from another peer, and
+	// its sender's chunks are not used again.
+	RefusedChunkHash = "snapshot-chunk-hash"
+	// RefusedSnapshot: chunks that match the snapshot's list but do not
+	// decode, break the tree's shape (refused at the first bad node, a
+	// node at a time), or rebuild another root than the trusted app
+	// hash: the snapshot is rejected, with every peer that sent a chunk
+	// of it, and the engine tries another.
+	RefusedSnapshot = "snapshot-bad-state"
+)
 
 // RestoreChunk implements core.SnapshotRestorer.
 func (a *App) RestoreChunk(_ context.Context, index uint32, chunk []byte, sender string) (core.ApplyResult, error) {
@@ -376,16 +393,20 @@ func (a *App) RestoreChunk(_ context.Context, index uint32, chunk []byte, sender
 	err := r.restore.Add(index, chunk)
 	switch {
 	case err == nil:
+		if sender != "" && !slices.Contains(r.senders, sender) {
+			r.senders = append(r.senders, sender)
+		}
 		if r.restore.Done() {
 			r.log.Info("state restored from a snapshot", "height", r.offered.Height, "root", hex.EncodeToString(r.st.Hash()))
-			r.restore = nil
+			r.restore, r.senders = nil, nil
 			if r.cfg.Restored != nil {
 				r.cfg.Restored(r.st.Version())
 			}
 		}
 		return core.ApplyResult{Outcome: core.ApplyAccept}, nil
 	case errors.Is(err, state.ErrChunkHash), errors.Is(err, state.ErrChunkTooLarge):
-		r.log.Warn("refused a chunk that does not verify: fetching it from another peer", "index", index, "sender", sender)
+		r.log.Warn("refused a chunk that does not verify: fetching it from another peer", "reason", RefusedChunkHash,
+			"index", index, "sender", sender)
 		out := core.ApplyResult{Outcome: core.ApplyRetry, Refetch: []uint32{index}}
 		if sender != "" {
 			out.RejectSenders = []string{sender}
@@ -396,12 +417,19 @@ func (a *App) RestoreChunk(_ context.Context, index uint32, chunk []byte, sender
 		if err := r.restore.Abort(); err != nil {
 			return core.ApplyResult{}, err
 		}
-		r.restore = nil
+		r.restore, r.senders = nil, nil
 		return core.ApplyResult{Outcome: core.ApplyRetrySnapshot}, nil
 	case errors.Is(err, state.ErrBadExport):
-		r.log.Warn("refused a snapshot whose chunks do not rebuild the trusted state", "height", r.offered.Height, "err", err)
-		r.restore = nil // the import emptied the store
-		return core.ApplyResult{Outcome: core.ApplyRejectSnapshot}, nil
+		// The chunks matched the snapshot's list of them, so the list
+		// lies: every peer that sent a chunk of it offered it.
+		if sender != "" && !slices.Contains(r.senders, sender) {
+			r.senders = append(r.senders, sender)
+		}
+		r.log.Warn("refused a snapshot whose chunks do not rebuild the trusted state: trying another", "reason", RefusedSnapshot,
+			"height", r.offered.Height, "senders", r.senders, "err", err)
+		out := core.ApplyResult{Outcome: core.ApplyRejectSnapshot, RejectSenders: r.senders}
+		r.restore, r.senders = nil, nil // the import emptied the store
+		return out, nil
 	}
 	return core.ApplyResult{}, err
 }

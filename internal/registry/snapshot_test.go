@@ -2,9 +2,11 @@ package registry
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -273,6 +275,54 @@ func TestSnapshotRefusals(t *testing.T) {
 		}
 		if dst.st.Version() != int64(snap.Height) {
 			t.Fatalf("version %d", dst.st.Version())
+		}
+	})
+	t.Run("fail/lying-snapshot", func(t *testing.T) {
+		// A snapshot whose list of chunk hashes names a tampered chunk
+		// (its peers made the list): each chunk matches the list, so the
+		// lie shows in the tree; the snapshot is rejected with every
+		// peer that sent a chunk of it, and an honest one restores next.
+		dst := restorer(t)
+		chunks := make([][]byte, snap.Chunks)
+		for i := range snap.Chunks {
+			chunks[i] = chunk(i)
+		}
+		chunks[1] = bytes.Clone(chunks[1])
+		chunks[1][len(chunks[1])-1] ^= 1 // the last byte of the last value
+		lie := snap
+		lie.Metadata = nil
+		for _, c := range chunks {
+			h := sha256.Sum256(c)
+			lie.Metadata = append(lie.Metadata, h[:]...)
+		}
+		sum := sha256.Sum256(lie.Metadata)
+		lie.Hash = sum[:]
+		if r, _ := dst.RestoreOffer(ctx, lie, root); r != core.OfferAccept {
+			t.Fatal(r)
+		}
+		var last core.ApplyResult
+		for i := range snap.Chunks {
+			var err error
+			if last, err = dst.RestoreChunk(ctx, i, chunks[i], []string{"peer-a", "peer-b"}[i%2]); err != nil {
+				t.Fatal(err)
+			}
+			if last.Outcome != core.ApplyAccept {
+				break
+			}
+		}
+		if last.Outcome != core.ApplyRejectSnapshot || !slices.Equal(last.RejectSenders, []string{"peer-a", "peer-b"}) || dst.st.Version() != 0 {
+			t.Fatalf("a lying snapshot: %+v, version %d", last, dst.st.Version())
+		}
+		if r, _ := dst.RestoreOffer(ctx, snap, root); r != core.OfferAccept {
+			t.Fatal(r)
+		}
+		for i := range snap.Chunks {
+			if r, err := dst.RestoreChunk(ctx, i, chunk(i), "peer-c"); err != nil || r.Outcome != core.ApplyAccept {
+				t.Fatalf("chunk %d: %+v %v", i, r, err)
+			}
+		}
+		if !bytes.Equal(dst.st.Hash(), root) {
+			t.Fatal("the honest snapshot did not restore")
 		}
 	})
 }

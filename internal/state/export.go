@@ -28,8 +28,9 @@ import (
 //
 // Every integer in its shortest form; a chunk holds at least one node and
 // at most ChunkBytes bytes, unless one node alone is larger. An importer
-// checks each chunk against the list of chunk hashes it was given, checks
-// the tree's shape as the nodes come (leaf keys strictly ascending, each
+// checks each chunk against the list of chunk hashes it was given before
+// it decodes any of it, decodes it a node at a time, checks the tree's
+// shape as the nodes come (leaf keys strictly ascending, each
 // inner node's key the first key of its right subtree, its height one
 // above its children's), computes the root hash itself, and commits the
 // version only when that root is the expected one.
@@ -186,51 +187,68 @@ func appendNode(b []byte, n *iavl.ExportNode) ([]byte, error) {
 	return b, nil
 }
 
-// decodeChunk decodes a chunk of an export of version maxVersion.
-func decodeChunk(b []byte, maxVersion int64) ([]*iavl.ExportNode, error) {
+// chunkReader decodes a chunk one node at a time, so that an importer
+// checks each node before it decodes the next: a chunk that lies is
+// refused at its first bad node, and what the reader allocates is that
+// node's (its key and value), never the whole chunk's worth of nodes.
+type chunkReader struct {
+	b          []byte
+	maxVersion int64
+	n          int // the nodes read
+}
+
+// newChunkReader reads a chunk of an export of version maxVersion.
+func newChunkReader(b []byte, maxVersion int64) (*chunkReader, error) {
 	if len(b) == 0 {
 		return nil, errors.New("an empty chunk")
 	}
 	if len(b) > MaxChunkBytes {
 		return nil, fmt.Errorf("a chunk of %d bytes (at most %d)", len(b), MaxChunkBytes)
 	}
-	var out []*iavl.ExportNode
-	for len(b) > 0 {
-		h := b[0]
-		b = b[1:]
-		if h > maxNodeHeight {
-			return nil, fmt.Errorf("node %d: height %d", len(out), h)
-		}
-		var version, klen uint64
-		var err error
-		if version, b, err = uvarint(b); err != nil {
-			return nil, fmt.Errorf("node %d: version: %w", len(out), err)
-		}
-		if version < 1 || version > uint64(maxVersion) { //nolint:gosec // maxVersion is positive
-			return nil, fmt.Errorf("node %d: version %d outside 1 to %d", len(out), version, maxVersion)
-		}
-		if klen, b, err = uvarint(b); err != nil {
-			return nil, fmt.Errorf("node %d: key: %w", len(out), err)
-		}
-		if klen < 1 || klen > MaxKeyBytes || klen > uint64(len(b)) {
-			return nil, fmt.Errorf("node %d: a key of %d bytes", len(out), klen)
-		}
-		n := &iavl.ExportNode{Height: int8(h), Version: int64(version), Key: bytes.Clone(b[:klen])} //nolint:gosec // bounded above
-		b = b[klen:]
-		if h == 0 {
-			var vlen uint64
-			if vlen, b, err = uvarint(b); err != nil {
-				return nil, fmt.Errorf("node %d: value: %w", len(out), err)
-			}
-			if vlen > uint64(len(b)) {
-				return nil, fmt.Errorf("node %d: a value of %d bytes in %d", len(out), vlen, len(b))
-			}
-			n.Value = append(make([]byte, 0, vlen), b[:vlen]...)
-			b = b[vlen:]
-		}
-		out = append(out, n)
+	return &chunkReader{b: b, maxVersion: maxVersion}, nil
+}
+
+// next decodes the next node; nil, nil at the chunk's end.
+func (r *chunkReader) next() (*iavl.ExportNode, error) {
+	b := r.b
+	if len(b) == 0 {
+		return nil, nil
 	}
-	return out, nil
+	h := b[0]
+	b = b[1:]
+	if h > maxNodeHeight {
+		return nil, fmt.Errorf("node %d: height %d", r.n, h)
+	}
+	var version, klen uint64
+	var err error
+	if version, b, err = uvarint(b); err != nil {
+		return nil, fmt.Errorf("node %d: version: %w", r.n, err)
+	}
+	if version < 1 || version > uint64(r.maxVersion) { //nolint:gosec // maxVersion is positive
+		return nil, fmt.Errorf("node %d: version %d outside 1 to %d", r.n, version, r.maxVersion)
+	}
+	if klen, b, err = uvarint(b); err != nil {
+		return nil, fmt.Errorf("node %d: key: %w", r.n, err)
+	}
+	if klen < 1 || klen > MaxKeyBytes || klen > uint64(len(b)) {
+		return nil, fmt.Errorf("node %d: a key of %d bytes", r.n, klen)
+	}
+	n := &iavl.ExportNode{Height: int8(h), Version: int64(version), Key: bytes.Clone(b[:klen])} //nolint:gosec // bounded above
+	b = b[klen:]
+	if h == 0 {
+		var vlen uint64
+		if vlen, b, err = uvarint(b); err != nil {
+			return nil, fmt.Errorf("node %d: value: %w", r.n, err)
+		}
+		if vlen > uint64(len(b)) {
+			return nil, fmt.Errorf("node %d: a value of %d bytes in %d", r.n, vlen, len(b))
+		}
+		n.Value = append(make([]byte, 0, vlen), b[:vlen]...)
+		b = b[vlen:]
+	}
+	r.b = b
+	r.n++
+	return n, nil
 }
 
 // uvarint reads an unsigned varint in its shortest form.
@@ -389,23 +407,38 @@ func (im *Import) Add(index uint32, chunk []byte) error {
 	case sha256.Sum256(chunk) != im.info.Chunks[index]:
 		return fmt.Errorf("import: %w: chunk %d", ErrChunkHash, index)
 	}
-	nodes, err := decodeChunk(chunk, im.info.Version)
-	if err != nil {
+	// The hash above is checked before anything is decoded: a chunk that
+	// its sender altered costs one SHA-256. A chunk that matches a lying
+	// snapshot's list is decoded a node at a time, each checked and
+	// handed to the tree before the next is read.
+	if err := im.addNodes(chunk); err != nil {
 		return im.fail(fmt.Errorf("import: %w: chunk %d: %w", ErrBadExport, index, err))
-	}
-	for _, n := range nodes {
-		if err := im.check.add(n); err != nil {
-			return im.fail(fmt.Errorf("import: %w: chunk %d: %w", ErrBadExport, index, err))
-		}
-		if err := im.imp.Add(n); err != nil {
-			return im.fail(fmt.Errorf("import: %w: chunk %d: %w", ErrBadExport, index, err))
-		}
 	}
 	im.next++
 	if int(im.next) < len(im.info.Chunks) {
 		return nil
 	}
 	return im.commit()
+}
+
+// addNodes checks and imports the nodes of chunk, one at a time.
+func (im *Import) addNodes(chunk []byte) error {
+	r, err := newChunkReader(chunk, im.info.Version)
+	if err != nil {
+		return err
+	}
+	for {
+		n, err := r.next()
+		if err != nil || n == nil {
+			return err
+		}
+		if err := im.check.add(n); err != nil {
+			return err
+		}
+		if err := im.imp.Add(n); err != nil {
+			return err
+		}
+	}
 }
 
 // commit checks the rebuilt root, commits the version and rebuilds the

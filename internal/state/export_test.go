@@ -489,3 +489,22 @@ func FuzzDecodeChunk(f *testing.F) {
 		}
 	})
 }
+
+// decodeChunk decodes a whole chunk (the tests' view of chunkReader).
+func decodeChunk(b []byte, maxVersion int64) ([]*iavl.ExportNode, error) {
+	r, err := newChunkReader(b, maxVersion)
+	if err != nil {
+		return nil, err
+	}
+	var out []*iavl.ExportNode
+	for {
+		n, err := r.next()
+		if err != nil {
+			return nil, err
+		}
+		if n == nil {
+			return out, nil
+		}
+		out = append(out, n)
+	}
+}

@@ -555,13 +555,12 @@ func (l *Ledger) Watch(ctx context.Context, from int64) (<-chan ledger.Block, er
 	if from < 1 {
 		from = 1
 	}
-	if !l.enter() {
-		return nil, ledger.ErrClosed
+	base, err := l.firstBlock(ctx)
+	if err != nil {
+		return nil, err
 	}
-	base := l.node.BlockStore().Base()
-	l.exit()
 	if base > 1 && from < base {
-		return nil, fmt.Errorf("%w: blocks below %d are pruned", ledger.ErrNotFound, base)
+		return nil, &ledger.PrunedError{From: from, First: base}
 	}
 	out := make(chan ledger.Block, 16)
 	go func() {
@@ -586,6 +585,32 @@ func (l *Ledger) Watch(ctx context.Context, from int64) (<-chan ledger.Block, er
 		}
 	}()
 	return out, nil
+}
+
+// firstBlock is the first block the store holds (0: none yet, on a node
+// that replays from genesis). On a node that joins by state sync and
+// holds no block yet, the first it will hold is unknown until the
+// restore ends and the block after the snapshot is stored: it waits for
+// that (or ctx).
+func (l *Ledger) firstBlock(ctx context.Context) (int64, error) {
+	for {
+		l.mu.Lock()
+		tick := l.tick
+		l.mu.Unlock()
+		if !l.enter() {
+			return 0, ledger.ErrClosed
+		}
+		base := l.node.BlockStore().Base()
+		l.exit()
+		if base > 0 || !l.cfg.StateSync.Enable {
+			return base, nil
+		}
+		select {
+		case <-tick:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
 }
 
 // waitHeight blocks until height h is committed; false if ctx ended or
