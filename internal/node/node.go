@@ -54,13 +54,13 @@ type InitInfo struct {
 func AdminKeyPath(home string) string { return filepath.Join(home, "provider", "admin.key") }
 
 // Init prepares a single-validator home with one default provider, unless
-// the home already has a genesis. It is idempotent. A home of the EVM
-// engine has the same genesis file (its validators are the registry's
-// governance record) and an account key, HOME/evm.key, that pays for the
-// node's anchor transactions. A home that has only a genesis file (the
-// network's, copied there) becomes a home of the configuration's engine. Extra names add more
+// the home already has a genesis. It is idempotent. Extra names add more
 // genesis providers, whose admin keys are stored in
-// HOME/provider/NAME.key.
+// HOME/provider/NAME.key. A home of the EVM engine has the same genesis
+// file (its validators are the registry's governance record) and an
+// account key, HOME/evm.key, that pays for the node's anchor
+// transactions. A home that has only a genesis file (the network's,
+// copied there) becomes a home of the configuration's engine.
 func Init(cfg Config, extra ...string) (*InitInfo, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
