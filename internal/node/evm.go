@@ -59,8 +59,12 @@ type EVMConfig struct {
 	ChainID uint64 `json:"chainID,omitempty"`
 }
 
-// MaxConfirmations bounds EVMConfig.Confirmations (a day of 12 s blocks).
-const MaxConfirmations = 7200
+// Bounds of EVMConfig: Confirmations (a day of 12 s blocks), and Poll.
+const (
+	MaxConfirmations = 7200
+	MinEVMPoll       = time.Millisecond
+	MaxEVMPoll       = time.Minute
+)
 
 func (c Config) ledger() string {
 	if c.Ledger == "" {
@@ -114,8 +118,8 @@ func (c Config) validateLedger() error {
 	if e.Confirmations > MaxConfirmations {
 		errs = append(errs, fmt.Errorf("evm.confirmations: at most %d", MaxConfirmations))
 	}
-	if e.Poll < 0 {
-		errs = append(errs, errors.New("evm.poll is negative"))
+	if e.Poll != 0 && (e.Poll < Duration(MinEVMPoll) || e.Poll > Duration(MaxEVMPoll)) {
+		errs = append(errs, fmt.Errorf("evm.poll: 0 (the default) or %s to %s", MinEVMPoll, MaxEVMPoll))
 	}
 	return errors.Join(errs...)
 }
