@@ -2,6 +2,7 @@ package ca
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/bias-iot/bias/internal/ledger"
@@ -19,20 +20,19 @@ const refreshEvery = time.Minute
 // no longer validated, or whose key is no longer current, is revoked. A
 // block that revoked any is followed by a new CRL (file, hook) before the
 // next block is looked at.
+//
+// On a node that does not hold block from (it joined by state sync, or
+// pruned), the held DIDs are read again at the state it holds, and the
+// blocks are followed from the first it holds.
 func (a *Authority) Follow(ctx context.Context, w ledger.Watcher, from int64) error {
-	changed := false
-	for _, id := range a.idx.DIDs() {
-		if a.recheck(ctx, id) {
-			changed = true
-		}
-	}
-	if changed {
-		a.drainDirty()
-		if err := a.refreshCRL(ctx, true); err != nil {
-			a.log.Error("x509: CRL", "err", err)
-		}
-	}
+	a.recheckAll(ctx)
 	blocks, err := w.Watch(ctx, from)
+	var pruned *ledger.PrunedError
+	if errors.As(err, &pruned) && pruned.First > from {
+		a.log.Info("x509: the node holds no blocks before its first; following from there", "from", from, "first", pruned.First)
+		a.recheckAll(ctx)
+		blocks, err = w.Watch(ctx, pruned.First)
+	}
 	if err != nil {
 		return err
 	}
@@ -96,4 +96,21 @@ func (a *Authority) block(ctx context.Context, b ledger.Block) bool {
 		}
 	}
 	return changed
+}
+
+// recheckAll reads every held DID again, and issues a new CRL when a
+// certificate was revoked.
+func (a *Authority) recheckAll(ctx context.Context) {
+	changed := false
+	for _, id := range a.idx.DIDs() {
+		if a.recheck(ctx, id) {
+			changed = true
+		}
+	}
+	if changed {
+		a.drainDirty()
+		if err := a.refreshCRL(ctx, true); err != nil {
+			a.log.Error("x509: CRL", "err", err)
+		}
+	}
 }

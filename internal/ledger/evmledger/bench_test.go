@@ -12,15 +12,19 @@ import (
 
 	"github.com/bias-iot/bias/did"
 	"github.com/bias-iot/bias/internal/ledger"
+	"github.com/bias-iot/bias/internal/ledger/cometledger"
 	"github.com/bias-iot/bias/internal/ledger/evmledger"
 	"github.com/bias-iot/bias/internal/ledger/memledger"
 )
 
 // BenchmarkRegistrations: committed registrations per second with the
-// registry, on memledger and on the EVM engine over a simulated chain
-// that seals a block every 10 ms, in the same run (compare the regs/s of
-// the two); 64 submitters at once. The EVM engine also reports the gas of
-// its anchor transactions per registration.
+// registry, in the same run (compare the regs/s), 64 submitters at once,
+// on memledger, on a real single-validator CometBFT in process
+// (cometledger, timeout_commit 0, blocks on disk in a temp dir), and on
+// the EVM engine over a simulated chain that seals a block every 10 ms,
+// with its block store in memory and on disk (Config.DataDir).
+// The EVM engine also reports the gas of its anchor transactions per
+// registration.
 func BenchmarkRegistrations(b *testing.B) {
 	b.Run("memledger", func(b *testing.B) {
 		appState, prov := genesis(b)
@@ -31,24 +35,57 @@ func BenchmarkRegistrations(b *testing.B) {
 		b.Cleanup(func() { _ = m.Close() })
 		submitAll(b, m, prov)
 	})
-	b.Run("evm", func(b *testing.B) {
+	b.Run("cometbft", func(b *testing.B) {
 		appState, prov := genesis(b)
-		key := fund(b, 1)
-		c := newSimChain(b, 10*time.Millisecond, key)
-		cfg := c.deploy(b, key)
-		cfg.Key, cfg.AppState, cfg.Logger = key, appState, slog.New(slog.DiscardHandler)
-		l, err := evmledger.New(b.Context(), c.client, newRegistry(b), cfg)
+		home := b.TempDir()
+		id, err := cometledger.InitKeys(home)
+		if err != nil {
+			b.Fatal(err)
+		}
+		vals := []cometledger.GenesisValidator{{Name: "a", PubKey: id.ValidatorPubKey, Power: 10}}
+		if err := cometledger.WriteGenesis(home, network, time.Now(), vals, appState); err != nil {
+			b.Fatal(err)
+		}
+		l, err := cometledger.Start(cometledger.Config{Home: home, P2PListen: "tcp://127.0.0.1:0", Moniker: "a"},
+			newRegistry(b), slog.New(slog.DiscardHandler))
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { _ = l.Close() })
-		submitAll(b, l, prov)
-		g := l.Gas()
-		if g.Ops > 0 {
-			b.ReportMetric(float64(g.Gas)/float64(g.Ops), "gas/reg")
-			b.ReportMetric(float64(g.Ops)/float64(g.Batches), "regs/batch")
+		ctx, cancel := context.WithTimeout(b.Context(), 30*time.Second)
+		defer cancel()
+		if err := l.WaitHeight(ctx, 1); err != nil {
+			b.Fatal(err)
 		}
+		submitAll(b, l, prov)
 	})
+	for _, disk := range []bool{false, true} {
+		name := "evm"
+		if disk {
+			name = "evm-datadir" // the block store on disk, synced at every block
+		}
+		b.Run(name, func(b *testing.B) {
+			appState, prov := genesis(b)
+			key := fund(b, 1)
+			c := newSimChain(b, 10*time.Millisecond, key)
+			cfg := c.deploy(b, key)
+			cfg.Key, cfg.AppState, cfg.Logger = key, appState, slog.New(slog.DiscardHandler)
+			if disk {
+				cfg.DataDir = b.TempDir()
+			}
+			l, err := evmledger.New(b.Context(), c.client, newRegistry(b), cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { _ = l.Close() })
+			submitAll(b, l, prov)
+			g := l.Gas()
+			if g.Ops > 0 {
+				b.ReportMetric(float64(g.Gas)/float64(g.Ops), "gas/reg")
+				b.ReportMetric(float64(g.Ops)/float64(g.Batches), "regs/batch")
+			}
+		})
+	}
 }
 
 // submitAll registers b.N devices, 64 at a time, and reports regs/s.

@@ -4,9 +4,9 @@ package evmledger
 // committed with code 0, at most size of them, the oldest forgotten
 // first (as CometBFT's mempool cache): the same bytes submitted again
 // meanwhile are ledger.ErrDuplicate. After that the application's own
-// replay rules refuse them (the registry: a registration's DID exists,
-// an update names a version that is no longer current: "replayed" or
-// "stale-version"), so the cache only spares the check.
+// replay guards refuse them (the registry: a registration again is
+// "replayed"; other operations name a sequence or the version they
+// replace), so the cache only spares the check.
 type dupCache struct {
 	size  int
 	set   map[[32]byte]struct{}

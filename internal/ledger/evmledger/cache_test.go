@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 
 	"github.com/bias-iot/bias/internal/ledger"
@@ -70,7 +71,7 @@ func TestDropAfter(t *testing.T) {
 	key := fund(t, 1)
 	c := newSimChain(t, 10*time.Millisecond, key)
 	cfg := c.deploy(t, key)
-	cfg.Key, cfg.DropAfter, cfg.MaxPending = key, 5, 1
+	cfg.Key, cfg.DropAfter, cfg.MaxPending = key, 20, 1
 	app, err := newKVApp(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -105,5 +106,59 @@ func TestDropAfter(t *testing.T) {
 	}
 	if r, err := l.Submit(ctx, []byte("a=1")); err != nil || r.Code != 0 {
 		t.Fatalf("submitted again: %+v %v", r, err)
+	}
+}
+
+// minedNonce is an endpoint whose pending nonce leaves out the
+// transactions in its pool, as a pool may report right after a new block.
+type minedNonce struct {
+	evmledger.Chain
+	sim *simChain
+}
+
+func (m minedNonce) PendingNonceAt(ctx context.Context, a common.Address) (uint64, error) {
+	return m.sim.sim.Client().NonceAt(ctx, a, nil)
+}
+
+// TestStalePendingNonce: two anchor transactions in one pool get nonces
+// that follow on even when the endpoint reports the pending nonce of the
+// last block: the second is not refused as an underpriced replacement.
+func TestStalePendingNonce(t *testing.T) {
+	key := fund(t, 1)
+	c := newSimChain(t, 0, key) // a block only when the test seals one
+	cfg := c.deploy(t, key)
+	cfg.Key = key
+	app, err := newKVApp(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = app.Close() })
+	l := start(t, minedNonce{c.client, c}, app, cfg)
+	t.Cleanup(func() { _ = l.Close() })
+	results := make(chan error, 2)
+	for i, tx := range []string{"a=1", "b=2"} {
+		go func() {
+			r, err := l.Submit(t.Context(), []byte(tx))
+			if err == nil && r.Code != 0 {
+				err = errors.New(r.Log)
+			}
+			results <- err
+		}()
+		for { // the anchor of this one is in the pool before the next
+			n, err := c.sim.Client().PendingTransactionCount(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, waiting, _ := l.Pending(); n == uint(i+1) || waiting < i+1 {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	c.seal()
+	for range 2 {
+		if err := <-results; err != nil {
+			t.Fatalf("an anchor of two in one pool: %v", err)
+		}
 	}
 }

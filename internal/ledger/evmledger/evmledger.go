@@ -161,11 +161,11 @@ type Config struct {
 	// MaxPending bounds the operations submitted here that wait for a
 	// final block (default 20000); more are ledger.ErrFull.
 	MaxPending int
-	// DropAfter is how many blocks after it was sent an anchor
-	// transaction of this node may take to reach a final block (default
-	// 256); then the engine forgets it and its submitters get
-	// ErrDropped, free to submit again.
-	DropAfter int64
+	// DropAfter is how many EVM blocks an anchor transaction of this
+	// node may take to reach a final block, counted from the chain's head
+	// when it was sent (default 256); then the engine forgets it and its
+	// submitters get ErrDropped, free to submit again.
+	DropAfter uint64
 }
 
 // DefaultMemoryBlocks is the default Config.MemoryBlocks.
@@ -221,15 +221,18 @@ type Ledger struct {
 	inflight map[common.Hash]*flight // own anchor transactions not yet final
 	appHash  []byte                  // after the last block
 	final    uint64                  // the last final EVM block seen
-	gas      GasStats
+	nonce    uint64                  // the nonce after this node's last sent anchor transaction (0: ask the endpoint)
+
+	gas GasStats
 
 	store  store
 	blocks *blocklog.Log[evmBlock] // the applied blocks
 	// The follower's own (its goroutine only): the hash of the last EVM
-	// block it applied (zero after a restart), and the seq of the next
-	// anchor, when known (from genesis, or after an anchor seen since the
-	// start), so that a reorganisation or a log an endpoint left out or
-	// repeated halts the follower instead of making its root differ.
+	// block it applied (from the store after a restart; zero without
+	// one), and the seq of the next anchor, when known (from genesis, or
+	// kept with the last block), so that a reorganisation or a log an
+	// endpoint left out or repeated halts the follower instead of making
+	// its root differ (checkLogs catches a left-out log in its block).
 	prevEVM  common.Hash
 	nextSeq  uint64
 	seqKnown bool
@@ -239,7 +242,7 @@ type Ledger struct {
 // flight is an anchor transaction of this node on its way.
 type flight struct {
 	ops  []*pending
-	sent int64 // the height applied when it was sent
+	sent uint64 // the chain's head when it was sent
 }
 
 // pending is a submitted operation and its submitter.

@@ -1,10 +1,12 @@
 package evmledger
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"time"
 
 	"github.com/ethereum/go-ethereum"
@@ -143,6 +145,9 @@ func (l *Ledger) applyEVM(ctx context.Context, n uint64, logs []types.Log) error
 	if h > 1 && l.prevEVM != (common.Hash{}) && hdr.ParentHash != l.prevEVM {
 		return fmt.Errorf("%w: block %d is not the child of the block applied before it", errReorg, n)
 	}
+	if err := l.checkLogs(ctx, hdr, logs); err != nil {
+		return err
+	}
 	nextSeq, seqKnown := l.nextSeq, l.seqKnown
 	if h == 1 {
 		nextSeq, seqKnown = 0, true // the anchor's first batch is seq 0
@@ -220,6 +225,47 @@ func (l *Ledger) applyEVM(ctx context.Context, n uint64, logs []types.Log) error
 	return nil
 }
 
+// checkLogs checks the endpoint's anchor logs of block hdr against the
+// block's receipts, which the header's receipts root commits to: in a
+// block whose logs bloom may hold an Anchored event of the contract (or
+// for which the endpoint gave logs), the receipts must make the root,
+// and the Anchored logs of the contract in them must be logs: as many,
+// in the same order, at the same transaction and log index, with the
+// same topics and data. So a log that the endpoint left out (or made up)
+// stops the follower at its own block.
+func (l *Ledger) checkLogs(ctx context.Context, hdr *types.Header, logs []types.Log) error {
+	n := hdr.Number.Uint64()
+	if len(logs) == 0 && !(types.BloomLookup(hdr.Bloom, l.cfg.Contract) && types.BloomLookup(hdr.Bloom, anchoredTopic)) {
+		return nil // no Anchored event of the contract in the block
+	}
+	rcs, err := l.chain.BlockReceipts(ctx, rpc.BlockNumberOrHashWithHash(hdr.Hash(), true))
+	if err != nil {
+		return fmt.Errorf("receipts of block %d: %w", n, err)
+	}
+	if _, err := receiptsTrie(hdr, rcs); err != nil {
+		return fmt.Errorf("block %d: %w", n, err)
+	}
+	var want []types.Log
+	index := uint(0) // the log's index in the block
+	for i, rc := range rcs {
+		for _, lg := range rc.Logs {
+			if lg.Address == l.cfg.Contract && len(lg.Topics) > 0 && lg.Topics[0] == anchoredTopic {
+				want = append(want, types.Log{Topics: lg.Topics, Data: lg.Data, TxIndex: uint(i), Index: index}) //nolint:gosec // an index
+			}
+			index++
+		}
+	}
+	same := len(want) == len(logs)
+	for i := 0; same && i < len(want); i++ {
+		w, g := want[i], logs[i]
+		same = w.TxIndex == g.TxIndex && w.Index == g.Index && bytes.Equal(w.Data, g.Data) && slices.Equal(w.Topics, g.Topics)
+	}
+	if !same {
+		return fmt.Errorf("block %d: the endpoint's %d anchor logs are not the %d of the block's receipts", n, len(logs), len(want))
+	}
+	return nil
+}
+
 // record publishes block e, hands its submitters their results, and
 // counts the gas of this node's anchor transactions in it.
 func (l *Ledger) record(ctx context.Context, e blocklog.Entry[evmBlock], root []byte, logs []types.Log) {
@@ -265,25 +311,27 @@ func (l *Ledger) retain(h, appRetain int64) {
 	}
 }
 
-// expire forgets the anchor transactions of this node that have not
-// reached a final block Config.DropAfter blocks after they were sent,
-// and fails their waiting submitters with ErrDropped; the caller holds
-// mu.
+// expire forgets the anchor transactions of this node that no final
+// block took by block height, Config.DropAfter blocks after the chain's
+// head when they were sent, and fails their waiting submitters with
+// ErrDropped; the caller holds mu.
 func (l *Ledger) expire(height int64) {
+	evm := l.genesis + uint64(height) - 1 //nolint:gosec // heights are positive
 	for tx, f := range l.inflight {
-		if height-f.sent < l.cfg.DropAfter {
+		if evm < f.sent+l.cfg.DropAfter {
 			continue
 		}
 		delete(l.inflight, tx)
-		n := 0
+		l.nonce = 0 // its nonce may be free again: take the endpoint's
+		failed := 0
 		for _, p := range f.ops {
 			if l.waiting[p.hash] == p {
 				delete(l.waiting, p.hash)
-				p.done <- outcome{err: fmt.Errorf("%w: transaction %s, sent after block %d", ErrDropped, tx, f.sent)}
-				n++
+				p.done <- outcome{err: fmt.Errorf("%w: transaction %s, sent after EVM block %d", ErrDropped, tx, f.sent)}
+				failed++
 			}
 		}
-		l.log.Warn("anchor transaction not final in time; its submitters may submit again", "tx", tx, "sent", f.sent, "height", height, "ops", n)
+		l.log.Warn("anchor transaction not final in time; its submitters may submit again", "tx", tx, "sent", f.sent, "height", height, "ops", failed)
 	}
 }
 

@@ -60,18 +60,9 @@ func (l *Ledger) Inclusion(ctx context.Context, height int64, index int) (*Inclu
 	if err != nil {
 		return nil, fmt.Errorf("evmledger: receipts of %s: %w", b, err)
 	}
-	tr := trie.NewEmpty(triedb.NewDatabase(rawdb.NewMemoryDatabase(), nil))
-	for j, rc := range rcs {
-		enc, err := rc.MarshalBinary()
-		if err != nil {
-			return nil, fmt.Errorf("evmledger: receipt %d: %w", j, err)
-		}
-		if err := tr.Update(receiptKey(uint(j)), enc); err != nil { //nolint:gosec // j is an index
-			return nil, fmt.Errorf("evmledger: receipts trie: %w", err)
-		}
-	}
-	if tr.Hash() != hdr.ReceiptHash {
-		return nil, fmt.Errorf("evmledger: the endpoint's receipts of block %s do not make its receipts root", b)
+	tr, err := receiptsTrie(hdr, rcs)
+	if err != nil {
+		return nil, fmt.Errorf("evmledger: %w", err)
 	}
 	if src.TxIndex >= uint(len(rcs)) || rcs[src.TxIndex].TxHash != src.Tx {
 		return nil, fmt.Errorf("evmledger: transaction %s is not at %d in block %s", src.Tx, src.TxIndex, b)
@@ -96,6 +87,25 @@ func (l *Ledger) Inclusion(ctx context.Context, height int64, index int) (*Inclu
 		return nil, fmt.Errorf("evmledger: header: %w", err)
 	}
 	return in, nil
+}
+
+// receiptsTrie is the trie of a block's receipts; an error unless its
+// root is the header's receipts root.
+func receiptsTrie(hdr *types.Header, rcs []*types.Receipt) (*trie.Trie, error) {
+	tr := trie.NewEmpty(triedb.NewDatabase(rawdb.NewMemoryDatabase(), nil))
+	for j, rc := range rcs {
+		enc, err := rc.MarshalBinary()
+		if err != nil {
+			return nil, fmt.Errorf("receipt %d: %w", j, err)
+		}
+		if err := tr.Update(receiptKey(uint(j)), enc); err != nil { //nolint:gosec // j is an index
+			return nil, fmt.Errorf("receipts trie: %w", err)
+		}
+	}
+	if tr.Hash() != hdr.ReceiptHash {
+		return nil, fmt.Errorf("the endpoint's receipts of block %s do not make its receipts root", hdr.Hash())
+	}
+	return tr, nil
 }
 
 func receiptKey(i uint) []byte {

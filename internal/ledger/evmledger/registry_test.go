@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -322,12 +323,27 @@ func (d dropFirstBatch) FilterLogs(ctx context.Context, q ethereum.FilterQuery) 
 	return out, err
 }
 
+// dropFirstReceipt is an endpoint that leaves out the first batch's log
+// from the block's receipts as well as from eth_getLogs.
+type dropFirstReceipt struct{ dropFirstBatch }
+
+func (d dropFirstReceipt) BlockReceipts(ctx context.Context, b rpc.BlockNumberOrHash) ([]*types.Receipt, error) {
+	rcs, err := d.Chain.BlockReceipts(ctx, b)
+	for i, rc := range rcs {
+		c := *rc
+		c.Logs = slices.DeleteFunc(slices.Clone(rc.Logs), func(lg *types.Log) bool { return len(lg.Topics) > 1 && lg.Topics[1] == (common.Hash{}) })
+		rcs[i] = &c
+	}
+	return rcs, err
+}
+
 // TestLyingEndpoint: a follower whose endpoint leaves out an anchor log
-// never applies the block of the next anchor: the seq it finds there is
-// not the one it expected, so it stops below it (and retries) instead of
-// going on with a root that differs from every other node's. (The block
-// of the left-out log itself it applies as empty: that is caught only at
-// the next anchor; reading each block's receipts would catch it there.)
+// stops at the block of that log, and retries, instead of going on with
+// a root that differs from every other node's: the block's logs bloom
+// says an Anchored event may be there, and the block's receipts (which
+// the header commits to) hold one that eth_getLogs left out. An endpoint
+// that leaves the log out of the receipts too gives receipts that do not
+// make the header's receipts root.
 func TestLyingEndpoint(t *testing.T) {
 	appState, prov := genesis(t)
 	k := fund(t, 1)
@@ -349,12 +365,26 @@ func TestLyingEndpoint(t *testing.T) {
 	if heights[0] >= heights[1] {
 		t.Fatalf("both batches in block %d: the test needs two", heights[0])
 	}
+	gb, err := evmledger.GenesisBlock(t.Context(), c.client, cfg.Contract)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := fmt.Sprintf("block %d:", gb+uint64(heights[0])-1) //nolint:gosec // a positive height
 	// Started after both batches are final, the follower catches up in
-	// New: it refuses there, at the block of the second batch.
+	// New: it refuses there, at the block of the first batch.
 	cfg.Logger = testLogger(t)
-	_, err := evmledger.New(t.Context(), dropFirstBatch{c.client}, newRegistry(t), cfg)
-	if err == nil || !strings.Contains(err.Error(), "anchor batch 1 where 0 was next") {
-		t.Fatalf("a follower of a lying endpoint: %v, want the gap refused", err)
+	for _, tc := range []struct {
+		name  string
+		chain evmledger.Chain
+		want  string
+	}{
+		{"fail/log-left-out", dropFirstBatch{c.client}, "anchor logs are not the 1 of the block's receipts"},
+		{"fail/receipt-forged", dropFirstReceipt{dropFirstBatch{c.client}}, "do not make its receipts root"},
+	} {
+		_, err := evmledger.New(t.Context(), tc.chain, newRegistry(t), cfg)
+		if err == nil || !strings.Contains(err.Error(), at) || !strings.Contains(err.Error(), tc.want) {
+			t.Fatalf("%s: %v, want %q at %q", tc.name, err, tc.want, at)
+		}
 	}
 	honest := follow(t, c, cfg)
 	waitHeight(t, honest, heights[1]+1)

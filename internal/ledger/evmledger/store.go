@@ -109,7 +109,20 @@ func (s store) Put(h int64, entry []byte) error { return s.db.SetSync(blockKey(h
 
 func (s store) Get(h int64) ([]byte, error) { return s.db.Get(blockKey(h)) }
 
+// deleteChunk bounds the deletions of one batch (a first retention on a
+// long store deletes in several).
+const deleteChunk = 10000
+
 func (s store) DeleteRange(from, to int64) error {
+	for ; from <= to; from += deleteChunk {
+		if err := s.deleteBatch(from, min(to, from+deleteChunk-1)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s store) deleteBatch(from, to int64) error {
 	b := s.db.NewBatch()
 	defer func() { _ = b.Close() }()
 	for h := from; h <= to; h++ {

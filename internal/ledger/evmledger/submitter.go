@@ -3,6 +3,7 @@ package evmledger
 import (
 	"context"
 	"fmt"
+	"math/big"
 
 	"github.com/ethereum/go-ethereum/accounts/abi/bind"
 )
@@ -74,23 +75,51 @@ func (l *Ledger) send(ctx context.Context, batch []*pending) {
 }
 
 // post signs the anchor transaction of data, records it as this node's,
-// then sends it (so that the follower knows it whenever it sees it).
+// then sends it (so that the follower knows it whenever it sees it). Its
+// nonce is the endpoint's pending nonce, or the one after this node's
+// last sent transaction if that is higher: an endpoint's pool may report
+// a stale pending nonce right after a new block, and the same nonce
+// again would be refused as an underpriced replacement.
 func (l *Ledger) post(ctx context.Context, data []byte, batch []*pending) error {
-	opts := bind.TransactOpts{From: l.auth.From, Signer: l.auth.Signer, Context: ctx, NoSend: true}
+	pending, err := l.chain.PendingNonceAt(ctx, l.auth.From)
+	if err != nil {
+		return fmt.Errorf("nonce: %w", err)
+	}
+	l.mu.Lock()
+	nonce := max(pending, l.nonce)
+	l.mu.Unlock()
+	opts := bind.TransactOpts{From: l.auth.From, Signer: l.auth.Signer, Context: ctx, NoSend: true, Nonce: new(big.Int).SetUint64(nonce)}
 	tx, err := l.anchor.Anchor(&opts, data)
 	if err != nil {
 		return err
 	}
-	sent := l.height()
+	head := l.head(ctx)
 	l.mu.Lock()
-	l.inflight[tx.Hash()] = &flight{ops: batch, sent: sent}
+	l.inflight[tx.Hash()] = &flight{ops: batch, sent: head}
 	l.mu.Unlock()
-	if err := l.chain.SendTransaction(ctx, tx); err != nil {
-		l.mu.Lock()
+	err = l.chain.SendTransaction(ctx, tx)
+	l.mu.Lock()
+	if err != nil {
 		delete(l.inflight, tx.Hash())
-		l.mu.Unlock()
+	} else {
+		l.nonce = max(l.nonce, nonce+1)
+	}
+	l.mu.Unlock()
+	if err != nil {
 		return err
 	}
 	l.log.Debug("anchor sent", "tx", tx.Hash(), "ops", len(batch), "bytes", len(data))
 	return nil
+}
+
+// head is the number of the chain's latest block, from which DropAfter
+// counts; if the endpoint does not answer, the last final block the
+// follower saw plus the confirmations.
+func (l *Ledger) head(ctx context.Context) uint64 {
+	if h, err := l.chain.HeaderByNumber(ctx, nil); err == nil {
+		return h.Number.Uint64()
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.final + l.cfg.Confirmations
 }
