@@ -236,6 +236,41 @@ type evmEngine struct {
 	contract common.Address
 	closeFn  func() // closes the chain
 	once     sync.Once
+	endpoint string // kept out of the errors it returns (redact)
+}
+
+// Submit implements ledger.Submitter; its errors do not show the
+// endpoint's URL (its JSON-RPC client's errors name the URL they called).
+func (e *evmEngine) Submit(ctx context.Context, tx []byte) (*ledger.Result, error) {
+	r, err := e.Ledger.Submit(ctx, tx)
+	if errors.Is(err, evmledger.ErrDropped) {
+		err = fmt.Errorf("%w: %w", ledger.ErrDropped, err)
+	}
+	return r, redact(err, e.endpoint)
+}
+
+// Query implements ledger.Reader, as Submit.
+func (e *evmEngine) Query(ctx context.Context, q ledger.Query) (*ledger.QueryResult, error) {
+	r, err := e.Ledger.Query(ctx, q)
+	return r, redact(err, e.endpoint)
+}
+
+// Header implements ledger.Reader, as Submit.
+func (e *evmEngine) Header(ctx context.Context, height int64) (*ledger.Header, error) {
+	h, err := e.Ledger.Header(ctx, height)
+	return h, redact(err, e.endpoint)
+}
+
+// Status implements ledger.Reader, as Submit.
+func (e *evmEngine) Status(ctx context.Context) (*ledger.Status, error) {
+	s, err := e.Ledger.Status(ctx)
+	return s, redact(err, e.endpoint)
+}
+
+// Watch implements ledger.Watcher, as Submit.
+func (e *evmEngine) Watch(ctx context.Context, from int64) (<-chan ledger.Block, error) {
+	ch, err := e.Ledger.Watch(ctx, from)
+	return ch, redact(err, e.endpoint)
 }
 
 // Height is the last applied height (the state's version: the registry
@@ -274,6 +309,7 @@ func (e *evmEngine) Contract() common.Address { return e.contract }
 // startEVM starts the EVM engine on app: over cfg.EVM.RPC, or on an
 // in-process simulated chain.
 func startEVM(ctx context.Context, cfg Config, rec engineRecord, st *state.Store, app *registry.App, log *slog.Logger) (*evmEngine, error) {
+	log = redactLogger(log, cfg.EVM.RPC)
 	key, err := evmledger.LoadOrCreateKey(EVMKeyPath(cfg.Home))
 	if err != nil {
 		return nil, err
@@ -307,7 +343,7 @@ func startEVM(ctx context.Context, cfg Config, rec engineRecord, st *state.Store
 	if cfg.EVM.ChainID != 0 {
 		ec.EVMChainID = new(big.Int).SetUint64(cfg.EVM.ChainID)
 	}
-	e := &evmEngine{st: st}
+	e := &evmEngine{st: st, endpoint: cfg.EVM.RPC}
 	var chain evmledger.Chain
 	if chainKind == "simulated" {
 		if ec.Poll <= 0 {
@@ -366,19 +402,7 @@ func redact(err error, endpoint string) error {
 	if err == nil || endpoint == "" {
 		return err
 	}
-	forms, shown := []string{endpoint}, "the endpoint"
-	if u, perr := url.Parse(endpoint); perr == nil && u.Host != "" {
-		forms, shown = append(forms, u.Redacted()), u.Scheme+"://"+u.Host
-		if _, ok := u.User.Password(); ok { // as net/http shows it
-			stripped := *u
-			stripped.User = url.UserPassword(u.User.Username(), "***")
-			forms = append(forms, strings.Replace(stripped.String(), ":%2A%2A%2A@", ":***@", 1))
-		}
-	}
-	msg := err.Error()
-	for _, f := range forms {
-		msg = strings.ReplaceAll(msg, f, shown)
-	}
+	msg := newRedactor(endpoint).text(err.Error())
 	if msg == err.Error() {
 		return err
 	}
@@ -392,6 +416,94 @@ type redacted struct {
 
 func (r *redacted) Error() string { return r.msg }
 func (r *redacted) Unwrap() error { return r.err }
+
+// redactor replaces the forms in which an endpoint's URL appears in text
+// (as written, as url.URL shows it, as net/http shows it) by its scheme
+// and host.
+type redactor struct {
+	forms []string
+	shown string
+}
+
+func newRedactor(endpoint string) redactor {
+	r := redactor{forms: []string{endpoint}, shown: "the endpoint"}
+	if u, err := url.Parse(endpoint); err == nil && u.Host != "" {
+		r.forms, r.shown = append(r.forms, u.Redacted()), u.Scheme+"://"+u.Host
+		if _, ok := u.User.Password(); ok { // as net/http shows it
+			stripped := *u
+			stripped.User = url.UserPassword(u.User.Username(), "***")
+			r.forms = append(r.forms, strings.Replace(stripped.String(), ":%2A%2A%2A@", ":***@", 1))
+		}
+	}
+	return r
+}
+
+func (r redactor) text(s string) string {
+	for _, f := range r.forms {
+		s = strings.ReplaceAll(s, f, r.shown)
+	}
+	return s
+}
+
+// redactingHandler keeps the endpoint's URL out of what the EVM engine
+// logs while it runs: the errors of its JSON-RPC client (net/http's among
+// them) name the URL they called.
+type redactingHandler struct {
+	slog.Handler
+	r redactor
+}
+
+// redactLogger is log, with endpoint's URL kept out of every message and
+// attribute.
+func redactLogger(log *slog.Logger, endpoint string) *slog.Logger {
+	if endpoint == "" {
+		return log
+	}
+	return slog.New(redactingHandler{Handler: log.Handler(), r: newRedactor(endpoint)})
+}
+
+func (h redactingHandler) Handle(ctx context.Context, rec slog.Record) error {
+	out := slog.NewRecord(rec.Time, rec.Level, h.r.text(rec.Message), rec.PC)
+	rec.Attrs(func(a slog.Attr) bool {
+		out.AddAttrs(h.attr(a))
+		return true
+	})
+	return h.Handler.Handle(ctx, out)
+}
+
+func (h redactingHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	clean := make([]slog.Attr, len(attrs))
+	for i, a := range attrs {
+		clean[i] = h.attr(a)
+	}
+	return redactingHandler{Handler: h.Handler.WithAttrs(clean), r: h.r}
+}
+
+func (h redactingHandler) WithGroup(name string) slog.Handler {
+	return redactingHandler{Handler: h.Handler.WithGroup(name), r: h.r}
+}
+
+// attr is a with every string, error or other value shown as text
+// redacted.
+func (h redactingHandler) attr(a slog.Attr) slog.Attr {
+	v := a.Value.Resolve()
+	switch v.Kind() {
+	case slog.KindString:
+		return slog.String(a.Key, h.r.text(v.String()))
+	case slog.KindGroup:
+		g := v.Group()
+		clean := make([]any, len(g))
+		for i, x := range g {
+			clean[i] = h.attr(x)
+		}
+		return slog.Group(a.Key, clean...)
+	case slog.KindAny:
+		if s := fmt.Sprint(v.Any()); s != h.r.text(s) {
+			return slog.String(a.Key, h.r.text(s))
+		}
+	}
+	return slog.Attr{Key: a.Key, Value: v}
+}
 
 // deployAnchor deploys the network's anchor contract; save keeps its
 // address in the home's configuration for the next start.

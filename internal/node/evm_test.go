@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -39,7 +41,8 @@ import (
 // restarts, sealing a block every 20 ms, served over real HTTP JSON-RPC on
 // 127.0.0.1 (rpcServer).
 type testChain struct {
-	URL string
+	URL  string
+	Stop func() // stops serving (idempotent)
 }
 
 // startTestChain funds keys on a new simulated chain and serves it.
@@ -79,7 +82,7 @@ func startTestChain(t *testing.T, keys ...*ecdsa.PrivateKey) *testChain {
 		<-done
 		_ = sim.Close()
 	})
-	return &testChain{URL: "http://" + ln.Addr().String()}
+	return &testChain{URL: "http://" + ln.Addr().String(), Stop: func() { _ = srv.Close() }}
 }
 
 // rpcServer answers JSON-RPC 2.0 requests over HTTP (single or batched)
@@ -314,6 +317,60 @@ func TestEVMEndpointNotShown(t *testing.T) {
 			t.Fatalf("%s: %v", u, err)
 		}
 	}
+}
+
+// TestEVMEndpointNotLogged: while the node runs, what the engine logs of
+// a failing endpoint (its JSON-RPC client's errors name the URL they
+// called) shows the endpoint's scheme and host, never its path, query or
+// password.
+func TestEVMEndpointNotLogged(t *testing.T) {
+	t.Parallel()
+	home := t.TempDir()
+	chain := startTestChain(t, evmKey(t, home))
+	cfg := rpcConfig(home, chain.URL+"/v3/SECRET-KEY?apikey=SECRET-KEY", "")
+	cfg.EVM.Poll = node.Duration(20 * time.Millisecond)
+	if _, err := node.Init(cfg); err != nil {
+		t.Fatal(err)
+	}
+	var logs lockedBuffer
+	n, err := node.Start(cfg, slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = n.Close() })
+	chain.Stop()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(logs.String(), `"level":"WARN"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no warning logged with the endpoint gone:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	out := logs.String()
+	if strings.Contains(out, "SECRET") {
+		t.Fatalf("the endpoint's secret was logged:\n%s", out)
+	}
+	if !strings.Contains(out, chain.URL) {
+		t.Errorf("the warning does not name the endpoint's host:\n%s", out)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for a logger and a reader.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // TestEVMDeployUnfunded: a first start whose account cannot pay for the
