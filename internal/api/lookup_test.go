@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -120,4 +121,28 @@ func registration(t *testing.T, a *apiServer) []byte {
 		t.Fatal(err)
 	}
 	return tx
+}
+
+// droppingLedger gives up on every submission, as the EVM engine does
+// when no block takes its anchor within DropAfter blocks.
+type droppingLedger struct{ ledger.Ledger }
+
+func (droppingLedger) Submit(context.Context, []byte) (*ledger.Result, error) {
+	return nil, fmt.Errorf("engine: %w", ledger.ErrDropped)
+}
+
+// TestSubmitDropped: a submission the ledger dropped is a 504 timeout that
+// names its hash and where to look it up, as a late one, not a 500.
+func TestSubmitDropped(t *testing.T) {
+	t.Parallel()
+	a := newAPIWith(t, func(c *api.Config) { c.Ledger = droppingLedger{c.Ledger} })
+	tx := registration(t, a)
+	sum := sha256.Sum256(tx)
+	hash := hex.EncodeToString(sum[:])
+	_, err := a.c.Submit(t.Context(), tx)
+	var ae *sdk.APIError
+	if !errors.As(err, &ae) || ae.Status != http.StatusGatewayTimeout || ae.Reason != string(op.ReasonTimeout) || ae.Hash != hash ||
+		!strings.Contains(ae.Message, "/v1/operations/"+hash) || !strings.Contains(ae.Message, "again") {
+		t.Fatalf("a dropped submission: %+v", err)
+	}
 }

@@ -326,7 +326,9 @@ func (s *Server) submitOp(w http.ResponseWriter, r *http.Request, got *[]byte) e
 	case errors.Is(err, ledger.ErrFull):
 		return withHash(rejection(op.ReasonMempoolFull, "the node is overloaded; retry later"), hash)
 	case errors.Is(err, context.DeadlineExceeded):
-		return s.timedOut(r.Context(), hash)
+		return s.timedOut(r.Context(), hash, "not committed within "+s.submitTimeout.String())
+	case errors.Is(err, ledger.ErrDropped):
+		return s.timedOut(r.Context(), hash, "no block took it while the ledger waited (submitting the same bytes again is safe)")
 	case errors.Is(err, context.Canceled):
 		return withHash(fail(ReasonCanceled, "the client went away"), hash)
 	case err != nil:
@@ -348,8 +350,8 @@ func (s *Server) submitOp(w http.ResponseWriter, r *http.Request, got *[]byte) e
 // look it up from (GET /v1/operations/{hash}?from=): it was not in a
 // block when the wait ended (one block earlier, should the wait and the
 // commit have crossed).
-func (s *Server) timedOut(ctx context.Context, hash string) error {
-	e := withHash(rejection(op.ReasonTimeout, "not committed within "+s.submitTimeout.String()+"; it may still commit: look it up with GET /v1/operations/"+hash), hash)
+func (s *Server) timedOut(ctx context.Context, hash, why string) error {
+	e := withHash(rejection(op.ReasonTimeout, why+"; it may still commit: look it up with GET /v1/operations/"+hash), hash)
 	if st, err := s.l.Status(ctx); err == nil {
 		e.From = max(st.Height-1, 1)
 		e.Msg += "?from=" + strconv.FormatInt(e.From, 10)

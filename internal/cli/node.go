@@ -35,6 +35,7 @@ func (a *app) nodeCmd() *cobra.Command {
 	var home, httpAddr, p2pAddr, logLevel, logFormat, metricsAddr string
 	var sync stateSyncFlags
 	var cacheMB int
+	var evm evmFlags
 	cmd := &cobra.Command{
 		Use:   "node",
 		Short: "Run a node (initialising a single-validator network on first run)",
@@ -63,9 +64,23 @@ runs: a second node on the same home is refused with that pid.
 between the state's caches, the checked-operation cache, the compiled
 contracts and the mempool; the process also sets the Go runtime's soft
 memory limit to the budget plus a quarter plus 256 MiB unless GOMEMLIMIT
-is set (docs/operations.md, Memory).`,
+is set (docs/operations.md, Memory).
+
+--ledger evm (config ledger; a home keeps the engine it was initialised
+for) runs the same registry on an EVM chain that orders the operations
+(docs/evm.md). --evm-rpc URL follows a JSON-RPC endpoint; the first start
+deploys the anchor contract, paying with HOME/evm.key (fund its account),
+saves its address in HOME/config/bias.json and prints it: the other nodes
+of the network take it with --evm-contract, and a copy of
+HOME/config/genesis.json. A block is applied once under the chain's
+finalized tag, or --evm-confirmations blocks deep. Without --evm-rpc the
+chain is simulated in process and lives as long as the process: a home
+whose state came from one is refused at the next start (remove
+HOME/data to begin again). Peers, state sync, snapshots and --rpc are
+CometBFT's and refused on the EVM engine.`,
 		Example: example("bias node", "bias node --home /tmp/bias2 --http 127.0.0.1:9090 --p2p tcp://127.0.0.1:26666",
-			"bias node --home ./e --state-sync --state-sync-rpc tcp://a.example:26657,tcp://b.example:26657 --trust-file trusted.json"),
+			"bias node --home ./e --state-sync --state-sync-rpc tcp://a.example:26657,tcp://b.example:26657 --trust-file trusted.json",
+			"bias node --home ./evm --ledger evm --evm-rpc http://127.0.0.1:8545 --evm-confirmations 2"),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := nodeLogger(a.env.Stderr, logLevel, logFormat)
@@ -91,6 +106,7 @@ is set (docs/operations.md, Memory).`,
 				cfg.Metrics = metricsAddr
 			}
 			sync.apply(cmd, &cfg)
+			evm.apply(cmd, &cfg)
 			if cmd.Flags().Changed("cache-mb") {
 				cfg.CacheMB = cacheMB
 			}
@@ -121,6 +137,7 @@ is set (docs/operations.md, Memory).`,
 	cmd.Flags().StringVar(&logFormat, "log-format", "text", "log format: text (logfmt) or json (one object a line)")
 	cmd.Flags().StringVar(&metricsAddr, "metrics", "", "also serve /metrics on this address (host:port), apart from the API")
 	sync.flags(cmd)
+	evm.flags(cmd)
 	cmd.Flags().IntVar(&cacheMB, "cache-mb", node.DefaultCacheMB, "memory budget in MiB, split between the node's caches and its mempool")
 	return cmd
 }
@@ -159,9 +176,16 @@ func runNode(ctx context.Context, cfg node.Config, log *slog.Logger, a *app, inf
 	}
 	cancel()
 	log.Info("node running", "network", cfg.Network, "api", n.URL(), "height", n.Height(), "home", cfg.Home, "version", version.Get().String())
-	if err := a.emit(nodeView(cfg, info, n.URL()), func() {
+	view := nodeView(cfg, info, n.URL())
+	if c := n.EVMContract(); c != "" {
+		view["evmContract"] = c
+	}
+	if err := a.emit(view, func() {
 		if info != nil {
 			a.bootstrapSummary(cfg, info, n.URL())
+		}
+		if c := n.EVMContract(); c != "" {
+			a.out("anchor contract %s (the other nodes of the network: --evm-contract %s)\n", c, c)
 		}
 		a.out("node %s serving %s (network %s)\n", cfg.Moniker, n.URL(), cfg.Network)
 	}); err != nil {
@@ -177,9 +201,15 @@ func runNode(ctx context.Context, cfg node.Config, log *slog.Logger, a *app, inf
 }
 
 // nodeView is what `bias node --output json` prints once the node
-// serves; the provider fields only on the first run.
+// serves; the provider fields only on the first run (and evmContract, the
+// anchor contract, on the EVM engine).
 func nodeView(cfg node.Config, info *node.InitInfo, url string) map[string]any {
-	v := map[string]any{"moniker": cfg.Moniker, "network": cfg.Network, "api": url, "p2p": cfg.P2P, "home": cfg.Home, "initialised": info != nil}
+	ledger := cfg.Ledger
+	if ledger == "" {
+		ledger = node.LedgerCometBFT
+	}
+	v := map[string]any{"moniker": cfg.Moniker, "network": cfg.Network, "api": url, "p2p": cfg.P2P, "home": cfg.Home, "initialised": info != nil,
+		"ledger": ledger}
 	if info != nil {
 		v["providerDID"], v["adminKey"] = info.ProviderDID, info.AdminKey
 	}
@@ -202,4 +232,37 @@ next, in another shell:
   bias key new cam.key && bias --node %[8]s register --key cam.key --provider %[5]s
 `, cfg.Home, cfg.Network, filepath.Join(cfg.Home, "config", "bias.json"), filepath.Join(cfg.Home, "config", "genesis.json"),
 		info.ProviderDID, filepath.Join(cfg.Home, "provider", "did"), info.AdminKey, url, cfg.P2P)
+}
+
+// evmFlags are bias node's flags of the EVM engine.
+type evmFlags struct {
+	ledger, rpc, contract  string
+	confirmations, chainID uint64
+}
+
+func (f *evmFlags) flags(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.ledger, "ledger", node.LedgerCometBFT, "ledger engine: cometbft (embedded) or evm (an EVM chain orders the operations)")
+	cmd.Flags().StringVar(&f.rpc, "evm-rpc", "", "EVM JSON-RPC endpoint (http, https, ws, wss); none: an in-process simulated chain that ends with the process")
+	cmd.Flags().StringVar(&f.contract, "evm-contract", "", "the network's anchor contract (0x...); none: the first start deploys one and saves it")
+	cmd.Flags().Uint64Var(&f.confirmations, "evm-confirmations", 0, "apply an EVM block once this many blocks are on top; 0: once the chain's finalized tag covers it")
+	cmd.Flags().Uint64Var(&f.chainID, "evm-chain-id", 0, "the EVM chain id the endpoint must have; 0: any")
+}
+
+// apply sets what the command line (or a BIAS_ variable) gave over cfg.
+func (f *evmFlags) apply(cmd *cobra.Command, cfg *node.Config) {
+	if cmd.Flags().Changed("ledger") {
+		cfg.Ledger = f.ledger
+	}
+	if cmd.Flags().Changed("evm-rpc") {
+		cfg.EVM.RPC = f.rpc
+	}
+	if cmd.Flags().Changed("evm-contract") {
+		cfg.EVM.Contract = f.contract
+	}
+	if cmd.Flags().Changed("evm-confirmations") {
+		cfg.EVM.Confirmations = f.confirmations
+	}
+	if cmd.Flags().Changed("evm-chain-id") {
+		cfg.EVM.ChainID = f.chainID
+	}
 }

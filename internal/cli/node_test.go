@@ -72,3 +72,37 @@ func freePort(t *testing.T) string {
 	_, p, _ := net.SplitHostPort(l.Addr().String())
 	return p
 }
+
+// TestNodeEVM: bias node on the EVM engine over an in-process simulated
+// chain, chosen by BIAS_LEDGER: it serves, names its anchor contract, and
+// keeps the engine in its home; its state is refused at the next start
+// (the chain ended with the run), and so is the other engine.
+func TestNodeEVM(t *testing.T) {
+	t.Parallel()
+	home := filepath.Join(t.TempDir(), "home")
+	out := runBackgroundEnv(t, map[string]string{"BIAS_LEDGER": "evm"}, "node", "--home", home, "--http", "127.0.0.1:0", "--p2p", "tcp://127.0.0.1:0")
+	waitFor(t, "the EVM node to serve", func() bool { return strings.Contains(out.String(), " serving ") })
+	s := out.String()
+	if !regexp.MustCompile(`anchor contract 0x[0-9a-fA-F]{40} `).MatchString(s) {
+		t.Errorf("no anchor contract in:\n%s", s)
+	}
+	api := regexp.MustCompile(`serving (http://127\.0\.0\.1:\d+) `).FindStringSubmatch(s)
+	if api == nil {
+		t.Fatalf("no API in:\n%s", s)
+	}
+	if r := runCLI(t, "--node", api[1], "status"); r.code != 0 || !strings.Contains(r.stdout, `"network": "local"`) {
+		t.Fatalf("status of the EVM node: %s", r)
+	}
+	out.stop()
+	if r := runCLI(t, "node", "--home", home, "--http", "127.0.0.1:0", "--p2p", "tcp://127.0.0.1:0"); r.code == 0 ||
+		!strings.Contains(r.stderr, "in-process simulated chain") {
+		t.Fatalf("a restart on a simulated chain's state: %s", r)
+	}
+	if r := runCLI(t, "node", "--home", home, "--ledger", "cometbft", "--http", "127.0.0.1:0"); r.code == 0 ||
+		!strings.Contains(r.stderr, "initialised for the evm ledger") {
+		t.Fatalf("an EVM home started on cometbft: %s", r)
+	}
+	if r := runCLI(t, "node", "--home", t.TempDir(), "--ledger", "evm", "--evm-contract", "0x12"); r.code == 0 || !strings.Contains(r.stderr, "evm.contract") {
+		t.Fatalf("a bad --evm-contract: %s", r)
+	}
+}

@@ -33,6 +33,11 @@ var (
 	// keeps (pruned, or never held: a node that joined by state sync
 	// holds the blocks after its snapshot). A *PrunedError says which.
 	ErrPruned = errors.New("blocks pruned")
+	// ErrDropped: the ledger gave up waiting for a block to take the
+	// transaction (the EVM engine, after its DropAfter blocks). It may
+	// still be committed later; submitting the same bytes again is safe
+	// (a committed copy makes the other a replay).
+	ErrDropped = errors.New("transaction dropped before a block took it")
 )
 
 // PrunedError is a Watch (or read) from a height below the first block

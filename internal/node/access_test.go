@@ -19,10 +19,14 @@ import (
 
 // TestAccessContract is the seed's roaming case: operator B's MEC service
 // binds B's access contract, which admits cars of operator A only in
-// areas 1 and 2; the node decides with the contract and names it.
+// areas 1 and 2; the node decides with the contract and names it. On
+// each ledger engine.
 func TestAccessContract(t *testing.T) {
 	t.Parallel()
-	h := nodetest.Start(t)
+	eachEngine(t, testAccessContract)
+}
+
+func testAccessContract(t *testing.T, h *nodetest.Harness) {
 	provA, provB := h.Provider, h.Other
 	src := `device["provider"] == "` + provA.DID.String() + `" && request[?"area"].orValue("") in ["1", "2"]`
 	h.MustSubmit(h.Sign(provB.Signer, provB.Kid, op.Payload{Type: op.TypeDeploy, Contract: &op.Contract{

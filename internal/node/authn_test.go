@@ -21,10 +21,14 @@ func freshNonce() []byte {
 
 // TestAuthenticationThroughNode: a device and a service authenticate each
 // other over real HTTP against a real node, in both encodings, and every
-// refusal has its reason.
+// refusal has its reason, on each ledger engine: a device proves
+// possession of its key, and is refused once rotated away or revoked.
 func TestAuthenticationThroughNode(t *testing.T) {
 	t.Parallel()
-	h := nodetest.Start(t)
+	eachEngine(t, testAuthenticationThroughNode)
+}
+
+func testAuthenticationThroughNode(t *testing.T, h *nodetest.Harness) {
 	view := sdk.View{C: h.Client}
 	register := h.RegisterValidated
 	svc := register(op.KindService, cose.AlgES256)

@@ -89,5 +89,9 @@ func validCacheMB(mb int) error {
 // Caches returns the sizes each cache of the running node was given,
 // read back from the store, the application and the consensus engine.
 func (n *Node) Caches() Caches {
-	return Caches{State: n.st.Caches(), Registry: n.app.Caches(), Mempool: n.led.Mempool()}
+	c := Caches{State: n.st.Caches(), Registry: n.app.Caches()}
+	if cl, ok := n.led.(*cometledger.Ledger); ok { // the EVM engine has no mempool
+		c.Mempool = cl.Mempool()
+	}
+	return c
 }

@@ -65,6 +65,13 @@ type Config struct {
 	// split between the caches that grow with the state or the load
 	// (SplitCache; docs/operations.md, Memory).
 	CacheMB int `json:"cacheMB,omitempty"`
+	// Ledger is the engine: LedgerCometBFT ("cometbft", the default: an
+	// embedded CometBFT) or LedgerEVM ("evm": an EVM chain that orders
+	// the operations, docs/evm.md). A home keeps the engine it was
+	// initialised for and refuses to start on the other.
+	Ledger string `json:"ledger,omitempty"`
+	// EVM configures the EVM engine (evm.go); only with Ledger "evm".
+	EVM EVMConfig `json:"evm,omitzero"`
 }
 
 // Default is the single-node configuration.
@@ -111,7 +118,8 @@ func (c Config) Validate() error {
 	if err := c.OAuth.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	errs = append(errs, c.X509.validate(), c.Storage.validate(), c.Snapshots.validate(), c.StateSync.validate(), validRPC(c.RPC))
+	errs = append(errs, c.X509.validate(), c.Storage.validate(), c.Snapshots.validate(), c.StateSync.validate(), validRPC(c.RPC),
+		c.validateLedger())
 	return errors.Join(errs...)
 }
 

@@ -37,10 +37,13 @@ func next[T any](t *testing.T, ch <-chan T) T {
 
 // TestEventStream: committed entity events stream from a height, filtered
 // by DID, and a reconnecting client resumes after its last event with no
-// repeat and no gap.
+// repeat and no gap. On each ledger engine.
 func TestEventStream(t *testing.T) {
 	t.Parallel()
-	h := nodetest.Start(t)
+	eachEngine(t, testEventStream)
+}
+
+func testEventStream(t *testing.T, h *nodetest.Harness) {
 	other := h.Register(op.KindDevice, h.Provider.DID, cose.AlgEdDSA)
 	dev := h.Register(op.KindDevice, h.Provider.DID, cose.AlgEdDSA)
 	if err := decide(t, h, op.TypeValidate, dev.DID, 1); err != nil {

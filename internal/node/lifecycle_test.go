@@ -19,9 +19,11 @@ import (
 )
 
 // TestLifecycle drives a real node through an entity's life: register,
-// validate, rotate, revoke, deactivate, and checks each state.
-func TestLifecycle(t *testing.T) {
-	h := nodetest.Start(t)
+// validate, rotate, revoke, deactivate, and checks each state, on each
+// ledger engine.
+func TestLifecycle(t *testing.T) { eachEngine(t, testLifecycle) }
+
+func testLifecycle(t *testing.T, h *nodetest.Harness) {
 	dev := h.Register(op.KindDevice, h.Provider.DID, cose.AlgEdDSA)
 	svc := h.Register(op.KindService, h.Provider.DID, cose.AlgES256)
 	for _, e := range []nodetest.Entity{dev, svc} {
@@ -88,9 +90,11 @@ func TestLifecycle(t *testing.T) {
 // (internal/registry's TestRejections has a case for every way an
 // operation is refused): the HTTP status that a client gets for each
 // reason an operation can earn, through a real submission, and the
-// refusal that only the node makes, of bytes the mempool already holds.
-func TestRejections(t *testing.T) {
-	h := nodetest.Start(t)
+// refusal that only the node makes, of bytes the ledger already holds
+// (its mempool, or the EVM engine's pool), on each ledger engine.
+func TestRejections(t *testing.T) { eachEngine(t, testRejections) }
+
+func testRejections(t *testing.T, h *nodetest.Harness) {
 	dev := h.Register(op.KindDevice, h.Provider.DID, cose.AlgEdDSA)
 	svc := h.Register(op.KindService, h.Provider.DID, cose.AlgEdDSA)
 	validateTx := h.Sign(h.Provider.Signer, h.Provider.Kid, op.Payload{Type: op.TypeValidate, Status: &op.Status{DID: svc.DID.String(), Version: 1}})

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -159,27 +160,51 @@ func TestTestnetLightClient(t *testing.T) {
 // validators and full nodes, and returns its nodes and a client of each.
 func startNet(t *testing.T, network string, validators, full int) ([]node.TestnetNode, []*sdk.Client) {
 	t.Helper()
+	// The ports are picked free, then bound by the nodes: another process
+	// may take one between the two. Such a start is tried again on
+	// other ports.
+	for attempt := 1; ; attempt++ {
+		nodes, clients, err := tryStartNet(t, network, validators, full)
+		if err == nil {
+			return nodes, clients
+		}
+		if attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			t.Fatal(err)
+		}
+		t.Logf("a port was taken meanwhile; again on others: %v", err)
+	}
+}
+
+func tryStartNet(t *testing.T, network string, validators, full int) ([]node.TestnetNode, []*sdk.Client, error) {
+	t.Helper()
 	nodes, err := node.InitTestnet(node.TestnetConfig{
 		Dir: t.TempDir(), Network: network, Validators: validators, FullNodes: full, Host: "127.0.0.1",
 		HTTPBase: freePorts(t, validators+full), P2PBase: freePorts(t, validators+full), TimeoutCommit: 100 * time.Millisecond,
 	})
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
+	var runs []*node.Node
 	var clients []*sdk.Client
 	for _, n := range nodes {
 		run, err := node.Start(n.Config, nodetest.Logger(t))
 		if err != nil {
-			t.Fatal(err)
+			for _, r := range runs {
+				_ = r.Close()
+			}
+			return nil, nil, err
 		}
+		runs = append(runs, run)
+		clients = append(clients, sdk.NewClient(run.URL()))
+	}
+	for _, run := range runs {
 		t.Cleanup(func() {
 			if err := run.Close(); err != nil {
 				t.Error(err)
 			}
 		})
-		clients = append(clients, sdk.NewClient(run.URL()))
 	}
-	return nodes, clients
+	return nodes, clients, nil
 }
 
 // forgedHeaders answers sh for height and the source's headers for the

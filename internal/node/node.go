@@ -1,5 +1,6 @@
 // Package node assembles a bias node: the Merkle state, the registry
-// application, the embedded CometBFT ledger and the HTTP API.
+// application, the ledger engine (an embedded CometBFT, or an EVM chain
+// that orders the operations: Config.Ledger) and the HTTP API.
 //
 //	info, _ := node.Init(cfg)          // first run: keys, genesis, provider
 //	n, _ := node.Start(cfg, logger)    // later runs reuse the home
@@ -26,6 +27,7 @@ import (
 	"github.com/bias-iot/bias/internal/ca"
 	"github.com/bias-iot/bias/internal/ledger"
 	"github.com/bias-iot/bias/internal/ledger/cometledger"
+	"github.com/bias-iot/bias/internal/ledger/evmledger"
 	"github.com/bias-iot/bias/internal/metrics"
 	"github.com/bias-iot/bias/internal/oauth"
 	"github.com/bias-iot/bias/internal/registry"
@@ -54,12 +56,19 @@ func AdminKeyPath(home string) string { return filepath.Join(home, "provider", "
 // Init prepares a single-validator home with one default provider, unless
 // the home already has a genesis. It is idempotent. Extra names add more
 // genesis providers, whose admin keys are stored in
-// HOME/provider/NAME.key.
+// HOME/provider/NAME.key. A home of the EVM engine has the same genesis
+// file (its validators are the registry's governance record) and an
+// account key, HOME/evm.key, that pays for the node's anchor
+// transactions. A home that has only a genesis file (the network's,
+// copied there) becomes a home of the configuration's engine.
 func Init(cfg Config, extra ...string) (*InitInfo, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if cometledger.HasGenesis(cfg.Home) {
+		if err := adoptGenesis(cfg); err != nil {
+			return nil, err
+		}
 		info := &InitInfo{AdminKey: AdminKeyPath(cfg.Home)}
 		info.ProviderDID, _ = readProviderDID(cfg.Home)
 		return info, nil
@@ -102,6 +111,14 @@ func Init(cfg Config, extra ...string) (*InitInfo, error) {
 	if _, err := ensureCA(cfg.Home); err != nil {
 		return nil, err
 	}
+	if cfg.ledger() == LedgerEVM {
+		if _, err := evmledger.LoadOrCreateKey(EVMKeyPath(cfg.Home)); err != nil {
+			return nil, err
+		}
+	}
+	if err := writeEngine(cfg.Home, engineRecord{Ledger: cfg.ledger()}); err != nil {
+		return nil, err
+	}
 	return &InitInfo{Created: true, ProviderDID: pid.String(), AdminKey: AdminKeyPath(cfg.Home)}, nil
 }
 
@@ -134,7 +151,7 @@ type Node struct {
 	cfg    Config
 	st     *state.Store
 	app    *registry.App
-	led    *cometledger.Ledger
+	led    engine
 	res    *resolver.Resolver
 	acc    *access.Decider
 	ln     net.Listener
@@ -155,6 +172,22 @@ type Node struct {
 	metricsSv *http.Server
 }
 
+// engine is what the node needs of its ledger engine
+// (*cometledger.Ledger, *evmEngine).
+type engine interface {
+	ledger.Ledger
+	// Height is the last committed height.
+	Height() int64
+	// WaitHeight blocks until block h is committed or ctx ends.
+	WaitHeight(ctx context.Context, h int64) error
+	Close() error
+}
+
+var (
+	_ engine = (*cometledger.Ledger)(nil)
+	_ engine = (*evmEngine)(nil)
+)
+
 // Start opens the home's state, starts the ledger (replaying what the
 // state missed) and serves the API.
 func Start(cfg Config, log *slog.Logger) (*Node, error) {
@@ -164,9 +197,15 @@ func Start(cfg Config, log *slog.Logger) (*Node, error) {
 	if !cometledger.HasGenesis(cfg.Home) {
 		return nil, fmt.Errorf("%s has no genesis: initialise it first", cfg.Home)
 	}
-	// CometBFT exits the process, or panics, on some damaged files.
-	if err := cometledger.Preflight(cfg.Home); err != nil {
+	rec, err := checkEngine(cfg)
+	if err != nil {
 		return nil, err
+	}
+	// CometBFT exits the process, or panics, on some damaged files.
+	if cfg.ledger() == LedgerCometBFT {
+		if err := cometledger.Preflight(cfg.Home); err != nil {
+			return nil, err
+		}
 	}
 	caches := SplitCache(cfg.cacheMB())
 	st, err := state.Open(filepath.Join(cfg.Home, "data", "bias-state.db"), state.WithLogger(log.With("module", "state")),
@@ -186,23 +225,22 @@ func Start(cfg Config, log *slog.Logger) (*Node, error) {
 	n := &Node{cfg: cfg, st: st, served: make(chan error, 1)}
 	n.app = registry.New(cfg.Network, st, log.With("module", "registry"), registry.WithCaches(caches.Registry))
 	n.app.SetRetainBlocks(cfg.Storage.RetainBlocks)
-	lc := cometledger.Config{
-		Home: cfg.Home, P2PListen: cfg.P2P, PersistentPeers: cfg.PersistentPeers, ExternalAddress: cfg.ExternalAddress,
-		Moniker: cfg.Moniker, TimeoutCommit: time.Duration(cfg.TimeoutCommit), CreateEmptyBlocks: cfg.CreateEmptyBlocks,
-		AllowDuplicateIP: cfg.AllowDuplicateIP, Mempool: caches.Mempool,
-	}
-	if err := n.enableSnapshots(&lc, log); err != nil {
-		return nil, errors.Join(err, st.Close())
-	}
 	if !cfg.NoMetrics {
 		n.metrics = metrics.New()
 		if err := countEntities(st, n.metrics); err != nil {
 			return nil, errors.Join(fmt.Errorf("count entities: %w", err), st.Close())
 		}
 		n.app.Observe(observer{n.metrics})
-		lc.Metrics, lc.Observer = n.metrics.Registry(), observer{n.metrics}
 	}
-	n.led, err = startLedger(lc, n.app, log)
+	if cfg.ledger() == LedgerEVM {
+		// No snapshots, state sync nor mempool: the chain keeps the
+		// operations, and every node replays them.
+		ctx, cancel := context.WithTimeout(context.Background(), evmStartTimeout)
+		n.led, err = startEVM(ctx, cfg, rec, st, n.app, log.With("module", "evm"))
+		cancel()
+	} else {
+		n.led, err = n.startComet(caches, log)
+	}
 	if err != nil {
 		return nil, errors.Join(err, st.Close())
 	}
@@ -254,6 +292,35 @@ func Start(cfg Config, log *slog.Logger) (*Node, error) {
 	}
 	go func() { n.served <- n.srv.Serve(n.ln) }()
 	return n, nil
+}
+
+// evmStartTimeout bounds an EVM engine's start: dialling the endpoint,
+// deploying the anchor contract, and the deployment block's finality.
+const evmStartTimeout = 10 * time.Minute
+
+// startComet starts the embedded CometBFT.
+func (n *Node) startComet(caches Caches, log *slog.Logger) (*cometledger.Ledger, error) {
+	cfg := n.cfg
+	lc := cometledger.Config{
+		Home: cfg.Home, P2PListen: cfg.P2P, PersistentPeers: cfg.PersistentPeers, ExternalAddress: cfg.ExternalAddress,
+		Moniker: cfg.Moniker, TimeoutCommit: time.Duration(cfg.TimeoutCommit), CreateEmptyBlocks: cfg.CreateEmptyBlocks,
+		AllowDuplicateIP: cfg.AllowDuplicateIP, Mempool: caches.Mempool,
+	}
+	if err := n.enableSnapshots(&lc, log); err != nil {
+		return nil, err
+	}
+	if n.metrics != nil {
+		lc.Metrics, lc.Observer = n.metrics.Registry(), observer{n.metrics}
+	}
+	return startLedger(lc, n.app, log)
+}
+
+// EVMContract is the anchor contract of an EVM node ("" on CometBFT).
+func (n *Node) EVMContract() string {
+	if e, ok := n.led.(*evmEngine); ok {
+		return e.Contract().Hex()
+	}
+	return ""
 }
 
 // MetricsAddr is the address of the metrics' own listener ("" without

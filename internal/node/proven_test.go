@@ -29,9 +29,15 @@ import (
 // TestProvenView: a verifier that reads through an untrusted node checks
 // each record's proof against a witness's header: a node that alters the
 // record is caught; one that alters only its JSON view is ignored.
+//
+// On each ledger engine (on the EVM engine the header's root is one the
+// witness computed, not one validators signed: docs/evm.md).
 func TestProvenView(t *testing.T) {
 	t.Parallel()
-	h := nodetest.Start(t)
+	eachEngine(t, testProvenView)
+}
+
+func testProvenView(t *testing.T, h *nodetest.Harness) {
 	dev := h.Register(op.KindDevice, h.Provider.DID, cose.AlgEdDSA)
 	if err := decide(t, h, op.TypeRevoke, dev.DID, 1); err != nil {
 		t.Fatal(err)

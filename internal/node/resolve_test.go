@@ -48,9 +48,14 @@ func get(t *testing.T, h *nodetest.Harness, path string) (int, string, []byte) {
 	return resp.StatusCode, resp.Header.Get("Content-Type"), b
 }
 
+// TestResolution resolves and identifies an entity through its life, on
+// each ledger engine.
 func TestResolution(t *testing.T) {
 	t.Parallel()
-	h := nodetest.Start(t)
+	eachEngine(t, testResolution)
+}
+
+func testResolution(t *testing.T, h *nodetest.Harness) {
 	r := sdk.NewClient(h.Node.URL())
 	dev := registerWith(t, h, "urn:imei:490154203237518")
 

@@ -24,10 +24,13 @@ import (
 // TestSingleSignOn: a camera authenticates once to a printing service,
 // whose session token a sharing service accepts without a challenge; an
 // independent JWT library verifies the token with the JWK Set the node
-// publishes; a revocation kills the token.
+// publishes; a revocation kills the token. On each ledger engine.
 func TestSingleSignOn(t *testing.T) {
 	t.Parallel()
-	h := nodetest.Start(t)
+	eachEngine(t, testSingleSignOn)
+}
+
+func testSingleSignOn(t *testing.T, h *nodetest.Harness) {
 	view := sdk.View{C: h.Client}
 	reg := h.RegisterValidated
 	printing, sharing := reg(op.KindService, cose.AlgES256), reg(op.KindService, cose.AlgEdDSA)

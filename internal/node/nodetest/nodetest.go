@@ -1,6 +1,9 @@
 // Package nodetest starts a real single-validator bias node (embedded
 // CometBFT, on-disk state in a temp dir, HTTP on 127.0.0.1:0) for tests,
-// with two genesis providers whose admin keys the test holds.
+// with two genesis providers whose admin keys the test holds. StartEngine
+// starts it on either ledger engine (Engines): "evm" follows an
+// in-process simulated EVM chain that seals a block as soon as an anchor
+// transaction waits.
 package nodetest
 
 import (
@@ -40,11 +43,37 @@ type Harness struct {
 	Other    Provider // "other": a second provider
 }
 
-// Start initialises a home in a temp dir and starts a node on it.
+// Engines are the ledger engines a test runs over (Config.Ledger).
+var Engines = []string{node.LedgerCometBFT, node.LedgerEVM}
+
+// Start initialises a home in a temp dir and starts a node on it, on the
+// default engine (CometBFT).
 func Start(t testing.TB) *Harness {
 	t.Helper()
-	home := t.TempDir()
+	return StartEngine(t, node.LedgerCometBFT)
+}
+
+// StartEngine is Start on the ledger engine ledger: node.LedgerCometBFT,
+// or node.LedgerEVM over an in-process simulated chain.
+func StartEngine(t testing.TB, ledger string) *Harness {
+	t.Helper()
+	return StartConfig(t, EngineConfig(t.TempDir(), ledger))
+}
+
+// EngineConfig is node.Test(home) on the engine ledger; the EVM engine
+// polls its chain every 5 ms.
+func EngineConfig(home, ledger string) node.Config {
 	cfg := node.Test(home)
+	if ledger == node.LedgerEVM {
+		cfg.Ledger, cfg.EVM.Poll = ledger, node.Duration(5*time.Millisecond)
+	}
+	return cfg
+}
+
+// StartConfig initialises cfg.Home with cfg and starts a node on it.
+func StartConfig(t testing.TB, cfg node.Config) *Harness {
+	t.Helper()
+	home := cfg.Home
 	if _, err := node.Init(cfg, "other"); err != nil {
 		t.Fatalf("init: %v", err)
 	}
