@@ -40,8 +40,13 @@ import (
 // On the EVM engine (docs/evm.md) no header is signed: a node's app hash
 // is the root it computed by replaying the chain, so neither Light nor
 // Validators applies; Witness does (roots of independent nodes that
-// agree), and the inclusion of an operation in a final EVM block is
-// checked against the EVM header's receipts root (evmledger.VerifyInclusion).
+// agree; AgreeOnRoot compares any number of nodes' headers at a height
+// and names the one that differs), and the inclusion of an operation in a
+// final EVM block is checked against the EVM header's receipts root:
+// Client.Inclusion fetches the proof, and evmproof.Verify checks it
+// against the EVM block hash, anchor contract, deployment block and
+// network that the client confirmed itself (its own EVM node or light
+// client, the network's genesis), not the ones the node reports.
 //
 // The chain id checked is the DID's network. An unknown DID is unknown
 // only with a proof of its absence; a 404 without one is an error.

@@ -123,6 +123,7 @@ func (s *Server) Handler() http.Handler {
 	}
 	route("POST /v1/operations", s.submit)
 	route("GET /v1/operations/{hash}", s.operation)
+	route("GET /v1/operations/{hash}/inclusion", s.inclusion) // inclusion.go
 	route("GET /v1/entities/{did}", s.entity)
 	route("GET /v1/entities/{did}/versions/{version}", s.entityVersion)
 	route("GET /v1/providers", s.providers)

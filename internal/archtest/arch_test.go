@@ -14,7 +14,7 @@ import (
 const module = "github.com/bias-iot/bias"
 
 // public are the packages a device or service links without the node.
-var public = []string{"did", "legacyid", "authn", "cose", "op", "proof", "keyfile", "lightclient", "record", "sdk"}
+var public = []string{"did", "legacyid", "authn", "cose", "op", "proof", "keyfile", "lightclient", "evmproof", "record", "sdk"}
 
 // deps lists the packages that pkg (a directory under the module) links,
 // test files excluded.

@@ -21,6 +21,8 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
 
+	"github.com/bias-iot/bias/evmproof"
+	"github.com/bias-iot/bias/internal/api"
 	"github.com/bias-iot/bias/internal/ledger"
 	"github.com/bias-iot/bias/internal/ledger/cometledger"
 	"github.com/bias-iot/bias/internal/ledger/core"
@@ -254,6 +256,15 @@ func (e *evmEngine) Query(ctx context.Context, q ledger.Query) (*ledger.QueryRes
 	r, err := e.Ledger.Query(ctx, q)
 	return r, redact(err, e.endpoint)
 }
+
+// Inclusion implements api.InclusionProver (GET
+// /v1/operations/{hash}/inclusion), as Submit.
+func (e *evmEngine) Inclusion(ctx context.Context, height int64, index int) (*evmproof.Inclusion, error) {
+	in, err := e.Ledger.Inclusion(ctx, height, index)
+	return in, redact(err, e.endpoint)
+}
+
+var _ api.InclusionProver = (*evmEngine)(nil)
 
 // Header implements ledger.Reader, as Submit.
 func (e *evmEngine) Header(ctx context.Context, height int64) (*ledger.Header, error) {

@@ -1,9 +1,7 @@
 package evmledger
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -15,27 +13,26 @@ import (
 	"github.com/ethereum/go-ethereum/trie/trienode"
 	"github.com/ethereum/go-ethereum/triedb"
 
+	"github.com/bias-iot/bias/evmproof"
 	"github.com/bias-iot/bias/internal/ledger"
 )
 
-// ErrInclusion is the error of every inclusion proof that does not verify.
-var ErrInclusion = errors.New("evmledger: inclusion proof does not verify")
+// ErrInclusion is the error of every inclusion proof that does not verify
+// (evmproof.ErrInclusion).
+var ErrInclusion = evmproof.ErrInclusion
 
-// Inclusion proves that an operation is in a final EVM block: the block's
-// header, and the receipt of the anchor transaction with a Merkle-Patricia
-// proof against the header's receipts root. A client that holds the
-// block's hash from a source it trusts (its own EVM node, a beacon light
-// client) checks it with VerifyInclusion, trusting no bias node. It proves
-// that the operation was ordered at that height, not the state after it:
-// the state root is the nodes' computation (compare several nodes' roots
-// at one height for that).
-type Inclusion struct {
-	Height  int64    // the bias height
-	Header  []byte   // the EVM block header (RLP)
-	TxIndex uint     // the anchor transaction's index in the block
-	Proof   [][]byte // receipts-trie nodes, from the root to the receipt
-	Log     int      // the Anchored event's index among the receipt's logs
-	Op      int      // the operation's index in the batch
+// Inclusion proves that an operation is in a final EVM block
+// (evmproof.Inclusion: the block's header, and the receipt of the anchor
+// transaction with a Merkle-Patricia proof against the header's receipts
+// root). A client that holds the block's hash from a source it trusts
+// checks it with evmproof.Verify, trusting no bias node.
+type Inclusion = evmproof.Inclusion
+
+// Anchor is what a client confirms, beside the EVM block's hash, to check
+// this node's proofs: the anchor contract, the EVM block that deployed it
+// (bias height 1) and the network it anchors.
+func (l *Ledger) Anchor() evmproof.Anchor {
+	return evmproof.Anchor{Contract: l.cfg.Contract, GenesisBlock: l.genesis, Network: l.cfg.Network}
 }
 
 // Inclusion returns the proof that the index-th operation of block height
@@ -108,59 +105,11 @@ func receiptsTrie(hdr *types.Header, rcs []*types.Receipt) (*trie.Trie, error) {
 	return tr, nil
 }
 
-func receiptKey(i uint) []byte {
-	k, _ := rlp.EncodeToBytes(i) // a uint always encodes
-	return k
-}
+func receiptKey(i uint) []byte { return evmproof.ReceiptKey(i) }
 
 // VerifyInclusion checks that in proves operation tx of network, anchored
 // on the contract at addr (deployed at EVM block genesisBlock), in the
-// EVM block whose hash is block.
+// EVM block whose hash is block (evmproof.Verify).
 func VerifyInclusion(in *Inclusion, block common.Hash, addr common.Address, genesisBlock uint64, network string, tx []byte) error {
-	var hdr types.Header
-	if err := rlp.DecodeBytes(in.Header, &hdr); err != nil {
-		return fmt.Errorf("%w: header: %w", ErrInclusion, err)
-	}
-	if hdr.Hash() != block {
-		return fmt.Errorf("%w: the header is not block %s", ErrInclusion, block)
-	}
-	n := hdr.Number.Uint64()
-	if n < genesisBlock || int64(n-genesisBlock)+1 != in.Height { //nolint:gosec // n is at least genesisBlock
-		return fmt.Errorf("%w: EVM block %d is not bias height %d", ErrInclusion, n, in.Height)
-	}
-	set := trienode.ProofList(nil)
-	for _, p := range in.Proof {
-		set = append(set, p)
-	}
-	enc, err := trie.VerifyProof(hdr.ReceiptHash, receiptKey(in.TxIndex), set.Set())
-	if err != nil || enc == nil {
-		return fmt.Errorf("%w: receipt %d against the receipts root: %v", ErrInclusion, in.TxIndex, err)
-	}
-	var rc types.Receipt
-	if err := rc.UnmarshalBinary(enc); err != nil {
-		return fmt.Errorf("%w: receipt: %w", ErrInclusion, err)
-	}
-	if rc.Status != types.ReceiptStatusSuccessful || in.Log < 0 || in.Log >= len(rc.Logs) {
-		return fmt.Errorf("%w: no log %d in a successful receipt", ErrInclusion, in.Log)
-	}
-	lg := rc.Logs[in.Log]
-	if lg.Address != addr || len(lg.Topics) != 2 || lg.Topics[0] != anchoredTopic {
-		return fmt.Errorf("%w: log %d is not an Anchored event of %s", ErrInclusion, in.Log, addr)
-	}
-	ev := new(AnchorAnchored)
-	a, err := AnchorMetaData.GetAbi()
-	if err != nil {
-		return fmt.Errorf("evmledger: abi: %w", err)
-	}
-	if err := a.UnpackIntoInterface(ev, "Anchored", lg.Data); err != nil {
-		return fmt.Errorf("%w: event data: %w", ErrInclusion, err)
-	}
-	b, err := DecodeBatch(ev.Batch)
-	if err != nil || b.Network != network {
-		return fmt.Errorf("%w: not a batch of %s: %v", ErrInclusion, network, err)
-	}
-	if in.Op < 0 || in.Op >= len(b.Ops) || !bytes.Equal(b.Ops[in.Op], tx) {
-		return fmt.Errorf("%w: operation %d of the batch is not the one given", ErrInclusion, in.Op)
-	}
-	return nil
+	return evmproof.Verify(in, block, addr, genesisBlock, network, tx)
 }
