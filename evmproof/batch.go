@@ -6,25 +6,37 @@ import (
 	"fmt"
 )
 
-// The batch encoding, version 1, that an anchor transaction carries
-// (docs/evm.md, Batch). It is length-prefixed, so that an encoding is
-// unique:
+// The batch encoding, version 1: what an anchor transaction carries, and
+// what every follower decodes from the chain (docs/evm.md, Batch). It is
+// length-prefixed, so that an encoding is unique (a decoder that accepts
+// it re-encodes to the same bytes):
 //
 //	version   1 byte   = 1
 //	network   1 byte n, then n bytes (the bias network id, 1 to 32 bytes)
 //	count     2 bytes  big-endian, 1 to MaxBatchOps
 //	count times:
-//	  length  4 bytes  big-endian, 1 to MaxOpBytes
+//	  length  4 bytes  big-endian, MinOpBytes to MaxOpBytes
 //	  op      length bytes (an operation)
 //
-// and nothing after the last operation; at most MaxBatchBytes in all.
+// and nothing after the last operation; at most MaxBatchBytes in all (the
+// anchor contract refuses larger ones too). These rules are version 1's:
+// a batch that breaks any of them is skipped whole by every follower
+// alike, and a change to them is a new version.
+//
+// MinOpBytes is below the least a valid operation can be: every
+// operation is a COSE_Sign1 (or COSE_Sign) whose signature alone, Ed25519
+// or ES256 (r‖s), is 64 bytes, beside its protected header (alg and a kid
+// that is a DID URL) and its payload. The floor makes an anonymous
+// poster pay the calldata of 64 bytes for each operation every follower
+// applies and records.
 const (
 	BatchVersion    = 1
 	MaxBatchOps     = 1000
+	MinOpBytes      = 64
 	MaxBatchBytes   = 120 << 10 // Anchor.MAX_BATCH_BYTES
 	MaxOpBytes      = MaxBatchBytes - batchOverhead - 4
-	maxNetworkBytes = 32
-	batchOverhead   = 1 + 1 + maxNetworkBytes + 2 // version, network, count (at most)
+	MaxNetworkBytes = 32
+	batchOverhead   = 1 + 1 + MaxNetworkBytes + 2 // version, network, count (at most)
 )
 
 // ErrBatch is the error of every batch or event that the decoders refuse.
@@ -50,8 +62,8 @@ func DecodeBatch(data []byte) (Batch, error) {
 	}
 	n := int(data[1])
 	rest := data[2:]
-	if n == 0 || n > maxNetworkBytes {
-		return Batch{}, fmt.Errorf("%w: a network id of %d bytes, want 1 to %d", ErrBatch, n, maxNetworkBytes)
+	if n == 0 || n > MaxNetworkBytes {
+		return Batch{}, fmt.Errorf("%w: a network id of %d bytes, want 1 to %d", ErrBatch, n, MaxNetworkBytes)
 	}
 	if len(rest) < n+2 {
 		return Batch{}, fmt.Errorf("%w: truncated header", ErrBatch)
@@ -69,7 +81,7 @@ func DecodeBatch(data []byte) (Batch, error) {
 		}
 		l := binary.BigEndian.Uint32(rest)
 		rest = rest[4:]
-		if l == 0 || l > MaxOpBytes || uint64(l) > uint64(len(rest)) {
+		if l < MinOpBytes || l > MaxOpBytes || uint64(l) > uint64(len(rest)) {
 			return Batch{}, fmt.Errorf("%w: operation %d of %d bytes", ErrBatch, i, l)
 		}
 		b.Ops = append(b.Ops, rest[:l:l])

@@ -30,21 +30,27 @@ func encodeEvent(b []byte) []byte {
 	return append(out, make([]byte, (32-len(b)%32)%32)...)
 }
 
+// op is an operation of the least length a batch takes, ending in tag.
+func op(tag string) []byte {
+	return append(bytes.Repeat([]byte{'.'}, evmproof.MinOpBytes-len(tag)), tag...)
+}
+
 func TestDecodeBatch(t *testing.T) {
-	b, err := evmproof.DecodeBatch(encodeBatch("net", []byte("a"), []byte("bc")))
-	if err != nil || b.Network != "net" || len(b.Ops) != 2 || string(b.Ops[1]) != "bc" {
+	b, err := evmproof.DecodeBatch(encodeBatch("net", op("a"), op("bc")))
+	if err != nil || b.Network != "net" || len(b.Ops) != 2 || !bytes.Equal(b.Ops[1], op("bc")) {
 		t.Fatalf("DecodeBatch = %+v, %v", b, err)
 	}
-	good := encodeBatch("net", []byte("a"))
+	good := encodeBatch("net", op("a"))
 	for name, data := range map[string][]byte{
 		"fail/empty":            nil,
 		"fail/version":          append([]byte{2}, good[1:]...),
-		"fail/no-network":       encodeBatch("", []byte("a")),
+		"fail/no-network":       encodeBatch("", op("a")),
+		"fail/short-op":         encodeBatch("net", op("a")[1:]),
 		"fail/no-ops":           encodeBatch("net"),
 		"fail/empty-op":         encodeBatch("net", nil),
 		"fail/trailing":         append(bytes.Clone(good), 0),
 		"fail/truncated":        good[:len(good)-1],
-		"fail/network-too-long": encodeBatch(string(make([]byte, 33)), []byte("a")),
+		"fail/network-too-long": encodeBatch(string(make([]byte, 33)), op("a")),
 	} {
 		if _, err := evmproof.DecodeBatch(data); !errors.Is(err, evmproof.ErrBatch) {
 			t.Errorf("%s: %v, want ErrBatch", name, err)
@@ -80,8 +86,9 @@ func TestEventBatch(t *testing.T) {
 // FuzzDecodeBatch: what DecodeBatch accepts re-encodes to the same bytes;
 // what EventBatch accepts re-encodes to the same event data.
 func FuzzDecodeBatch(f *testing.F) {
-	f.Add(encodeBatch("net", []byte("a"), []byte("bc")))
-	f.Add(encodeEvent(encodeBatch("n", []byte("x"))))
+	f.Add(encodeBatch("net", op("a"), op("bc")))
+	f.Add(encodeEvent(encodeBatch("n", op("x"))))
+	f.Add(encodeBatch("net", []byte("a"))) // too short: refused
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if b, err := evmproof.DecodeBatch(data); err == nil {
 			if again := encodeBatch(b.Network, b.Ops...); !bytes.Equal(again, data) {

@@ -61,8 +61,8 @@ func block(t *testing.T, contract common.Address, number uint64, network string,
 // when it differs.
 func TestVerify(t *testing.T) {
 	contract := common.Address{0xaa}
-	hdr, in := block(t, contract, 104, "net", []byte("op0"), []byte("op1"))
-	if err := evmproof.Verify(in, hdr.Hash(), contract, 100, "net", []byte("op1")); err != nil {
+	hdr, in := block(t, contract, 104, "net", op("op0"), op("op1"))
+	if err := evmproof.Verify(in, hdr.Hash(), contract, 100, "net", op("op1")); err != nil {
 		t.Fatalf("verify: %v", err)
 	}
 	with := func(f func(*evmproof.Inclusion)) *evmproof.Inclusion {
@@ -71,25 +71,25 @@ func TestVerify(t *testing.T) {
 		f(&c)
 		return &c
 	}
-	otherHdr, otherIn := block(t, contract, 104, "other", []byte("op0"), []byte("op1"))
+	otherHdr, otherIn := block(t, contract, 104, "other", op("op0"), op("op1"))
 	for name, err := range map[string]error{
-		"fail/nil":            evmproof.Verify(nil, hdr.Hash(), contract, 100, "net", []byte("op1")),
-		"fail/other-op":       evmproof.Verify(in, hdr.Hash(), contract, 100, "net", []byte("op0")),
-		"fail/other-index":    evmproof.Verify(with(func(c *evmproof.Inclusion) { c.Op = 0 }), hdr.Hash(), contract, 100, "net", []byte("op1")),
-		"fail/index-out":      evmproof.Verify(with(func(c *evmproof.Inclusion) { c.Op = 2 }), hdr.Hash(), contract, 100, "net", []byte("op1")),
-		"fail/other-log":      evmproof.Verify(with(func(c *evmproof.Inclusion) { c.Log = 0 }), hdr.Hash(), contract, 100, "net", []byte("op1")),
-		"fail/other-receipt":  evmproof.Verify(with(func(c *evmproof.Inclusion) { c.TxIndex = 2 }), hdr.Hash(), contract, 100, "net", []byte("op1")),
-		"fail/truncated":      evmproof.Verify(with(func(c *evmproof.Inclusion) { c.Proof = c.Proof[:len(c.Proof)-1] }), hdr.Hash(), contract, 100, "net", []byte("op1")),
-		"fail/no-proof":       evmproof.Verify(with(func(c *evmproof.Inclusion) { c.Proof = nil }), hdr.Hash(), contract, 100, "net", []byte("op1")),
-		"fail/other-block":    evmproof.Verify(in, common.Hash{1}, contract, 100, "net", []byte("op1")),
-		"fail/other-contract": evmproof.Verify(in, hdr.Hash(), common.Address{0xbb}, 100, "net", []byte("op1")),
-		"fail/other-genesis":  evmproof.Verify(in, hdr.Hash(), contract, 101, "net", []byte("op1")),
-		"fail/genesis-after":  evmproof.Verify(in, hdr.Hash(), contract, 200, "net", []byte("op1")),
-		"fail/other-height":   evmproof.Verify(with(func(c *evmproof.Inclusion) { c.Height++ }), hdr.Hash(), contract, 100, "net", []byte("op1")),
-		"fail/other-network":  evmproof.Verify(otherIn, otherHdr.Hash(), contract, 100, "net", []byte("op1")),
-		"fail/bad-header":     evmproof.Verify(with(func(c *evmproof.Inclusion) { c.Header = c.Header[1:] }), hdr.Hash(), contract, 100, "net", []byte("op1")),
-		"fail/header-too-big": evmproof.Verify(with(func(c *evmproof.Inclusion) { c.Header = make([]byte, evmproof.MaxHeaderBytes+1) }), hdr.Hash(), contract, 100, "net", []byte("op1")),
-		"fail/too-many-nodes": evmproof.Verify(with(func(c *evmproof.Inclusion) { c.Proof = make([][]byte, evmproof.MaxProofNodes+1) }), hdr.Hash(), contract, 100, "net", []byte("op1")),
+		"fail/nil":            evmproof.Verify(nil, hdr.Hash(), contract, 100, "net", op("op1")),
+		"fail/other-op":       evmproof.Verify(in, hdr.Hash(), contract, 100, "net", op("op0")),
+		"fail/other-index":    evmproof.Verify(with(func(c *evmproof.Inclusion) { c.Op = 0 }), hdr.Hash(), contract, 100, "net", op("op1")),
+		"fail/index-out":      evmproof.Verify(with(func(c *evmproof.Inclusion) { c.Op = 2 }), hdr.Hash(), contract, 100, "net", op("op1")),
+		"fail/other-log":      evmproof.Verify(with(func(c *evmproof.Inclusion) { c.Log = 0 }), hdr.Hash(), contract, 100, "net", op("op1")),
+		"fail/other-receipt":  evmproof.Verify(with(func(c *evmproof.Inclusion) { c.TxIndex = 2 }), hdr.Hash(), contract, 100, "net", op("op1")),
+		"fail/truncated":      evmproof.Verify(with(func(c *evmproof.Inclusion) { c.Proof = c.Proof[:len(c.Proof)-1] }), hdr.Hash(), contract, 100, "net", op("op1")),
+		"fail/no-proof":       evmproof.Verify(with(func(c *evmproof.Inclusion) { c.Proof = nil }), hdr.Hash(), contract, 100, "net", op("op1")),
+		"fail/other-block":    evmproof.Verify(in, common.Hash{1}, contract, 100, "net", op("op1")),
+		"fail/other-contract": evmproof.Verify(in, hdr.Hash(), common.Address{0xbb}, 100, "net", op("op1")),
+		"fail/other-genesis":  evmproof.Verify(in, hdr.Hash(), contract, 101, "net", op("op1")),
+		"fail/genesis-after":  evmproof.Verify(in, hdr.Hash(), contract, 200, "net", op("op1")),
+		"fail/other-height":   evmproof.Verify(with(func(c *evmproof.Inclusion) { c.Height++ }), hdr.Hash(), contract, 100, "net", op("op1")),
+		"fail/other-network":  evmproof.Verify(otherIn, otherHdr.Hash(), contract, 100, "net", op("op1")),
+		"fail/bad-header":     evmproof.Verify(with(func(c *evmproof.Inclusion) { c.Header = c.Header[1:] }), hdr.Hash(), contract, 100, "net", op("op1")),
+		"fail/header-too-big": evmproof.Verify(with(func(c *evmproof.Inclusion) { c.Header = make([]byte, evmproof.MaxHeaderBytes+1) }), hdr.Hash(), contract, 100, "net", op("op1")),
+		"fail/too-many-nodes": evmproof.Verify(with(func(c *evmproof.Inclusion) { c.Proof = make([][]byte, evmproof.MaxProofNodes+1) }), hdr.Hash(), contract, 100, "net", op("op1")),
 	} {
 		if !errors.Is(err, evmproof.ErrInclusion) {
 			t.Errorf("%s: %v, want ErrInclusion", name, err)

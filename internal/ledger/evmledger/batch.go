@@ -2,51 +2,27 @@ package evmledger
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
+
+	"github.com/bias-iot/bias/evmproof"
 )
 
-// The batch encoding, version 1: what an anchor transaction carries, and
-// what every follower decodes from the chain. It is length-prefixed, so
-// that an encoding is unique (a decoder that accepts it re-encodes to the
-// same bytes):
-//
-//	version   1 byte   = 1
-//	network   1 byte n, then n bytes (the bias network id, 1 to 32 bytes)
-//	count     2 bytes  big-endian, 1 to MaxBatchOps
-//	count times:
-//	  length  4 bytes  big-endian, MinOpBytes to MaxOpBytes
-//	  op      length bytes (an operation, as Submit took it)
-//
-// and nothing after the last operation. The whole batch is at most
-// MaxBatchBytes (the anchor contract refuses larger ones too). These
-// rules are version 1's: a batch that breaks any of them is skipped
-// whole by every follower alike, and a change to them is a new version.
-//
-// MinOpBytes is below the least a valid operation can be: every
-// operation is a COSE_Sign1 (or COSE_Sign) whose signature alone, Ed25519
-// or ES256 (r‖s), is 64 bytes, beside its protected header (alg and a kid
-// that is a DID URL) and its payload. The floor makes an anonymous
-// poster pay the calldata of 64 bytes for each operation every follower
-// applies and records.
+// The batch encoding, version 1, and its one decoder, are evmproof's
+// (a client checks an inclusion proof with the same rules as every
+// follower); the engine encodes with them.
 const (
-	BatchVersion    = 1
-	MaxBatchOps     = 1000
-	MinOpBytes      = 64
-	MaxBatchBytes   = 120 << 10 // Anchor.MAX_BATCH_BYTES
-	MaxOpBytes      = MaxBatchBytes - batchOverhead - 4
-	maxNetworkBytes = 32
-	batchOverhead   = 1 + 1 + maxNetworkBytes + 2 // version, network, count (at most)
+	BatchVersion  = evmproof.BatchVersion
+	MaxBatchOps   = evmproof.MaxBatchOps
+	MinOpBytes    = evmproof.MinOpBytes
+	MaxBatchBytes = evmproof.MaxBatchBytes
+	MaxOpBytes    = evmproof.MaxOpBytes
 )
 
 // ErrBatch is the error of every batch the decoder refuses.
-var ErrBatch = errors.New("evmledger: bad batch")
+var ErrBatch = evmproof.ErrBatch
 
 // Batch is a decoded batch.
-type Batch struct {
-	Network string
-	Ops     [][]byte
-}
+type Batch = evmproof.Batch
 
 // EncodedSize is the size of the encoding of a batch of network that
 // holds ops of the given total size and count.
@@ -84,56 +60,15 @@ func EncodeBatch(b Batch) ([]byte, error) {
 	return out, nil
 }
 
-// DecodeBatch decodes a batch strictly: the version, the bounds, no
-// trailing bytes. The operations alias data.
-func DecodeBatch(data []byte) (Batch, error) {
-	if len(data) > MaxBatchBytes {
-		return Batch{}, fmt.Errorf("%w: %d bytes, limit %d", ErrBatch, len(data), MaxBatchBytes)
-	}
-	if len(data) < 2 {
-		return Batch{}, fmt.Errorf("%w: truncated header", ErrBatch)
-	}
-	if data[0] != BatchVersion {
-		return Batch{}, fmt.Errorf("%w: version %d, want %d", ErrBatch, data[0], BatchVersion)
-	}
-	n := int(data[1])
-	rest := data[2:]
-	if len(rest) < n+2 {
-		return Batch{}, fmt.Errorf("%w: truncated header", ErrBatch)
-	}
-	b := Batch{Network: string(rest[:n])}
-	if err := checkNetwork(b.Network); err != nil {
-		return Batch{}, err
-	}
-	count := int(binary.BigEndian.Uint16(rest[n:]))
-	rest = rest[n+2:]
-	if count == 0 || count > MaxBatchOps {
-		return Batch{}, fmt.Errorf("%w: %d operations, want 1 to %d", ErrBatch, count, MaxBatchOps)
-	}
-	b.Ops = make([][]byte, 0, count)
-	for i := range count {
-		if len(rest) < 4 {
-			return Batch{}, fmt.Errorf("%w: operation %d truncated", ErrBatch, i)
-		}
-		l := binary.BigEndian.Uint32(rest)
-		rest = rest[4:]
-		if l < MinOpBytes || l > MaxOpBytes || uint64(l) > uint64(len(rest)) {
-			return Batch{}, fmt.Errorf("%w: operation %d of %d bytes", ErrBatch, i, l)
-		}
-		b.Ops = append(b.Ops, rest[:l:l])
-		rest = rest[l:]
-	}
-	if len(rest) != 0 {
-		return Batch{}, fmt.Errorf("%w: %d bytes after the last operation", ErrBatch, len(rest))
-	}
-	return b, nil
-}
+// DecodeBatch decodes a batch strictly (evmproof.DecodeBatch): the
+// version, the bounds, no trailing bytes. The operations alias data.
+func DecodeBatch(data []byte) (Batch, error) { return evmproof.DecodeBatch(data) }
 
 // checkNetwork bounds a network id (did.ValidateNetwork checks its
 // syntax; a batch only carries it, to keep networks apart).
 func checkNetwork(network string) error {
-	if network == "" || len(network) > maxNetworkBytes {
-		return fmt.Errorf("%w: a network id of %d bytes, want 1 to %d", ErrBatch, len(network), maxNetworkBytes)
+	if network == "" || len(network) > evmproof.MaxNetworkBytes {
+		return fmt.Errorf("%w: a network id of %d bytes, want 1 to %d", ErrBatch, len(network), evmproof.MaxNetworkBytes)
 	}
 	return nil
 }

@@ -12,9 +12,9 @@ import (
 	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
-	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/rpc"
 
+	"github.com/bias-iot/bias/evmproof"
 	"github.com/bias-iot/bias/internal/ledger"
 	"github.com/bias-iot/bias/internal/ledger/blocklog"
 	"github.com/bias-iot/bias/internal/ledger/core"
@@ -27,7 +27,7 @@ import (
 const logRange = 256
 
 // anchoredTopic is the topic of the Anchored event.
-var anchoredTopic = crypto.Keccak256Hash([]byte("Anchored(uint64,bytes)"))
+var anchoredTopic = evmproof.AnchoredTopic
 
 // errReorg: a block changed under the follower (a reorganisation deeper
 // than the confirmations); it retries at the next poll.
