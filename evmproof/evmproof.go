@@ -6,14 +6,14 @@
 // the operation in the event's batch.
 //
 // A node serves an Inclusion (GET /v1/operations/{hash}/inclusion,
-// sdk.Client.Inclusion); the client checks it with Verify against what it
+// evmsdk.Inclusion); the client checks it with Verify against what it
 // confirmed itself: the EVM block's hash (from its own EVM node or a
 // beacon light client), the anchor contract's address and deployment
 // block, and the network id. It proves that the operation was ordered at
 // that height, not the state after it: on the EVM engine a root is each
 // node's computation (sdk.AgreeOnRoot compares several nodes' roots).
 //
-//	in, _ := client.Inclusion(ctx, hash)
+//	in, _ := evmsdk.Inclusion(ctx, client, hash)
 //	// confirm in.EVMBlock.Hash at in.EVMBlock.Number with your own EVM node
 //	err := evmproof.Verify(&in.Proof, trusted, contract, genesisBlock, network, opBytes)
 //

@@ -43,7 +43,7 @@ import (
 // agree; AgreeOnRoot compares any number of nodes' headers at a height
 // and names the one that differs), and the inclusion of an operation in a
 // final EVM block is checked against the EVM header's receipts root:
-// Client.Inclusion fetches the proof, and evmproof.Verify checks it
+// evmsdk.Inclusion (sdk/evmsdk) fetches the proof, and evmproof.Verify checks it
 // against the EVM block hash, anchor contract, deployment block and
 // network that the client confirmed itself (its own EVM node or light
 // client, the network's genesis), not the ones the node reports.

@@ -14,7 +14,7 @@ import (
 	"github.com/bias-iot/bias/evmproof"
 	"github.com/bias-iot/bias/internal/ledger"
 	"github.com/bias-iot/bias/op"
-	"github.com/bias-iot/bias/sdk"
+	"github.com/bias-iot/bias/sdk/evmsdk"
 )
 
 // InclusionProver is what a ledger engine that orders operations on an
@@ -64,9 +64,9 @@ func (s *Server) inclusion(w http.ResponseWriter, r *http.Request) error {
 	if err := rlp.DecodeBytes(in.Header, &hdr); err != nil {
 		return fmt.Errorf("inclusion header: %w", err)
 	}
-	writeJSON(w, http.StatusOK, sdk.InclusionView{
+	writeJSON(w, http.StatusOK, evmsdk.InclusionView{
 		Hash: hash, Height: height, Index: res.Index,
-		EVMBlock: sdk.EVMBlockView{Hash: hdr.Hash(), Number: hdr.Number.Uint64()},
+		EVMBlock: evmsdk.EVMBlockView{Hash: hdr.Hash(), Number: hdr.Number.Uint64()},
 		Anchor:   p.Anchor(), Proof: *in,
 	})
 	return nil

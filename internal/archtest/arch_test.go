@@ -14,7 +14,7 @@ import (
 const module = "github.com/bias-iot/bias"
 
 // public are the packages a device or service links without the node.
-var public = []string{"did", "legacyid", "authn", "cose", "op", "proof", "keyfile", "lightclient", "evmproof", "record", "sdk"}
+var public = []string{"did", "legacyid", "authn", "cose", "op", "proof", "keyfile", "lightclient", "evmproof", "record", "sdk", "sdk/evmsdk"}
 
 // deps lists the packages that pkg (a directory under the module) links,
 // test files excluded.
@@ -31,6 +31,21 @@ func TestPublicPackagesStayLight(t *testing.T) {
 	for _, p := range public {
 		for _, dep := range deps(t, p) {
 			if strings.HasPrefix(dep, module+"/internal/") || strings.Contains(dep, "cometbft") || strings.Contains(dep, "cosmos/iavl") {
+				t.Errorf("public package %s depends on %s", p, dep)
+			}
+		}
+	}
+}
+
+// TestDeviceSDKLinksNoEVM: only the EVM engine's proof packages link
+// go-ethereum; a device that never checks an EVM proof does not.
+func TestDeviceSDKLinksNoEVM(t *testing.T) {
+	for _, p := range public {
+		if p == "evmproof" || p == "sdk/evmsdk" {
+			continue
+		}
+		for _, dep := range deps(t, p) {
+			if strings.Contains(dep, "go-ethereum") {
 				t.Errorf("public package %s depends on %s", p, dep)
 			}
 		}

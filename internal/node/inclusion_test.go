@@ -20,6 +20,7 @@ import (
 	"github.com/bias-iot/bias/internal/node/nodetest"
 	"github.com/bias-iot/bias/op"
 	"github.com/bias-iot/bias/sdk"
+	"github.com/bias-iot/bias/sdk/evmsdk"
 )
 
 // TestEVMClientChecks: what a client outside the module checks on the
@@ -48,7 +49,7 @@ func TestEVMClientChecks(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 
-	in, err := a.Client.Inclusion(ctx, hash)
+	in, err := evmsdk.Inclusion(ctx, a.Client, hash)
 	if err != nil {
 		t.Fatalf("inclusion: %v", err)
 	}
@@ -89,7 +90,7 @@ func TestEVMClientChecks(t *testing.T) {
 	}
 	// The proof asked at another height, or for an unknown operation.
 	var ae *sdk.APIError
-	if _, err := c.Client.Inclusion(ctx, hash); !errors.As(err, &ae) || ae.Status != http.StatusNotFound {
+	if _, err := evmsdk.Inclusion(ctx, c.Client, hash); !errors.As(err, &ae) || ae.Status != http.StatusNotFound {
 		t.Errorf("fail/other-network-node: %v, want 404", err)
 	}
 
@@ -127,7 +128,7 @@ func TestInclusionOnCometBFT(t *testing.T) {
 	tx, _ := h.SignRegister(s, h.RegisterPayload(op.KindDevice, h.Provider.DID, s))
 	h.MustSubmit(tx)
 	sum := sha256.Sum256(tx)
-	_, err := h.Client.Inclusion(t.Context(), hex.EncodeToString(sum[:]))
+	_, err := evmsdk.Inclusion(t.Context(), h.Client, hex.EncodeToString(sum[:]))
 	var ae *sdk.APIError
 	if !errors.As(err, &ae) || ae.Status != http.StatusNotImplemented || ae.Reason != "not-implemented" || !strings.Contains(ae.Message, "signed headers") {
 		t.Fatalf("inclusion on CometBFT: %v, want 501 not-implemented naming signed headers", err)
