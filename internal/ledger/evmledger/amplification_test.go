@@ -41,18 +41,7 @@ func amplify(t *testing.T, memoryBytes int64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := c.client.ChainID(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts, err := bind.NewKeyedTransactorWithChainID(atk, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	anchor, err := evmledger.NewAnchor(cfg.Contract, c.client)
-	if err != nil {
-		t.Fatal(err)
-	}
+	anchor, opts := c.poster(t, cfg.Contract, atk)
 	gb, err := anchor.GenesisBlock(&bind.CallOpts{Context: t.Context()})
 	if err != nil {
 		t.Fatal(err)
@@ -132,18 +121,7 @@ func TestShortOpsSkipped(t *testing.T) {
 	// version 1, the network, one operation of one byte
 	batch := append([]byte{evmledger.BatchVersion, byte(len(network))}, network...)
 	batch = append(batch, 0, 1, 0, 0, 0, 1, 'x')
-	id, err := c.client.ChainID(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts, err := bind.NewKeyedTransactorWithChainID(atk, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	anchor, err := evmledger.NewAnchor(cfg.Contract, c.client)
-	if err != nil {
-		t.Fatal(err)
-	}
+	anchor, opts := c.poster(t, cfg.Contract, atk)
 	tx, err := anchor.Anchor(opts, batch)
 	if err != nil {
 		t.Fatal(err)

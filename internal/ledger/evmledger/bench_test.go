@@ -140,18 +140,7 @@ func BenchmarkGas(b *testing.B) {
 	key := fund(b, 1)
 	c := newSimChain(b, 5*time.Millisecond, key)
 	cfg := c.deploy(b, key)
-	anchor, err := evmledger.NewAnchor(cfg.Contract, c.client)
-	if err != nil {
-		b.Fatal(err)
-	}
-	id, err := c.client.ChainID(b.Context())
-	if err != nil {
-		b.Fatal(err)
-	}
-	auth, err := bind.NewKeyedTransactorWithChainID(key, id)
-	if err != nil {
-		b.Fatal(err)
-	}
+	anchor, auth := c.poster(b, cfg.Contract, key)
 	gas := func(ops [][]byte) uint64 {
 		data, err := evmledger.EncodeBatch(evmledger.Batch{Network: network, Ops: ops})
 		if err != nil {

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ethereum/go-ethereum/accounts/abi/bind"
-
 	"github.com/bias-iot/bias/internal/ledger"
 	"github.com/bias-iot/bias/internal/ledger/core"
 	"github.com/bias-iot/bias/internal/ledger/evmledger"
@@ -99,19 +97,8 @@ func TestFrontRunnerCannotFailASubmission(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := c.client.ChainID(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts, err := bind.NewKeyedTransactorWithChainID(atk, id)
-	if err != nil {
-		t.Fatal(err)
-	}
+	anchor, opts := c.poster(t, cfg.Contract, atk)
 	opts.GasTipCap = big.NewInt(50e9)
-	anchor, err := evmledger.NewAnchor(cfg.Contract, c.client)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if _, err := anchor.Anchor(opts, batch); err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum/accounts/abi/bind"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
@@ -109,6 +110,25 @@ func (c *simChain) sealWhenPending(t testing.TB) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// poster binds the anchor contract at addr for key's account, which posts
+// anchors of its own (an attacker's, or a benchmark's) beside any engine.
+func (c *simChain) poster(t testing.TB, addr common.Address, key *ecdsa.PrivateKey) (*evmledger.Anchor, *bind.TransactOpts) {
+	t.Helper()
+	id, err := c.client.ChainID(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err := bind.NewKeyedTransactorWithChainID(key, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	anchor, err := evmledger.NewAnchor(addr, c.client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return anchor, opts
 }
 
 // deploy deploys the anchor contract of the test network.
