@@ -90,7 +90,15 @@ func TestNodeEVM(t *testing.T) {
 	if api == nil {
 		t.Fatalf("no API in:\n%s", s)
 	}
-	if r := runCLI(t, "--node", api[1], "status"); r.code != 0 || !strings.Contains(r.stdout, `"network": "local"`) {
+	// Just after it serves, the follower may still be applying the blocks
+	// its own start sealed (status exits 6, "catching up"): it must become
+	// ready.
+	var r result
+	waitFor(t, "the EVM node to be ready", func() bool {
+		r = runCLI(t, "--node", api[1], "status")
+		return r.code != 6
+	})
+	if r.code != 0 || !strings.Contains(r.stdout, `"network": "local"`) {
 		t.Fatalf("status of the EVM node: %s", r)
 	}
 	out.stop()
