@@ -21,6 +21,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bias-iot/bias/cose"
@@ -59,8 +60,11 @@ type Config struct {
 	// decides after the enrollment, half at full load and half at half
 	// that rate (0: none).
 	Auth int
-	// Log reports progress (nil: none).
-	Log func(format string, args ...any)
+	// Log reports progress (nil: none): each mark, and every Progress
+	// (default 30s) of the enrollment the devices enrolled, the rate, the
+	// node's RSS and the time left at that rate.
+	Log      func(format string, args ...any)
+	Progress time.Duration
 }
 
 // Report is what a run measured.
@@ -122,6 +126,8 @@ type run struct {
 	// salt makes the devices of each run new (a second run against the
 	// same node enrolls other devices).
 	salt [16]byte
+	// enrolled counts the devices whose enrollment committed.
+	enrolled atomic.Int64
 }
 
 // keyStep: one enrolled device in keyStep gets a real key (the others a
@@ -144,6 +150,9 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	if c.Sample <= 0 {
 		c.Sample = max(c.Soak/30, time.Second)
 	}
+	if c.Progress <= 0 {
+		c.Progress = 30 * time.Second
+	}
 	r := &run{c: c, network: c.AdminKid.Network, prov: c.AdminKid.Base().String(), log: c.Log, keyStep: keyStep}
 	if r.log == nil {
 		r.log = func(string, ...any) {}
@@ -153,6 +162,8 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	slices.Sort(marks)
 	marks = slices.Compact(marks)
 	rep := &Report{}
+	stopProgress := r.progress(ctx)
+	defer stopProgress()
 	start, last, done := time.Now(), time.Now(), 0
 	for _, m := range marks {
 		if m > c.Devices || m <= done {
@@ -172,6 +183,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 			m, rate, mk.RSS>>20, mk.DiskPerDevice(), mk.P50, mk.P99, time.Since(start).Round(time.Second))
 		done, last = m, time.Now()
 	}
+	stopProgress()
 	if c.Auth > 1 {
 		a, err := r.authBench(ctx, c.Auth)
 		rep.Auth = a
@@ -189,6 +201,45 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// progress logs the enrollment's progress every Config.Progress until the
+// returned stop is called (more than once is fine): the time left is at
+// the rate since the start (the rate falls as the state grows).
+func (r *run) progress(ctx context.Context) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(r.c.Progress)
+		defer t.Stop()
+		first, start := r.enrolled.Load(), time.Now()
+		prev, prevAt := first, start
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-t.C:
+				n := r.enrolled.Load()
+				rate := float64(n-prev) / now.Sub(prevAt).Seconds()
+				prev, prevAt = n, now
+				avg := float64(n-first) / now.Sub(start).Seconds()
+				left := "unknown"
+				if avg > 0 {
+					left = (time.Duration(float64(int64(r.c.Devices)-n)/avg) * time.Second).Round(time.Second).String()
+				}
+				rss := "-"
+				if r.c.PID > 0 {
+					if b, err := RSS(r.c.PID); err == nil {
+						rss = fmt.Sprint(b >> 20)
+					}
+				}
+				r.log("enrolled %d of %d devices (%.1f%%): %.0f devices/s over the last %v, %.0f/s since the start, RSS %s MiB, about %s left at that average",
+					n, r.c.Devices, 100*float64(n)/float64(r.c.Devices), rate, r.c.Progress, avg, rss, left)
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 // entry makes device i's enrollment entry, and its key when it gets one.
@@ -288,6 +339,7 @@ func (r *run) enrollBatch(ctx context.Context, first, n int, rng *rand.ChaCha8) 
 	r.sample = append(r.sample, sample...)
 	r.keyed = append(r.keyed, keyed...)
 	r.mu.Unlock()
+	r.enrolled.Add(int64(n))
 	return nil
 }
 

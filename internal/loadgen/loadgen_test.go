@@ -3,9 +3,12 @@ package loadgen_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,13 +22,39 @@ import (
 // otherwise.
 func TestRun(t *testing.T) {
 	h := nodetest.Start(t)
+	var logMu sync.Mutex
+	var logged []string
+	logf := func(format string, args ...any) {
+		logMu.Lock()
+		defer logMu.Unlock()
+		logged = append(logged, fmt.Sprintf(format, args...))
+		t.Logf(format, args...)
+	}
 	rep, err := loadgen.Run(t.Context(), loadgen.Config{
 		Client: h.Client, Admin: h.Provider.Signer, AdminKid: h.Provider.Kid, PID: os.Getpid(), Home: h.Home,
 		Devices: 5000, Batch: 1000, Marks: []int{2000}, Resolutions: 50,
-		Auth: 200, Soak: 3 * time.Second, Rate: 60, Sample: time.Second, Log: t.Logf,
+		Auth: 200, Soak: 3 * time.Second, Rate: 60, Sample: time.Second, Log: logf, Progress: 50 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The enrollment's progress: the devices enrolled of all, the rate,
+	// the RSS and the time left.
+	logMu.Lock()
+	progress := regexp.MustCompile(`^enrolled (\d+) of 5000 devices \(.*%\): \d+ devices/s over the last 50ms, \d+/s since the start, RSS \d+ MiB, about \S+ left at that average$`)
+	seen := 0
+	for _, l := range logged {
+		if m := progress.FindStringSubmatch(l); m != nil {
+			if n, _ := strconv.Atoi(m[1]); n < seen || n > 5000 {
+				t.Errorf("progress went from %d to %d devices", seen, n)
+			} else {
+				seen = n
+			}
+		}
+	}
+	logMu.Unlock()
+	if seen == 0 {
+		t.Errorf("no progress with devices enrolled in the log:\n%s", strings.Join(logged, "\n"))
 	}
 	var out bytes.Buffer
 	rep.Table(&out)

@@ -40,6 +40,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		maxRSS   = fs.Int("max-rss-mb", 0, "fail when the node's RSS passes this (MiB; 0: unchecked)")
 		maxDisk  = fs.Float64("max-disk-per-device", 0, "fail when the home's bytes per device pass this at a mark of --disk-from devices or more (0: unchecked)")
 		diskFrom = fs.Int("disk-from", 100_000, "the least mark whose disk per device is checked")
+		progress = fs.Duration("progress", 30*time.Second, "how often the enrollment's progress is reported")
 	)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: biasload --node URL --home DIR [flags]\n\n"+
@@ -82,7 +83,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s "+format+"\n", append([]any{time.Now().UTC().Format("15:04:05")}, args...)...)
 	}
 	rep, err := Run(ctx, Config{Client: c, Admin: admin, AdminKid: kid, PID: *pid, Home: *home, Devices: *devices,
-		Marks: ms, InFlight: *inFlight, Soak: *soak, Rate: *rate, Auth: *auth, Log: logf})
+		Marks: ms, InFlight: *inFlight, Soak: *soak, Rate: *rate, Auth: *auth, Log: logf, Progress: *progress})
 	rep.Table(stdout)
 	if err == nil {
 		err = rep.Check(Bounds{MaxRSS: int64(*maxRSS) << 20, MaxDiskPerDevice: *maxDisk, DiskFrom: *diskFrom})
