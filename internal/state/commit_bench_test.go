@@ -39,6 +39,13 @@ func (w storeWriter) set(k, v []byte) error        { return w.s.Set(k, v) }
 func (w storeWriter) commit() error                { _, _, err := w.s.Commit(); return err }
 func (w storeWriter) close() error                 { return w.s.Close() }
 
+// storeTreeReads is the Store with a block's reads walking the working
+// tree, as Store.Get did before it read this block's writes and the
+// index: the same-run baseline of that change.
+type storeTreeReads struct{ storeWriter }
+
+func (w storeTreeReads) get(k []byte) ([]byte, error) { return w.s.tree.Get(k) }
+
 // treeWriter is a bare IAVL tree with other options.
 type treeWriter struct {
 	db *idb.GoLevelDB
@@ -192,9 +199,12 @@ func writeBlocks(b *testing.B, w blockWriter, base, per, blocks int) (wall, cpu 
 // (BIAS_BENCH_BLOCK, default 2000: a bulk enrollment; 500 is a block of
 // registrations) on a state of BIAS_BENCH_KEYS keys (default 100000),
 // 20 timed blocks, in the same run: the Store as the node uses it; the
-// bare tree without the index; the tree with IAVL's fast-node index
+// Store with reads that walk the tree (storeTreeReads); the bare tree
+// without the index; the tree with IAVL's fast-node index
 // (which would replace the latest-value index); the bare tree with
-// unsynced writes; and the flat alternative (flatWriter). It reports
+// unsynced writes; and the flat alternative (flatWriter).
+// BIAS_BENCH_TREE_NODES sizes the two Stores' node cache (the node's at
+// the default budget is about 314,000: node.SplitCache). It reports
 // µs of wall and of CPU per key for each and each one's CPU as a ratio
 // to the Store's. Run with -benchtime 1x.
 func BenchmarkCommitPath(b *testing.B) {
@@ -205,6 +215,10 @@ func BenchmarkCommitPath(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("BIAS_BENCH_BLOCK")); err == nil && v > 0 {
 		per = v
 	}
+	var opts []Option
+	if v, err := strconv.Atoi(os.Getenv("BIAS_BENCH_TREE_NODES")); err == nil && v > 0 {
+		opts = append(opts, WithCaches(Caches{TreeNodes: v}))
+	}
 	const blocks = 20
 	type variant struct {
 		name string
@@ -212,11 +226,18 @@ func BenchmarkCommitPath(b *testing.B) {
 	}
 	variants := []variant{
 		{"store", func(dir string) blockWriter {
-			s, err := Open(dir)
+			s, err := Open(dir, opts...)
 			if err != nil {
 				b.Fatal(err)
 			}
 			return storeWriter{s}
+		}},
+		{"store-treereads", func(dir string) blockWriter {
+			s, err := Open(dir, opts...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return storeTreeReads{storeWriter{s}}
 		}},
 		{"tree", func(dir string) blockWriter { return openTree(b, dir, false, true) }},
 		{"tree-fastnodes", func(dir string) blockWriter { return openTree(b, dir, true, true) }},

@@ -470,11 +470,14 @@ func (im *Import) commit() error {
 	ix := s.index
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
+	ix.dropViews()
 	if err := errors.Join(ix.db.Close(), ix.rebuild(latest, marker(latest.Version(), latest.Hash()))); err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
 	ix.damaged.Store(false)
-	ix.version.Store(latest.Version())
+	if err := ix.answer(latest.Version()); err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
 	if err := os.Remove(importMark(ix.path)); err != nil {
 		return fmt.Errorf("import: %w", err)
 	}

@@ -38,9 +38,26 @@ type index struct {
 	db   *leveldb.DB
 
 	mu      sync.Mutex   // serialises changes of version (commits, failures)
-	version atomic.Int64 // the version it answers for; -1 while none
+	version atomic.Int64 // the newest version it answers for; -1 while none
 	damaged atomic.Bool  // a read or a write failed: out of use until rebuilt
+
+	// views are leveldb snapshots of the last keepViews versions, oldest
+	// first: a read of a version that a commit has just passed (a
+	// Precheck's snapshot, a resolution begun before the block) still
+	// reads the index, not the tree, and so does one while the next
+	// block's batch lands.
+	vmu   sync.RWMutex
+	views []indexView
 }
+
+// indexView is the index as it was at a version.
+type indexView struct {
+	version int64
+	snap    *leveldb.Snapshot
+}
+
+// keepViews is how many versions the index answers for.
+const keepViews = 3
 
 // markerKey holds the index's marker (keys of the state are printable;
 // this one is not): markerFormat, the version (8 bytes, big-endian) and
@@ -107,8 +124,40 @@ func openIndex(path string, latest *iavl.ImmutableTree, opts *opt.Options, log *
 			return nil, err
 		}
 	}
-	ix.version.Store(version)
+	if err := ix.answer(version); err != nil {
+		return nil, errors.Join(err, ix.db.Close())
+	}
 	return ix, nil
+}
+
+// answer makes the index answer for version, its newest, and forgets the
+// views of versions more than keepViews back. The caller holds ix.mu or
+// owns the index.
+func (ix *index) answer(version int64) error {
+	snap, err := ix.db.GetSnapshot()
+	if err != nil {
+		return fmt.Errorf("latest-value index: snapshot of version %d: %w", version, err)
+	}
+	ix.vmu.Lock()
+	ix.views = append(ix.views, indexView{version, snap})
+	for len(ix.views) > keepViews {
+		ix.views[0].snap.Release()
+		ix.views = ix.views[1:]
+	}
+	ix.vmu.Unlock()
+	ix.version.Store(version)
+	return nil
+}
+
+// dropViews forgets every view: the index answers for no version.
+func (ix *index) dropViews() {
+	ix.version.Store(-1)
+	ix.vmu.Lock()
+	defer ix.vmu.Unlock()
+	for _, v := range ix.views {
+		v.snap.Release()
+	}
+	ix.views = nil
 }
 
 // check compares the index with the tree and says why it cannot be
@@ -210,24 +259,35 @@ func (ix *index) rebuild(latest *iavl.ImmutableTree, want []byte) error {
 }
 
 // get reads key at version; ok is false when the index does not answer
-// for version (or the read failed: the caller reads the tree).
+// for version (one of the last keepViews committed; or the read failed:
+// the caller reads the tree).
 func (ix *index) get(key []byte, version int64) (value []byte, ok bool) {
-	if ix.version.Load() != version {
+	if ix.damaged.Load() {
 		return nil, false
 	}
-	value, err := ix.db.Get(key, nil)
+	var err error
+	found := false
+	ix.vmu.RLock()
+	for i := len(ix.views) - 1; i >= 0; i-- {
+		if ix.views[i].version == version {
+			value, err = ix.views[i].snap.Get(key, nil)
+			found = true
+			break
+		}
+	}
+	ix.vmu.RUnlock()
 	switch {
+	case !found:
+		return nil, false
 	case errors.Is(err, leveldb.ErrNotFound):
-		value = nil
-	case errors.Is(err, leveldb.ErrClosed):
+		return nil, true
+	case errors.Is(err, leveldb.ErrClosed), errors.Is(err, leveldb.ErrSnapshotReleased):
 		return nil, false // the store is closing
 	case err != nil:
 		ix.fail("read", err)
 		return nil, false
 	}
-	// The index may have moved past version meanwhile: only an answer
-	// read while it was still at it counts.
-	return value, ix.version.Load() == version
+	return value, true
 }
 
 // commit writes a block's writes (nil values delete) and the marker of
@@ -247,9 +307,7 @@ func (ix *index) commit(writes map[string][]byte, version int64, hash []byte) {
 		}
 	}
 	batch.Put(markerKey, marker(version, hash))
-	ix.mu.Lock()
-	ix.version.Store(-1) // while the batch lands, readers use the tree
-	ix.mu.Unlock()
+	// (While the batch lands, the views of the versions before serve.)
 	err := ix.db.Write(batch, nil)
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
@@ -257,8 +315,11 @@ func (ix *index) commit(writes map[string][]byte, version int64, hash []byte) {
 		ix.failLocked("write", err)
 		return
 	}
-	if !ix.damaged.Load() {
-		ix.version.Store(version)
+	if ix.damaged.Load() {
+		return
+	}
+	if err := ix.answer(version); err != nil {
+		ix.failLocked("snapshot", err)
 	}
 }
 
@@ -274,7 +335,7 @@ func (ix *index) failLocked(what string, err error) {
 	if ix.damaged.Swap(true) {
 		return
 	}
-	ix.version.Store(-1)
+	ix.dropViews()
 	ix.log.Error("latest-value index damaged: reads use the tree; the next start rebuilds it", "op", what, "err", err)
 	if err := writeMark(damageMark(ix.path)); err != nil {
 		// Without the mark, a start at another version than the index's
@@ -293,4 +354,7 @@ func writeMark(f string) error {
 	return errors.Join(err, fh.Sync(), fh.Close())
 }
 
-func (ix *index) close() error { return ix.db.Close() }
+func (ix *index) close() error {
+	ix.dropViews()
+	return ix.db.Close()
+}

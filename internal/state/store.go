@@ -12,6 +12,7 @@
 package state
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -140,8 +141,25 @@ func (s *Store) Close() error {
 	return err
 }
 
-// Get reads the working tree (uncommitted writes included).
-func (s *Store) Get(key []byte) ([]byte, error) { return s.tree.Get(key) }
+// Get reads the working tree (uncommitted writes included): this block's
+// writes, then the latest-value index at the last committed version (one
+// lookup, where the tree would walk down to the key: for a key that does
+// not exist yet, as each enrolled device's, all the way), then the tree.
+// The working tree is the last committed version plus this block's
+// writes, so the answer is the tree's.
+func (s *Store) Get(key []byte) ([]byte, error) {
+	s.tmu.RLock()
+	v, ok := s.pending[string(key)]
+	base := s.Version() // (Commit moves it with pending, under tmu)
+	s.tmu.RUnlock()
+	if ok {
+		return bytes.Clone(v), nil
+	}
+	if v, ok := s.index.get(key, base); ok {
+		return v, nil
+	}
+	return s.tree.Get(key)
+}
 
 // Set writes to the working tree.
 func (s *Store) Set(key, value []byte) error {
@@ -179,11 +197,14 @@ func (s *Store) Commit() (hash []byte, version int64, err error) {
 	hash, version, err = s.tree.SaveVersion()
 	pending := s.pending
 	s.pending = map[string][]byte{}
+	if err == nil {
+		// With pending emptied, Get's base must be the new version.
+		err = s.refresh()
+	} else {
+		err = fmt.Errorf("save version: %w", err)
+	}
 	s.tmu.Unlock()
 	if err != nil {
-		return nil, 0, fmt.Errorf("save version: %w", err)
-	}
-	if err := s.refresh(); err != nil {
 		return nil, 0, err
 	}
 	s.index.commit(pending, version, hash)

@@ -2,7 +2,9 @@ package state
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -75,4 +77,104 @@ func TestLatestIndex(t *testing.T) {
 		}
 	}()
 	check(s)
+}
+
+// TestWorkingReadsAgreeWithTree: Store.Get (this block's writes, then the
+// index at the last version, then the tree) answers as the working tree
+// does, through random sets, deletes, commits and rollbacks, with the
+// index in use and after it is taken out of use.
+func TestWorkingReadsAgreeWithTree(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
+	rng := rand.New(rand.NewPCG(7, 9)) //nolint:gosec // a test's operations
+	key := func(i int) []byte { return []byte(fmt.Sprintf("k%02d", i)) }
+	answered := 0
+	for step := range 3000 {
+		if step == 2000 {
+			s.index.fail("test", errors.New("taken out of use by the test"))
+		}
+		k := key(rng.IntN(40))
+		switch r := rng.IntN(100); {
+		case r < 50:
+			if err := s.Set(k, []byte(fmt.Sprintf("v%d", step))); err != nil {
+				t.Fatal(err)
+			}
+		case r < 70:
+			if err := s.Delete(k); err != nil {
+				t.Fatal(err)
+			}
+		case r < 77:
+			if _, _, err := s.Commit(); err != nil {
+				t.Fatal(err)
+			}
+		case r < 80:
+			s.Rollback()
+		}
+		for i := range 40 {
+			got, err := s.Get(key(i))
+			want, werr := s.tree.Get(key(i))
+			if err != nil || werr != nil || !bytes.Equal(got, want) || (got == nil) != (want == nil) {
+				t.Fatalf("step %d, %s: Get %q (%v), the working tree %q (%v)", step, key(i), got, err, want, werr)
+			}
+		}
+		if _, ok := s.index.get(k, s.Version()); ok {
+			answered++
+		}
+	}
+	if answered == 0 {
+		t.Error("the index never answered for the last version")
+	}
+}
+
+// TestIndexViews: a snapshot of a version that later commits have passed
+// reads its own version's values, from the index while it is one of the
+// last keepViews versions, from the tree after.
+func TestIndexViews(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
+	var snaps []*Snapshot
+	for v := 1; v <= keepViews+2; v++ {
+		if err := s.Set([]byte("k"), []byte(fmt.Sprintf("v%d", v))); err != nil {
+			t.Fatal(err)
+		}
+		if v == 2 {
+			if err := s.Delete([]byte("k")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, _, err := s.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		snaps = append(snaps, s.Latest())
+	}
+	last := int64(len(snaps))
+	for i, snap := range snaps {
+		v := int64(i + 1)
+		want := []byte(fmt.Sprintf("v%d", v))
+		if v == 2 {
+			want = nil
+		}
+		got, err := snap.Get([]byte("k"))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("the snapshot of version %d reads %q (%v), want %q", v, got, err, want)
+		}
+		ixv, ok := s.index.get([]byte("k"), v)
+		if inView := v > last-keepViews; ok != inView || (ok && !bytes.Equal(ixv, want)) {
+			t.Errorf("the index at version %d: %q, answered %v (one of the last %d: %v)", v, ixv, ok, keepViews, inView)
+		}
+	}
 }
