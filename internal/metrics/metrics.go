@@ -211,13 +211,21 @@ func (m *Metrics) EntityMoved(kind, from, to string) {
 	m.entities.WithLabelValues(k, bound(to, statuses)).Inc()
 }
 
-// SetEntities sets the count of entities of kind and status (the scan of
-// the state when the node starts).
-func (m *Metrics) SetEntities(kind, status string, n int) {
+// ResetEntities drops every entity count (before a count of the state).
+func (m *Metrics) ResetEntities() {
 	if m == nil {
 		return
 	}
-	m.entities.WithLabelValues(bound(kind, kinds), bound(status, statuses)).Set(float64(n))
+	m.entities.Reset()
+}
+
+// AddEntities adds n (which may be negative) to the count of entities of
+// kind and status (a count of the state, and the moves made meanwhile).
+func (m *Metrics) AddEntities(kind, status string, n int) {
+	if m == nil {
+		return
+	}
+	m.entities.WithLabelValues(bound(kind, kinds), bound(status, statuses)).Add(float64(n))
 }
 
 // Decided counts an authentication or access decision of endpoint

@@ -47,7 +47,8 @@ func TestBoundedLabels(t *testing.T) {
 // another, from the start counts.
 func TestEntityMoves(t *testing.T) {
 	m := New()
-	m.SetEntities(op.KindDevice, op.StatusPending, 2)
+	m.AddEntities(op.KindDevice, op.StatusPending, 1)
+	m.AddEntities(op.KindDevice, op.StatusPending, 1)
 	m.EntityMoved(op.KindDevice, op.StatusPending, op.StatusValidated)
 	m.EntityMoved(op.KindDevice, "", op.StatusPending)
 	m.EntityMoved(op.KindDevice, op.StatusValidated, op.StatusValidated) // an update: no move
@@ -55,6 +56,10 @@ func TestEntityMoves(t *testing.T) {
 		if got := testutil.ToFloat64(m.entities.WithLabelValues(op.KindDevice, status)); got != want {
 			t.Errorf("%s: %v, want %v", status, got, want)
 		}
+	}
+	m.ResetEntities()
+	if got := testutil.CollectAndCount(m.entities); got != 0 {
+		t.Errorf("after a reset: %d entity gauges", got)
 	}
 }
 

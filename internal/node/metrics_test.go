@@ -199,3 +199,36 @@ func TestMetricsListener(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestEntitiesCountedAtStart: after a restart the entity gauges come
+// from the count of the kept state, which runs in the background (the
+// node serves meanwhile), with the moves of later blocks on top.
+func TestEntitiesCountedAtStart(t *testing.T) {
+	t.Parallel()
+	h := nodetest.Start(t)
+	h.RegisterValidated(op.KindDevice, cose.AlgEdDSA)
+	h.RegisterValidated(op.KindDevice, cose.AlgEdDSA)
+	h.Register(op.KindDevice, h.Provider.DID, cose.AlgEdDSA)
+	h.Stop()
+	h.Restart()
+	url := h.Node.URL() + "/metrics"
+	want := func(validated, pending float64) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			fams := scrape(t, url)
+			v := sample(fams, "bias_entities", "kind", op.KindDevice, "status", op.StatusValidated)
+			p := sample(fams, "bias_entities", "kind", op.KindDevice, "status", op.StatusPending)
+			if v == validated && p == pending {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("devices validated %v, pending %v; want %v, %v", v, p, validated, pending)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	want(2, 1)
+	h.RegisterValidated(op.KindDevice, cose.AlgEdDSA)
+	want(3, 1)
+}

@@ -148,15 +148,17 @@ func readProviderDID(home string) (string, error) {
 
 // Node is a running node.
 type Node struct {
-	cfg    Config
-	st     *state.Store
-	app    *registry.App
-	led    engine
-	res    *resolver.Resolver
-	acc    *access.Decider
-	ln     net.Listener
-	srv    *http.Server
-	served chan error
+	cfg Config
+	st  *state.Store
+	// entities keeps the entity gauges (nil without metrics).
+	entities *entityCount
+	app      *registry.App
+	led      engine
+	res      *resolver.Resolver
+	acc      *access.Decider
+	ln       net.Listener
+	srv      *http.Server
+	served   chan error
 	// as is the authorization server (internal/oauth); stopOAuth ends its
 	// publication of the token key.
 	as        *oauth.Server
@@ -227,10 +229,9 @@ func Start(cfg Config, log *slog.Logger) (*Node, error) {
 	n.app.SetRetainBlocks(cfg.Storage.RetainBlocks)
 	if !cfg.NoMetrics {
 		n.metrics = metrics.New()
-		if err := countEntities(st, n.metrics); err != nil {
-			return nil, errors.Join(fmt.Errorf("count entities: %w", err), st.Close())
-		}
-		n.app.Observe(observer{n.metrics})
+		n.entities = &entityCount{m: n.metrics, log: log.With("module", "metrics")}
+		n.app.Observe(observer{n.metrics, n.entities})
+		n.entities.recount(st) // (before the ledger applies a block)
 	}
 	if cfg.ledger() == LedgerEVM {
 		// No snapshots, state sync nor mempool: the chain keeps the
@@ -306,11 +307,11 @@ func (n *Node) startComet(caches Caches, log *slog.Logger) (*cometledger.Ledger,
 		Moniker: cfg.Moniker, TimeoutCommit: time.Duration(cfg.TimeoutCommit), CreateEmptyBlocks: cfg.CreateEmptyBlocks,
 		AllowDuplicateIP: cfg.AllowDuplicateIP, Mempool: caches.Mempool,
 	}
-	if err := n.enableSnapshots(&lc, log); err != nil {
+	if err := n.enableSnapshots(&lc); err != nil {
 		return nil, err
 	}
 	if n.metrics != nil {
-		lc.Metrics, lc.Observer = n.metrics.Registry(), observer{n.metrics}
+		lc.Metrics, lc.Observer = n.metrics.Registry(), observer{n.metrics, n.entities}
 	}
 	return startLedger(lc, n.app, log)
 }
@@ -388,7 +389,11 @@ func (n *Node) Close() error {
 		errs = append(errs, n.ca.Close())
 	}
 	n.app.StopSnapshots()
-	errs = append(errs, n.led.Close(), n.st.Close())
+	errs = append(errs, n.led.Close())
+	if n.entities != nil {
+		n.entities.halt()
+	}
+	errs = append(errs, n.st.Close())
 	return errors.Join(errs...)
 }
 

@@ -4,7 +4,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/url"
 	"path/filepath"
 	"time"
@@ -140,24 +139,22 @@ func (c StateSyncConfig) ledger(network string) (cometledger.StateSync, error) {
 	return out, nil
 }
 
-// restored counts the entities of a state restored from a snapshot (the
-// count made at start was of the empty state).
-func (n *Node) restored(log *slog.Logger) {
+// restored counts the entities of a state restored from a snapshot, in
+// the background (the count made at start was of the empty state).
+func (n *Node) restored() {
 	if n.metrics == nil {
 		return
 	}
-	if err := countEntities(n.st, n.metrics); err != nil {
-		log.Error("count the entities of the restored state", "err", err)
-	}
+	n.entities.recount(n.st)
 }
 
 // enableSnapshots sets up the node's snapshots and the engine's state
 // sync.
-func (n *Node) enableSnapshots(lc *cometledger.Config, log *slog.Logger) error {
+func (n *Node) enableSnapshots(lc *cometledger.Config) error {
 	c := n.cfg
 	if err := n.app.EnableSnapshots(registry.SnapshotConfig{Dir: filepath.Join(c.Home, "data", "snapshots"),
 		Interval: c.Snapshots.Interval, Keep: c.Snapshots.Keep, ChunkBytes: c.Snapshots.ChunkBytes,
-		Restored: func(int64) { n.restored(log) }}); err != nil {
+		Restored: func(int64) { n.restored() }}); err != nil {
 		return err
 	}
 	ss, err := c.StateSync.ledger(c.Network)

@@ -279,9 +279,16 @@ func TestStateSync(t *testing.T) {
 	}
 
 	// Its metrics count the restored devices (81 or more were registered
-	// by the snapshot's height).
-	if n := devicesCounted(ctx, t, joiner.URL()); n < 81 {
-		t.Fatalf("the joiner's metrics count %v devices", n)
+	// by the snapshot's height), once the count made in the background
+	// ends.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		n := devicesCounted(ctx, t, joiner.URL())
+		if n >= 81 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the joiner's metrics count %v devices", n)
+		}
 	}
 
 	// A record registered before the snapshot, proven by the joiner.

@@ -308,9 +308,9 @@ func (ix *index) commit(writes map[string][]byte, version int64, hash []byte) {
 	}
 	batch.Put(markerKey, marker(version, hash))
 	// (While the batch lands, the views of the versions before serve.)
-	err := ix.db.Write(batch, nil)
-	ix.mu.Lock()
+	ix.mu.Lock() // (a View taken meanwhile is of the version before)
 	defer ix.mu.Unlock()
+	err := ix.db.Write(batch, nil)
 	if err != nil {
 		ix.failLocked("write", err)
 		return
@@ -358,3 +358,51 @@ func (ix *index) close() error {
 	ix.dropViews()
 	return ix.db.Close()
 }
+
+// ErrNoView is the error of LatestView while the latest-value index is out
+// of use (a read or write of it failed): the tree has every version.
+var ErrNoView = errors.New("the latest-value index is out of use")
+
+// View is the latest-value index as it was at one committed version, held
+// until Release: a scan of it sees that version whatever commits and
+// prunes meanwhile, reading leveldb in key order, not the tree.
+type View struct {
+	version int64
+	snap    *leveldb.Snapshot
+}
+
+// LatestView returns the index at the last committed version; ErrNoView
+// while it is out of use. The caller releases it.
+func (s *Store) LatestView() (*View, error) {
+	ix := s.index
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	v := ix.version.Load()
+	if ix.damaged.Load() || v < 0 || v != s.Version() {
+		return nil, ErrNoView
+	}
+	snap, err := ix.db.GetSnapshot()
+	if err != nil {
+		return nil, fmt.Errorf("latest-value index: %w", err)
+	}
+	return &View{version: v, snap: snap}, nil
+}
+
+// Version is the committed version the view is of.
+func (v *View) Version() int64 { return v.version }
+
+// Iterate calls fn for each key from start up to end (exclusive), in key
+// order, until fn returns false.
+func (v *View) Iterate(start, end []byte, fn func(k, v []byte) bool) error {
+	it := v.snap.NewIterator(&util.Range{Start: start, Limit: end}, &opt.ReadOptions{DontFillCache: true})
+	defer it.Release()
+	for it.Next() {
+		if !fn(it.Key(), it.Value()) {
+			break
+		}
+	}
+	return it.Error()
+}
+
+// Release lets the view go.
+func (v *View) Release() { v.snap.Release() }

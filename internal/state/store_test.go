@@ -178,3 +178,61 @@ func TestIndexViews(t *testing.T) {
 		}
 	}
 }
+
+// TestLatestView: a view scans the version it was taken at, in key order,
+// whatever commits and prunes meanwhile; a damaged index gives none.
+func TestLatestView(t *testing.T) {
+	s, err := Open(t.TempDir(), WithKeepVersions(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
+	for i := range 10 {
+		if err := s.Set([]byte(fmt.Sprintf("e/%d", i)), []byte("v1")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := s.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	view, err := s.LatestView()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer view.Release()
+	for v := 2; v <= 4; v++ { // version 1 is pruned from the tree
+		if err := s.Set([]byte("e/3"), []byte(fmt.Sprintf("v%d", v))); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Delete([]byte("e/5")); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.At(1); !errors.Is(err, ErrPruned) {
+		t.Fatalf("version 1 is still in the tree: %v", err)
+	}
+	var keys []string
+	if err := view.Iterate([]byte("e/"), []byte("e0"), func(k, v []byte) bool {
+		if string(v) != "v1" {
+			t.Errorf("%s reads %q in the view of version 1", k, v)
+		}
+		keys = append(keys, string(k))
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if view.Version() != 1 || len(keys) != 10 || keys[0] != "e/0" || keys[9] != "e/9" {
+		t.Errorf("the view of version %d scanned %v", view.Version(), keys)
+	}
+	s.index.fail("test", errors.New("taken out of use by the test"))
+	if _, err := s.LatestView(); !errors.Is(err, ErrNoView) {
+		t.Errorf("a damaged index gives a view: %v", err)
+	}
+}
