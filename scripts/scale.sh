@@ -20,7 +20,10 @@
 # quarter + 256 MiB overhead + 128 MiB margin: 1024 at the default
 # budget), SCALE_MAX_DISK (bytes per device at marks of 100k devices or
 # more, default 1536), SCALE_HOME (keep the node's home there; default a
-# temporary directory, removed), SCALE_TASKSET_NODE / SCALE_TASKSET_LOAD
+# temporary directory, removed; a SCALE_HOME that holds a home from an
+# earlier run is started as it is, and the run goes on from the devices
+# it holds up to SCALE_DEVICES: a 10M run split into several),
+# SCALE_TASKSET_NODE / SCALE_TASKSET_LOAD
 # (CPU lists: run the node and biasload pinned with taskset, e.g. 1 and 0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -71,7 +74,7 @@ start_node() {
 	"${pin_node[@]}" "$work/bias" --output json node --home "$home" --http 127.0.0.1:0 --p2p tcp://127.0.0.1:0 \
 		--cache-mb "$cache" --log-level warn >"$work/node.out" 2>>"$work/node.log" &
 	node_pid=$!
-	for _ in $(seq 600); do
+	for _ in $(seq 6000); do # (a large kept home takes a while to load)
 		url=$(sed -n 's/.*"api":"\([^"]*\)".*/\1/p' "$work/node.out")
 		[ -n "$url" ] && return 0
 		kill -0 "$node_pid" 2>/dev/null || break
@@ -82,17 +85,38 @@ start_node() {
 	exit 1
 }
 
-# The first run initialises the home; the node is then restarted with
-# bounded retention (docs/operations.md, Disk).
-start_node
-kill "$node_pid" && wait "$node_pid" || true
-sed -i "s/^  \"network\": \(.*\),\$/  \"network\": \1,\n  \"storage\": {\"retainBlocks\": $retain, \"keepVersions\": $retain},/" "$home/config/bias.json"
-grep -q '"retainBlocks"' "$home/config/bias.json"
-start_node
-echo "scale: node pid $node_pid at $url, home $home, cacheMB $cache, retain $retain; $devices devices, marks $marks, soak $soak" >&2
+# devices_held prints the devices the node at $url holds, from its
+# bias_entities gauges (counted in the background after a start: it waits
+# for them).
+devices_held() {
+	for _ in $(seq 1200); do
+		n=$(curl -fsS "$url/metrics" 2>/dev/null | awk '/^bias_entities\{kind="device"/ {s += $2; seen = 1} END {if (seen) printf "%d", s}')
+		[ -n "$n" ] && echo "$n" && return 0
+		sleep 0.5
+	done
+	echo "scale: the node at $url reports no device count" >&2
+	return 1
+}
+
+existing=0
+if [ -n "${SCALE_HOME:-}" ] && [ -f "$home/config/bias.json" ]; then
+	# A home kept from an earlier run: go on from the devices it holds,
+	# with the retention it was set up with.
+	start_node
+	existing=$(devices_held)
+else
+	# The first run initialises the home; the node is then restarted with
+	# bounded retention (docs/operations.md, Disk).
+	start_node
+	kill "$node_pid" && wait "$node_pid" || true
+	sed -i "s/^  \"network\": \(.*\),\$/  \"network\": \1,\n  \"storage\": {\"retainBlocks\": $retain, \"keepVersions\": $retain},/" "$home/config/bias.json"
+	grep -q '"retainBlocks"' "$home/config/bias.json"
+	start_node
+fi
+echo "scale: node pid $node_pid at $url, home $home (holding $existing devices), cacheMB $cache, retain $retain; $devices devices, marks $marks, soak $soak" >&2
 
 set +e
-"${pin_load[@]}" "$work/biasload" --node "$url" --home "$home" --pid "$node_pid" --devices "$devices" --marks "$marks" \
+"${pin_load[@]}" "$work/biasload" --node "$url" --home "$home" --pid "$node_pid" --devices "$devices" --existing "$existing" --marks "$marks" \
 	--soak "$soak" --auth "$auth" ${SCALE_RATE:+--rate "$SCALE_RATE"} --max-rss-mb "$max_rss" --max-disk-per-device "$max_disk"
 rc=$?
 set -e

@@ -41,12 +41,15 @@ type Config struct {
 	// directory ("": no disk samples).
 	PID  int
 	Home string
-	// Devices are enrolled in bulk, in enrollments of Batch (default
-	// op.MaxEnrollItems), InFlight at once (default 4); Marks are the
-	// device counts at which the node is measured (Devices is always
-	// one).
-	Devices, Batch, InFlight int
-	Marks                    []int
+	// Devices is the count of devices the node holds at the end of the
+	// enrollment, Existing the count it holds at the start (a node kept
+	// from an earlier run): Devices − Existing are enrolled in bulk, in
+	// enrollments of Batch (default op.MaxEnrollItems), InFlight at once
+	// (default 4). Marks are the device counts (of the node: the
+	// existing ones included) at which the node is measured (Devices is
+	// always one).
+	Devices, Existing, Batch, InFlight int
+	Marks                              []int
 	// Resolutions is how many sequential resolutions measure the latency
 	// at each mark (default 2000).
 	Resolutions int
@@ -164,7 +167,10 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	rep := &Report{}
 	stopProgress := r.progress(ctx)
 	defer stopProgress()
-	start, last, done := time.Now(), time.Now(), 0
+	if c.Existing < 0 || c.Existing >= c.Devices {
+		return rep, fmt.Errorf("the node holds %d devices already: nothing to enroll up to %d", c.Existing, c.Devices)
+	}
+	start, last, done := time.Now(), time.Now(), c.Existing
 	for _, m := range marks {
 		if m > c.Devices || m <= done {
 			continue
@@ -213,14 +219,14 @@ func (r *run) progress(ctx context.Context) (stop func()) {
 		defer close(done)
 		t := time.NewTicker(r.c.Progress)
 		defer t.Stop()
-		first, start := r.enrolled.Load(), time.Now()
+		first, start := int64(r.c.Existing)+r.enrolled.Load(), time.Now()
 		prev, prevAt := first, start
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case now := <-t.C:
-				n := r.enrolled.Load()
+				n := int64(r.c.Existing) + r.enrolled.Load()
 				rate := float64(n-prev) / now.Sub(prevAt).Seconds()
 				prev, prevAt = n, now
 				avg := float64(n-first) / now.Sub(start).Seconds()

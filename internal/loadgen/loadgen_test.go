@@ -91,6 +91,27 @@ func TestRun(t *testing.T) {
 		strings.Contains(err.Error(), "at 2000 devices the home") {
 		t.Errorf("broken bounds: %v", err)
 	}
+
+	// A second run on the same node goes on from the devices it holds:
+	// its marks and disk per device count them too.
+	more := loadgen.Config{
+		Client: h.Client, Admin: h.Provider.Signer, AdminKid: h.Provider.Kid, PID: os.Getpid(), Home: h.Home,
+		Devices: 7000, Existing: 5000, Batch: 1000, Marks: []int{4000, 6000}, Resolutions: 20,
+	}
+	rep2, err := loadgen.Run(t.Context(), more)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep2.Marks) != 2 || rep2.Marks[0].Devices != 6000 || rep2.Marks[1].Devices != 7000 {
+		t.Fatalf("marks of the second run: %+v", rep2.Marks)
+	}
+	if m := rep2.Marks[1]; m.DiskPerDevice() != float64(m.Disk)/7000 || m.Rate <= 0 {
+		t.Errorf("the second run's last mark: %+v", m)
+	}
+	more.Existing = 7000
+	if _, err := loadgen.Run(t.Context(), more); err == nil || !strings.Contains(err.Error(), "holds 7000 devices already") {
+		t.Errorf("a run with nothing to enroll: %v", err)
+	}
 }
 
 // TestMain: the command's exit codes: 2 for bad usage, 1 for a broken

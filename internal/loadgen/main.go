@@ -31,7 +31,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		url      = fs.String("node", "", "the node's API URL (required)")
 		home     = fs.String("home", "", "the node's home: its provider admin key and DID, and the disk measured (required)")
 		pid      = fs.Int("pid", 0, "the node's process id, for its RSS (0: not measured)")
-		devices  = fs.Int("devices", 10_000_000, "devices to enroll")
+		devices  = fs.Int("devices", 10_000_000, "devices the node holds at the end of the enrollment")
+		existing = fs.Int("existing", 0, "devices the node holds already (a node kept from an earlier run): --devices minus these are enrolled")
 		marks    = fs.String("marks", "10000,100000,1000000", "device counts at which to measure, besides --devices")
 		inFlight = fs.Int("in-flight", 4, "bulk enrollments in flight")
 		soak     = fs.Duration("soak", time.Hour, "how long the mixed soak runs (0: none)")
@@ -83,7 +84,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s "+format+"\n", append([]any{time.Now().UTC().Format("15:04:05")}, args...)...)
 	}
 	rep, err := Run(ctx, Config{Client: c, Admin: admin, AdminKid: kid, PID: *pid, Home: *home, Devices: *devices,
-		Marks: ms, InFlight: *inFlight, Soak: *soak, Rate: *rate, Auth: *auth, Log: logf, Progress: *progress})
+		Marks: ms, InFlight: *inFlight, Soak: *soak, Rate: *rate, Auth: *auth, Log: logf, Progress: *progress, Existing: *existing})
 	rep.Table(stdout)
 	if err == nil {
 		err = rep.Check(Bounds{MaxRSS: int64(*maxRSS) << 20, MaxDiskPerDevice: *maxDisk, DiskFrom: *diskFrom})
