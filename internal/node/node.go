@@ -243,7 +243,7 @@ func Start(cfg Config, log *slog.Logger) (*Node, error) {
 		n.led, err = n.startComet(caches, log)
 	}
 	if err != nil {
-		return nil, errors.Join(err, st.Close())
+		return nil, errors.Join(err, n.closeState())
 	}
 	// CheckTx estimates time from the last block until the next one comes.
 	if h, err := n.led.Header(context.Background(), n.led.Height()); err == nil {
@@ -251,18 +251,18 @@ func Start(cfg Config, log *slog.Logger) (*Node, error) {
 	}
 	n.ln, err = net.Listen("tcp", cfg.HTTP)
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("http listen: %w", err), n.led.Close(), st.Close())
+		return nil, errors.Join(fmt.Errorf("http listen: %w", err), n.led.Close(), n.closeState())
 	}
 	n.res = resolver.New(n.led, cfg.Network)
 	n.acc = access.New(n.res, n.app.Programs(), authn.NewMemorySpentSet(1<<20))
 	if err := n.startOAuth(log.With("module", "oauth")); err != nil {
-		return nil, errors.Join(fmt.Errorf("oauth: %w", err), n.ln.Close(), n.led.Close(), st.Close())
+		return nil, errors.Join(fmt.Errorf("oauth: %w", err), n.ln.Close(), n.led.Close(), n.closeState())
 	}
 	if err := n.startX509(log.With("module", "x509")); err != nil {
 		if n.stopOAuth != nil {
 			n.stopOAuth()
 		}
-		return nil, errors.Join(fmt.Errorf("x509: %w", err), n.ln.Close(), n.led.Close(), st.Close())
+		return nil, errors.Join(fmt.Errorf("x509: %w", err), n.ln.Close(), n.led.Close(), n.closeState())
 	}
 	apiCfg := api.Config{Ledger: n.led, Resolver: n.res, Access: n.acc, Precheck: n.app, Log: log.With("module", "api"), OAuth: n.as, Metrics: n.metrics}
 	if n.ca != nil {
@@ -389,12 +389,16 @@ func (n *Node) Close() error {
 		errs = append(errs, n.ca.Close())
 	}
 	n.app.StopSnapshots()
-	errs = append(errs, n.led.Close())
+	errs = append(errs, n.led.Close(), n.closeState())
+	return errors.Join(errs...)
+}
+
+// closeState stops the entity count that reads the state, then closes it.
+func (n *Node) closeState() error {
 	if n.entities != nil {
 		n.entities.halt()
 	}
-	errs = append(errs, n.st.Close())
-	return errors.Join(errs...)
+	return n.st.Close()
 }
 
 // WaitHeight blocks until block h is committed (the genesis providers are

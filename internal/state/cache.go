@@ -54,8 +54,14 @@ func (c Caches) treeOptions() *opt.Options {
 	return &opt.Options{BlockCacheCapacity: c.TreeBlockCache, WriteBuffer: c.TreeWriteBuffer, Filter: filter.NewBloomFilter(10)}
 }
 
+// indexOptions: the latest-value index also opens strictly (StrictJournal):
+// a damaged journal fails the open, and the index is rebuilt from the
+// tree, where leveldb by default would drop the damaged part and go on.
+// A block's reads trust the index (Store.Get), so it must never hold a
+// version's marker without all of that version's writes.
 func (c Caches) indexOptions() *opt.Options {
-	return &opt.Options{BlockCacheCapacity: c.IndexBlockCache, WriteBuffer: c.IndexWriteBuffer, Filter: filter.NewBloomFilter(10)}
+	return &opt.Options{BlockCacheCapacity: c.IndexBlockCache, WriteBuffer: c.IndexWriteBuffer, Filter: filter.NewBloomFilter(10),
+		Strict: opt.DefaultStrict | opt.StrictJournal}
 }
 
 // Caches returns the sizes the store was opened with.

@@ -310,7 +310,10 @@ func (ix *index) commit(writes map[string][]byte, version int64, hash []byte) {
 	// (While the batch lands, the views of the versions before serve.)
 	ix.mu.Lock() // (a View taken meanwhile is of the version before)
 	defer ix.mu.Unlock()
-	err := ix.db.Write(batch, nil)
+	// Synced: a block's reads trust the index (Store.Get), so a crash of
+	// the machine must not lose one version's batch and keep the next's
+	// (with its marker). The tree's version is synced before it.
+	err := ix.db.Write(batch, &opt.WriteOptions{Sync: true})
 	if err != nil {
 		ix.failLocked("write", err)
 		return
