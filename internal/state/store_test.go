@@ -84,15 +84,7 @@ func TestLatestIndex(t *testing.T) {
 // does, through random sets, deletes, commits and rollbacks, with the
 // index in use and after it is taken out of use.
 func TestWorkingReadsAgreeWithTree(t *testing.T) {
-	s, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := s.Close(); err != nil {
-			t.Error(err)
-		}
-	}()
+	s := openTemp(t)
 	rng := rand.New(rand.NewPCG(7, 9)) //nolint:gosec // a test's operations
 	key := func(i int) []byte { return []byte(fmt.Sprintf("k%02d", i)) }
 	answered := 0
@@ -137,15 +129,7 @@ func TestWorkingReadsAgreeWithTree(t *testing.T) {
 // reads its own version's values, from the index while it is one of the
 // last keepViews versions, from the tree after.
 func TestIndexViews(t *testing.T) {
-	s, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := s.Close(); err != nil {
-			t.Error(err)
-		}
-	}()
+	s := openTemp(t)
 	var snaps []*Snapshot
 	for v := 1; v <= keepViews+2; v++ {
 		if err := s.Set([]byte("k"), []byte(fmt.Sprintf("v%d", v))); err != nil {
@@ -182,15 +166,7 @@ func TestIndexViews(t *testing.T) {
 // TestLatestView: a view scans the version it was taken at, in key order,
 // whatever commits and prunes meanwhile; a damaged index gives none.
 func TestLatestView(t *testing.T) {
-	s, err := Open(t.TempDir(), WithKeepVersions(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := s.Close(); err != nil {
-			t.Error(err)
-		}
-	}()
+	s := openTemp(t, WithKeepVersions(1))
 	for i := range 10 {
 		if err := s.Set([]byte(fmt.Sprintf("e/%d", i)), []byte("v1")); err != nil {
 			t.Fatal(err)
@@ -235,4 +211,20 @@ func TestLatestView(t *testing.T) {
 	if _, err := s.LatestView(); !errors.Is(err, ErrNoView) {
 		t.Errorf("a damaged index gives a view: %v", err)
 	}
+}
+
+// openTemp opens a store in a temporary directory, closed at the test's
+// end.
+func openTemp(t *testing.T, opts ...Option) *Store {
+	t.Helper()
+	s, err := Open(t.TempDir(), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return s
 }
