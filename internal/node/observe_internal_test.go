@@ -8,7 +8,7 @@ import (
 
 	"github.com/bias-iot/bias/internal/metrics"
 	"github.com/bias-iot/bias/internal/registry"
-	"github.com/bias-iot/bias/internal/state"
+	"github.com/bias-iot/bias/internal/state/statetest"
 	"github.com/bias-iot/bias/op"
 	"github.com/bias-iot/bias/record"
 )
@@ -18,15 +18,7 @@ import (
 // partial count in the gauges), the moves after it go straight in, and a
 // count stopped before its end leaves the gauges as they were.
 func TestEntityCount(t *testing.T) {
-	st, err := state.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := st.Close(); err != nil {
-			t.Error(err)
-		}
-	}()
+	st := statetest.Open(t)
 	const n = 20_000 // every fifth pending, the others validated
 	for i := range n {
 		status := op.StatusValidated

@@ -222,7 +222,14 @@ func (s *Store) Rollback() {
 
 // Version is the last committed version (0 before the first); safe for
 // concurrent use.
-func (s *Store) Version() int64 { return s.Latest().Version() }
+func (s *Store) Version() int64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.latest == nil {
+		return 0
+	}
+	return s.latest.Version()
+}
 
 // Hash is the root hash of the last committed version; safe for
 // concurrent use.
