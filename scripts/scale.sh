@@ -15,8 +15,11 @@
 #
 # Settings (environment): SCALE_DEVICES, SCALE_MARKS, SCALE_SOAK (a Go
 # duration), SCALE_AUTH (default 20000; --short 10000), SCALE_RATE (soak operations/s), SCALE_CACHE_MB (the node's
-# --cache-mb, default 512), SCALE_RETAIN (storage.retainBlocks and
-# keepVersions, default 100), SCALE_MAX_RSS_MB (default: the budget + a
+# --cache-mb, default 512), SCALE_RETAIN (storage.retainBlocks, default
+# 100), SCALE_KEEP (storage.keepVersions, default 2: a version pruned
+# while its nodes are still in the node cache costs a fraction of one
+# pruned 100 blocks later; docs/benchmarks.md, "Pruning while it is
+# warm"), SCALE_MAX_RSS_MB (default: the budget + a
 # quarter + 256 MiB overhead + 128 MiB margin: 1024 at the default
 # budget), SCALE_MAX_DISK (bytes per device at marks of 100k devices or
 # more, default 1536), SCALE_HOME (keep the node's home there; default a
@@ -47,6 +50,7 @@ case "${1:-}" in
 esac
 cache=${SCALE_CACHE_MB:-512}
 retain=${SCALE_RETAIN:-100}
+keep=${SCALE_KEEP:-2}
 max_rss=${SCALE_MAX_RSS_MB:-$((cache * 5 / 4 + 256 + 128))}
 max_disk=${SCALE_MAX_DISK:-1536}
 
@@ -104,16 +108,18 @@ if [ -n "${SCALE_HOME:-}" ] && [ -f "$home/config/bias.json" ]; then
 	# with the retention it was set up with.
 	start_node
 	existing=$(devices_held)
+	retain=$(sed -n 's/.*"retainBlocks": *\([0-9]*\).*/\1/p' "$home/config/bias.json")
+	keep=$(sed -n 's/.*"keepVersions": *\([0-9]*\).*/\1/p' "$home/config/bias.json")
 else
 	# The first run initialises the home; the node is then restarted with
 	# bounded retention (docs/operations.md, Disk).
 	start_node
 	kill "$node_pid" && wait "$node_pid" || true
-	sed -i "s/^  \"network\": \(.*\),\$/  \"network\": \1,\n  \"storage\": {\"retainBlocks\": $retain, \"keepVersions\": $retain},/" "$home/config/bias.json"
+	sed -i "s/^  \"network\": \(.*\),\$/  \"network\": \1,\n  \"storage\": {\"retainBlocks\": $retain, \"keepVersions\": $keep},/" "$home/config/bias.json"
 	grep -q '"retainBlocks"' "$home/config/bias.json"
 	start_node
 fi
-echo "scale: node pid $node_pid at $url, home $home (holding $existing devices), cacheMB $cache, retain $retain; $devices devices, marks $marks, soak $soak" >&2
+echo "scale: node pid $node_pid at $url, home $home (holding $existing devices), cacheMB $cache, retain $retain blocks, keep $keep versions; $devices devices, marks $marks, soak $soak" >&2
 
 set +e
 "${pin_load[@]}" "$work/biasload" --node "$url" --home "$home" --pid "$node_pid" --devices "$devices" --existing "$existing" --marks "$marks" \

@@ -208,15 +208,9 @@ func writeBlocks(b *testing.B, w blockWriter, base, per, blocks int) (wall, cpu 
 // µs of wall and of CPU per key for each and each one's CPU as a ratio
 // to the Store's. Run with -benchtime 1x.
 func BenchmarkCommitPath(b *testing.B) {
-	base, per := 100_000, 2000
-	if v, err := strconv.Atoi(os.Getenv("BIAS_BENCH_KEYS")); err == nil && v >= 0 {
-		base = v
-	}
-	if v, err := strconv.Atoi(os.Getenv("BIAS_BENCH_BLOCK")); err == nil && v > 0 {
-		per = v
-	}
+	base, per := benchEnv("BIAS_BENCH_KEYS", 100_000, 0), benchEnv("BIAS_BENCH_BLOCK", 2000, 1)
 	var opts []Option
-	if v, err := strconv.Atoi(os.Getenv("BIAS_BENCH_TREE_NODES")); err == nil && v > 0 {
+	if v := benchEnv("BIAS_BENCH_TREE_NODES", 0, 1); v > 0 {
 		opts = append(opts, WithCaches(Caches{TreeNodes: v}))
 	}
 	const blocks = 20
@@ -262,4 +256,51 @@ func BenchmarkCommitPath(b *testing.B) {
 			}
 		}
 	}
+}
+
+// BenchmarkPruneSpan measures what the span of kept versions costs a
+// commit once the tree has outgrown its node cache, as a node's does at
+// scale (docs/benchmarks.md, "Towards 10M devices"): IAVL deletes a
+// version by walking it against the next one, so the further back the
+// deleted version, the more of its nodes have left the cache and are
+// read back from leveldb. The blocks of BenchmarkCommitPath (N keys
+// first, then 40 timed blocks; BIAS_BENCH_KEYS, BIAS_BENCH_BLOCK), on a
+// node cache (BIAS_BENCH_TREE_NODES) that holds about a dozen blocks'
+// new nodes and less than the tree, keeping every version (the
+// baseline), the latest 2, 8 and 32.
+func BenchmarkPruneSpan(b *testing.B) {
+	base, per := benchEnv("BIAS_BENCH_KEYS", 50_000, 0), benchEnv("BIAS_BENCH_BLOCK", 250, 1)
+	nodes := benchEnv("BIAS_BENCH_TREE_NODES", 50_000, 1)
+	const blocks = 40
+	for range b.N {
+		var allCPU float64
+		for _, keep := range []int64{0, 2, 8, 32} {
+			s, err := Open(b.TempDir(), WithCaches(Caches{TreeNodes: nodes}), WithKeepVersions(keep))
+			if err != nil {
+				b.Fatal(err)
+			}
+			wall, cpu := writeBlocks(b, storeWriter{s}, base, per, blocks)
+			if err := s.Close(); err != nil {
+				b.Fatal(err)
+			}
+			name := "keep" + strconv.FormatInt(keep, 10)
+			if keep == 0 {
+				name, allCPU = "keepall", cpu
+			}
+			b.ReportMetric(wall, name+"-µs/key")
+			b.ReportMetric(cpu, name+"-cpu-µs/key")
+			if keep != 0 {
+				b.ReportMetric(cpu/allCPU, name+"/keepall-cpu")
+			}
+		}
+	}
+}
+
+// benchEnv is the benchmark setting in the environment variable name, or
+// def when it is unset, not a number or less than least.
+func benchEnv(name string, def, least int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v >= least {
+		return v
+	}
+	return def
 }
