@@ -52,7 +52,8 @@ var ErrSyntax = errors.New("invalid legacy identifier")
 // Normalize and as returned by it.
 const MaxLen = 128
 
-// maxEcho bounds the number of input bytes an error message repeats.
+// maxEcho bounds what an error message repeats of the input: the quoted
+// fragment, between its quotes, is at most this many bytes.
 const maxEcho = 24
 
 // fail returns an error wrapping ErrSyntax.
@@ -60,12 +61,19 @@ func fail(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrSyntax, fmt.Sprintf(format, args...))
 }
 
-// echo quotes a fragment of the input for an error message, bounded.
+// echo quotes a fragment of the input for an error message, bounded
+// after quoting (maxEcho): escapes lengthen the quoted form, so a fragment
+// cut by input bytes alone could repeat more of an input of backslashes
+// than the bound.
 func echo(s string) string {
-	if len(s) > maxEcho {
-		return strconv.Quote(s[:maxEcho]) + "..."
+	if q := strconv.Quote(s); len(q) <= maxEcho+2 {
+		return q
 	}
-	return strconv.Quote(s)
+	n := 0 // the longest prefix whose quoted form fits
+	for n < len(s) && len(strconv.Quote(s[:n+1])) <= maxEcho+2 {
+		n++
+	}
+	return strconv.Quote(s[:n]) + "..."
 }
 
 var errUnknown = fail("unknown identifier type; use urn:imei:, tel:+, urn:epc:id:, urn:oid:, urn:dev:, ip:")

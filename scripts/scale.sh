@@ -110,6 +110,7 @@ if [ -n "${SCALE_HOME:-}" ] && [ -f "$home/config/bias.json" ]; then
 	existing=$(devices_held)
 	retain=$(sed -n 's/.*"retainBlocks": *\([0-9]*\).*/\1/p' "$home/config/bias.json")
 	keep=$(sed -n 's/.*"keepVersions": *\([0-9]*\).*/\1/p' "$home/config/bias.json")
+	: "${retain:=0}" "${keep:=0}" # (none set: every block and version kept)
 else
 	# The first run initialises the home; the node is then restarted with
 	# bounded retention (docs/operations.md, Disk).

@@ -260,7 +260,7 @@ func BenchmarkCommitPath(b *testing.B) {
 
 // BenchmarkPruneSpan measures what the span of kept versions costs a
 // commit once the tree has outgrown its node cache, as a node's does at
-// scale (docs/benchmarks.md, "Towards 10M devices"): IAVL deletes a
+// scale (docs/benchmarks.md, "Pruning while it is warm"): IAVL deletes a
 // version by walking it against the next one, so the further back the
 // deleted version, the more of its nodes have left the cache and are
 // read back from leveldb. The blocks of BenchmarkCommitPath (N keys
